@@ -1,0 +1,248 @@
+/**
+ * The stack's config model: one zod schema, read from `pulumi.Config` by the program and from
+ * `Pulumi.<stack>.yaml` by `npm run plan`. Names and CPU lists are validated here so that nothing
+ * unvalidated ever reaches a shell command or an API call.
+ */
+import { z } from "zod";
+import { CpuSpecError, parseCpuList, parseNovaCpuSpec } from "./cpuset";
+import type { Problem } from "./problems";
+import { show } from "./problems";
+
+export const CONFIG_NAMESPACE = "openstack-rt";
+
+// Host and service names: DNS labels joined by dots, the only shape Nova service hosts take.
+const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+const IPV6 = /^(?=.*:)[0-9A-Fa-f:.]{2,45}$/;
+const UNIX_USER = /^[a-z_][a-z0-9_-]{0,31}$/;
+const RESOURCE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+// One public key line: type, base64 blob, optional comment without shell-special characters.
+const SSH_PUBLIC_KEY = /^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com) [A-Za-z0-9+/]+={0,3}( [A-Za-z0-9@._+-]{1,100})?$/;
+
+const hostName = z.string().regex(HOST_NAME, {
+  error: "must be a host name: letters, digits, '-' and '.' (no spaces or shell characters)",
+});
+const address = z.string().refine((s) => HOST_NAME.test(s) || IPV4.test(s) || IPV6.test(s), {
+  error: "must be a host name or an IP address",
+});
+const resourceName = z.string().regex(RESOURCE_NAME, {
+  error: "must start with a letter or digit and hold only letters, digits, '.', '_' and '-' (64 at most)",
+});
+const publicKey = z.string().regex(SSH_PUBLIC_KEY, {
+  error: "must be one OpenSSH public key line: '<type> <base64> [comment]'",
+});
+
+/** A kernel cpulist such as "0,2,4" or "4-11". */
+const cpuList = z.string().check((ctx) => {
+  try {
+    if (parseCpuList(ctx.value).length === 0) {
+      ctx.issues.push({ code: "custom", input: ctx.value, message: "must name at least one CPU" });
+    }
+  } catch (e) {
+    if (!(e instanceof CpuSpecError)) throw e;
+    ctx.issues.push({ code: "custom", input: ctx.value, message: `${e.message}; use CPU lists like "0,2,4" or "4-11"` });
+  }
+});
+
+const sshTarget = z.strictObject({
+  host: address.describe("SSH address of the host"),
+  user: z.string().regex(UNIX_USER, { error: "must be a Unix user name" }).default("root"),
+  port: z.number().int().min(1).max(65535).default(22),
+  hostKey: publicKey.optional().describe("the host's public SSH key; pinned when given"),
+});
+
+const numaNode = z.strictObject({
+  id: z.number().int().min(0).max(63),
+  cpus: cpuList,
+  memoryMb: z.number().int().min(1024),
+  /** SMT thread groups, each a cpulist of sibling threads ("0,24"); absent means SMT off. */
+  threadSiblings: z.array(cpuList).default([]),
+});
+
+const declaredTopology = z.strictObject({ nodes: z.array(numaNode).min(1).max(64) });
+
+export const OS_FAMILIES = ["debian-12", "ubuntu-22.04", "ubuntu-24.04", "rhel-8", "rhel-9"] as const;
+
+const hostSchema = z.strictObject({
+  name: hostName.describe("nova-compute service host name (as in `openstack compute service list`)"),
+  ssh: sshTarget.extend({ proxy: sshTarget.optional() }),
+  os: z.enum(OS_FAMILIES),
+  topology: z.union([z.literal("discover"), declaredTopology]),
+  housekeepingCpusPerNode: z.number().int().min(1).default(2),
+  hugepages1gPerNode: z.union([z.number().int().min(0), z.array(z.number().int().min(0))]),
+  reservedHugepages1gPerNode: z.number().int().min(0).default(0),
+  reservedHostMemoryMb: z.number().int().min(0).default(4096),
+  cpuSharedSet: z.enum(["none", "housekeeping"]).default("none"),
+  hugepagesMethod: z.enum(["auto", "cmdline", "boot-unit"]).default("auto"),
+});
+
+const realtimeSpec = z.union([
+  z.literal(false),
+  z.strictObject({
+    housekeepingVcpus: z.number().int().min(0).optional(),
+    mask: z.string().regex(/^[\d\s,^-]+$/, { error: "must be a Nova CPU mask such as \"^0-1\"" }).optional(),
+  }),
+]);
+
+export const PAGE_SIZES = ["1GB", "2MB", "large", "small", "any"] as const;
+
+const flavorSchema = z.strictObject({
+  name: resourceName,
+  vcpus: z.number().int().min(1).max(1024),
+  ramMb: z.number().int().min(64),
+  diskGb: z.number().int().min(0).default(20),
+  cpuPolicy: z.enum(["dedicated", "mixed"]).default("dedicated"),
+  realtime: realtimeSpec.default({ housekeepingVcpus: 1 }),
+  threadPolicy: z.enum(["prefer", "isolate", "require"]).optional(),
+  emulatorThreadsPolicy: z.enum(["isolate", "share"]).optional(),
+  /** Absent: 1GB for realtime flavors, Nova's default (no key) otherwise. */
+  pageSize: z.enum(PAGE_SIZES).optional(),
+  numaNodes: z.number().int().min(1).max(8).default(1),
+  pmu: z.boolean().default(false),
+  isPublic: z.boolean().default(true),
+  extraSpecs: z.record(z.string().regex(/^[A-Za-z0-9_:.-]+$/), z.string().max(255)).default({}),
+});
+
+const imageSchema = z.strictObject({
+  name: resourceName,
+  file: z.string().min(1).optional(),
+  url: z.url({ protocol: /^https?$/ }).optional(),
+  diskFormat: z.enum(["qcow2", "raw", "vmdk", "vdi", "iso"]).default("qcow2"),
+  containerFormat: z.enum(["bare", "ovf"]).default("bare"),
+  properties: z.record(z.string().regex(/^[A-Za-z0-9_:.-]+$/), z.string()).default({}),
+  /** Set when the image already runs an RT kernel with TuneD's guest profile; cloud-init then skips that setup. */
+  prebuiltRt: z.boolean().default(false),
+  loginUser: z.string().regex(UNIX_USER, { error: "must be a Unix user name" }).default("debian"),
+});
+
+const cidr = z.union([z.cidrv4(), z.cidrv6()], { error: "must be a CIDR such as 192.0.2.0/24" });
+
+const securityGroupSchema = z.strictObject({
+  name: resourceName.default("rt-ssh-icmp"),
+  sshCidr: cidr,
+  icmpCidr: cidr,
+  allowSshFromAnywhere: z.boolean().default(false),
+});
+
+const serverSchema = z.strictObject({
+  name: resourceName,
+  flavor: resourceName,
+  host: hostName.optional().describe("pin to one RT host (by its nova service host name)"),
+  floatingIpPool: resourceName.optional(),
+});
+
+const latencySchema = z.strictObject({
+  hwlatdetect: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      thresholdUs: z.number().int().min(1).default(20),
+      durationSeconds: z.number().int().min(1).default(60),
+    })
+    .default({ enabled: true, thresholdUs: 20, durationSeconds: 60 }),
+  guest: z
+    .strictObject({
+      durationSeconds: z.number().int().min(1).default(60),
+      maxUs: z.number().int().min(1).default(20),
+      meanUs: z.number().int().min(1).default(10),
+    })
+    .default({ durationSeconds: 60, maxUs: 20, meanUs: 10 }),
+});
+
+const deploymentSchema = z.strictObject({
+  rollingReboots: z.boolean().default(false),
+  rebootTimeoutSeconds: z.number().int().min(60).max(7200).default(900),
+});
+
+const aggregateSchema = z.strictObject({
+  name: resourceName.default("realtime"),
+  zone: resourceName.optional(),
+  metadata: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/), z.string().regex(/^[A-Za-z0-9_.-]+$/)).default({ realtime: "true" }),
+});
+
+/** Every key of the stack config, without the `openstack-rt:` namespace. */
+export const stackConfigSchema = z.strictObject({
+  hosts: z.array(hostSchema).min(1),
+  flavors: z.array(flavorSchema).min(1),
+  aggregate: aggregateSchema.default({ name: "realtime", metadata: { realtime: "true" } }),
+  image: imageSchema,
+  network: z.strictObject({ name: resourceName }),
+  securityGroup: securityGroupSchema,
+  keypair: z.strictObject({ name: resourceName, publicKey }),
+  servers: z.array(serverSchema).default([]),
+  latency: latencySchema.default({
+    hwlatdetect: { enabled: true, thresholdUs: 20, durationSeconds: 60 },
+    guest: { durationSeconds: 60, maxUs: 20, meanUs: 10 },
+  }),
+  deployment: deploymentSchema.default({ rollingReboots: false, rebootTimeoutSeconds: 900 }),
+});
+
+export type StackConfig = z.output<typeof stackConfigSchema>;
+export type HostConfig = StackConfig["hosts"][number];
+export type FlavorConfig = StackConfig["flavors"][number];
+export type ServerConfig = StackConfig["servers"][number];
+export type NumaNodeConfig = z.output<typeof numaNode>;
+export const STACK_CONFIG_KEYS = Object.keys(stackConfigSchema.shape) as (keyof StackConfig)[];
+
+/** Keys the program reads as secrets, outside the schema so they never land in a plan. */
+export const SECRET_KEYS = ["sshPrivateKey"] as const;
+
+/** Renders a zod path as the setting's name: `openstack-rt:hosts[0].ssh.port`. */
+export function settingPath(path: readonly PropertyKey[]): string {
+  let out = CONFIG_NAMESPACE;
+  path.forEach((p, i) => {
+    if (typeof p === "number") out += `[${p}]`;
+    else out += i === 0 ? `:${String(p)}` : `.${String(p)}`;
+  });
+  return out;
+}
+
+export type ParseResult = { ok: true; config: StackConfig } | { ok: false; problems: Problem[] };
+
+/** Validates the raw values of the stack's config keys (namespace stripped). */
+export function parseStackConfig(raw: Record<string, unknown>): ParseResult {
+  const result = stackConfigSchema.safeParse(raw, { reportInput: true });
+  if (result.success) return { ok: true, config: result.data };
+  const problems = result.error.issues.map((issue) => {
+    if (issue.code === "unrecognized_keys") {
+      return {
+        path: settingPath(issue.path),
+        message: `unknown setting${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `"${k}"`).join(", ")}; ` +
+          `allowed here: ${allowedKeys(issue.path).join(", ")}`,
+      };
+    }
+    const got = issue.input === undefined ? "nothing (the setting is required)" : show(issue.input);
+    return { path: settingPath(issue.path), message: `got ${got}; ${issue.message}` };
+  });
+  return { ok: false, problems };
+}
+
+/** Names the keys an object in the schema accepts, for "unknown setting" errors. */
+function allowedKeys(path: readonly PropertyKey[]): string[] {
+  let schema: z.ZodType = stackConfigSchema;
+  for (const p of path) {
+    schema = unwrap(schema);
+    if (schema instanceof z.ZodObject) schema = (schema.shape as Record<string, z.ZodType>)[String(p)];
+    else if (schema instanceof z.ZodArray) schema = schema.element as z.ZodType;
+    else if (schema instanceof z.ZodUnion) schema = (schema.options as z.ZodType[]).find((o) => unwrap(o) instanceof z.ZodObject) ?? schema;
+  }
+  schema = unwrap(schema);
+  if (schema instanceof z.ZodUnion) schema = (schema.options as z.ZodType[]).map(unwrap).find((o) => o instanceof z.ZodObject) ?? schema;
+  return schema instanceof z.ZodObject ? Object.keys(schema.shape) : [];
+}
+
+function unwrap(schema: z.ZodType): z.ZodType {
+  let s = schema;
+  while (s instanceof z.ZodDefault || s instanceof z.ZodOptional) s = s.unwrap() as z.ZodType;
+  return s;
+}
+
+/** Checks a Nova CPU mask's syntax; returns a message or null. Range checks need the flavor. */
+export function novaMaskSyntaxError(mask: string): string | null {
+  try {
+    parseNovaCpuSpec(mask);
+    return null;
+  } catch (e) {
+    if (e instanceof CpuSpecError) return e.message;
+    throw e;
+  }
+}

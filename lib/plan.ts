@@ -1,0 +1,238 @@
+/**
+ * The whole stack's plan: config -> per-host, per-flavor and per-server decisions, with every
+ * problem found listed (not just the first). Pure: no Pulumi, no I/O.
+ */
+import type { StackConfig } from "./config";
+import { parseStackConfig, settingPath } from "./config";
+import { formatCpuList, parseCpuList } from "./cpuset";
+import type { NovaFlavor, NovaHost, Verdict } from "./nova-model";
+import { NOVA_DEFAULTS, PAGE_1G, capacity, consume, emptyUsage, novaVerdict } from "./nova-model";
+import type { ExtraSpecs } from "./plan-flavor";
+import { flavorExtraSpecs } from "./plan-flavor";
+import type { HostPlan } from "./plan-host";
+import { planHost } from "./plan-host";
+import type { Problem } from "./problems";
+import type { Topology } from "./topology";
+import { TopologyError, topologyFromConfig } from "./topology";
+
+export interface GuestPlan {
+  realtimeVcpus: string;
+  housekeepingVcpus: string;
+  /** TuneD realtime-virtual-guest `isolated_cores` inside the guest: the RT vCPUs. */
+  tunedIsolatedCores: string;
+  kernelArgs: string[];
+}
+
+export interface FlavorPlan {
+  name: string;
+  vcpus: number;
+  ramMb: number;
+  diskGb: number;
+  isPublic: boolean;
+  extraSpecs: ExtraSpecs;
+  guest: GuestPlan;
+  /** Per host: how many instances an empty host takes, and why none when it takes none. */
+  hosts: { host: string; capacity: number; reason?: string }[];
+}
+
+export interface ServerPlan {
+  name: string;
+  flavor: string;
+  /** Hosts whose Nova would place the server on an otherwise empty host. */
+  candidates: string[];
+  pinnedHost: string | null;
+}
+
+export interface PendingHost {
+  name: string;
+  pending: "topology is discovered on the host at deploy time";
+}
+
+export interface StackPlan {
+  hosts: (HostPlan | PendingHost)[];
+  flavors: FlavorPlan[];
+  servers: ServerPlan[];
+}
+
+export type PlanResult = { ok: true; plan: StackPlan; config: StackConfig } | { ok: false; problems: Problem[] };
+
+export function isPlannedHost(h: HostPlan | PendingHost): h is HostPlan {
+  return !("pending" in h);
+}
+
+/** Nova's view of a planned host: what nova-compute will report with these settings. */
+export function novaHostOf(plan: HostPlan, topology: Topology): NovaHost {
+  return {
+    cpuDedicatedSet: parseCpuList(plan.nova.cpuDedicatedSet),
+    cpuSharedSet: plan.nova.cpuSharedSet ? parseCpuList(plan.nova.cpuSharedSet) : null,
+    cells: topology.nodes.map((n, i) => ({
+      id: n.id,
+      cpus: n.cpus,
+      siblings: n.cores.filter((c) => c.length > 1),
+      memoryMb: n.memoryMb,
+      hugepages1g: plan.hugepages.perNode[i].count,
+      hugepages2m: 0,
+    })),
+    reservedHostMemoryMb: plan.nova.reservedHostMemoryMb,
+    reservedHugePages: topology.nodes.map((n, i) => ({ node: n.id, sizeKb: PAGE_1G, count: plan.nodes[i].reservedHugepages1g })),
+    cpuAllocationRatio: NOVA_DEFAULTS.cpuAllocationRatio,
+    ramAllocationRatio: NOVA_DEFAULTS.ramAllocationRatio,
+    packCells: NOVA_DEFAULTS.packCells,
+  };
+}
+
+function duplicates(names: string[]): string[] {
+  return [...new Set(names.filter((n, i) => names.indexOf(n) !== i))];
+}
+
+function whyNot(v: Verdict): string {
+  switch (v.outcome) {
+    case "fits":
+      return "";
+    case "rejected":
+      return v.errors.join("; ");
+    case "no-fit":
+      return v.reasons.join("; ");
+    case "spawn-error":
+      return v.error;
+  }
+}
+
+function guestPlan(v: Verdict, flavor: StackConfig["flavors"][number]): GuestPlan {
+  const rt = v.outcome === "rejected" ? [] : v.request.realtimeVcpus;
+  const all = Array.from({ length: flavor.vcpus }, (_, i) => i);
+  const pages = flavor.pageSize ?? (flavor.realtime === false ? undefined : "1GB");
+  return {
+    realtimeVcpus: formatCpuList(rt),
+    housekeepingVcpus: formatCpuList(all.filter((c) => !rt.includes(c))),
+    tunedIsolatedCores: formatCpuList(rt),
+    kernelArgs: pages === "1GB" ? ["default_hugepagesz=1G"] : pages === "2MB" ? ["default_hugepagesz=2M"] : [],
+  };
+}
+
+function stackProblems(config: StackConfig): Problem[] {
+  const problems: Problem[] = [];
+  for (const [key, names] of [
+    ["hosts", config.hosts.map((h) => h.name)],
+    ["flavors", config.flavors.map((f) => f.name)],
+    ["servers", config.servers.map((s) => s.name)],
+  ] as const) {
+    for (const d of duplicates([...names])) problems.push({ path: settingPath([key]), message: `the name "${d}" is used twice; names must be unique` });
+  }
+  const img = config.image;
+  if ((img.file === undefined) === (img.url === undefined)) {
+    problems.push({ path: settingPath(["image"]), message: `got ${img.file === undefined ? "neither file nor url" : "both file and url"}; give exactly one of them` });
+  }
+  const sg = config.securityGroup;
+  if (/\/0$/.test(sg.sshCidr) && !sg.allowSshFromAnywhere) {
+    problems.push({
+      path: settingPath(["securityGroup", "sshCidr"]),
+      message: `got "${sg.sshCidr}", which opens SSH to the whole internet; narrow it to your operators' network, or set securityGroup.allowSshFromAnywhere: true if you mean it`,
+    });
+  }
+  return problems;
+}
+
+export function planStack(raw: Record<string, unknown>): PlanResult {
+  const parsed = parseStackConfig(raw);
+  if (!parsed.ok) return parsed;
+  const config = parsed.config;
+  const problems = stackProblems(config);
+  const hostPlans: (HostPlan | PendingHost)[] = [];
+  const novaHosts: { name: string; nova: NovaHost }[] = [];
+  config.hosts.forEach((host, i) => {
+    const path = settingPath(["hosts", i]);
+    if (host.topology === "discover") {
+      hostPlans.push({ name: host.name, pending: "topology is discovered on the host at deploy time" });
+      return;
+    }
+    let topology: Topology;
+    try {
+      topology = topologyFromConfig(host.topology.nodes);
+    } catch (e) {
+      if (!(e instanceof TopologyError)) throw e;
+      problems.push({ path: `${path}.topology`, message: `${e.message}; fix the declared nodes or use "discover"` });
+      return;
+    }
+    const { plan, problems: hostProblems } = planHost(host, topology, path);
+    problems.push(...hostProblems);
+    if (plan) {
+      hostPlans.push(plan);
+      novaHosts.push({ name: host.name, nova: novaHostOf(plan, topology) });
+    }
+  });
+
+  const imageProps = config.image.properties;
+  const novaFlavors = new Map<string, NovaFlavor>();
+  const flavorPlans = config.flavors.map((flavor, i): FlavorPlan => {
+    const path = settingPath(["flavors", i]);
+    const { specs, problems: specProblems } = flavorExtraSpecs(flavor, config.aggregate, path);
+    problems.push(...specProblems);
+    const nova: NovaFlavor = { vcpus: flavor.vcpus, ramMb: flavor.ramMb, extraSpecs: specs };
+    novaFlavors.set(flavor.name, nova);
+    const verdicts = novaHosts.map((h) => ({ host: h, verdict: novaVerdict(nova, h.nova, imageProps) }));
+    const rejected = verdicts.find((v) => v.verdict.outcome === "rejected");
+    if (rejected) {
+      problems.push({ path, message: `Nova rejects flavor "${flavor.name}" (extra specs ${JSON.stringify(specs)}): ${whyNot(rejected.verdict)}` });
+    } else if (novaHosts.length > 0 && verdicts.every((v) => v.verdict.outcome !== "fits")) {
+      const why = verdicts.map((v) => `${v.host.name}: ${whyNot(v.verdict)}`).join("; ");
+      problems.push({ path, message: `flavor "${flavor.name}" fits on no RT host (${why}); give it fewer vCPUs or less memory, spread it with numaNodes, or change the hosts` });
+    }
+    return {
+      name: flavor.name,
+      vcpus: flavor.vcpus,
+      ramMb: flavor.ramMb,
+      diskGb: flavor.diskGb,
+      isPublic: flavor.isPublic,
+      extraSpecs: specs,
+      guest: guestPlan(verdicts[0]?.verdict ?? novaVerdict(nova, emptyHost(), imageProps), flavor),
+      hosts: verdicts.map(({ host, verdict }) =>
+        verdict.outcome === "fits"
+          ? { host: host.name, capacity: capacity(nova, host.nova, imageProps) }
+          : { host: host.name, capacity: 0, reason: whyNot(verdict) },
+      ),
+    };
+  });
+
+  const usage = new Map(novaHosts.map((h) => [h.name, emptyUsage()]));
+  const serverPlans = config.servers.map((server, i): ServerPlan => {
+    const path = settingPath(["servers", i]);
+    const nova = novaFlavors.get(server.flavor);
+    const plan: ServerPlan = { name: server.name, flavor: server.flavor, candidates: [], pinnedHost: server.host ?? null };
+    if (!nova) {
+      problems.push({ path: `${path}.flavor`, message: `got "${server.flavor}", which is not a flavor of this stack; use one of ${config.flavors.map((f) => f.name).join(", ")}` });
+      return plan;
+    }
+    if (server.host !== undefined && !config.hosts.some((h) => h.name === server.host)) {
+      problems.push({ path: `${path}.host`, message: `got "${server.host}", which is not an RT host of this stack; use one of ${config.hosts.map((h) => h.name).join(", ")}` });
+      return plan;
+    }
+    const eligible = novaHosts.filter((h) => server.host === undefined || h.name === server.host);
+    plan.candidates = eligible.filter((h) => novaVerdict(nova, h.nova, imageProps).outcome === "fits").map((h) => h.name);
+    // Book the server where Nova would still take it, so that servers together cannot overbook.
+    const booked = eligible.find((h) => {
+      const v = novaVerdict(nova, h.nova, imageProps, usage.get(h.name));
+      if (v.outcome !== "fits") return false;
+      consume(usage.get(h.name)!, v.request, v.placement);
+      return true;
+    });
+    const pending = config.hosts.some((h) => h.topology === "discover" && (server.host === undefined || h.name === server.host));
+    if (!booked && !pending && eligible.length > 0 && problems.every((p) => !p.path.startsWith(settingPath(["flavors"])))) {
+      problems.push({
+        path,
+        message:
+          plan.candidates.length === 0
+            ? `flavor "${server.flavor}" fits on no ${server.host ? `host "${server.host}"` : "RT host"}; pick another flavor or host`
+            : `no RT host has room left for "${server.name}" after the servers before it; add hosts or use a smaller flavor`,
+      });
+    }
+    return plan;
+  });
+  if (problems.length > 0) return { ok: false, problems };
+  return { ok: true, config, plan: { hosts: hostPlans, flavors: flavorPlans, servers: serverPlans } };
+}
+
+/** A host with nothing on it: lets a flavor's guest plan be derived when no host is planned yet. */
+function emptyHost(): NovaHost {
+  return { ...NOVA_DEFAULTS, cpuDedicatedSet: null, cpuSharedSet: null, cells: [], reservedHugePages: [] };
+}

@@ -67,22 +67,27 @@ const hostSchema = z.strictObject({
   name: hostName.describe("nova-compute service host name (as in `openstack compute service list`)"),
   ssh: sshTarget.extend({ proxy: sshTarget.optional() }),
   os: z.enum(OS_FAMILIES),
-  topology: z.union([z.literal("discover"), declaredTopology]),
+  topology: z.union([z.literal("discover"), declaredTopology], { error: 'must be "discover" or {nodes: [{id, cpus, memoryMb}]}' }),
   housekeepingCpusPerNode: z.number().int().min(1).default(2),
-  hugepages1gPerNode: z.union([z.number().int().min(0), z.array(z.number().int().min(0))]),
+  hugepages1gPerNode: z.union([z.number().int().min(0), z.array(z.number().int().min(0))], {
+    error: "must be a count of 1 GiB pages for every node, or a list with one count per node",
+  }),
   reservedHugepages1gPerNode: z.number().int().min(0).default(0),
   reservedHostMemoryMb: z.number().int().min(0).default(4096),
   cpuSharedSet: z.enum(["none", "housekeeping"]).default("none"),
   hugepagesMethod: z.enum(["auto", "cmdline", "boot-unit"]).default("auto"),
 });
 
-const realtimeSpec = z.union([
-  z.literal(false),
-  z.strictObject({
-    housekeepingVcpus: z.number().int().min(0).optional(),
-    mask: z.string().regex(/^[\d\s,^-]+$/, { error: "must be a Nova CPU mask such as \"^0-1\"" }).optional(),
-  }),
-]);
+const realtimeSpec = z.union(
+  [
+    z.literal(false),
+    z.strictObject({
+      housekeepingVcpus: z.number().int().min(0).optional(),
+      mask: z.string().regex(/^[\d\s,^-]+$/, { error: "must be a Nova CPU mask such as \"^0-1\"" }).optional(),
+    }),
+  ],
+  { error: "must be false, {housekeepingVcpus: N} or {mask: \"^0-1\"}" },
+);
 
 export const PAGE_SIZES = ["1GB", "2MB", "large", "small", "any"] as const;
 
@@ -202,7 +207,7 @@ export type ParseResult = { ok: true; config: StackConfig } | { ok: false; probl
 export function parseStackConfig(raw: Record<string, unknown>): ParseResult {
   const result = stackConfigSchema.safeParse(raw, { reportInput: true });
   if (result.success) return { ok: true, config: result.data };
-  const problems = result.error.issues.map((issue) => {
+  const problems = result.error.issues.flatMap(explainUnion).map((issue) => {
     if (issue.code === "unrecognized_keys") {
       return {
         path: settingPath(issue.path),
@@ -214,6 +219,18 @@ export function parseStackConfig(raw: Record<string, unknown>): ParseResult {
     return { path: settingPath(issue.path), message: `got ${got}; ${issue.message}` };
   });
   return { ok: false, problems };
+}
+
+/**
+ * A value that matches no branch of a union ("discover" or declared nodes, a count or a list) is
+ * best explained by the branch that got furthest into it: the one whose issues lie deepest.
+ */
+function explainUnion(issue: z.core.$ZodIssue): z.core.$ZodIssue[] {
+  if (issue.code !== "invalid_union" || issue.errors.length === 0) return [issue];
+  const depth = (issues: z.core.$ZodIssue[]) => Math.max(...issues.map((i) => i.path.length));
+  const best = issue.errors.reduce((a, b) => (depth(b) > depth(a) ? b : a));
+  if (depth(best) === 0) return [issue];
+  return best.flatMap((i) => explainUnion({ ...i, path: [...issue.path, ...i.path] }));
 }
 
 /** Names the keys an object in the schema accepts, for "unknown setting" errors. */

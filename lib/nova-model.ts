@@ -152,11 +152,11 @@ function truthy(v: string | undefined): boolean {
 function parsePageSize(request: string): PageRequest {
   if (request === "any" || request === "large" || request === "small") return request;
   if (/^\d+$/.test(request)) return Number(request);
-  const m = /^(\d+)\s*([kKMGT])?(i)?(b|bit|B)?$/.exec(request);
+  // oslo's string_to_bytes (IEC): the unit suffix B/b/bit is required, prefixes are uppercase.
+  const m = /^(\d+)\s*([KMGT])?(i)?(b|bit|B)$/.exec(request);
   if (!m) throw new Rejected(`MemoryPageSizeInvalid: Invalid memory page size '${request}'`);
-  const unit = { k: 1, K: 1, M: 1024, G: 1024 ** 2, T: 1024 ** 3 }[m[2] ?? ""] ?? 1 / 1024;
-  const kb = Number(m[1]) * unit * (m[4] === "bit" ? 1 / 8 : 1);
-  return kb;
+  const bytes = Number(m[1]) * 1024 ** " KMGT".indexOf(m[2] ?? " ") / (m[4] === "B" ? 1 : 8);
+  return bytes / 1024;
 }
 
 function realtimeMask(flavor: NovaFlavor, imageProps: Record<string, string>): CpuSet {

@@ -1,0 +1,81 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import fc from "fast-check";
+import { CpuSpecError, cpuSet, difference, formatCpuList, intersection, parseCpuList, parseNovaCpuSpec, union } from "../lib/cpuset";
+
+const cpuSets = fc.uniqueArray(fc.integer({ min: 0, max: 300 }), { maxLength: 60 }).map((a) => cpuSet(a));
+
+describe("kernel cpulist", () => {
+  it("parses ranges, singles and strides", () => {
+    assert.deepEqual(parseCpuList("0-3,8,10-11"), [0, 1, 2, 3, 8, 10, 11]);
+    assert.deepEqual(parseCpuList("0-15:2/4"), [0, 1, 4, 5, 8, 9, 12, 13]);
+    assert.deepEqual(parseCpuList(" 4-11\n"), [4, 5, 6, 7, 8, 9, 10, 11]);
+    assert.deepEqual(parseCpuList(""), []);
+  });
+
+  it("formats like the kernel", () => {
+    assert.equal(formatCpuList([0, 1, 2, 3, 8, 10, 11]), "0-3,8,10-11");
+    assert.equal(formatCpuList([2, 3]), "2-3");
+    assert.equal(formatCpuList([4, 6, 8, 10]), "4,6,8,10");
+    assert.equal(formatCpuList([]), "");
+  });
+
+  it("rejects what the kernel rejects, naming the bad part", () => {
+    for (const bad of ["4-", "a", "3-1", "1,,2", "0-3;reboot", "$(id)", "1 2", "0-9999"]) {
+      assert.throws(() => parseCpuList(bad), CpuSpecError, bad);
+    }
+    assert.throws(() => parseCpuList("3-1"), /range 3-1 runs backwards/);
+  });
+
+  it("round-trips any set (property)", () => {
+    fc.assert(fc.property(cpuSets, (s) => assert.deepEqual(parseCpuList(formatCpuList(s)), s)));
+  });
+
+  it("set algebra obeys the set laws (property)", () => {
+    fc.assert(
+      fc.property(cpuSets, cpuSets, (a, b) => {
+        assert.deepEqual(union(difference(a, b), intersection(a, b)), a);
+        assert.deepEqual(intersection(difference(a, b), b), []);
+        assert.deepEqual(union(a, b), union(b, a));
+      }),
+    );
+  });
+});
+
+describe("Nova CPU spec (parse_cpu_spec)", () => {
+  it("applies exclusions to inclusions", () => {
+    assert.deepEqual(parseNovaCpuSpec("4-11,^6"), [4, 5, 7, 8, 9, 10, 11]);
+    assert.deepEqual(parseNovaCpuSpec("0-3,^0-1"), [2, 3]);
+    assert.deepEqual(parseNovaCpuSpec("1,3"), [1, 3]);
+  });
+
+  it("gives the empty set for exclusions alone, as Nova does", () => {
+    assert.deepEqual(parseNovaCpuSpec("^0-1"), []);
+  });
+
+  it("ignores empty rules and blanks like Nova", () => {
+    assert.deepEqual(parseNovaCpuSpec(" 1 , ,3"), [1, 3]);
+  });
+
+  it("rejects malformed rules with Nova's wording", () => {
+    assert.throws(() => parseNovaCpuSpec("3-1"), /invalid range expression "3-1"/);
+    assert.throws(() => parseNovaCpuSpec("^x"), /invalid exclusion expression/);
+    assert.throws(() => parseNovaCpuSpec("a"), /invalid inclusion expression/);
+    assert.throws(() => parseNovaCpuSpec("-1"), /invalid range expression/);
+  });
+
+  it("a plain list means the same in both notations (property)", () => {
+    fc.assert(fc.property(cpuSets, (s) => assert.deepEqual(parseNovaCpuSpec(formatCpuList(s)), s)));
+  });
+
+  it("'all of 0..n-1 but X' is the complement of X (property)", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 64 }), cpuSets, (n, x) => {
+        const inRange = x.filter((c) => c < n);
+        const all = Array.from({ length: n }, (_, i) => i);
+        const spec = inRange.length ? `0-${n - 1},${inRange.map((c) => `^${c}`).join(",")}` : `0-${n - 1}`;
+        assert.deepEqual(parseNovaCpuSpec(spec), difference(all, inRange));
+      }),
+    );
+  });
+});

@@ -54,7 +54,7 @@ describe("agreement with Nova", () => {
       // Nova's pin order comes from set hashing; what must agree is that every dedicated vCPU
       // has its own pCPU inside the host cell Nova chose.
       for (const [i, cell] of p.cells.entries()) {
-        const dedicated = v.request.cells![i].pcpuset;
+        const dedicated: readonly number[] = v.request.cells![i].pcpuset;
         const novaPins = dedicated.map((vcpu) => np.cells[i].cpu_pinning[String(vcpu)]);
         assert.ok(novaPins.every((x) => typeof x === "number"), "Nova pins each dedicated vCPU to one pCPU");
         assert.deepEqual(Object.keys(cell.pinning).map(Number), [...dedicated]);

@@ -1,0 +1,72 @@
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import { parse, stringify } from "yaml";
+import { PROJECT_DIR } from "./support/dev-config";
+
+const tsx = join(PROJECT_DIR, "node_modules", ".bin", "tsx");
+const run = (...args: string[]) => spawnSync(tsx, [join(PROJECT_DIR, "lib", "cli", "plan.ts"), ...args], { encoding: "utf8", cwd: tmpdir() });
+const dir = mkdtempSync(join(tmpdir(), "plan-cli-"));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+describe("npm run plan", () => {
+  it("prints the dev stack's plan from any directory", () => {
+    const r = run();
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /Host compute-rt-01 \(debian-12, SMT off\)/);
+    assert.match(r.stdout, /TuneD realtime-virtual-host: isolated_cores=4-11/);
+    assert.match(r.stdout, /kernel arguments: default_hugepagesz=1G hugepagesz=1G hugepages=0:4,1:4/);
+    assert.match(r.stdout, /nova-compute: \[compute\] cpu_dedicated_set=4-11/);
+    assert.match(r.stdout, /hw:cpu_realtime_mask=\^0-1/);
+    assert.match(r.stdout, /on compute-rt-01: 2 instances/);
+    assert.match(r.stdout, /Server rt-server: flavor rt1.small, can go to compute-rt-01, compute-rt-02/);
+  });
+
+  it("prints the documented JSON document with --json", () => {
+    const r = run("--stack", "dev", "--json");
+    assert.equal(r.status, 0, r.stderr);
+    const doc = JSON.parse(r.stdout) as { stack: string; valid: boolean; hosts: { name: string; isolated: string }[]; flavors: { name: string }[]; servers: unknown[] };
+    assert.equal(doc.stack, "dev");
+    assert.equal(doc.valid, true);
+    assert.deepEqual(doc.hosts.map((h) => [h.name, h.isolated]), [["compute-rt-01", "4-11"], ["compute-rt-02", "4-11"]]);
+    assert.deepEqual(Object.keys(doc).sort(), ["flavors", "hosts", "servers", "stack", "valid"]);
+  });
+
+  it("is deterministic: two runs print the same bytes", () => {
+    assert.equal(run("--json").stdout, run("--json").stdout);
+  });
+
+  it("lists every problem and exits 1 for a bad config", () => {
+    const doc = parse(readFileSync(join(PROJECT_DIR, "Pulumi.dev.yaml"), "utf8")) as {
+      config: Record<string, { vcpus?: number; housekeepingCpusPerNode?: number }[]>;
+    };
+    doc.config["openstack-rt:flavors"][0].vcpus = 12;
+    doc.config["openstack-rt:hosts"][0].housekeepingCpusPerNode = 0;
+    const file = join(dir, "Pulumi.bad.yaml");
+    writeFileSync(file, stringify(doc));
+    const r = run("--config", file);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /1 problem in the stack config:\n {2}- openstack-rt:hosts\[0\]\.housekeepingCpusPerNode: got 0/);
+    const json = run("--config", file, "--json");
+    assert.equal(json.status, 1);
+    assert.equal((JSON.parse(json.stdout) as { valid: boolean }).valid, false);
+  });
+
+  it("refuses a secret in clear text", () => {
+    const text = readFileSync(join(PROJECT_DIR, "Pulumi.dev.yaml"), "utf8") + "  openstack-rt:sshPrivateKey: not-a-real-key\n";
+    const file = join(dir, "Pulumi.leak.yaml");
+    writeFileSync(file, text);
+    const r = run("--config", file);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /openstack-rt:sshPrivateKey: is in clear text/);
+    assert.doesNotMatch(r.stderr, /not-a-real-key/);
+  });
+
+  it("exits 2 on bad usage", () => {
+    assert.equal(run("--bogus").status, 2);
+    assert.equal(run("--stack", "../etc").status, 2);
+  });
+});

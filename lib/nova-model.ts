@@ -255,6 +255,7 @@ interface CellState {
   id: number;
   cpuset: CpuSet; // CPUs for floating vCPUs
   pcpuset: CpuSet; // CPUs for pinned vCPUs
+  pcpuMembers: Set<number>;
   siblings: CpuSet[]; // every usable CPU in exactly one core
   threadsPerCore: number;
   memoryMb: number;
@@ -289,7 +290,18 @@ function pcpuAvailable(host: NovaHost): CpuSet {
   return host.cpuDedicatedSet ? intersection(host.cpuDedicatedSet, onlineCpus(host)) : [];
 }
 
+// Derived once per host object: capacity counting asks for the same host's cells many times.
+const cellCache = new WeakMap<NovaHost, CellState[]>();
+
 function hostCells(host: NovaHost): CellState[] {
+  const cached = cellCache.get(host);
+  if (cached) return cached;
+  const cells = deriveCells(host);
+  cellCache.set(host, cells);
+  return cells;
+}
+
+function deriveCells(host: NovaHost): CellState[] {
   const shared = vcpuAvailable(host);
   let dedicated = pcpuAvailable(host);
   // Legacy hosts (no cpu_dedicated_set, no cpu_shared_set) offer every CPU to both.
@@ -307,6 +319,7 @@ function hostCells(host: NovaHost): CellState[] {
       id: c.id,
       cpuset: intersection(c.cpus, shared),
       pcpuset: intersection(c.cpus, dedicated),
+      pcpuMembers: new Set(intersection(c.cpus, dedicated)),
       siblings: cores,
       threadsPerCore: Math.max(1, ...cores.map((s) => s.length)),
       memoryMb: c.memoryMb,
@@ -321,12 +334,23 @@ function hostCells(host: NovaHost): CellState[] {
 
 // --- placement ------------------------------------------------------------------------------
 
+const inventoryCache = new WeakMap<NovaHost, { vcpu: number; pcpu: number; smt: boolean }>();
+
+function inventoryOf(host: NovaHost) {
+  let inv = inventoryCache.get(host);
+  if (!inv) {
+    inv = { vcpu: vcpuAvailable(host).length, pcpu: pcpuAvailable(host).length, smt: host.cells.some((c) => c.siblings.some((s) => s.length > 1)) };
+    inventoryCache.set(host, inv);
+  }
+  return inv;
+}
+
 function placementProblems(req: GuestRequest, host: NovaHost, usage: HostUsage): string[] | null {
   const pinned = req.cpuPolicy === "dedicated" || req.cpuPolicy === "mixed";
-  const smt = host.cells.some((c) => c.siblings.some((s) => s.length > 1));
+  const { vcpu, pcpu: pcpuTotal, smt } = inventoryOf(host);
   const inventory: Record<string, { total: number; reserved: number; ratio: number; used: number }> = {
-    VCPU: { total: vcpuAvailable(host).length, reserved: 0, ratio: host.cpuAllocationRatio, used: usage.vcpuUsed },
-    PCPU: { total: pcpuAvailable(host).length, reserved: 0, ratio: 1, used: usage.pcpuUsed },
+    VCPU: { total: vcpu, reserved: 0, ratio: host.cpuAllocationRatio, used: usage.vcpuUsed },
+    PCPU: { total: pcpuTotal, reserved: 0, ratio: 1, used: usage.pcpuUsed },
     MEMORY_MB: {
       total: host.cells.reduce((s, c) => s + c.memoryMb, 0),
       reserved: host.reservedHostMemoryMb,
@@ -380,7 +404,7 @@ function pickPageSize(cell: CellState, guest: GuestCell, req: PageRequest, usage
 
 /** _pack_instance_onto_cores: pins the guest cell's dedicated vCPUs, or null when the thread policy forbids it. */
 function packOntoCores(cell: CellState, guest: GuestCell, policy: ThreadPolicy | null, reserve: number, dedicatedHost: boolean, usage: HostUsage) {
-  const freeSiblings = cell.siblings.map((s) => s.filter((c) => cell.pcpuset.includes(c) && !usage.pinned.has(c))).filter((s) => s.length > 0);
+  const freeSiblings = cell.siblings.map((s) => s.filter((c) => cell.pcpuMembers.has(c) && !usage.pinned.has(c))).filter((s) => s.length > 0);
   const setsOf = (threads: number) => freeSiblings.filter((s) => s.length >= threads);
   const pin = (threads: number, cores: CpuSet[]) => {
     if (threads * cores.length < guest.pcpuset.length) return null;
@@ -539,15 +563,23 @@ function emulatorPcpus(req: GuestRequest, cells: PlacedCell[], host: NovaHost): 
 
 /** Nova's whole answer for one flavor (and image) on one host, given what is already used there. */
 export function novaVerdict(flavor: NovaFlavor, host: NovaHost, imageProps: Record<string, string> = {}, usage: HostUsage = emptyUsage()): Verdict {
+  const request = requestOrRejection(flavor, imageProps);
+  return "outcome" in request ? request : placeRequest(request, host, usage);
+}
+
+function requestOrRejection(flavor: NovaFlavor, imageProps: Record<string, string>): GuestRequest | Verdict {
   const specErrors = validateExtraSpecs(flavor.extraSpecs);
   if (specErrors.length > 0) return { outcome: "rejected", stage: "extra-specs", errors: specErrors };
-  let request: GuestRequest;
   try {
-    request = guestRequest(flavor, imageProps);
+    return guestRequest(flavor, imageProps);
   } catch (e) {
     if (e instanceof Rejected) return { outcome: "rejected", stage: "api", errors: [e.message] };
     throw e;
   }
+}
+
+/** The scheduler's and the driver's part: placement, NUMA fitting, emulator threads. */
+function placeRequest(request: GuestRequest, host: NovaHost, usage: HostUsage, withEmulatorPin = true): Verdict {
   const placementShort = placementProblems(request, host, usage);
   if (placementShort) return { outcome: "no-fit", stage: "placement", reasons: [`no allocation candidates: ${placementShort.join(" / fallback VCPU query: ")}`], request };
   if (!request.cells) return { outcome: "fits", placement: null, request };
@@ -559,7 +591,7 @@ export function novaVerdict(flavor: NovaFlavor, host: NovaHost, imageProps: Reco
   if (!cells) {
     return { outcome: "no-fit", stage: "numa", reasons: log.length ? log : ["no host cell offers the requested page size"], request };
   }
-  const placement: Placement = { cells, emulatorPolicy: request.emulatorPolicy, emulatorPcpus: emulatorPcpus(request, cells, host), realtimeVcpus: request.realtimeVcpus };
+  const placement: Placement = { cells, emulatorPolicy: request.emulatorPolicy, emulatorPcpus: withEmulatorPin ? emulatorPcpus(request, cells, host) : [], realtimeVcpus: request.realtimeVcpus };
   if (request.realtimeVcpus.length > 0 && request.emulatorPolicy === "share" && !(host.cpuSharedSet && host.cpuSharedSet.length > 0)) {
     return {
       outcome: "spawn-error",
@@ -589,12 +621,14 @@ export function consume(usage: HostUsage, req: GuestRequest, placement: Placemen
 
 /** How many instances of the flavor an empty host takes (Nova's verdict, applied until it says no). */
 export function capacity(flavor: NovaFlavor, host: NovaHost, imageProps: Record<string, string> = {}, limit = 4096): number {
+  const request = requestOrRejection(flavor, imageProps);
+  if ("outcome" in request) return 0;
   const usage = emptyUsage();
   let n = 0;
   while (n < limit) {
-    const v = novaVerdict(flavor, host, imageProps, usage);
+    const v = placeRequest(request, host, usage, false); // counting needs no emulatorpin
     if (v.outcome !== "fits") break;
-    consume(usage, v.request, v.placement);
+    consume(usage, request, v.placement);
     n++;
   }
   return n;

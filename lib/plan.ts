@@ -139,7 +139,15 @@ export function planStack(raw: Record<string, unknown>): PlanResult {
   const config = parsed.config;
   const problems = stackProblems(config);
   const hostPlans: (HostPlan | PendingHost)[] = [];
-  const novaHosts: { name: string; nova: NovaHost }[] = [];
+  const novaHosts: { name: string; nova: NovaHost; key: string }[] = [];
+  // Fleets are built from a few host models: hosts that look the same to Nova get the same
+  // verdict and take the same number of instances, so each is worked out once per model.
+  const hostModels = new Map<string, string>();
+  const memo = new Map<string, unknown>();
+  const cached = <T>(key: string, compute: () => T): T => {
+    if (!memo.has(key)) memo.set(key, compute());
+    return memo.get(key) as T;
+  };
   config.hosts.forEach((host, i) => {
     const path = settingPath(["hosts", i]);
     if (host.topology === "discover") {
@@ -158,7 +166,10 @@ export function planStack(raw: Record<string, unknown>): PlanResult {
     problems.push(...hostProblems);
     if (plan) {
       hostPlans.push(plan);
-      novaHosts.push({ name: host.name, nova: novaHostOf(plan, topology) });
+      const nova = novaHostOf(plan, topology);
+      const shape = JSON.stringify(nova);
+      if (!hostModels.has(shape)) hostModels.set(shape, `model${hostModels.size}`);
+      novaHosts.push({ name: host.name, nova, key: hostModels.get(shape)! });
     }
   });
 
@@ -170,12 +181,16 @@ export function planStack(raw: Record<string, unknown>): PlanResult {
     problems.push(...specProblems);
     const nova: NovaFlavor = { vcpus: flavor.vcpus, ramMb: flavor.ramMb, extraSpecs: specs };
     novaFlavors.set(flavor.name, nova);
-    const verdicts = novaHosts.map((h) => ({ host: h, verdict: novaVerdict(nova, h.nova, imageProps) }));
+    const flavorKey = `flavor${i}`;
+    const verdicts = novaHosts.map((h) => ({ host: h, verdict: cached(`${h.key}|${flavorKey}|verdict`, () => novaVerdict(nova, h.nova, imageProps)) }));
     const rejected = verdicts.find((v) => v.verdict.outcome === "rejected");
     if (rejected) {
       problems.push({ path, message: `Nova rejects flavor "${flavor.name}" (extra specs ${JSON.stringify(specs)}): ${whyNot(rejected.verdict)}` });
     } else if (novaHosts.length > 0 && verdicts.every((v) => v.verdict.outcome !== "fits")) {
-      const why = verdicts.map((v) => `${v.host.name}: ${whyNot(v.verdict)}`).join("; ");
+      // Name a few hosts only: on a large fleet the reasons repeat.
+      const shown = verdicts.slice(0, 3).map((v) => `${v.host.name}: ${whyNot(v.verdict)}`);
+      if (verdicts.length > 3) shown.push(`and ${verdicts.length - 3} more hosts`);
+      const why = shown.join("; ");
       problems.push({ path, message: `flavor "${flavor.name}" fits on no RT host (${why}); give it fewer vCPUs or less memory, spread it with numaNodes, or change the hosts` });
     }
     return {
@@ -188,7 +203,7 @@ export function planStack(raw: Record<string, unknown>): PlanResult {
       guest: guestPlan(verdicts[0]?.verdict ?? novaVerdict(nova, emptyHost(), imageProps), flavor),
       hosts: verdicts.map(({ host, verdict }) =>
         verdict.outcome === "fits"
-          ? { host: host.name, capacity: capacity(nova, host.nova, imageProps) }
+          ? { host: host.name, capacity: cached(`${host.key}|${flavorKey}|capacity`, () => capacity(nova, host.nova, imageProps)) }
           : { host: host.name, capacity: 0, reason: whyNot(verdict) },
       ),
     };

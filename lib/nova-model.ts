@@ -404,6 +404,8 @@ function pickPageSize(cell: CellState, guest: GuestCell, req: PageRequest, usage
 
 /** _pack_instance_onto_cores: pins the guest cell's dedicated vCPUs, or null when the thread policy forbids it. */
 function packOntoCores(cell: CellState, guest: GuestCell, policy: ThreadPolicy | null, reserve: number, dedicatedHost: boolean, usage: HostUsage) {
+  // Nova treats an empty pinning as a failure: a mixed guest cell with no dedicated vCPU never fits.
+  if (guest.pcpuset.length === 0) return null;
   const freeSiblings = cell.siblings.map((s) => s.filter((c) => cell.pcpuMembers.has(c) && !usage.pinned.has(c))).filter((s) => s.length > 0);
   const setsOf = (threads: number) => freeSiblings.filter((s) => s.length >= threads);
   const pin = (threads: number, cores: CpuSet[]) => {

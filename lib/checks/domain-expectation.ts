@@ -89,9 +89,17 @@ export function pmuOffIn(extraSpecs: Record<string, string>): boolean {
   return v !== undefined && /^(0|f|n|false|no|off)$/i.test(v.trim());
 }
 
-/** The expectation for an instance of a planned flavor on a planned host. */
+/**
+ * The expectation for an instance of a planned flavor on a planned host. The flavor must be one
+ * the plan accepted: Nova's model throws for flavors the API would reject.
+ */
 export function expectationFromPlan(host: HostPlan, flavor: FlavorPlan, imageProps: Record<string, string> = {}): DomainExpectation {
   const request = guestRequest({ vcpus: flavor.vcpus, ramMb: flavor.ramMb, extraSpecs: flavor.extraSpecs }, imageProps);
+  // The plan reserves one huge page size per host. `large` can only get that one; `any` falls
+  // back to small pages when a guest cell's memory is not a whole number of them.
+  const cellMb = request.cells?.[0]?.memoryMb ?? flavor.ramMb;
+  const wholePages = (cellMb * 1024) % host.hugepages.sizeKb === 0;
+  const hostPageSizeKb = wholePages || request.pageSize !== "any" ? host.hugepages.sizeKb : null;
   return expectationFromRequest(
     request,
     {
@@ -99,8 +107,7 @@ export function expectationFromPlan(host: HostPlan, flavor: FlavorPlan, imagePro
       sharedSet: host.nova.cpuSharedSet,
       nodeCpus: Object.fromEntries(host.nodes.map((n) => [n.id, n.cpus])),
     },
-    // The plan reserves one huge page size per host, so `large`/`any` can only get that one.
-    host.hugepages.sizeKb,
+    hostPageSizeKb,
     pmuOffIn(flavor.extraSpecs),
   );
 }

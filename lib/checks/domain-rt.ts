@@ -5,13 +5,15 @@
  */
 import type { CpuSet } from "../cpuset";
 import { difference, formatCpuList, intersection, sameSet, union } from "../cpuset";
+import { PAGE_4K } from "../nova-model";
 import type { DomainExpectation, PlannedSets } from "./domain-expectation";
 import type { DomainFacts } from "./domain-xml";
 import { pcpusOf } from "./domain-xml";
 import type { CheckResult } from "./result";
 import { excerpt, fail, pass, verdict } from "./result";
 
-const REBOOT = "hard-reboot the instance (`openstack server reboot --hard`) so Nova rewrites its XML";
+/** The fix for XML that Nova did not write (edited, or defined outside Nova). */
+export const REBOOT = "hard-reboot the instance (`openstack server reboot --hard`) so Nova rewrites its XML";
 
 function pcpusOfAll(f: DomainFacts, vcpus: CpuSet): CpuSet {
   return union(...vcpus.map((v) => pcpusOf(f, v)));
@@ -68,6 +70,10 @@ export function checkEmulatorpin(f: DomainFacts, e: DomainExpectation, s: Planne
   return results;
 }
 
+function vcpusAre(vcpus: CpuSet): string {
+  return vcpus.length === 1 ? `vCPU ${vcpus[0]} is` : `vCPUs ${formatCpuList(vcpus)} are`;
+}
+
 /** `<vcpusched scheduler="fifo">` on exactly the RT vCPUs, and nothing real-time on a non-realtime guest. */
 export function checkVcpusched(f: DomainFacts, e: DomainExpectation, s: PlannedSets): CheckResult {
   const rt = s.realtime;
@@ -83,10 +89,10 @@ export function checkVcpusched(f: DomainFacts, e: DomainExpectation, s: PlannedS
   if (fifo.length === 0 && rt.length > 0) {
     problems.push(`RT vCPUs ${e.realtimeVcpus} run as normal SCHED_OTHER threads, so the guest is not real-time: its flavor lacks hw:cpu_realtime=yes or changed after boot (check \`openstack flavor show\`, then rebuild)`);
   } else if (missing.length > 0) {
-    problems.push(`RT vCPUs ${formatCpuList(missing)} are not SCHED_FIFO: hw:cpu_realtime_mask, or the image's hw_cpu_realtime_mask (which overrides it), leaves them out`);
+    problems.push(`RT ${vcpusAre(missing)} not SCHED_FIFO: hw:cpu_realtime_mask, or the image's hw_cpu_realtime_mask (which overrides it), leaves them out`);
   }
   if (extra.length > 0) {
-    problems.push(`vCPUs ${formatCpuList(extra)} are housekeeping in the plan but run SCHED_FIFO, where a busy loop starves the emulator threads and guest housekeeping: make hw:cpu_realtime_mask exclude them (e.g. ^0-1) and check the image's hw_cpu_realtime_mask`);
+    problems.push(`${vcpusAre(extra)} housekeeping in the plan but run${extra.length === 1 ? "s" : ""} SCHED_FIFO, where a busy loop starves the emulator threads and guest housekeeping: make hw:cpu_realtime_mask exclude them (e.g. ^0-1) and check the image's hw_cpu_realtime_mask`);
   }
   const others = f.vcpuscheds.filter((x) => x.scheduler !== "fifo");
   if (others.length > 0) problems.push(`scheduler ${others.map((x) => x.scheduler || "?").join(",")} is not what Nova writes (fifo): the XML was edited outside Nova; ${REBOOT}`);
@@ -107,7 +113,8 @@ function specName(kb: number): string {
 function checkHugepages(f: DomainFacts, e: DomainExpectation): CheckResult {
   const pages = f.hugepages;
   const observed = pages === null ? "no <hugepages> (small pages)" : pages.map((p) => (p.sizeKb === null ? p.raw : `${sizeName(p.sizeKb)} pages`)).join(", ");
-  if (e.pageSizeKb === null) {
+  // 4 KiB is the small page: Nova writes no <hugepages> for it (hw:mem_page_size=small, or any/4KB).
+  if (e.pageSizeKb === null || e.pageSizeKb === PAGE_4K) {
     return verdict("hugepages", pages === null, "no <hugepages> (small pages)", observed,
       "the guest uses huge pages the plan does not ask for: the flavor's hw:mem_page_size differs from the plan");
   }

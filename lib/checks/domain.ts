@@ -8,15 +8,13 @@ import type { CpuSet } from "../cpuset";
 import { cpuSet, difference, formatCpuList, isSubset, sameSet } from "../cpuset";
 import type { DomainExpectation, PlannedSets } from "./domain-expectation";
 import { plannedSets } from "./domain-expectation";
-import { checkEmulatorpin, checkMemoryBacking, checkPmu, checkVcpusched } from "./domain-rt";
+import { REBOOT, checkEmulatorpin, checkMemoryBacking, checkPmu, checkVcpusched } from "./domain-rt";
 import type { DomainFacts } from "./domain-xml";
 import { pcpusOf, readDomain, singlePcpu } from "./domain-xml";
 import type { CheckResult } from "./result";
 import { excerpt, fail, pass, verdict } from "./result";
 
 export type { DomainExpectation } from "./domain-expectation";
-
-const REBOOT = "hard-reboot the instance (`openstack server reboot --hard`) so Nova rewrites its XML";
 
 function checkVcpuCount(f: DomainFacts, e: DomainExpectation): CheckResult {
   return verdict("vCPU count", f.vcpus === e.vcpus, `${e.vcpus}`, f.vcpus === null ? "no readable <vcpu>" : `${f.vcpus}`,

@@ -57,7 +57,8 @@ function oneLine(text: string): string {
 export function formatReport(results: readonly CheckResult[]): string {
   const rows = results.map((r) => [r.ok ? "PASS" : "FAIL", r.check, r.expected, r.observed].map(oneLine));
   const header = ["", "CHECK", "EXPECTED", "OBSERVED"];
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
+  // The status column is always "PASS"/"FAIL" wide, rows or not.
+  const widths = header.map((h, i) => Math.max(i === 0 ? 4 : h.length, ...rows.map((row) => row[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join("  ").trimEnd();
   const out = [line(header)];
   results.forEach((r, i) => {

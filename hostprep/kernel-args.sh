@@ -1,0 +1,601 @@
+#!/usr/bin/env bash
+# Puts the plan's kernel arguments (1 GiB huge pages) on the kernel command line for every
+# boot, and optionally installs a boot-time unit that reserves 1 GiB pages per NUMA node
+# (kernels before 5.16 do not take per-node counts on the command line).
+#
+#   kernel-args.sh --os <family> --args "<arg> <arg>..." [--hugepages-unit "<node>:<count>,..."]
+#                  [--root DIR]
+#
+# Debian/Ubuntu: GRUB_CMDLINE_LINUX in /etc/default/grub, then update-grub.
+# RHEL 8/9: grubby --update-kernel=ALL for the BLS boot entries, compared first with
+#   grubby --info=DEFAULT; /etc/default/grub gets the same edit, so grub2-mkconfig and kernels
+#   installed later keep the arguments. Under --root only the file edit runs.
+# Each argument replaces any argument with the same key; the user's other arguments stay.
+# With --hugepages-unit: /usr/local/lib/openstack-rt/hugetlb-reserve-pages and
+#   /etc/systemd/system/hugetlb-gigantic-pages.service, enabled for sysinit.target. Without
+#   it, a unit this script installed earlier is removed (the plan no longer wants it).
+#
+# Output: what changed, the commands run (or skipped under --root), "reboot_needed=yes|no"
+# (is /proc/cmdline missing the arguments, or does a node hold another number of 1 GiB pages
+# than the unit reserves?), then "changed" or "unchanged".
+set -euo pipefail
+
+# >>> hostprep common: the same text in every hostprep/*.sh (test/hostprep-common.test.ts
+# compares them), so each script can be copied to a host and run on its own.
+PROG=${0##*/}
+ROOT=/
+CHANGED=0
+BACKUPS=()
+CREATED_DIRS=()
+PENDING_TMP=''
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/hostprep.XXXXXX")
+
+log() { printf '%s\n' "$*"; }
+# Shows a value the way bash would need it quoted, so newlines and $(...) in bad input are
+# visible in messages instead of being printed raw.
+shown() { printf '%q' "$1"; }
+# Bad input exits 2 and a failure exits 1, so a caller can tell "you asked for something this
+# script refuses" from "the host did not do it".
+usage_error() {
+  printf '%s: invalid input: %s\n' "$PROG" "$*" >&2
+  exit 2
+}
+die() {
+  printf '%s: error: %s\n' "$PROG" "$*" >&2
+  exit 1
+}
+need_value() { # <option> <number of arguments left, the option included>
+  if (($2 < 2)); then usage_error "$1 needs a value"; fi
+}
+
+# --root DIR: every file path is resolved under DIR. Limited to a plain absolute path without
+# . or .. components, so the root cannot be steered somewhere else by its spelling.
+set_root() {
+  local dir=$1 re='^/[A-Za-z0-9._/+-]*$'
+  [[ $dir =~ $re ]] || usage_error "--root must be an absolute path of letters, digits and ._/+- (got $(shown "$dir"))"
+  [[ /$dir/ != */../* && /$dir/ != */./* ]] || usage_error "--root must not contain . or .. components (got $(shown "$dir"))"
+  [[ -d $dir ]] || usage_error "--root $dir is not a directory"
+  ROOT=$(readlink -f -- "$dir")
+}
+under_root() { # <absolute path on the host> -> that path under --root
+  if [[ $ROOT == / ]]; then printf '%s' "$1"; else printf '%s%s' "$ROOT" "$1"; fi
+}
+
+# CPU lists as the kernel writes them ("0,2,4-11"): the brief's ^[0-9,-]+$ tightened to whole
+# items, ascending ranges, no leading zeros and ids below 8192 (the kernel's NR_CPUS limit),
+# which also bounds the work cpulist_expand does.
+is_cpulist() {
+  local list=$1 item lo hi items
+  local re='^(0|[1-9][0-9]{0,3})(-(0|[1-9][0-9]{0,3}))?(,(0|[1-9][0-9]{0,3})(-(0|[1-9][0-9]{0,3}))?)*$'
+  [[ $list =~ $re ]] || return 1
+  IFS=, read -ra items <<<"$list"
+  for item in "${items[@]}"; do
+    lo=${item%-*} hi=${item#*-}
+    if ((lo > hi || hi > 8191)); then return 1; fi
+  done
+}
+cpulist_expand() { # <valid cpulist> -> REPLY: the CPU ids, space separated
+  local item lo hi cpu items
+  REPLY=
+  IFS=, read -ra items <<<"$1"
+  for item in "${items[@]}"; do
+    lo=${item%-*} hi=${item#*-}
+    for ((cpu = lo; cpu <= hi; cpu++)); do REPLY+="$cpu "; done
+  done
+  REPLY=${REPLY% }
+}
+# Refuses CPUs the host does not have: TuneD and nova-compute would fail later, after the
+# files were changed. Without <root>/sys (an offline image) there is nothing to check against.
+check_cpus_online() { # <option name> <valid cpulist>
+  local f online cpu
+  f=$(under_root /sys/devices/system/cpu/online)
+  if [[ ! -r $f ]]; then
+    log "note: $f not readable; not checking $1 against the online CPUs"
+    return 0
+  fi
+  online=$(<"$f")
+  is_cpulist "$online" || die "$f holds $(shown "$online"), not a CPU list"
+  cpulist_expand "$online"
+  online=" $REPLY "
+  cpulist_expand "$2"
+  for cpu in $REPLY; do
+    [[ $online == *" $cpu "* ]] || usage_error "$1 $2 names CPU $cpu, which is not online on this host (online: $(<"$f"))"
+  done
+}
+is_uint() { [[ $1 =~ ^(0|[1-9][0-9]{0,8})$ ]]; }
+is_os_family() {
+  case $1 in
+  debian-12 | ubuntu-22.04 | ubuntu-24.04 | rhel-8 | rhel-9) return 0 ;;
+  *) return 1 ;;
+  esac
+}
+
+# Kernel arguments as the plan writes them: "key" or "key=value" from a small alphabet,
+# separated by single spaces. Quotes, $, backticks, ;, tabs and newlines are refused outright,
+# so nothing here can be read as shell or split differently by GRUB.
+parse_kernel_args() { # <string> -> ARGS array
+  local s=$1 a k seen=" " re_all='^[A-Za-z0-9_.,:/+@= -]*$' re_one='^[A-Za-z][A-Za-z0-9_.-]*(=[A-Za-z0-9_.,:/+@=-]+)?$'
+  [[ $s =~ $re_all ]] || usage_error "--args may hold only letters, digits, spaces and _.,:/+@=- (got $(shown "$s"))"
+  read -ra ARGS <<<"$s"
+  ((${#ARGS[@]} <= 64)) || usage_error "--args holds ${#ARGS[@]} arguments; 64 at most"
+  for a in "${ARGS[@]}"; do
+    [[ $a =~ $re_one && ${#a} -le 256 ]] || usage_error "kernel argument $(shown "$a") is not key or key=value"
+    k=${a%%=*}
+    # One value per key: the edit replaces by key, so two values for one key cannot both stay.
+    [[ $seen != *" $k "* ]] || usage_error "--args names $k twice"
+    seen+="$k "
+  done
+}
+
+# Reads ID, ID_LIKE and VERSION_ID from os-release without sourcing it (sourcing runs code).
+read_os_release() {
+  local f line key val re='^(ID|ID_LIKE|VERSION_ID)=(.*)$'
+  f=$(under_root /etc/os-release)
+  [[ -e $f ]] || f=$(under_root /usr/lib/os-release)
+  [[ -r $f ]] || die "cannot read $(under_root /etc/os-release) to tell which distribution this is"
+  OS_ID='' OS_ID_LIKE='' OS_VERSION_ID=''
+  while IFS= read -r line || [[ -n $line ]]; do
+    [[ $line =~ $re ]] || continue
+    key=${BASH_REMATCH[1]} val=${BASH_REMATCH[2]}
+    val=${val#[\"\']}
+    val=${val%[\"\']}
+    [[ $val =~ ^[A-Za-z0-9._\ -]*$ ]] || die "$f has an unexpected $key value $(shown "$val")"
+    case $key in
+    ID) OS_ID=$val ;;
+    ID_LIKE) OS_ID_LIKE=$val ;;
+    VERSION_ID) OS_VERSION_ID=$val ;;
+    esac
+  done <"$f"
+  # The family this project supports, or "" (RHEL rebuilds such as Rocky and AlmaLinux count
+  # as rhel through ID_LIKE).
+  OS_FAMILY=''
+  case $OS_ID in
+  debian) if [[ $OS_VERSION_ID == 12 ]]; then OS_FAMILY=debian-12; fi ;;
+  ubuntu) if [[ $OS_VERSION_ID == 22.04 || $OS_VERSION_ID == 24.04 ]]; then OS_FAMILY=ubuntu-$OS_VERSION_ID; fi ;;
+  *)
+    if [[ " $OS_ID $OS_ID_LIKE " == *" rhel "* && ${OS_VERSION_ID%%.*} =~ ^[89]$ ]]; then
+      OS_FAMILY=rhel-${OS_VERSION_ID%%.*}
+    fi
+    ;;
+  esac
+}
+# A step planned for one distribution must not run on another (the package names, the
+# bootloader tool and the service names all differ).
+check_os_family() { # <family asked for>
+  read_os_release
+  [[ $OS_FAMILY == "$1" ]] || die "--os $1, but $(under_root /etc/os-release) says ID=$OS_ID VERSION_ID=$OS_VERSION_ID (${OS_FAMILY:-not a supported family})"
+}
+
+# Saves a file's state before this run first changes it. When a later step fails (say
+# update-grub or a service restart), the EXIT trap puts every saved file back, so a re-run sees
+# the same difference and retries the whole step instead of reporting "unchanged" over a
+# half-applied change. Directories the run created go again too.
+backup_once() {
+  local f=$1 i
+  for i in "${!BACKUPS[@]}"; do
+    if [[ ${BACKUPS[i]} == "$f" ]]; then return 0; fi
+  done
+  i=${#BACKUPS[@]}
+  mkdir -p -- "$WORK/backup"
+  if [[ -e $f || -L $f ]]; then cp -a -- "$f" "$WORK/backup/$i"; fi
+  BACKUPS+=("$f")
+}
+on_exit() {
+  local rc=$? i f
+  if ((rc != 0)); then
+    for i in "${!BACKUPS[@]}"; do
+      f=${BACKUPS[i]}
+      rm -f -- "$f"
+      if [[ -e $WORK/backup/$i || -L $WORK/backup/$i ]]; then cp -a -- "$WORK/backup/$i" "$f"; fi
+      printf '%s: put back %s as it was before this run\n' "$PROG" "$f" >&2
+    done
+    for ((i = ${#CREATED_DIRS[@]} - 1; i >= 0; i--)); do
+      rmdir -- "${CREATED_DIRS[i]}" 2>/dev/null || true
+    done
+  fi
+  if [[ -n $PENDING_TMP ]]; then rm -f -- "$PENDING_TMP"; fi
+  rm -rf -- "$WORK"
+  exit "$rc"
+}
+trap on_exit EXIT
+
+make_dirs() { # mkdir -p that remembers what it created, for the EXIT trap
+  local d=$1 missing=()
+  while [[ -n $d && ! -d $d ]]; do
+    missing=("$d" "${missing[@]}")
+    d=${d%/*}
+  done
+  for d in "${missing[@]}"; do
+    mkdir -- "$d"
+    CREATED_DIRS+=("$d")
+  done
+}
+same_content() { [[ -f $1 && -f $2 && $(sha256sum <"$1") == "$(sha256sum <"$2")" ]]; }
+# Makes <dest> hold exactly the bytes of <src>; <mode> applies when <dest> is new. Writes a
+# temporary file next to <dest> and renames it over, so a reader never sees half a file; an
+# existing file keeps its mode and owner. WROTE=1 when it wrote, 0 when they were equal.
+# (Mutating functions report through variables and are never called as an `if` condition:
+# bash ignores set -e inside a function called that way, and a failed mv would go unnoticed.)
+# shellcheck disable=SC2034 # WROTE is read by the scripts that edit files, not by all.
+replace_file() { # <dest> <src> <mode>
+  local dest=$1 src=$2 mode=$3 tmp
+  WROTE=0
+  [[ ! -L $dest ]] || die "$dest is a symlink; edit the file it points to instead"
+  if same_content "$dest" "$src"; then return 0; fi
+  backup_once "$dest"
+  make_dirs "${dest%/*}"
+  tmp=$(mktemp "$dest.hostprep.XXXXXX")
+  PENDING_TMP=$tmp
+  cat -- "$src" >"$tmp"
+  if [[ -e $dest ]]; then
+    chmod --reference="$dest" -- "$tmp"
+    # Only root can give a file away; a non-root test run keeps its own files anyway.
+    chown --reference="$dest" -- "$tmp" 2>/dev/null || true
+  else
+    chmod "$mode" -- "$tmp"
+  fi
+  mv -f -- "$tmp" "$dest"
+  PENDING_TMP=''
+  WROTE=1 CHANGED=1
+}
+# shellcheck disable=SC2034 # as above
+remove_file() { # <path>; WROTE=1 when there was something to remove
+  WROTE=0
+  if [[ -e $1 || -L $1 ]]; then
+    backup_once "$1"
+    rm -f -- "$1"
+    WROTE=1 CHANGED=1
+  fi
+}
+
+# The one way these scripts act on the live system (services, bootloader, packages, reboot).
+# With --root the command is only logged: the file edits ran for real under the root, and
+# nothing touches the machine that runs the script (tests, image builds). The command's own
+# output goes to stderr, so stdout carries only this script's report lines.
+run_system() {
+  CHANGED=1
+  if [[ $ROOT != / ]]; then
+    log "skipped (--root $ROOT): $*"
+    return 0
+  fi
+  log "running: $*"
+  local rc=0
+  "$@" >&2 || rc=$?
+  ((rc == 0)) || die "'$*' failed with exit status $rc"
+}
+
+finish() {
+  if ((CHANGED)); then log changed; else log unchanged; fi
+}
+# <<< hostprep common
+
+UNIT_NAME=hugetlb-gigantic-pages.service
+UNIT=/etc/systemd/system/$UNIT_NAME
+UNIT_LINK=/etc/systemd/system/sysinit.target.wants/$UNIT_NAME
+RESERVE=/usr/local/lib/openstack-rt/hugetlb-reserve-pages
+MARK='# Installed by openstack-rt hostprep/kernel-args.sh'
+
+# The keys this step owns: those of ARGS, plus "hugepages" when the boot unit reserves the
+# pages (a count left on the command line would reserve them twice, and kernels before 5.16,
+# the reason for the unit, misread the per-node form).
+owns_key() { # <word>
+  local k=${1%%=*} o
+  for o in "${OWN_KEYS[@]}"; do
+    if [[ $k == "$o" ]]; then return 0; fi
+  done
+  return 1
+}
+# Does the word list (a command line) already say what ARGS say? The words with an owned key
+# must be exactly ARGS: each once, with the planned value, in the planned order ("hugepages="
+# counts pages of the "hugepagesz=" before it, so order is meaning).
+args_satisfied() { # <words...>
+  local w ours=()
+  for w in "$@"; do
+    if owns_key "$w"; then ours+=("$w"); fi
+  done
+  [[ "${ours[*]}" == "${ARGS[*]}" ]]
+}
+# MERGED: the words without any owned key, in their order, then ARGS in plan order.
+merge_args() { # <words...>
+  local w
+  MERGED=()
+  for w in "$@"; do
+    if ! owns_key "$w"; then MERGED+=("$w"); fi
+  done
+  MERGED+=("${ARGS[@]}")
+}
+
+# Edits GRUB_CMDLINE_LINUX in <root>/etc/default/grub. That file is sourced by shell, so only
+# assignments this script can rewrite without changing their meaning are touched: "...",
+# '...' or a bare word, without $, backticks or backslashes. Anything else stops the step.
+# GRUB_CHANGED=1 when it wrote the file.
+edit_default_grub() {
+  local f new i idx=-1 line prefix value suffix sq="'" words=()
+  GRUB_CHANGED=0
+  local re_line='^[[:space:]]*(export[[:space:]]+)?GRUB_CMDLINE_LINUX='
+  local re_dq='^([[:space:]]*(export[[:space:]]+)?GRUB_CMDLINE_LINUX=)"([^"$`\\]*)"([[:space:]]*(#.*)?)$'
+  local re_sq="^([[:space:]]*(export[[:space:]]+)?GRUB_CMDLINE_LINUX=)${sq}([^${sq}]*)${sq}([[:space:]]*(#.*)?)\$"
+  local re_bare='^([[:space:]]*(export[[:space:]]+)?GRUB_CMDLINE_LINUX=)([A-Za-z0-9_.,:/+@=-]*)([[:space:]]+(#.*)?)?$'
+  f=$(under_root /etc/default/grub)
+  [[ -f $f ]] || die "$f not found: is GRUB installed? (Debian: grub-pc or grub-efi-amd64; RHEL: grub2-tools)"
+  local lines=()
+  mapfile -t lines <"$f"
+  # The shell keeps the last assignment, so that is the one to edit.
+  for i in "${!lines[@]}"; do
+    if [[ ${lines[i]} =~ $re_line ]]; then idx=$i; fi
+  done
+  if ((idx >= 0)); then
+    line=${lines[idx]}
+    if [[ $line =~ $re_dq || $line =~ $re_sq || $line =~ $re_bare ]]; then
+      prefix=${BASH_REMATCH[1]} value=${BASH_REMATCH[3]} suffix=${BASH_REMATCH[4]}
+    else
+      die "line $((idx + 1)) of $f sets GRUB_CMDLINE_LINUX in a way this script does not rewrite safely ($(shown "$line")); add these arguments there by hand: ${ARGS[*]}"
+    fi
+    read -ra words <<<"$value"
+  fi
+  GRUB_WORDS_BEFORE=("${words[@]}")
+  # /etc/default/grub.d/*.cfg is read after this file (Ubuntu's cloud images use it): a plain
+  # reassignment there would silently drop these arguments.
+  local d cfg
+  d=$(under_root /etc/default/grub.d)
+  for cfg in "$d"/*.cfg; do
+    [[ -f $cfg ]] || continue
+    while IFS= read -r line || [[ -n $line ]]; do
+      # shellcheck disable=SC2016 # the literal text $GRUB_CMDLINE_LINUX is what is looked for
+      if [[ $line =~ $re_line && $line != *'$GRUB_CMDLINE_LINUX'* && $line != *'${GRUB_CMDLINE_LINUX}'* ]]; then
+        die "$cfg sets GRUB_CMDLINE_LINUX after $f and would override it; move its arguments into $f or make it append (GRUB_CMDLINE_LINUX=\"\$GRUB_CMDLINE_LINUX ...\")"
+      fi
+    done <"$cfg"
+  done
+  if ((idx >= 0)) && args_satisfied "${words[@]}"; then return 0; fi
+  merge_args "${words[@]}"
+  for i in "${MERGED[@]}"; do
+    [[ $i != *[\"\$\`\\]* ]] || die "$f keeps argument $(shown "$i"), which cannot go between double quotes unchanged; edit GRUB_CMDLINE_LINUX by hand"
+  done
+  if ((idx >= 0)); then
+    lines[idx]="${prefix}\"${MERGED[*]}\"${suffix}"
+  else
+    lines+=("GRUB_CMDLINE_LINUX=\"${MERGED[*]}\"")
+  fi
+  new=$WORK/grub
+  printf '%s\n' "${lines[@]}" >"$new"
+  replace_file "$f" "$new" 0644
+  GRUB_CHANGED=$WROTE
+  if ((WROTE)); then log "set GRUB_CMDLINE_LINUX=\"${MERGED[*]}\" in /etc/default/grub"; fi
+}
+
+# The boot entries themselves. Debian and Ubuntu generate them from /etc/default/grub with
+# update-grub. RHEL keeps one BLS entry per kernel with its own arguments; grubby edits those,
+# after asking it whether the default entry already has them. Under --root there are no boot
+# entries to ask, so the arguments /etc/default/grub had before the edit stand in for them
+# and the same decision runs on those.
+update_boot_entries() { # <did /etc/default/grub change: 0|1>
+  if [[ $FAMILY != rhel-* ]]; then
+    if (($1)); then run_system update-grub; fi
+    return 0
+  fi
+  local line info current=() remove=() w
+  if [[ $ROOT == / ]]; then
+    info=$(grubby --info=DEFAULT) || die "grubby --info=DEFAULT failed"
+    while IFS= read -r line; do
+      if [[ $line =~ ^args=\"(.*)\"$ ]]; then read -ra current <<<"${BASH_REMATCH[1]}"; fi
+    done <<<"$info"
+  else
+    current=("${GRUB_WORDS_BEFORE[@]}")
+  fi
+  if args_satisfied "${current[@]}"; then return 0; fi
+  # Drop every word with an owned key before adding the planned ones, so "hugepages=2" and
+  # "hugepages=0:4,1:4" cannot both stay and the order comes out as planned.
+  for w in "${current[@]}"; do
+    if owns_key "$w"; then remove+=("$w"); fi
+  done
+  if ((${#remove[@]})); then run_system grubby --update-kernel=ALL --remove-args="${remove[*]}"; fi
+  if ((${#ARGS[@]})); then run_system grubby --update-kernel=ALL --args="${ARGS[*]}"; fi
+}
+
+# The script the unit runs. POSIX sh, because the unit starts it as `/bin/sh <file>`: that
+# works where /usr/local is mounted noexec and needs no executable SELinux label.
+write_reserve_script() { # <file>
+  cat >"$1" <<'RESERVE_EOF'
+#!/bin/sh
+# Installed by openstack-rt hostprep/kernel-args.sh: reserves 1 GiB huge pages per NUMA node
+# early at boot, before memory fragments (hugetlb-gigantic-pages.service).
+#   hugetlb-reserve-pages <node>:<count>...
+# The kernel may allocate fewer pages than asked when it cannot find free contiguous 1 GiB
+# ranges, without failing the write, so each node is written, read back, and retried after
+# compacting memory until it holds the count.
+set -eu
+# HUGETLB_SYSFS and HUGETLB_PROC exist for tests, which point them at a directory tree.
+sysfs=${HUGETLB_SYSFS:-/sys}
+proc=${HUGETLB_PROC:-/proc}
+attempts=5
+status=0
+for pair in "$@"; do
+  case $pair in
+  '' | *[!0-9:]* | :* | *: | *:*:*) pair=bad ;;
+  esac
+  case $pair in
+  *:*) ;;
+  *)
+    echo "hugetlb-reserve-pages: arguments must be <node>:<count>" >&2
+    exit 2
+    ;;
+  esac
+  node=${pair%%:*}
+  count=${pair#*:}
+  f=$sysfs/devices/system/node/node$node/hugepages/hugepages-1048576kB/nr_hugepages
+  if [ ! -w "$f" ]; then
+    echo "hugetlb-reserve-pages: cannot write $f (no NUMA node $node, or no 1 GiB page support)" >&2
+    status=1
+    continue
+  fi
+  try=1
+  while :; do
+    echo "$count" >"$f" || true
+    got=$(cat "$f")
+    if [ "$got" = "$count" ]; then break; fi
+    if [ "$try" -ge "$attempts" ]; then
+      echo "hugetlb-reserve-pages: node $node holds ${got:-no} pages of 1 GiB after $attempts attempts, wanted $count" >&2
+      status=1
+      break
+    fi
+    if [ -w "$proc/sys/vm/compact_memory" ]; then echo 1 >"$proc/sys/vm/compact_memory" || true; fi
+    try=$((try + 1))
+    sleep 1
+  done
+  echo "hugetlb-reserve-pages: node $node: ${got:-0} pages of 1 GiB"
+done
+exit "$status"
+RESERVE_EOF
+}
+
+write_unit() { # <file> <node:count...>
+  local file=$1
+  shift
+  cat >"$file" <<UNIT_EOF
+$MARK
+[Unit]
+Description=Reserve 1 GiB huge pages on each NUMA node (openstack-rt)
+# Early, before hugetlbfs is mounted and before memory fragments.
+DefaultDependencies=no
+Before=dev-hugepages.mount sysinit.target
+ConditionPathExists=/sys/devices/system/node
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/bin/sh $RESERVE $*
+
+[Install]
+WantedBy=sysinit.target
+UNIT_EOF
+}
+
+# Installs, updates or (without --hugepages-unit) removes the unit, the script it runs and
+# the sysinit.target.wants link (what `systemctl enable` creates for this unit, made here
+# so that --root runs do it too).
+sync_hugepages_unit() {
+  local unit reserve link target changed=0 tmp
+  unit=$(under_root "$UNIT") reserve=$(under_root "$RESERVE") link=$(under_root "$UNIT_LINK")
+  if ((${#UNIT_PAIRS[@]} == 0)); then
+    # Only a unit carrying this script's mark is taken out: someone else's stays.
+    if [[ -f $unit ]] && grep -qxF "$MARK" "$unit"; then
+      remove_file "$link"
+      remove_file "$unit"
+      remove_file "$reserve"
+      log "removed $UNIT and $RESERVE: no per-node pages to reserve at boot"
+      run_system systemctl daemon-reload
+    fi
+    return 0
+  fi
+  tmp=$WORK/reserve
+  write_reserve_script "$tmp"
+  replace_file "$reserve" "$tmp" 0755
+  if ((WROTE)); then
+    changed=1
+    log "installed $RESERVE"
+  fi
+  tmp=$WORK/unit
+  write_unit "$tmp" "${UNIT_PAIRS[@]}"
+  replace_file "$unit" "$tmp" 0644
+  if ((WROTE)); then
+    changed=1
+    log "installed $UNIT (reserves ${UNIT_PAIRS[*]})"
+  fi
+  target=$(readlink -- "$link" 2>/dev/null || true)
+  if [[ $target != "$UNIT" ]]; then
+    backup_once "$link"
+    make_dirs "${link%/*}"
+    ln -sfn -- "$UNIT" "$link"
+    CHANGED=1 changed=1
+    log "enabled $UNIT_NAME (sysinit.target.wants)"
+  fi
+  if ((changed)); then run_system systemctl daemon-reload; fi
+}
+
+# Would a reboot bring the planned state? Yes when /proc/cmdline lacks the arguments, or when
+# a node holds another number of 1 GiB pages than the unit reserves at boot.
+reboot_needed() {
+  local f words=() pair node count have
+  f=$(under_root /proc/cmdline)
+  [[ -r $f ]] || die "cannot read $f"
+  read -ra words <"$f"
+  if ! args_satisfied "${words[@]}"; then
+    log "reboot_reason=/proc/cmdline lacks ${ARGS[*]}"
+    return 0
+  fi
+  for pair in "${UNIT_PAIRS[@]}"; do
+    node=${pair%%:*} count=${pair#*:}
+    f=$(under_root "/sys/devices/system/node/node$node/hugepages/hugepages-1048576kB/nr_hugepages")
+    have=''
+    if [[ -r $f ]]; then have=$(<"$f"); fi
+    if [[ $have != "$count" ]]; then
+      log "reboot_reason=node $node holds ${have:-no} pages of 1 GiB, the boot unit reserves $count"
+      return 0
+    fi
+  done
+  return 1
+}
+
+main() {
+  local args_given=0 unit_spec=''
+  FAMILY='' ARGS=() UNIT_PAIRS=()
+  while (($#)); do
+    case $1 in
+    --os)
+      need_value "$1" $#
+      is_os_family "$2" || usage_error "--os must be one of debian-12 ubuntu-22.04 ubuntu-24.04 rhel-8 rhel-9 (got $(shown "$2"))"
+      FAMILY=$2
+      shift 2
+      ;;
+    --args)
+      need_value "$1" $#
+      parse_kernel_args "$2"
+      args_given=1
+      shift 2
+      ;;
+    --hugepages-unit)
+      need_value "$1" $#
+      [[ $2 =~ ^(0|[1-9][0-9]{0,2}):(0|[1-9][0-9]{0,5})(,(0|[1-9][0-9]{0,2}):(0|[1-9][0-9]{0,5}))*$ ]] ||
+        usage_error "--hugepages-unit must be <node>:<count>[,<node>:<count>...] such as 0:4,1:4 (got $(shown "$2"))"
+      unit_spec=$2
+      shift 2
+      ;;
+    --root)
+      need_value "$1" $#
+      set_root "$2"
+      shift 2
+      ;;
+    *) usage_error "unknown argument $(shown "$1"); usage: $PROG --os <family> --args \"<args>\" [--hugepages-unit 0:4,1:4] [--root DIR]" ;;
+    esac
+  done
+  [[ -n $FAMILY ]] || usage_error "--os is required"
+  ((args_given)) || usage_error "--args is required (it may be \"\")"
+  local p seen=' '
+  if [[ -n $unit_spec ]]; then
+    IFS=, read -ra UNIT_PAIRS <<<"$unit_spec"
+    for p in "${UNIT_PAIRS[@]}"; do
+      [[ $seen != *" ${p%%:*} "* ]] || usage_error "--hugepages-unit names node ${p%%:*} twice"
+      seen+="${p%%:*} "
+    done
+  fi
+  OWN_KEYS=()
+  for p in "${ARGS[@]}"; do OWN_KEYS+=("${p%%=*}"); done
+  if ((${#UNIT_PAIRS[@]})); then
+    for p in "${ARGS[@]}"; do
+      [[ ${p%%=*} != hugepages ]] || usage_error "--args sets $p while --hugepages-unit reserves the pages; give one or the other"
+    done
+    OWN_KEYS+=(hugepages)
+  fi
+  check_os_family "$FAMILY"
+
+  if ((${#OWN_KEYS[@]})); then
+    edit_default_grub
+    update_boot_entries "$GRUB_CHANGED"
+  fi
+  sync_hugepages_unit
+  if reboot_needed; then log reboot_needed=yes; else log reboot_needed=no; fi
+  finish
+}
+
+main "$@"

@@ -1,0 +1,120 @@
+/**
+ * Verifies an RT compute host from the raw output of a few commands, collected over SSH by the
+ * caller: the kernel, TuneD, the command line, sysfs CPU isolation, 1 GiB pages, nova.conf,
+ * interrupts and (optionally) hwlatdetect. Pure: text in, results out.
+ */
+import type { HostPlan } from "../plan-host";
+import { checkCmdline, checkSysfsCpus } from "./host-cmdline";
+import { checkInterrupts } from "./host-irq";
+import { checkNovaConf } from "./host-nova";
+import { checkHwlatdetect, parseHwlatdetect } from "./latency";
+import type { CheckResult } from "./result";
+import { excerpt, fail, verdict } from "./result";
+
+export interface HostFacts {
+  /** `uname -v` */
+  unameV: string;
+  /** `tuned-adm active`, stdout and stderr */
+  tunedActive: string;
+  /** `tuned-adm verify`: its exit code and output */
+  tunedVerify: { exitCode: number; output: string };
+  /** /proc/cmdline */
+  cmdline: string;
+  /** /sys/devices/system/cpu/isolated */
+  isolated: string;
+  /** /sys/devices/system/cpu/nohz_full; null when the file does not exist */
+  nohzFull: string | null;
+  /** `grep -H . /sys/devices/system/node/node*\/hugepages/hugepages-1048576kB/nr_hugepages` */
+  hugepages1g: string;
+  /** nova-compute's nova.conf, whole or its [compute] section */
+  novaConf: string;
+  /** /proc/interrupts */
+  interrupts: string;
+  /** hwlatdetect's output, when it was run */
+  hwlatdetect?: string;
+}
+
+export interface HostCheckOptions {
+  /** Worst firmware stall hwlatdetect may report; OpenShift's default limit is 20 µs. */
+  hwlatThresholdUs: number;
+}
+
+export const DEFAULT_HOST_CHECK_OPTIONS: HostCheckOptions = { hwlatThresholdUs: 20 };
+
+/** One non-empty line of plain text, safe to show as is. */
+function printable(text: string): boolean {
+  return text !== "" && [...text].every((c) => c.charCodeAt(0) >= 0x20);
+}
+
+export function checkKernel(unameV: string): CheckResult {
+  // Mainline and RHEL print "PREEMPT_RT"; the older -rt patch sets printed "PREEMPT RT".
+  const rt = /PREEMPT_RT|PREEMPT RT/.test(unameV);
+  return verdict("RT kernel", rt, "PREEMPT_RT in uname -v", printable(unameV.trim()) ? unameV.trim() : excerpt(unameV),
+    "the running kernel is not PREEMPT_RT: install the RT kernel (Debian: linux-image-rt-amd64, RHEL: kernel-rt), make it the default boot entry and reboot");
+}
+
+/** The line of tuned-adm's output that carries its verdict (it also prints DBus noise and log hints). */
+function keyLine(text: string): string {
+  const lines = text.split("\n").map((l) => l.trim()).filter((l) => l !== "");
+  return excerpt(lines.find((l) => /succeeded|failed|not supported|no current|error/i.test(l)) ?? lines.pop() ?? "", 80);
+}
+
+export function checkTuned(active: string, verify: HostFacts["tunedVerify"], profile: string): CheckResult[] {
+  const current = /^Current active profile:\s*(.+)$/m.exec(active)?.[1].trim() ?? null;
+  const profiles = current?.split(/\s+/) ?? [];
+  return [
+    verdict("TuneD profile", profiles.includes(profile), profile, current ?? keyLine(active),
+      `run \`tuned-adm profile ${profile}\` after setting isolated_cores in /etc/tuned/${profile}-variables.conf, with the tuned service running (\`systemctl enable --now tuned\`)`),
+    // TuneD 2.20 prints "Verfication succeeded" (sic); the exit code is what counts.
+    verdict("TuneD verify", verify.exitCode === 0 && /succeeded/.test(verify.output), "exit 0, settings match the profile",
+      `exit ${verify.exitCode}: ${keyLine(verify.output)}`,
+      "TuneD's settings are not (or no longer) applied: the mismatching setting is in /var/log/tuned/tuned.log; `systemctl restart tuned`, and reboot when the bootloader settings changed"),
+  ];
+}
+
+/** Node -> nr_hugepages from `grep -H` output; a bare count (grep on one file drops the name) is node null. */
+export function parseHugepageCounts(text: string): { counts: Map<number | null, number>; error: string | null } {
+  const counts = new Map<number | null, number>();
+  for (const line of text.split("\n").map((l) => l.trim()).filter((l) => l !== "")) {
+    const named = /node(\d+)\/hugepages\/hugepages-1048576kB\/nr_hugepages:(\d+)$/.exec(line);
+    if (named) counts.set(Number(named[1]), Number(named[2]));
+    else if (/^\d+$/.test(line)) counts.set(null, Number(line));
+    else return { counts, error: `unreadable line ${excerpt(line, 60)}` };
+  }
+  return { counts, error: counts.size === 0 ? "empty output" : null };
+}
+
+export function checkHugepages(text: string, plan: HostPlan): CheckResult[] {
+  const { counts, error } = parseHugepageCounts(text);
+  const how = plan.hugepages.method === "cmdline"
+    ? `check hugepages=${plan.hugepages.perNode.map((n) => `${n.node}:${n.count}`).join(",")} on /proc/cmdline and reboot`
+    : "check that the boot-time unit writing nr_hugepages ran (journalctl -b) and reboot: allocating at runtime fails on fragmented memory";
+  if (error !== null) return [fail("1G pages", "nr_hugepages per NUMA node", error, "collect `grep -H . /sys/devices/system/node/node*/hugepages/hugepages-1048576kB/nr_hugepages`")];
+  // A bare count belongs to the only node of a one-node host and is ambiguous on any other.
+  const bare = counts.get(null);
+  if (bare !== undefined && plan.hugepages.perNode.length === 1) counts.set(plan.hugepages.perNode[0].node, bare);
+  return plan.hugepages.perNode.map(({ node, count }) => {
+    const got = counts.get(node);
+    if (got === undefined) {
+      return fail(`1G pages node ${node}`, `>= ${count}`, bare !== undefined ? "a count without its node name" : "no count for this node",
+        bare !== undefined ? "collect the counts with `grep -H` so each names its node" : `node ${node} has no 1 GiB page pool: the host's NUMA layout differs from the plan, or the kernel lacks 1 GiB page support (pdpe1gb); ${how}`);
+    }
+    return verdict(`1G pages node ${node}`, got >= count, `>= ${count}`, `${got}`, `node ${node} has ${got} pages of 1 GiB, the plan needs ${count}: ${how}`);
+  });
+}
+
+export function checkHost(facts: HostFacts, plan: HostPlan, opts: HostCheckOptions = DEFAULT_HOST_CHECK_OPTIONS): CheckResult[] {
+  const sysfsHint = `the kernel isolates other CPUs than the plan's ${plan.isolated}: it uses what /proc/cmdline said at boot, so fix the command line and reboot`;
+  const results = [
+    checkKernel(facts.unameV),
+    ...checkTuned(facts.tunedActive, facts.tunedVerify, plan.tuned.profile),
+    ...checkCmdline(facts.cmdline, plan),
+    checkSysfsCpus("isolated", facts.isolated, plan.isolated, sysfsHint),
+    checkSysfsCpus("nohz_full", facts.nohzFull, plan.isolated, sysfsHint),
+    ...checkHugepages(facts.hugepages1g, plan),
+    ...checkNovaConf(facts.novaConf, plan),
+    checkInterrupts(facts.interrupts, plan.isolated, plan.housekeeping),
+  ];
+  if (facts.hwlatdetect !== undefined) results.push(checkHwlatdetect(parseHwlatdetect(facts.hwlatdetect), opts.hwlatThresholdUs));
+  return results;
+}

@@ -1,0 +1,185 @@
+/*
+ * Fixtures: host/this-machine holds real outputs of this (non-RT, 2-CPU, one-node) VM: uname -v,
+ * /proc/cmdline, /proc/interrupts, sysfs isolated (no nohz_full file), `grep .` of the 1 GiB page
+ * counts, and tuned-adm active/verify with their stderr (no TuneD daemon here). host/rt-host is
+ * crafted to be what the dev plan's compute-rt-01 (Debian 12, RT kernel, TuneD
+ * realtime-virtual-host with isolated_cores=4-11) prints when it is set up right.
+ */
+import assert from "node:assert/strict";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import type { HostFacts } from "../lib/checks/host";
+import { checkHost } from "../lib/checks/host";
+import type { CheckResult } from "../lib/checks/result";
+import { formatReport } from "../lib/checks/result";
+import type { HostPlan } from "../lib/plan-host";
+import { devHost } from "./support/checks-plan";
+
+function loadFacts(dir: string): HostFacts {
+  const file = (name: string) => join(__dirname, "fixtures", "host", dir, name);
+  const read = (name: string) => (existsSync(file(name)) ? readFileSync(file(name), "utf8") : "");
+  return {
+    unameV: read("uname-v.txt"),
+    tunedActive: read("tuned-adm-active.txt"),
+    tunedVerify: { exitCode: Number(read("tuned-adm-verify.rc")), output: read("tuned-adm-verify.txt") },
+    cmdline: read("cmdline.txt"),
+    isolated: read("isolated.txt"),
+    nohzFull: existsSync(file("nohz_full.txt")) ? read("nohz_full.txt") : null,
+    hugepages1g: read("hugepages-1g.txt"),
+    novaConf: read("nova.conf"),
+    interrupts: read("interrupts.txt"),
+  };
+}
+
+function result(results: CheckResult[], check: string): CheckResult {
+  const r = results.find((x) => x.check === check);
+  assert.ok(r, `no "${check}" result in:\n${formatReport(results)}`);
+  return r;
+}
+
+function failing(results: CheckResult[], check: string): CheckResult {
+  const r = result(results, check);
+  assert.equal(r.ok, false, `"${check}" should fail:\n${formatReport(results)}`);
+  return r;
+}
+
+/** Replaces exactly one occurrence, so a mutation that misses its target fails the test. */
+function swap(text: string, from: string, to: string): string {
+  assert.equal(text.split(from).length, 2, `"${from}" should occur exactly once`);
+  return text.replace(from, to);
+}
+
+const plan = devHost("compute-rt-01");
+const rtHost = loadFacts("rt-host");
+const check = (changes: Partial<HostFacts>, p: HostPlan = plan) => checkHost({ ...rtHost, ...changes }, p);
+
+describe("checkHost on a correctly set up RT host of the dev plan", () => {
+  const results = checkHost(rtHost, plan);
+
+  it("passes every check", () => {
+    assert.deepEqual(results.filter((r) => !r.ok), [], formatReport(results));
+  });
+
+  it("covers every part of the host the plan configures", () => {
+    const checks = [
+      "RT kernel", "TuneD profile", "TuneD verify", "cmdline default_hugepagesz", "cmdline hugepages", "cmdline isolcpus",
+      "cmdline nohz", "cmdline nohz_full", "cmdline rcu_nocbs", "cmdline irqaffinity", "sysfs isolated", "sysfs nohz_full",
+      "1G pages node 0", "1G pages node 1", "nova cpu_dedicated_set", "nova cpu_shared_set", "nova vcpu_pin_set", "device IRQs on isolated CPUs",
+    ];
+    for (const c of checks) assert.equal(result(results, c).ok, true, c);
+  });
+});
+
+describe("checkHost on this machine (not an RT host)", () => {
+  const results = checkHost(loadFacts("this-machine"), plan);
+
+  it("fails with what this machine actually has", () => {
+    assert.equal(failing(results, "RT kernel").observed, "#1 SMP PREEMPT_DYNAMIC @0");
+    assert.equal(failing(results, "TuneD profile").observed, '"No current active profile."');
+    assert.equal(failing(results, "TuneD verify").observed, 'exit 1: "Not supported in no_daemon mode."');
+    assert.equal(failing(results, "cmdline isolcpus").observed, "absent");
+    assert.match(failing(results, "sysfs nohz_full").hint, /CONFIG_NO_HZ_FULL/);
+    assert.equal(failing(results, "sysfs isolated").observed, "none");
+    assert.equal(failing(results, "1G pages node 0").observed, "a count without its node name");
+    assert.equal(failing(results, "nova.conf").observed, "empty output");
+    assert.match(failing(results, "device IRQs on isolated CPUs").observed, /^no column for CPUs 4-11 \(this host has CPUs 0-1\)/);
+  });
+
+  it("names the device IRQs counted on CPU 1 when CPU 1 is the isolated one, not the per-CPU LOC/RES/CAL rows", () => {
+    const oneCpu: HostPlan = { ...plan, isolated: "1", housekeeping: "0" };
+    const r = failing(checkHost(loadFacts("this-machine"), oneCpu), "device IRQs on isolated CPUs");
+    assert.match(r.observed, /IRQ 36 virtio1-req\.0: \d+ on CPU1/);
+    assert.match(r.observed, /IRQ 26 ttyS0: \d+ on CPU1/);
+    assert.doesNotMatch(r.observed, /LOC|RES|CAL|TLB/);
+    assert.match(r.hint, /echo 0 > \/proc\/irq\/<n>\/smp_affinity_list/);
+  });
+
+  it("reads grep's bare count as node 0 of a one-node plan", () => {
+    const oneNode = (count: number): HostPlan => ({ ...plan, hugepages: { ...plan.hugepages, perNode: [{ node: 0, count }] } });
+    assert.equal(failing(checkHost(loadFacts("this-machine"), oneNode(1)), "1G pages node 0").observed, "0");
+    assert.equal(result(checkHost(loadFacts("this-machine"), oneNode(0)), "1G pages node 0").ok, true);
+  });
+});
+
+describe("checkHost: each check fails on its own fault, with a hint that fixes it", () => {
+  it("RT kernel: the -rt patch's 'PREEMPT RT' passes, PREEMPT_DYNAMIC fails", () => {
+    assert.equal(result(check({ unameV: "#1 SMP PREEMPT RT Fri Apr 7 10:12:33 UTC 2017\n" }), "RT kernel").ok, true);
+    assert.match(failing(check({ unameV: "#1 SMP PREEMPT_DYNAMIC Debian 6.1.135-1 (2025-04-25)\n" }), "RT kernel").hint, /linux-image-rt-amd64/);
+  });
+
+  it("TuneD: another profile, and a failed verify", () => {
+    assert.match(failing(check({ tunedActive: "Current active profile: virtual-host\n" }), "TuneD profile").hint, /tuned-adm profile realtime-virtual-host/);
+    const output = "Verification failed, current system settings differ from the preset profile.\nYou can mostly fix this by restarting the TuneD daemon, e.g.:\n  systemctl restart tuned\n";
+    const r = failing(check({ tunedVerify: { exitCode: 1, output } }), "TuneD verify");
+    assert.equal(r.observed, 'exit 1: "Verification failed, current system settings differ from the preset profile."');
+    assert.match(r.hint, /tuned\.log/);
+  });
+
+  it("cmdline: a missing or different isolcpus fails; flags, TuneD's comma lists and repeated keys are read as the kernel does", () => {
+    assert.match(failing(check({ cmdline: swap(rtHost.cmdline, "isolcpus=managed_irq,domain,4-11 ", "") }), "cmdline isolcpus").hint, /isolated_cores=4-11/);
+    assert.equal(failing(check({ cmdline: swap(rtHost.cmdline, "domain,4-11", "domain,4-10") }), "cmdline isolcpus").observed, "isolcpus=managed_irq,domain,4-10 (CPUs 4-10)");
+    assert.equal(result(check({ cmdline: swap(rtHost.cmdline, "irqaffinity=0,1,2,3", "irqaffinity=0-3") }), "cmdline irqaffinity").ok, true);
+    assert.equal(result(check({ cmdline: `isolcpus=1 ${rtHost.cmdline}` }), "cmdline isolcpus").ok, true, "the last isolcpus wins");
+    const initArg = `${swap(rtHost.cmdline, "isolcpus=managed_irq,domain,4-11 ", "").trim()} -- isolcpus=4-11`;
+    assert.equal(failing(check({ cmdline: initArg }), "cmdline isolcpus").observed, "absent", "arguments after -- go to init");
+  });
+
+  it("cmdline: the per-node hugepages argument the project adds", () => {
+    const r = failing(check({ cmdline: swap(rtHost.cmdline, " hugepages=0:4,1:4", "") }), "cmdline hugepages");
+    assert.equal(r.expected, "hugepages=0:4,1:4");
+    assert.match(r.hint, /GRUB_CMDLINE_LINUX/);
+  });
+
+  it("sysfs: isolated and nohz_full must equal the plan", () => {
+    assert.equal(failing(check({ isolated: "4-10\n" }), "sysfs isolated").observed, "4-10");
+    assert.equal(failing(check({ nohzFull: "(null)\n" }), "sysfs nohz_full").observed, "none");
+    assert.equal(failing(check({ nohzFull: null }), "sysfs nohz_full").observed, "file missing");
+  });
+
+  it("1G pages: a node short of pages, with the hint for how this host reserves them", () => {
+    const short = swap(rtHost.hugepages1g, "node1/hugepages/hugepages-1048576kB/nr_hugepages:4", "node1/hugepages/hugepages-1048576kB/nr_hugepages:3");
+    const r = failing(check({ hugepages1g: short }), "1G pages node 1");
+    assert.equal(r.observed, "3");
+    assert.match(r.hint, /hugepages=0:4,1:4 on \/proc\/cmdline/);
+    const rhel = devHost("compute-rt-02");
+    assert.match(failing(check({ hugepages1g: short }, rhel), "1G pages node 1").hint, /boot-time unit/);
+  });
+
+  it("nova.conf: sets are compared as sets; other sets, a shared set the plan lacks and vcpu_pin_set fail", () => {
+    assert.equal(result(check({ novaConf: swap(rtHost.novaConf, "cpu_dedicated_set = 4-11", "cpu_dedicated_set = 4-7,8,9-11") }), "nova cpu_dedicated_set").ok, true);
+    assert.equal(result(check({ novaConf: "[compute]\ncpu_dedicated_set=4-12,^12\n" }), "nova cpu_dedicated_set").ok, true);
+    const wide = failing(check({ novaConf: swap(rtHost.novaConf, "cpu_dedicated_set = 4-11", "cpu_dedicated_set = 0-11") }), "nova cpu_dedicated_set");
+    assert.match(wide.hint, /^set cpu_dedicated_set = 4-11 in the \[compute\] section/);
+    const shared = swap(rtHost.novaConf, "cpu_dedicated_set = 4-11", "cpu_dedicated_set = 4-11\ncpu_shared_set = 0-3");
+    assert.match(failing(check({ novaConf: shared }), "nova cpu_shared_set").hint, /^remove cpu_shared_set/);
+    const pinSet = swap(rtHost.novaConf, "debug = False", "debug = False\nvcpu_pin_set = 4-11");
+    assert.equal(failing(check({ novaConf: pinSet }), "nova vcpu_pin_set").observed, "4-11 in [DEFAULT]");
+  });
+
+  it("interrupts: a NIC queue on isolated CPU 5 is named, the per-CPU rows on isolated CPUs are not", () => {
+    const moved = swap(rtHost.interrupts, "      91233          0          0          0", "      91233          0          0        112");
+    const r = failing(check({ interrupts: moved }), "device IRQs on isolated CPUs");
+    assert.equal(r.observed, "IRQ 27 eno1-TxRx-1: 112 on CPU5");
+    assert.match(r.hint, /IRQBALANCE_BANNED_CPULIST=4-11/);
+  });
+
+  it("hwlatdetect: judged only when given, and a failure when it could not run", () => {
+    const latency = (name: string) => readFileSync(join(__dirname, "fixtures", "latency", name), "utf8");
+    assert.equal(checkHost(rtHost, plan).some((r) => r.check === "hwlatdetect"), false);
+    assert.equal(result(check({ hwlatdetect: latency("hwlatdetect-crafted-below-threshold.txt") }), "hwlatdetect").ok, true);
+    assert.equal(failing(check({ hwlatdetect: latency("hwlatdetect-crafted-exceeding.txt") }), "hwlatdetect").observed, "47 µs, 3 samples over the run's 20 µs threshold");
+    assert.match(failing(check({ hwlatdetect: latency("hwlatdetect-no-hwlat-tracer.txt") }), "hwlatdetect").observed, /no hwlat tracer/);
+    assert.equal(checkHost({ ...rtHost, hwlatdetect: latency("hwlatdetect-crafted-exceeding.txt") }, plan, { hwlatThresholdUs: 50 }).every((r) => r.ok), true);
+  });
+
+  it("turns empty and garbage outputs into failed results, never an exception", () => {
+    const empty: HostFacts = { unameV: "", tunedActive: "", tunedVerify: { exitCode: 127, output: "" }, cmdline: "", isolated: "", nohzFull: "", hugepages1g: "", novaConf: "", interrupts: "", hwlatdetect: "" };
+    const results = checkHost(empty, plan);
+    const passing = results.filter((r) => r.ok).map((r) => r.check);
+    assert.deepEqual(passing, [], formatReport(results));
+    const garbage = "\u0000\u0001 <html>502 Bad Gateway</html>";
+    const g = checkHost({ ...empty, unameV: garbage, cmdline: garbage, isolated: garbage, nohzFull: garbage, hugepages1g: garbage, interrupts: garbage, novaConf: garbage }, plan);
+    assert.equal(g.filter((r) => r.ok).length, 0, formatReport(g));
+  });
+});

@@ -1,0 +1,103 @@
+/**
+ * hostprep/reboot.sh: reboot only when that brings the planned state. The default boot entry
+ * comes from a grub.cfg as update-grub writes it on a Debian 12 host with the RT kernel
+ * (test/fixtures/hostprep/debian-12-rt/grub.cfg).
+ */
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, it } from "node:test";
+import type { TestRoot } from "./support/debian-root";
+import { FIXTURES_DIR, RT_KERNEL, RT_VERSION, STOCK_CMDLINE, STOCK_KERNEL, STOCK_VERSION, buildDebianRoot, devHostPlans, runScript, show, snapshotDiff } from "./support/debian-root";
+
+const GRUB_CFG = readFileSync(join(FIXTURES_DIR, "debian-12-rt", "grub.cfg"), "utf8");
+const { debian } = devHostPlans();
+const ARGS = debian.kernel.args.join(" ");
+const BOOT_ID = "5b0d3f0e-3c55-4a4c-8f47-3d1d0f9b2a61";
+const RT_CMDLINE = `BOOT_IMAGE=/boot/vmlinuz-${RT_KERNEL} root=UUID=2f6c3c1e-8d1a-4c55-9a7e-51a0c3f0d7b4 ro ${ARGS} quiet skew_tick=1 isolcpus=managed_irq,domain,4-11 nohz=on nohz_full=4-11 rcu_nocbs=4-11 irqaffinity=0-3`;
+
+describe("reboot.sh", () => {
+  let root: TestRoot;
+  const run = (expectRt = "yes", args = ARGS) => runScript("reboot.sh", ["--args", args, "--expect-rt", expectRt, "--root", root.dir]);
+
+  beforeEach(() => {
+    root = buildDebianRoot();
+    root.write("/boot/grub/grub.cfg", GRUB_CFG);
+  });
+  afterEach(() => root.remove());
+
+  it("schedules a detached reboot after the RT kernel and the arguments were installed, printing the boot id to wait on", () => {
+    const snap = root.snapshot();
+    const r = run();
+    assert.equal(r.status, 0, show(r));
+    assert.deepEqual(r.tripped, []);
+    assert.deepEqual(r.lines, [
+      "reboot_reason=/proc/cmdline lacks default_hugepagesz=1G",
+      "reboot_reason=/proc/cmdline lacks hugepagesz=1G",
+      "reboot_reason=/proc/cmdline lacks hugepages=0:4,1:4",
+      `reboot_reason=running kernel ${STOCK_KERNEL}, the default boot entry starts ${RT_KERNEL}`,
+      `boot_id=${BOOT_ID}`,
+      `skipped (--root ${root.dir}): systemd-run --on-active=5 --timer-property=AccuracySec=1s systemctl reboot`,
+      "changed",
+    ]);
+    assert.deepEqual(snapshotDiff(snap, root.snapshot()), [], "reboot.sh writes no file");
+  });
+
+  it("is unchanged once the RT kernel runs with the arguments", () => {
+    root.setKernel(RT_KERNEL, RT_VERSION, RT_CMDLINE);
+    const r = run();
+    assert.equal(r.status, 0, show(r));
+    assert.deepEqual(r.lines, [`boot_id=${BOOT_ID}`, "unchanged"]);
+  });
+
+  it("reboots for a missing argument alone, and for the kernel alone", () => {
+    root.setKernel(RT_KERNEL, RT_VERSION, RT_CMDLINE.replace(" hugepages=0:4,1:4", ""));
+    const args = run();
+    assert.deepEqual(args.values.get("reboot_reason"), "/proc/cmdline lacks hugepages=0:4,1:4");
+    assert.equal(args.last, "changed");
+
+    root.setKernel(STOCK_KERNEL, STOCK_VERSION, RT_CMDLINE.replace(RT_KERNEL, STOCK_KERNEL));
+    const kernel = run();
+    assert.deepEqual(kernel.lines.filter((l) => l.startsWith("reboot_reason=")), [`reboot_reason=running kernel ${STOCK_KERNEL}, the default boot entry starts ${RT_KERNEL}`]);
+    assert.equal(kernel.last, "changed");
+  });
+
+  it("with --expect-rt no, only the command line counts", () => {
+    root.setKernel(STOCK_KERNEL, STOCK_VERSION, `${STOCK_CMDLINE} ${ARGS}`);
+    assert.equal(run("no").last, "unchanged");
+    root.setKernel(STOCK_KERNEL, STOCK_VERSION, STOCK_CMDLINE);
+    assert.equal(run("no").last, "changed");
+  });
+
+  it("refuses to reboot when the default entry is not an RT kernel: it would come back the same", () => {
+    root.write("/boot/grub/grub.cfg", GRUB_CFG.replaceAll(`vmlinuz-${RT_KERNEL}`, `vmlinuz-${STOCK_KERNEL}`));
+    const r = run();
+    assert.equal(r.status, 1, show(r));
+    assert.match(r.stderr, new RegExp(`default boot entry starts ${STOCK_KERNEL}, not an RT kernel`));
+    assert.ok(!r.stdout.includes("systemd-run"), show(r));
+  });
+
+  it("stops when the default RT entry already runs but the kernel is no PREEMPT_RT build", () => {
+    root.setKernel(RT_KERNEL, STOCK_VERSION, RT_CMDLINE);
+    const r = run();
+    assert.equal(r.status, 1, show(r));
+    assert.match(r.stderr, /running kernel 6\.1\.0-28-rt-amd64 is the default entry .*uname -v says .#1 SMP PREEMPT_DYNAMIC .*\(no PREEMPT_RT\)/);
+  });
+
+  it("refuses to guess the default entry when GRUB_DEFAULT is not 0", () => {
+    root.write("/etc/default/grub", root.read("/etc/default/grub").replace("GRUB_DEFAULT=0", "GRUB_DEFAULT=saved"));
+    const r = run();
+    assert.equal(r.status, 1, show(r));
+    assert.match(r.stderr, /GRUB_DEFAULT=saved in \/etc\/default\/grub: cannot tell which kernel boots next/);
+  });
+
+  it("knows RT kernel names of every supported family", () => {
+    for (const release of ["6.1.0-28-rt-amd64", "4.18.0-513.5.1.rt7.307.el8_9.x86_64", "5.14.0-427.13.1.el9_4.x86_64+rt", "6.8.1-1015-realtime"]) {
+      root.setKernel(release, RT_VERSION, RT_CMDLINE);
+      root.write("/boot/grub/grub.cfg", GRUB_CFG.replaceAll(`vmlinuz-${RT_KERNEL}`, `vmlinuz-${release}`));
+      const r = run();
+      assert.equal(r.status, 0, `${release}\n${show(r)}`);
+      assert.equal(r.last, "unchanged", release);
+    }
+  });
+});

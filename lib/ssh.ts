@@ -1,0 +1,178 @@
+/**
+ * SSH transport for the checks and the reboot waiter: one command per connection, host keys
+ * pinned when known, an agent or a private key, connect and command timeouts, connect retries,
+ * and an optional bastion. Errors carry a kind an operator can act on and never key material.
+ */
+import type { ClientChannel, ConnectConfig } from "ssh2";
+import { Client } from "ssh2";
+
+export interface SshTarget {
+  host: string;
+  port: number;
+  user: string;
+  /** The server's public key line ("ssh-ed25519 AAAA..."); when given, any other key is refused. */
+  hostKey?: string;
+  proxy?: Omit<SshTarget, "proxy">;
+}
+
+export interface SshAuth {
+  privateKey?: string;
+  /** Path of the agent's socket (SSH_AUTH_SOCK). */
+  agentSocket?: string;
+}
+
+export interface SshOptions {
+  connectTimeoutMs?: number;
+  commandTimeoutMs?: number;
+  /** Extra connection attempts after an unreachable host or a connect timeout. */
+  retries?: number;
+  retryDelayMs?: number;
+  stdin?: string;
+}
+
+export interface CommandResult {
+  code: number | null;
+  signal: string | null;
+  stdout: string;
+  stderr: string;
+}
+
+export type SshErrorKind = "host-key" | "unreachable" | "timeout" | "auth" | "protocol";
+
+export class SshError extends Error {
+  constructor(readonly kind: SshErrorKind, readonly target: string, detail: string) {
+    super(`ssh ${target}: ${detail}`);
+    this.name = "SshError";
+  }
+}
+
+const DEFAULTS = { connectTimeoutMs: 15_000, commandTimeoutMs: 120_000, retries: 2, retryDelayMs: 2_000 };
+
+export function describeTarget(t: Pick<SshTarget, "host" | "port" | "user">): string {
+  return `${t.user}@${t.host}:${t.port}`;
+}
+
+/** The base64 key blob of a public key line, for comparing with what the server presents. */
+function keyBlob(line: string): Buffer {
+  const parts = line.trim().split(/\s+/);
+  if (parts.length < 2) throw new SshError("host-key", "", `host key "${parts[0] ?? ""}" is not "<type> <base64>"`);
+  return Buffer.from(parts[1], "base64");
+}
+
+function classify(err: Error & { code?: string; level?: string }, target: string, hostKeyRefused: boolean, timeoutMs: number): SshError {
+  if (err instanceof SshError) return err;
+  if (hostKeyRefused) {
+    return new SshError("host-key", target, "the server's host key does not match the pinned hostKey; if the host was reinstalled, update hostKey from `ssh-keyscan` after checking it out of band");
+  }
+  if (err.level === "client-authentication") {
+    return new SshError("auth", target, "authentication failed: the agent or key offered is not in the user's authorized_keys");
+  }
+  if (err.level === "client-timeout" || /timed out/i.test(err.message)) {
+    return new SshError("timeout", target, `no SSH handshake within ${timeoutMs} ms: check that the host is up and the port is reachable`);
+  }
+  if (err.code && ["ECONNREFUSED", "EHOSTUNREACH", "ENETUNREACH", "ENOTFOUND", "EAI_AGAIN", "ECONNRESET"].includes(err.code)) {
+    return new SshError("unreachable", target, `cannot connect (${err.code}): check the address, the port and that sshd runs`);
+  }
+  return new SshError("protocol", target, err.message);
+}
+
+function connect(target: Omit<SshTarget, "proxy">, auth: SshAuth, timeoutMs: number, sock?: ConnectConfig["sock"]): Promise<Client> {
+  const name = describeTarget(target);
+  if (!auth.privateKey && !auth.agentSocket) {
+    return Promise.reject(new SshError("auth", name, "no credentials: start an SSH agent (SSH_AUTH_SOCK) or set the secret sshPrivateKey"));
+  }
+  let expected: Buffer | undefined;
+  try {
+    expected = target.hostKey ? keyBlob(target.hostKey) : undefined;
+  } catch (e) {
+    return Promise.reject(e instanceof SshError ? new SshError("host-key", name, e.message.replace(/^ssh : /, "")) : e);
+  }
+  return new Promise((resolve, reject) => {
+    const client = new Client();
+    let refused = false;
+    client.once("ready", () => resolve(client));
+    // ssh2 can emit more than one error for one failure ("timed out", then "connection lost"):
+    // the first decides, the rest must still be listened to.
+    client.on("error", (err: Error) => {
+      client.end();
+      reject(classify(err, name, refused, timeoutMs));
+    });
+    client.connect({
+      host: target.host,
+      port: target.port,
+      username: target.user,
+      privateKey: auth.privateKey,
+      agent: auth.privateKey ? undefined : auth.agentSocket,
+      readyTimeout: timeoutMs,
+      sock,
+      hostVerifier: (key: Buffer) => {
+        if (!expected) return true; // no key pinned: like ssh with StrictHostKeyChecking=accept-new on a fresh host
+        refused = !expected.equals(key);
+        return !refused;
+      },
+    });
+  });
+}
+
+async function connectVia(target: SshTarget, auth: SshAuth, timeoutMs: number): Promise<{ client: Client; close: () => void }> {
+  if (!target.proxy) {
+    const client = await connect(target, auth, timeoutMs);
+    return { client, close: () => client.end() };
+  }
+  const bastion = await connect(target.proxy, auth, timeoutMs);
+  try {
+    const stream = await new Promise<ClientChannel>((resolve, reject) =>
+      bastion.forwardOut("127.0.0.1", 0, target.host, target.port, (err, ch) => (err ? reject(classify(err, describeTarget(target), false, timeoutMs)) : resolve(ch))),
+    );
+    const client = await connect(target, auth, timeoutMs, stream);
+    return { client, close: () => (client.end(), bastion.end()) };
+  } catch (e) {
+    bastion.end();
+    throw e;
+  }
+}
+
+function exec(client: Client, name: string, command: string, stdin: string | undefined, timeoutMs: number): Promise<CommandResult> {
+  return new Promise((resolve, reject) => {
+    client.exec(command, (err, stream) => {
+      if (err) return reject(new SshError("protocol", name, `cannot start the command: ${err.message}`));
+      const out: Buffer[] = [];
+      const errOut: Buffer[] = [];
+      const timer = setTimeout(() => {
+        stream.close();
+        reject(new SshError("timeout", name, `the command did not finish within ${timeoutMs} ms`));
+      }, timeoutMs);
+      stream.on("data", (d: Buffer) => out.push(d));
+      stream.stderr.on("data", (d: Buffer) => errOut.push(d));
+      stream.on("close", (code: number | null, signal: string | undefined) => {
+        clearTimeout(timer);
+        resolve({ code: code ?? null, signal: signal ?? null, stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(errOut).toString("utf8") });
+      });
+      stream.end(stdin ?? "");
+    });
+  });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Runs one command on the target and returns its exit code and output; throws SshError when SSH itself fails. */
+export async function runSsh(target: SshTarget, auth: SshAuth, command: string, opts: SshOptions = {}): Promise<CommandResult> {
+  const o = { ...DEFAULTS, ...opts };
+  const name = describeTarget(target);
+  for (let attempt = 0; ; attempt++) {
+    let conn: { client: Client; close: () => void };
+    try {
+      conn = await connectVia(target, auth, o.connectTimeoutMs);
+    } catch (e) {
+      const retriable = e instanceof SshError && (e.kind === "unreachable" || e.kind === "timeout");
+      if (!retriable || attempt >= o.retries) throw e;
+      await sleep(o.retryDelayMs);
+      continue;
+    }
+    try {
+      return await exec(conn.client, name, command, opts.stdin, o.commandTimeoutMs);
+    } finally {
+      conn.close();
+    }
+  }
+}

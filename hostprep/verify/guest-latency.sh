@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Runs inside an RT guest: reports its kernel and TuneD settings, then measures latency with
+# cyclictest on the RT vCPUs while stress-ng loads the housekeeping vCPUs (the RHEL for Real
+# Time stress guidance), and prints cyclictest's JSON result.
+#
+#   guest-latency.sh --rt-cpus <cpulist> --housekeeping-cpus <cpulist> --seconds N
+set -euo pipefail
+
+rt=''
+hk=''
+seconds=60
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --rt-cpus) rt=${2:-}; shift 2 ;;
+    --housekeeping-cpus) hk=${2:-}; shift 2 ;;
+    --seconds) seconds=${2:-}; shift 2 ;;
+    *) printf 'guest-latency.sh: unknown argument %q\n' "$1" >&2; exit 2 ;;
+  esac
+done
+for list in "$rt" "$hk"; do
+  [[ $list =~ ^[0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*$ ]] || { printf 'guest-latency.sh: %q is not a CPU list\n' "$list" >&2; exit 2; }
+done
+[[ $seconds =~ ^[0-9]{1,6}$ && $seconds -gt 0 ]] || { echo "guest-latency.sh: --seconds must be a positive number" >&2; exit 2; }
+
+section() { printf '=== %s ===\n' "$1"; }
+# Counts the CPUs of a cpulist: cyclictest needs one thread per RT CPU.
+count_cpus() {
+  local n=0 part
+  IFS=, read -ra parts <<<"$1"
+  for part in "${parts[@]}"; do
+    if [[ $part == *-* ]]; then n=$((n + ${part#*-} - ${part%-*} + 1)); else n=$((n + 1)); fi
+  done
+  echo "$n"
+}
+
+section uname-v; uname -v
+section tuned-active; tuned-adm active 2>&1 || true
+section tuned-variables; cat /etc/tuned/realtime-virtual-guest-variables.conf 2>/dev/null || true
+for tool in cyclictest stress-ng; do
+  command -v "$tool" >/dev/null || { echo "guest-latency.sh: $tool is not installed (rt-tests, stress-ng)" >&2; exit 1; }
+done
+result=$(mktemp)
+trap 'rm -f -- "$result"; kill "${stress_pid:-}" 2>/dev/null || true' EXIT
+stress-ng --cpu "$(count_cpus "$hk")" --taskset "$hk" --timeout "$((seconds + 5))s" >/dev/null 2>&1 &
+stress_pid=$!
+cyclictest -m -q -p95 --policy=fifo -D "$seconds" -h60 -i 200 \
+  -t "$(count_cpus "$rt")" -a "$rt" --mainaffinity "$hk" --json="$result" >/dev/null
+section cyclictest-json; cat -- "$result"
+section end

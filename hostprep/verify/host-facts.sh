@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Collects, read-only, what the host checks compare with the plan. Each fact is printed as a
+# section "=== name ===" followed by the command's output, so one SSH session gathers all.
+#
+#   host-facts.sh [--hwlatdetect-seconds N --hwlatdetect-threshold-us N] [--nova-conf PATH]
+#
+# A missing command or file gives an empty section (the check then says what is missing);
+# the script itself fails only on bad arguments.
+set -euo pipefail
+
+hwlat_seconds=0
+hwlat_threshold=20
+nova_conf=/etc/nova/nova.conf
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --hwlatdetect-seconds) hwlat_seconds=${2:-}; shift 2 ;;
+    --hwlatdetect-threshold-us) hwlat_threshold=${2:-}; shift 2 ;;
+    --nova-conf) nova_conf=${2:-}; shift 2 ;;
+    *) printf 'host-facts.sh: unknown argument %q\n' "$1" >&2; exit 2 ;;
+  esac
+done
+[[ $hwlat_seconds =~ ^[0-9]{1,5}$ ]] || { echo "host-facts.sh: --hwlatdetect-seconds must be a number" >&2; exit 2; }
+[[ $hwlat_threshold =~ ^[0-9]{1,5}$ ]] || { echo "host-facts.sh: --hwlatdetect-threshold-us must be a number" >&2; exit 2; }
+case $nova_conf in
+  /etc/nova/nova.conf | /etc/nova/nova-compute.conf) ;;
+  *) echo "host-facts.sh: --nova-conf must be /etc/nova/nova.conf or /etc/nova/nova-compute.conf" >&2; exit 2 ;;
+esac
+
+section() { printf '=== %s ===\n' "$1"; }
+# Prints a file if it exists; a missing file is an empty section, not a failure.
+show() { if [[ -r $1 ]]; then cat -- "$1"; fi; }
+
+section uname-v; uname -v
+section tuned-active; tuned-adm active 2>&1 || true
+section tuned-verify
+set +e
+verify_out=$(tuned-adm verify 2>&1)
+verify_rc=$?
+set -e
+printf 'exit=%s\n%s\n' "$verify_rc" "$verify_out"
+section cmdline; show /proc/cmdline
+section isolated; show /sys/devices/system/cpu/isolated
+section nohz-full
+if [[ -r /sys/devices/system/cpu/nohz_full ]]; then cat /sys/devices/system/cpu/nohz_full; else echo '<absent>'; fi
+section hugepages-1g
+grep -H . /sys/devices/system/node/node*/hugepages/hugepages-1048576kB/nr_hugepages 2>/dev/null || true
+section nova-conf; show "$nova_conf"
+section interrupts; show /proc/interrupts
+if [[ $hwlat_seconds -gt 0 ]]; then
+  section hwlatdetect
+  hwlatdetect --duration="$hwlat_seconds" --threshold="$hwlat_threshold" 2>&1 || true
+fi
+section end

@@ -1,0 +1,104 @@
+/**
+ * The checks run for real over SSH against this machine (a throwaway sshd on 127.0.0.1): it is
+ * no RT host and no RT guest, so the verdicts must be clear failures, never exceptions.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import type { CheckResult } from "../lib/checks/result";
+import { formatReport } from "../lib/checks/result";
+import type { StackPlan } from "../lib/plan";
+import { isPlannedHost, planStack } from "../lib/plan";
+import type { SshTarget } from "../lib/ssh";
+import type { RunScript } from "../lib/verify";
+import { parseSections, sshRunner, verifyDomain, verifyGuest, verifyHost } from "../lib/verify";
+import { expectationFromPlan } from "../lib/checks/domain-expectation";
+import { devRaw } from "./support/dev-config";
+import type { TestSshd } from "./support/sshd";
+import { freePort, startSshd } from "./support/sshd";
+
+let sshd: TestSshd;
+let run: RunScript;
+let target: SshTarget;
+const r = planStack(devRaw());
+if (!r.ok) throw new Error("dev plan");
+const plan: StackPlan = r.plan;
+const host = plan.hosts.filter(isPlannedHost)[0];
+const rt1 = plan.flavors.find((f) => f.name === "rt1.small")!;
+
+before(async () => {
+  sshd = await startSshd();
+  target = { host: "127.0.0.1", port: sshd.port, user: sshd.user, hostKey: sshd.hostKeyPub };
+  run = sshRunner(target, { privateKey: sshd.userKey });
+});
+after(() => sshd.stop());
+
+const byName = (results: CheckResult[], check: string) => results.find((x) => x.check === check);
+
+describe("section parsing", () => {
+  it("splits sections and notices a cut-off", () => {
+    assert.deepEqual([...parseSections("=== a ===\n1\n2\n=== end ===\n").sections], [["a", "1\n2"]]);
+    assert.equal(parseSections("=== a ===\n1\n").complete, false);
+  });
+});
+
+describe("host checks over SSH", () => {
+  it("collect this machine's facts and fail it as an RT host, with hints", async () => {
+    const results = await verifyHost(run, host, { hwlatdetect: { enabled: false, thresholdUs: 20, durationSeconds: 1 } });
+    assert.ok(results.length > 8, formatReport(results));
+    assert.equal(byName(results, "RT kernel")?.ok, false);
+    assert.match(byName(results, "RT kernel")!.hint, /install the RT kernel/);
+    assert.ok(results.some((x) => !x.ok && /isolated/i.test(x.check)));
+    assert.match(formatReport(results), /FAIL/);
+  });
+
+  it("report an unreachable host as a failed check", async () => {
+    const closed = await freePort();
+    const results = await verifyHost(sshRunner({ ...target, port: closed }, { privateKey: sshd.userKey }, { retries: 0 }), host, {
+      hwlatdetect: { enabled: false, thresholdUs: 20, durationSeconds: 1 },
+    });
+    assert.equal(results.length, 1);
+    assert.equal(results[0].ok, false);
+    assert.match(results[0].observed, /ECONNREFUSED/);
+    assert.match(results[0].hint, /unreachable: fix SSH access/);
+  });
+
+  it("report a wrong host key without running anything", async () => {
+    const other = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJmLMDzsXv6Fx8Sw0Lue6LH45zNKPzEe5Sehxmp2dyp6";
+    const results = await verifyHost(sshRunner({ ...target, hostKey: other }, { privateKey: sshd.userKey }), host, {
+      hwlatdetect: { enabled: false, thresholdUs: 20, durationSeconds: 1 },
+    });
+    assert.match(results[0].observed, /does not match the pinned hostKey/);
+  });
+});
+
+describe("domain checks over SSH", () => {
+  it("say the instance is on none of the hosts when no host runs it", async () => {
+    const { host: found, results } = await verifyDomain("0b7f6c1e-2a3d-4e5f-8a9b-0c1d2e3f4a5b", [{ name: "local", run, expectation: expectationFromPlan(host, rt1) }]);
+    assert.equal(found, null);
+    assert.equal(results[0].ok, false);
+    assert.match(results[0].observed, /local: not there/);
+  });
+
+  it("report a script that fails, with its stderr", async () => {
+    const { results } = await verifyDomain("not-a-uuid", [{ name: "local", run, expectation: expectationFromPlan(host, rt1) }]);
+    assert.match(results[0].observed, /exit 2: "domain-xml.sh: not-a-uuid is not an instance UUID"/);
+  });
+});
+
+describe("guest checks over SSH (this machine standing in for the guest)", () => {
+  const guest = { realtimeVcpus: "1", housekeepingVcpus: "0", tunedIsolatedCores: "1", kernelArgs: [] };
+
+  it("run cyclictest under load and fail a 20 µs budget on a non-RT kernel", async () => {
+    const results = await verifyGuest(run, guest, { durationSeconds: 2, maxUs: 20, meanUs: 10 });
+    assert.equal(byName(results, "RT kernel")?.ok, false);
+    assert.equal(byName(results, "guest isolated_cores")?.ok, false);
+    const latency = results.filter((x) => /CPU 1/.test(x.check) || /CPU 1/.test(x.observed));
+    assert.ok(latency.length > 0, formatReport(results));
+  });
+
+  it("report a run that fails mid-way with the script's stderr", async () => {
+    const results = await verifyGuest(run, { ...guest, housekeepingVcpus: "0-" }, { durationSeconds: 1, maxUs: 20, meanUs: 10 });
+    assert.equal(results.length, 1);
+    assert.match(results[0].observed, /exit 2: "guest-latency.sh: 0- is not a CPU list"/);
+  });
+});

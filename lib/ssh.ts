@@ -53,9 +53,9 @@ export function describeTarget(t: Pick<SshTarget, "host" | "port" | "user">): st
 }
 
 /** The base64 key blob of a public key line, for comparing with what the server presents. */
-function keyBlob(line: string): Buffer {
+function keyBlob(line: string, target: string): Buffer | SshError {
   const parts = line.trim().split(/\s+/);
-  if (parts.length < 2) throw new SshError("host-key", "", `host key "${parts[0] ?? ""}" is not "<type> <base64>"`);
+  if (parts.length < 2) return new SshError("host-key", target, `hostKey "${parts[0] ?? ""}" is not "<type> <base64>"`);
   return Buffer.from(parts[1], "base64");
 }
 
@@ -81,12 +81,8 @@ function connect(target: Omit<SshTarget, "proxy">, auth: SshAuth, timeoutMs: num
   if (!auth.privateKey && !auth.agentSocket) {
     return Promise.reject(new SshError("auth", name, "no credentials: start an SSH agent (SSH_AUTH_SOCK) or set the secret sshPrivateKey"));
   }
-  let expected: Buffer | undefined;
-  try {
-    expected = target.hostKey ? keyBlob(target.hostKey) : undefined;
-  } catch (e) {
-    return Promise.reject(e instanceof SshError ? new SshError("host-key", name, e.message.replace(/^ssh : /, "")) : e);
-  }
+  const expected = target.hostKey ? keyBlob(target.hostKey, name) : undefined;
+  if (expected instanceof SshError) return Promise.reject(expected);
   return new Promise((resolve, reject) => {
     const client = new Client();
     let refused = false;

@@ -28,10 +28,19 @@ export function scriptText(script: VerifyScript): string {
   return readFileSync(join(__dirname, "..", "hostprep", "verify", script), "utf8");
 }
 
-/** Sends the script on stdin (`bash -s -- args`): nothing is copied to or left on the host. */
-export function sshRunner(target: SshTarget, auth: SshAuth, opts: SshOptions = {}): RunScript {
+export type ScriptTexts = Partial<Record<VerifyScript, string>>;
+
+/**
+ * Sends the script on stdin (`bash -s -- args`): nothing is copied to or left on the host.
+ * Dynamic providers pass the texts in as inputs, so their serialized code reads no files.
+ */
+export function sshRunner(target: SshTarget, auth: SshAuth, opts: SshOptions = {}, texts: ScriptTexts = {}): RunScript {
   return (script, args, timeoutMs) =>
-    runSsh(target, auth, bashStdinCommand(args), { ...opts, stdin: scriptText(script), ...(timeoutMs ? { commandTimeoutMs: timeoutMs } : {}) });
+    runSsh(target, auth, bashStdinCommand(args), {
+      ...opts,
+      stdin: texts[script] ?? scriptText(script),
+      ...(timeoutMs ? { commandTimeoutMs: timeoutMs } : {}),
+    });
 }
 
 /** Splits `=== name ===` sections; a missing `end` marker means the output was cut short. */

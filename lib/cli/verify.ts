@@ -1,0 +1,134 @@
+/**
+ * `npm run verify`: the deployment's checks, on demand, without Pulumi.
+ *
+ *   npm run verify -- host   --stack dev --target <host name>
+ *   npm run verify -- domain --stack dev --target <server name> --server-id <uuid>
+ *   npm run verify -- guest  --stack dev --target <server name> --address <guest IP> [--user <login>]
+ *   npm run verify -- domain --stack dev --xml <dumpxml file> --flavor <name> [--host <host name>]
+ *
+ * SSH uses the agent (SSH_AUTH_SOCK) or `--identity <key file>`. Prints a table (or `--json`);
+ * exits 0 when every check passes, 1 when one fails, 2 on bad usage or config.
+ */
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { parseArgs } from "node:util";
+import type { DomainExpectation } from "../checks/domain";
+import { checkDomain } from "../checks/domain";
+import { expectationFromPlan } from "../checks/domain-expectation";
+import type { CheckResult } from "../checks/result";
+import { formatReport, summarize } from "../checks/result";
+import type { StackConfig } from "../config";
+import type { StackPlan } from "../plan";
+import { isPlannedHost, planStack } from "../plan";
+import type { HostPlan } from "../plan-host";
+import { formatProblems } from "../problems";
+import type { SshAuth, SshTarget } from "../ssh";
+import { readStackConfig } from "../stack-files";
+import { sshRunner, verifyDomain, verifyGuest, verifyHost } from "../verify";
+
+class UsageError extends Error {}
+
+const OPTIONS = {
+  stack: { type: "string", default: "dev" },
+  config: { type: "string" },
+  target: { type: "string" },
+  "server-id": { type: "string" },
+  address: { type: "string" },
+  user: { type: "string" },
+  xml: { type: "string" },
+  flavor: { type: "string" },
+  host: { type: "string" },
+  identity: { type: "string" },
+  json: { type: "boolean", default: false },
+} as const;
+
+type Args = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>["values"];
+
+function need(args: Args, key: keyof Args, why: string): string {
+  const v = args[key];
+  if (typeof v !== "string" || v === "") throw new UsageError(`--${key} is needed ${why}`);
+  return v;
+}
+
+function loadPlan(args: Args): { config: StackConfig; plan: StackPlan } {
+  const projectDir = resolve(__dirname, "..", "..");
+  const file = args.config ? resolve(args.config) : resolve(projectDir, `Pulumi.${args.stack}.yaml`);
+  const raw = readStackConfig(projectDir, file);
+  const result = planStack(raw.values);
+  const problems = [...raw.problems, ...(result.ok ? [] : result.problems)];
+  if (!result.ok || problems.length) throw new UsageError(formatProblems(problems));
+  return { config: result.config, plan: result.plan };
+}
+
+function auth(args: Args): SshAuth {
+  return { privateKey: args.identity ? readFileSync(args.identity, "utf8") : undefined, agentSocket: process.env.SSH_AUTH_SOCK };
+}
+
+function hostTarget(config: StackConfig, name: string): SshTarget {
+  const h = config.hosts.find((x) => x.name === name);
+  if (!h) throw new UsageError(`"${name}" is not a host of this stack: ${config.hosts.map((x) => x.name).join(", ")}`);
+  return h.ssh;
+}
+
+function plannedHost(plan: StackPlan, name: string | undefined): HostPlan {
+  const planned = plan.hosts.filter(isPlannedHost);
+  const h = name === undefined ? planned[0] : planned.find((x) => x.name === name);
+  if (!h) throw new UsageError(`no planned host ${name ?? ""} (hosts with topology "discover" are planned at deploy time)`);
+  return h;
+}
+
+function flavorOf(plan: StackPlan, name: string) {
+  const f = plan.flavors.find((x) => x.name === name);
+  if (!f) throw new UsageError(`"${name}" is not a flavor of this stack: ${plan.flavors.map((x) => x.name).join(", ")}`);
+  return f;
+}
+
+async function run(mode: string, args: Args): Promise<{ target: string; results: CheckResult[] }> {
+  const { config, plan } = loadPlan(args);
+  if (mode === "host") {
+    const name = need(args, "target", "(the host's name)");
+    const results = await verifyHost(sshRunner(hostTarget(config, name), auth(args)), plannedHost(plan, name), { hwlatdetect: config.latency.hwlatdetect });
+    return { target: name, results };
+  }
+  if (mode === "domain" && args.xml) {
+    const flavor = flavorOf(plan, need(args, "flavor", "with --xml (the flavor the instance runs)"));
+    const expectation: DomainExpectation = expectationFromPlan(plannedHost(plan, args.host), flavor, config.image.properties);
+    return { target: args.xml, results: checkDomain(readFileSync(args.xml, "utf8"), expectation) };
+  }
+  const server = plan.servers.find((s) => s.name === need(args, "target", "(the server's name)"));
+  if (!server) throw new UsageError(`"${args.target}" is not a server of this stack: ${plan.servers.map((s) => s.name).join(", ")}`);
+  const flavor = flavorOf(plan, server.flavor);
+  if (mode === "domain") {
+    const serverId = need(args, "server-id", "(the Nova instance UUID: openstack server show <name> -c id)");
+    const candidates = server.candidates.map((name) => ({
+      name,
+      run: sshRunner(hostTarget(config, name), auth(args)),
+      expectation: expectationFromPlan(plannedHost(plan, name), flavor, config.image.properties),
+    }));
+    const found = await verifyDomain(serverId, candidates);
+    return { target: `${server.name} (${serverId}) on ${found.host ?? "no host"}`, results: found.results };
+  }
+  if (mode === "guest") {
+    const target: SshTarget = { host: need(args, "address", "(the guest's IP address)"), port: 22, user: args.user ?? config.image.loginUser };
+    return { target: server.name, results: await verifyGuest(sshRunner(target, auth(args)), flavor.guest, config.latency.guest) };
+  }
+  throw new UsageError(`unknown check "${mode}": use host, domain or guest`);
+}
+
+async function main(argv: string[]): Promise<number> {
+  try {
+    const { values, positionals } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+    if (positionals.length !== 1) throw new UsageError("name one check: host, domain or guest");
+    const { target, results } = await run(positionals[0], values);
+    const summary = summarize(results);
+    if (values.json) process.stdout.write(`${JSON.stringify({ check: positionals[0], target, ...summary, results }, null, 2)}\n`);
+    else process.stdout.write(`${positionals[0]} checks of ${target}\n${formatReport(results)}\n`);
+    return summary.ok ? 0 : 1;
+  } catch (e) {
+    if (!(e instanceof UsageError) && !(e instanceof TypeError && "code" in e)) throw e;
+    process.stderr.write(`${e.message}\nusage: npm run verify -- host|domain|guest --stack <name> --target <name> [...] (see lib/cli/verify.ts)\n`);
+    return 2;
+  }
+}
+
+void main(process.argv.slice(2)).then((code) => (process.exitCode = code));

@@ -6,7 +6,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { DomainExpectation } from "../lib/checks/domain";
 import type { CheckResult } from "../lib/checks/result";
-import { checkProvider } from "../lib/check-provider";
+import { checkProvider, checkResourceOptions, checkResourceProps } from "../lib/check-provider";
 import type { SshTarget } from "../lib/ssh";
 import { scriptText, sshRunner, verifyDomain } from "../lib/verify";
 
@@ -53,8 +53,8 @@ export class DomainVerification extends pulumi.dynamic.Resource {
     super(
       domainVerificationProvider,
       name,
-      { ...args, script: scriptText("domain-xml.sh"), verifyRevision: args.verifyRevision ?? "", results: undefined, passed: undefined },
-      { ...opts, additionalSecretOutputs: ["privateKey"] },
+      checkResourceProps(args, scriptText("domain-xml.sh")),
+      checkResourceOptions(opts),
       "verify",
       "DomainVerification",
     );

@@ -5,7 +5,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import type { CheckResult } from "../lib/checks/result";
-import { checkProvider } from "../lib/check-provider";
+import { checkProvider, checkResourceOptions, checkResourceProps } from "../lib/check-provider";
 import type { GuestPlan } from "../lib/plan";
 import type { SshTarget } from "../lib/ssh";
 import type { GuestBudget } from "../lib/verify";
@@ -50,8 +50,8 @@ export class GuestVerification extends pulumi.dynamic.Resource {
     super(
       guestVerificationProvider,
       name,
-      { ...args, script: scriptText("guest-latency.sh"), verifyRevision: args.verifyRevision ?? "", results: undefined, passed: undefined },
-      { ...opts, additionalSecretOutputs: ["privateKey"] },
+      checkResourceProps(args, scriptText("guest-latency.sh")),
+      checkResourceOptions(opts),
       "verify",
       "GuestVerification",
     );

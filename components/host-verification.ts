@@ -5,7 +5,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import type { CheckResult } from "../lib/checks/result";
-import { checkProvider } from "../lib/check-provider";
+import { checkProvider, checkResourceOptions, checkResourceProps } from "../lib/check-provider";
 import type { HostPlan } from "../lib/plan-host";
 import type { SshTarget } from "../lib/ssh";
 import type { HostVerifyOptions } from "../lib/verify";
@@ -49,8 +49,8 @@ export class HostVerification extends pulumi.dynamic.Resource {
     super(
       hostVerificationProvider,
       name,
-      { ...args, script: scriptText("host-facts.sh"), verifyRevision: args.verifyRevision ?? "", results: undefined, passed: undefined },
-      { ...opts, additionalSecretOutputs: ["privateKey"] },
+      checkResourceProps(args, scriptText("host-facts.sh")),
+      checkResourceOptions(opts),
       "verify",
       "HostVerification",
     );

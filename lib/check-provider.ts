@@ -51,3 +51,13 @@ export function checkProvider<I extends object>(
     },
   };
 }
+
+/** The properties a verification resource registers: its inputs, the script it sends, and its result slots. */
+export function checkResourceProps(args: { verifyRevision?: pulumi.Input<string> }, script: string): pulumi.Inputs {
+  return { ...args, script, verifyRevision: args.verifyRevision ?? "", results: undefined, passed: undefined };
+}
+
+/** Keeps the key a secret in state, where `read` needs it for `pulumi refresh`. */
+export function checkResourceOptions(opts: pulumi.CustomResourceOptions | undefined): pulumi.CustomResourceOptions {
+  return { ...opts, additionalSecretOutputs: ["privateKey"] };
+}

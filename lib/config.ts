@@ -158,6 +158,11 @@ const deploymentSchema = z.strictObject({
   rebootTimeoutSeconds: z.number().int().min(60).max(7200).default(900),
 });
 
+/** The controller whose nova-scheduler gets the RT filters; false leaves the scheduler to the operator. */
+const controllerSchema = z.union([z.literal(false), z.strictObject({ ssh: sshTarget.extend({ proxy: sshTarget.optional() }) })], {
+  error: "must be false or {ssh: {host, user, port, hostKey, proxy}}",
+});
+
 const aggregateSchema = z.strictObject({
   name: resourceName.default("realtime"),
   zone: resourceName.optional(),
@@ -167,6 +172,7 @@ const aggregateSchema = z.strictObject({
 /** Every key of the stack config, without the `openstack-rt:` namespace. */
 export const stackConfigSchema = z.strictObject({
   hosts: z.array(hostSchema).min(1),
+  controller: controllerSchema.default(false),
   flavors: z.array(flavorSchema).min(1),
   aggregate: aggregateSchema.default({ name: "realtime", metadata: { realtime: "true" } }),
   image: imageSchema,

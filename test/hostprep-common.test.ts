@@ -1,9 +1,10 @@
 /**
- * What every hostprep script shares: the same helper block (so each can be copied to a host
- * alone), the shell header, and refusing hostile arguments before touching anything.
+ * What every hostprep script shares: the helpers in hostprep/common.sh (and the oslo.config
+ * editor in hostprep/ini.sh), sourced rather than copied; the shell header; and refusing hostile
+ * arguments before touching anything.
  */
 import assert from "node:assert/strict";
-import { accessSync, constants, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { accessSync, constants, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -12,31 +13,45 @@ import type { ScriptResult, TestRoot } from "./support/debian-root";
 import { HOSTPREP_DIR, buildDebianRoot, runScript, show, snapshotDiff } from "./support/debian-root";
 
 const SCRIPTS = ["facts.sh", "packages.sh", "tuned.sh", "kernel-args.sh", "nova-compute.sh", "scheduler.sh", "reboot.sh"];
-
-function block(script: string, name: string): string {
-  const text = readFileSync(join(HOSTPREP_DIR, script), "utf8");
-  const start = text.indexOf(`# >>> hostprep ${name}`);
-  const end = text.indexOf(`# <<< hostprep ${name}`);
-  assert.ok(start >= 0 && end > start, `${script} has no "${name}" block`);
-  return text.slice(start, end);
-}
+const LIBRARIES = ["common.sh", "ini.sh"];
+const read = (f: string) => readFileSync(join(HOSTPREP_DIR, f), "utf8");
+const sourceLine = (lib: string) => `# shellcheck source-path=SCRIPTDIR source=${lib}\n. "$(dirname "\${BASH_SOURCE[0]}")/${lib}"\n`;
 
 describe("hostprep scripts: shared structure", () => {
-  it("are exactly the seven scripts, each an executable bash script with set -euo pipefail", () => {
-    assert.deepEqual(readdirSync(HOSTPREP_DIR).filter((f) => f.endsWith(".sh")).sort(), [...SCRIPTS].sort());
+  it("are the seven scripts, each an executable bash script with set -euo pipefail, and two sourced libraries", () => {
+    assert.deepEqual(readdirSync(HOSTPREP_DIR).filter((f) => f.endsWith(".sh")).sort(), [...SCRIPTS, ...LIBRARIES].sort());
     for (const s of SCRIPTS) {
-      const text = readFileSync(join(HOSTPREP_DIR, s), "utf8");
+      const text = read(s);
       assert.ok(text.startsWith("#!/usr/bin/env bash\n"), `${s}: shebang`);
       assert.match(text, /^set -euo pipefail$/m, `${s}: strict mode`);
       accessSync(join(HOSTPREP_DIR, s), constants.X_OK);
       assert.doesNotMatch(text, /\beval\b/, `${s} must not eval`);
     }
+    for (const lib of LIBRARIES) {
+      const text = read(lib);
+      assert.ok(text.startsWith("# shellcheck shell=bash\n"), `${lib}: a library, linted as bash`);
+      assert.equal(statSync(join(HOSTPREP_DIR, lib)).mode & 0o111, 0, `${lib} is sourced, not run`);
+      assert.doesNotMatch(text, /\beval\b/, `${lib} must not eval`);
+    }
   });
 
-  it("carry the same common block, and nova-compute.sh and scheduler.sh the same INI editor", () => {
-    const common = block(SCRIPTS[0], "common");
-    for (const s of SCRIPTS) assert.equal(block(s, "common"), common, `${s}: common block differs from ${SCRIPTS[0]}'s`);
-    assert.equal(block("scheduler.sh", "ini"), block("nova-compute.sh", "ini"));
+  it("each script names itself and sources common.sh (nova-compute.sh and scheduler.sh also ini.sh) the one way bundleScript inlines", () => {
+    for (const s of SCRIPTS) {
+      const text = read(s);
+      // Under `bash -s` $0 is "bash": the messages name the script through PROG.
+      assert.ok(text.includes(`\nPROG=${s}\n${sourceLine("common.sh")}`), `${s}: PROG=${s}, then the common.sh source line`);
+      const libs = [...text.matchAll(/^\. .*\/([a-z-]+\.sh)"$/gm)].map((m) => m[1]);
+      assert.deepEqual(libs, ["nova-compute.sh", "scheduler.sh"].includes(s) ? ["common.sh", "ini.sh"] : ["common.sh"], s);
+    }
+  });
+
+  it("define every helper once: no function but each script's main is defined in two files", () => {
+    const where = new Map<string, string[]>();
+    for (const f of [...SCRIPTS, ...LIBRARIES]) {
+      for (const m of read(f).matchAll(/^([a-z_][a-z0-9_]*)\(\) \{/gm)) where.set(m[1], [...(where.get(m[1]) ?? []), f]);
+    }
+    assert.deepEqual([...where].filter(([name, files]) => name !== "main" && files.length > 1), []);
+    assert.ok(where.size > 30, "the pattern finds the definitions");
   });
 });
 
@@ -68,7 +83,7 @@ describe("hostprep scripts: hostile arguments are refused before anything change
     "kernel-args.sh": ["--os", "debian-12", "--args", "default_hugepagesz=1G hugepagesz=1G hugepages=0:4,1:4", "--root", r],
     "nova-compute.sh": ["--dedicated", "4-11", "--reserved-host-memory-mb", "4096", "--root", r],
     "scheduler.sh": ["--root", r],
-    "reboot.sh": ["--args", "default_hugepagesz=1G", "--expect-rt", "no", "--root", r],
+    "reboot.sh": ["--args", "default_hugepagesz=1G", "--hugepages-unit", "0:0,1:0", "--expect-rt", "no", "--root", r],
   });
 
   /** The valid arguments of `script` with `option` set to `value` (added when absent). */
@@ -157,7 +172,9 @@ describe("hostprep scripts: hostile arguments are refused before anything change
     for (const v of [`node:0,size:1GB,count:1;touch ${canary}`, `$(touch ${canary})`, "node:0,size:1GB,count:1\nnode:1", "node:0,size:1GB", "node:0,size:1GB,count:1;", "node:0,size:1GB,count:-1"]) {
       cases.push(["nova-compute.sh", "--reserved-huge-pages", v]);
     }
-    for (const v of [`0:4,1:4;touch ${canary}`, `$(touch ${canary})`, "0:4 1:4", "0:4,0:2", "a:4", "0:4,", "0:04"]) cases.push(["kernel-args.sh", "--hugepages-unit", v]);
+    for (const script of ["kernel-args.sh", "reboot.sh"]) {
+      for (const v of [`0:4,1:4;touch ${canary}`, `$(touch ${canary})`, "0:4 1:4", "0:4,0:2", "a:4", "0:4,", "0:04"]) cases.push([script, "--hugepages-unit", v]);
+    }
     for (const v of ["yes;reboot", "maybe", "YES"]) cases.push(["reboot.sh", "--expect-rt", v]);
     for (const [script, option, v] of cases) assertRefused(runScript(script, withValue(script, option, v)), `${script} ${option} ${JSON.stringify(v)}`);
   });

@@ -9,27 +9,10 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, it } from "node:test";
 import type { TestRoot } from "./support/debian-root";
-import { FIXTURES_DIR, buildDebianRoot, buildRhelRoot, cachedDeb, runScript, show, snapshotDiff } from "./support/debian-root";
+import { FIXTURES_DIR, buildDebianRoot, buildRhelRoot, runScript, show, snapshotDiff, writeDpkgStatus } from "./support/debian-root";
 
 const ARCH = execFileSync("dpkg", ["--print-architecture"], { encoding: "utf8" }).trim();
 const RT_META = `linux-image-rt-${ARCH}`;
-
-/** A dpkg status stanza for the package in `deb`, in state `status` ("install ok installed"...). */
-function stanza(deb: string, status: string): string {
-  const control = execFileSync("dpkg-deb", ["-f", deb], { encoding: "utf8" }).trimEnd();
-  const [first, ...rest] = control.split("\n");
-  assert.match(first, /^Package: /);
-  return [first, `Status: ${status}`, ...rest].join("\n") + "\n";
-}
-
-function writeStatus(root: TestRoot, packages: Record<string, string>): void {
-  root.write(
-    "/var/lib/dpkg/status",
-    Object.entries(packages)
-      .map(([pkg, status]) => stanza(cachedDeb(pkg), status))
-      .join("\n"),
-  );
-}
 
 describe("packages.sh on Debian 12", () => {
   let root: TestRoot;
@@ -43,7 +26,7 @@ describe("packages.sh on Debian 12", () => {
   });
 
   it("installs what is missing: the RT kernel and rt-tests next to an installed tuned", () => {
-    writeStatus(root, { tuned: "install ok installed" });
+    writeDpkgStatus(root, { tuned: "install ok installed" });
     const r = runScript("packages.sh", ["--os", "debian-12", "--root", root.dir]);
     assert.equal(r.status, 0, show(r));
     assert.deepEqual(r.tripped, []);
@@ -57,14 +40,14 @@ describe("packages.sh on Debian 12", () => {
   });
 
   it("counts a removed package whose config files stay (rc) as missing", () => {
-    writeStatus(root, { tuned: "install ok installed", [RT_META]: "install ok installed", "rt-tests": "deinstall ok config-files" });
+    writeDpkgStatus(root, { tuned: "install ok installed", [RT_META]: "install ok installed", "rt-tests": "deinstall ok config-files" });
     const r = runScript("packages.sh", ["--os", "debian-12", "--root", root.dir]);
     assert.ok(r.lines.includes("missing: rt-tests"), show(r));
     assert.equal(r.last, "changed");
   });
 
   it("is unchanged, and changes nothing, when all three are installed", () => {
-    writeStatus(root, { tuned: "install ok installed", [RT_META]: "install ok installed", "rt-tests": "hold ok installed" });
+    writeDpkgStatus(root, { tuned: "install ok installed", [RT_META]: "install ok installed", "rt-tests": "hold ok installed" });
     // dpkg itself agrees that they are installed.
     const q = spawnSync("dpkg-query", [`--admindir=${root.path("/var/lib/dpkg")}`, "-W", "-f=${Package} ${db:Status-Abbrev}\n", "tuned", RT_META, "rt-tests"], { encoding: "utf8" });
     assert.deepEqual(q.stdout.split("\n").filter(Boolean).sort(), [`${RT_META} ii `, "rt-tests hi ", "tuned ii "]);
@@ -87,7 +70,7 @@ describe("packages.sh on Ubuntu 22.04", () => {
     const root = buildDebianRoot();
     try {
       root.write("/etc/os-release", readFileSync(join(FIXTURES_DIR, "ubuntu-22.04", "os-release"), "utf8"));
-      writeStatus(root, { tuned: "install ok installed", "rt-tests": "install ok installed" });
+      writeDpkgStatus(root, { tuned: "install ok installed", "rt-tests": "install ok installed" });
       // The root's apt has no Ubuntu Pro source (no lists at all), as on a host without Pro.
       const r = runScript("packages.sh", ["--os", "ubuntu-22.04", "--root", root.dir]);
       assert.equal(r.status, 1, show(r));

@@ -91,6 +91,54 @@ describe("reboot.sh", () => {
     assert.match(r.stderr, /GRUB_DEFAULT=saved in \/etc\/default\/grub: cannot tell which kernel boots next/);
   });
 
+  it("reboots when TuneD's bootloader arguments are not on the command line yet (new isolated cores)", () => {
+    // TuneD records what its bootloader plugin added in /etc/tuned/bootcmdline, in the form
+    // tuned.utils.commands.add_modify_option_in_file writes. The fixture's tuned_params are TuneD's
+    // arguments for isolated cores 4-11.
+    const tunedParams = /^set tuned_params="(.*)"$/m.exec(GRUB_CFG)![1];
+    const bootcmdline = (params: string) => root.read("/etc/tuned/bootcmdline").replace(/^TUNED_BOOT_CMDLINE=.*$/m, `TUNED_BOOT_CMDLINE="${params}"`);
+    // The default entry's linux line, $tuned_params expanded, as the kernel then shows it.
+    const linux = /^\tlinux\t\/boot\/vmlinuz-\S+ (.*) \$tuned_params$/m.exec(GRUB_CFG)![1];
+    root.setKernel(RT_KERNEL, RT_VERSION, `BOOT_IMAGE=/boot/vmlinuz-${RT_KERNEL} ${linux} ${tunedParams}`);
+    root.write("/etc/tuned/bootcmdline", bootcmdline(tunedParams));
+    assert.equal(run().last, "unchanged");
+
+    root.write("/etc/tuned/bootcmdline", bootcmdline(tunedParams.replaceAll("4-11", "2-11").replace("irqaffinity=0-3", "irqaffinity=0-1")));
+    const r = run();
+    assert.equal(r.status, 0, show(r));
+    assert.deepEqual(r.lines.filter((l) => l.startsWith("reboot_reason=")), [
+      "reboot_reason=/proc/cmdline lacks isolcpus=managed_irq,domain,2-11 (TuneD, /etc/tuned/bootcmdline)",
+      "reboot_reason=/proc/cmdline lacks nohz_full=2-11 (TuneD, /etc/tuned/bootcmdline)",
+      "reboot_reason=/proc/cmdline lacks rcu_nocbs=2-11 (TuneD, /etc/tuned/bootcmdline)",
+      "reboot_reason=/proc/cmdline lacks irqaffinity=0-1 (TuneD, /etc/tuned/bootcmdline)",
+    ]);
+    assert.equal(r.last, "changed");
+  });
+
+  it("stops, without rebooting, when /etc/tuned/bootcmdline holds anything but plain kernel arguments", () => {
+    root.setKernel(RT_KERNEL, RT_VERSION, RT_CMDLINE);
+    for (const params of ["$(reboot)", "`reboot`", "a;reboot", "quiet\\ x"]) {
+      root.write("/etc/tuned/bootcmdline", `TUNED_BOOT_CMDLINE="${params}"\n`);
+      const r = run();
+      assert.equal(r.status, 1, `${params}\n${show(r)}`);
+      assert.match(r.stderr, /sets TUNED_BOOT_CMDLINE=.* which is not a plain list of kernel arguments/);
+      assert.deepEqual(r.tripped, []);
+      assert.ok(!r.stdout.includes("systemd-run"), show(r));
+    }
+  });
+
+  it("with --hugepages-unit, reboots until every node holds the pages the boot unit reserves", () => {
+    root.setKernel(RT_KERNEL, RT_VERSION, RT_CMDLINE);
+    const withUnit = () => runScript("reboot.sh", ["--args", "default_hugepagesz=1G hugepagesz=1G", "--hugepages-unit", "0:4,1:4", "--expect-rt", "yes", "--root", root.dir]);
+    const r = withUnit();
+    assert.equal(r.status, 0, show(r));
+    assert.deepEqual(r.values.get("reboot_reason"), "node 0 holds 0 pages of 1 GiB, the boot unit reserves 4");
+    assert.equal(r.last, "changed");
+    // What the unit does at boot.
+    for (const node of [0, 1]) root.write(`/sys/devices/system/node/node${node}/hugepages/hugepages-1048576kB/nr_hugepages`, "4\n");
+    assert.equal(withUnit().last, "unchanged");
+  });
+
   it("knows RT kernel names of every supported family", () => {
     for (const release of ["6.1.0-28-rt-amd64", "4.18.0-513.5.1.rt7.307.el8_9.x86_64", "5.14.0-427.13.1.el9_4.x86_64+rt", "6.8.1-1015-realtime"]) {
       root.setKernel(release, RT_VERSION, RT_CMDLINE);

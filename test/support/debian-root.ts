@@ -8,6 +8,7 @@
  * The .debs come from this machine's apt sources (`apt-get download`) and are cached in
  * .cache/debs (git-ignored). A failed download fails the test that needed it.
  */
+import type { SpawnSyncReturns } from "node:child_process";
 import { execFileSync, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import {
@@ -29,6 +30,8 @@ import {
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { cpuSet, formatCpuList, parseCpuList } from "../../lib/cpuset";
+import type { ScriptName } from "../../lib/host-steps";
+import { bundleScript, remoteCommand } from "../../lib/host-steps";
 import type { StackPlan } from "../../lib/plan";
 import { isPlannedHost, planStack } from "../../lib/plan";
 import type { HostPlan } from "../../lib/plan-host";
@@ -333,16 +336,41 @@ export interface ScriptResult {
 
 /** Runs hostprep/<script> with these arguments, exactly as a caller would (no shell). */
 export function runScript(script: string, args: string[], env: Record<string, string> = {}): ScriptResult {
+  return traced((fullEnv) =>
+    spawnSync(join(HOSTPREP_DIR, script), args, {
+      encoding: "utf8",
+      // No stdin: node's pipes are socketpairs, and bash reads ~/.bashrc when stdin is a socket
+      // (it takes that for an rsh/ssh session).
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...fullEnv, ...env },
+    }),
+  );
+}
+
+let emptyHome: string | undefined;
+/**
+ * Runs a step the way SSH does on a host: the login shell runs `remoteCommand(step)` (here
+ * `bash -c`), with the bundled script on stdin, from a directory without hostprep/ next to it.
+ * HOME is an empty directory: stdin is a socket here, for which bash reads ~/.bashrc.
+ */
+export function runBundle(script: ScriptName, args: string[]): ScriptResult {
+  if (!emptyHome) {
+    const home = mkdtempSync(join(tmpdir(), "hostprep-home-"));
+    process.on("exit", () => rmSync(home, { recursive: true, force: true }));
+    emptyHome = home;
+  }
+  const home = emptyHome;
+  return traced((fullEnv) =>
+    spawnSync("bash", ["-c", remoteCommand({ args, sudo: false })], { encoding: "utf8", input: bundleScript(script), cwd: home, env: { ...fullEnv, HOME: home } }),
+  );
+}
+
+/** Runs `spawn` with the tripwire first on PATH and collects what the run printed and tripped. */
+function traced(spawn: (env: NodeJS.ProcessEnv) => SpawnSyncReturns<string>): ScriptResult {
   const trip = tripwire();
   const log = join(trip, "calls.log");
   const before = existsSync(log) ? readFileSync(log, "utf8") : "";
-  const r = spawnSync(join(HOSTPREP_DIR, script), args, {
-    encoding: "utf8",
-    // No stdin: node's pipes are socketpairs, and bash reads ~/.bashrc when stdin is a socket
-    // (it takes that for an rsh/ssh session).
-    stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, PATH: `${trip}:${process.env.PATH ?? "/usr/bin:/bin"}`, LC_ALL: "C", TMPDIR: SCRATCH, ...env },
-  });
+  const r = spawn({ ...process.env, PATH: `${trip}:${process.env.PATH ?? "/usr/bin:/bin"}`, LC_ALL: "C", TMPDIR: SCRATCH });
   if (r.error) throw r.error;
   const after = existsSync(log) ? readFileSync(log, "utf8") : "";
   const lines = r.stdout.split("\n").filter((l) => l !== "");
@@ -360,6 +388,27 @@ export function runScript(script: string, args: string[], env: Record<string, st
     tripped: after.slice(before.length).split("\n").filter((l) => l !== ""),
     values,
   };
+}
+
+/** A dpkg status stanza for the package in `deb`, in state `status` ("install ok installed"...). */
+function dpkgStanza(deb: string, status: string): string {
+  const control = execFileSync("dpkg-deb", ["-f", deb], { encoding: "utf8" }).trimEnd();
+  const [first, ...rest] = control.split("\n");
+  if (!first.startsWith("Package: ")) throw new Error(`dpkg-deb -f ${deb} does not start with Package:`);
+  return [first, `Status: ${status}`, ...rest].join("\n") + "\n";
+}
+
+/**
+ * Writes the root's dpkg database (/var/lib/dpkg/status) from the real control data of Debian's
+ * packages (dpkg-deb -f), the way dpkg records them, each in the state given.
+ */
+export function writeDpkgStatus(root: TestRoot, packages: Record<string, string>): void {
+  root.write(
+    "/var/lib/dpkg/status",
+    Object.entries(packages)
+      .map(([pkg, status]) => dpkgStanza(cachedDeb(pkg), status))
+      .join("\n"),
+  );
 }
 
 /** Describes a run for assertion messages. */

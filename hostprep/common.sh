@@ -1,0 +1,304 @@
+# shellcheck shell=bash
+# hostprep common: the helpers every hostprep/*.sh sources. A script run from a checkout sources
+# this file from next to itself; sent to a host over SSH it travels as one text on stdin
+# (`bash -s`), so lib/host-steps.ts bundleScript() puts this file's text in place of the
+# script's source line. Each script sets PROG to its own name before sourcing: under `bash -s`
+# $0 is "bash", which would say nothing in an error message.
+#
+# Sourcing runs the lines below outside any function: the state every script starts from, a
+# private work directory, and the EXIT trap that puts files back when a run fails.
+ROOT=/
+CHANGED=0
+BACKUPS=()
+CREATED_DIRS=()
+PENDING_TMP=''
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/hostprep.XXXXXX")
+
+log() { printf '%s\n' "$*"; }
+# Shows a value the way bash would need it quoted, so newlines and $(...) in bad input are
+# visible in messages instead of being printed raw.
+shown() { printf '%q' "$1"; }
+# Bad input exits 2 and a failure exits 1, so a caller can tell "you asked for something this
+# script refuses" from "the host did not do it".
+usage_error() {
+  printf '%s: invalid input: %s\n' "$PROG" "$*" >&2
+  exit 2
+}
+die() {
+  printf '%s: error: %s\n' "$PROG" "$*" >&2
+  exit 1
+}
+need_value() { # <option> <number of arguments left, the option included>
+  if (($2 < 2)); then usage_error "$1 needs a value"; fi
+}
+
+# --root DIR: every file path is resolved under DIR. Limited to a plain absolute path without
+# . or .. components, so the root cannot be steered somewhere else by its spelling.
+set_root() {
+  local dir=$1 re='^/[A-Za-z0-9._/+-]*$'
+  [[ $dir =~ $re ]] || usage_error "--root must be an absolute path of letters, digits and ._/+- (got $(shown "$dir"))"
+  [[ /$dir/ != */../* && /$dir/ != */./* ]] || usage_error "--root must not contain . or .. components (got $(shown "$dir"))"
+  [[ -d $dir ]] || usage_error "--root $dir is not a directory"
+  ROOT=$(readlink -f -- "$dir")
+}
+under_root() { # <absolute path on the host> -> that path under --root
+  if [[ $ROOT == / ]]; then printf '%s' "$1"; else printf '%s%s' "$ROOT" "$1"; fi
+}
+
+# CPU lists as the kernel writes them ("0,2,4-11"): the brief's ^[0-9,-]+$ tightened to whole
+# items, ascending ranges, no leading zeros and ids below 8192 (the kernel's NR_CPUS limit),
+# which also bounds the work cpulist_expand does.
+is_cpulist() {
+  local list=$1 item lo hi items
+  local re='^(0|[1-9][0-9]{0,3})(-(0|[1-9][0-9]{0,3}))?(,(0|[1-9][0-9]{0,3})(-(0|[1-9][0-9]{0,3}))?)*$'
+  [[ $list =~ $re ]] || return 1
+  IFS=, read -ra items <<<"$list"
+  for item in "${items[@]}"; do
+    lo=${item%-*} hi=${item#*-}
+    if ((lo > hi || hi > 8191)); then return 1; fi
+  done
+}
+cpulist_expand() { # <valid cpulist> -> REPLY: the CPU ids, space separated
+  local item lo hi cpu items
+  REPLY=
+  IFS=, read -ra items <<<"$1"
+  for item in "${items[@]}"; do
+    lo=${item%-*} hi=${item#*-}
+    for ((cpu = lo; cpu <= hi; cpu++)); do REPLY+="$cpu "; done
+  done
+  REPLY=${REPLY% }
+}
+# Refuses CPUs the host does not have: TuneD and nova-compute would fail later, after the
+# files were changed. Without <root>/sys (an offline image) there is nothing to check against.
+check_cpus_online() { # <option name> <valid cpulist>
+  local f online cpu
+  f=$(under_root /sys/devices/system/cpu/online)
+  if [[ ! -r $f ]]; then
+    log "note: $f not readable; not checking $1 against the online CPUs"
+    return 0
+  fi
+  online=$(<"$f")
+  is_cpulist "$online" || die "$f holds $(shown "$online"), not a CPU list"
+  cpulist_expand "$online"
+  online=" $REPLY "
+  cpulist_expand "$2"
+  for cpu in $REPLY; do
+    [[ $online == *" $cpu "* ]] || usage_error "$1 $2 names CPU $cpu, which is not online on this host (online: $(<"$f"))"
+  done
+}
+is_uint() { [[ $1 =~ ^(0|[1-9][0-9]{0,8})$ ]]; }
+is_os_family() {
+  case $1 in
+  debian-12 | ubuntu-22.04 | ubuntu-24.04 | rhel-8 | rhel-9) return 0 ;;
+  *) return 1 ;;
+  esac
+}
+
+# Kernel arguments as the plan writes them: "key" or "key=value" from a small alphabet,
+# separated by single spaces. Quotes, $, backticks, ;, tabs and newlines are refused outright,
+# so nothing here can be read as shell or split differently by GRUB.
+parse_kernel_args() { # <string> -> ARGS array
+  local s=$1 a k seen=" " re_all='^[A-Za-z0-9_.,:/+@= -]*$' re_one='^[A-Za-z][A-Za-z0-9_.-]*(=[A-Za-z0-9_.,:/+@=-]+)?$'
+  [[ $s =~ $re_all ]] || usage_error "--args may hold only letters, digits, spaces and _.,:/+@=- (got $(shown "$s"))"
+  read -ra ARGS <<<"$s"
+  ((${#ARGS[@]} <= 64)) || usage_error "--args holds ${#ARGS[@]} arguments; 64 at most"
+  for a in "${ARGS[@]}"; do
+    [[ $a =~ $re_one && ${#a} -le 256 ]] || usage_error "kernel argument $(shown "$a") is not key or key=value"
+    k=${a%%=*}
+    # One value per key: the edit replaces by key, so two values for one key cannot both stay.
+    [[ $seen != *" $k "* ]] || usage_error "--args names $k twice"
+    seen+="$k "
+  done
+}
+
+# The per-node 1 GiB page counts of the boot-time unit (kernel-args.sh installs it; reboot.sh
+# checks what it reserved): "<node>:<count>,..." -> UNIT_PAIRS ("0:4" "1:4"), each node once.
+parse_hugepages_unit() { # <option> <string>
+  local p seen=' ' re='^(0|[1-9][0-9]{0,2}):(0|[1-9][0-9]{0,5})(,(0|[1-9][0-9]{0,2}):(0|[1-9][0-9]{0,5}))*$'
+  [[ $2 =~ $re ]] || usage_error "$1 must be <node>:<count>[,<node>:<count>...] such as 0:4,1:4 (got $(shown "$2"))"
+  IFS=, read -ra UNIT_PAIRS <<<"$2"
+  for p in "${UNIT_PAIRS[@]}"; do
+    [[ $seen != *" ${p%%:*} "* ]] || usage_error "$1 names node ${p%%:*} twice"
+    seen+="${p%%:*} "
+  done
+}
+# REPLY: why the nodes do not hold what UNIT_PAIRS reserve at boot, or "" when they all do.
+# The unit runs once per boot, so a changed count takes effect with the next reboot.
+unit_pages_differ() {
+  local pair node count f have
+  REPLY=''
+  for pair in "${UNIT_PAIRS[@]}"; do
+    node=${pair%%:*} count=${pair#*:}
+    f=$(under_root "/sys/devices/system/node/node$node/hugepages/hugepages-1048576kB/nr_hugepages")
+    have=''
+    if [[ -r $f ]]; then have=$(<"$f"); fi
+    if [[ $have != "$count" ]]; then
+      REPLY="node $node holds ${have:-no} pages of 1 GiB, the boot unit reserves $count"
+      return 0
+    fi
+  done
+}
+
+# Reads ID, ID_LIKE and VERSION_ID from os-release without sourcing it (sourcing runs code).
+read_os_release() {
+  local f line key val re='^(ID|ID_LIKE|VERSION_ID)=(.*)$'
+  f=$(under_root /etc/os-release)
+  [[ -e $f ]] || f=$(under_root /usr/lib/os-release)
+  [[ -r $f ]] || die "cannot read $(under_root /etc/os-release) to tell which distribution this is"
+  OS_ID='' OS_ID_LIKE='' OS_VERSION_ID=''
+  while IFS= read -r line || [[ -n $line ]]; do
+    [[ $line =~ $re ]] || continue
+    key=${BASH_REMATCH[1]} val=${BASH_REMATCH[2]}
+    val=${val#[\"\']}
+    val=${val%[\"\']}
+    [[ $val =~ ^[A-Za-z0-9._\ -]*$ ]] || die "$f has an unexpected $key value $(shown "$val")"
+    case $key in
+    ID) OS_ID=$val ;;
+    ID_LIKE) OS_ID_LIKE=$val ;;
+    VERSION_ID) OS_VERSION_ID=$val ;;
+    esac
+  done <"$f"
+  # The family this project supports, or "" (RHEL rebuilds such as Rocky and AlmaLinux count
+  # as rhel through ID_LIKE).
+  OS_FAMILY=''
+  case $OS_ID in
+  debian) if [[ $OS_VERSION_ID == 12 ]]; then OS_FAMILY=debian-12; fi ;;
+  ubuntu) if [[ $OS_VERSION_ID == 22.04 || $OS_VERSION_ID == 24.04 ]]; then OS_FAMILY=ubuntu-$OS_VERSION_ID; fi ;;
+  *)
+    if [[ " $OS_ID $OS_ID_LIKE " == *" rhel "* && ${OS_VERSION_ID%%.*} =~ ^[89]$ ]]; then
+      OS_FAMILY=rhel-${OS_VERSION_ID%%.*}
+    fi
+    ;;
+  esac
+}
+# A step planned for one distribution must not run on another (the package names, the
+# bootloader tool and the service names all differ).
+check_os_family() { # <family asked for>
+  read_os_release
+  [[ $OS_FAMILY == "$1" ]] || die "--os $1, but $(under_root /etc/os-release) says ID=$OS_ID VERSION_ID=$OS_VERSION_ID (${OS_FAMILY:-not a supported family})"
+}
+
+# SERVICE: the systemd unit of an OpenStack service, <name>.service on Debian and Ubuntu and
+# openstack-<name>.service from RDO (RHEL family).
+# shellcheck disable=SC2034 # SERVICE is read by the scripts that restart a service
+openstack_service() { # <name>: nova-compute, nova-scheduler
+  read_os_release
+  if [[ " $OS_ID $OS_ID_LIKE " == *" rhel "* || " $OS_ID $OS_ID_LIKE " == *" fedora "* ]]; then
+    SERVICE=openstack-$1.service
+  else
+    SERVICE=$1.service
+  fi
+}
+
+# Saves a file's state before this run first changes it. When a later step fails (say
+# update-grub or a service restart), the EXIT trap puts every saved file back, so a re-run sees
+# the same difference and retries the whole step instead of reporting "unchanged" over a
+# half-applied change. Directories the run created go again too.
+backup_once() {
+  local f=$1 i
+  for i in "${!BACKUPS[@]}"; do
+    if [[ ${BACKUPS[i]} == "$f" ]]; then return 0; fi
+  done
+  i=${#BACKUPS[@]}
+  mkdir -p -- "$WORK/backup"
+  if [[ -e $f || -L $f ]]; then cp -a -- "$f" "$WORK/backup/$i"; fi
+  BACKUPS+=("$f")
+}
+on_exit() {
+  local rc=$? i f
+  if ((rc != 0)); then
+    for i in "${!BACKUPS[@]}"; do
+      f=${BACKUPS[i]}
+      rm -f -- "$f"
+      if [[ -e $WORK/backup/$i || -L $WORK/backup/$i ]]; then cp -a -- "$WORK/backup/$i" "$f"; fi
+      printf '%s: put back %s as it was before this run\n' "$PROG" "$f" >&2
+    done
+    for ((i = ${#CREATED_DIRS[@]} - 1; i >= 0; i--)); do
+      rmdir -- "${CREATED_DIRS[i]}" 2>/dev/null || true
+    done
+  fi
+  if [[ -n $PENDING_TMP ]]; then rm -f -- "$PENDING_TMP"; fi
+  rm -rf -- "$WORK"
+  exit "$rc"
+}
+trap on_exit EXIT
+
+make_dirs() { # mkdir -p that remembers what it created, for the EXIT trap
+  local d=$1 missing=()
+  while [[ -n $d && ! -d $d ]]; do
+    missing=("$d" "${missing[@]}")
+    d=${d%/*}
+  done
+  for d in "${missing[@]}"; do
+    mkdir -- "$d"
+    CREATED_DIRS+=("$d")
+  done
+}
+same_content() { [[ -f $1 && -f $2 && $(sha256sum <"$1") == "$(sha256sum <"$2")" ]]; }
+# Makes <dest> hold exactly the bytes of <src>; <mode> applies when <dest> is new. Writes a
+# temporary file next to <dest> and renames it over, so a reader never sees half a file; an
+# existing file keeps its mode and owner. WROTE=1 when it wrote, 0 when they were equal.
+# (Mutating functions report through variables and are never called as an `if` condition:
+# bash ignores set -e inside a function called that way, and a failed mv would go unnoticed.)
+# shellcheck disable=SC2034 # WROTE is read by the scripts that edit files, not by all.
+replace_file() { # <dest> <src> <mode>
+  local dest=$1 src=$2 mode=$3 tmp
+  WROTE=0
+  [[ ! -L $dest ]] || die "$dest is a symlink; edit the file it points to instead"
+  if same_content "$dest" "$src"; then return 0; fi
+  backup_once "$dest"
+  make_dirs "${dest%/*}"
+  tmp=$(mktemp "$dest.hostprep.XXXXXX")
+  PENDING_TMP=$tmp
+  cat -- "$src" >"$tmp"
+  if [[ -e $dest ]]; then
+    chmod --reference="$dest" -- "$tmp"
+    # Only root can give a file away; a non-root test run keeps its own files anyway.
+    chown --reference="$dest" -- "$tmp" 2>/dev/null || true
+  else
+    chmod "$mode" -- "$tmp"
+  fi
+  mv -f -- "$tmp" "$dest"
+  PENDING_TMP=''
+  WROTE=1 CHANGED=1
+}
+# shellcheck disable=SC2034 # as above
+remove_file() { # <path>; WROTE=1 when there was something to remove
+  WROTE=0
+  if [[ -e $1 || -L $1 ]]; then
+    backup_once "$1"
+    rm -f -- "$1"
+    WROTE=1 CHANGED=1
+  fi
+}
+
+# The one way these scripts act on the live system (services, bootloader, packages, reboot).
+# With --root the command is only logged: the file edits ran for real under the root, and
+# nothing touches the machine that runs the script (tests, image builds). The command's own
+# output goes to stderr, so stdout carries only this script's report lines. Its stdin is
+# /dev/null: sent over SSH, the script itself arrives on stdin (`bash -s`), and a command that
+# reads stdin (a package manager's prompt) must never see it.
+run_system() {
+  CHANGED=1
+  if [[ $ROOT != / ]]; then
+    log "skipped (--root $ROOT): $*"
+    return 0
+  fi
+  log "running: $*"
+  local rc=0
+  "$@" </dev/null >&2 || rc=$?
+  ((rc == 0)) || die "'$*' failed with exit status $rc"
+}
+
+finish() {
+  if ((CHANGED)); then log changed; else log unchanged; fi
+}
+
+# The first line of a file under --root. uname -r and uname -v print /proc/sys/kernel/osrelease
+# and /proc/sys/kernel/version; reading the files lets --root point at a captured /proc as well.
+first_line() { # <host path> -> REPLY
+  local f
+  f=$(under_root "$1")
+  [[ -r $f ]] || die "cannot read $f"
+  IFS= read -r REPLY <"$f" || [[ -n $REPLY ]] || die "$f is empty"
+}

@@ -1,0 +1,187 @@
+/**
+ * Waiting for a rebooted host: the polling logic with a fake clock and scripted probes, the
+ * report reboot.sh really prints, and the RebootWaiter provider against a real sshd (this
+ * machine's own boot id stands in for the host's).
+ */
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import * as pulumi from "@pulumi/pulumi";
+import type { RebootWaiterInputs } from "../components/reboot-waiter";
+import { RebootWaiterProvider } from "../components/reboot-waiter";
+import type { WaitForBootOptions } from "../lib/reboot-wait";
+import { RebootTimeoutError, parseBootId, parseRebootReport, waitForNewBootId } from "../lib/reboot-wait";
+import { SshError } from "../lib/ssh";
+import { FIXTURES_DIR, RT_KERNEL, RT_VERSION, buildDebianRoot, devHostPlans, runScript } from "./support/debian-root";
+import type { TestSshd } from "./support/sshd";
+import { freePort, startSshd } from "./support/sshd";
+
+const OLD = "5b0d3f0e-3c55-4a4c-8f47-3d1d0f9b2a61";
+const NEW = "0c9e4a52-1b7e-4f0d-a1a3-7e0c1f1b9d27";
+
+/** A fake clock whose sleep advances time, and a probe answering from a script of answers (the last one repeats). */
+function scripted(answers: (string | Error)[], overrides: Partial<WaitForBootOptions> = {}) {
+  let t = 0;
+  const sleeps: number[] = [];
+  let calls = 0;
+  const options: WaitForBootOptions = {
+    host: "compute-rt-01 (root@192.0.2.11:22)",
+    previousBootId: OLD,
+    probe: () => Promise.resolve(answers[Math.min(calls++, answers.length - 1)]),
+    timeoutMs: 900_000,
+    intervalMs: 5_000,
+    now: () => t,
+    sleep: (ms) => {
+      sleeps.push(ms);
+      t += ms;
+      return Promise.resolve();
+    },
+    ...overrides,
+  };
+  return { options, sleeps, calls: () => calls, now: () => t };
+}
+
+const down = () => new SshError("unreachable", "root@192.0.2.11:22", "cannot connect (ECONNREFUSED): check the address, the port and that sshd runs");
+
+describe("waitForNewBootId", () => {
+  it("returns the new boot id once the host answers with one, after the old one and a while unreachable", async () => {
+    const s = scripted([OLD, OLD, down(), down(), down(), NEW]);
+    const r = await waitForNewBootId(s.options);
+    assert.deepEqual(r, { bootId: NEW, attempts: 6, waitedMs: 25_000 });
+    assert.deepEqual(s.sleeps, [5_000, 5_000, 5_000, 5_000, 5_000]);
+  });
+
+  it("a host that never comes back: an error naming the host, the timeout and the last failure, at the timeout", async () => {
+    const s = scripted([down()], { timeoutMs: 60_000 });
+    await assert.rejects(waitForNewBootId(s.options), (e: unknown) => {
+      assert.ok(e instanceof RebootTimeoutError);
+      assert.match(e.message, /^compute-rt-01 \(root@192\.0\.2\.11:22\) did not come back within 60 s /);
+      assert.match(e.message, /the last of 13 attempts to read its boot id failed: ssh root@192\.0\.2\.11:22: cannot connect \(ECONNREFUSED\)/);
+      return true;
+    });
+    assert.equal(s.now(), 60_000, "waited the whole timeout and not longer");
+  });
+
+  it("a host that keeps its boot id did not reboot, and the error says so", async () => {
+    const s = scripted([OLD], { timeoutMs: 20_000 });
+    await assert.rejects(waitForNewBootId(s.options), /^RebootTimeoutError: compute-rt-01 .* did not reboot: 20 s after reboot.sh scheduled it, the host still runs boot 5b0d3f0e-3c55-4a4c-8f47-3d1d0f9b2a61 \(asked 5 times\)/);
+  });
+
+  it("the last sleep is cut to the time left, so the deadline holds with any interval", async () => {
+    const s = scripted([down()], { timeoutMs: 12_000, intervalMs: 5_000 });
+    await assert.rejects(waitForNewBootId(s.options), RebootTimeoutError);
+    assert.deepEqual(s.sleeps, [5_000, 5_000, 2_000]);
+  });
+
+  it("counts the time a slow probe takes", async () => {
+    const s = scripted([]);
+    let t = 0;
+    const options = { ...s.options, now: () => t, sleep: (ms: number) => ((t += ms), Promise.resolve()), timeoutMs: 30_000 };
+    // Each attempt hangs 10 s in a connect timeout.
+    options.probe = () => ((t += 10_000), Promise.resolve(down()));
+    await assert.rejects(waitForNewBootId(options), /the last of 3 attempts/);
+  });
+
+  it("stops at once when the probe fails in a way waiting cannot fix", async () => {
+    const s = scripted([]);
+    s.options.probe = () => Promise.reject(new SshError("host-key", "root@192.0.2.11:22", "the server's host key does not match the pinned hostKey"));
+    await assert.rejects(waitForNewBootId(s.options), (e: unknown) => e instanceof SshError && e.kind === "host-key");
+    assert.deepEqual(s.sleeps, []);
+  });
+});
+
+describe("reboot.sh's report", () => {
+  const grub = readFileSync(join(FIXTURES_DIR, "debian-12-rt", "grub.cfg"), "utf8");
+  const args = devHostPlans().debian.kernel.args.join(" ");
+
+  it("is read from what reboot.sh prints: scheduled with the boot id to leave, or nothing to wait for", () => {
+    const root = buildDebianRoot();
+    try {
+      root.write("/boot/grub/grub.cfg", grub);
+      const run = () => runScript("reboot.sh", ["--args", args, "--expect-rt", "yes", "--root", root.dir]).stdout;
+      assert.deepEqual(parseRebootReport(run()), { bootId: OLD, scheduled: true });
+      root.setKernel(RT_KERNEL, RT_VERSION, `BOOT_IMAGE=/boot/vmlinuz-${RT_KERNEL} ro ${args}`);
+      assert.deepEqual(parseRebootReport(run()), { bootId: OLD, scheduled: false });
+    } finally {
+      root.remove();
+    }
+  });
+
+  it("anything else is an error that shows what was printed", () => {
+    for (const bad of ["", "changed\n", `boot_id=${OLD}\n`, `boot_id=not-a-uuid\nchanged\n`, `boot_id=${OLD}\nboot_id=${NEW}\nchanged\n`]) {
+      assert.throws(() => parseRebootReport(bad), /reboot\.sh's output is not its report/, JSON.stringify(bad));
+    }
+  });
+
+  it("a boot id file is one UUID line", () => {
+    const mine = readFileSync("/proc/sys/kernel/random/boot_id", "utf8");
+    assert.equal(parseBootId(mine), mine.trim());
+    assert.equal(parseBootId("bash: cat: No such file\n"), null);
+  });
+});
+
+describe("RebootWaiterProvider", () => {
+  const provider = new RebootWaiterProvider();
+  const myBootId = readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();
+  let sshd: TestSshd;
+  let inputs: RebootWaiterInputs;
+  before(async () => {
+    sshd = await startSshd();
+    inputs = {
+      hostName: "compute-rt-01",
+      target: { host: "127.0.0.1", port: sshd.port, user: sshd.user, hostKey: sshd.hostKeyPub },
+      privateKey: sshd.userKey,
+      previousBootId: OLD,
+      rebootScheduled: true,
+      timeoutSeconds: 60,
+    };
+  });
+  after(() => sshd.stop());
+
+  it("create: reads the host's new boot id over SSH, and keeps no key in its state", async () => {
+    const r = await provider.create(inputs);
+    assert.equal(r.id, "compute-rt-01");
+    assert.deepEqual(r.outs, { hostName: "compute-rt-01", target: inputs.target, previousBootId: OLD, rebootScheduled: true, timeoutSeconds: 60, bootId: myBootId });
+    assert.doesNotMatch(JSON.stringify(r.outs), /PRIVATE KEY/);
+  });
+
+  it("when nothing was scheduled, asks nobody: the boot id stays", async () => {
+    const closed = await freePort();
+    const r = await provider.update("compute-rt-01", { ...inputs, bootId: OLD }, { ...inputs, rebootScheduled: false, target: { ...inputs.target, port: closed } });
+    assert.equal(r.outs?.bootId, OLD);
+  });
+
+  it("a host that still runs the old boot fails with its name and the timeout", async () => {
+    const started = Date.now();
+    await assert.rejects(provider.create({ ...inputs, previousBootId: myBootId, timeoutSeconds: 1 }), /^RebootTimeoutError: compute-rt-01 \(.*@127\.0\.0\.1:\d+\) did not reboot: 1 s after/);
+    assert.ok(Date.now() - started < 10_000);
+  });
+
+  it("a host that does not answer fails with its name, the timeout and why", async () => {
+    const closed = await freePort();
+    await assert.rejects(provider.create({ ...inputs, target: { ...inputs.target, port: closed }, timeoutSeconds: 1 }), /did not come back within 1 s .*ECONNREFUSED/);
+  });
+
+  it("a host key that does not match ends the wait at once", async () => {
+    const other = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILEZ9Ak3Chw7pUqhmeFtPzChapi4MzTG0VCi8fxsKcRb";
+    const started = Date.now();
+    await assert.rejects(provider.create({ ...inputs, target: { ...inputs.target, hostKey: other } }), (e: unknown) => e instanceof SshError && e.kind === "host-key");
+    assert.ok(Date.now() - started < 10_000, "did not wait for the 60 s timeout");
+  });
+
+  it("check takes valid and not-yet-known inputs and names each bad one; diff ignores the key", async () => {
+    assert.deepEqual(await provider.check(inputs, inputs), { inputs });
+    const unknown = pulumi.runtime.unknownValue as unknown;
+    const preview = { ...inputs, previousBootId: unknown, rebootScheduled: unknown } as RebootWaiterInputs;
+    assert.deepEqual(await provider.check(inputs, preview), { inputs: preview });
+    const bad = { ...inputs, previousBootId: "yesterday", rebootScheduled: "yes", timeoutSeconds: 0, target: { host: "", port: "22", user: "root" } } as unknown as RebootWaiterInputs;
+    const r = await provider.check(inputs, bad);
+    assert.deepEqual(r.failures?.map((f) => f.property).sort(), ["previousBootId", "rebootScheduled", "target.host", "target.port", "timeoutSeconds"]);
+
+    const state = { ...inputs, privateKey: undefined, bootId: NEW };
+    assert.deepEqual(await provider.diff("compute-rt-01", state, { ...inputs, privateKey: "another key" }), { changes: false });
+    assert.deepEqual(await provider.diff("compute-rt-01", state, { ...inputs, previousBootId: NEW }), { changes: true });
+    assert.deepEqual(await provider.diff("compute-rt-01", state, { ...inputs, target: { ...inputs.target, port: 2222 } }), { changes: true });
+  });
+});

@@ -1,16 +1,79 @@
 /**
  * openstack-rt: config -> plan -> resources. The plan is decided by pure functions (lib/) before
  * any resource is registered, so a bad config fails `pulumi preview` with every problem listed.
+ * Then, per RT host: host prep and host checks; on the controller: the scheduler filters; in
+ * the cloud: aggregate, flavors, image, security group, keypair and servers, each server after
+ * the hosts it may land on are prepared and verified; last, the domain and guest checks.
+ * The outputs are typed in lib/outputs.ts (StackOutputs) for the stacks that read them.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { computeHosts } from "./components/compute-host";
+import { Controller } from "./components/controller";
+import { DomainVerification } from "./components/domain-verification";
+import { GuestVerification } from "./components/guest-verification";
+import { HostVerification } from "./components/host-verification";
+import { RtCloud } from "./components/rt-cloud";
+import type { Outputs, StackOutputs, VerificationOutput } from "./lib/outputs";
 import { isPlannedHost } from "./lib/plan";
 import { planFromPulumiConfig } from "./lib/pulumi-config";
+import { domainCandidates, wantsGuestCheck } from "./lib/verify-targets";
 
-const { plan } = planFromPulumiConfig(new pulumi.Config());
+const cfg = new pulumi.Config();
+const { config, plan } = planFromPulumiConfig(cfg);
+const privateKey = cfg.getSecret("sshPrivateKey");
+const planned = plan.hosts.filter(isPlannedHost);
 
-/** Each RT host's plan: CPU map per NUMA node, TuneD, kernel arguments, hugepages, nova-compute settings. */
-export const hostPlans = plan.hosts.filter(isPlannedHost);
-/** Flavors with their complete extra specs, guest RT vCPUs and capacity per host. */
-export const flavorPlans = plan.flavors;
-/** Servers and the hosts Nova can place them on. */
-export const serverPlans = plan.servers;
+const hosts = computeHosts({
+  hosts: planned.map((p) => ({ plan: p, host: config.hosts.find((h) => h.name === p.name)! })),
+  deployment: config.deployment,
+  privateKey,
+});
+const controller = config.controller === false ? undefined : new Controller("controller", { controller: config.controller, privateKey });
+const hostChecks = hosts.map(
+  (h, i) =>
+    new HostVerification(
+      `${h.hostName}-verification`,
+      { target: config.hosts.find((c) => c.name === h.hostName)!.ssh, privateKey, plan: planned[i], hwlatdetect: config.latency.hwlatdetect },
+      { dependsOn: [h] },
+    ),
+);
+
+const cloud = new RtCloud("openstack-rt", {
+  config,
+  plan,
+  hostReadiness: Object.fromEntries(
+    hosts.map((h, i) => [h.hostName, { aggregateHost: h.aggregateHost, resources: [h, hostChecks[i], ...(controller ? [controller] : [])] }]),
+  ),
+});
+
+const domainChecks = plan.servers.map((s) => {
+  const server = cloud.servers.get(s.name)!;
+  return [s.name, new DomainVerification(`${s.name}-domain-verification`, { serverId: server.output.id, candidates: domainCandidates(config, plan, s), privateKey }, { dependsOn: [server] })] as const;
+});
+const guestChecks = plan.servers
+  .filter((s) => wantsGuestCheck(config, plan.flavors.find((f) => f.name === s.flavor)!))
+  .map((s) => {
+    const server = cloud.servers.get(s.name)!;
+    const target = server.output.apply((o) => ({ host: o.floatingIp ?? o.accessIpV4, port: 22, user: o.loginUser }));
+    const guest = plan.flavors.find((f) => f.name === s.flavor)!.guest;
+    return [s.name, new GuestVerification(`${s.name}-guest-verification`, { serverName: s.name, target, privateKey, guest, budget: config.latency.guest }, { dependsOn: [server] })] as const;
+  });
+
+type Check = { passed: pulumi.Output<boolean>; results: pulumi.Output<VerificationOutput["results"]> };
+function verdicts(checks: readonly (readonly [string, Check])[]): pulumi.Output<Record<string, VerificationOutput>> {
+  return pulumi
+    .all(checks.map(([, c]) => pulumi.all([c.passed, c.results])))
+    .apply((vs) => Object.fromEntries(vs.map(([passed, results], i) => [checks[i][0], { passed, results }])));
+}
+
+const outputs: Outputs<StackOutputs> = {
+  hostPlans: pulumi.output(planned),
+  flavorPlans: pulumi.output(plan.flavors),
+  serverPlans: pulumi.output(plan.servers),
+  ...cloud.outputs,
+  verification: pulumi
+    .all([verdicts(hosts.map((h, i) => [h.hostName, hostChecks[i]] as const)), verdicts(domainChecks), verdicts(guestChecks)])
+    .apply(([hostVerdicts, domains, guests]) => ({ hosts: hostVerdicts, domains, guests })),
+};
+
+export const { hostPlans, flavorPlans, serverPlans, aggregate, flavors, image, keypair, securityGroup, servers, verification } = outputs;

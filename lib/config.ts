@@ -146,11 +146,13 @@ const latencySchema = z.strictObject({
     .default({ enabled: true, thresholdUs: 20, durationSeconds: 60 }),
   guest: z
     .strictObject({
+      /** Off when the deployer cannot reach the guests over SSH. */
+      enabled: z.boolean().default(true),
       durationSeconds: z.number().int().min(1).default(60),
       maxUs: z.number().int().min(1).default(20),
       meanUs: z.number().int().min(1).default(10),
     })
-    .default({ durationSeconds: 60, maxUs: 20, meanUs: 10 }),
+    .default({ enabled: true, durationSeconds: 60, maxUs: 20, meanUs: 10 }),
 });
 
 const deploymentSchema = z.strictObject({
@@ -182,7 +184,7 @@ export const stackConfigSchema = z.strictObject({
   servers: z.array(serverSchema).default([]),
   latency: latencySchema.default({
     hwlatdetect: { enabled: true, thresholdUs: 20, durationSeconds: 60 },
-    guest: { durationSeconds: 60, maxUs: 20, meanUs: 10 },
+    guest: { enabled: true, durationSeconds: 60, maxUs: 20, meanUs: 10 },
   }),
   deployment: deploymentSchema.default({ rollingReboots: false, rebootTimeoutSeconds: 900 }),
 });

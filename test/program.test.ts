@@ -1,4 +1,4 @@
-/** The Pulumi program under the SDK's mocks: it plans from `pulumi.Config` and exports the plan. */
+/** The Pulumi program under the SDK's mocks: from `pulumi.Config` to every resource of the dev stack. */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
@@ -6,26 +6,46 @@ import { CONFIG_NAMESPACE } from "../lib/config";
 import { PlanError } from "../lib/problems";
 import { planFromPulumiConfig } from "../lib/pulumi-config";
 import { devRaw } from "./support/dev-config";
+import { computedState } from "./support/mock-state";
 
-const registered: string[] = [];
+interface Registered {
+  type: string;
+  name: string;
+  dependsOn: string[];
+}
+interface RegisterRequest {
+  getType(): string;
+  getName(): string;
+  getDependenciesList(): string[];
+}
+
+const registered: Registered[] = [];
 void pulumi.runtime.setMocks(
   {
-    newResource: (args) => {
-      registered.push(args.type);
-      return { id: `${args.name}-id`, state: args.inputs as Record<string, unknown> };
-    },
-    call: (args) => args.inputs as Record<string, unknown>,
+    newResource: (args) => ({ id: `${args.name}-id`, state: { ...(args.inputs as Record<string, unknown>), ...computedState(args.type, args.name, registered.length) } }),
+    call: (args) => (args.token === "openstack:identity/getAuthScope:getAuthScope" ? { projectId: "project-id" } : (args.inputs as Record<string, unknown>)),
   },
   "openstack-rt",
   "dev",
-  true,
+  false,
 );
+const monitor = pulumi.runtime.getMonitor() as unknown as { registerResource(req: RegisterRequest, cb: unknown): void };
+const register = monitor.registerResource.bind(monitor);
+monitor.registerResource = (req, cb) => {
+  registered.push({ type: req.getType(), name: req.getName(), dependsOn: req.getDependenciesList().map((urn) => urn.split("::").pop()!) });
+  register(req, cb);
+};
 
 function setConfig(raw: Record<string, unknown>): void {
   pulumi.runtime.setAllConfig(Object.fromEntries(Object.entries(raw).map(([k, v]) => [`${CONFIG_NAMESPACE}:${k}`, JSON.stringify(v)])));
 }
 
-const resolved = <T>(o: pulumi.Output<T> | T) => new Promise<T>((res) => (pulumi.Output.isInstance(o) ? o.apply(res) : res(o)));
+const resolved = <T>(o: pulumi.Output<T>) => new Promise<T>((res) => o.apply(res));
+const one = (name: string) => {
+  const r = registered.filter((x) => x.name === name);
+  assert.equal(r.length, 1, `${name} registered once`);
+  return r[0];
+};
 
 describe("the program", () => {
   it("fails before registering anything when the config is bad, listing every problem", () => {
@@ -44,12 +64,29 @@ describe("the program", () => {
     assert.deepEqual(registered, []);
   });
 
-  it("exports the dev stack's plan", async () => {
+  it("wires the dev stack: host prep, host checks, scheduler, cloud objects, then domain and guest checks", async () => {
     setConfig(devRaw());
     const program = await import("../index");
+    const verification = await resolved(program.verification);
     const hosts = await resolved(program.hostPlans);
     assert.deepEqual(hosts.map((h) => [h.name, h.nova.cpuDedicatedSet]), [["compute-rt-01", "4-11"], ["compute-rt-02", "4-11"]]);
-    const flavors = await resolved(program.flavorPlans);
-    assert.equal(flavors.find((f) => f.name === "rt1.small")?.extraSpecs["hw:cpu_realtime_mask"], "^0-1");
+    assert.deepEqual(Object.keys(verification.hosts), ["compute-rt-01", "compute-rt-02"]);
+    assert.deepEqual(Object.keys(verification.domains), ["rt-server"]);
+    assert.deepEqual(Object.keys(verification.guests), ["rt-server"]);
+
+    for (const host of ["compute-rt-01", "compute-rt-02"]) {
+      assert.equal(one(host).type, "openstack-rt:host:ComputeHost");
+      const check = one(`${host}-verification`);
+      assert.equal(check.type, "pulumi-nodejs:dynamic/verify:HostVerification");
+      assert.ok(check.dependsOn.includes(`${host}-reboot-wait`), `${host}'s checks run after its reboot: ${check.dependsOn.join(", ")}`);
+    }
+    assert.equal(one("controller").type, "openstack-rt:host:Controller");
+    const server = registered.find((r) => r.type === "openstack:compute/instance:Instance");
+    assert.ok(server);
+    for (const dep of ["compute-rt-01-verification", "compute-rt-02-verification", "controller-scheduler"]) {
+      assert.ok(server.dependsOn.includes(dep), `the server waits for ${dep}: ${server.dependsOn.join(", ")}`);
+    }
+    assert.ok(one("rt-server-domain-verification").dependsOn.includes(server.name));
+    assert.ok(one("rt-server-guest-verification").dependsOn.includes(server.name));
   });
 });

@@ -1,0 +1,19 @@
+/** The keypair the RT servers get: the public key from the stack config, injected by cloud-init for the image's login user. */
+import * as openstack from "@pulumi/openstack";
+import * as pulumi from "@pulumi/pulumi";
+import type { StackConfig } from "../lib/config";
+import type { KeypairOutput } from "../lib/outputs";
+
+export class RtKeypair extends pulumi.ComponentResource {
+  readonly keypair: openstack.compute.Keypair;
+  readonly output: pulumi.Output<KeypairOutput>;
+
+  constructor(name: string, args: StackConfig["keypair"], opts?: pulumi.ComponentResourceOptions) {
+    super("openstack-rt:keypair:RtKeypair", name, {}, opts);
+    this.keypair = new openstack.compute.Keypair(`${name}-keypair`, { name: args.name, publicKey: args.publicKey }, { parent: this });
+    this.output = pulumi
+      .all([this.keypair.name, this.keypair.fingerprint])
+      .apply(([keyName, fingerprint]): KeypairOutput => ({ name: keyName, fingerprint }));
+    this.registerOutputs({ output: this.output });
+  }
+}

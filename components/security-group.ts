@@ -1,0 +1,83 @@
+/**
+ * The RT servers' security group: ICMP and SSH in, as in the seeds, each from its configured
+ * CIDR (IPv4 or IPv6). Opening SSH to every address (/0) needs securityGroup.allowSshFromAnywhere
+ * (the planner refuses it otherwise) and is still warned about on every preview.
+ */
+import * as openstack from "@pulumi/openstack";
+import * as pulumi from "@pulumi/pulumi";
+import type { StackConfig } from "../lib/config";
+import type { SecurityGroupOutput } from "../lib/outputs";
+
+type SecurityGroupConfig = StackConfig["securityGroup"];
+
+export interface IngressRule {
+  /** Names the rule's resource: `${component}-${role}`. */
+  role: "icmp" | "ssh";
+  ethertype: "IPv4" | "IPv6";
+  protocol: "icmp" | "ipv6-icmp" | "tcp";
+  port: number | null;
+  cidr: string;
+  description: string;
+}
+
+const ethertype = (cidr: string): IngressRule["ethertype"] => (cidr.includes(":") ? "IPv6" : "IPv4");
+
+/** The ingress rules. Egress stays as Neutron creates it (everything), which guests need for their packages. */
+export function ingressRules(sg: SecurityGroupConfig): IngressRule[] {
+  const icmpType = ethertype(sg.icmpCidr);
+  return [
+    {
+      role: "icmp",
+      ethertype: icmpType,
+      protocol: icmpType === "IPv6" ? "ipv6-icmp" : "icmp",
+      port: null,
+      cidr: sg.icmpCidr,
+      description: "openstack-rt: ICMP to the RT servers",
+    },
+    { role: "ssh", ethertype: ethertype(sg.sshCidr), protocol: "tcp", port: 22, cidr: sg.sshCidr, description: "openstack-rt: SSH to the RT servers" },
+  ];
+}
+
+export function sshOpenToEveryone(sg: SecurityGroupConfig): boolean {
+  return /\/0$/.test(sg.sshCidr);
+}
+
+export class RtSecurityGroup extends pulumi.ComponentResource {
+  readonly group: openstack.networking.SecGroup;
+  readonly rules: openstack.networking.SecGroupRule[];
+  readonly output: pulumi.Output<SecurityGroupOutput>;
+
+  constructor(name: string, args: SecurityGroupConfig, opts?: pulumi.ComponentResourceOptions) {
+    super("openstack-rt:security-group:RtSecurityGroup", name, {}, opts);
+    this.group = new openstack.networking.SecGroup(
+      `${name}-secgroup`,
+      { name: args.name, description: "openstack-rt: ICMP and SSH to the RT servers" },
+      { parent: this },
+    );
+    if (sshOpenToEveryone(args)) {
+      void pulumi.log.warn(
+        `security group "${args.name}" opens SSH (22/tcp) to ${args.sshCidr}, every address on the internet ` +
+          "(securityGroup.allowSshFromAnywhere is set); narrow securityGroup.sshCidr to the operators' network when you can",
+        this.group,
+      );
+    }
+    this.rules = ingressRules(args).map(
+      (r) =>
+        new openstack.networking.SecGroupRule(
+          `${name}-${r.role}`,
+          {
+            securityGroupId: this.group.id,
+            direction: "ingress",
+            ethertype: r.ethertype,
+            protocol: r.protocol,
+            ...(r.port === null ? {} : { portRangeMin: r.port, portRangeMax: r.port }),
+            remoteIpPrefix: r.cidr,
+            description: r.description,
+          },
+          { parent: this },
+        ),
+    );
+    this.output = pulumi.all([this.group.id, this.group.name]).apply(([id, groupName]): SecurityGroupOutput => ({ id, name: groupName }));
+    this.registerOutputs({ output: this.output });
+  }
+}

@@ -1,0 +1,100 @@
+/**
+ * One RT server: the planned flavor, the image, the keypair, the security group by name (IDs
+ * make the provider report a change on every preview), the network, the aggregate's zone or a
+ * pinned host, cloud-init user data for the guest, and an optional floating IP. It is created
+ * only after what it is given to wait for: the aggregate, the security group's rules, and the
+ * host prep and host checks of every host Nova may place it on.
+ */
+import * as openstack from "@pulumi/openstack";
+import * as pulumi from "@pulumi/pulumi";
+import type { ServerOutput } from "../lib/outputs";
+
+/** Nova's `[DEFAULT] default_availability_zone`: the zone of hosts outside any zoned aggregate. */
+export const NOVA_DEFAULT_ZONE = "nova";
+
+/**
+ * The availability zone a server asks for: `zone:host` pins it to one host (Nova's forced-host
+ * syntax; the provider compares only the zone part afterwards), otherwise the aggregate's zone,
+ * or none, leaving the choice within the aggregate to the scheduler.
+ */
+export function serverAvailabilityZone(aggregateZone: string | undefined, host: string | null): string | undefined {
+  if (host !== null) return `${aggregateZone ?? NOVA_DEFAULT_ZONE}:${host}`;
+  return aggregateZone;
+}
+
+export interface RtServerArgs {
+  name: string;
+  flavor: string;
+  flavorId: pulumi.Input<string>;
+  imageId: pulumi.Input<string>;
+  keyPair: pulumi.Input<string>;
+  /** Security group names. */
+  securityGroups: pulumi.Input<string>[];
+  network: string;
+  availabilityZone: string | undefined;
+  host: string | null;
+  userData: string;
+  floatingIpPool: string | undefined;
+  loginUser: string;
+  /** Resources to wait for: host prep and host verification (built elsewhere), the aggregate, the security group. */
+  dependsOn: pulumi.Resource[];
+}
+
+export class RtServer extends pulumi.ComponentResource {
+  readonly instance: openstack.compute.Instance;
+  readonly floatingIp: openstack.networking.FloatingIp | undefined;
+  readonly output: pulumi.Output<ServerOutput>;
+
+  constructor(name: string, args: RtServerArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("openstack-rt:server:RtServer", name, {}, opts);
+    this.instance = new openstack.compute.Instance(
+      `${name}-instance`,
+      {
+        name: args.name,
+        flavorId: args.flavorId,
+        imageId: args.imageId,
+        keyPair: args.keyPair,
+        securityGroups: args.securityGroups,
+        networks: [{ name: args.network }],
+        availabilityZone: args.availabilityZone,
+        userData: args.userData,
+        // cloud-init reads the user data from the config drive: provider networks often have
+        // no route to the metadata service.
+        configDrive: true,
+      },
+      {
+        parent: this,
+        dependsOn: args.dependsOn,
+        // cloud-init sets the guest up for its flavor and image at first boot only, so a new
+        // flavor or image means a new server, not a resize or rebuild. The old one goes first:
+        // its dedicated CPUs are what the new one needs on a full RT host.
+        replaceOnChanges: ["flavorId", "imageId"],
+        deleteBeforeReplace: true,
+      },
+    );
+    let floatingIp: pulumi.Output<string | null> = pulumi.output(null);
+    if (args.floatingIpPool !== undefined) {
+      this.floatingIp = new openstack.networking.FloatingIp(`${name}-fip`, { pool: args.floatingIpPool }, { parent: this });
+      new openstack.compute.FloatingIpAssociate(
+        `${name}-fip-assoc`,
+        { floatingIp: this.floatingIp.address, instanceId: this.instance.id },
+        { parent: this },
+      );
+      floatingIp = this.floatingIp.address;
+    }
+    const i = this.instance;
+    this.output = pulumi.all([i.id, i.flavorId, i.accessIpV4, floatingIp]).apply(
+      ([id, flavorId, accessIpV4, fip]): ServerOutput => ({
+        id,
+        name: args.name,
+        flavor: args.flavor,
+        flavorId,
+        host: args.host,
+        accessIpV4,
+        floatingIp: fip,
+        loginUser: args.loginUser,
+      }),
+    );
+    this.registerOutputs({ output: this.output });
+  }
+}

@@ -1,0 +1,23 @@
+/** Who verifies what: the hosts a server's domain may be on, and which servers get guest checks. Pure. */
+import { expectationFromPlan } from "./checks/domain-expectation";
+import type { StackConfig } from "./config";
+import type { FlavorPlan, ServerPlan, StackPlan } from "./plan";
+import { isPlannedHost } from "./plan";
+import type { DomainCandidate } from "../components/domain-verification";
+
+/** The planned hosts Nova may place the server on, each with what the domain must look like there. */
+export function domainCandidates(config: StackConfig, plan: StackPlan, server: ServerPlan): DomainCandidate[] {
+  const flavor = plan.flavors.find((f) => f.name === server.flavor);
+  if (!flavor) return [];
+  const names = server.pinnedHost ? [server.pinnedHost] : server.candidates;
+  return plan.hosts.filter(isPlannedHost).filter((h) => names.includes(h.name)).map((h) => ({
+    host: h.name,
+    target: config.hosts.find((c) => c.name === h.name)!.ssh,
+    expectation: expectationFromPlan(h, flavor, config.image.properties),
+  }));
+}
+
+/** Guest checks measure RT latency: they apply to servers of realtime flavors, when switched on. */
+export function wantsGuestCheck(config: StackConfig, flavor: FlavorPlan): boolean {
+  return config.latency.guest.enabled && flavor.guest.realtimeVcpus !== "";
+}

@@ -1,0 +1,25 @@
+/**
+ * What the providers would report for a resource under `pulumi.runtime.setMocks`: the outputs
+ * that are not inputs (an instance's address, what a host-prep step printed, a check's verdict),
+ * so that the whole program evaluates as it does in a real deployment.
+ */
+const BOOT_BEFORE = "6c1f1c2e-5b1a-4f5e-9d41-0a7c3b2e8f10";
+const BOOT_AFTER = "0d9e8c7b-6a5f-4e3d-8c2b-1a0f9e8d7c6b";
+
+export function computedState(type: string, name: string, n: number): Record<string, unknown> {
+  switch (type) {
+    case "openstack:compute/instance:Instance":
+      return { accessIpV4: `10.0.0.${n}` };
+    case "openstack:networking/floatingIp:FloatingIp":
+      return { address: `203.0.113.${n}` };
+    case "openstack:compute/keypair:Keypair":
+      return { fingerprint: "SHA256:test" };
+    case "command:remote:Command":
+      // A host that needed everything: each step changed something and reboot.sh scheduled a reboot.
+      return { stdout: name.endsWith("-reboot") ? `boot_id=${BOOT_BEFORE}\nchanged\n` : "changed\n" };
+    case "pulumi-nodejs:dynamic:RebootWaiter":
+      return { bootId: BOOT_AFTER };
+    default:
+      return /^pulumi-nodejs:dynamic\/verify:/.test(type) ? { passed: true, results: [{ check: "mocked", expected: "", observed: "", ok: true, hint: "" }] } : {};
+  }
+}

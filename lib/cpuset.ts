@@ -21,7 +21,10 @@ function toCpu(text: string, whole: string): number {
 }
 
 export function cpuSet(cpus: Iterable<number>): CpuSet {
-  return [...new Set(cpus)].sort((a, b) => a - b);
+  const list = [...cpus];
+  // Most lists arrive sorted already (sysfs, lscpu, ranges): skip the Set and the sort then.
+  if (list.every((c, i) => i === 0 || c > list[i - 1])) return list;
+  return [...new Set(list)].sort((a, b) => a - b);
 }
 
 function range(start: number, end: number): number[] {

@@ -90,8 +90,11 @@ edit_default_grub() {
   fi
   GRUB_WORDS_BEFORE=("${words[@]}")
   # /etc/default/grub.d/*.cfg is read after this file (Ubuntu's cloud images use it): a plain
-  # reassignment there would silently drop these arguments.
-  local d cfg
+  # reassignment there would silently drop these arguments, or TuneD's: TuneD's bootloader
+  # plugin appends "\$tuned_params" to GRUB_CMDLINE_LINUX_DEFAULT in this file, and a drop-in
+  # that sets GRUB_CMDLINE_LINUX_DEFAULT afresh leaves isolcpus, nohz_full, ... off every
+  # update-grub from then on.
+  local d cfg re_default='^[[:space:]]*(export[[:space:]]+)?GRUB_CMDLINE_LINUX_DEFAULT='
   d=$(under_root /etc/default/grub.d)
   for cfg in "$d"/*.cfg; do
     [[ -f $cfg ]] || continue
@@ -99,6 +102,10 @@ edit_default_grub() {
       # shellcheck disable=SC2016 # the literal text $GRUB_CMDLINE_LINUX is what is looked for
       if [[ $line =~ $re_line && $line != *'$GRUB_CMDLINE_LINUX'* && $line != *'${GRUB_CMDLINE_LINUX}'* ]]; then
         die "$cfg sets GRUB_CMDLINE_LINUX after $f and would override it; move its arguments into $f or make it append (GRUB_CMDLINE_LINUX=\"\$GRUB_CMDLINE_LINUX ...\")"
+      fi
+      # shellcheck disable=SC2016 # as above
+      if [[ $line =~ $re_default && $line != *'$GRUB_CMDLINE_LINUX_DEFAULT'* && $line != *'${GRUB_CMDLINE_LINUX_DEFAULT'* ]]; then
+        die "$cfg sets GRUB_CMDLINE_LINUX_DEFAULT after $f and would override the \$tuned_params that TuneD appends there, so TuneD's kernel arguments (isolcpus, nohz_full, ...) would never reach the kernel; make it append (GRUB_CMDLINE_LINUX_DEFAULT=\"\$GRUB_CMDLINE_LINUX_DEFAULT ...\") or move its arguments into $f"
       fi
     done <"$cfg"
   done

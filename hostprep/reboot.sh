@@ -24,16 +24,23 @@ PROG=reboot.sh
 # RHEL 9 5.14.0-427.13.1.el9_4.x86_64+rt, Ubuntu 6.8.1-1015-realtime.
 is_rt_release() { [[ $1 =~ (^|[-.+_])(rt[0-9]*|realtime)([-.+_]|$) ]]; }
 
-# REPLY: the kernel release the bootloader starts by default. On a RHEL-family host grubby
-# answers (BLS entries, saved default). Otherwise, and under --root, it is the first "linux"
-# line of grub.cfg, which is the default entry while GRUB_DEFAULT is 0 (Debian's and Ubuntu's
-# setting); another GRUB_DEFAULT stops the step rather than guessing.
-default_kernel() {
-  local line cfg grub_default=0 re_default='^GRUB_DEFAULT=["'\'']?([^"'\'']*)["'\'']?[[:space:]]*$'
-  REPLY=''
+# The bootloader's default entry. On a RHEL-family host grubby answers (BLS entries, saved
+# default): DEFAULT_RELEASE only, ENTRY_FROM empty (kernel-args.sh checks the BLS arguments with
+# grubby). Otherwise, and under --root, it is the first "linux" line of grub.cfg, which is the
+# default entry while GRUB_DEFAULT is 0 (Debian's and Ubuntu's setting); another GRUB_DEFAULT
+# stops the step rather than guessing. Then ENTRY_FROM is that grub.cfg and ENTRY_WORDS the
+# arguments the entry passes, with $tuned_params expanded to the value grub.cfg sets before
+# it (TuneD's 00_tuned hook writes it, and TuneD patches it on a profile switch).
+# No grub.cfg and no grubby: DEFAULT_RELEASE stays empty.
+default_entry() {
+  local line cfg grub_default=0 tuned_params='' words expanded w
+  local re_default='^GRUB_DEFAULT=["'\'']?([^"'\'']*)["'\'']?[[:space:]]*$'
+  local re_set='^[[:space:]]*set[[:space:]]+tuned_params="([^"]*)"[[:space:]]*$'
+  local re_linux='^[[:space:]]*linux(efi|16)?[[:space:]]+[^[:space:]]*/vmlinuz-([^[:space:]]+)(.*)$'
+  DEFAULT_RELEASE='' ENTRY_FROM='' ENTRY_WORDS=()
   if [[ $ROOT == / ]] && command -v grubby >/dev/null; then
     line=$(grubby --default-kernel) || die "grubby --default-kernel failed"
-    REPLY=${line##*/vmlinuz-}
+    DEFAULT_RELEASE=${line##*/vmlinuz-}
     return 0
   fi
   cfg=$(under_root /etc/default/grub)
@@ -47,14 +54,41 @@ default_kernel() {
     cfg=$(under_root "$cfg")
     [[ -r $cfg ]] || continue
     while IFS= read -r line; do
-      if [[ $line =~ ^[[:space:]]*linux(efi|16)?[[:space:]]+[^[:space:]]*/vmlinuz-([^[:space:]]+) ]]; then
-        REPLY=${BASH_REMATCH[2]}
+      if [[ $line =~ $re_set ]]; then tuned_params=${BASH_REMATCH[1]}; fi
+      if [[ $line =~ $re_linux ]]; then
+        DEFAULT_RELEASE=${BASH_REMATCH[2]}
+        ENTRY_FROM=$cfg
+        read -ra words <<<"${BASH_REMATCH[3]}"
+        read -ra expanded <<<"$tuned_params"
+        for w in "${words[@]}"; do
+          # shellcheck disable=SC2016 # the literal GRUB variable reference is what is looked for
+          if [[ $w == '$tuned_params' || $w == '${tuned_params}' ]]; then
+            ENTRY_WORDS+=("${expanded[@]}")
+          else
+            ENTRY_WORDS+=("$w")
+          fi
+        done
         return 0
       fi
     done <"$cfg"
     die "no linux line in $cfg"
   done
-  die "no grub.cfg under $(under_root /boot) and no grubby: cannot tell which kernel boots next"
+}
+
+# Stops the step when the default GRUB entry does not pass an argument the plan or TuneD
+# wants: the host would come back without it, and the waiter and the host checks would only
+# find that out after a reboot.
+entry_passes() { # <fix> <arg...>
+  local fix=$1 a w found missing=()
+  shift
+  for a in "$@"; do
+    found=0
+    for w in "${ENTRY_WORDS[@]}"; do
+      if [[ $w == "$a" ]]; then found=1; fi
+    done
+    if ((found == 0)); then missing+=("$a"); fi
+  done
+  ((${#missing[@]} == 0)) || die "the default boot entry in $ENTRY_FROM does not pass ${missing[*]}: a reboot would not bring $( ((${#missing[@]} == 1)) && echo it || echo them). $fix"
 }
 
 # TUNED_ARGS: the arguments TuneD's bootloader plugin added for the active profile, as it
@@ -131,20 +165,25 @@ main() {
   unit_pages_differ
   if [[ -n $REPLY ]]; then REASONS+=("$REPLY"); fi
 
+  default_entry
   if [[ $expect_rt == yes ]]; then
-    local running version default
+    local running version default=$DEFAULT_RELEASE
+    [[ -n $default ]] || die "no grub.cfg under $(under_root /boot) and no grubby: cannot tell which kernel boots next"
     first_line /proc/sys/kernel/osrelease
     running=$REPLY
     first_line /proc/sys/kernel/version
     version=$REPLY
-    default_kernel
-    default=$REPLY
     is_rt_release "$default" || die "the default boot entry starts $default, not an RT kernel: a reboot would not bring one. Install the RT kernel (packages.sh) and make it the default entry (RHEL: grubby --set-default; Debian/Ubuntu: GRUB_DEFAULT)"
     if [[ $running != "$default" ]]; then
       REASONS+=("running kernel $running, the default boot entry starts $default")
     elif [[ $version != *PREEMPT_RT* && $version != *"PREEMPT RT"* ]]; then
       die "running kernel $running is the default entry and looks like an RT build, but uname -v says '$version' (no PREEMPT_RT)"
     fi
+  fi
+
+  if ((${#REASONS[@]})) && [[ -n $ENTRY_FROM ]]; then
+    entry_passes "Run kernel-args.sh (it writes GRUB_CMDLINE_LINUX and runs update-grub)." "${ARGS[@]}"
+    entry_passes "TuneD's arguments reach GRUB through \$tuned_params: GRUB_CMDLINE_LINUX_DEFAULT must end with it after /etc/default/grub and /etc/default/grub.d/*.cfg are read (TuneD appends it in /etc/default/grub; a drop-in that sets GRUB_CMDLINE_LINUX_DEFAULT afresh drops it), and grub.cfg must be current: fix that, then run update-grub." "${TUNED_ARGS[@]}"
   fi
 
   first_line /proc/sys/kernel/random/boot_id

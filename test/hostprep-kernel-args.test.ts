@@ -34,6 +34,12 @@ function sourcedCmdline(root: TestRoot): string {
   });
 }
 
+/** GRUB_CMDLINE_LINUX_DEFAULT as grub-mkconfig ends up with it: /etc/default/grub, then grub.d/*.cfg. */
+function sourcedDefault(root: TestRoot): string {
+  const script = 'set -a; . "$1/etc/default/grub"; for f in "$1"/etc/default/grub.d/*.cfg; do [ -f "$f" ] && . "$f"; done; printf %s "$GRUB_CMDLINE_LINUX_DEFAULT"';
+  return execFileSync("bash", ["-c", script, "_", root.dir], { encoding: "utf8", env: { PATH: "/usr/bin:/bin" }, stdio: ["ignore", "pipe", "pipe"] });
+}
+
 /** The lines of a file that differ from another version of it, as [before, after] pairs. */
 function changedLines(before: string, after: string): [string, string][] {
   const a = before.split("\n");
@@ -157,6 +163,26 @@ describe("kernel-args.sh on Debian 12 (dev plan compute-rt-01: per-node pages on
     // Appending there is fine.
     root.write("/etc/default/grub.d/50-cloudimg-settings.cfg", 'GRUB_CMDLINE_LINUX="$GRUB_CMDLINE_LINUX console=ttyS0"\n');
     assert.equal(runScript("kernel-args.sh", planArgs(debian, root)).status, 0);
+  });
+
+  it("stops on a grub.d drop-in that sets GRUB_CMDLINE_LINUX_DEFAULT afresh: it would drop TuneD's $tuned_params", () => {
+    // As TuneD's bootloader plugin leaves /etc/default/grub on Debian (seen in the e2e VM), and
+    // the console setting Ubuntu's cloud images keep in a drop-in.
+    const tunedLine = 'GRUB_CMDLINE_LINUX_DEFAULT="${GRUB_CMDLINE_LINUX_DEFAULT:+$GRUB_CMDLINE_LINUX_DEFAULT }\\$tuned_params"\n';
+    const root = track(buildDebianRoot());
+    root.write(GRUB, root.read(GRUB) + tunedLine);
+    root.write("/etc/default/grub.d/50-cloudimg-settings.cfg", 'GRUB_CMDLINE_LINUX_DEFAULT="console=tty1 console=ttyS0"\n');
+    const snap = root.snapshot();
+    const r = runScript("kernel-args.sh", planArgs(debian, root));
+    assert.equal(r.status, 1, show(r));
+    assert.match(r.stderr, /50-cloudimg-settings\.cfg sets GRUB_CMDLINE_LINUX_DEFAULT after .*\/etc\/default\/grub and would override the \$tuned_params that TuneD appends there.*make it append \(GRUB_CMDLINE_LINUX_DEFAULT="\$GRUB_CMDLINE_LINUX_DEFAULT \.\.\."\)/);
+    assert.deepEqual(snapshotDiff(snap, root.snapshot()), []);
+    for (const ok of ['GRUB_CMDLINE_LINUX_DEFAULT="$GRUB_CMDLINE_LINUX_DEFAULT console=ttyS0"', 'GRUB_CMDLINE_LINUX_DEFAULT="${GRUB_CMDLINE_LINUX_DEFAULT} console=ttyS0"', 'GRUB_TIMEOUT=1']) {
+      root.write("/etc/default/grub.d/50-cloudimg-settings.cfg", `${ok}\n`);
+      const again = runScript("kernel-args.sh", planArgs(debian, root));
+      assert.equal(again.status, 0, `${ok}\n${show(again)}`);
+      assert.match(sourcedDefault(root), /\$tuned_params/, ok);
+    }
   });
 
   it("puts every file back when a later part of the run fails", () => {

@@ -103,7 +103,10 @@ describe("reboot.sh", () => {
     root.write("/etc/tuned/bootcmdline", bootcmdline(tunedParams));
     assert.equal(run().last, "unchanged");
 
-    root.write("/etc/tuned/bootcmdline", bootcmdline(tunedParams.replaceAll("4-11", "2-11").replace("irqaffinity=0-3", "irqaffinity=0-1")));
+    // A profile switch to new cores: TuneD rewrites bootcmdline and grub.cfg's tuned_params.
+    const newParams = tunedParams.replaceAll("4-11", "2-11").replace("irqaffinity=0-3", "irqaffinity=0-1");
+    root.write("/etc/tuned/bootcmdline", bootcmdline(newParams));
+    root.write("/boot/grub/grub.cfg", GRUB_CFG.replace(`set tuned_params="${tunedParams}"`, `set tuned_params="${newParams}"`));
     const r = run();
     assert.equal(r.status, 0, show(r));
     assert.deepEqual(r.lines.filter((l) => l.startsWith("reboot_reason=")), [
@@ -113,6 +116,28 @@ describe("reboot.sh", () => {
       "reboot_reason=/proc/cmdline lacks irqaffinity=0-1 (TuneD, /etc/tuned/bootcmdline)",
     ]);
     assert.equal(r.last, "changed");
+  });
+
+  it("stops, without rebooting, when the default GRUB entry would not pass the planned or TuneD's arguments", () => {
+    const tunedParams = /^set tuned_params="(.*)"$/m.exec(GRUB_CFG)![1];
+    root.write("/etc/tuned/bootcmdline", `TUNED_BOOT_CMDLINE="${tunedParams}"\n`);
+    const stops = (cfg: string, why: RegExp) => {
+      root.write("/boot/grub/grub.cfg", cfg);
+      const r = run();
+      assert.equal(r.status, 1, show(r));
+      assert.match(r.stderr, why);
+      assert.ok(!r.stdout.includes("systemd-run"), show(r));
+    };
+    // What the first e2e image did: a grub.d drop-in reset GRUB_CMDLINE_LINUX_DEFAULT, so
+    // update-grub wrote entries without $tuned_params although 00_tuned still set it.
+    stops(GRUB_CFG.replaceAll(" $tuned_params", ""), /default boot entry in \S+grub\.cfg does not pass skew_tick=1 tsc=reliable .* irqaffinity=0-3: a reboot would not bring them\. TuneD's arguments reach GRUB through \$tuned_params/);
+    // grub.cfg older than TuneD's profile switch.
+    stops(GRUB_CFG.replace(`set tuned_params="${tunedParams}"`, `set tuned_params="${tunedParams.replaceAll("4-11", "6-11")}"`), /does not pass isolcpus=managed_irq,domain,4-11 nohz_full=4-11 rcu_nocbs=4-11: /);
+    // The planned arguments missing from the entry: kernel-args.sh has not run.
+    stops(GRUB_CFG.replaceAll(" hugepages=0:4,1:4", ""), /does not pass hugepages=0:4,1:4: a reboot would not bring it\. Run kernel-args\.sh/);
+    // The entry is fine: the reboot goes ahead.
+    root.write("/boot/grub/grub.cfg", GRUB_CFG);
+    assert.equal(run().last, "changed");
   });
 
   it("stops, without rebooting, when /etc/tuned/bootcmdline holds anything but plain kernel arguments", () => {

@@ -1,0 +1,219 @@
+/**
+ * The e2e harness: a Debian 12 VM, the plan of test/e2e/Pulumi.e2e.yaml for it, and the
+ * project's own host-prep steps run against it over SSH. Nothing here decides what a step
+ * does: the step list is `hostSteps(plan, host)` (the list the ComputeHost component turns into
+ * remote.Commands), each step sends `bundleScript(step.script)` on stdin with
+ * `remoteCommand(step)` as the command, the reboot is waited for by the RebootWaiter's own
+ * provider, and the host checks are `verifyHost` over `sshRunner`.
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { RebootWaiterProvider } from "../../components/reboot-waiter";
+import type { CheckResult } from "../../lib/checks/result";
+import type { HostConfig, StackConfig } from "../../lib/config";
+import type { HostStep } from "../../lib/host-steps";
+import { bundleScript, hostSteps, remoteCommand } from "../../lib/host-steps";
+import { isPlannedHost, planStack } from "../../lib/plan";
+import type { HostPlan } from "../../lib/plan-host";
+import { formatProblems } from "../../lib/problems";
+import { parseRebootReport } from "../../lib/reboot-wait";
+import type { SshAuth, SshTarget } from "../../lib/ssh";
+import { runSsh } from "../../lib/ssh";
+import { readStackConfig } from "../../lib/stack-files";
+import { sshRunner, verifyHost } from "../../lib/verify";
+import type { Image } from "./image";
+import { CACHE_DIR, PROJECT_DIR, ensureImage } from "./image";
+import type { MirrorProxy } from "./mirror-proxy";
+import { startMirrorProxy } from "./mirror-proxy";
+import { mirrorSources } from "./sources";
+import type { Accel, Vm } from "./vm";
+import { kernelBoots, shutdownVm, startVm, waitForSsh } from "./vm";
+
+export const STACK_FILE = join(__dirname, "Pulumi.e2e.yaml");
+
+export function say(line: string): void {
+  process.stdout.write(`# [e2e ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+}
+
+/** Wall time per phase, for the summary. */
+export class Phases {
+  readonly rows: { name: string; ms: number; note: string }[] = [];
+  async time<T>(name: string, f: () => Promise<T>, note: (r: T) => string = () => ""): Promise<T> {
+    const t0 = Date.now();
+    say(`${name}: started`);
+    try {
+      const r = await f();
+      this.rows.push({ name, ms: Date.now() - t0, note: note(r) });
+      say(`${name}: done in ${seconds(Date.now() - t0)}`);
+      return r;
+    } catch (e) {
+      this.rows.push({ name, ms: Date.now() - t0, note: `FAILED: ${(e as Error).message.split("\n")[0]}` });
+      throw e;
+    }
+  }
+}
+
+export function seconds(ms: number): string {
+  return ms >= 60_000 ? `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s` : `${(ms / 1000).toFixed(1)} s`;
+}
+
+/** The e2e stack planned for a VM: its one host's plan and config, and the stack's settings. */
+export function planForVm(target: SshTarget): { plan: HostPlan; host: HostConfig; config: StackConfig } {
+  const raw = readStackConfig(PROJECT_DIR, STACK_FILE);
+  if (raw.problems.length) throw new Error(formatProblems(raw.problems));
+  const values = structuredClone(raw.values) as { hosts: { ssh: Record<string, unknown> }[] };
+  values.hosts[0].ssh = { ...values.hosts[0].ssh, host: target.host, port: target.port, user: target.user, hostKey: target.hostKey };
+  const result = planStack(values);
+  if (!result.ok) throw new Error(`${STACK_FILE}:\n${formatProblems(result.problems)}`);
+  const plan = result.plan.hosts[0];
+  if (!isPlannedHost(plan)) throw new Error(`${STACK_FILE}: the e2e host must declare its topology`);
+  return { plan, host: result.config.hosts[0], config: result.config };
+}
+
+export interface Env {
+  accel: Accel;
+  image: Image;
+  proxy: MirrorProxy;
+  vm: Vm;
+  target: SshTarget;
+  auth: SshAuth;
+  plan: HostPlan;
+  host: HostConfig;
+  config: StackConfig;
+  steps: HostStep[];
+  /** Every boot id seen, in order (a reboot adds one). */
+  bootIds: string[];
+  runDir: string;
+}
+
+/** Mirror proxy, image (cached or built), accelerator, a booted VM from a throwaway copy of the image, and its plan. */
+export async function startEnv(phases: Phases): Promise<Env> {
+  const sources = mirrorSources();
+  const proxy = await startMirrorProxy(sources.origins, join(CACHE_DIR, "debs"));
+  say(`mirror (from this machine's apt sources): ${sources.origins.join(", ")}; VM's apt proxy on 127.0.0.1:${proxy.port}`);
+  try {
+    const { image, accel } = await phases.time("image", () => ensureImage(sources, proxy, say), (r) => (r.image.cached ? "cached" : "built"));
+    say(accel.kind === "kvm" ? "accelerator: KVM" : `accelerator: TCG. ${accel.note}`);
+    const runDir = join(CACHE_DIR, "runs", new Date().toISOString().replace(/[:.]/g, "-"));
+    mkdirSync(runDir, { recursive: true });
+    const { vm, target, auth, bootId } = await phases.time("boot", async () => {
+      const vm = await startVm({ disk: image.disk, snapshot: true, serialLog: join(runDir, "serial.log"), accel });
+      say(`VM: qemu pid ${vm.process.pid}, SSH on 127.0.0.1:${vm.port}, serial console ${vm.serialLog}`);
+      const target: SshTarget = { host: "127.0.0.1", port: vm.port, user: "root", hostKey: image.hostKey };
+      const auth: SshAuth = { privateKey: image.privateKey };
+      const bootId = await waitForSsh(vm, target, auth, accel.kind === "kvm" ? 300_000 : 1_200_000);
+      // The VM's apt reaches the mirror through the harness's proxy only (as a site's apt proxy).
+      const conf = `Acquire::http::Proxy "http://10.0.2.2:${proxy.port}";\nAcquire::https::Proxy "http://10.0.2.2:${proxy.port}";\n`;
+      const r = await runSsh(target, auth, "cat > /etc/apt/apt.conf.d/80e2e-proxy", { stdin: conf });
+      if (r.code !== 0) throw new Error(`cannot configure the VM's apt proxy: ${r.stderr}`);
+      return { vm, target, auth, bootId };
+    });
+    const { plan, host, config } = planForVm(target);
+    const steps = hostSteps(plan, host);
+    say(`plan: ${plan.name}: isolated ${plan.isolated}, kernel args ${plan.kernel.args.join(" ")}; steps ${steps.map((s) => s.id).join(", ")}`);
+    return { accel, image, proxy, vm, target, auth, plan, host, config, steps, bootIds: [bootId], runDir };
+  } catch (e) {
+    await proxy.close();
+    throw e;
+  }
+}
+
+export async function stopEnv(env: Env): Promise<"clean" | "killed"> {
+  const how = await shutdownVm(env.vm, env.target, env.auth, env.accel.kind === "kvm" ? 60_000 : 300_000);
+  await env.proxy.close();
+  return how;
+}
+
+export interface StepOutcome {
+  id: HostStep["id"];
+  code: number | null;
+  /** The script's verdict, its last line; "failed" when it exited non-zero. */
+  status: "changed" | "unchanged" | "failed";
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+/** Runs one step the way the component's remote.Command does: the bundled script on stdin, its command line over SSH. */
+export async function runStep(env: Env, step: HostStep): Promise<StepOutcome> {
+  const t0 = Date.now();
+  const r = await runSsh(env.target, env.auth, remoteCommand(step), {
+    stdin: bundleScript(step.script),
+    commandTimeoutMs: env.accel.kind === "kvm" ? 20 * 60_000 : 60 * 60_000,
+    retries: 3,
+  });
+  const last = r.stdout.trim().split("\n").pop() ?? "";
+  const status = r.code !== 0 ? "failed" : last === "changed" || last === "unchanged" ? last : "failed";
+  const outcome: StepOutcome = { id: step.id, code: r.code, status, stdout: r.stdout, stderr: r.stderr, ms: Date.now() - t0 };
+  writeFileSync(join(env.runDir, "steps.log"), `=== ${step.id}: ${remoteCommand(step)} -> exit ${r.code} ${status} in ${seconds(outcome.ms)}\n--- stdout\n${r.stdout}--- stderr\n${r.stderr}\n`, { flag: "a" });
+  say(`step ${step.id}: ${status} (exit ${r.code}) in ${seconds(outcome.ms)}`);
+  return outcome;
+}
+
+export class StepFailed extends Error {
+  /** The steps of this run up to and including the failed one. */
+  constructor(readonly outcome: StepOutcome, readonly outcomes: StepOutcome[]) {
+    const err = outcome.stderr.trim().split("\n").slice(-6).join("\n  ");
+    super(`step ${outcome.id} failed (exit ${outcome.code}):\n  ${err || outcome.stdout.trim().split("\n").slice(-3).join("\n  ")}`);
+    this.name = "StepFailed";
+  }
+}
+
+export interface PrepResult {
+  outcomes: StepOutcome[];
+  reboot: { scheduled: boolean; previousBootId: string; bootId: string; waitedMs: number };
+}
+
+/**
+ * One `pulumi up` of the host's steps: each in plan order, stopping at the first that fails;
+ * after the reboot step, the RebootWaiter's provider waits for the new boot id when the step
+ * scheduled a reboot (as the component's waiter resource does).
+ */
+export async function prepareHost(env: Env, rebootTimeoutSeconds = env.config.deployment.rebootTimeoutSeconds): Promise<PrepResult> {
+  const outcomes: StepOutcome[] = [];
+  for (const step of env.steps) {
+    const o = await runStep(env, step);
+    outcomes.push(o);
+    if (o.status === "failed") throw new StepFailed(o, outcomes);
+    if (step.id !== "reboot") continue;
+    const report = parseRebootReport(o.stdout);
+    const t0 = Date.now();
+    const bootId = await waitForReboot(env, report.bootId, report.scheduled, rebootTimeoutSeconds);
+    if (bootId !== env.bootIds.at(-1)) env.bootIds.push(bootId);
+    return { outcomes, reboot: { scheduled: report.scheduled, previousBootId: report.bootId, bootId, waitedMs: Date.now() - t0 } };
+  }
+  throw new Error(`the plan's steps (${env.steps.map((s) => s.id).join(", ")}) end without a reboot step`);
+}
+
+/** The RebootWaiter resource's provider, called as the Pulumi engine calls it on create. */
+export async function waitForReboot(env: Env, previousBootId: string, scheduled: boolean, timeoutSeconds: number): Promise<string> {
+  const provider = new RebootWaiterProvider();
+  const { outs } = await provider.create({
+    hostName: env.plan.name,
+    target: env.target,
+    privateKey: env.image.privateKey,
+    previousBootId,
+    rebootScheduled: scheduled,
+    timeoutSeconds,
+  });
+  if (!outs) throw new Error("the RebootWaiter provider returned no state");
+  return outs.bootId;
+}
+
+export async function currentBootId(env: Env): Promise<string> {
+  const r = await runSsh(env.target, env.auth, "cat /proc/sys/kernel/random/boot_id", { connectTimeoutMs: 30_000, commandTimeoutMs: 60_000 });
+  if (r.code !== 0) throw new Error(`reading the boot id failed: ${r.stderr}`);
+  return r.stdout.trim();
+}
+
+/** The host checks of `npm run verify` for this plan, hwlatdetect off (a VM's timing says nothing). */
+export function checkHost(env: Env): Promise<CheckResult[]> {
+  const hw = env.config.latency.hwlatdetect;
+  return verifyHost(sshRunner(env.target, env.auth, { commandTimeoutMs: 20 * 60_000 }), env.plan, {
+    hwlatdetect: { enabled: false, thresholdUs: hw.thresholdUs, durationSeconds: hw.durationSeconds },
+  });
+}
+
+export function kernelStarts(env: Env): number {
+  return kernelBoots(env.vm);
+}

@@ -1,0 +1,164 @@
+/**
+ * End to end (issue 6): a Debian 12 VM with 2 NUMA nodes, prepared by the project's own host-prep
+ * steps over SSH, rebooted by its reboot step into the RT kernel, checked with the host checks,
+ * prepared again (nothing changes, no reboot), shut down. The faults ride on the same VM, since
+ * every boot and every RT kernel install costs minutes under emulation:
+ *   - a step that fails mid-way: the mirror (the harness's proxy) lacks the RT kernel's package,
+ *     so the packages step fails after `apt-get update`, with a clear error; the re-run of the
+ *     whole step list (what `pulumi up` does next) finishes the job;
+ *   - a host that never reboots, and a host that does not come back (the VM powered off): the
+ *     reboot waiter fails with a clear error within a short timeout.
+ *
+ *   npm run test:e2e          (root; builds the image on the first run: see test/e2e/image.ts)
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { formatReport, summarize } from "../../lib/checks/result";
+import type { CheckResult } from "../../lib/checks/result";
+import { RebootTimeoutError } from "../../lib/reboot-wait";
+import { runSsh } from "../../lib/ssh";
+import type { Env, PrepResult, StepOutcome } from "./harness";
+import { Phases, StepFailed, checkHost, currentBootId, kernelStarts, prepareHost, say, seconds, startEnv, stopEnv, waitForReboot } from "./harness";
+
+const MIN = 60_000;
+const phases = new Phases();
+let env: Env | undefined;
+const runs: { name: string; outcomes: StepOutcome[] }[] = [];
+let checks: CheckResult[] = [];
+let shutdown = "";
+
+function need(): Env {
+  if (!env) throw new Error("no VM: the environment did not start");
+  return env;
+}
+
+/** The RT kernel's image package, not the metapackage linux-image-rt-amd64: the mirror "lost" it. */
+const MISSING = /\/linux-image-[0-9][^/]*-rt-amd64_[^/]*\.deb$/;
+
+function summaryText(e: Env): string {
+  const out = [
+    "",
+    "==================== e2e summary ====================",
+    `accelerator: ${e.accel.kind === "kvm" ? "KVM" : `TCG (${e.accel.note})`}`,
+    `image: ${e.image.dir}${e.image.cached ? " (cached)" : ""}`,
+    "phases (wall time):",
+    ...phases.rows.map((p) => `  ${p.name.padEnd(36)} ${seconds(p.ms).padStart(12)}${p.note ? `  ${p.note}` : ""}`),
+    `  ${"total".padEnd(36)} ${seconds(phases.rows.reduce((a, p) => a + p.ms, 0)).padStart(12)}`,
+    "host-prep runs:",
+    ...runs.map((r) => `  ${r.name.padEnd(36)} ${r.outcomes.map((o) => `${o.id}=${o.status}(${seconds(o.ms)})`).join(" ")}`),
+    `reboots: ${e.bootIds.length - 1} (boot ids ${e.bootIds.map((b) => b.slice(0, 8)).join(" -> ")}; kernel starts on the serial console: ${kernelStarts(e)})`,
+    `host checks: ${checks.length ? `${summarize(checks).passed}/${checks.length} passed` : "not run"}`,
+    `mirror proxy: ${e.proxy.stats.requests} requests, ${e.proxy.stats.cacheHits} from the .deb cache, ${(e.proxy.stats.bytesFromMirror / 1e6).toFixed(1)} MB from the mirror, ` +
+      `${e.proxy.stats.faulted.length} refused by the injected fault, ${e.proxy.stats.refused.length} refused as not the mirror`,
+    `shutdown: ${shutdown || "not reached"}`,
+    `serial console: ${e.vm.serialLog}`,
+    "=====================================================",
+  ];
+  return out.join("\n");
+}
+
+describe("e2e: a Debian 12 VM prepared by the project's host-prep steps", () => {
+  before(async () => {
+    env = await startEnv(phases);
+  }, { timeout: 120 * MIN });
+
+  after(async () => {
+    if (!env) return;
+    if (env.vm.running()) shutdown = await stopEnv(env).catch((e: Error) => `failed: ${e.message}`);
+    else await env.proxy.close();
+    process.stdout.write(`${summaryText(env)}\n`);
+  });
+
+  it("a step that fails mid-way stops the run with a clear error (the mirror lacks the RT kernel package)", { timeout: 60 * MIN }, async () => {
+    const e = need();
+    e.proxy.missing = MISSING;
+    let failure: unknown;
+    try {
+      await phases.time("prep 1 (fault: mirror lacks a package)", () => prepareHost(e));
+    } catch (err) {
+      failure = err;
+    } finally {
+      e.proxy.missing = null;
+    }
+    assert.ok(failure instanceof StepFailed, `expected the packages step to fail, got ${String(failure)}`);
+    const o = failure.outcome;
+    runs.push({ name: "prep 1 (mirror lacks a package)", outcomes: failure.outcomes });
+    say(`as expected: ${failure.message}`);
+    assert.equal(o.id, "packages", "the packages step is the one that needs the mirror");
+    assert.equal(o.code, 1);
+    assert.match(o.stdout, /^missing: .*linux-image-rt-amd64/m);
+    assert.match(o.stderr, /packages\.sh: error: 'env DEBIAN_FRONTEND=noninteractive apt-get install -y [^']*linux-image-rt-amd64[^']*' failed with exit status 100/);
+    assert.match(o.stderr, /404\s+Not Found/, "apt's own reason is in the step's output");
+    assert.ok(e.proxy.stats.faulted.some((p) => MISSING.test(p)), "the proxy refused the RT kernel's package");
+    // Nothing was left half-done: no RT kernel, no reboot.
+    const r = await runSsh(e.target, e.auth, "dpkg-query -W -f='${db:Status-Abbrev}' 'linux-image-*-rt-amd64' 2>/dev/null | grep -c '^.i' || true");
+    assert.equal(r.stdout.trim(), "0", "no RT kernel package is installed");
+    assert.equal(await currentBootId(e), e.bootIds[0], "the host did not reboot");
+  });
+
+  let prep: PrepResult | undefined;
+  it("the re-run finishes the job: every step in plan order, one reboot into the new boot", { timeout: 120 * MIN }, async () => {
+    const e = need();
+    prep = await phases.time("prep 2 (re-run, reboot included)", () => prepareHost(e), (r) => `reboot wait ${seconds(r.reboot.waitedMs)}`);
+    runs.push({ name: "prep 2 (re-run)", outcomes: prep.outcomes });
+    assert.deepEqual(prep.outcomes.map((o) => o.id), e.steps.map((s) => s.id), "the plan's steps, in its order");
+    const status = Object.fromEntries(prep.outcomes.map((o) => [o.id, o.status]));
+    assert.deepEqual(status, { facts: "unchanged", packages: "changed", tuned: "changed", "kernel-args": "changed", "nova-compute": "changed", reboot: "changed" });
+    assert.ok(prep.reboot.scheduled, "reboot.sh scheduled the reboot");
+    assert.equal(prep.reboot.previousBootId, e.bootIds[0]);
+    assert.notEqual(prep.reboot.bootId, prep.reboot.previousBootId, "the waiter saw a new boot id");
+    assert.equal(e.bootIds.length, 2);
+  });
+
+  it("host checks pass: RT kernel, TuneD realtime-virtual-host, planned kernel args, isolated CPUs, 1 GiB pages per node, nova.conf CPU sets", { timeout: 30 * MIN }, async () => {
+    const e = need();
+    checks = await phases.time("host checks", () => checkHost(e), (r) => `${summarize(r).passed}/${r.length} passed`);
+    process.stdout.write(`${formatReport(checks)}\n`);
+    const names = checks.map((c) => c.check).join(" | ");
+    for (const want of [/RT kernel/, /TuneD profile/, /cmdline|kernel arg/i, /isolated/i, /1 ?GiB|huge/i, /cpu_dedicated_set|nova/i]) assert.match(names, want, `a check for ${want}`);
+    assert.ok(summarize(checks).ok, `every host check passes:\n${formatReport(checks)}`);
+  });
+
+  it("a second run changes nothing: every step unchanged, no reboot", { timeout: 60 * MIN }, async () => {
+    const e = need();
+    const again = await phases.time("prep 3 (again: idempotent)", () => prepareHost(e));
+    runs.push({ name: "prep 3 (again)", outcomes: again.outcomes });
+    for (const o of again.outcomes) assert.equal(o.status, "unchanged", `step ${o.id} reports unchanged:\n${o.stdout}`);
+    assert.equal(again.reboot.scheduled, false);
+    // reboot.sh's timer fires 5 s after it is set: wait past that, then the boot id must stand.
+    await phases.time("no-reboot watch (20 s)", () => new Promise((r) => setTimeout(r, 20_000)));
+    assert.equal(await currentBootId(e), e.bootIds[1], "the host did not reboot");
+    assert.equal(e.bootIds.length - 1, 1, "exactly one reboot in the whole run");
+    assert.equal(kernelStarts(e), 2, "the serial console shows two kernel starts: the first boot and the one reboot");
+  });
+
+  it("fault: a host that never reboots fails the wait with a clear error", { timeout: 10 * MIN }, async () => {
+    const e = need();
+    const booted = await currentBootId(e);
+    await phases.time("waiter fault: never reboots (10 s)", () =>
+      assert.rejects(waitForReboot(e, booted, true, 10), (err: Error) => {
+        assert.ok(err instanceof RebootTimeoutError, String(err));
+        assert.match(err.message, new RegExp(`^${e.plan.name} \\(root@127\\.0\\.0\\.1:${e.vm.port}\\) did not reboot: 10 s after reboot\\.sh scheduled it, the host still runs boot ${booted}`));
+        say(`as expected: ${err.message}`);
+        return true;
+      }),
+    );
+  });
+
+  it("shuts down cleanly; fault: a host that does not come back fails the wait with a clear error", { timeout: 15 * MIN }, async () => {
+    const e = need();
+    const last = e.bootIds.at(-1)!;
+    shutdown = await phases.time("shutdown", () => stopEnv(e));
+    assert.equal(shutdown, "clean", "the guest powered off and qemu exited");
+    await phases.time("waiter fault: host gone (15 s)", () =>
+      assert.rejects(waitForReboot(e, last, true, 15), (err: Error) => {
+        assert.ok(err instanceof RebootTimeoutError, String(err));
+        assert.match(err.message, new RegExp(`^${e.plan.name} \\(root@127\\.0\\.0\\.1:${e.vm.port}\\) did not come back within 15 s of the reboot`));
+        assert.match(err.message, /cannot connect \(ECONNREFUSED\)/, "the last attempt's reason is named");
+        say(`as expected: ${err.message}`);
+        return true;
+      }),
+    );
+    assert.deepEqual(e.proxy.stats.refused, [], "the VM asked the proxy for nothing but the mirror");
+  });
+});

@@ -10,8 +10,8 @@
 # (on Ubuntu: the realtime kernel needs Ubuntu Pro), 2 on bad arguments.
 #
 # Packages per family:
-#   debian-12     linux-image-rt-<arch> tuned rt-tests                      (bookworm main)
-#   ubuntu-*      linux-image-realtime tuned rt-tests; the realtime kernel comes only from
+#   debian-12     linux-image-rt-<arch> tuned tuna rt-tests                 (bookworm main)
+#   ubuntu-*      linux-image-realtime tuned tuna rt-tests; the realtime kernel comes only from
 #                 Ubuntu Pro's realtime-kernel service (`pro enable realtime-kernel`)
 #   rhel-8/9      kernel-rt kernel-rt-kvm tuned-profiles-realtime tuned-profiles-nfv-host
 #                 rt-tests, from the RT and NFV repositories: on RHEL those are the
@@ -20,6 +20,9 @@
 #                 AlmaLinux the "rt" and "nfv" repositories that the release package already
 #                 defines, disabled (dnf config-manager --set-enabled). No mirror is named here:
 #                 the host's own repository configuration decides where packages come from.
+# tuna: TuneD's realtime profile verifies the isolated cores with it (`tuned-adm verify` fails,
+# its script exiting 127, without it); RHEL's tuned-profiles-realtime depends on it, Debian's
+# and Ubuntu's tuned do not.
 set -euo pipefail
 
 PROG=packages.sh
@@ -98,9 +101,9 @@ main() {
     arch=$(dpkg --print-architecture)
     # Debian builds its PREEMPT_RT flavour for these two architectures only.
     case $arch in amd64 | arm64) ;; *) die "Debian has no RT kernel package for $arch" ;; esac
-    wanted=("linux-image-rt-$arch" tuned rt-tests)
+    wanted=("linux-image-rt-$arch" tuned tuna rt-tests)
     ;;
-  ubuntu-*) wanted=(linux-image-realtime tuned rt-tests) ;;
+  ubuntu-*) wanted=(linux-image-realtime tuned tuna rt-tests) ;;
   rhel-*) wanted=(kernel-rt kernel-rt-kvm tuned-profiles-realtime tuned-profiles-nfv-host rt-tests) ;;
   esac
   for p in "${wanted[@]}"; do

@@ -174,14 +174,18 @@ setup_debian() {
   arch=$(dpkg --print-architecture)
   export DEBIAN_FRONTEND=noninteractive
   apt-get update
-  apt-get install -y "linux-image-rt-$arch" tuned rt-tests
+  apt-get install -y "linux-image-rt-$arch" tuned tuna rt-tests
   set_isolated_cores
-  if [[ -n $KERNEL_ARGS ]]; then
-    mkdir -p "$ROOT/etc/default/grub.d"
-    # Read after /etc/default/grub and the image's own snippets: appends, never replaces.
-    # shellcheck disable=SC2016 # $GRUB_CMDLINE_LINUX is for grub-mkconfig to expand
-    printf 'GRUB_CMDLINE_LINUX="$GRUB_CMDLINE_LINUX %s"\\n' "$KERNEL_ARGS" >"$ROOT/etc/default/grub.d/99-openstack-rt.cfg"
-  fi
+  # Read after /etc/default/grub and the image's own snippets: appends, never replaces.
+  # TuneD's arguments (isolcpus, nohz_full, ...) reach GRUB as $tuned_params, which TuneD
+  # appends to GRUB_CMDLINE_LINUX_DEFAULT in /etc/default/grub; an image snippet that sets
+  # that variable afresh (cloud images keep their consoles there) drops it, so it goes back.
+  mkdir -p "$ROOT/etc/default/grub.d"
+  # shellcheck disable=SC2016 # the variables are for grub-mkconfig to expand
+  {
+    if [[ -n $KERNEL_ARGS ]]; then printf 'GRUB_CMDLINE_LINUX="$GRUB_CMDLINE_LINUX %s"\\n' "$KERNEL_ARGS"; fi
+    printf '%s\\n' 'case "$GRUB_CMDLINE_LINUX_DEFAULT" in *tuned_params*) ;; *) GRUB_CMDLINE_LINUX_DEFAULT="$GRUB_CMDLINE_LINUX_DEFAULT \\$tuned_params" ;; esac'
+  } >"$ROOT/etc/default/grub.d/99-openstack-rt.cfg"
   activate_tuned
   update-grub
   # GRUB boots its first entry, and Debian lists kernels newest first: the RT kernel of the

@@ -116,6 +116,20 @@ describe("checkHost: each check fails on its own fault, with a hint that fixes i
     assert.match(r.hint, /tuned\.log/);
   });
 
+  it("TuneD: a failed verify names the settings TuneD logged as differing", () => {
+    // tuned-adm's output, then the lines host-facts.sh takes from /var/log/tuned/tuned.log.
+    const output = [
+      "Verification failed, current system settings differ from the preset profile.",
+      "You can mostly fix this by restarting the TuneD daemon, e.g.:",
+      "  systemctl restart tuned",
+      "2026-11-21 19:47:02,311 ERROR    tuned.plugins.plugin_sysctl: verify: failed: 'kernel.nmi_watchdog' = '1', expected '0'",
+      "2026-11-21 19:47:02,598 ERROR    tuned.plugins.plugin_bootloader: verify: failed: cmdline arg 'nohz_full=4-10', expected 'nohz_full=4-11'",
+    ].join("\n");
+    const r = failing(check({ tunedVerify: { exitCode: 1, output } }), "TuneD verify");
+    assert.equal(r.observed, `exit 1: "sysctl 'kernel.nmi_watchdog' = '1', expected '0'"; "bootloader cmdline arg 'nohz_full=4-10', expected 'nohz_full=4-11'"`);
+    assert.doesNotMatch(r.hint, /tuned\.log/, "the log's lines are already in the report");
+  });
+
   it("cmdline: a missing or different isolcpus fails; flags, TuneD's comma lists and repeated keys are read as the kernel does", () => {
     assert.match(failing(check({ cmdline: swap(rtHost.cmdline, "isolcpus=managed_irq,domain,4-11 ", "") }), "cmdline isolcpus").hint, /isolated_cores=4-11/);
     assert.equal(failing(check({ cmdline: swap(rtHost.cmdline, "domain,4-11", "domain,4-10") }), "cmdline isolcpus").observed, "isolcpus=managed_irq,domain,4-10 (CPUs 4-10)");

@@ -242,7 +242,7 @@ describe("the setup script, run against Debian's TuneD files", () => {
       assert.deepEqual(r.calls, [
         "dpkg --print-architecture",
         "apt-get update",
-        "apt-get install -y linux-image-rt-amd64 tuned rt-tests",
+        "apt-get install -y linux-image-rt-amd64 tuned tuna rt-tests",
         "systemctl enable --now tuned.service",
         "tuned-adm profile realtime-virtual-guest",
         "update-grub",
@@ -254,6 +254,12 @@ describe("the setup script, run against Debian's TuneD files", () => {
       // The snippet appends to whatever /etc/default/grub and earlier snippets set.
       const cmdline = execFileSync("bash", ["-c", `GRUB_CMDLINE_LINUX="console=ttyS0"; . "$1"; printf %s "$GRUB_CMDLINE_LINUX"`, "-", root.path("/etc/default/grub.d/99-openstack-rt.cfg")], { encoding: "utf8" });
       assert.equal(cmdline, "console=ttyS0 default_hugepagesz=1G");
+      // TuneD's $tuned_params survives an image snippet that set GRUB_CMDLINE_LINUX_DEFAULT afresh,
+      // and is not added twice where TuneD's own line in /etc/default/grub kept it.
+      const linuxDefault = (before: string) =>
+        execFileSync("bash", ["-c", `${before}; . "$1"; printf %s "$GRUB_CMDLINE_LINUX_DEFAULT"`, "-", root.path("/etc/default/grub.d/99-openstack-rt.cfg")], { encoding: "utf8" });
+      assert.equal(linuxDefault('GRUB_CMDLINE_LINUX_DEFAULT="console=tty0 console=ttyS0,115200"'), "console=tty0 console=ttyS0,115200 $tuned_params");
+      assert.equal(linuxDefault('GRUB_CMDLINE_LINUX_DEFAULT="quiet \\$tuned_params"'), "quiet $tuned_params");
       assert.ok(root.exists(REBOOT_FLAG));
     });
 

@@ -25,36 +25,36 @@ describe("packages.sh on Debian 12", () => {
     assert.ok(["amd64", "arm64"].includes(ARCH), `dpkg architecture ${ARCH}`);
   });
 
-  it("installs what is missing: the RT kernel and rt-tests next to an installed tuned", () => {
+  it("installs what is missing: the RT kernel, tuna and rt-tests next to an installed tuned", () => {
     writeDpkgStatus(root, { tuned: "install ok installed" });
     const r = runScript("packages.sh", ["--os", "debian-12", "--root", root.dir]);
     assert.equal(r.status, 0, show(r));
     assert.deepEqual(r.tripped, []);
     assert.deepEqual(r.lines, [
       "installed: tuned",
-      `missing: ${RT_META} rt-tests`,
+      `missing: ${RT_META} tuna rt-tests`,
       `skipped (--root ${root.dir}): apt-get update`,
-      `skipped (--root ${root.dir}): env DEBIAN_FRONTEND=noninteractive apt-get install -y ${RT_META} rt-tests`,
+      `skipped (--root ${root.dir}): env DEBIAN_FRONTEND=noninteractive apt-get install -y ${RT_META} tuna rt-tests`,
       "changed",
     ]);
   });
 
   it("counts a removed package whose config files stay (rc) as missing", () => {
-    writeDpkgStatus(root, { tuned: "install ok installed", [RT_META]: "install ok installed", "rt-tests": "deinstall ok config-files" });
+    writeDpkgStatus(root, { tuned: "install ok installed", tuna: "install ok installed", [RT_META]: "install ok installed", "rt-tests": "deinstall ok config-files" });
     const r = runScript("packages.sh", ["--os", "debian-12", "--root", root.dir]);
     assert.ok(r.lines.includes("missing: rt-tests"), show(r));
     assert.equal(r.last, "changed");
   });
 
-  it("is unchanged, and changes nothing, when all three are installed", () => {
-    writeDpkgStatus(root, { tuned: "install ok installed", [RT_META]: "install ok installed", "rt-tests": "hold ok installed" });
+  it("is unchanged, and changes nothing, when all four are installed", () => {
+    writeDpkgStatus(root, { tuned: "install ok installed", tuna: "install ok installed", [RT_META]: "install ok installed", "rt-tests": "hold ok installed" });
     // dpkg itself agrees that they are installed.
     const q = spawnSync("dpkg-query", [`--admindir=${root.path("/var/lib/dpkg")}`, "-W", "-f=${Package} ${db:Status-Abbrev}\n", "tuned", RT_META, "rt-tests"], { encoding: "utf8" });
     assert.deepEqual(q.stdout.split("\n").filter(Boolean).sort(), [`${RT_META} ii `, "rt-tests hi ", "tuned ii "]);
     const snap = root.snapshot();
     const r = runScript("packages.sh", ["--os", "debian-12", "--root", root.dir]);
     assert.equal(r.status, 0, show(r));
-    assert.deepEqual(r.lines, [`installed: ${RT_META} tuned rt-tests`, "unchanged"]);
+    assert.deepEqual(r.lines, [`installed: ${RT_META} tuned tuna rt-tests`, "unchanged"]);
     assert.deepEqual(snapshotDiff(snap, root.snapshot()), []);
   });
 
@@ -70,7 +70,7 @@ describe("packages.sh on Ubuntu 22.04", () => {
     const root = buildDebianRoot();
     try {
       root.write("/etc/os-release", readFileSync(join(FIXTURES_DIR, "ubuntu-22.04", "os-release"), "utf8"));
-      writeDpkgStatus(root, { tuned: "install ok installed", "rt-tests": "install ok installed" });
+      writeDpkgStatus(root, { tuned: "install ok installed", tuna: "install ok installed", "rt-tests": "install ok installed" });
       // The root's apt has no Ubuntu Pro source (no lists at all), as on a host without Pro.
       const r = runScript("packages.sh", ["--os", "ubuntu-22.04", "--root", root.dir]);
       assert.equal(r.status, 1, show(r));

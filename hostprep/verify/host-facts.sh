@@ -33,11 +33,19 @@ show() { if [[ -r $1 ]]; then cat -- "$1"; fi; }
 section uname-v; uname -v
 section tuned-active; tuned-adm active 2>&1 || true
 section tuned-verify
+# tuned-adm verify only says that something differs; TuneD logs what, as "verify: failed: ..."
+# lines. The lines this run added are printed after its output (a rotated log gives none).
+tuned_log=/var/log/tuned/tuned.log
+log_lines=0
+if [[ -r $tuned_log ]]; then log_lines=$(wc -l <"$tuned_log"); fi
 set +e
 verify_out=$(tuned-adm verify 2>&1)
 verify_rc=$?
 set -e
 printf 'exit=%s\n%s\n' "$verify_rc" "$verify_out"
+if [[ $verify_rc -ne 0 && -r $tuned_log ]]; then
+  tail -n +"$((log_lines + 1))" "$tuned_log" | grep -F 'verify: failed' | head -n 20 || true
+fi
 section cmdline; show /proc/cmdline
 section isolated; show /sys/devices/system/cpu/isolated
 section nohz-full

@@ -59,16 +59,31 @@ function keyLine(text: string): string {
   return excerpt(lines.find((l) => /succeeded|failed|not supported|no current|error/i.test(l)) ?? lines.pop() ?? "", 80);
 }
 
+/**
+ * The settings TuneD's log names for a failed verify ("<plugin>: verify: failed: ..."), which
+ * host-facts.sh prints after tuned-adm's own output.
+ */
+export function tunedVerifyFailures(output: string): string[] {
+  const out: string[] = [];
+  for (const line of output.split("\n")) {
+    const m = /(?:tuned\.plugins\.plugin_(\w+):\s+)?verify: failed: (.*)$/.exec(line.trim());
+    if (m) out.push(`${m[1] ? `${m[1]} ` : ""}${m[2]}`);
+  }
+  return out;
+}
+
 export function checkTuned(active: string, verify: HostFacts["tunedVerify"], profile: string): CheckResult[] {
   const current = /^Current active profile:\s*(.+)$/m.exec(active)?.[1].trim() ?? null;
   const profiles = current?.split(/\s+/) ?? [];
+  const failures = tunedVerifyFailures(verify.output);
+  const shown = failures.slice(0, 3).map((f) => excerpt(f, 90)).join("; ") + (failures.length > 3 ? `; and ${failures.length - 3} more` : "");
   return [
     verdict("TuneD profile", profiles.includes(profile), profile, current ?? keyLine(active),
       `run \`tuned-adm profile ${profile}\` after setting isolated_cores in /etc/tuned/${profile}-variables.conf, with the tuned service running (\`systemctl enable --now tuned\`)`),
     // TuneD 2.20 prints "Verfication succeeded" (sic); the exit code is what counts.
     verdict("TuneD verify", verify.exitCode === 0 && /succeeded/.test(verify.output), "exit 0, settings match the profile",
-      `exit ${verify.exitCode}: ${keyLine(verify.output)}`,
-      "TuneD's settings are not (or no longer) applied: the mismatching setting is in /var/log/tuned/tuned.log; `systemctl restart tuned`, and reboot when the bootloader settings changed"),
+      `exit ${verify.exitCode}: ${failures.length ? shown : keyLine(verify.output)}`,
+      `TuneD's settings are not (or no longer) applied${failures.length ? "" : " (the mismatching settings are in /var/log/tuned/tuned.log)"}: \`systemctl restart tuned\`, and reboot when the bootloader settings changed; a setting the hardware cannot take (a sysctl the kernel refuses) needs a profile that overrides it`),
   ];
 }
 

@@ -160,6 +160,15 @@ describe("checkHost: each check fails on its own fault, with a hint that fixes i
     assert.match(failing(check({ hugepages1g: short }, rhel), "1G pages node 1").hint, /boot-time unit/);
   });
 
+  it("1G pages: pages the kernel put on another node are named as such (seen in the e2e VM on 6.1)", () => {
+    const moved = swap(swap(rtHost.hugepages1g, "node0/hugepages/hugepages-1048576kB/nr_hugepages:4", "node0/hugepages/hugepages-1048576kB/nr_hugepages:1"),
+      "node1/hugepages/hugepages-1048576kB/nr_hugepages:4", "node1/hugepages/hugepages-1048576kB/nr_hugepages:7");
+    const r = failing(check({ hugepages1g: moved }), "1G pages node 0");
+    assert.equal(r.observed, "1");
+    assert.match(r.hint, /^node 0 has 1 pages of 1 GiB, the plan needs 4; node 1 holds 7, more than its 4: the kernel placed node 0's pages there because node 0 had no free 1 GiB-aligned gigabyte at boot/);
+    assert.equal(result(check({ hugepages1g: moved }), "1G pages node 1").ok, true, "a surplus is no failure of its own");
+  });
+
   it("nova.conf: sets are compared as sets; other sets, a shared set the plan lacks and vcpu_pin_set fail", () => {
     assert.equal(result(check({ novaConf: swap(rtHost.novaConf, "cpu_dedicated_set = 4-11", "cpu_dedicated_set = 4-7,8,9-11") }), "nova cpu_dedicated_set").ok, true);
     assert.equal(result(check({ novaConf: "[compute]\ncpu_dedicated_set=4-12,^12\n" }), "nova cpu_dedicated_set").ok, true);

@@ -30,6 +30,18 @@ section() { printf '=== %s ===\n' "$1"; }
 # Prints a file if it exists; a missing file is an empty section, not a failure.
 show() { if [[ -r $1 ]]; then cat -- "$1"; fi; }
 
+# Right after a reboot the host may still be starting its services: TuneD takes half a minute
+# on a slow host, and tuned-adm without its daemon cannot verify ("Not supported in no_daemon
+# mode"). Wait for the boot to finish, up to 5 minutes, then collect whatever state there is.
+if command -v systemctl >/dev/null; then
+  for _ in $(seq 1 300); do
+    case $(systemctl is-system-running 2>/dev/null || true) in
+      initializing | starting) sleep 1 ;;
+      *) break ;;
+    esac
+  done
+fi
+
 section uname-v; uname -v
 section tuned-active; tuned-adm active 2>&1 || true
 section tuned-verify

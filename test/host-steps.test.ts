@@ -235,7 +235,7 @@ describe("bundleScript", () => {
       // tuned-adm activated the profile (TuneD records its bootloader arguments), and the
       // host rebooted into the RT kernel with the arguments of the default entry.
       const arch = execFileSync("dpkg", ["--print-architecture"], { encoding: "utf8" }).trim();
-      writeDpkgStatus(root, { tuned: "install ok installed", [`linux-image-rt-${arch}`]: "install ok installed", "rt-tests": "install ok installed" });
+      writeDpkgStatus(root, { tuned: "install ok installed", tuna: "install ok installed", [`linux-image-rt-${arch}`]: "install ok installed", "rt-tests": "install ok installed" });
       const tunedParams = /^set tuned_params="(.*)"$/m.exec(GRUB_CFG)![1];
       root.write("/etc/tuned/active_profile", "realtime-virtual-host\n");
       root.write("/etc/tuned/bootcmdline", `TUNED_BOOT_CMDLINE="${tunedParams}"\nTUNED_BOOT_INITRD_ADD=""\n`);

@@ -130,6 +130,21 @@ describe("checkHost: each check fails on its own fault, with a hint that fixes i
     assert.doesNotMatch(r.hint, /tuned\.log/, "the log's lines are already in the report");
   });
 
+  it("TuneD: settings the running kernel lacks are skipped (--ignore-missing) and listed, not failed", () => {
+    // As on Debian 12's PREEMPT_RT kernel, which has no busy polling (seen in the e2e VM).
+    const output = [
+      "Verification succeeded, current system settings match the preset profile.",
+      "See TuneD log file ('/var/log/tuned/tuned.log') for details.",
+      "2026-11-21 20:31:02,311 INFO     tuned.plugins.base: verify: skipped, missing: 'net.core.busy_read'",
+      "2026-11-21 20:31:02,312 INFO     tuned.plugins.base: verify: skipped, missing: 'net.core.busy_poll'",
+    ].join("\n");
+    const r = result(check({ tunedVerify: { exitCode: 0, output } }), "TuneD verify");
+    assert.equal(r.ok, true);
+    assert.equal(r.observed, "exit 0; not in this kernel, skipped: net.core.busy_read, net.core.busy_poll");
+    const failedToo = `${output.replace("succeeded, current system settings match", "failed, current system settings differ from")}\n2026-11-21 20:31:02,313 ERROR    tuned.plugins.base: verify: failed: 'kernel.sched_rt_runtime_us' = '950000', expected '-1'`;
+    assert.equal(failing(check({ tunedVerify: { exitCode: 1, output: failedToo } }), "TuneD verify").observed, `exit 1: "'kernel.sched_rt_runtime_us' = '950000', expected '-1'"`);
+  });
+
   it("cmdline: a missing or different isolcpus fails; flags, TuneD's comma lists and repeated keys are read as the kernel does", () => {
     assert.match(failing(check({ cmdline: swap(rtHost.cmdline, "isolcpus=managed_irq,domain,4-11 ", "") }), "cmdline isolcpus").hint, /isolated_cores=4-11/);
     assert.equal(failing(check({ cmdline: swap(rtHost.cmdline, "domain,4-11", "domain,4-10") }), "cmdline isolcpus").observed, "isolcpus=managed_irq,domain,4-10 (CPUs 4-10)");

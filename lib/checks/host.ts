@@ -60,29 +60,35 @@ function keyLine(text: string): string {
 }
 
 /**
- * The settings TuneD's log names for a failed verify ("<plugin>: verify: failed: ..."), which
- * host-facts.sh prints after tuned-adm's own output.
+ * What TuneD's log says about a verify, which host-facts.sh prints after tuned-adm's own output:
+ * the settings that differ ("verify: failed: ...") and those the running kernel lacks, skipped
+ * with --ignore-missing ("verify: skipped, missing: ...").
  */
-export function tunedVerifyFailures(output: string): string[] {
-  const out: string[] = [];
+export function tunedVerifyLog(output: string): { failed: string[]; missing: string[] } {
+  const failed: string[] = [];
+  const missing: string[] = [];
   for (const line of output.split("\n")) {
-    const m = /(?:tuned\.plugins\.plugin_(\w+):\s+)?verify: failed: (.*)$/.exec(line.trim());
-    if (m) out.push(`${m[1] ? `${m[1]} ` : ""}${m[2]}`);
+    const m = /(?:tuned\.plugins\.(?:plugin_)?(\w+):\s+)?verify: (failed|skipped, missing): (.*)$/.exec(line.trim());
+    if (!m) continue;
+    if (m[2] === "failed") failed.push(`${m[1] && m[1] !== "base" ? `${m[1]} ` : ""}${m[3]}`);
+    else missing.push(m[3].replace(/^'(.*)'$/, "$1"));
   }
-  return out;
+  return { failed, missing };
 }
 
 export function checkTuned(active: string, verify: HostFacts["tunedVerify"], profile: string): CheckResult[] {
   const current = /^Current active profile:\s*(.+)$/m.exec(active)?.[1].trim() ?? null;
   const profiles = current?.split(/\s+/) ?? [];
-  const failures = tunedVerifyFailures(verify.output);
+  const { failed: failures, missing } = tunedVerifyLog(verify.output);
   const shown = failures.slice(0, 3).map((f) => excerpt(f, 90)).join("; ") + (failures.length > 3 ? `; and ${failures.length - 3} more` : "");
+  const ok = verify.exitCode === 0 && /succeeded/.test(verify.output);
+  const skipped = missing.length ? `; not in this kernel, skipped: ${missing.slice(0, 6).join(", ")}${missing.length > 6 ? ` and ${missing.length - 6} more` : ""}` : "";
   return [
     verdict("TuneD profile", profiles.includes(profile), profile, current ?? keyLine(active),
       `run \`tuned-adm profile ${profile}\` after setting isolated_cores in /etc/tuned/${profile}-variables.conf, with the tuned service running (\`systemctl enable --now tuned\`)`),
     // TuneD 2.20 prints "Verfication succeeded" (sic); the exit code is what counts.
-    verdict("TuneD verify", verify.exitCode === 0 && /succeeded/.test(verify.output), "exit 0, settings match the profile",
-      `exit ${verify.exitCode}: ${failures.length ? shown : keyLine(verify.output)}`,
+    verdict("TuneD verify", ok, "exit 0, settings match the profile",
+      ok ? `exit 0${skipped}` : `exit ${verify.exitCode}: ${failures.length ? shown : keyLine(verify.output)}`,
       `TuneD's settings are not (or no longer) applied${failures.length ? "" : " (the mismatching settings are in /var/log/tuned/tuned.log)"}: \`systemctl restart tuned\`, and reboot when the bootloader settings changed; a setting the hardware cannot take (a sysctl the kernel refuses) needs a profile that overrides it`),
   ];
 }

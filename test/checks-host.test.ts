@@ -145,6 +145,26 @@ describe("checkHost: each check fails on its own fault, with a hint that fixes i
     assert.equal(failing(check({ tunedVerify: { exitCode: 1, output: failedToo } }), "TuneD verify").observed, `exit 1: "'kernel.sched_rt_runtime_us' = '950000', expected '-1'"`);
   });
 
+  it("TuneD: sysctls TuneD 2.20 fails as 'None' pass only when host-facts.sh found them absent from /proc/sys", () => {
+    // What the e2e VM's Debian 12 RT kernel gave, --ignore-missing notwithstanding.
+    const logged = [
+      "Verification failed, current system settings differ from the preset profile.",
+      "2026-11-21 20:46:30,101 ERROR    tuned.plugins.base: verify: failed: 'net.core.busy_read' = 'None', expected '50'",
+      "2026-11-21 20:46:30,102 ERROR    tuned.plugins.base: verify: failed: 'net.core.busy_poll' = 'None', expected '50'",
+      "2026-11-21 20:46:30,103 ERROR    tuned.plugins.base: verify: failed: 'kernel.numa_balancing' = 'None', expected ''",
+    ];
+    const absent = ["absent sysctl: net.core.busy_read", "absent sysctl: net.core.busy_poll", "absent sysctl: kernel.numa_balancing"];
+    const all = result(check({ tunedVerify: { exitCode: 1, output: [...logged, ...absent].join("\n") } }), "TuneD verify");
+    assert.equal(all.ok, true);
+    assert.equal(all.observed, "exit 1; not in this kernel, skipped: net.core.busy_read, net.core.busy_poll, kernel.numa_balancing");
+    // One of them is there after all (TuneD could not read it): that one fails.
+    const oneThere = failing(check({ tunedVerify: { exitCode: 1, output: [...logged, ...absent.slice(0, 2)].join("\n") } }), "TuneD verify");
+    assert.equal(oneThere.observed, `exit 1: "'kernel.numa_balancing' = 'None', expected ''"`);
+    // A failed verify with no logged reason is a failure, whatever else was skipped.
+    const unexplained = "Verification failed, current system settings differ from the preset profile.\n2026-11-21 20:46:30,104 INFO     tuned.plugins.base: verify: skipped, missing: 'vm.stat_interval'";
+    assert.equal(result(check({ tunedVerify: { exitCode: 1, output: unexplained } }), "TuneD verify").ok, false);
+  });
+
   it("cmdline: a missing or different isolcpus fails; flags, TuneD's comma lists and repeated keys are read as the kernel does", () => {
     assert.match(failing(check({ cmdline: swap(rtHost.cmdline, "isolcpus=managed_irq,domain,4-11 ", "") }), "cmdline isolcpus").hint, /isolated_cores=4-11/);
     assert.equal(failing(check({ cmdline: swap(rtHost.cmdline, "domain,4-11", "domain,4-10") }), "cmdline isolcpus").observed, "isolcpus=managed_irq,domain,4-10 (CPUs 4-10)");

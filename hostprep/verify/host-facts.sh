@@ -60,7 +60,13 @@ verify_rc=$?
 set -e
 printf 'exit=%s\n%s\n' "$verify_rc" "$verify_out"
 if [[ -r $tuned_log ]]; then
-  tail -n +"$((log_lines + 1))" "$tuned_log" | grep -E 'verify: (failed|skipped, missing)' | head -n 40 || true
+  verify_log=$(tail -n +"$((log_lines + 1))" "$tuned_log" | grep -E 'verify: (failed|skipped, missing)' | head -n 40 || true)
+  if [[ -n $verify_log ]]; then printf '%s\n' "$verify_log"; fi
+  # TuneD 2.20's sysctl plugin reports a sysctl the kernel does not have as "= 'None'" even
+  # with --ignore-missing: say which of those are absent from /proc/sys.
+  while IFS= read -r name; do
+    if [[ $name =~ ^[A-Za-z0-9_.-]+$ && ! -e /proc/sys/${name//.//} ]]; then printf 'absent sysctl: %s\n' "$name"; fi
+  done < <(grep -oE "verify: failed: '[A-Za-z0-9_.-]+' = 'None'" <<<"$verify_log" | cut -d"'" -f2 || true)
 fi
 section cmdline; show /proc/cmdline
 section isolated; show /sys/devices/system/cpu/isolated

@@ -4,7 +4,7 @@
  * e2e stack's plan and steps. Seconds, so a broken harness shows before the VM run starts.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import type { IncomingMessage } from "node:http";
 import { createServer, request } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -79,10 +79,19 @@ function get(port: number, url: string): Promise<{ status: number; body: string 
   });
 }
 
+const SLOW_BODY = `${"x".repeat(10)}${"y".repeat(200_000)}`;
+
 describe("mirror proxy", () => {
   let upstreamHits: string[] = [];
   const upstream = createServer((req, res) => {
     upstreamHits.push(req.url ?? "");
+    if (req.url?.includes("/slow/")) {
+      // A body in chunks, the rest well after the first: time for the client to hang up.
+      res.writeHead(200, { "content-type": "application/octet-stream" });
+      res.write(SLOW_BODY.slice(0, 10));
+      setTimeout(() => res.end(SLOW_BODY.slice(10)), 300);
+      return;
+    }
     res.writeHead(200, { "content-type": "application/octet-stream" }).end(`content of ${req.url}`);
   });
   let origin = "";
@@ -113,6 +122,25 @@ describe("mirror proxy", () => {
     await get(proxy.port, index);
     await get(proxy.port, index);
     assert.equal(upstreamHits.length, 3, "indexes are never cached");
+  });
+
+  it("survives a client that hangs up mid-download (apt after a 404), and still caches the whole file", async () => {
+    const deb = `http://${origin}/debian/pool/main/s/slow/slow_1.0-1_amd64.deb`;
+    const body = await new Promise<number>((resolve, reject) => {
+      const req = request({ host: "127.0.0.1", port: proxy.port, path: deb, headers: { host: origin } }, (res) => {
+        res.once("data", () => {
+          req.destroy();
+          resolve(res.statusCode ?? 0);
+        });
+      });
+      req.on("error", (e) => (e.message.includes("socket hang up") ? undefined : reject(e)));
+      req.end();
+    });
+    assert.equal(body, 200);
+    // The upstream's body arrives over 300 ms after the client left; the proxy writes on.
+    const cached = join(cache, "slow_1.0-1_amd64.deb");
+    for (let i = 0; i < 50 && !readdirSync(cache).includes("slow_1.0-1_amd64.deb"); i++) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(readFileSync(cached, "utf8"), SLOW_BODY);
   });
 
   it("refuses every other origin, and plain (non-proxy) requests", async () => {

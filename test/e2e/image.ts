@@ -60,10 +60,10 @@ export interface Image {
  */
 function run(cmd: string, args: string[], opts: { input?: string; log?: string; timeoutMs?: number } = {}): Promise<string> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(cmd, args, { stdio: ["pipe", "pipe", "pipe"] });
+    const child = spawn(cmd, args, { stdio: [opts.input === undefined ? "ignore" : "pipe", "pipe", "pipe"] });
     let out = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (out += d));
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (out += d));
+    child.stdout?.setEncoding("utf8").on("data", (d: string) => (out += d));
+    child.stderr?.setEncoding("utf8").on("data", (d: string) => (out += d));
     const timer = setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs ?? 45 * 60_000);
     child.once("error", (e: NodeJS.ErrnoException) => {
       clearTimeout(timer);
@@ -76,7 +76,12 @@ function run(cmd: string, args: string[], opts: { input?: string; log?: string; 
       const tail = out.trim().split("\n").slice(-25).join("\n");
       reject(new Error(`${cmd} ${args.slice(0, 3).join(" ")}... failed (exit ${code ?? signal}):\n${tail}`));
     });
-    child.stdin.end(opts.input ?? "");
+    if (child.stdin) {
+      // A command that exits without reading its input gives EPIPE here; its exit status is
+      // what counts, reported above.
+      child.stdin.on("error", () => {});
+      child.stdin.end(opts.input);
+    }
   });
 }
 

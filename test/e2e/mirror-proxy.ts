@@ -93,6 +93,10 @@ export async function startMirrorProxy(origins: readonly string[], cacheDir: str
 
   const server = createServer((req, res) => {
     stats.requests++;
+    // apt drops its other downloads when one fails (the injected 404): writing on then gives
+    // EPIPE. The client is gone, nothing more; a download under way still completes the cache.
+    req.on("error", () => {});
+    res.on("error", () => {});
     let url: URL;
     try {
       url = new URL(req.url ?? "");
@@ -111,7 +115,7 @@ export async function startMirrorProxy(origins: readonly string[], cacheDir: str
     if (cached && req.method === "GET" && existsSync(cached)) {
       stats.cacheHits++;
       res.writeHead(200, { "content-type": "application/vnd.debian.binary-package", "content-length": statSync(cached).size });
-      createReadStream(cached).pipe(res);
+      createReadStream(cached).on("error", () => res.destroy()).pipe(res);
       return;
     }
     const upstream = request(url, { method: req.method, headers: { ...forwardHeaders(req.headers), host: url.host } }, (up) => {
@@ -120,7 +124,7 @@ export async function startMirrorProxy(origins: readonly string[], cacheDir: str
       up.on("data", (chunk: Buffer) => {
         stats.bytesFromMirror += chunk.length;
         keep?.write(chunk);
-        res.write(chunk);
+        if (!res.destroyed) res.write(chunk);
       });
       up.on("end", () => {
         keep?.commit();

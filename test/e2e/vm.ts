@@ -174,6 +174,17 @@ export function qemuArgs(o: VmOptions, port: number): string[] {
   ];
 }
 
+/** Does `exited` settle within `ms`? The timer is cleared either way: a pending one would keep this process alive. */
+async function exitsWithin(exited: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), ms)));
+  try {
+    return await Promise.race([exited.then(() => true), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export async function startVm(o: VmOptions): Promise<Vm> {
   killAllOnExit();
   for (let attempt = 0; ; attempt++) {
@@ -197,7 +208,7 @@ export async function startVm(o: VmOptions): Promise<Vm> {
       });
     });
     // A port taken between freePort() and qemu's bind makes qemu exit at once: try another.
-    const early = await Promise.race([exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 1_500))]);
+    const early = await exitsWithin(exited, 1_500);
     if (early) {
       if (/hostfwd|host forwarding/i.test(err) && attempt < 3) continue;
       throw new Error(`qemu exited at start: ${err.trim()}`);
@@ -260,8 +271,7 @@ export async function shutdownVm(vm: Vm, target: SshTarget, auth: SshAuth, timeo
   } catch {
     // the session may drop as the guest goes down
   }
-  const exited = await Promise.race([vm.exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), timeoutMs))]);
-  if (exited) return "clean";
+  if (await exitsWithin(vm.exited, timeoutMs)) return "clean";
   await vm.kill();
   return "killed";
 }

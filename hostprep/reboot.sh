@@ -75,20 +75,30 @@ default_entry() {
   done
 }
 
+# ABSENT: the arguments that are not among the words.
+absent_from() { # <word count> <word...> <arg...>
+  local n=$1 a w found
+  shift
+  local words=("${@:1:n}")
+  shift "$n"
+  ABSENT=()
+  for a in "$@"; do
+    found=0
+    for w in "${words[@]}"; do
+      if [[ $w == "$a" ]]; then found=1; fi
+    done
+    if ((found == 0)); then ABSENT+=("$a"); fi
+  done
+}
+
 # Stops the step when the default GRUB entry does not pass an argument the plan or TuneD
 # wants: the host would come back without it, and the waiter and the host checks would only
 # find that out after a reboot.
 entry_passes() { # <fix> <arg...>
-  local fix=$1 a w found missing=()
+  local fix=$1
   shift
-  for a in "$@"; do
-    found=0
-    for w in "${ENTRY_WORDS[@]}"; do
-      if [[ $w == "$a" ]]; then found=1; fi
-    done
-    if ((found == 0)); then missing+=("$a"); fi
-  done
-  ((${#missing[@]} == 0)) || die "the default boot entry in $ENTRY_FROM does not pass ${missing[*]}: a reboot would not bring $( ((${#missing[@]} == 1)) && echo it || echo them). $fix"
+  absent_from "${#ENTRY_WORDS[@]}" "${ENTRY_WORDS[@]}" "$@"
+  ((${#ABSENT[@]} == 0)) || die "the default boot entry in $ENTRY_FROM does not pass ${ABSENT[*]}: a reboot would not bring $( ((${#ABSENT[@]} == 1)) && echo it || echo them). $fix"
 }
 
 # TUNED_ARGS: the arguments TuneD's bootloader plugin added for the active profile, as it
@@ -111,15 +121,10 @@ tuned_boot_args() {
 
 # REASONS += "/proc/cmdline lacks <arg><note>" for each argument not on the command line.
 missing_args() { # <note> <arg...>
-  local note=$1 a w found
+  local note=$1 a
   shift
-  for a in "$@"; do
-    found=0
-    for w in "${WORDS[@]}"; do
-      if [[ $w == "$a" ]]; then found=1; fi
-    done
-    if ((found == 0)); then REASONS+=("/proc/cmdline lacks $a$note"); fi
-  done
+  absent_from "${#WORDS[@]}" "${WORDS[@]}" "$@"
+  for a in "${ABSENT[@]}"; do REASONS+=("/proc/cmdline lacks $a$note"); done
 }
 
 main() {

@@ -16,10 +16,10 @@ import { RtCloud } from "./components/rt-cloud";
 import type { Outputs, StackOutputs, VerificationOutput } from "./lib/outputs";
 import { isPlannedHost } from "./lib/plan";
 import { planFromPulumiConfig } from "./lib/pulumi-config";
-import { domainCandidates, wantsGuestCheck } from "./lib/verify-targets";
+import { domainCandidates, latencyBudget, wantsGuestCheck } from "./lib/verify-targets";
 
 const cfg = new pulumi.Config();
-const { config, plan } = planFromPulumiConfig(cfg);
+const { config, plan, cloud: decisions } = planFromPulumiConfig(cfg);
 const privateKey = cfg.getSecret("sshPrivateKey");
 const planned = plan.hosts.filter(isPlannedHost);
 
@@ -33,7 +33,7 @@ const hostChecks = hosts.map(
   (h, i) =>
     new HostVerification(
       `${h.hostName}-verification`,
-      { target: config.hosts.find((c) => c.name === h.hostName)!.ssh, privateKey, plan: planned[i], hwlatdetect: config.latency.hwlatdetect },
+      { hostName: h.hostName, target: config.hosts.find((c) => c.name === h.hostName)!.ssh, plan: planned[i], hwlatdetect: config.latency.hwlatdetect, bootId: h.bootId },
       { dependsOn: [h] },
     ),
 );
@@ -41,6 +41,7 @@ const hostChecks = hosts.map(
 const cloud = new RtCloud("openstack-rt", {
   config,
   plan,
+  decisions,
   hostReadiness: Object.fromEntries(
     hosts.map((h, i) => [h.hostName, { aggregateHost: h.aggregateHost, resources: [h, hostChecks[i], ...(controller ? [controller] : [])] }]),
   ),
@@ -48,7 +49,7 @@ const cloud = new RtCloud("openstack-rt", {
 
 const domainChecks = plan.servers.map((s) => {
   const server = cloud.servers.get(s.name)!;
-  return [s.name, new DomainVerification(`${s.name}-domain-verification`, { serverId: server.output.id, candidates: domainCandidates(config, plan, s), privateKey }, { dependsOn: [server] })] as const;
+  return [s.name, new DomainVerification(`${s.name}-domain-verification`, { serverName: s.name, serverId: server.output.id, candidates: domainCandidates(config, plan, s) }, { dependsOn: [server] })] as const;
 });
 const guestChecks = plan.servers
   .filter((s) => wantsGuestCheck(config, plan.flavors.find((f) => f.name === s.flavor)!))
@@ -56,7 +57,7 @@ const guestChecks = plan.servers
     const server = cloud.servers.get(s.name)!;
     const target = server.output.apply((o) => ({ host: o.floatingIp ?? o.accessIpV4, port: 22, user: o.loginUser }));
     const guest = plan.flavors.find((f) => f.name === s.flavor)!.guest;
-    return [s.name, new GuestVerification(`${s.name}-guest-verification`, { serverName: s.name, target, privateKey, guest, budget: config.latency.guest }, { dependsOn: [server] })] as const;
+    return [s.name, new GuestVerification(`${s.name}-guest-verification`, { serverName: s.name, target, guest, budget: latencyBudget(config.latency.guest), readyTimeoutSeconds: config.latency.guest.readyTimeoutSeconds }, { dependsOn: [server] })] as const;
   });
 
 type Check = { passed: pulumi.Output<boolean>; results: pulumi.Output<VerificationOutput["results"]> };

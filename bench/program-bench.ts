@@ -1,6 +1,6 @@
 /**
  * `npm run bench` (program part): evaluates the whole program under the SDK's mocks, the way
- * index.ts runs it (config -> plan -> RtCloud, every resource registered), for a generated stack
+ * index.ts runs it (config -> decideStack -> RtCloud, every resource registered), for a generated stack
  * of 100 hosts, 20 flavors and 100 servers, and at a quarter and half of that to show how it
  * grows, each size in its own process. Every server waits for the readiness of the hosts it may land on, as with host prep
  * wired in. Prints wall time and memory. Target: under 10 s at full size, linear in size.
@@ -72,13 +72,13 @@ async function run(hosts: number, flavors: number, servers: number): Promise<{ m
   const heapBefore = process.memoryUsage().heapUsed;
   const cpuBefore = process.cpuUsage();
   const start = performance.now();
-  const { config, plan } = planFromPulumiConfig(new pulumi.Config());
+  const { config, plan, cloud: decisions } = planFromPulumiConfig(new pulumi.Config());
   const hostReadiness: Record<string, HostReadiness> = {};
   for (const h of config.hosts) {
     const ready = new HostReady(`ready-${h.name}`);
     hostReadiness[h.name] = { resources: [ready], aggregateHost: ready.id.apply(() => h.name) };
   }
-  const cloud = new RtCloud("openstack-rt", { config, plan, hostReadiness });
+  const cloud = new RtCloud("openstack-rt", { config, plan, decisions, hostReadiness });
   await new Promise((resolve) => pulumi.output(cloud.outputs).apply(resolve));
   await pulumi.runtime.disconnect();
   const ms = performance.now() - start;

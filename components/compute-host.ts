@@ -103,7 +103,6 @@ export class ComputeHost extends pulumi.ComponentResource {
       {
         hostName: args.plan.name,
         target: sshConnection(args.host.ssh),
-        privateKey: args.privateKey,
         previousBootId: report.bootId,
         rebootScheduled: report.scheduled,
         timeoutSeconds: args.rebootTimeoutSeconds,

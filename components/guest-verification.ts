@@ -1,59 +1,30 @@
 /**
- * GuestVerification: inside an RT guest, proves the RT kernel and TuneD realtime-virtual-guest
- * with isolated_cores = the RT vCPUs, then runs cyclictest on the RT vCPUs under load on the
- * others and holds the result to the latency budget.
+ * GuestVerification: waits for an RT guest to be ready (SSH, cloud-init done, RT kernel), proves
+ * its RT setup (TuneD realtime-virtual-guest with isolated_cores = the RT vCPUs), then runs
+ * cyclictest on the RT vCPUs under load on the others and holds the result to the latency budget.
  */
-import * as pulumi from "@pulumi/pulumi";
-import type { CheckResult } from "../lib/checks/result";
-import { checkProvider, checkResourceOptions, checkResourceProps } from "../lib/check-provider";
+import type * as pulumi from "@pulumi/pulumi";
 import type { GuestPlan } from "../lib/plan";
+import { guestCheckProvider } from "../lib/providers/guest-check";
 import type { SshTarget } from "../lib/ssh";
 import type { GuestBudget } from "../lib/verify";
-import { scriptText, sshRunner, verifyGuest } from "../lib/verify";
-
-interface GuestVerificationInputs {
-  serverName: string;
-  target: SshTarget;
-  privateKey?: string;
-  guest: GuestPlan;
-  budget: GuestBudget;
-  script: string;
-  verifyRevision: string;
-}
+import { scriptText } from "../lib/verify";
+import { VerificationResource } from "./verification-resource";
 
 export interface GuestVerificationArgs {
   serverName: pulumi.Input<string>;
   /** The guest's address and login user; `proxy` reaches it through a bastion. */
   target: pulumi.Input<SshTarget>;
-  privateKey?: pulumi.Input<string>;
   guest: pulumi.Input<GuestPlan>;
   budget: pulumi.Input<GuestBudget>;
+  /** How long a new guest may take to install its RT kernel and reboot into it. */
+  readyTimeoutSeconds: pulumi.Input<number>;
   verifyRevision?: pulumi.Input<string>;
 }
 
-export const guestVerificationProvider = checkProvider<GuestVerificationInputs>(
-  (i) => `guest verification of ${i.serverName}`,
-  (i) => `guest-verification-${i.serverName}`,
-  (i) =>
-    verifyGuest(
-      sshRunner(i.target, { privateKey: i.privateKey, agentSocket: process.env.SSH_AUTH_SOCK }, {}, { "guest-latency.sh": i.script }),
-      i.guest,
-      i.budget,
-    ),
-);
-
-export class GuestVerification extends pulumi.dynamic.Resource {
-  declare readonly results: pulumi.Output<CheckResult[]>;
-  declare readonly passed: pulumi.Output<boolean>;
-
+export class GuestVerification extends VerificationResource {
   constructor(name: string, args: GuestVerificationArgs, opts?: pulumi.CustomResourceOptions) {
-    super(
-      guestVerificationProvider,
-      name,
-      checkResourceProps(args, scriptText("guest-latency.sh")),
-      checkResourceOptions(opts),
-      "verify",
-      "GuestVerification",
-    );
+    const inputs = { ...args, script: scriptText("guest-latency.sh"), verifyRevision: args.verifyRevision ?? "" };
+    super(guestCheckProvider, name, inputs, opts, "GuestVerification");
   }
 }

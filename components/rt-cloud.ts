@@ -1,26 +1,21 @@
 /**
- * The cloud objects of an RT stack, from its config and plan: the aggregate of the RT hosts,
- * the flavors, the guest image, the security group, the keypair and the servers. Everything
- * that can be wrong with the input is found before the first resource is registered, and
- * reported together (PlanError), like the planner's own problems.
+ * The cloud objects of an RT stack, from its config, plan and cloud decisions (decideStack,
+ * lib/decide-stack.ts): the aggregate of the RT hosts, the flavors, the guest image, the
+ * security group, the keypair and the servers. Everything that can be wrong with the input was
+ * found and reported before the first resource was registered; this only carries it out.
  */
 import * as openstack from "@pulumi/openstack";
 import * as pulumi from "@pulumi/pulumi";
-import type { GuestFamily } from "../lib/cloud-init";
-import { cloudInitUserData, guestFamily, guestSetup, needsRtSetup } from "../lib/cloud-init";
 import type { StackConfig } from "../lib/config";
+import type { CloudDecisions } from "../lib/decide-cloud";
 import type { CloudOutputs, Outputs } from "../lib/outputs";
 import type { StackPlan } from "../lib/plan";
-import { isPlannedHost } from "../lib/plan";
-import type { Problem } from "../lib/problems";
-import { PlanError } from "../lib/problems";
 import { RtAggregate } from "./aggregate";
 import { RtFlavor } from "./flavors";
-import type { ImageSource } from "./image";
-import { imageSource, RtImage } from "./image";
+import { RtImage } from "./image";
 import { RtKeypair } from "./keypair";
 import { RtSecurityGroup } from "./security-group";
-import { RtServer, serverAvailabilityZone } from "./server";
+import { RtServer } from "./server";
 
 /** What the cloud objects wait for on one RT host (host prep and host checks are built elsewhere). */
 export interface HostReadiness {
@@ -36,71 +31,10 @@ export interface HostReadiness {
 export interface RtCloudArgs {
   config: StackConfig;
   plan: StackPlan;
+  /** decideStack's cloud decisions for this config and plan: the image source and every server. */
+  decisions: CloudDecisions;
   /** Per RT host, by nova service host name. A server waits for every host Nova may place it on. */
   hostReadiness?: Record<string, HostReadiness>;
-  /** The directory a relative image.file is read from: the project directory, where Pulumi runs the program. */
-  projectDir?: string;
-}
-
-export interface ServerDecision {
-  name: string;
-  flavor: string;
-  host: string | null;
-  availabilityZone: string | undefined;
-  /** The RT hosts whose readiness the server waits for. */
-  waitsFor: string[];
-  floatingIpPool: string | undefined;
-  userData: string;
-}
-
-export interface CloudDecisions {
-  image: ImageSource;
-  servers: ServerDecision[];
-}
-
-/**
- * Every decision the components only carry out. Throws PlanError with every problem found.
- * Its only I/O is reading (hashing) a local image file.
- */
-export function decideCloud(config: StackConfig, plan: StackPlan, projectDir: string): CloudDecisions {
-  const problems: Problem[] = [];
-  const image = imageSource(config.image, projectDir);
-  if (!image.ok) problems.push(image.problem);
-
-  const flavors = new Map(plan.flavors.map((f) => [f.name, f]));
-  const flavorOf = (flavor: string) => {
-    const f = flavors.get(flavor);
-    // The planner refuses a server of an unknown flavor, so this is a caller's mistake.
-    if (!f) throw new Error(`server flavor ${flavor} is not in the plan`);
-    return f;
-  };
-  const rtFlavors = [...new Set(config.servers.map((s) => s.flavor))].filter((f) => needsRtSetup(flavorOf(f), config.image));
-  let family: GuestFamily | undefined;
-  if (rtFlavors.length > 0) {
-    const g = guestFamily(config.image, rtFlavors);
-    if (g.ok) family = g.family;
-    else problems.push(g.problem);
-  }
-  if (problems.length > 0 || !image.ok) throw new PlanError(problems);
-
-  // Nova may put an unpinned server on any host it fits, and on hosts not planned yet.
-  const pending = plan.hosts.filter((h) => !isPlannedHost(h)).map((h) => h.name);
-  const userData = new Map<string, string>();
-  const servers = plan.servers.map((s, i): ServerDecision => {
-    const flavor = flavorOf(s.flavor);
-    if (!userData.has(flavor.name)) userData.set(flavor.name, cloudInitUserData(flavor, guestSetup(flavor, config.image, family)));
-    const hosts = new Set(s.pinnedHost !== null ? [s.pinnedHost] : [...s.candidates, ...pending]);
-    return {
-      name: s.name,
-      flavor: s.flavor,
-      host: s.pinnedHost,
-      availabilityZone: serverAvailabilityZone(config.aggregate.zone, s.pinnedHost),
-      waitsFor: config.hosts.map((h) => h.name).filter((h) => hosts.has(h)),
-      floatingIpPool: config.servers[i].floatingIpPool,
-      userData: userData.get(flavor.name)!,
-    };
-  });
-  return { image: image.source, servers };
 }
 
 export class RtCloud extends pulumi.ComponentResource {
@@ -114,8 +48,7 @@ export class RtCloud extends pulumi.ComponentResource {
   readonly outputs: Outputs<CloudOutputs>;
 
   constructor(name: string, args: RtCloudArgs, opts?: pulumi.ComponentResourceOptions) {
-    const { config, plan } = args;
-    const decided = decideCloud(config, plan, args.projectDir ?? process.cwd());
+    const { config, plan, decisions } = args;
     super("openstack-rt:cloud:RtCloud", name, {}, opts);
     const parent = { parent: this };
 
@@ -135,14 +68,14 @@ export class RtCloud extends pulumi.ComponentResource {
     const img = config.image;
     this.image = new RtImage(
       name,
-      { name: img.name, source: decided.image, diskFormat: img.diskFormat, containerFormat: img.containerFormat, properties: img.properties },
+      { name: img.name, source: decisions.image, diskFormat: img.diskFormat, containerFormat: img.containerFormat, properties: img.properties },
       parent,
     );
     this.securityGroup = new RtSecurityGroup(name, config.securityGroup, parent);
     this.keypair = new RtKeypair(name, config.keypair, parent);
 
     this.servers = new Map(
-      decided.servers.map((s) => {
+      decisions.servers.map((s) => {
         const server = new RtServer(
           `${name}-${s.name}`,
           {

@@ -9,19 +9,6 @@ import * as openstack from "@pulumi/openstack";
 import * as pulumi from "@pulumi/pulumi";
 import type { ServerOutput } from "../lib/outputs";
 
-/** Nova's `[DEFAULT] default_availability_zone`: the zone of hosts outside any zoned aggregate. */
-export const NOVA_DEFAULT_ZONE = "nova";
-
-/**
- * The availability zone a server asks for: `zone:host` pins it to one host (Nova's forced-host
- * syntax; the provider compares only the zone part afterwards), otherwise the aggregate's zone,
- * or none, leaving the choice within the aggregate to the scheduler.
- */
-export function serverAvailabilityZone(aggregateZone: string | undefined, host: string | null): string | undefined {
-  if (host !== null) return `${aggregateZone ?? NOVA_DEFAULT_ZONE}:${host}`;
-  return aggregateZone;
-}
-
 export interface RtServerArgs {
   name: string;
   flavor: string;
@@ -31,6 +18,7 @@ export interface RtServerArgs {
   /** Security group names. */
   securityGroups: pulumi.Input<string>[];
   network: string;
+  /** `zone:host` for a pinned server (lib/decide-cloud.ts serverAvailabilityZone). */
   availabilityZone: string | undefined;
   host: string | null;
   userData: string;

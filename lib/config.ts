@@ -4,7 +4,7 @@
  * unvalidated ever reaches a shell command or an API call.
  */
 import { z } from "zod";
-import { CpuSpecError, parseCpuList, parseNovaCpuSpec } from "./cpuset";
+import { isCpuSpecError, parseCpuList, parseNovaCpuSpec } from "./cpuset";
 import type { Problem } from "./problems";
 import { show } from "./problems";
 
@@ -39,7 +39,7 @@ const cpuList = z.string().check((ctx) => {
       ctx.issues.push({ code: "custom", input: ctx.value, message: "must name at least one CPU" });
     }
   } catch (e) {
-    if (!(e instanceof CpuSpecError)) throw e;
+    if (!isCpuSpecError(e)) throw e;
     ctx.issues.push({ code: "custom", input: ctx.value, message: `${e.message}; use CPU lists like "0,2,4" or "4-11"` });
   }
 });
@@ -136,23 +136,28 @@ const serverSchema = z.strictObject({
   floatingIpPool: resourceName.optional(),
 });
 
+const HWLATDETECT_DEFAULTS = { enabled: true, thresholdUs: 20, durationSeconds: 60 };
+/** readyTimeoutSeconds: a new guest installs its RT kernel from a mirror and reboots into it first. */
+const GUEST_LATENCY_DEFAULTS = { enabled: true, durationSeconds: 60, maxUs: 20, meanUs: 10, readyTimeoutSeconds: 1800 };
+
 const latencySchema = z.strictObject({
   hwlatdetect: z
     .strictObject({
-      enabled: z.boolean().default(true),
-      thresholdUs: z.number().int().min(1).default(20),
-      durationSeconds: z.number().int().min(1).default(60),
+      enabled: z.boolean().default(HWLATDETECT_DEFAULTS.enabled),
+      thresholdUs: z.number().int().min(1).default(HWLATDETECT_DEFAULTS.thresholdUs),
+      durationSeconds: z.number().int().min(1).default(HWLATDETECT_DEFAULTS.durationSeconds),
     })
-    .default({ enabled: true, thresholdUs: 20, durationSeconds: 60 }),
+    .default(HWLATDETECT_DEFAULTS),
   guest: z
     .strictObject({
       /** Off when the deployer cannot reach the guests over SSH. */
-      enabled: z.boolean().default(true),
-      durationSeconds: z.number().int().min(1).default(60),
-      maxUs: z.number().int().min(1).default(20),
-      meanUs: z.number().int().min(1).default(10),
+      enabled: z.boolean().default(GUEST_LATENCY_DEFAULTS.enabled),
+      durationSeconds: z.number().int().min(1).default(GUEST_LATENCY_DEFAULTS.durationSeconds),
+      maxUs: z.number().int().min(1).default(GUEST_LATENCY_DEFAULTS.maxUs),
+      meanUs: z.number().int().min(1).default(GUEST_LATENCY_DEFAULTS.meanUs),
+      readyTimeoutSeconds: z.number().int().min(60).max(7200).default(GUEST_LATENCY_DEFAULTS.readyTimeoutSeconds),
     })
-    .default({ enabled: true, durationSeconds: 60, maxUs: 20, meanUs: 10 }),
+    .default(GUEST_LATENCY_DEFAULTS),
 });
 
 const deploymentSchema = z.strictObject({
@@ -182,10 +187,7 @@ export const stackConfigSchema = z.strictObject({
   securityGroup: securityGroupSchema,
   keypair: z.strictObject({ name: resourceName, publicKey }),
   servers: z.array(serverSchema).default([]),
-  latency: latencySchema.default({
-    hwlatdetect: { enabled: true, thresholdUs: 20, durationSeconds: 60 },
-    guest: { enabled: true, durationSeconds: 60, maxUs: 20, meanUs: 10 },
-  }),
+  latency: latencySchema.default({ hwlatdetect: HWLATDETECT_DEFAULTS, guest: GUEST_LATENCY_DEFAULTS }),
   deployment: deploymentSchema.default({ rollingReboots: false, rebootTimeoutSeconds: 900 }),
 });
 
@@ -267,7 +269,7 @@ export function novaMaskSyntaxError(mask: string): string | null {
     parseNovaCpuSpec(mask);
     return null;
   } catch (e) {
-    if (e instanceof CpuSpecError) return e.message;
+    if (isCpuSpecError(e)) return e.message;
     throw e;
   }
 }

@@ -8,15 +8,24 @@
 
 export type CpuSet = readonly number[];
 
-export class CpuSpecError extends Error {}
+import { codedError, hasCode } from "./errors";
+
+/** A CPU list or spec that does not parse; the message quotes it and says why. */
+export function cpuSpecError(message: string): Error {
+  return codedError("CPU_SPEC", message);
+}
+
+export function isCpuSpecError(e: unknown): e is Error {
+  return hasCode(e, "CPU_SPEC");
+}
 
 const MAX_CPU = 8191; // the kernel's NR_CPUS ceiling; bigger ids are typos, not hosts
 
 function toCpu(text: string, whole: string): number {
   const t = text.trim();
-  if (!/^\d+$/.test(t)) throw new CpuSpecError(`"${whole}": "${text}" is not a CPU number`);
+  if (!/^\d+$/.test(t)) throw cpuSpecError(`"${whole}": "${text}" is not a CPU number`);
   const n = Number(t);
-  if (n > MAX_CPU) throw new CpuSpecError(`"${whole}": CPU ${n} is above ${MAX_CPU}`);
+  if (n > MAX_CPU) throw cpuSpecError(`"${whole}": CPU ${n} is above ${MAX_CPU}`);
   return n;
 }
 
@@ -41,10 +50,10 @@ export function parseCpuList(text: string): CpuSet {
   const cpus: number[] = [];
   for (const part of trimmed.split(",")) {
     const m = /^\s*(\d+)\s*(?:-\s*(\d+)\s*(?::\s*(\d+)\s*\/\s*(\d+)\s*)?)?$/.exec(part);
-    if (!m) throw new CpuSpecError(`"${whole}": "${part}" is not a CPU, a range a-b or a stride a-b:used/group`);
+    if (!m) throw cpuSpecError(`"${whole}": "${part}" is not a CPU, a range a-b or a stride a-b:used/group`);
     const start = toCpu(m[1], whole);
     const end = m[2] === undefined ? start : toCpu(m[2], whole);
-    if (start > end) throw new CpuSpecError(`"${whole}": range ${start}-${end} runs backwards`);
+    if (start > end) throw cpuSpecError(`"${whole}": range ${start}-${end} runs backwards`);
     if (m[3] === undefined) {
       cpus.push(...range(start, end));
       continue;
@@ -52,7 +61,7 @@ export function parseCpuList(text: string): CpuSet {
     const used = Number(m[3]);
     const group = Number(m[4]);
     if (used < 1 || group < 1 || used > group) {
-      throw new CpuSpecError(`"${whole}": stride ${used}/${group} needs 1 <= used <= group`);
+      throw cpuSpecError(`"${whole}": stride ${used}/${group} needs 1 <= used <= group`);
     }
     for (let base = start; base <= end; base += group) {
       for (let i = base; i < base + used && i <= end; i++) cpus.push(i);
@@ -91,15 +100,15 @@ export function parseNovaCpuSpec(spec: string): CpuSet {
     if (dash >= 0) {
       const [a, b] = [body.slice(0, dash), body.slice(dash + 1)];
       if (!/^\s*\d+\s*$/.test(a) || !/^\s*\d+\s*$/.test(b)) {
-        throw new CpuSpecError(`"${spec}": invalid range expression "${rule}"`);
+        throw cpuSpecError(`"${spec}": invalid range expression "${rule}"`);
       }
       const start = toCpu(a, spec);
       const end = toCpu(b, spec);
-      if (start > end) throw new CpuSpecError(`"${spec}": invalid range expression "${rule}"`);
+      if (start > end) throw cpuSpecError(`"${spec}": invalid range expression "${rule}"`);
       for (const c of range(start, end)) target.add(c);
     } else {
       if (!/^\s*\d+\s*$/.test(body)) {
-        throw new CpuSpecError(`"${spec}": invalid ${reject ? "exclusion" : "inclusion"} expression "${rule}"`);
+        throw cpuSpecError(`"${spec}": invalid ${reject ? "exclusion" : "inclusion"} expression "${rule}"`);
       }
       target.add(toCpu(body, spec));
     }

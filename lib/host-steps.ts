@@ -74,7 +74,8 @@ function cpuList(host: string, what: string, value: string): string {
 function kernelArgs(host: string, args: string[]): string {
   const keys = new Set<string>();
   for (const a of args) {
-    if (!KERNEL_ARG.test(a) || a.length > 256) throw new HostStepError(host, "kernel argument", a, "expected key or key=value of letters, digits and _.,:/+@=-");
+    if (!KERNEL_ARG.test(a)) throw new HostStepError(host, "kernel argument", a, "expected key or key=value of letters, digits and _.,:/+@=-");
+    if (a.length > 256) throw new HostStepError(host, "kernel argument", a, `expected 256 characters at most, not ${a.length}`);
     const key = a.split("=")[0];
     if (keys.has(key)) throw new HostStepError(host, "kernel arguments", args, `the key ${key} appears twice`);
     keys.add(key);

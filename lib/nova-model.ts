@@ -6,6 +6,7 @@
  */
 import type { CpuSet } from "./cpuset";
 import { cpuSet, difference, intersection, parseNovaCpuSpec, union } from "./cpuset";
+import { validateExtraSpecs } from "./nova-extra-specs";
 
 export const PAGE_4K = 4;
 export const PAGE_2M = 2048;
@@ -90,55 +91,6 @@ export interface Placement {
   emulatorPolicy: "share" | "isolate" | null;
   emulatorPcpus: CpuSet;
   realtimeVcpus: CpuSet;
-}
-
-// --- extra-spec validation (nova.api.validation.extra_specs, hw: namespace) -----------------
-
-const BOOL = /^(1|0|t|f|y|n|true|false|yes|no|on|off)$/i;
-const MASK = /^(\^)?\d+((-\d+)?(,\^?\d+(-\d+)?)?)*$/;
-type Rule = { kind: "bool" } | { kind: "int"; min: number } | { kind: "enum"; values: string[] } | { kind: "pattern"; re: RegExp };
-const HW_RULES: [RegExp, Rule][] = [
-  [/^hw:(cpu_realtime|hide_hypervisor_id|locked_memory|boot_menu|vif_multiqueue_enabled|mem_encryption|pmu|ephemeral_encryption)$/, { kind: "bool" }],
-  [/^hw:(cpu_realtime_mask|cpu_dedicated_mask|numa_cpus\.\d+)$/, { kind: "pattern", re: MASK }],
-  [/^hw:cpu_policy$/, { kind: "enum", values: ["dedicated", "shared", "mixed"] }],
-  [/^hw:cpu_thread_policy$/, { kind: "enum", values: ["prefer", "isolate", "require"] }],
-  [/^hw:emulator_threads_policy$/, { kind: "enum", values: ["isolate", "share"] }],
-  [/^hw:mem_page_size$/, { kind: "pattern", re: /^(large|small|any|\d+([kKMGT]i?)?(b|bit|B)?)$/ }],
-  [/^hw:(numa_nodes|numa_mem\.\d+|cpu_sockets|cpu_cores|cpu_threads|max_cpu_sockets|max_cpu_cores|max_cpu_threads)$/, { kind: "int", min: 1 }],
-  [/^hw:serial_port_count$/, { kind: "int", min: 0 }],
-  [/^hw:pci_numa_affinity_policy$/, { kind: "enum", values: ["required", "preferred", "legacy", "socket"] }],
-  [/^hw:pmem$/, { kind: "pattern", re: /^([a-zA-Z0-9_]+(,)?)+$/ }],
-  [/^hw:tpm_model$/, { kind: "enum", values: ["tpm-tis", "tpm-crb"] }],
-  [/^hw:tpm_version$/, { kind: "enum", values: ["1.2", "2.0"] }],
-  [/^hw:watchdog_action$/, { kind: "enum", values: ["none", "pause", "poweroff", "reset", "disabled"] }],
-  [/^hw:viommu_model$/, { kind: "enum", values: ["intel", "smmuv3", "virtio", "auto"] }],
-  [/^hw:ephemeral_encryption_format$/, { kind: "enum", values: ["plain", "luks", "luksv2"] }],
-];
-
-/** The flavor extra-spec API's checks (one key at a time, like Nova's validators). */
-export function validateExtraSpecs(specs: Record<string, string>): string[] {
-  const errors: string[] = [];
-  for (const [name, value] of Object.entries(specs).sort(([a], [b]) => a.localeCompare(b))) {
-    if (!name.startsWith("hw:")) continue; // other namespaces: not this model's business
-    const rule = HW_RULES.find(([re]) => re.test(name))?.[1];
-    if (!rule) {
-      errors.push(`extra spec "${name}" is not one Nova knows (a typo?)`);
-      continue;
-    }
-    const bad =
-      (rule.kind === "bool" && !BOOL.test(value)) ||
-      (rule.kind === "int" && (!/^-?\d+$/.test(value) || Number(value) < rule.min)) ||
-      (rule.kind === "enum" && !rule.values.includes(value)) ||
-      (rule.kind === "pattern" && !rule.re.test(value));
-    if (bad) {
-      const allowed =
-        rule.kind === "bool" ? "a boolean (true/false, yes/no)" :
-        rule.kind === "int" ? `an integer >= ${rule.min}` :
-        rule.kind === "enum" ? `one of ${rule.values.join(", ")} (case matters)` : `a value matching ${rule.re.source}`;
-      errors.push(`extra spec "${name}"="${value}" is not ${allowed}`);
-    }
-  }
-  return errors;
 }
 
 // --- the API's constraints (numa_get_constraints and friends) --------------------------------
@@ -570,6 +522,7 @@ export function novaVerdict(flavor: NovaFlavor, host: NovaHost, imageProps: Reco
 }
 
 function requestOrRejection(flavor: NovaFlavor, imageProps: Record<string, string>): GuestRequest | Verdict {
+  // The flavor extra-spec API's checks (lib/nova-extra-specs.ts), then the server API's.
   const specErrors = validateExtraSpecs(flavor.extraSpecs);
   if (specErrors.length > 0) return { outcome: "rejected", stage: "extra-specs", errors: specErrors };
   try {

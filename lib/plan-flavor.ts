@@ -1,5 +1,6 @@
 /** Per-flavor plan: the complete Nova extra specs derived from the readable flavor config. */
 import type { FlavorConfig, StackConfig } from "./config";
+import { extraSpecError } from "./nova-extra-specs";
 import type { Problem } from "./problems";
 import { show } from "./problems";
 
@@ -55,7 +56,29 @@ export function flavorExtraSpecs(
     }
     specs[key] = value;
   }
+  problems.push(...refusedByNova(flavor, specs, path));
   return { specs: sortKeys(specs), problems };
+}
+
+/**
+ * The extra specs Nova's API would refuse (lib/nova-extra-specs.ts), each at the setting it
+ * came from: the flavor's extraSpecs, or its realtime mask. The other planned keys come from
+ * the schema's enums and numbers, which Nova takes.
+ */
+function refusedByNova(flavor: FlavorConfig, specs: ExtraSpecs, path: string): Problem[] {
+  const problems: Problem[] = [];
+  for (const [key, value] of Object.entries(specs)) {
+    const error = extraSpecError(key, value);
+    if (error === null) continue;
+    if (key in flavor.extraSpecs) {
+      problems.push({ path: `${path}.extraSpecs`, message: `got ${show(key)}: ${show(value)}, which Nova's API refuses: ${error}` });
+    } else if (key === "hw:cpu_realtime_mask" && flavor.realtime !== false && flavor.realtime.mask !== undefined) {
+      problems.push({ path: `${path}.realtime.mask`, message: `got ${show(value)}, which Nova's API refuses as hw:cpu_realtime_mask: ${error}; write it without blanks, such as "^0-1" or "^0,2"` });
+    } else {
+      problems.push({ path, message: `the planner's extra spec ${show(key)}: ${show(value)} is refused by Nova's API: ${error}; please report this` });
+    }
+  }
+  return problems;
 }
 
 function sortKeys(specs: ExtraSpecs): ExtraSpecs {

@@ -110,6 +110,12 @@ function guestPlan(v: Verdict, flavor: StackConfig["flavors"][number]): GuestPla
   };
 }
 
+/** The image needs exactly one of file and url; shared with the image source's own check. */
+export function imageChoiceProblem(img: StackConfig["image"]): Problem | null {
+  if ((img.file === undefined) !== (img.url === undefined)) return null;
+  return { path: settingPath(["image"]), message: `got ${img.file === undefined ? "neither file nor url" : "both file and url"}; give exactly one of them` };
+}
+
 function stackProblems(config: StackConfig): Problem[] {
   const problems: Problem[] = [];
   for (const [key, names] of [
@@ -119,10 +125,8 @@ function stackProblems(config: StackConfig): Problem[] {
   ] as const) {
     for (const d of duplicates([...names])) problems.push({ path: settingPath([key]), message: `the name "${d}" is used twice; names must be unique` });
   }
-  const img = config.image;
-  if ((img.file === undefined) === (img.url === undefined)) {
-    problems.push({ path: settingPath(["image"]), message: `got ${img.file === undefined ? "neither file nor url" : "both file and url"}; give exactly one of them` });
-  }
+  const image = imageChoiceProblem(config.image);
+  if (image) problems.push(image);
   const sg = config.securityGroup;
   if (/\/0$/.test(sg.sshCidr) && !sg.allowSshFromAnywhere) {
     problems.push({
@@ -136,7 +140,25 @@ function stackProblems(config: StackConfig): Problem[] {
 export function planStack(raw: Record<string, unknown>): PlanResult {
   const parsed = parseStackConfig(raw);
   if (!parsed.ok) return parsed;
-  const config = parsed.config;
+  const { plan, problems } = planConfig(parsed.config);
+  if (problems.length > 0) return { ok: false, problems };
+  return { ok: true, config: parsed.config, plan };
+}
+
+/** A server's flavor that is not one of the stack's: the planner's problem, shared with whoever else looks the flavor up. */
+export function unknownFlavorProblem(config: StackConfig, server: number): Problem {
+  return {
+    path: `${settingPath(["servers", server])}.flavor`,
+    message: `got "${config.servers[server].flavor}", which is not a flavor of this stack; use one of ${config.flavors.map((f) => f.name).join(", ")}`,
+  };
+}
+
+/**
+ * The plan of a valid config, and every problem with it. With problems the plan is partial (a
+ * host that cannot be planned is left out, a server of an unknown flavor has no candidates),
+ * but it still lets later checks run, so that one pass lists every problem.
+ */
+export function planConfig(config: StackConfig): { plan: StackPlan; problems: Problem[] } {
   const problems = stackProblems(config);
   const hostPlans: (HostPlan | PendingHost)[] = [];
   const novaHosts: { name: string; nova: NovaHost; key: string }[] = [];
@@ -185,7 +207,9 @@ export function planStack(raw: Record<string, unknown>): PlanResult {
     const verdicts = novaHosts.map((h) => ({ host: h, verdict: cached(`${h.key}|${flavorKey}|verdict`, () => novaVerdict(nova, h.nova, imageProps)) }));
     const rejected = verdicts.find((v) => v.verdict.outcome === "rejected");
     if (rejected) {
-      problems.push({ path, message: `Nova rejects flavor "${flavor.name}" (extra specs ${JSON.stringify(specs)}): ${whyNot(rejected.verdict)}` });
+      // A key Nova's extra-spec API refuses is already a problem of the setting it came from (flavorExtraSpecs).
+      const stage = rejected.verdict.outcome === "rejected" ? rejected.verdict.stage : undefined;
+      if (stage !== "extra-specs") problems.push({ path, message: `Nova rejects flavor "${flavor.name}" (extra specs ${JSON.stringify(specs)}): ${whyNot(rejected.verdict)}` });
     } else if (novaHosts.length > 0 && verdicts.every((v) => v.verdict.outcome !== "fits")) {
       // Name a few hosts only: on a large fleet the reasons repeat.
       const shown = verdicts.slice(0, 3).map((v) => `${v.host.name}: ${whyNot(v.verdict)}`);
@@ -215,7 +239,7 @@ export function planStack(raw: Record<string, unknown>): PlanResult {
     const nova = novaFlavors.get(server.flavor);
     const plan: ServerPlan = { name: server.name, flavor: server.flavor, candidates: [], pinnedHost: server.host ?? null };
     if (!nova) {
-      problems.push({ path: `${path}.flavor`, message: `got "${server.flavor}", which is not a flavor of this stack; use one of ${config.flavors.map((f) => f.name).join(", ")}` });
+      problems.push(unknownFlavorProblem(config, i));
       return plan;
     }
     if (server.host !== undefined && !config.hosts.some((h) => h.name === server.host)) {
@@ -243,8 +267,7 @@ export function planStack(raw: Record<string, unknown>): PlanResult {
     }
     return plan;
   });
-  if (problems.length > 0) return { ok: false, problems };
-  return { ok: true, config, plan: { hosts: hostPlans, flavors: flavorPlans, servers: serverPlans } };
+  return { plan: { hosts: hostPlans, flavors: flavorPlans, servers: serverPlans }, problems };
 }
 
 /** A host with nothing on it: lets a flavor's guest plan be derived when no host is planned yet. */

@@ -4,12 +4,15 @@ export interface Problem {
   message: string;
 }
 
-/** Thrown when a stack's config cannot be planned; carries every problem found, not just the first. */
-export class PlanError extends Error {
-  constructor(readonly problems: readonly Problem[]) {
-    super(formatProblems(problems));
-    this.name = "PlanError";
-  }
+/** The problems without repeats: two checks may find the same one (same path, same message). */
+export function uniqueProblems(problems: readonly Problem[]): Problem[] {
+  const seen = new Set<string>();
+  return problems.filter((p) => {
+    const key = JSON.stringify([p.path, p.message]);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
 }
 
 export function formatProblems(problems: readonly Problem[]): string {

@@ -53,13 +53,6 @@ export interface WaitForBootResult {
   waitedMs: number;
 }
 
-export class RebootTimeoutError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "RebootTimeoutError";
-  }
-}
-
 /** Polls until the host answers with a boot id other than `previousBootId`, or the timeout passes. */
 export async function waitForNewBootId(o: WaitForBootOptions): Promise<WaitForBootResult> {
   const start = o.now();
@@ -69,7 +62,7 @@ export async function waitForNewBootId(o: WaitForBootOptions): Promise<WaitForBo
     const answer = await o.probe();
     const waitedMs = o.now() - start;
     if (typeof answer === "string" && answer !== o.previousBootId) return { bootId: answer, attempts, waitedMs };
-    if (waitedMs >= o.timeoutMs) throw new RebootTimeoutError(timeoutMessage(o, answer, attempts));
+    if (waitedMs >= o.timeoutMs) throw new Error(timeoutMessage(o, answer, attempts));
     await o.sleep(Math.min(o.intervalMs, o.timeoutMs - waitedMs));
   }
 }

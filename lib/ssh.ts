@@ -5,6 +5,8 @@
  */
 import type { ClientChannel, ConnectConfig } from "ssh2";
 import { Client } from "ssh2";
+import type { CodedError } from "./errors";
+import { codedError, hasCode } from "./errors";
 
 export interface SshTarget {
   host: string;
@@ -39,11 +41,15 @@ export interface CommandResult {
 
 export type SshErrorKind = "host-key" | "unreachable" | "timeout" | "auth" | "protocol";
 
-export class SshError extends Error {
-  constructor(readonly kind: SshErrorKind, readonly target: string, detail: string) {
-    super(`ssh ${target}: ${detail}`);
-    this.name = "SshError";
-  }
+/** An SSH failure, worded for the operator; a plain tagged Error so it survives a dynamic provider. */
+export type SshError = CodedError<"SSH"> & { kind: SshErrorKind; target: string };
+
+export function sshError(kind: SshErrorKind, target: string, detail: string): SshError {
+  return codedError("SSH", `ssh ${target}: ${detail}`, { kind, target });
+}
+
+export function isSshError(e: unknown): e is SshError {
+  return hasCode(e, "SSH");
 }
 
 const DEFAULTS = { connectTimeoutMs: 15_000, commandTimeoutMs: 120_000, retries: 2, retryDelayMs: 2_000 };
@@ -55,34 +61,43 @@ export function describeTarget(t: Pick<SshTarget, "host" | "port" | "user">): st
 /** The base64 key blob of a public key line, for comparing with what the server presents. */
 function keyBlob(line: string, target: string): Buffer | SshError {
   const parts = line.trim().split(/\s+/);
-  if (parts.length < 2) return new SshError("host-key", target, `hostKey "${parts[0] ?? ""}" is not "<type> <base64>"`);
+  if (parts.length < 2) return sshError("host-key", target, `hostKey "${parts[0] ?? ""}" is not "<type> <base64>"`);
   return Buffer.from(parts[1], "base64");
 }
 
+/**
+ * The host-key algorithms to offer when a key is pinned: only the pinned key's own, or a server
+ * that also has an ed25519 key would present that one and fail the pin.
+ */
+function hostKeyAlgorithms(line: string): string[] {
+  const type = line.trim().split(/\s+/)[0];
+  return type === "ssh-rsa" ? ["rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"] : [type];
+}
+
 function classify(err: Error & { code?: string; level?: string }, target: string, hostKeyRefused: boolean, timeoutMs: number): SshError {
-  if (err instanceof SshError) return err;
+  if (isSshError(err)) return err;
   if (hostKeyRefused) {
-    return new SshError("host-key", target, "the server's host key does not match the pinned hostKey; if the host was reinstalled, update hostKey from `ssh-keyscan` after checking it out of band");
+    return sshError("host-key", target, "the server's host key does not match the pinned hostKey; if the host was reinstalled, update hostKey from `ssh-keyscan` after checking it out of band");
   }
   if (err.level === "client-authentication") {
-    return new SshError("auth", target, "authentication failed: the agent or key offered is not in the user's authorized_keys");
+    return sshError("auth", target, "authentication failed: the agent or key offered is not in the user's authorized_keys");
   }
   if (err.level === "client-timeout" || /timed out/i.test(err.message)) {
-    return new SshError("timeout", target, `no SSH handshake within ${timeoutMs} ms: check that the host is up and the port is reachable`);
+    return sshError("timeout", target, `no SSH handshake within ${timeoutMs} ms: check that the host is up and the port is reachable`);
   }
   if (err.code && ["ECONNREFUSED", "EHOSTUNREACH", "ENETUNREACH", "ENOTFOUND", "EAI_AGAIN", "ECONNRESET"].includes(err.code)) {
-    return new SshError("unreachable", target, `cannot connect (${err.code}): check the address, the port and that sshd runs`);
+    return sshError("unreachable", target, `cannot connect (${err.code}): check the address, the port and that sshd runs`);
   }
-  return new SshError("protocol", target, err.message);
+  return sshError("protocol", target, err.message);
 }
 
 function connect(target: Omit<SshTarget, "proxy">, auth: SshAuth, timeoutMs: number, sock?: ConnectConfig["sock"]): Promise<Client> {
   const name = describeTarget(target);
   if (!auth.privateKey && !auth.agentSocket) {
-    return Promise.reject(new SshError("auth", name, "no credentials: start an SSH agent (SSH_AUTH_SOCK) or set the secret sshPrivateKey"));
+    return Promise.reject(sshError("auth", name, "no credentials: start an SSH agent (SSH_AUTH_SOCK) or set the secret sshPrivateKey"));
   }
   const expected = target.hostKey ? keyBlob(target.hostKey, name) : undefined;
-  if (expected instanceof SshError) return Promise.reject(expected);
+  if (isSshError(expected)) return Promise.reject(expected);
   return new Promise((resolve, reject) => {
     const client = new Client();
     let refused = false;
@@ -101,6 +116,7 @@ function connect(target: Omit<SshTarget, "proxy">, auth: SshAuth, timeoutMs: num
       agent: auth.privateKey ? undefined : auth.agentSocket,
       readyTimeout: timeoutMs,
       sock,
+      ...(target.hostKey ? { algorithms: { serverHostKey: hostKeyAlgorithms(target.hostKey) } as ConnectConfig["algorithms"] } : {}),
       hostVerifier: (key: Buffer) => {
         if (!expected) return true; // no key pinned: like ssh with StrictHostKeyChecking=accept-new on a fresh host
         refused = !expected.equals(key);
@@ -131,12 +147,12 @@ async function connectVia(target: SshTarget, auth: SshAuth, timeoutMs: number): 
 function exec(client: Client, name: string, command: string, stdin: string | undefined, timeoutMs: number): Promise<CommandResult> {
   return new Promise((resolve, reject) => {
     client.exec(command, (err, stream) => {
-      if (err) return reject(new SshError("protocol", name, `cannot start the command: ${err.message}`));
+      if (err) return reject(sshError("protocol", name, `cannot start the command: ${err.message}`));
       const out: Buffer[] = [];
       const errOut: Buffer[] = [];
       const timer = setTimeout(() => {
         stream.close();
-        reject(new SshError("timeout", name, `the command did not finish within ${timeoutMs} ms`));
+        reject(sshError("timeout", name, `the command did not finish within ${timeoutMs} ms`));
       }, timeoutMs);
       stream.on("data", (d: Buffer) => out.push(d));
       stream.stderr.on("data", (d: Buffer) => errOut.push(d));
@@ -160,7 +176,7 @@ export async function runSsh(target: SshTarget, auth: SshAuth, command: string, 
     try {
       conn = await connectVia(target, auth, o.connectTimeoutMs);
     } catch (e) {
-      const retriable = e instanceof SshError && (e.kind === "unreachable" || e.kind === "timeout");
+      const retriable = isSshError(e) && (e.kind === "unreachable" || e.kind === "timeout");
       if (!retriable || attempt >= o.retries) throw e;
       await sleep(o.retryDelayMs);
       continue;

@@ -3,7 +3,8 @@ import { expectationFromPlan } from "./checks/domain-expectation";
 import type { StackConfig } from "./config";
 import type { FlavorPlan, ServerPlan, StackPlan } from "./plan";
 import { isPlannedHost } from "./plan";
-import type { DomainCandidate } from "../components/domain-verification";
+import type { DomainCandidate } from "./providers/domain-check";
+import type { GuestBudget } from "./verify";
 
 /** The planned hosts Nova may place the server on, each with what the domain must look like there. */
 export function domainCandidates(config: StackConfig, plan: StackPlan, server: ServerPlan): DomainCandidate[] {
@@ -20,4 +21,9 @@ export function domainCandidates(config: StackConfig, plan: StackPlan, server: S
 /** Guest checks measure RT latency: they apply to servers of realtime flavors, when switched on. */
 export function wantsGuestCheck(config: StackConfig, flavor: FlavorPlan): boolean {
   return config.latency.guest.enabled && flavor.guest.realtimeVcpus !== "";
+}
+
+/** The guest's latency budget: what a guest check holds cyclictest's figures to. */
+export function latencyBudget(guest: StackConfig["latency"]["guest"]): GuestBudget {
+  return { durationSeconds: guest.durationSeconds, maxUs: guest.maxUs, meanUs: guest.meanUs };
 }

@@ -5,6 +5,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { parse, stringify } from "yaml";
+import { decideStack } from "../lib/decide-stack";
+import { formatProblems } from "../lib/problems";
+import { readStackConfig } from "../lib/stack-files";
 import { PROJECT_DIR } from "./support/dev-config";
 
 const tsx = join(PROJECT_DIR, "node_modules", ".bin", "tsx");
@@ -53,6 +56,41 @@ describe("npm run plan", () => {
     const json = run("--config", file, "--json");
     assert.equal(json.status, 1);
     assert.equal((JSON.parse(json.stdout) as { valid: boolean }).valid, false);
+  });
+
+  it("decides the stack as the program does: a missing image file is a problem, read from the project directory", () => {
+    const doc = parse(readFileSync(join(PROJECT_DIR, "Pulumi.dev.yaml"), "utf8")) as { config: Record<string, unknown> };
+    doc.config["openstack-rt:image"] = { name: "debian-12-rt", file: "images/does-not-exist.qcow2", loginUser: "debian" };
+    const file = join(dir, "Pulumi.noimage.yaml");
+    writeFileSync(file, stringify(doc));
+    const r = run("--config", file);
+    assert.equal(r.status, 1);
+    // The same problem, in the same words, as the program's RunError.
+    const decided = decideStack(readStackConfig(PROJECT_DIR, file).values, PROJECT_DIR);
+    assert.ok(!decided.ok);
+    assert.equal(r.stderr, `${formatProblems(decided.problems)}\n`);
+    assert.equal(
+      r.stderr,
+      `1 problem in the stack config:\n  - openstack-rt:image.file: got "images/does-not-exist.qcow2" (${join(PROJECT_DIR, "images", "does-not-exist.qcow2")}), which does not exist; ` +
+        "give the path of the image file, relative to the project directory or absolute\n",
+    );
+    const json = run("--config", file, "--json");
+    assert.equal(json.status, 1);
+    assert.deepEqual(JSON.parse(json.stdout), { stack: "dev", valid: false, problems: decided.problems });
+    const markdown = run("--config", file, "--markdown");
+    assert.equal(markdown.status, 1);
+    assert.match(markdown.stdout, /openstack-rt:image\.file/);
+    // --diff decides the other stack file the same way.
+    const diff = run("--diff", file);
+    assert.equal(diff.status, 1);
+    assert.match(diff.stderr, /^the plan to compare with \(--diff .*Pulumi\.noimage\.yaml\) is not valid:\n1 problem in the stack config:\n {2}- openstack-rt:image\.file: /);
+
+    // The file there, the stack plans clean; its checksum is the program's business only.
+    const image = join(dir, "guest.qcow2");
+    writeFileSync(image, "an image");
+    doc.config["openstack-rt:image"] = { name: "debian-12-rt", file: image, loginUser: "debian" };
+    writeFileSync(file, stringify(doc));
+    assert.equal(run("--config", file).status, 0);
   });
 
   it("refuses a secret in clear text", () => {

@@ -1,5 +1,5 @@
 /**
- * The decisions the cloud components only carry out: the image's source and checksum, the
+ * The decisions the cloud components only carry out (lib/decide-cloud.ts, lib/image-source.ts): the image's source and checksum, the
  * security group's rules, a server's availability zone, and which hosts a server waits for.
  */
 import assert from "node:assert/strict";
@@ -8,13 +8,11 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { imageSource, sha256File, SHA256_PROPERTY } from "../components/image";
-import { decideCloud } from "../components/rt-cloud";
 import { ingressRules, sshOpenToEveryone } from "../components/security-group";
-import { NOVA_DEFAULT_ZONE, serverAvailabilityZone } from "../components/server";
 import type { StackConfig } from "../lib/config";
+import { decideCloud, NOVA_DEFAULT_ZONE, serverAvailabilityZone } from "../lib/decide-cloud";
+import { imageSource, sha256File, SHA256_PROPERTY } from "../lib/image-source";
 import { planStack } from "../lib/plan";
-import { PlanError } from "../lib/problems";
 import { devRaw } from "./support/dev-config";
 
 const dir = mkdtempSync(join(tmpdir(), "components-cloud-"));
@@ -99,23 +97,34 @@ describe("decideCloud", () => {
       raw.servers.push({ name: "pinned", flavor: "rt1.small", host: "compute-rt-02" });
     });
     const d = decideCloud(config, plan, dir);
+    assert.ok(d.ok, JSON.stringify(d));
     assert.deepEqual(
-      d.servers.map((s) => [s.name, s.waitsFor]),
+      d.cloud.servers.map((s) => [s.name, s.waitsFor]),
       [
         // compute-rt-04 keeps one CPU per node for guests: rt1.small never lands there.
         ["rt-server", ["compute-rt-01", "compute-rt-02", "compute-rt-03"]],
         ["pinned", ["compute-rt-02"]],
       ],
     );
-    assert.equal(d.servers[0].userData, d.servers[1].userData, "one user data per flavor");
+    assert.equal(d.cloud.servers[0].userData, d.cloud.servers[1].userData, "one user data per flavor");
   });
 
-  it("throws every problem at once", () => {
+  it("returns every problem at once", () => {
     const { config, plan } = planned();
     const bad = { ...config, image: { ...config.image, url: undefined, file: "missing.qcow2", loginUser: "admin" } };
-    assert.throws(
-      () => decideCloud(bad, plan, dir),
-      (e: unknown) => e instanceof PlanError && e.problems.map((p) => p.path).join(" ") === "openstack-rt:image.file openstack-rt:image.loginUser",
-    );
+    const d = decideCloud(bad, plan, dir);
+    assert.ok(!d.ok);
+    assert.deepEqual(d.problems.map((p) => p.path), ["openstack-rt:image.file", "openstack-rt:image.loginUser"]);
+  });
+
+  it("reports an image with neither file nor url, and a server of an unknown flavor, in the planner's words", () => {
+    const { config, plan } = planned();
+    const bad = { ...config, image: { ...config.image, url: undefined }, servers: [{ name: "s", flavor: "nope" }] };
+    const d = decideCloud(bad, plan, dir);
+    assert.ok(!d.ok);
+    assert.deepEqual(d.problems, [
+      { path: "openstack-rt:image", message: "got neither file nor url; give exactly one of them" },
+      { path: "openstack-rt:servers[0].flavor", message: 'got "nope", which is not a flavor of this stack; use one of rt1.small, pin1.medium' },
+    ]);
   });
 });

@@ -1,6 +1,6 @@
 /**
  * The program's cloud objects under the SDK's mocks, evaluated the way index.ts does it (config
- * -> plan -> RtCloud): every resource with its inputs, parents, dependencies and replacement
+ * -> decideStack -> RtCloud): every resource with its inputs, parents, dependencies and replacement
  * options for the dev stack and for test/fixtures/stacks/Pulumi.two-flavors.yaml; the same
  * inputs on every evaluation; a flavor change touching only that flavor and its servers; bad
  * input stopped before anything is registered.
@@ -16,8 +16,10 @@ import type { HostReadiness } from "../components/rt-cloud";
 import { RtCloud } from "../components/rt-cloud";
 import { cloudInitUserData, guestSetup } from "../lib/cloud-init";
 import { CONFIG_NAMESPACE, parseStackConfig } from "../lib/config";
+import { decideStack } from "../lib/decide-stack";
 import type { CloudOutputs } from "../lib/outputs";
-import { PlanError } from "../lib/problems";
+import type { Problem } from "../lib/problems";
+import { formatProblems } from "../lib/problems";
 import { planFromPulumiConfig } from "../lib/pulumi-config";
 import { readStackConfig } from "../lib/stack-files";
 import { devFlavor } from "./support/checks-plan";
@@ -76,7 +78,7 @@ class HostReady extends pulumi.CustomResource {
 }
 
 /**
- * Runs what index.ts runs (config -> plan -> RtCloud) under fresh mocks and waits for every
+ * Runs what index.ts runs (config -> decideStack -> RtCloud) under fresh mocks and waits for every
  * registration. `readiness` stands in for host prep and host checks: one resource per host, and
  * the host's aggregate name resolved from it.
  */
@@ -123,7 +125,7 @@ async function evaluate(raw: Record<string, unknown>, opts: { readiness?: boolea
   const warn = mock.method(pulumi.log, "warn", () => Promise.resolve());
   const result: Evaluation = { resources, warnings: [] };
   try {
-    const { config, plan } = planFromPulumiConfig(new pulumi.Config());
+    const { config, plan, cloud: decisions } = planFromPulumiConfig(new pulumi.Config(), opts.projectDir);
     let hostReadiness: Record<string, HostReadiness> | undefined;
     if (opts.readiness) {
       hostReadiness = Object.fromEntries(
@@ -133,7 +135,7 @@ async function evaluate(raw: Record<string, unknown>, opts: { readiness?: boolea
         }),
       );
     }
-    const cloud = new RtCloud("openstack-rt", { config, plan, hostReadiness, projectDir: opts.projectDir });
+    const cloud = new RtCloud("openstack-rt", { config, plan, decisions, hostReadiness });
     result.outputs = await new Promise<CloudOutputs>((resolve) => pulumi.output(cloud.outputs).apply(resolve));
   } catch (e) {
     result.error = e;
@@ -431,7 +433,7 @@ describe("the two-flavors stack (two flavors, three servers)", () => {
     const raw = twoFlavorsRaw();
     (raw.securityGroup as Record<string, unknown>).sshCidr = "::/0";
     const refused = await evaluate(raw);
-    assert.ok(refused.error instanceof PlanError);
+    assert.ok(pulumi.RunError.isInstance(refused.error));
     assert.match(refused.error.message, /securityGroup\.sshCidr: got "::\/0", which opens SSH to the whole internet/);
     (raw.securityGroup as Record<string, unknown>).allowSshFromAnywhere = true;
     const ev = await evaluate(raw);
@@ -500,12 +502,20 @@ describe("no perpetual diffs", () => {
 });
 
 describe("bad input: a clear error before any resource is registered", () => {
-  async function refused(edit: (raw: Raw) => void, raw: Raw = devRaw()): Promise<PlanError> {
+  /**
+   * The program's error, a RunError (printed without a stack trace), and the problems it lists:
+   * decideStack's for the same config, each once.
+   */
+  async function refused(edit: (raw: Raw) => void, raw: Raw = devRaw()): Promise<{ message: string; problems: Problem[] }> {
     edit(raw);
     const ev = await evaluate(raw, { projectDir: scratch });
     assert.deepEqual(ev.resources, [], "nothing registered");
-    assert.ok(ev.error instanceof PlanError, `a PlanError, got ${String(ev.error)}`);
-    return ev.error;
+    assert.ok(pulumi.RunError.isInstance(ev.error), `a RunError, got ${String(ev.error)}`);
+    const decided = decideStack(raw, scratch);
+    assert.ok(!decided.ok);
+    const message = ev.error.message;
+    assert.equal(message, formatProblems(decided.problems));
+    return { message, problems: decided.problems };
   }
 
   it("a server whose flavor fits no host", async () => {

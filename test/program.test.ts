@@ -3,7 +3,6 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import { CONFIG_NAMESPACE } from "../lib/config";
-import { PlanError } from "../lib/problems";
 import { planFromPulumiConfig } from "../lib/pulumi-config";
 import { devRaw } from "./support/dev-config";
 import { computedState } from "./support/mock-state";
@@ -56,10 +55,24 @@ describe("the program", () => {
     assert.throws(
       () => planFromPulumiConfig(new pulumi.Config()),
       (e: Error) =>
-        e instanceof PlanError &&
-        e.problems.length === 2 &&
+        pulumi.RunError.isInstance(e) &&
+        /^2 problems in the stack config:\n/.test(e.message) &&
         /hugepages1gPerNode: got 1 counts for 2 NUMA nodes/.test(e.message) &&
         /flavors\[0\]: flavor "rt1.small" fits on no RT host/.test(e.message),
+    );
+    assert.deepEqual(registered, []);
+  });
+
+  it("reads a plain string where a structure belongs as that string, for the schema to name, not as a JSON error", () => {
+    const raw = devRaw();
+    pulumi.runtime.setAllConfig({
+      ...Object.fromEntries(Object.entries(raw).map(([k, v]) => [`${CONFIG_NAMESPACE}:${k}`, JSON.stringify(v)])),
+      // What `pulumi config set openstack-rt:network provider-net` hands the program.
+      [`${CONFIG_NAMESPACE}:network`]: "provider-net",
+    });
+    assert.throws(
+      () => planFromPulumiConfig(new pulumi.Config()),
+      (e: Error) => pulumi.RunError.isInstance(e) && /^1 problem in the stack config:\n {2}- openstack-rt:network: got "provider-net"; .*object/.test(e.message),
     );
     assert.deepEqual(registered, []);
   });

@@ -8,13 +8,14 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
-import type { RebootWaiterInputs } from "../components/reboot-waiter";
-import { RebootWaiterProvider } from "../components/reboot-waiter";
+import type { RebootWaiterInputs, RebootWaiterState } from "../lib/providers/reboot-wait";
+import { rebootWaiterProvider } from "../lib/providers/reboot-wait";
 import type { WaitForBootOptions } from "../lib/reboot-wait";
-import { RebootTimeoutError, parseBootId, parseRebootReport, waitForNewBootId } from "../lib/reboot-wait";
-import { SshError } from "../lib/ssh";
+import { parseBootId, parseRebootReport, waitForNewBootId } from "../lib/reboot-wait";
+import { isSshError, sshError } from "../lib/ssh";
 import { FIXTURES_DIR, RT_KERNEL, RT_VERSION, buildDebianRoot, devHostPlans, runScript } from "./support/debian-root";
 import type { TestSshd } from "./support/sshd";
+import { configureKey } from "./support/provider-config";
 import { freePort, startSshd } from "./support/sshd";
 
 const OLD = "5b0d3f0e-3c55-4a4c-8f47-3d1d0f9b2a61";
@@ -42,7 +43,7 @@ function scripted(answers: (string | Error)[], overrides: Partial<WaitForBootOpt
   return { options, sleeps, calls: () => calls, now: () => t };
 }
 
-const down = () => new SshError("unreachable", "root@192.0.2.11:22", "cannot connect (ECONNREFUSED): check the address, the port and that sshd runs");
+const down = () => sshError("unreachable", "root@192.0.2.11:22", "cannot connect (ECONNREFUSED): check the address, the port and that sshd runs");
 
 describe("waitForNewBootId", () => {
   it("returns the new boot id once the host answers with one, after the old one and a while unreachable", async () => {
@@ -54,8 +55,7 @@ describe("waitForNewBootId", () => {
 
   it("a host that never comes back: an error naming the host, the timeout and the last failure, at the timeout", async () => {
     const s = scripted([down()], { timeoutMs: 60_000 });
-    await assert.rejects(waitForNewBootId(s.options), (e: unknown) => {
-      assert.ok(e instanceof RebootTimeoutError);
+    await assert.rejects(waitForNewBootId(s.options), (e: Error) => {
       assert.match(e.message, /^compute-rt-01 \(root@192\.0\.2\.11:22\) did not come back within 60 s /);
       assert.match(e.message, /the last of 13 attempts to read its boot id failed: ssh root@192\.0\.2\.11:22: cannot connect \(ECONNREFUSED\)/);
       return true;
@@ -65,12 +65,12 @@ describe("waitForNewBootId", () => {
 
   it("a host that keeps its boot id did not reboot, and the error says so", async () => {
     const s = scripted([OLD], { timeoutMs: 20_000 });
-    await assert.rejects(waitForNewBootId(s.options), /^RebootTimeoutError: compute-rt-01 .* did not reboot: 20 s after reboot.sh scheduled it, the host still runs boot 5b0d3f0e-3c55-4a4c-8f47-3d1d0f9b2a61 \(asked 5 times\)/);
+    await assert.rejects(waitForNewBootId(s.options), /compute-rt-01 .* did not reboot: 20 s after reboot.sh scheduled it, the host still runs boot 5b0d3f0e-3c55-4a4c-8f47-3d1d0f9b2a61 \(asked 5 times\)/);
   });
 
   it("the last sleep is cut to the time left, so the deadline holds with any interval", async () => {
     const s = scripted([down()], { timeoutMs: 12_000, intervalMs: 5_000 });
-    await assert.rejects(waitForNewBootId(s.options), RebootTimeoutError);
+    await assert.rejects(waitForNewBootId(s.options), /did not come back within/);
     assert.deepEqual(s.sleeps, [5_000, 5_000, 2_000]);
   });
 
@@ -85,8 +85,8 @@ describe("waitForNewBootId", () => {
 
   it("stops at once when the probe fails in a way waiting cannot fix", async () => {
     const s = scripted([]);
-    s.options.probe = () => Promise.reject(new SshError("host-key", "root@192.0.2.11:22", "the server's host key does not match the pinned hostKey"));
-    await assert.rejects(waitForNewBootId(s.options), (e: unknown) => e instanceof SshError && e.kind === "host-key");
+    s.options.probe = () => Promise.reject(sshError("host-key", "root@192.0.2.11:22", "the server's host key does not match the pinned hostKey"));
+    await assert.rejects(waitForNewBootId(s.options), (e: unknown) => isSshError(e) && e.kind === "host-key");
     assert.deepEqual(s.sleeps, []);
   });
 });
@@ -122,16 +122,16 @@ describe("reboot.sh's report", () => {
 });
 
 describe("RebootWaiterProvider", () => {
-  const provider = new RebootWaiterProvider();
+  const provider = rebootWaiterProvider() as Required<pulumi.dynamic.ResourceProvider<RebootWaiterInputs, RebootWaiterState>>;
   const myBootId = readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();
   let sshd: TestSshd;
   let inputs: RebootWaiterInputs;
   before(async () => {
     sshd = await startSshd();
+    await configureKey(provider, sshd.userKey);
     inputs = {
       hostName: "compute-rt-01",
       target: { host: "127.0.0.1", port: sshd.port, user: sshd.user, hostKey: sshd.hostKeyPub },
-      privateKey: sshd.userKey,
       previousBootId: OLD,
       rebootScheduled: true,
       timeoutSeconds: 60,
@@ -139,7 +139,7 @@ describe("RebootWaiterProvider", () => {
   });
   after(() => sshd.stop());
 
-  it("create: reads the host's new boot id over SSH, and keeps no key in its state", async () => {
+  it("create: reads the host's new boot id over SSH with the configured key, and keeps no key in its state", async () => {
     const r = await provider.create(inputs);
     assert.equal(r.id, "compute-rt-01");
     assert.deepEqual(r.outs, { hostName: "compute-rt-01", target: inputs.target, previousBootId: OLD, rebootScheduled: true, timeoutSeconds: 60, bootId: myBootId });
@@ -154,7 +154,7 @@ describe("RebootWaiterProvider", () => {
 
   it("a host that still runs the old boot fails with its name and the timeout", async () => {
     const started = Date.now();
-    await assert.rejects(provider.create({ ...inputs, previousBootId: myBootId, timeoutSeconds: 1 }), /^RebootTimeoutError: compute-rt-01 \(.*@127\.0\.0\.1:\d+\) did not reboot: 1 s after/);
+    await assert.rejects(provider.create({ ...inputs, previousBootId: myBootId, timeoutSeconds: 1 }), /compute-rt-01 \(.*@127\.0\.0\.1:\d+\) did not reboot: 1 s after/);
     assert.ok(Date.now() - started < 10_000);
   });
 
@@ -166,7 +166,7 @@ describe("RebootWaiterProvider", () => {
   it("a host key that does not match ends the wait at once", async () => {
     const other = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILEZ9Ak3Chw7pUqhmeFtPzChapi4MzTG0VCi8fxsKcRb";
     const started = Date.now();
-    await assert.rejects(provider.create({ ...inputs, target: { ...inputs.target, hostKey: other } }), (e: unknown) => e instanceof SshError && e.kind === "host-key");
+    await assert.rejects(provider.create({ ...inputs, target: { ...inputs.target, hostKey: other } }), /the server's host key does not match the pinned hostKey/);
     assert.ok(Date.now() - started < 10_000, "did not wait for the 60 s timeout");
   });
 
@@ -179,8 +179,8 @@ describe("RebootWaiterProvider", () => {
     const r = await provider.check(inputs, bad);
     assert.deepEqual(r.failures?.map((f) => f.property).sort(), ["previousBootId", "rebootScheduled", "target.host", "target.port", "timeoutSeconds"]);
 
-    const state = { ...inputs, privateKey: undefined, bootId: NEW };
-    assert.deepEqual(await provider.diff("compute-rt-01", state, { ...inputs, privateKey: "another key" }), { changes: false });
+    const state = { ...inputs, bootId: NEW };
+    assert.deepEqual(await provider.diff("compute-rt-01", state, inputs), { changes: false });
     assert.deepEqual(await provider.diff("compute-rt-01", state, { ...inputs, previousBootId: NEW }), { changes: true });
     assert.deepEqual(await provider.diff("compute-rt-01", state, { ...inputs, target: { ...inputs.target, port: 2222 } }), { changes: true });
   });

@@ -5,7 +5,7 @@ import { createServer } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { SshTarget } from "../lib/ssh";
-import { SshError, runSsh } from "../lib/ssh";
+import { isSshError, runSsh } from "../lib/ssh";
 import type { TestSshd } from "./support/sshd";
 import { freePort, startSshd } from "./support/sshd";
 
@@ -17,12 +17,19 @@ before(async () => {
 });
 after(() => sshd.stop());
 
-const kindOf = (kind: string) => (e: unknown) => e instanceof SshError && e.kind === kind;
+const kindOf = (kind: string) => (e: unknown) => isSshError(e) && e.kind === kind;
 
 describe("runSsh", () => {
   it("runs a command with stdin and returns exit code, stdout and stderr", async () => {
     const r = await runSsh(target, { privateKey: sshd.userKey }, "cat; echo oops >&2; exit 3", { stdin: "hello\n" });
     assert.deepEqual(r, { code: 3, signal: null, stdout: "hello\n", stderr: "oops\n" });
+  });
+
+  it("pins an RSA or ECDSA host key of a server that also offers ed25519", async () => {
+    for (const hostKey of [sshd.otherHostKeys.rsa, sshd.otherHostKeys.ecdsa]) {
+      const r = await runSsh({ ...target, hostKey }, { privateKey: sshd.userKey }, "echo pinned");
+      assert.equal(r.stdout, "pinned\n", hostKey.split(" ")[0]);
+    }
   });
 
   it("refuses a server whose host key is not the pinned one", async () => {

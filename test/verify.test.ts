@@ -10,7 +10,7 @@ import type { StackPlan } from "../lib/plan";
 import { isPlannedHost, planStack } from "../lib/plan";
 import type { SshTarget } from "../lib/ssh";
 import type { RunScript } from "../lib/verify";
-import { parseSections, sshRunner, verifyDomain, verifyGuest, verifyHost } from "../lib/verify";
+import { allResults, allScriptTexts, guestReadiness, observeGuest, parseSections, sshRunner, verifyDomain, verifyGuest, verifyHost, waitForGuest } from "../lib/verify";
 import { expectationFromPlan } from "../lib/checks/domain-expectation";
 import { devRaw } from "./support/dev-config";
 import type { TestSshd } from "./support/sshd";
@@ -28,7 +28,7 @@ const rt1 = plan.flavors.find((f) => f.name === "rt1.small")!;
 before(async () => {
   sshd = await startSshd();
   target = { host: "127.0.0.1", port: sshd.port, user: sshd.user, hostKey: sshd.hostKeyPub };
-  run = sshRunner(target, { privateKey: sshd.userKey });
+  run = sshRunner(target, { privateKey: sshd.userKey }, allScriptTexts());
 });
 after(() => sshd.stop());
 
@@ -43,8 +43,10 @@ describe("section parsing", () => {
 
 describe("host checks over SSH", () => {
   it("collect this machine's facts and fail it as an RT host, with hints", async () => {
-    const results = await verifyHost(run, host, { hwlatdetect: { enabled: false, thresholdUs: 20, durationSeconds: 1 } });
+    const v = await verifyHost(run, host, { hwlatdetect: { enabled: false, thresholdUs: 20, durationSeconds: 1 } });
+    const results = allResults(v);
     assert.ok(results.length > 8, formatReport(results));
+    assert.deepEqual(v.measured.map((x) => x.check), ["device IRQs on isolated CPUs"]);
     assert.equal(byName(results, "RT kernel")?.ok, false);
     assert.match(byName(results, "RT kernel")!.hint, /install the RT kernel/);
     assert.ok(results.some((x) => !x.ok && /isolated/i.test(x.check)));
@@ -53,7 +55,7 @@ describe("host checks over SSH", () => {
 
   it("report an unreachable host as a failed check", async () => {
     const closed = await freePort();
-    const results = await verifyHost(sshRunner({ ...target, port: closed }, { privateKey: sshd.userKey }, { retries: 0 }), host, {
+    const { observed: results } = await verifyHost(sshRunner({ ...target, port: closed }, { privateKey: sshd.userKey }, allScriptTexts(), { retries: 0 }), host, {
       hwlatdetect: { enabled: false, thresholdUs: 20, durationSeconds: 1 },
     });
     assert.equal(results.length, 1);
@@ -64,7 +66,7 @@ describe("host checks over SSH", () => {
 
   it("report a wrong host key without running anything", async () => {
     const other = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJmLMDzsXv6Fx8Sw0Lue6LH45zNKPzEe5Sehxmp2dyp6";
-    const results = await verifyHost(sshRunner({ ...target, hostKey: other }, { privateKey: sshd.userKey }), host, {
+    const { observed: results } = await verifyHost(sshRunner({ ...target, hostKey: other }, { privateKey: sshd.userKey }, allScriptTexts()), host, {
       hwlatdetect: { enabled: false, thresholdUs: 20, durationSeconds: 1 },
     });
     assert.match(results[0].observed, /does not match the pinned hostKey/);
@@ -89,7 +91,7 @@ describe("guest checks over SSH (this machine standing in for the guest)", () =>
   const guest = { realtimeVcpus: "1", housekeepingVcpus: "0", tunedIsolatedCores: "1", kernelArgs: [] };
 
   it("run cyclictest under load and fail a 20 µs budget on a non-RT kernel", async () => {
-    const results = await verifyGuest(run, guest, { durationSeconds: 2, maxUs: 20, meanUs: 10 });
+    const results = allResults(await verifyGuest(run, guest, { durationSeconds: 2, maxUs: 20, meanUs: 10 }));
     assert.equal(byName(results, "RT kernel")?.ok, false);
     assert.equal(byName(results, "guest isolated_cores")?.ok, false);
     const latency = results.filter((x) => /CPU 1/.test(x.check) || /CPU 1/.test(x.observed));
@@ -97,8 +99,67 @@ describe("guest checks over SSH (this machine standing in for the guest)", () =>
   });
 
   it("report a run that fails mid-way with the script's stderr", async () => {
-    const results = await verifyGuest(run, { ...guest, housekeepingVcpus: "0-" }, { durationSeconds: 1, maxUs: 20, meanUs: 10 });
+    const results = allResults(await verifyGuest(run, { ...guest, housekeepingVcpus: "0-" }, { durationSeconds: 1, maxUs: 20, meanUs: 10 }));
     assert.equal(results.length, 1);
     assert.match(results[0].observed, /exit 2: "guest-latency.sh: 0- is not a CPU list"/);
+  });
+});
+
+describe("refresh reads only what stays the same", () => {
+  it("host: no interrupt snapshot, no hwlatdetect, and the same results twice", async () => {
+    const opts = { hwlatdetect: { enabled: true, thresholdUs: 20, durationSeconds: 1 }, observeOnly: true };
+    const first = await verifyHost(run, host, opts);
+    const second = await verifyHost(run, host, opts);
+    assert.deepEqual(first.measured, []);
+    assert.ok(!first.observed.some((x) => /hwlatdetect|IRQ/.test(x.check)), formatReport(first.observed));
+    assert.deepEqual(second, first);
+  });
+
+  it("guest: its RT setup without cyclictest", async () => {
+    const guest = { realtimeVcpus: "1", housekeepingVcpus: "0", tunedIsolatedCores: "1", kernelArgs: [] };
+    const started = Date.now();
+    const v = await observeGuest(run, guest);
+    assert.deepEqual(v.observed.map((x) => x.check), ["RT kernel", "guest TuneD profile", "guest isolated_cores"]);
+    assert.deepEqual(v.measured, []);
+    assert.ok(Date.now() - started < 5_000, "measured nothing");
+  });
+});
+
+describe("waiting for a guest to be ready", () => {
+  const guest = { realtimeVcpus: "1", housekeepingVcpus: "0", tunedIsolatedCores: "1", kernelArgs: [] };
+  const clock = () => {
+    let t = 0;
+    return { now: () => t, sleep: (ms: number) => ((t += ms), Promise.resolve()) };
+  };
+
+  it("this machine is not ready (no RT kernel): waits, tells each new state once, and fails at the bound", async () => {
+    const said: string[] = [];
+    await assert.rejects(
+      waitForGuest(run, guest, { name: "rt-server", timeoutMs: 30_000, intervalMs: 10_000, ...clock(), progress: (m) => said.push(m) }),
+      /rt-server was not ready within 30 s \(latency\.guest\.readyTimeoutSeconds\): /,
+    );
+    assert.equal(new Set(said.map((m) => m.replace(/ \(\d+ s\)$/, ""))).size, said.length, said.join("\n"));
+    assert.ok(said.length >= 1);
+  });
+
+  it("a wrong host key ends the wait at once", async () => {
+    const other = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJmLMDzsXv6Fx8Sw0Lue6LH45zNKPzEe5Sehxmp2dyp6";
+    const wrong = sshRunner({ ...target, hostKey: other }, { privateKey: sshd.userKey }, allScriptTexts());
+    const r = await guestReadiness(wrong, guest);
+    assert.deepEqual({ ready: r.ready, final: !r.ready && r.final }, { ready: false, final: true });
+    await assert.rejects(waitForGuest(wrong, guest, { name: "rt-server", timeoutMs: 600_000, intervalMs: 10_000, ...clock(), progress: () => {} }), /rt-server is not ready: .*does not match the pinned hostKey/);
+  });
+
+  it("a failed cloud-init is final; done with an RT kernel is ready", async () => {
+    const answer = (status: string, kernel: string): RunScript => () =>
+      Promise.resolve({ code: 0, signal: null, stderr: "", stdout: `=== uname-v ===\n${kernel}\n=== cloud-init ===\nstatus: ${status}\n=== end ===\n` });
+    const rt = "#1 SMP PREEMPT_RT Debian 6.1.158-1 (2025-11-20)";
+    const failed = await guestReadiness(answer("error", "#1 SMP PREEMPT_DYNAMIC Debian 6.1.158-1"), guest);
+    assert.ok(!failed.ready && failed.final && /cloud-init failed \(status: error\)/.test(failed.state));
+    const rebooting = await guestReadiness(answer("done", "#1 SMP PREEMPT_DYNAMIC Debian 6.1.158-1"), guest);
+    assert.ok(!rebooting.ready && !rebooting.final && /waiting for its reboot into the RT kernel/.test(rebooting.state));
+    const running = await guestReadiness(answer("running", rt), guest);
+    assert.ok(!running.ready && !running.final);
+    assert.deepEqual(await guestReadiness(answer("done", rt), guest), { ready: true });
   });
 });

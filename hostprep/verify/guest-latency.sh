@@ -1,19 +1,23 @@
 #!/usr/bin/env bash
 # Runs inside an RT guest: reports its kernel and TuneD settings, then measures latency with
 # cyclictest on the RT vCPUs while stress-ng loads the housekeeping vCPUs (the RHEL for Real
-# Time stress guidance), and prints cyclictest's JSON result.
+# Time stress guidance), and prints cyclictest's JSON result. With --observe-only it reports
+# the kernel, TuneD and cloud-init's state and measures nothing: what a refresh and the wait
+# for a ready guest read.
 #
-#   guest-latency.sh --rt-cpus <cpulist> --housekeeping-cpus <cpulist> --seconds N
+#   guest-latency.sh --rt-cpus <cpulist> --housekeeping-cpus <cpulist> [--seconds N | --observe-only]
 set -euo pipefail
 
 rt=''
 hk=''
 seconds=60
+observe_only=false
 while [[ $# -gt 0 ]]; do
   case $1 in
     --rt-cpus) rt=${2:-}; shift 2 ;;
     --housekeeping-cpus) hk=${2:-}; shift 2 ;;
     --seconds) seconds=${2:-}; shift 2 ;;
+    --observe-only) observe_only=true; shift ;;
     *) printf 'guest-latency.sh: unknown argument %q\n' "$1" >&2; exit 2 ;;
   esac
 done
@@ -36,6 +40,12 @@ count_cpus() {
 section uname-v; uname -v
 section tuned-active; tuned-adm active 2>&1 || true
 section tuned-variables; cat /etc/tuned/realtime-virtual-guest-variables.conf 2>/dev/null || true
+section cloud-init
+if command -v cloud-init >/dev/null; then cloud-init status 2>&1 || true; else echo 'status: absent'; fi
+if [[ $observe_only == true ]]; then
+  section end
+  exit 0
+fi
 for tool in cyclictest stress-ng; do
   command -v "$tool" >/dev/null || { echo "guest-latency.sh: $tool is not installed (rt-tests, stress-ng)" >&2; exit 1; }
 done

@@ -3,7 +3,7 @@
  * sets and NUMA nodes, and the flavor's realtime vCPUs, emulator policy, page size and PMU.
  */
 import type { CpuSet } from "../cpuset";
-import { CpuSpecError, formatCpuList, parseCpuList, parseNovaCpuSpec } from "../cpuset";
+import { isCpuSpecError, formatCpuList, parseCpuList, parseNovaCpuSpec } from "../cpuset";
 import type { GuestRequest } from "../nova-model";
 import { guestRequest } from "../nova-model";
 import type { FlavorPlan } from "../plan";
@@ -55,7 +55,7 @@ export function plannedSets(e: DomainExpectation): PlannedSetsRead {
       },
     };
   } catch (err) {
-    if (err instanceof CpuSpecError) return { ok: false, error: err.message };
+    if (isCpuSpecError(err)) return { ok: false, error: err.message };
     throw err;
   }
 }

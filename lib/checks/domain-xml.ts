@@ -4,7 +4,7 @@
  * not a cpulist is kept as its raw text (set: null) so the check can quote it back.
  */
 import type { CpuSet } from "../cpuset";
-import { CpuSpecError, parseCpuList, union } from "../cpuset";
+import { isCpuSpecError, parseCpuList, union } from "../cpuset";
 import type { XmlElement } from "./xml";
 import { childrenNamed, firstChild, parseXml } from "./xml";
 
@@ -39,7 +39,7 @@ function cpuset(raw: string | undefined): CpusetAttr {
   try {
     return { raw: text, set: text.trim() === "" ? null : parseCpuList(text) };
   } catch (e) {
-    if (e instanceof CpuSpecError) return { raw: text, set: null };
+    if (isCpuSpecError(e)) return { raw: text, set: null };
     throw e;
   }
 }

@@ -4,12 +4,14 @@
  * CPU lists are compared as sets: TuneD writes irqaffinity=0,1,2,3 where the plan says 0-3.
  */
 import type { CpuSet } from "../cpuset";
-import { CpuSpecError, formatCpuList, parseCpuList, sameSet } from "../cpuset";
+import { isCpuSpecError, formatCpuList, parseCpuList, sameSet } from "../cpuset";
 import type { HostPlan } from "../plan-host";
 import type { CheckResult } from "./result";
 import { excerpt, fail, verdict } from "./result";
 
-const CPU_LIST_PARAMS = new Set(["isolcpus", "nohz_full", "rcu_nocbs", "irqaffinity"]);
+// An array, not a Set: Pulumi serializes a module-level Set into a dynamic provider as a plain
+// object whose `has` throws ("called on incompatible receiver").
+const CPU_LIST_PARAMS: readonly string[] = ["isolcpus", "nohz_full", "rcu_nocbs", "irqaffinity"];
 
 /**
  * Kernel parameters as the kernel reads them: `key=value` or a bare `key` (value null), quoted
@@ -42,13 +44,13 @@ function checkArg(params: Map<string, string | null>, arg: string, hint: string)
   if (!params.has(key)) return fail(check, expected, "absent", hint);
   const got = params.get(key) ?? null;
   const observed = got === null ? key : `${key}=${got}`;
-  if (want === null || got === null || !CPU_LIST_PARAMS.has(key)) return verdict(check, got === want, expected, observed, hint);
+  if (want === null || got === null || !CPU_LIST_PARAMS.includes(key)) return verdict(check, got === want, expected, observed, hint);
   try {
     const gotCpus = paramCpus(key, got);
     const ok = sameSet(gotCpus, paramCpus(key, want));
     return verdict(check, ok, expected, ok ? observed : `${observed} (CPUs ${formatCpuList(gotCpus) || "none"})`, hint);
   } catch (e) {
-    if (!(e instanceof CpuSpecError)) throw e;
+    if (!isCpuSpecError(e)) throw e;
     return fail(check, expected, `${observed} (not a CPU list: ${e.message})`, hint);
   }
 }
@@ -78,7 +80,7 @@ export function checkSysfsCpus(name: string, text: string | null, planned: strin
     const got = parseCpuList(raw);
     return verdict(check, sameSet(got, parseCpuList(planned)), planned, raw === "" ? "none" : formatCpuList(got), hint);
   } catch (e) {
-    if (!(e instanceof CpuSpecError)) throw e;
+    if (!isCpuSpecError(e)) throw e;
     return fail(check, planned, `not a CPU list: ${excerpt(text)}`, `collect \`cat /sys/devices/system/cpu/${name}\` again`);
   }
 }

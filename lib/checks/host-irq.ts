@@ -4,7 +4,7 @@
  * is reported by name. Named rows (LOC, RES, CAL, TLB, NMI, ...) are per-CPU by nature and some
  * ticks remain even with nohz_full, so they are not judged here.
  */
-import { CpuSpecError, difference, formatCpuList, parseCpuList } from "../cpuset";
+import { isCpuSpecError, difference, formatCpuList, parseCpuList } from "../cpuset";
 import type { CheckResult } from "./result";
 import { excerpt, fail, verdict } from "./result";
 
@@ -53,7 +53,7 @@ export function checkInterrupts(text: string, isolated: string, housekeeping: st
   try {
     iso = [...parseCpuList(isolated)];
   } catch (e) {
-    if (!(e instanceof CpuSpecError)) throw e;
+    if (!isCpuSpecError(e)) throw e;
     return fail(check, expected, e.message, "the plan's isolated CPU list is malformed: a bug in the caller");
   }
   const missing = difference(iso, parsed.cpus);

@@ -2,7 +2,7 @@
  * nova-compute's CPU inventory settings against the plan. Sets are compared in Nova's own
  * notation (`4-11`, `4,5,6-11`, `4-12,^12` are all the same set).
  */
-import { CpuSpecError, formatCpuList, parseNovaCpuSpec, sameSet } from "../cpuset";
+import { isCpuSpecError, formatCpuList, parseNovaCpuSpec, sameSet } from "../cpuset";
 import type { HostPlan } from "../plan-host";
 import type { CheckResult } from "./result";
 import { excerpt, fail, verdict } from "./result";
@@ -48,7 +48,7 @@ function compareSet(check: string, value: string | undefined, planned: string | 
     const ok = sameSet(got, parseNovaCpuSpec(planned));
     return verdict(check, ok, expected, ok || observed === formatCpuList(got) ? observed : `${observed} (CPUs ${formatCpuList(got)})`, hint);
   } catch (e) {
-    if (!(e instanceof CpuSpecError)) throw e;
+    if (!isCpuSpecError(e)) throw e;
     return fail(check, expected, `${observed} (${e.message})`, hint);
   }
 }

@@ -140,9 +140,10 @@ export function checkHugepages(text: string, plan: HostPlan): CheckResult[] {
   });
 }
 
-export function checkHost(facts: HostFacts, plan: HostPlan, opts: HostCheckOptions = DEFAULT_HOST_CHECK_OPTIONS): CheckResult[] {
+/** What the host is set up to be: kernel, TuneD, command line, isolation, 1 GiB pages, nova.conf. */
+export function checkHostState(facts: HostFacts, plan: HostPlan): CheckResult[] {
   const sysfsHint = `the kernel isolates other CPUs than the plan's ${plan.isolated}: it uses what /proc/cmdline said at boot, so fix the command line and reboot`;
-  const results = [
+  return [
     checkKernel(facts.unameV),
     ...checkTuned(facts.tunedActive, facts.tunedVerify, plan.tuned.profile),
     ...checkCmdline(facts.cmdline, plan),
@@ -150,8 +151,16 @@ export function checkHost(facts: HostFacts, plan: HostPlan, opts: HostCheckOptio
     checkSysfsCpus("nohz_full", facts.nohzFull, plan.isolated, sysfsHint),
     ...checkHugepages(facts.hugepages1g, plan),
     ...checkNovaConf(facts.novaConf, plan),
-    checkInterrupts(facts.interrupts, plan.isolated, plan.housekeeping),
   ];
+}
+
+/** How the host behaves at this moment: device interrupts on isolated CPUs, and hwlatdetect when it ran. */
+export function checkHostRuntime(facts: HostFacts, plan: HostPlan, opts: HostCheckOptions = DEFAULT_HOST_CHECK_OPTIONS): CheckResult[] {
+  const results = [checkInterrupts(facts.interrupts, plan.isolated, plan.housekeeping)];
   if (facts.hwlatdetect !== undefined) results.push(checkHwlatdetect(parseHwlatdetect(facts.hwlatdetect), opts.hwlatThresholdUs));
   return results;
+}
+
+export function checkHost(facts: HostFacts, plan: HostPlan, opts: HostCheckOptions = DEFAULT_HOST_CHECK_OPTIONS): CheckResult[] {
+  return [...checkHostState(facts, plan), ...checkHostRuntime(facts, plan, opts)];
 }

@@ -3,6 +3,7 @@
  * cyclictest's `-q -h<N>` histogram on stdout, and hwlatdetect's report. A run that was cut short
  * (no summary lines) or a tool that could not run is an error, never a run with made-up numbers.
  */
+import { codedError, hasCode } from "../errors";
 
 export interface CyclictestThread {
   thread: number;
@@ -38,10 +39,10 @@ export interface HwlatRun {
 
 export type HwlatParse = { ok: true; run: HwlatRun } | { ok: false; error: string };
 
-class ParseError extends Error {}
+const parseError = (message: string) => codedError("LATENCY_PARSE", message);
 
 function num(value: unknown, what: string): number {
-  if (typeof value !== "number" || !Number.isFinite(value)) throw new ParseError(`${what} is not a number`);
+  if (typeof value !== "number" || !Number.isFinite(value)) throw parseError(`${what} is not a number`);
   return value;
 }
 
@@ -50,14 +51,14 @@ function parseJson(text: string): CyclictestRun {
   try {
     doc = JSON.parse(text);
   } catch (e) {
-    throw new ParseError(`not valid JSON (${(e as Error).message}): the file was cut short or cyclictest was killed before writing it`);
+    throw parseError(`not valid JSON (${(e as Error).message}): the file was cut short or cyclictest was killed before writing it`);
   }
   const root = doc as { thread?: unknown; sysinfo?: { realtime?: unknown }; "cmdline:"?: unknown; cmdline?: unknown };
   if (typeof root !== "object" || root === null || typeof root.thread !== "object" || root.thread === null) {
-    throw new ParseError('JSON without a "thread" object: not cyclictest --json output');
+    throw parseError('JSON without a "thread" object: not cyclictest --json output');
   }
   const entries = Object.entries(root.thread as Record<string, Record<string, unknown>>);
-  if (entries.length === 0) throw new ParseError("no thread measured anything");
+  if (entries.length === 0) throw parseError("no thread measured anything");
   const threads = entries.map(([key, t]): CyclictestThread => {
     const hist = Object.entries((t.histogram ?? {}) as Record<string, unknown>).map(([us, n]) => [Number(us), num(n, `thread ${key} histogram bucket ${us}`)] as [number, number]);
     const inHist = hist.reduce((s, [, n]) => s + n, 0);
@@ -83,9 +84,9 @@ function parseJson(text: string): CyclictestRun {
 
 function summaryValues(lines: string[], label: string, missing: string): number[] {
   const line = lines.find((l) => l.startsWith(`# ${label}:`));
-  if (line === undefined) throw new ParseError(missing);
+  if (line === undefined) throw parseError(missing);
   const values = line.slice(label.length + 3).trim().split(/\s+/).filter((v) => v !== "");
-  if (values.length === 0 || values.some((v) => !/^\d+$/.test(v))) throw new ParseError(`"# ${label}:" line is not a list of numbers: ${line}`);
+  if (values.length === 0 || values.some((v) => !/^\d+$/.test(v))) throw parseError(`"# ${label}:" line is not a list of numbers: ${line}`);
   return values.map(Number);
 }
 
@@ -96,13 +97,13 @@ function parseHistogram(text: string): CyclictestRun {
   const min = summaryValues(lines, "Min Latencies", `no "# Min Latencies:" line: ${unfinished}`);
   const avg = summaryValues(lines, "Avg Latencies", `no "# Avg Latencies:" line: ${unfinished}`);
   const n = max.length;
-  if (min.length !== n || avg.length !== n) throw new ParseError(`the summary lines disagree on the thread count (${min.length}, ${avg.length}, ${n})`);
+  if (min.length !== n || avg.length !== n) throw parseError(`the summary lines disagree on the thread count (${min.length}, ${avg.length}, ${n})`);
   const overflowLine = lines.some((l) => l.startsWith("# Histogram Overflows:"));
   const overflows = overflowLine ? summaryValues(lines, "Histogram Overflows", "") : null;
   const rows = lines.filter((l) => /^\d+(\s+\d+)+$/.test(l)).map((l) => l.split(/\s+/).map(Number));
-  if (rows.length === 0) throw new ParseError("no histogram rows: run cyclictest with -h<N>");
+  if (rows.length === 0) throw parseError("no histogram rows: run cyclictest with -h<N>");
   const bad = rows.find((r) => r.length !== n + 1);
-  if (bad) throw new ParseError(`histogram row for ${bad[0]} µs has ${bad.length - 1} counts for ${n} threads`);
+  if (bad) throw parseError(`histogram row for ${bad[0]} µs has ${bad.length - 1} counts for ${n} threads`);
   const threads = max.map((m, i): CyclictestThread => ({
     thread: i,
     cpu: null, // the histogram does not say where threads ran; checkCyclictest maps them with rtCpus
@@ -118,11 +119,11 @@ function parseHistogram(text: string): CyclictestRun {
 /** Parses cyclictest output: the `--json` file or the `-h` histogram printed on stdout. */
 export function parseCyclictest(text: string): CyclictestParse {
   try {
-    if (text.trim() === "") throw new ParseError("the output is empty");
+    if (text.trim() === "") throw parseError("the output is empty");
     const run = text.trimStart().startsWith("{") ? parseJson(text) : parseHistogram(text);
     return { ok: true, run };
   } catch (e) {
-    if (e instanceof ParseError) return { ok: false, error: e.message };
+    if (hasCode(e, "LATENCY_PARSE")) return { ok: false, error: e.message };
     throw e;
   }
 }

@@ -3,7 +3,7 @@
  * (Nova's RT spec measured 14 µs worst / under 10 µs mean in a KVM guest; RHEL's host guidance
  * is <= 40 µs), and hwlatdetect against a firmware-stall threshold (OpenShift uses 20 µs).
  */
-import { CpuSpecError, formatCpuList, parseCpuList, sameSet } from "../cpuset";
+import { isCpuSpecError, formatCpuList, parseCpuList, sameSet } from "../cpuset";
 import type { CyclictestParse, CyclictestRun, CyclictestThread, HwlatParse } from "./latency-parse";
 import type { CheckResult } from "./result";
 import { fail, pass, verdict } from "./result";
@@ -89,7 +89,7 @@ export function checkCyclictest(parsed: CyclictestParse, budget: LatencyBudget, 
     try {
       cpus = [...parseCpuList(rtCpus)];
     } catch (e) {
-      if (!(e instanceof CpuSpecError)) throw e;
+      if (!isCpuSpecError(e)) throw e;
       return [fail("cyclictest CPUs", "a cpulist of RT CPUs", e.message, "the RT CPU list handed to checkCyclictest is malformed: a bug in the caller")];
     }
   }

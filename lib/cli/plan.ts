@@ -1,15 +1,17 @@
 /**
  * `npm run plan [-- --stack <name>] [--config <file>] [--json | --markdown] [--diff <other>]`:
- * validates a stack's config and prints its plan, offline (no cloud, no Pulumi CLI). With
- * `--diff` it also compares the plan with another one: a stack config file, planned the same
- * way, or a `--json` plan document (such as the base branch's, in CI). Exit 0 when valid, 1
- * with every problem listed when not, 2 on bad usage.
+ * validates a stack's config as the program does before its first resource (decideStack: the
+ * plan, host prep, the image file and the guest setup) and prints its plan, offline (no cloud,
+ * no Pulumi CLI). With `--diff` it also compares the plan with another one: a stack config
+ * file, decided the same way, or a `--json` plan document (such as the base branch's, in CI).
+ * Exit 0 when valid, 1 with every problem listed when not, 2 on bad usage.
  */
 import { readFileSync } from "node:fs";
 import { basename, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { decideStack } from "../decide-stack";
 import type { StackPlan } from "../plan";
-import { isPlannedHost, planStack } from "../plan";
+import { isPlannedHost } from "../plan";
 import { diffPlans, formatPlanDiff, planFromDocument } from "../plan-diff";
 import { renderPlanMarkdown, renderProblemsMarkdown } from "../plan-markdown";
 import type { Problem } from "../problems";
@@ -20,10 +22,14 @@ import { readStackConfig } from "../stack-files";
 const USAGE =
   "usage: npm run plan -- [--stack <name>] [--config <Pulumi.<stack>.yaml>] [--json | --markdown] [--diff <Pulumi.<other>.yaml | plan.json> [--diff-label <text>]]";
 
-/** The plan of a stack config file, or every problem with it. */
+/**
+ * The plan of a stack config file, or every problem with it: decided as the program decides it
+ * (decideStack), image file included, which is read relative to the project directory, as
+ * Pulumi runs the program there.
+ */
 function planFile(projectDir: string, file: string): { plan: StackPlan; problems: [] } | { plan: null; problems: Problem[] } {
   const raw = readStackConfig(projectDir, file);
-  const result = planStack(raw.values);
+  const result = decideStack(raw.values, projectDir);
   const problems = [...raw.problems, ...(result.ok ? [] : result.problems)];
   if (problems.length > 0 || !result.ok) return { plan: null, problems };
   return { plan: result.plan, problems: [] };

@@ -24,7 +24,8 @@ import type { HostPlan } from "../plan-host";
 import { formatProblems } from "../problems";
 import type { SshAuth, SshTarget } from "../ssh";
 import { readStackConfig } from "../stack-files";
-import { sshRunner, verifyDomain, verifyGuest, verifyHost } from "../verify";
+import { allResults, allScriptTexts, sshRunner, verifyDomain, verifyGuest, verifyHost } from "../verify";
+import { latencyBudget } from "../verify-targets";
 
 class UsageError extends Error {}
 
@@ -87,8 +88,8 @@ async function run(mode: string, args: Args): Promise<{ target: string; results:
   const { config, plan } = loadPlan(args);
   if (mode === "host") {
     const name = need(args, "target", "(the host's name)");
-    const results = await verifyHost(sshRunner(hostTarget(config, name), auth(args)), plannedHost(plan, name), { hwlatdetect: config.latency.hwlatdetect });
-    return { target: name, results };
+    const v = await verifyHost(sshRunner(hostTarget(config, name), auth(args), allScriptTexts()), plannedHost(plan, name), { hwlatdetect: config.latency.hwlatdetect });
+    return { target: name, results: allResults(v) };
   }
   if (mode === "domain" && args.xml) {
     const flavor = flavorOf(plan, need(args, "flavor", "with --xml (the flavor the instance runs)"));
@@ -102,7 +103,7 @@ async function run(mode: string, args: Args): Promise<{ target: string; results:
     const serverId = need(args, "server-id", "(the Nova instance UUID: openstack server show <name> -c id)");
     const candidates = server.candidates.map((name) => ({
       name,
-      run: sshRunner(hostTarget(config, name), auth(args)),
+      run: sshRunner(hostTarget(config, name), auth(args), allScriptTexts()),
       expectation: expectationFromPlan(plannedHost(plan, name), flavor, config.image.properties),
     }));
     const found = await verifyDomain(serverId, candidates);
@@ -110,7 +111,7 @@ async function run(mode: string, args: Args): Promise<{ target: string; results:
   }
   if (mode === "guest") {
     const target: SshTarget = { host: need(args, "address", "(the guest's IP address)"), port: 22, user: args.user ?? config.image.loginUser };
-    return { target: server.name, results: await verifyGuest(sshRunner(target, auth(args)), flavor.guest, config.latency.guest) };
+    return { target: server.name, results: allResults(await verifyGuest(sshRunner(target, auth(args), allScriptTexts()), flavor.guest, latencyBudget(config.latency.guest))) };
   }
   throw new UsageError(`unknown check "${mode}": use host, domain or guest`);
 }

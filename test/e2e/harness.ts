@@ -3,12 +3,13 @@
  * project's own host-prep steps run against it over SSH. Nothing here decides what a step
  * does: the step list is `hostSteps(plan, host)` (the list the ComputeHost component turns into
  * remote.Commands), each step sends `bundleScript(step.script)` on stdin with
- * `remoteCommand(step)` as the command, the reboot is waited for by the RebootWaiter's own
- * provider, and the host checks are `verifyHost` over `sshRunner`.
+ * `remoteCommand(step)` as the command. The reboot wait and the host checks run on the engine's
+ * path: the program is loaded by Pulumi's own runner with this stack, and the `__provider` text
+ * and inputs it registers for the host's RebootWaiter and HostVerification are driven through
+ * @pulumi/pulumi's dynamic-provider host over gRPC, configured with the VM's key.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { RebootWaiterProvider } from "../../components/reboot-waiter";
 import type { CheckResult } from "../../lib/checks/result";
 import type { HostConfig, StackConfig } from "../../lib/config";
 import type { HostStep } from "../../lib/host-steps";
@@ -20,7 +21,10 @@ import { parseRebootReport } from "../../lib/reboot-wait";
 import type { SshAuth, SshTarget } from "../../lib/ssh";
 import { runSsh } from "../../lib/ssh";
 import { readStackConfig } from "../../lib/stack-files";
-import { sshRunner, verifyHost } from "../../lib/verify";
+import type { RegisteredResource } from "../support/pulumi-program";
+import { isDynamic, loadProgram } from "../support/pulumi-program";
+import type { ProviderHost } from "../support/provider-host";
+import { startProviderHost } from "../support/provider-host";
 import type { Image } from "./image";
 import { CACHE_DIR, PROJECT_DIR, ensureImage } from "./image";
 import type { MirrorProxy } from "./mirror-proxy";
@@ -57,17 +61,42 @@ export function seconds(ms: number): string {
   return ms >= 60_000 ? `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s` : `${(ms / 1000).toFixed(1)} s`;
 }
 
-/** The e2e stack planned for a VM: its one host's plan and config, and the stack's settings. */
-export function planForVm(target: SshTarget): { plan: HostPlan; host: HostConfig; config: StackConfig } {
+/** The e2e stack's config values for a VM: its one host reached at the VM's forwarded port. */
+function valuesForVm(target: SshTarget): Record<string, unknown> {
   const raw = readStackConfig(PROJECT_DIR, STACK_FILE);
   if (raw.problems.length) throw new Error(formatProblems(raw.problems));
   const values = structuredClone(raw.values) as { hosts: { ssh: Record<string, unknown> }[] };
   values.hosts[0].ssh = { ...values.hosts[0].ssh, host: target.host, port: target.port, user: target.user, hostKey: target.hostKey };
-  const result = planStack(values);
+  return values;
+}
+
+/** The e2e stack planned for a VM: its one host's plan and config, and the stack's settings. */
+export function planForVm(target: SshTarget): { plan: HostPlan; host: HostConfig; config: StackConfig } {
+  const result = planStack(valuesForVm(target));
   if (!result.ok) throw new Error(`${STACK_FILE}:\n${formatProblems(result.problems)}`);
   const plan = result.plan.hosts[0];
   if (!isPlannedHost(plan)) throw new Error(`${STACK_FILE}: the e2e host must declare its topology`);
   return { plan, host: result.config.hosts[0], config: result.config };
+}
+
+/** The engine's side of the host's dynamic resources: Pulumi's provider host and what the program registered. */
+export interface EnginePath {
+  host: ProviderHost;
+  waiter: RegisteredResource;
+  check: RegisteredResource;
+}
+
+async function enginePath(target: SshTarget, hostName: string, privateKey: string): Promise<EnginePath> {
+  const loaded = await loadProgram({ stack: "e2e", config: { ...valuesForVm(target), sshPrivateKey: privateKey }, secretKeys: ["sshPrivateKey"] });
+  if (!loaded.ok) throw new Error(`the program did not load with ${STACK_FILE}: ${loaded.error}`);
+  const named = (name: string) => {
+    const r = loaded.resources.find((x) => isDynamic(x) && x.name === name);
+    if (!r) throw new Error(`the program registered no ${name}`);
+    return r;
+  };
+  const host = await startProviderHost({ env: { SSH_AUTH_SOCK: "" } });
+  await host.configure({ "openstack-rt:sshPrivateKey": privateKey });
+  return { host, waiter: named(`${hostName}-reboot-wait`), check: named(`${hostName}-verification`) };
 }
 
 export interface Env {
@@ -83,6 +112,7 @@ export interface Env {
   steps: HostStep[];
   /** Every boot id seen, in order (a reboot adds one). */
   bootIds: string[];
+  engine: EnginePath;
   runDir: string;
 }
 
@@ -111,7 +141,8 @@ export async function startEnv(phases: Phases): Promise<Env> {
     const { plan, host, config } = planForVm(target);
     const steps = hostSteps(plan, host);
     say(`plan: ${plan.name}: isolated ${plan.isolated}, kernel args ${plan.kernel.args.join(" ")}; steps ${steps.map((s) => s.id).join(", ")}`);
-    return { accel, image, proxy, vm, target, auth, plan, host, config, steps, bootIds: [bootId], runDir };
+    const engine = await phases.time("program loaded by Pulumi's runner", () => enginePath(target, plan.name, image.privateKey));
+    return { accel, image, proxy, vm, target, auth, plan, host, config, steps, bootIds: [bootId], runDir, engine };
   } catch (e) {
     await proxy.close();
     throw e;
@@ -185,19 +216,14 @@ export async function prepareHost(env: Env, rebootTimeoutSeconds = env.config.de
   throw new Error(`the plan's steps (${env.steps.map((s) => s.id).join(", ")}) end without a reboot step`);
 }
 
-/** The RebootWaiter resource's provider, called as the Pulumi engine calls it on create. */
+/** The RebootWaiter the program registers, created through Pulumi's provider host as the engine creates it. */
 export async function waitForReboot(env: Env, previousBootId: string, scheduled: boolean, timeoutSeconds: number): Promise<string> {
-  const provider = new RebootWaiterProvider();
-  const { outs } = await provider.create({
-    hostName: env.plan.name,
-    target: env.target,
-    privateKey: env.image.privateKey,
-    previousBootId,
-    rebootScheduled: scheduled,
-    timeoutSeconds,
-  });
-  if (!outs) throw new Error("the RebootWaiter provider returned no state");
-  return outs.bootId;
+  const { host, waiter } = env.engine;
+  const inputs = { ...waiter.inputs, target: env.target, previousBootId, rebootScheduled: scheduled, timeoutSeconds };
+  const { failures } = await host.check(waiter.urn, {}, inputs);
+  if (failures.length) throw new Error(`the RebootWaiter's inputs fail its check: ${JSON.stringify(failures)}`);
+  const { properties } = await host.create(waiter.urn, inputs);
+  return String(properties.bootId);
 }
 
 export async function currentBootId(env: Env): Promise<string> {
@@ -206,12 +232,16 @@ export async function currentBootId(env: Env): Promise<string> {
   return r.stdout.trim();
 }
 
-/** The host checks of `npm run verify` for this plan, hwlatdetect off (a VM's timing says nothing). */
-export function checkHost(env: Env): Promise<CheckResult[]> {
-  const hw = env.config.latency.hwlatdetect;
-  return verifyHost(sshRunner(env.target, env.auth, { commandTimeoutMs: 20 * 60_000 }), env.plan, {
-    hwlatdetect: { enabled: false, thresholdUs: hw.thresholdUs, durationSeconds: hw.durationSeconds },
-  });
+/**
+ * The HostVerification the program registers (hwlatdetect off: a VM's timing says nothing),
+ * created through Pulumi's provider host for the boot the host runs now. A failed check rejects
+ * with the report, as `pulumi up` shows it.
+ */
+export async function checkHost(env: Env): Promise<CheckResult[]> {
+  const { host, check } = env.engine;
+  const inputs = { ...check.inputs, target: env.target, bootId: await currentBootId(env) };
+  const { properties } = await host.create(check.urn, inputs);
+  return [...(properties.observed as CheckResult[]), ...(properties.measured as CheckResult[])];
 }
 
 export function kernelStarts(env: Env): number {

@@ -15,7 +15,6 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { formatReport, summarize } from "../../lib/checks/result";
 import type { CheckResult } from "../../lib/checks/result";
-import { RebootTimeoutError } from "../../lib/reboot-wait";
 import { runSsh } from "../../lib/ssh";
 import type { Env, PrepResult, StepOutcome } from "./harness";
 import { Phases, StepFailed, checkHost, currentBootId, kernelStarts, prepareHost, say, seconds, startEnv, stopEnv, waitForReboot } from "./harness";
@@ -66,6 +65,7 @@ describe("e2e: a Debian 12 VM prepared by the project's host-prep steps", () => 
     if (!env) return;
     if (env.vm.running()) shutdown = await stopEnv(env).catch((e: Error) => `failed: ${e.message}`);
     else await env.proxy.close();
+    await env.engine.host.stop();
     process.stdout.write(`${summaryText(env)}\n`);
   });
 
@@ -142,7 +142,6 @@ describe("e2e: a Debian 12 VM prepared by the project's host-prep steps", () => 
     const booted = await currentBootId(e);
     await phases.time("waiter fault: never reboots (10 s)", () =>
       assert.rejects(waitForReboot(e, booted, true, 10), (err: Error) => {
-        assert.ok(err instanceof RebootTimeoutError, String(err));
         assert.match(err.message, new RegExp(`^${e.plan.name} \\(root@127\\.0\\.0\\.1:${e.vm.port}\\) did not reboot: 10 s after reboot\\.sh scheduled it, the host still runs boot ${booted}`));
         say(`as expected: ${err.message}`);
         return true;
@@ -157,7 +156,6 @@ describe("e2e: a Debian 12 VM prepared by the project's host-prep steps", () => 
     assert.equal(shutdown, "clean", "the guest powered off and qemu exited");
     await phases.time("waiter fault: host gone (15 s)", () =>
       assert.rejects(waitForReboot(e, last, true, 15), (err: Error) => {
-        assert.ok(err instanceof RebootTimeoutError, String(err));
         assert.match(err.message, new RegExp(`^${e.plan.name} \\(root@127\\.0\\.0\\.1:${e.vm.port}\\) did not come back within 15 s of the reboot`));
         assert.match(err.message, /cannot connect \(ECONNREFUSED\)/, "the last attempt's reason is named");
         say(`as expected: ${err.message}`);

@@ -13,9 +13,14 @@ export interface TestSshd {
   port: number;
   user: string;
   hostKeyPub: string;
+  /** The server's RSA and ECDSA public key lines, beside its ed25519 one (hostKeyPub). */
+  otherHostKeys: { rsa: string; ecdsa: string };
   userKey: string;
   userKeyPub: string;
   dir: string;
+  /** Stops the server as a rebooting host would, keeping its keys and port for `up`. */
+  down: () => Promise<void>;
+  up: () => Promise<void>;
   stop: () => Promise<void>;
 }
 
@@ -30,8 +35,8 @@ export function freePort(): Promise<number> {
   });
 }
 
-function keygen(path: string, comment: string): void {
-  execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", path]);
+function keygen(path: string, comment: string, type = "ed25519"): void {
+  execFileSync("ssh-keygen", ["-q", "-t", type, "-N", "", "-C", comment, "-f", path]);
 }
 
 async function waitForPort(port: number, child: ChildProcess, deadlineMs: number): Promise<void> {
@@ -51,6 +56,9 @@ async function waitForPort(port: number, child: ChildProcess, deadlineMs: number
 export async function startSshd(): Promise<TestSshd> {
   const dir = mkdtempSync(join(tmpdir(), "openstack-rt-sshd-"));
   keygen(join(dir, "host"), "test-host");
+  // A normal sshd offers several host keys; pinning one must not depend on which it prefers.
+  keygen(join(dir, "host-rsa"), "test-host", "rsa");
+  keygen(join(dir, "host-ecdsa"), "test-host", "ecdsa");
   keygen(join(dir, "user"), "test-user");
   writeFileSync(join(dir, "authorized_keys"), readFileSync(join(dir, "user.pub")));
   const port = await freePort();
@@ -60,6 +68,8 @@ export async function startSshd(): Promise<TestSshd> {
       `Port ${port}`,
       "ListenAddress 127.0.0.1",
       `HostKey ${join(dir, "host")}`,
+      `HostKey ${join(dir, "host-rsa")}`,
+      `HostKey ${join(dir, "host-ecdsa")}`,
       `AuthorizedKeysFile ${join(dir, "authorized_keys")}`,
       "PasswordAuthentication no",
       "KbdInteractiveAuthentication no",
@@ -73,22 +83,33 @@ export async function startSshd(): Promise<TestSshd> {
     ].join("\n"),
   );
   mkdirSync("/run/sshd", { recursive: true }); // sshd's privilege-separation directory
-  const child = spawn("/usr/sbin/sshd", ["-D", "-e", "-f", join(dir, "sshd_config")], { stdio: ["ignore", "ignore", "pipe"] });
-  await waitForPort(port, child, 10_000);
+  const spawnSshd = async () => {
+    const c = spawn("/usr/sbin/sshd", ["-D", "-e", "-f", join(dir, "sshd_config")], { stdio: ["ignore", "ignore", "pipe"] });
+    await waitForPort(port, c, 10_000);
+    return c;
+  };
+  const kill = (c: ChildProcess) =>
+    new Promise<void>((resolve) => {
+      if (c.exitCode !== null || c.signalCode !== null) return resolve();
+      c.once("exit", () => resolve());
+      c.kill("SIGTERM");
+    });
+  let child = await spawnSshd();
   return {
     port,
     user: userInfo().username,
     hostKeyPub: readFileSync(join(dir, "host.pub"), "utf8").trim(),
+    otherHostKeys: { rsa: readFileSync(join(dir, "host-rsa.pub"), "utf8").trim(), ecdsa: readFileSync(join(dir, "host-ecdsa.pub"), "utf8").trim() },
     userKey: readFileSync(join(dir, "user"), "utf8"),
     userKeyPub: readFileSync(join(dir, "user.pub"), "utf8").trim(),
     dir,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        child.once("exit", () => {
-          rmSync(dir, { recursive: true, force: true });
-          resolve();
-        });
-        child.kill("SIGTERM");
-      }),
+    down: () => kill(child),
+    up: async () => {
+      child = await spawnSshd();
+    },
+    stop: async () => {
+      await kill(child);
+      rmSync(dir, { recursive: true, force: true });
+    },
   };
 }

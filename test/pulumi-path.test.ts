@@ -1,0 +1,219 @@
+/**
+ * The dynamic providers on the path `pulumi up` takes: the program loaded by @pulumi/pulumi's own
+ * runner (its ts-node, the project's TypeScript and tsconfig) under mocks, and each dynamic
+ * resource it registers driven through @pulumi/pulumi's dynamic-provider host over gRPC, with the
+ * `__provider` text and the inputs the program registered, against a throwaway sshd.
+ * Where a test changes an input (the mock server's address, a script), it changes data the
+ * engine passes, never the provider's code.
+ */
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { unknownValue } from "@pulumi/pulumi/runtime/rpc";
+import { devRaw } from "./support/dev-config";
+import type { RegisteredResource } from "./support/pulumi-program";
+import { isDynamic, loadProgram } from "./support/pulumi-program";
+import type { Props, ProviderHost } from "./support/provider-host";
+import { startProviderHost } from "./support/provider-host";
+import type { TestSshd } from "./support/sshd";
+import { freePort, startSshd } from "./support/sshd";
+
+const KEY_CONFIG = "openstack-rt:sshPrivateKey";
+const MY_BOOT_ID = readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();
+const OLD_BOOT_ID = "5b0d3f0e-3c55-4a4c-8f47-3d1d0f9b2a61";
+/** The size the issue asked for; printed beside each provider's, see the README on why they exceed it. */
+const SIZE_GOAL = 25 * 1024;
+
+/** A host-facts.sh stand-in that prints a recorded RT host's facts (test/fixtures/host/rt-host). */
+function recordedRtHostScript(): string {
+  const dir = join(__dirname, "fixtures", "host", "rt-host");
+  const file = (name: string) => readFileSync(join(dir, name), "utf8").replace(/\n$/, "");
+  const sections: [string, string][] = [
+    ["uname-v", file("uname-v.txt")],
+    ["tuned-active", file("tuned-adm-active.txt")],
+    ["tuned-verify", `exit=${file("tuned-adm-verify.rc").trim()}\n${file("tuned-adm-verify.txt")}`],
+    ["cmdline", file("cmdline.txt")],
+    ["isolated", file("isolated.txt")],
+    ["nohz-full", file("nohz_full.txt")],
+    ["hugepages-1g", file("hugepages-1g.txt")],
+    ["nova-conf", file("nova.conf")],
+    ["interrupts", file("interrupts.txt")],
+  ];
+  const body = sections.map(([name, text]) => `echo '=== ${name} ==='\ncat <<'FACTS'\n${text}\nFACTS`).join("\n");
+  return `#!/usr/bin/env bash\nset -euo pipefail\n${body}\necho '=== end ==='\n`;
+}
+
+let sshd: TestSshd;
+let host: ProviderHost;
+let dynamic: RegisteredResource[] = [];
+const byName = (name: string) => {
+  const r = dynamic.find((x) => x.name === name);
+  assert.ok(r, `the program registered ${name}: ${dynamic.map((x) => x.name).join(", ")}`);
+  return r;
+};
+let target: Props;
+
+before(async () => {
+  sshd = await startSshd();
+  target = { host: "127.0.0.1", port: sshd.port, user: sshd.user, hostKey: sshd.hostKeyPub };
+  const raw = devRaw();
+  for (const h of raw.hosts) h.ssh = { ...target };
+  raw.latency = { hwlatdetect: { enabled: false }, guest: { durationSeconds: 2 } };
+  const loaded = await loadProgram({ stack: "dev", config: { ...raw, sshPrivateKey: sshd.userKey }, secretKeys: ["sshPrivateKey"] });
+  assert.ok(loaded.ok, loaded.ok ? "" : `${loaded.error}\n${loaded.stderr}`);
+  dynamic = loaded.resources.filter(isDynamic);
+  host = await startProviderHost({ env: { SSH_AUTH_SOCK: "" } });
+  // The engine hands a dynamic provider the whole stack config, secrets decrypted.
+  await host.configure({ [KEY_CONFIG]: sshd.userKey });
+});
+after(async () => {
+  await host?.stop();
+  await sshd?.stop();
+});
+
+describe("what the program registers", () => {
+  it("every dynamic resource carries only the code it runs: no Nova model, no other check, no key, no path", () => {
+    const names = ["compute-rt-01-reboot-wait", "compute-rt-01-verification", "rt-server-domain-verification", "rt-server-guest-verification"];
+    const foreign: Record<string, RegExp> = {
+      "compute-rt-01-reboot-wait": /checkHost|checkDomain|checkCyclictest/,
+      "compute-rt-01-verification": /checkDomain|checkCyclictest|verifyGuest/,
+      "rt-server-domain-verification": /checkHostState|checkCyclictest|checkTuned/,
+      "rt-server-guest-verification": /checkDomain|checkHostState|checkNovaConf/,
+    };
+    for (const name of names) {
+      const text = String(byName(name).inputs.__provider);
+      console.log(`  ${name}: __provider ${Buffer.byteLength(text)} bytes (goal ${SIZE_GOAL})`);
+      assert.doesNotMatch(text, /novaVerdict|numaFit|placementProblems|guestRequest/, `${name} carries the Nova model`);
+      assert.doesNotMatch(text, foreign[name], `${name} carries checks it does not run`);
+      assert.doesNotMatch(text, /PRIVATE KEY/);
+      assert.ok(!text.includes(process.cwd()), `${name} holds this checkout's path`);
+      assert.doesNotMatch(text, /instanceof (SshError|CpuSpecError|CheckFailedError)|extends Error/, `${name} relies on class identity`);
+    }
+  });
+
+  it("the key is in no input: the providers get it from the engine's configure", () => {
+    for (const r of dynamic) assert.ok(!JSON.stringify(r.inputs).includes(sshd.userKey.split("\n")[1]), `${r.name}'s inputs hold the key`);
+    assert.ok(!dynamic.some((r) => "privateKey" in r.inputs));
+  });
+});
+
+describe("Check and Diff, as in a preview", () => {
+  it("take inputs not known yet, and name each bad input", async () => {
+    for (const r of dynamic) {
+      const preview = Object.fromEntries(Object.entries(r.inputs).map(([k, v]) => [k, k === "__provider" ? v : unknownValue]));
+      const { failures } = await host.check(r.urn, {}, preview);
+      assert.deepEqual(failures, [], `${r.name}: ${JSON.stringify(failures)}`);
+    }
+    const waiter = byName("compute-rt-01-reboot-wait");
+    const { failures } = await host.check(waiter.urn, {}, { ...waiter.inputs, previousBootId: "yesterday", target: { host: "", port: 22, user: "root" } });
+    assert.deepEqual(failures.map((f) => f.property).sort(), ["previousBootId", "target.host"]);
+  });
+
+  it("diff: nothing for the same inputs; a new verifyRevision or boot id re-runs a check", async () => {
+    const check = byName("compute-rt-01-verification");
+    const olds = { ...check.inputs, observed: [], measured: [], passed: true };
+    assert.equal((await host.diff("id", check.urn, olds, check.inputs)).changes, "none");
+    assert.equal((await host.diff("id", check.urn, olds, { ...check.inputs, verifyRevision: "2" })).changes, "some");
+    assert.equal((await host.diff("id", check.urn, olds, { ...check.inputs, bootId: MY_BOOT_ID })).changes, "some");
+  });
+});
+
+describe("host verification through the provider host", () => {
+  const inputs = () => ({ ...byName("compute-rt-01-verification").inputs, target });
+
+  it("a host that is not RT: the report reaches the caller as the error", async () => {
+    const r = byName("compute-rt-01-verification");
+    await assert.rejects(host.create(r.urn, inputs()), (e: Error) => {
+      assert.match(e.message, /^host verification of compute-rt-01 failed:\n/);
+      assert.match(e.message, /FAIL\s+RT kernel\s/);
+      assert.match(e.message, /-> the running kernel is not PREEMPT_RT/);
+      assert.doesNotMatch(e.message, /undefined|Cannot read properties/);
+      return true;
+    });
+  });
+
+  it("an RT host passes; read twice gives the same state and keeps what was measured; update and delete work", async () => {
+    const r = byName("compute-rt-01-verification");
+    const news = { ...inputs(), script: recordedRtHostScript() };
+    const created = await host.create(r.urn, news);
+    assert.equal(created.id, "host-verification-compute-rt-01");
+    assert.equal(created.properties.passed, true);
+    assert.ok(!("privateKey" in created.properties));
+    const first = await host.read(created.id, r.urn, created.properties, news);
+    const second = await host.read(created.id, r.urn, first.properties, news);
+    assert.deepEqual(second.properties, first.properties);
+    assert.deepEqual(first.properties.measured, created.properties.measured);
+    assert.deepEqual(first.properties.observed, created.properties.observed);
+    const updated = await host.update(created.id, r.urn, created.properties, { ...news, verifyRevision: "2" });
+    assert.equal(updated.properties.passed, true);
+    await host.delete(created.id, r.urn, updated.properties);
+  });
+
+  it("a wrong host key, an unreachable host and a command that overruns its time: each named for the operator", async () => {
+    const r = byName("compute-rt-01-verification");
+    const other = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJmLMDzsXv6Fx8Sw0Lue6LH45zNKPzEe5Sehxmp2dyp6";
+    await assert.rejects(host.create(r.urn, { ...inputs(), target: { ...target, hostKey: other } }), /host facts .*does not match the pinned hostKey/s);
+    const closed = await freePort();
+    await assert.rejects(host.create(r.urn, { ...inputs(), target: { ...target, port: closed } }), /cannot connect \(ECONNREFUSED\)/);
+    await assert.rejects(host.create(r.urn, { ...inputs(), script: "sleep 30\n", timeoutSeconds: 2 }), /the command did not finish within 2000 ms/);
+  });
+
+  it("credentials the host refuses", async () => {
+    const stranger = await startProviderHost({ env: { SSH_AUTH_SOCK: "" } });
+    try {
+      const dir = join(sshd.dir, "stranger");
+      execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", dir]);
+      await stranger.configure({ [KEY_CONFIG]: readFileSync(dir, "utf8") });
+      await assert.rejects(stranger.create(byName("compute-rt-01-verification").urn, inputs()), /authentication failed/);
+    } finally {
+      await stranger.stop();
+    }
+  });
+});
+
+describe("the reboot waiter through the provider host", () => {
+  const waiter = () => byName("compute-rt-01-reboot-wait");
+  const inputs = (timeoutSeconds: number) => ({ ...waiter().inputs, target, previousBootId: OLD_BOOT_ID, rebootScheduled: true, timeoutSeconds });
+
+  it("waits out a host that refuses connections while it reboots, and returns its new boot id", async () => {
+    await sshd.down();
+    const back = new Promise((resolve) => setTimeout(resolve, 8_000)).then(() => sshd.up());
+    const started = Date.now();
+    const created = await host.create(waiter().urn, inputs(120));
+    await back;
+    assert.equal(created.properties.bootId, MY_BOOT_ID);
+    assert.ok(Date.now() - started >= 8_000, "it returned before the host was back");
+  });
+
+  it("a host that never comes back: a timeout naming the host", async () => {
+    await sshd.down();
+    try {
+      await assert.rejects(host.create(waiter().urn, inputs(6)), /compute-rt-01 \(.*@127\.0\.0\.1:\d+\) did not come back within 6 s .*ECONNREFUSED/s);
+    } finally {
+      await sshd.up();
+    }
+  });
+});
+
+describe("domain and guest verification through the provider host", () => {
+  it("domain: a server no candidate host runs fails with where it looked", async () => {
+    const r = byName("rt-server-domain-verification");
+    const news = { ...r.inputs, serverId: "0b7f6c1e-2a3d-4e5f-8a9b-0c1d2e3f4a5b" };
+    await assert.rejects(host.create(r.urn, news), /domain verification of rt-server \(0b7f6c1e-.*\) failed:\n.*instance found/s);
+  });
+
+  it("guest: waits for readiness within its bound and says what it saw; a refresh measures nothing", async () => {
+    const r = byName("rt-server-guest-verification");
+    const news = { ...r.inputs, target, readyTimeoutSeconds: 1 };
+    await assert.rejects(host.create(r.urn, news), /rt-server \(.*\) was not ready within 1 s \(latency\.guest\.readyTimeoutSeconds\): .*non-RT kernel/);
+    const state = { ...news, observed: [], measured: [], passed: true };
+    const started = Date.now();
+    const read = await host.read("guest-verification-rt-server", r.urn, state, news);
+    assert.ok(Date.now() - started < 20_000);
+    assert.deepEqual((read.properties.observed as { check: string }[]).map((c) => c.check), ["RT kernel", "guest TuneD profile", "guest isolated_cores"]);
+    assert.deepEqual(read.properties.measured, []);
+    assert.equal(read.properties.passed, false);
+  });
+});

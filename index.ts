@@ -14,14 +14,13 @@ import { GuestVerification } from "./components/guest-verification";
 import { HostVerification } from "./components/host-verification";
 import { RtCloud } from "./components/rt-cloud";
 import type { Outputs, StackOutputs, VerificationOutput } from "./lib/outputs";
-import { isPlannedHost } from "./lib/plan";
 import { planFromPulumiConfig } from "./lib/pulumi-config";
 import { domainCandidates, latencyBudget, wantsGuestCheck } from "./lib/verify-targets";
 
 const cfg = new pulumi.Config();
 const { config, plan, cloud: decisions } = planFromPulumiConfig(cfg);
 const privateKey = cfg.getSecret("sshPrivateKey");
-const planned = plan.hosts.filter(isPlannedHost);
+const planned = plan.hosts;
 
 const hosts = computeHosts({
   hosts: planned.map((p) => ({ plan: p, host: config.hosts.find((h) => h.name === p.name)! })),
@@ -55,7 +54,7 @@ const guestChecks = plan.servers
   .filter((s) => wantsGuestCheck(config, plan.flavors.find((f) => f.name === s.flavor)!))
   .map((s) => {
     const server = cloud.servers.get(s.name)!;
-    const target = server.output.apply((o) => ({ host: o.floatingIp ?? o.accessIpV4, port: 22, user: o.loginUser }));
+    const target = server.output.apply((o) => ({ host: o.floatingIp ?? o.accessIpV4, port: 22, user: o.loginUser, hostKey: o.hostKey }));
     const guest = plan.flavors.find((f) => f.name === s.flavor)!.guest;
     return [s.name, new GuestVerification(`${s.name}-guest-verification`, { serverName: s.name, target, guest, budget: latencyBudget(config.latency.guest), readyTimeoutSeconds: config.latency.guest.readyTimeoutSeconds }, { dependsOn: [server] })] as const;
   });

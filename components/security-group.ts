@@ -1,12 +1,15 @@
 /**
  * The RT servers' security group: ICMP and SSH in, as in the seeds, each from its configured
- * CIDR (IPv4 or IPv6). Opening SSH to every address (/0) needs securityGroup.allowSshFromAnywhere
- * (the planner refuses it otherwise) and is still warned about on every preview.
+ * CIDR (IPv4 or IPv6). Opening SSH to every address (a public range wider than /8 or /16:
+ * lib/ip.ts) needs securityGroup.allowSshFromAnywhere (the planner refuses it otherwise); that,
+ * and any CIDR reaching public addresses, is warned about on every preview (lib/warnings.ts,
+ * logged by lib/pulumi-config.ts).
  */
 import * as openstack from "@pulumi/openstack";
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../lib/config";
 import type { SecurityGroupOutput } from "../lib/outputs";
+import { sshFromAnywhere } from "../lib/warnings";
 
 type SecurityGroupConfig = StackConfig["securityGroup"];
 
@@ -39,7 +42,7 @@ export function ingressRules(sg: SecurityGroupConfig): IngressRule[] {
 }
 
 export function sshOpenToEveryone(sg: SecurityGroupConfig): boolean {
-  return /\/0$/.test(sg.sshCidr);
+  return sshFromAnywhere(sg);
 }
 
 export class RtSecurityGroup extends pulumi.ComponentResource {
@@ -54,13 +57,6 @@ export class RtSecurityGroup extends pulumi.ComponentResource {
       { name: args.name, description: "openstack-rt: ICMP and SSH to the RT servers" },
       { parent: this },
     );
-    if (sshOpenToEveryone(args)) {
-      void pulumi.log.warn(
-        `security group "${args.name}" opens SSH (22/tcp) to ${args.sshCidr}, every address on the internet ` +
-          "(securityGroup.allowSshFromAnywhere is set); narrow securityGroup.sshCidr to the operators' network when you can",
-        this.group,
-      );
-    }
     this.rules = ingressRules(args).map(
       (r) =>
         new openstack.networking.SecGroupRule(

@@ -3,11 +3,14 @@
  * make the provider report a change on every preview), the network, the aggregate's zone or a
  * pinned host, cloud-init user data for the guest, and an optional floating IP. It is created
  * only after what it is given to wait for: the aggregate, the security group's rules, and the
- * host prep and host checks of every host Nova may place it on.
+ * host prep and host checks of every host Nova may place it on. Its SSH host key is made by
+ * the stack and planted through the user data, so the guest checks pin the guest from the start.
  */
 import * as openstack from "@pulumi/openstack";
 import * as pulumi from "@pulumi/pulumi";
+import { withSshHostKey } from "../lib/cloud-init";
 import type { ServerOutput } from "../lib/outputs";
+import { GuestHostKey } from "./guest-host-key";
 
 export interface RtServerArgs {
   name: string;
@@ -29,12 +32,15 @@ export interface RtServerArgs {
 }
 
 export class RtServer extends pulumi.ComponentResource {
+  readonly hostKey: GuestHostKey;
   readonly instance: openstack.compute.Instance;
   readonly floatingIp: openstack.networking.FloatingIp | undefined;
   readonly output: pulumi.Output<ServerOutput>;
 
   constructor(name: string, args: RtServerArgs, opts?: pulumi.ComponentResourceOptions) {
     super("openstack-rt:server:RtServer", name, {}, opts);
+    this.hostKey = new GuestHostKey(`${name}-host-key`, { comment: `openstack-rt ${args.name}` }, { parent: this });
+    const userData = pulumi.secret(pulumi.all([this.hostKey.publicKey, this.hostKey.privateKey]).apply(([publicKey, privateKey]) => withSshHostKey(args.userData, { publicKey, privateKey })));
     this.instance = new openstack.compute.Instance(
       `${name}-instance`,
       {
@@ -45,7 +51,7 @@ export class RtServer extends pulumi.ComponentResource {
         securityGroups: args.securityGroups,
         networks: [{ name: args.network }],
         availabilityZone: args.availabilityZone,
-        userData: args.userData,
+        userData,
         // cloud-init reads the user data from the config drive: provider networks often have
         // no route to the metadata service.
         configDrive: true,
@@ -71,8 +77,8 @@ export class RtServer extends pulumi.ComponentResource {
       floatingIp = this.floatingIp.address;
     }
     const i = this.instance;
-    this.output = pulumi.all([i.id, i.flavorId, i.accessIpV4, floatingIp]).apply(
-      ([id, flavorId, accessIpV4, fip]): ServerOutput => ({
+    this.output = pulumi.all([i.id, i.flavorId, i.accessIpV4, floatingIp, this.hostKey.publicKey]).apply(
+      ([id, flavorId, accessIpV4, fip, hostKey]): ServerOutput => ({
         id,
         name: args.name,
         flavor: args.flavor,
@@ -81,6 +87,7 @@ export class RtServer extends pulumi.ComponentResource {
         accessIpV4,
         floatingIp: fip,
         loginUser: args.loginUser,
+        hostKey,
       }),
     );
     this.registerOutputs({ output: this.output });

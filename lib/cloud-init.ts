@@ -19,7 +19,7 @@
  *
  * Pure: no Pulumi, no I/O.
  */
-import { stringify } from "yaml";
+import { parse, stringify } from "yaml";
 import type { StackConfig } from "./config";
 import { settingPath } from "./config";
 import type { FlavorPlan } from "./plan";
@@ -254,3 +254,16 @@ export function cloudInitUserData(flavor: FlavorPlan, setup: GuestSetup): string
   }
   return `#cloud-config\n${stringify(doc, { lineWidth: 0 })}`;
 }
+
+/**
+ * The user data with the guest's SSH host key planted: cloud-init writes it instead of making
+ * keys of its own, so the first connection can already be pinned. The text is secret from here
+ * on (it holds a private key), and equal input still gives equal bytes.
+ */
+export function withSshHostKey(userData: string, key: { publicKey: string; privateKey: string }): string {
+  const doc = parse(userData) as Record<string, unknown>;
+  doc.ssh_keys = { ed25519_private: key.privateKey, ed25519_public: key.publicKey };
+  doc.ssh_deletekeys = true;
+  return `#cloud-config\n${stringify(doc, { lineWidth: 0 })}`;
+}
+

@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import { isCpuSpecError, parseCpuList, parseNovaCpuSpec } from "./cpuset";
+import { isIpAddress, looksNumeric, parseCidr } from "./ip";
 import type { Problem } from "./problems";
 import { show } from "./problems";
 
@@ -12,8 +13,6 @@ export const CONFIG_NAMESPACE = "openstack-rt";
 
 // Host and service names: DNS labels joined by dots, the only shape Nova service hosts take.
 const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
-const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
-const IPV6 = /^(?=.*:)[0-9A-Fa-f:.]{2,45}$/;
 const UNIX_USER = /^[a-z_][a-z0-9_-]{0,31}$/;
 const RESOURCE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 // One public key line: type, base64 blob, optional comment without shell-special characters.
@@ -22,13 +21,20 @@ const SSH_PUBLIC_KEY = /^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp(256|384|521)|sk
 const hostName = z.string().regex(HOST_NAME, {
   error: "must be a host name: letters, digits, '-' and '.' (no spaces or shell characters)",
 });
-const address = z.string().refine((s) => HOST_NAME.test(s) || IPV4.test(s) || IPV6.test(s), {
-  error: "must be a host name or an IP address",
+const address = z.string().max(253, { abort: true }).check((ctx) => {
+  if (isIpAddress(ctx.value) || (HOST_NAME.test(ctx.value) && !looksNumeric(ctx.value))) return;
+  const message = looksNumeric(ctx.value)
+    ? "must be an IPv4 address (four parts 0-255, no leading zeros) or a host name (whose last label is not all digits, else it is read as a number)"
+    : ctx.value.includes(":")
+      ? "must be an IPv6 address (eight groups of hex digits, one '::' at most, optionally %<interface>) or a host name"
+      : "must be a host name or an IP address";
+  ctx.issues.push({ code: "custom", input: ctx.value, message });
 });
 const resourceName = z.string().regex(RESOURCE_NAME, {
   error: "must start with a letter or digit and hold only letters, digits, '.', '_' and '-' (64 at most)",
 });
-const publicKey = z.string().regex(SSH_PUBLIC_KEY, {
+// 16 KiB holds any RSA key OpenSSH makes (16384 bits: about 2.8 KiB of text).
+const publicKey = z.string().max(16384, { abort: true, error: "is longer than any OpenSSH public key line (16384 characters at most)" }).regex(SSH_PUBLIC_KEY, {
   error: "must be one OpenSSH public key line: '<type> <base64> [comment]'",
 });
 
@@ -49,6 +55,8 @@ const sshTarget = z.strictObject({
   user: z.string().regex(UNIX_USER, { error: "must be a Unix user name" }).default("root"),
   port: z.number().int().min(1).max(65535).default(22),
   hostKey: publicKey.optional().describe("the host's public SSH key; pinned when given"),
+  /** Accepts an unpinned host without the warning (a note instead); absent, not false, so the SSH inputs stay as they were. */
+  insecureSkipHostKeyCheck: z.boolean().optional(),
 });
 
 const numaNode = z.strictObject({
@@ -61,13 +69,40 @@ const numaNode = z.strictObject({
 
 const declaredTopology = z.strictObject({ nodes: z.array(numaNode).min(1).max(64) });
 
+/** The command that reads a host's topology and host key and writes them into its stack file (lib/cli/discover.ts). */
+export function discoverCommand(host: string): string {
+  return `npm run discover -- --stack <stack> --host ${host}`;
+}
+
+/**
+ * `topology: "discover"` once left a host's topology to deploy time, and with it the host's
+ * prep, reboot wait and checks: nothing was planned for it. It is refused now, by the host-level
+ * check below, which can name the host in the command to run. This branch only lets the string
+ * through to that check; its output type is `never` because no host that has it parses.
+ */
+const discoverPlaceholder = z.custom<never>((v) => v === "discover");
+
+/** Refuses `topology: "discover"`, naming the command that writes the declared topology instead. */
+function refuseDiscover(host: { name?: unknown; topology?: unknown }, ctx: z.RefinementCtx<unknown>): void {
+  if (host.topology !== "discover") return;
+  const name = typeof host.name === "string" && HOST_NAME.test(host.name) ? host.name : "<host name>";
+  ctx.addIssue({
+    code: "custom",
+    input: host.topology,
+    path: ["topology"],
+    message:
+      `the host's NUMA nodes must be declared now (nothing is read at deploy time any more): run \`${discoverCommand(name)}\`, ` +
+      "which reads them and the host's SSH key over SSH and writes both into the stack file",
+  });
+}
+
 export const OS_FAMILIES = ["debian-12", "ubuntu-22.04", "ubuntu-24.04", "rhel-8", "rhel-9"] as const;
 
 const hostSchema = z.strictObject({
   name: hostName.describe("nova-compute service host name (as in `openstack compute service list`)"),
   ssh: sshTarget.extend({ proxy: sshTarget.optional() }),
   os: z.enum(OS_FAMILIES),
-  topology: z.union([z.literal("discover"), declaredTopology], { error: 'must be "discover" or {nodes: [{id, cpus, memoryMb}]}' }),
+  topology: z.union([discoverPlaceholder, declaredTopology], { error: "must be {nodes: [{id, cpus, memoryMb, threadSiblings}]}, as `npm run discover` writes it" }),
   housekeepingCpusPerNode: z.number().int().min(1).default(2),
   hugepages1gPerNode: z.union([z.number().int().min(0), z.array(z.number().int().min(0))], {
     error: "must be a count of 1 GiB pages for every node, or a list with one count per node",
@@ -76,7 +111,7 @@ const hostSchema = z.strictObject({
   reservedHostMemoryMb: z.number().int().min(0).default(4096),
   cpuSharedSet: z.enum(["none", "housekeeping"]).default("none"),
   hugepagesMethod: z.enum(["auto", "cmdline", "boot-unit"]).default("auto"),
-});
+}).superRefine(refuseDiscover, { when: (p) => (p.value as { topology?: unknown } | null)?.topology === "discover" });
 
 const realtimeSpec = z.union(
   [
@@ -108,19 +143,43 @@ const flavorSchema = z.strictObject({
   extraSpecs: z.record(z.string().regex(/^[A-Za-z0-9_:.-]+$/), z.string().max(255)).default({}),
 });
 
+/**
+ * The image URL exactly as Glance gets it: http(s), printable ASCII only (no spaces, CR/LF or
+ * other control characters, which the URL parser would silently drop or encode), no
+ * credentials (they would sit in clear text in the stack file and in Glance), 2048 characters
+ * at most (the longest URL browsers and proxies reliably pass).
+ */
+const imageUrl = z
+  .string()
+  .max(2048, { abort: true })
+  .check((ctx) => {
+    const bad = /[^\x21-\x7e]/.exec(ctx.value);
+    const message = bad
+      ? `holds ${JSON.stringify(bad[0])} at position ${bad.index}; a URL is printable ASCII without spaces: percent-encode the character (a space is %20)`
+      : !/^https?:\/\//i.test(ctx.value)
+        ? "must be an http:// or https:// URL"
+        : /^https?:\/\/[^/?#]*@/i.test(ctx.value)
+          ? "holds credentials (user@ or user:password@); they would be in clear text in the stack file and in Glance: publish the image where it needs none"
+          : null;
+    if (message) ctx.issues.push({ code: "custom", input: ctx.value, message });
+  })
+  .pipe(z.url({ protocol: /^https?$/, error: "must be an http:// or https:// URL" }));
+
 const imageSchema = z.strictObject({
   name: resourceName,
-  file: z.string().min(1).optional(),
-  url: z.url({ protocol: /^https?$/ }).optional(),
+  file: z.string().min(1).max(4096).optional(),
+  url: imageUrl.optional(),
   diskFormat: z.enum(["qcow2", "raw", "vmdk", "vdi", "iso"]).default("qcow2"),
   containerFormat: z.enum(["bare", "ovf"]).default("bare"),
-  properties: z.record(z.string().regex(/^[A-Za-z0-9_:.-]+$/), z.string()).default({}),
+  properties: z.record(z.string().regex(/^[A-Za-z0-9_:.-]{1,255}$/), z.string().max(65535)).default({}),
   /** Set when the image already runs an RT kernel with TuneD's guest profile; cloud-init then skips that setup. */
   prebuiltRt: z.boolean().default(false),
   loginUser: z.string().regex(UNIX_USER, { error: "must be a Unix user name" }).default("debian"),
 });
 
-const cidr = z.union([z.cidrv4(), z.cidrv6()], { error: "must be a CIDR such as 192.0.2.0/24" });
+const cidr = z.string().refine((s) => parseCidr(s) !== null, {
+  error: "must be a CIDR such as 192.0.2.0/24 or 2001:db8::/32 (IPv4 parts 0-255 without leading zeros, a valid IPv6 address, a prefix length up to 32 or 128)",
+});
 
 const securityGroupSchema = z.strictObject({
   name: resourceName.default("rt-ssh-icmp"),
@@ -136,6 +195,23 @@ const serverSchema = z.strictObject({
   floatingIpPool: resourceName.optional(),
 });
 
+/**
+ * Upper bounds of the durations, each what its consumer takes: host-facts.sh and
+ * guest-latency.sh accept at most 5 and 6 digits, and the checks' timers (setTimeout, at most
+ * 2^31-1 ms, about 24.8 days) add their margins to these (lib/verify.ts). The waits are bounded
+ * by what an operator would wait for, well inside the timers.
+ */
+export const DURATION_LIMITS = {
+  /** host-facts.sh --hwlatdetect-seconds: ^[0-9]{1,5}$; the timer: (420 + s) * 1000 ms. */
+  hwlatdetectSeconds: 99_999,
+  /** host-facts.sh --hwlatdetect-threshold-us: ^[0-9]{1,5}$. */
+  hwlatdetectThresholdUs: 99_999,
+  /** guest-latency.sh --seconds: ^[0-9]{1,6}$; the timer: s * 1000 + 120000 ms. */
+  guestSeconds: 999_999,
+  /** The wait for a new guest, and for a rebooted host: 2 hours. */
+  waitSeconds: 7200,
+} as const;
+
 const HWLATDETECT_DEFAULTS = { enabled: true, thresholdUs: 20, durationSeconds: 60 };
 /** readyTimeoutSeconds: a new guest installs its RT kernel from a mirror and reboots into it first. */
 const GUEST_LATENCY_DEFAULTS = { enabled: true, durationSeconds: 60, maxUs: 20, meanUs: 10, readyTimeoutSeconds: 1800 };
@@ -144,25 +220,25 @@ const latencySchema = z.strictObject({
   hwlatdetect: z
     .strictObject({
       enabled: z.boolean().default(HWLATDETECT_DEFAULTS.enabled),
-      thresholdUs: z.number().int().min(1).default(HWLATDETECT_DEFAULTS.thresholdUs),
-      durationSeconds: z.number().int().min(1).default(HWLATDETECT_DEFAULTS.durationSeconds),
+      thresholdUs: z.number().int().min(1).max(DURATION_LIMITS.hwlatdetectThresholdUs, { error: `must be at most ${DURATION_LIMITS.hwlatdetectThresholdUs} µs, what host-facts.sh takes` }).default(HWLATDETECT_DEFAULTS.thresholdUs),
+      durationSeconds: z.number().int().min(1).max(DURATION_LIMITS.hwlatdetectSeconds, { error: `must be at most ${DURATION_LIMITS.hwlatdetectSeconds} s, what host-facts.sh takes; minutes are what hwlatdetect needs` }).default(HWLATDETECT_DEFAULTS.durationSeconds),
     })
     .default(HWLATDETECT_DEFAULTS),
   guest: z
     .strictObject({
       /** Off when the deployer cannot reach the guests over SSH. */
       enabled: z.boolean().default(GUEST_LATENCY_DEFAULTS.enabled),
-      durationSeconds: z.number().int().min(1).default(GUEST_LATENCY_DEFAULTS.durationSeconds),
+      durationSeconds: z.number().int().min(1).max(DURATION_LIMITS.guestSeconds, { error: `must be at most ${DURATION_LIMITS.guestSeconds} s, what guest-latency.sh takes; minutes to hours are what cyclictest needs` }).default(GUEST_LATENCY_DEFAULTS.durationSeconds),
       maxUs: z.number().int().min(1).default(GUEST_LATENCY_DEFAULTS.maxUs),
       meanUs: z.number().int().min(1).default(GUEST_LATENCY_DEFAULTS.meanUs),
-      readyTimeoutSeconds: z.number().int().min(60).max(7200).default(GUEST_LATENCY_DEFAULTS.readyTimeoutSeconds),
+      readyTimeoutSeconds: z.number().int().min(60).max(DURATION_LIMITS.waitSeconds, { error: `must be at most ${DURATION_LIMITS.waitSeconds} s (2 hours); a wait that long means something is wrong` }).default(GUEST_LATENCY_DEFAULTS.readyTimeoutSeconds),
     })
     .default(GUEST_LATENCY_DEFAULTS),
 });
 
 const deploymentSchema = z.strictObject({
   rollingReboots: z.boolean().default(false),
-  rebootTimeoutSeconds: z.number().int().min(60).max(7200).default(900),
+  rebootTimeoutSeconds: z.number().int().min(60).max(DURATION_LIMITS.waitSeconds, { error: `must be at most ${DURATION_LIMITS.waitSeconds} s (2 hours); a wait that long means something is wrong` }).default(900),
 });
 
 /** The controller whose nova-scheduler gets the RT filters; false leaves the scheduler to the operator. */

@@ -13,7 +13,7 @@ import type { StackConfig } from "./config";
 import type { ImageSource } from "./image-source";
 import { imageSource } from "./image-source";
 import type { StackPlan } from "./plan";
-import { imageChoiceProblem, isPlannedHost, unknownFlavorProblem } from "./plan";
+import { imageChoiceProblem, unknownFlavorProblem } from "./plan";
 import type { Problem } from "./problems";
 
 /** Nova's `[DEFAULT] default_availability_zone`: the zone of hosts outside any zoned aggregate. */
@@ -80,13 +80,12 @@ export function decideCloud(config: StackConfig, plan: StackPlan, projectDir: st
   }
   if (image === undefined || problems.length > 0) return { ok: false, problems };
 
-  // Nova may put an unpinned server on any host it fits, and on hosts not planned yet.
-  const pending = plan.hosts.filter((h) => !isPlannedHost(h)).map((h) => h.name);
+  // Nova may put an unpinned server on any host it fits.
   const userData = new Map<string, string>();
   const servers = plan.servers.map((s, i): ServerDecision => {
     const flavor = flavors.get(s.flavor)!;
     if (!userData.has(flavor.name)) userData.set(flavor.name, cloudInitUserData(flavor, guestSetup(flavor, config.image, family)));
-    const hosts = new Set(s.pinnedHost !== null ? [s.pinnedHost] : [...s.candidates, ...pending]);
+    const hosts = new Set(s.pinnedHost !== null ? [s.pinnedHost] : s.candidates);
     return {
       name: s.name,
       flavor: s.flavor,

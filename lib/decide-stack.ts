@@ -13,24 +13,34 @@ import type { CloudDecisions } from "./decide-cloud";
 import { decideCloud } from "./decide-cloud";
 import { HostStepError, hostSteps } from "./host-steps";
 import type { StackPlan } from "./plan";
-import { isPlannedHost, planConfig } from "./plan";
+import { planConfig } from "./plan";
 import type { Problem } from "./problems";
 import { uniqueProblems } from "./problems";
+import type { StackWarnings } from "./warnings";
+import { stackWarnings } from "./warnings";
 
-export type StackDecision = { ok: true; config: StackConfig; plan: StackPlan; cloud: CloudDecisions } | { ok: false; problems: Problem[] };
+/**
+ * `warnings` and `notes` (lib/warnings.ts) come with either outcome once the config parses: a
+ * config with problems still shows what else is wrong with it.
+ */
+export type StackDecision = (
+  | { ok: true; config: StackConfig; plan: StackPlan; cloud: CloudDecisions }
+  | { ok: false; problems: Problem[] }
+) & StackWarnings;
 
 /** `raw`: the values of the stack's config keys, namespace stripped; `projectDir`: where Pulumi.yaml is. */
 export function decideStack(raw: Record<string, unknown>, projectDir: string): StackDecision {
   const parsed = parseStackConfig(raw);
-  if (!parsed.ok) return { ok: false, problems: uniqueProblems(parsed.problems) };
+  if (!parsed.ok) return { ok: false, problems: uniqueProblems(parsed.problems), warnings: [], notes: [] };
   const config = parsed.config;
+  const { warnings, notes } = stackWarnings(config);
   // The plan is partial when it has problems; the later checks still run on it, to list theirs too.
   const { plan, problems } = planConfig(config);
   problems.push(...hostPrepProblems(config, plan));
   const cloud = decideCloud(config, plan, projectDir);
   if (!cloud.ok) problems.push(...cloud.problems);
-  if (problems.length > 0 || !cloud.ok) return { ok: false, problems: uniqueProblems(problems) };
-  return { ok: true, config, plan, cloud: cloud.cloud };
+  if (problems.length > 0 || !cloud.ok) return { ok: false, problems: uniqueProblems(problems), warnings, notes };
+  return { ok: true, config, plan, cloud: cloud.cloud, warnings, notes };
 }
 
 /**
@@ -39,7 +49,7 @@ export function decideStack(raw: Record<string, unknown>, projectDir: string): S
  * ComputeHost builds the steps only after registering itself.
  */
 function hostPrepProblems(config: StackConfig, plan: StackPlan): Problem[] {
-  return plan.hosts.filter(isPlannedHost).flatMap((p) => {
+  return plan.hosts.flatMap((p) => {
     const i = config.hosts.findIndex((h) => h.name === p.name);
     try {
       hostSteps(p, config.hosts[i]);

@@ -62,6 +62,8 @@ export interface ServerOutput {
   floatingIp: string | null;
   /** The image's default user: `ssh <loginUser>@<floatingIp ?? accessIpV4>` with the stack's keypair. */
   loginUser: string;
+  /** The guest's SSH host key (planted through its user data): pin it, `<address> <hostKey>` in known_hosts. */
+  hostKey: string;
 }
 
 /** The cloud objects' outputs (components/rt-cloud.ts). */

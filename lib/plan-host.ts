@@ -7,10 +7,13 @@ import type { CpuSet } from "./cpuset";
 import { difference, formatCpuList, union } from "./cpuset";
 import type { Problem } from "./problems";
 import type { Topology } from "./topology";
+import { threadSiblingGroups } from "./topology";
 
 export interface NodePlan {
   id: number;
   cpus: string;
+  /** The node's SMT thread groups (cores of more than one thread) as declared: what the host check compares with the host. */
+  threadSiblings: string[];
   memoryMb: number;
   housekeeping: string;
   isolated: string;
@@ -104,6 +107,7 @@ export function planHost(host: HostConfig, topology: Topology, path: string): { 
     return {
       id: node.id,
       cpus: formatCpuList(node.cpus),
+      threadSiblings: threadSiblingGroups(node.cores),
       memoryMb: node.memoryMb,
       housekeeping: formatCpuList(housekeeping),
       isolated: formatCpuList(isolated),
@@ -119,6 +123,21 @@ export function planHost(host: HostConfig, topology: Topology, path: string): { 
     problems.push({
       path: `${path}.housekeepingCpusPerNode`,
       message: `got ${host.housekeepingCpusPerNode}, which leaves no CPU of the host (${formatCpuList(housekeeping)}) for RT guests; lower it so each node keeps CPUs to isolate`,
+    });
+  }
+  // Pinned guests take their memory from the NUMA nodes of their dedicated CPUs: 1 GiB pages on
+  // a node without any would be taken from the host and never used. A problem rather than a
+  // silent zero, so that the plan never differs from what the config says.
+  if (isolated.length > 0) {
+    nodes.forEach((n, i) => {
+      if (n.isolated !== "" || pages[i] === 0) return;
+      const fixed = topology.nodes.map((_, j) => (j === i ? 0 : pages[j]));
+      problems.push({
+        path: `${path}.hugepages1gPerNode`,
+        message:
+          `got ${pages[i]} pages of 1 GiB on NUMA node ${n.id}, whose CPUs (${n.cpus}) are all housekeeping: no pinned guest runs there to use them; ` +
+          `give that node 0 pages (hugepages1gPerNode: [${fixed.join(", ")}]) or lower housekeepingCpusPerNode`,
+      });
     });
   }
   const totalMb = topology.nodes.reduce((s, n) => s + n.memoryMb, 0);

@@ -4,21 +4,57 @@
  * Pure.
  */
 import type { StackPlan } from "./plan";
-import { isPlannedHost } from "./plan";
 import type { EntityChange } from "./plan-diff";
 import type { Problem } from "./problems";
 
-/** Inline code that survives any content, including backticks and table pipes. */
-export function code(text: string): string {
-  const t = text.replace(/\r?\n/g, " ").replace(/\|/g, "\\|");
+/** C0 and C1 controls and Unicode's line and paragraph separators: none may reach a line of the comment. */
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
+
+/**
+ * Inline code that holds any value and nothing else: a user's value cannot close it early or
+ * bring raw HTML or a new line into the comment. The fence is one backtick longer than the
+ * longest run of backticks inside, padded with a space when the value starts or ends with a
+ * backtick or a space (CommonMark strips one space on each side); line breaks become spaces
+ * and other control characters their \uXXXX escapes. A `|` is escaped as `\|`, which a GFM
+ * table reads as part of the cell even after a backslash, and shows as `|`.
+ */
+export function code(value: string): string {
+  const t = value
+    .replace(/\r\n|[\r\n\u2028\u2029]/g, " ")
+    .replace(CONTROL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`)
+    .replace(/\|/g, "\\|");
   if (t === "") return "";
-  const fence = t.includes("`") ? "``" : "`";
-  return `${fence}${fence.length > 1 ? " " : ""}${t}${fence.length > 1 ? " " : ""}${fence}`;
+  const longest = Math.max(0, ...Array.from(t.matchAll(/`+/g), (m) => m[0].length));
+  const fence = "`".repeat(longest + 1);
+  const pad = longest > 0 || t.startsWith(" ") || t.endsWith(" ") ? " " : "";
+  return `${fence}${pad}${t}${pad}${fence}`;
 }
 
-/** Plain table-cell text: Markdown and HTML specials escaped. */
-function text(t: string): string {
-  return t.replace(/[\\`*_[\]<>|]/g, (c) => `\\${c}`).replace(/\r?\n/g, " ");
+/** Plain text in a line of the comment (a table cell, a list item): Markdown and HTML specials escaped, one line. */
+export function text(t: string): string {
+  return t
+    .replace(/\r\n|[\r\n\u2028\u2029]/g, " ")
+    .replace(CONTROL, " ")
+    .replace(/[\\`*_[\]<>|&~]/g, (c) => `\\${c}`);
+}
+
+export interface MarkdownWarnings {
+  warnings: readonly Problem[];
+  notes: readonly Problem[];
+}
+
+/** The warnings as a GitHub alert, never folded; the notes one line each. Empty without any. */
+function warningsSection(w: MarkdownWarnings | undefined): string[] {
+  if (!w || (w.warnings.length === 0 && w.notes.length === 0)) return [];
+  const out: string[] = [];
+  if (w.warnings.length > 0) {
+    out.push("> [!WARNING]", `> **${plural(w.warnings.length, "warning")}** about the stack config:`, ">");
+    for (const x of w.warnings) out.push(`> - ${code(x.path)}: ${text(x.message)}`);
+    out.push("");
+  }
+  for (const n of w.notes) out.push(`_Note:_ ${code(n.path)}: ${text(n.message)}`, "");
+  return out;
 }
 
 function table(head: string[], rows: string[][]): string[] {
@@ -32,7 +68,7 @@ function describe(plan: StackPlan, section: EntityChange["section"], name: strin
   if (section === "host") {
     const h = plan.hosts.find((x) => x.name === name);
     if (!h) return "";
-    return isPlannedHost(h) ? `${h.os}, isolated ${code(h.isolated)}, ${plural(h.nodes.length, "NUMA node")}` : text(h.pending);
+    return `${h.os}, isolated ${code(h.isolated)}, ${plural(h.nodes.length, "NUMA node")}`;
   }
   if (section === "flavor") {
     const f = plan.flavors.find((x) => x.name === name);
@@ -59,21 +95,17 @@ function changesSection(changes: EntityChange[], before: StackPlan, after: Stack
 function fullPlan(plan: StackPlan): string[] {
   const hosts = table(
     ["host", "OS", "SMT", "housekeeping", "isolated = TuneD isolated_cores", "kernel arguments", "1 GiB pages", "cpu_dedicated_set", "cpu_shared_set"],
-    plan.hosts.map((h) =>
-      isPlannedHost(h)
-        ? [
-            code(h.name),
-            h.os,
-            h.smt ? "on" : "off",
-            code(h.housekeeping),
-            code(h.isolated),
-            code(h.kernel.args.join(" ")),
-            h.hugepages.perNode.map((p) => `node${p.node}: ${p.count}`).join(", ") + (h.hugepages.method === "boot-unit" ? " (boot unit)" : ""),
-            code(h.nova.cpuDedicatedSet),
-            code(h.nova.cpuSharedSet ?? ""),
-          ]
-        : [code(h.name), text(h.pending), "", "", "", "", "", "", ""],
-    ),
+    plan.hosts.map((h) => [
+      code(h.name),
+      h.os,
+      h.smt ? "on" : "off",
+      code(h.housekeeping),
+      code(h.isolated),
+      code(h.kernel.args.join(" ")),
+      h.hugepages.perNode.map((p) => `node${p.node}: ${p.count}`).join(", ") + (h.hugepages.method === "boot-unit" ? " (boot unit)" : ""),
+      code(h.nova.cpuDedicatedSet),
+      code(h.nova.cpuSharedSet ?? ""),
+    ]),
   );
   const flavors = table(
     ["flavor", "vCPUs", "RAM MiB", "disk GB", "public", "RT vCPUs", "instances per host", "extra specs"],
@@ -103,9 +135,9 @@ export interface MarkdownDiff {
 }
 
 /** The plan of one stack; with `diff`, its changes against the other plan first. */
-export function renderPlanMarkdown(stack: string, plan: StackPlan, diff?: MarkdownDiff): string {
+export function renderPlanMarkdown(stack: string, plan: StackPlan, diff?: MarkdownDiff, warnings?: MarkdownWarnings): string {
   const counts = `${plural(plan.hosts.length, "host")}, ${plural(plan.flavors.length, "flavor")}, ${plural(plan.servers.length, "server")}`;
-  const out = [`### Stack ${code(stack)}`, ""];
+  const out = [`### Stack ${code(stack)}`, "", ...warningsSection(warnings)];
   if (diff === undefined) out.push(`${counts}.`, "");
   else if (diff.changes.length === 0) out.push(`${counts}. **No changes** against ${code(diff.label)}.`, "");
   else {
@@ -118,8 +150,10 @@ export function renderPlanMarkdown(stack: string, plan: StackPlan, diff?: Markdo
 }
 
 /** A stack whose config does not plan: every problem, so the comment says what to fix. */
-export function renderProblemsMarkdown(stack: string, problems: readonly Problem[]): string {
+export function renderProblemsMarkdown(stack: string, problems: readonly Problem[], warnings?: MarkdownWarnings): string {
   const lines = [`### Stack ${code(stack)}`, "", `**The config does not plan**: ${plural(problems.length, "problem")}.`, ""];
   for (const p of problems) lines.push(`- ${code(p.path)}: ${text(p.message)}`);
+  if (warnings && (warnings.warnings.length > 0 || warnings.notes.length > 0)) lines.push("", ...warningsSection(warnings));
+  while (lines.at(-1) === "") lines.pop();
   return `${lines.join("\n")}\n`;
 }

@@ -3,7 +3,7 @@
  * problem found listed (not just the first). Pure: no Pulumi, no I/O.
  */
 import type { StackConfig } from "./config";
-import { parseStackConfig, settingPath } from "./config";
+import { discoverCommand, parseStackConfig, settingPath } from "./config";
 import { formatCpuList, parseCpuList } from "./cpuset";
 import type { NovaFlavor, NovaHost, Verdict } from "./nova-model";
 import { NOVA_DEFAULTS, PAGE_1G, capacity, consume, emptyUsage, novaVerdict } from "./nova-model";
@@ -13,7 +13,8 @@ import type { HostPlan } from "./plan-host";
 import { planHost } from "./plan-host";
 import type { Problem } from "./problems";
 import type { Topology } from "./topology";
-import { TopologyError, topologyFromConfig } from "./topology";
+import { isTopologyError, topologyFromConfig } from "./topology";
+import { ANYWHERE_RULE, sshFromAnywhere } from "./warnings";
 
 export interface GuestPlan {
   realtimeVcpus: string;
@@ -43,22 +44,13 @@ export interface ServerPlan {
   pinnedHost: string | null;
 }
 
-export interface PendingHost {
-  name: string;
-  pending: "topology is discovered on the host at deploy time";
-}
-
 export interface StackPlan {
-  hosts: (HostPlan | PendingHost)[];
+  hosts: HostPlan[];
   flavors: FlavorPlan[];
   servers: ServerPlan[];
 }
 
 export type PlanResult = { ok: true; plan: StackPlan; config: StackConfig } | { ok: false; problems: Problem[] };
-
-export function isPlannedHost(h: HostPlan | PendingHost): h is HostPlan {
-  return !("pending" in h);
-}
 
 /** Nova's view of a planned host: what nova-compute will report with these settings. */
 export function novaHostOf(plan: HostPlan, topology: Topology): NovaHost {
@@ -128,10 +120,10 @@ function stackProblems(config: StackConfig): Problem[] {
   const image = imageChoiceProblem(config.image);
   if (image) problems.push(image);
   const sg = config.securityGroup;
-  if (/\/0$/.test(sg.sshCidr) && !sg.allowSshFromAnywhere) {
+  if (sshFromAnywhere(sg) && !sg.allowSshFromAnywhere) {
     problems.push({
       path: settingPath(["securityGroup", "sshCidr"]),
-      message: `got "${sg.sshCidr}", which opens SSH to the whole internet; narrow it to your operators' network, or set securityGroup.allowSshFromAnywhere: true if you mean it`,
+      message: `got "${sg.sshCidr}", which opens SSH to the whole internet (${ANYWHERE_RULE}); narrow it to your operators' network, or set securityGroup.allowSshFromAnywhere: true if you mean it`,
     });
   }
   return problems;
@@ -160,7 +152,7 @@ export function unknownFlavorProblem(config: StackConfig, server: number): Probl
  */
 export function planConfig(config: StackConfig): { plan: StackPlan; problems: Problem[] } {
   const problems = stackProblems(config);
-  const hostPlans: (HostPlan | PendingHost)[] = [];
+  const hostPlans: HostPlan[] = [];
   const novaHosts: { name: string; nova: NovaHost; key: string }[] = [];
   // Fleets are built from a few host models: hosts that look the same to Nova get the same
   // verdict and take the same number of instances, so each is worked out once per model.
@@ -172,16 +164,12 @@ export function planConfig(config: StackConfig): { plan: StackPlan; problems: Pr
   };
   config.hosts.forEach((host, i) => {
     const path = settingPath(["hosts", i]);
-    if (host.topology === "discover") {
-      hostPlans.push({ name: host.name, pending: "topology is discovered on the host at deploy time" });
-      return;
-    }
     let topology: Topology;
     try {
       topology = topologyFromConfig(host.topology.nodes);
     } catch (e) {
-      if (!(e instanceof TopologyError)) throw e;
-      problems.push({ path: `${path}.topology`, message: `${e.message}; fix the declared nodes or use "discover"` });
+      if (!isTopologyError(e)) throw e;
+      problems.push({ path: `${path}.topology`, message: `${e.message}; fix the declared nodes, or write them from the host with \`${discoverCommand(host.name)}\`` });
       return;
     }
     const { plan, problems: hostProblems } = planHost(host, topology, path);
@@ -255,8 +243,7 @@ export function planConfig(config: StackConfig): { plan: StackPlan; problems: Pr
       consume(usage.get(h.name)!, v.request, v.placement);
       return true;
     });
-    const pending = config.hosts.some((h) => h.topology === "discover" && (server.host === undefined || h.name === server.host));
-    if (!booked && !pending && eligible.length > 0 && problems.every((p) => !p.path.startsWith(settingPath(["flavors"])))) {
+    if (!booked && eligible.length > 0 && problems.every((p) => !p.path.startsWith(settingPath(["flavors"])))) {
       problems.push({
         path,
         message:

@@ -26,3 +26,14 @@ export function show(value: unknown): string {
   const text = typeof value === "string" ? JSON.stringify(value) : JSON.stringify(value) ?? String(value);
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }
+
+/** Warnings and notes (lib/warnings.ts) for a terminal: loud warnings, one line per note; "" when there are none. */
+export function formatWarnings(warnings: readonly Problem[], notes: readonly Problem[]): string {
+  const lines: string[] = [];
+  if (warnings.length > 0) {
+    lines.push(`WARNING: ${warnings.length} warning${warnings.length === 1 ? "" : "s"} about the stack config:`);
+    lines.push(...warnings.map((w) => `  ! ${w.path}: ${w.message}`));
+  }
+  lines.push(...notes.map((n) => `note: ${n.path}: ${n.message}`));
+  return lines.length > 0 ? `${lines.join("\n")}\n` : "";
+}

@@ -1,6 +1,5 @@
 /** Human-readable rendering of a stack plan, as `npm run plan` prints it. */
 import type { StackPlan } from "./plan";
-import { isPlannedHost } from "./plan";
 
 function table(rows: string[][]): string[] {
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
@@ -10,10 +9,6 @@ function table(rows: string[][]): string[] {
 export function renderPlan(stack: string, plan: StackPlan): string {
   const out: string[] = [`Plan of stack "${stack}"`, ""];
   for (const host of plan.hosts) {
-    if (!isPlannedHost(host)) {
-      out.push(`Host ${host.name}: ${host.pending}`, "");
-      continue;
-    }
     out.push(`Host ${host.name} (${host.os}, SMT ${host.smt ? "on" : "off"})`);
     out.push(
       ...table([

@@ -30,6 +30,11 @@ export interface SshOptions {
   retries?: number;
   retryDelayMs?: number;
   stdin?: string;
+  /**
+   * Told the key blob the target (not its proxy) presents, before the pinned hostKey is checked:
+   * how `npm run discover` learns a host's key. Its type is the blob's first field.
+   */
+  onHostKey?: (key: Buffer) => void;
 }
 
 export interface CommandResult {
@@ -91,7 +96,7 @@ function classify(err: Error & { code?: string; level?: string }, target: string
   return sshError("protocol", target, err.message);
 }
 
-function connect(target: Omit<SshTarget, "proxy">, auth: SshAuth, timeoutMs: number, sock?: ConnectConfig["sock"]): Promise<Client> {
+function connect(target: Omit<SshTarget, "proxy">, auth: SshAuth, timeoutMs: number, sock?: ConnectConfig["sock"], onHostKey?: SshOptions["onHostKey"]): Promise<Client> {
   const name = describeTarget(target);
   if (!auth.privateKey && !auth.agentSocket) {
     return Promise.reject(sshError("auth", name, "no credentials: start an SSH agent (SSH_AUTH_SOCK) or set the secret sshPrivateKey"));
@@ -115,9 +120,13 @@ function connect(target: Omit<SshTarget, "proxy">, auth: SshAuth, timeoutMs: num
       privateKey: auth.privateKey,
       agent: auth.privateKey ? undefined : auth.agentSocket,
       readyTimeout: timeoutMs,
+      // A host that vanishes (a reboot, a cut link) leaves a silent connection: notice in ~15 s.
+      keepaliveInterval: 5_000,
+      keepaliveCountMax: 3,
       sock,
       ...(target.hostKey ? { algorithms: { serverHostKey: hostKeyAlgorithms(target.hostKey) } as ConnectConfig["algorithms"] } : {}),
       hostVerifier: (key: Buffer) => {
+        onHostKey?.(key);
         if (!expected) return true; // no key pinned: like ssh with StrictHostKeyChecking=accept-new on a fresh host
         refused = !expected.equals(key);
         return !refused;
@@ -126,9 +135,9 @@ function connect(target: Omit<SshTarget, "proxy">, auth: SshAuth, timeoutMs: num
   });
 }
 
-async function connectVia(target: SshTarget, auth: SshAuth, timeoutMs: number): Promise<{ client: Client; close: () => void }> {
+async function connectVia(target: SshTarget, auth: SshAuth, timeoutMs: number, onHostKey?: SshOptions["onHostKey"]): Promise<{ client: Client; close: () => void }> {
   if (!target.proxy) {
-    const client = await connect(target, auth, timeoutMs);
+    const client = await connect(target, auth, timeoutMs, undefined, onHostKey);
     return { client, close: () => client.end() };
   }
   const bastion = await connect(target.proxy, auth, timeoutMs);
@@ -136,7 +145,7 @@ async function connectVia(target: SshTarget, auth: SshAuth, timeoutMs: number): 
     const stream = await new Promise<ClientChannel>((resolve, reject) =>
       bastion.forwardOut("127.0.0.1", 0, target.host, target.port, (err, ch) => (err ? reject(classify(err, describeTarget(target), false, timeoutMs)) : resolve(ch))),
     );
-    const client = await connect(target, auth, timeoutMs, stream);
+    const client = await connect(target, auth, timeoutMs, stream, onHostKey);
     return { client, close: () => (client.end(), bastion.end()) };
   } catch (e) {
     bastion.end();
@@ -144,23 +153,36 @@ async function connectVia(target: SshTarget, auth: SshAuth, timeoutMs: number): 
   }
 }
 
+/**
+ * Runs one command. Its time limit starts before the channel is asked for, and a connection that
+ * drops before the command ends fails it: a host going down for a reboot may accept the SSH
+ * handshake and then never open the channel or never close it.
+ */
 function exec(client: Client, name: string, command: string, stdin: string | undefined, timeoutMs: number): Promise<CommandResult> {
   return new Promise((resolve, reject) => {
-    client.exec(command, (err, stream) => {
-      if (err) return reject(sshError("protocol", name, `cannot start the command: ${err.message}`));
+    // No name is used before its declaration: Pulumi's closure serializer cannot follow that.
+    const state: { stream?: ClientChannel; timer?: ReturnType<typeof setTimeout>; onClose?: () => void; settled: boolean } = { settled: false };
+    const settle = (f: () => void) => {
+      if (state.settled) return;
+      state.settled = true;
+      clearTimeout(state.timer);
+      if (state.onClose) client.removeListener("close", state.onClose);
+      f();
+    };
+    state.timer = setTimeout(() => settle(() => (state.stream?.close(), reject(sshError("timeout", name, `the command did not finish within ${timeoutMs} ms`)))), timeoutMs);
+    state.onClose = () => settle(() => reject(sshError("unreachable", name, "the connection closed before the command finished (the host went down?)")));
+    client.once("close", state.onClose);
+    client.exec(command, (err, s) => {
+      if (err) return settle(() => reject(sshError("protocol", name, `cannot start the command: ${err.message}`)));
+      state.stream = s;
       const out: Buffer[] = [];
       const errOut: Buffer[] = [];
-      const timer = setTimeout(() => {
-        stream.close();
-        reject(sshError("timeout", name, `the command did not finish within ${timeoutMs} ms`));
-      }, timeoutMs);
-      stream.on("data", (d: Buffer) => out.push(d));
-      stream.stderr.on("data", (d: Buffer) => errOut.push(d));
-      stream.on("close", (code: number | null, signal: string | undefined) => {
-        clearTimeout(timer);
-        resolve({ code: code ?? null, signal: signal ?? null, stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(errOut).toString("utf8") });
-      });
-      stream.end(stdin ?? "");
+      s.on("data", (d: Buffer) => out.push(d));
+      s.stderr.on("data", (d: Buffer) => errOut.push(d));
+      s.on("close", (code: number | null, signal: string | undefined) =>
+        settle(() => resolve({ code: code ?? null, signal: signal ?? null, stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(errOut).toString("utf8") })),
+      );
+      s.end(stdin ?? "");
     });
   });
 }
@@ -174,7 +196,7 @@ export async function runSsh(target: SshTarget, auth: SshAuth, command: string, 
   for (let attempt = 0; ; attempt++) {
     let conn: { client: Client; close: () => void };
     try {
-      conn = await connectVia(target, auth, o.connectTimeoutMs);
+      conn = await connectVia(target, auth, o.connectTimeoutMs, opts.onHostKey);
     } catch (e) {
       const retriable = isSshError(e) && (e.kind === "unreachable" || e.kind === "timeout");
       if (!retriable || attempt >= o.retries) throw e;

@@ -2,7 +2,6 @@
 import { expectationFromPlan } from "./checks/domain-expectation";
 import type { StackConfig } from "./config";
 import type { FlavorPlan, ServerPlan, StackPlan } from "./plan";
-import { isPlannedHost } from "./plan";
 import type { DomainCandidate } from "./providers/domain-check";
 import type { GuestBudget } from "./verify";
 
@@ -11,7 +10,7 @@ export function domainCandidates(config: StackConfig, plan: StackPlan, server: S
   const flavor = plan.flavors.find((f) => f.name === server.flavor);
   if (!flavor) return [];
   const names = server.pinnedHost ? [server.pinnedHost] : server.candidates;
-  return plan.hosts.filter(isPlannedHost).filter((h) => names.includes(h.name)).map((h) => ({
+  return plan.hosts.filter((h) => names.includes(h.name)).map((h) => ({
     host: h.name,
     target: config.hosts.find((c) => c.name === h.name)!.ssh,
     expectation: expectationFromPlan(h, flavor, config.image.properties),

@@ -145,6 +145,8 @@ export async function verifyHost(run: RunScript, plan: HostPlan, opts: HostVerif
     novaConf: s.get("nova-conf") ?? "",
     interrupts: s.get("interrupts") ?? "",
     ...(s.has("hwlatdetect") ? { hwlatdetect: s.get("hwlatdetect") } : {}),
+    lscpu: s.get("lscpu") ?? "",
+    nodeMeminfo: s.get("node-meminfo") ?? "",
   };
   const observed = checkHostState(facts, plan);
   if (opts.observeOnly) return { observed, measured: [] };

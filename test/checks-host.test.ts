@@ -1,9 +1,11 @@
 /*
  * Fixtures: host/this-machine holds real outputs of this (non-RT, 2-CPU, one-node) VM: uname -v,
  * /proc/cmdline, /proc/interrupts, sysfs isolated (no nohz_full file), `grep .` of the 1 GiB page
- * counts, and tuned-adm active/verify with their stderr (no TuneD daemon here). host/rt-host is
- * crafted to be what the dev plan's compute-rt-01 (Debian 12, RT kernel, TuneD
- * realtime-virtual-host with isolated_cores=4-11) prints when it is set up right.
+ * counts, tuned-adm active/verify with their stderr (no TuneD daemon here), and its topology
+ * (`lscpu -p=CPU,CORE,SOCKET,NODE`, the node MemTotal lines). host/rt-host is crafted to be what
+ * the dev plan's compute-rt-01 (Debian 12, RT kernel, TuneD realtime-virtual-host with
+ * isolated_cores=4-11; 2 NUMA nodes of 6 CPUs, MemTotal a little under the declared 16 GiB)
+ * prints when it is set up right.
  */
 import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
@@ -29,6 +31,8 @@ function loadFacts(dir: string): HostFacts {
     hugepages1g: read("hugepages-1g.txt"),
     novaConf: read("nova.conf"),
     interrupts: read("interrupts.txt"),
+    lscpu: read("lscpu.txt"),
+    nodeMeminfo: read("node-meminfo.txt"),
   };
 }
 
@@ -232,12 +236,12 @@ describe("checkHost: each check fails on its own fault, with a hint that fixes i
   });
 
   it("turns empty and garbage outputs into failed results, never an exception", () => {
-    const empty: HostFacts = { unameV: "", tunedActive: "", tunedVerify: { exitCode: 127, output: "" }, cmdline: "", isolated: "", nohzFull: "", hugepages1g: "", novaConf: "", interrupts: "", hwlatdetect: "" };
+    const empty: HostFacts = { unameV: "", tunedActive: "", tunedVerify: { exitCode: 127, output: "" }, cmdline: "", isolated: "", nohzFull: "", hugepages1g: "", novaConf: "", interrupts: "", hwlatdetect: "", lscpu: "", nodeMeminfo: "" };
     const results = checkHost(empty, plan);
     const passing = results.filter((r) => r.ok).map((r) => r.check);
     assert.deepEqual(passing, [], formatReport(results));
     const garbage = "\u0000\u0001 <html>502 Bad Gateway</html>";
-    const g = checkHost({ ...empty, unameV: garbage, cmdline: garbage, isolated: garbage, nohzFull: garbage, hugepages1g: garbage, interrupts: garbage, novaConf: garbage }, plan);
+    const g = checkHost({ ...empty, unameV: garbage, cmdline: garbage, isolated: garbage, nohzFull: garbage, hugepages1g: garbage, interrupts: garbage, novaConf: garbage, lscpu: garbage, nodeMeminfo: garbage }, plan);
     assert.equal(g.filter((r) => r.ok).length, 0, formatReport(g));
   });
 });

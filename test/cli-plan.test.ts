@@ -35,7 +35,7 @@ describe("npm run plan", () => {
     assert.equal(doc.stack, "dev");
     assert.equal(doc.valid, true);
     assert.deepEqual(doc.hosts.map((h) => [h.name, h.isolated]), [["compute-rt-01", "4-11"], ["compute-rt-02", "4-11"]]);
-    assert.deepEqual(Object.keys(doc).sort(), ["flavors", "hosts", "servers", "stack", "valid"]);
+    assert.deepEqual(Object.keys(doc).sort(), ["flavors", "hosts", "notes", "servers", "stack", "valid", "warnings"]);
   });
 
   it("is deterministic: two runs print the same bytes", () => {
@@ -76,7 +76,7 @@ describe("npm run plan", () => {
     );
     const json = run("--config", file, "--json");
     assert.equal(json.status, 1);
-    assert.deepEqual(JSON.parse(json.stdout), { stack: "dev", valid: false, problems: decided.problems });
+    assert.deepEqual(JSON.parse(json.stdout), { stack: "dev", valid: false, problems: decided.problems, warnings: [], notes: [] });
     const markdown = run("--config", file, "--markdown");
     assert.equal(markdown.status, 1);
     assert.match(markdown.stdout, /openstack-rt:image\.file/);

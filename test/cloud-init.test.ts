@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { after, afterEach, beforeEach, describe, it } from "node:test";
 import { parse } from "yaml";
 import type { GuestSetup } from "../lib/cloud-init";
-import { cloudInitUserData, GUEST_PLAN_PATH, guestFamily, guestSetup, REBOOT_FLAG, SETUP_SCRIPT_PATH, setupScript } from "../lib/cloud-init";
+import { cloudInitUserData, GUEST_PLAN_PATH, guestFamily, guestSetup, REBOOT_FLAG, SETUP_SCRIPT_PATH, setupScript, withSshHostKey } from "../lib/cloud-init";
 import type { StackConfig } from "../lib/config";
 import { parseStackConfig } from "../lib/config";
 import type { FlavorPlan } from "../lib/plan";
@@ -114,6 +114,25 @@ describe("the user data of an RT flavor on a stock Debian image", () => {
 
   it("is the same text every time (Nova replaces a server whose user data changes)", () => {
     assert.equal(cloudInitUserData(rtSmall, debianSetup), text);
+  });
+});
+
+describe("the guest's planted SSH host key", () => {
+  it("is cloud-init's ssh_keys, in a document cloud-init 22.4's schema accepts, the rest unchanged", () => {
+    const dir = mkdtempSync(join(scratch, "hostkey-"));
+    execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "openstack-rt rt-server", "-f", join(dir, "key")]);
+    const key = { privateKey: readFileSync(join(dir, "key"), "utf8"), publicKey: readFileSync(join(dir, "key.pub"), "utf8").trim() };
+    const plain = cloudInitUserData(rtSmall, debianSetup);
+    const text = withSshHostKey(plain, key);
+    assert.ok(text.startsWith("#cloud-config\n"));
+    assert.deepEqual(schemaErrors(text), []);
+    const doc = parse(text) as Record<string, unknown>;
+    assert.deepEqual(doc.ssh_keys, { ed25519_private: key.privateKey, ed25519_public: key.publicKey });
+    assert.equal(doc.ssh_deletekeys, true);
+    delete doc.ssh_keys;
+    delete doc.ssh_deletekeys;
+    assert.deepEqual(doc, parse(plain));
+    assert.equal(withSshHostKey(plain, key), text, "equal input, equal bytes");
   });
 });
 

@@ -90,9 +90,9 @@ describe("serverAvailabilityZone", () => {
 });
 
 describe("decideCloud", () => {
-  it("a server waits for its pinned host, or for every host it fits and every host planned at deploy time", () => {
+  it("a server waits for its pinned host, or for every host it fits", () => {
     const { config, plan } = planned((raw) => {
-      raw.hosts.push({ ...raw.hosts[1], name: "compute-rt-03", topology: "discover" });
+      raw.hosts.push({ ...raw.hosts[1], name: "compute-rt-03" });
       raw.hosts.push({ ...raw.hosts[1], name: "compute-rt-04", housekeepingCpusPerNode: 5 });
       raw.servers.push({ name: "pinned", flavor: "rt1.small", host: "compute-rt-02" });
     });

@@ -9,7 +9,7 @@ import { describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import type { ComputeHost } from "../components/compute-host";
 import type { HostConfig } from "../lib/config";
-import { isPlannedHost, planStack } from "../lib/plan";
+import { planStack } from "../lib/plan";
 import type { HostPlan } from "../lib/plan-host";
 import { devRaw } from "./support/dev-config";
 
@@ -71,7 +71,7 @@ function planned(change: (raw: Raw) => void = () => {}): { plan: HostPlan; host:
   change(raw);
   const r = planStack(raw);
   if (!r.ok) throw new Error(r.problems.map((p) => `${p.path}: ${p.message}`).join("\n"));
-  return r.plan.hosts.filter(isPlannedHost).map((plan) => ({ plan, host: r.config.hosts.find((h) => h.name === plan.name)! }));
+  return r.plan.hosts.map((plan) => ({ plan, host: r.config.hosts.find((h) => h.name === plan.name)! }));
 }
 
 const settled = <T>(o: pulumi.Output<T>) => new Promise<T>((resolve) => o.apply(resolve));

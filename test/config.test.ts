@@ -52,6 +52,21 @@ describe("stack config schema", () => {
     assert.match(p.message, /unknown setting "hugepages"; allowed here: .*hugepages1gPerNode/);
   });
 
+  it("refuses topology: discover, naming the setting and the discover command for the host", () => {
+    const raw = devRaw();
+    raw.hosts[1].topology = "discover";
+    (raw.hosts[0].ssh as Record<string, unknown>).port = "22";
+    const problems = problemsOf(raw);
+    // Listed with the other problems, once.
+    assert.deepEqual(problems.map((p) => p.path), ["openstack-rt:hosts[0].ssh.port", "openstack-rt:hosts[1].topology"]);
+    const p = problems[1];
+    assert.match(p.message, /^got "discover"; the host's NUMA nodes must be declared now/);
+    assert.match(p.message, /run `npm run discover -- --stack <stack> --host compute-rt-02`/);
+    // Another string is just a wrong value.
+    raw.hosts[1].topology = "auto";
+    assert.match(problemsOf(raw)[1].message, /^got "auto"; must be \{nodes: \[\{id, cpus, memoryMb, threadSiblings\}\]\}/);
+  });
+
   it("reports a required setting as missing", () => {
     const raw = devRaw();
     delete raw.network;

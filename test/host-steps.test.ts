@@ -11,7 +11,7 @@ import { describe, it } from "node:test";
 import type { HostConfig } from "../lib/config";
 import type { HostStep, ScriptName } from "../lib/host-steps";
 import { HOSTPREP_DIR, HostStepError, bundleScript, controllerSteps, hostSteps, remoteCommand } from "../lib/host-steps";
-import { isPlannedHost, planStack } from "../lib/plan";
+import { planStack } from "../lib/plan";
 import type { HostPlan } from "../lib/plan-host";
 import type { ScriptResult, TestRoot } from "./support/debian-root";
 import { FIXTURES_DIR, RT_KERNEL, RT_VERSION, buildDebianRoot, runBundle, runScript, show, snapshotDiff, writeDpkgStatus } from "./support/debian-root";
@@ -25,7 +25,7 @@ function planned(change: (raw: Raw) => void = () => {}): { plan: HostPlan; host:
   change(raw);
   const r = planStack(raw);
   if (!r.ok) throw new Error(r.problems.map((p) => `${p.path}: ${p.message}`).join("\n"));
-  return r.plan.hosts.filter(isPlannedHost).map((plan) => ({ plan, host: r.config.hosts.find((h) => h.name === plan.name)! }));
+  return r.plan.hosts.map((plan) => ({ plan, host: r.config.hosts.find((h) => h.name === plan.name)! }));
 }
 
 const stepsOf = (change?: (raw: Raw) => void) => planned(change).map(({ plan, host }) => hostSteps(plan, host));

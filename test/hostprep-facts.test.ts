@@ -45,9 +45,7 @@ describe("facts.sh against a Debian 12 root laid out like the dev stack's first 
     const topology = topologyFromFacts(parseLscpu(section(r, "lscpu")), parseNodeMeminfo(section(r, "meminfo")));
     const parsed = parseStackConfig(devRaw());
     assert.ok(parsed.ok);
-    const declared = parsed.config.hosts[0].topology;
-    assert.notEqual(declared, "discover");
-    assert.deepEqual(topology, topologyFromConfig(declared === "discover" ? [] : declared.nodes));
+    assert.deepEqual(topology, topologyFromConfig(parsed.config.hosts[0].topology.nodes));
     assert.deepEqual(snapshotDiff(snap, root.snapshot()), []);
   });
 

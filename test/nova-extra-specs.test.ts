@@ -114,12 +114,12 @@ describe("the planner checks a flavor's extra specs as Nova's API does", () => {
     ]);
   });
 
-  it("puts a realtime mask Nova refuses at realtime.mask, also when no host is planned yet", () => {
+  it("puts a realtime mask Nova refuses at realtime.mask, also when no host can be planned", () => {
     const r = problems((raw) => {
       raw.flavors[0].realtime = { mask: "^0, 1" };
-      for (const h of raw.hosts) h.topology = "discover";
+      for (const h of raw.hosts) h.housekeepingCpusPerNode = 6;
     });
-    assert.deepEqual(r.map((p) => p.path), ["openstack-rt:flavors[0].realtime.mask"]);
-    assert.match(r[0].message, /^got "\^0, 1", which Nova's API refuses as hw:cpu_realtime_mask: .*; write it without blanks, such as "\^0-1"/);
+    assert.deepEqual(r.map((p) => p.path), ["openstack-rt:hosts[0].housekeepingCpusPerNode", "openstack-rt:hosts[1].housekeepingCpusPerNode", "openstack-rt:flavors[0].realtime.mask"]);
+    assert.match(r[2].message, /^got "\^0, 1", which Nova's API refuses as hw:cpu_realtime_mask: .*; write it without blanks, such as "\^0-1"/);
   });
 });

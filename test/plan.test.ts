@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { FlavorPlan, StackPlan } from "../lib/plan";
-import { isPlannedHost, planStack } from "../lib/plan";
+import { planStack } from "../lib/plan";
 import type { HostPlan } from "../lib/plan-host";
 import { pickHousekeeping } from "../lib/plan-host";
 import { devRaw } from "./support/dev-config";
@@ -189,12 +189,29 @@ describe("bad input is an error at plan time, naming the setting", () => {
   });
 });
 
-describe("discovered topology", () => {
-  it("leaves the host to be planned at deploy time and still validates the rest", () => {
+describe("topology", () => {
+  it("is declared for every host: \"discover\" plans nothing and points to npm run discover", () => {
     const raw = devRaw();
     raw.hosts[1].topology = "discover";
-    const p = plan(raw);
-    assert.equal(p.hosts.filter(isPlannedHost).length, 1);
-    assert.deepEqual(flavor(p, "rt1.small").hosts.map((h) => h.host), ["compute-rt-01"]);
+    raw.flavors[0].vcpus = 0;
+    const found = problems(raw);
+    assert.deepEqual(found.map((p) => p.path).sort(), ["openstack-rt:flavors[0].vcpus", "openstack-rt:hosts[1].topology"]);
+    assert.match(found.find((p) => p.path.endsWith("topology"))!.message, /`npm run discover -- --stack <stack> --host compute-rt-02`/);
+  });
+
+  it("plans each node's SMT thread groups as declared, for the host check to compare", () => {
+    const raw = devRaw();
+    raw.hosts[0].topology = { nodes: [{ id: 0, cpus: "0-7", memoryMb: 32768, threadSiblings: ["4,0", "1,5"] }] };
+    raw.hosts[0].hugepages1gPerNode = 8;
+    assert.deepEqual(host(plan(raw), "compute-rt-01").nodes[0].threadSiblings, ["0,4", "1,5"]);
+    assert.deepEqual(host(plan(devRaw()), "compute-rt-01").nodes.map((n) => n.threadSiblings), [[], []]);
+  });
+
+  it("names the fix of an inconsistent declaration: the nodes, or discover", () => {
+    const raw = devRaw();
+    (raw.hosts[0].topology as { nodes: Record<string, unknown>[] }).nodes[1].cpus = "1,3,5,7,9,10";
+    const [p] = problems(raw);
+    assert.equal(p.path, "openstack-rt:hosts[0].topology");
+    assert.match(p.message, /CPU 10 is in node 0 and node 1; fix the declared nodes, or write them from the host with `npm run discover -- --stack <stack> --host compute-rt-01`/);
   });
 });

@@ -12,9 +12,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it, mock } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
+import { specialSecretSig, specialSigKey } from "@pulumi/pulumi/runtime/rpc";
 import type { HostReadiness } from "../components/rt-cloud";
 import { RtCloud } from "../components/rt-cloud";
-import { cloudInitUserData, guestSetup } from "../lib/cloud-init";
+import { cloudInitUserData, guestSetup, withSshHostKey } from "../lib/cloud-init";
 import { CONFIG_NAMESPACE, parseStackConfig } from "../lib/config";
 import { decideStack } from "../lib/decide-stack";
 import type { CloudOutputs } from "../lib/outputs";
@@ -24,6 +25,7 @@ import { planFromPulumiConfig } from "../lib/pulumi-config";
 import { readStackConfig } from "../lib/stack-files";
 import { devFlavor } from "./support/checks-plan";
 import { devRaw, PROJECT_DIR } from "./support/dev-config";
+import { computedState, mockedGuestHostKey } from "./support/mock-state";
 
 type Raw = ReturnType<typeof devRaw>;
 
@@ -61,6 +63,9 @@ interface RegisterRequest {
   getDeletebeforereplace(): boolean;
 }
 
+/** A server's user data: a secret input, as the mocks see it. */
+const userDataOf = (r: Registered) => String((r.inputs.userData as { value?: unknown }).value);
+
 const scratch = mkdtempSync(join(tmpdir(), "program-cloud-"));
 after(() => rmSync(scratch, { recursive: true, force: true }));
 
@@ -91,15 +96,7 @@ async function evaluate(raw: Record<string, unknown>, opts: { readiness?: boolea
       newResource: (a) => {
         inputs.set(`${a.type} ${a.name}`, a.inputs as Record<string, unknown>);
         n += 1;
-        const computed: Record<string, unknown> =
-          a.type === "openstack:compute/instance:Instance"
-            ? { accessIpV4: `10.0.0.${n}` }
-            : a.type === "openstack:networking/floatingIp:FloatingIp"
-              ? { address: `203.0.113.${n}` }
-              : a.type === "openstack:compute/keypair:Keypair"
-                ? { fingerprint: "SHA256:test" }
-                : {};
-        return { id: `${a.name}-id`, state: { ...(a.inputs as Record<string, unknown>), ...computed } };
+        return { id: `${a.name}-id`, state: { ...(a.inputs as Record<string, unknown>), ...computedState(a.type, a.name, n) } };
       },
       call: (a) => (a.token === "openstack:identity/getAuthScope:getAuthScope" ? { projectId: "project-of-the-credentials" } : (a.inputs as Record<string, unknown>)),
     },
@@ -194,6 +191,7 @@ describe("the dev stack", () => {
         [FLAVOR, "openstack-rt-pin1.medium-flavor", "openstack-rt:flavors:RtFlavor openstack-rt-pin1.medium"],
         [RULE, "openstack-rt-icmp", "openstack-rt:security-group:RtSecurityGroup openstack-rt"],
         [RULE, "openstack-rt-ssh", "openstack-rt:security-group:RtSecurityGroup openstack-rt"],
+        ["pulumi-nodejs:dynamic/guest:GuestHostKey", "openstack-rt-rt-server-host-key", "openstack-rt:server:RtServer openstack-rt-rt-server"],
         [INSTANCE, "openstack-rt-rt-server-instance", "openstack-rt:server:RtServer openstack-rt-rt-server"],
       ],
     );
@@ -267,10 +265,11 @@ describe("the dev stack", () => {
       keyPair: "default-key",
       securityGroups: ["rt-ssh-icmp"],
       networks: [{ name: "provider-net" }],
-      userData: cloudInitUserData(rt1, guestSetup(rt1, devImage(), "debian")),
+      // Secret: it holds the guest's private host key.
+      userData: { [specialSigKey]: specialSecretSig, value: withSshHostKey(cloudInitUserData(rt1, guestSetup(rt1, devImage(), "debian")), mockedGuestHostKey("openstack-rt-rt-server-host-key")) },
       configDrive: true,
     });
-    assert.match(String(byName(ev, "openstack-rt-rt-server-instance").inputs.userData), /^ +ISOLATED_CORES=2-3$/m);
+    assert.match(userDataOf(byName(ev, "openstack-rt-rt-server-instance")), /^ +ISOLATED_CORES=2-3$/m);
   });
 
   it("replaces flavors and servers the way Nova needs: the old one first, and a server on a new flavor or image", async () => {
@@ -296,6 +295,7 @@ describe("the dev stack", () => {
       `${SECGROUP} openstack-rt-secgroup`,
       `${RULE} openstack-rt-icmp`,
       `${RULE} openstack-rt-ssh`,
+      "pulumi-nodejs:dynamic/guest:GuestHostKey openstack-rt-rt-server-host-key",
       "test:host:Ready ready-compute-rt-01",
       "test:host:Ready ready-compute-rt-02",
     ]);
@@ -346,6 +346,7 @@ describe("the dev stack", () => {
           accessIpV4: ev.outputs?.servers["rt-server"].accessIpV4,
           floatingIp: null,
           loginUser: "debian",
+          hostKey: mockedGuestHostKey("openstack-rt-rt-server-host-key").publicKey,
         },
       },
     });
@@ -398,7 +399,7 @@ describe("the two-flavors stack (two flavors, three servers)", () => {
     assert.equal(ev.outputs?.servers["rt-c"].floatingIp, null);
   });
 
-  it("waits for the hosts each server can land on: the pinned one, or all candidates and hosts planned at deploy time", async () => {
+  it("waits for the hosts each server can land on: the pinned one, or every host it fits", async () => {
     const ev = await evaluate(twoFlavorsRaw(), { readiness: true });
     assertNoError(ev);
     const ready = (s: string) => byName(ev, `openstack-rt-${s}-instance`).dependsOn.filter((d) => d.startsWith("test:")).sort();
@@ -411,8 +412,10 @@ describe("the two-flavors stack (two flavors, three servers)", () => {
   it("sets the Rocky Linux guests up with the RHEL family's packages and each flavor's RT vCPUs", async () => {
     const ev = await evaluate(twoFlavorsRaw());
     assertNoError(ev);
-    const ud = (s: string) => String(byName(ev, `openstack-rt-${s}-instance`).inputs.userData);
-    assert.equal(ud("rt-a"), ud("rt-b"), "servers of one flavor get the same user data");
+    const ud = (s: string) => userDataOf(byName(ev, `openstack-rt-${s}-instance`));
+    const setup = (s: string) => ud(s).replace(/\nssh_keys:\n(?: {2}.*\n)+/, "\n");
+    assert.equal(setup("rt-a"), setup("rt-b"), "servers of one flavor get the same setup");
+    assert.notEqual(ud("rt-a"), ud("rt-b"), "each server gets a host key of its own");
     assert.match(ud("rt-a"), /^ +FAMILY=rhel$/m);
     assert.match(ud("rt-a"), /^ +ISOLATED_CORES=1-3$/m);
     assert.match(ud("rt-c"), /^ +ISOLATED_CORES=1$/m);
@@ -426,7 +429,7 @@ describe("the two-flavors stack (two flavors, three servers)", () => {
     };
     assert.deepEqual(rule("ssh"), { ethertype: "IPv6", protocol: "tcp", remoteIpPrefix: "2001:db8::/32" });
     assert.deepEqual(rule("icmp"), { ethertype: "IPv4", protocol: "icmp", remoteIpPrefix: "192.0.2.0/24" });
-    assert.deepEqual(ev.warnings, []);
+    assert.deepEqual(ev.warnings.filter((w) => w.includes("securityGroup")), [], "documentation ranges are no public reach");
   });
 
   it("warns when SSH is open to every address, which needs allowSshFromAnywhere", async () => {
@@ -438,8 +441,9 @@ describe("the two-flavors stack (two flavors, three servers)", () => {
     (raw.securityGroup as Record<string, unknown>).allowSshFromAnywhere = true;
     const ev = await evaluate(raw);
     assertNoError(ev);
-    assert.equal(ev.warnings.length, 1);
-    assert.match(ev.warnings[0], /security group "rt-two-ssh-icmp" opens SSH \(22\/tcp\) to ::\/0, every address/);
+    const sg = ev.warnings.filter((w) => w.includes("securityGroup"));
+    assert.equal(sg.length, 1);
+    assert.match(sg[0], /^openstack-rt:securityGroup\.sshCidr: "::\/0" reaches \(nearly\) every address on the internet: .*allowSshFromAnywhere is set/);
   });
 });
 
@@ -470,7 +474,7 @@ describe("no perpetual diffs", () => {
     assertNoError(after);
     assert.deepEqual(changed(before, after), [`${FLAVOR} openstack-rt-rt2.medium-flavor`, `${INSTANCE} openstack-rt-rt-a-instance`, `${INSTANCE} openstack-rt-rt-b-instance`]);
     // The servers change through their user data, which carries the flavor's plan.
-    assert.notEqual(byName(before, "openstack-rt-rt-a-instance").inputs.userData, byName(after, "openstack-rt-rt-a-instance").inputs.userData);
+    assert.notEqual(userDataOf(byName(before, "openstack-rt-rt-a-instance")), userDataOf(byName(after, "openstack-rt-rt-a-instance")));
 
     const masked = twoFlavorsRaw();
     masked.flavors[1].realtime = { mask: "^1" };
@@ -555,7 +559,7 @@ describe("bad input: a clear error before any resource is registered", () => {
     const e = await refused((raw) => {
       (raw.securityGroup as Record<string, unknown>).sshCidr = "198.51.100.0";
     });
-    assert.deepEqual(e.problems, [{ path: "openstack-rt:securityGroup.sshCidr", message: 'got "198.51.100.0"; must be a CIDR such as 192.0.2.0/24' }]);
+    assert.deepEqual(e.problems, [{ path: "openstack-rt:securityGroup.sshCidr", message: 'got "198.51.100.0"; must be a CIDR such as 192.0.2.0/24 or 2001:db8::/32 (IPv4 parts 0-255 without leading zeros, a valid IPv6 address, a prefix length up to 32 or 128)' }]);
   });
 
   it("an image the RT guest setup cannot handle, listed with the other problems", async () => {

@@ -12,6 +12,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { unknownValue } from "@pulumi/pulumi/runtime/rpc";
+import { runSsh } from "../lib/ssh";
 import { devRaw } from "./support/dev-config";
 import type { RegisteredResource } from "./support/pulumi-program";
 import { isDynamic, loadProgram } from "./support/pulumi-program";
@@ -40,6 +41,8 @@ function recordedRtHostScript(): string {
     ["hugepages-1g", file("hugepages-1g.txt")],
     ["nova-conf", file("nova.conf")],
     ["interrupts", file("interrupts.txt")],
+    ["lscpu", file("lscpu.txt")],
+    ["node-meminfo", file("node-meminfo.txt")],
   ];
   const body = sections.map(([name, text]) => `echo '=== ${name} ==='\ncat <<'FACTS'\n${text}\nFACTS`).join("\n");
   return `#!/usr/bin/env bash\nset -euo pipefail\n${body}\necho '=== end ==='\n`;
@@ -48,6 +51,7 @@ function recordedRtHostScript(): string {
 let sshd: TestSshd;
 let host: ProviderHost;
 let dynamic: RegisteredResource[] = [];
+let registered: RegisteredResource[] = [];
 const byName = (name: string) => {
   const r = dynamic.find((x) => x.name === name);
   assert.ok(r, `the program registered ${name}: ${dynamic.map((x) => x.name).join(", ")}`);
@@ -63,7 +67,8 @@ before(async () => {
   raw.latency = { hwlatdetect: { enabled: false }, guest: { durationSeconds: 2 } };
   const loaded = await loadProgram({ stack: "dev", config: { ...raw, sshPrivateKey: sshd.userKey }, secretKeys: ["sshPrivateKey"] });
   assert.ok(loaded.ok, loaded.ok ? "" : `${loaded.error}\n${loaded.stderr}`);
-  dynamic = loaded.resources.filter(isDynamic);
+  registered = loaded.resources;
+  dynamic = registered.filter(isDynamic);
   host = await startProviderHost({ env: { SSH_AUTH_SOCK: "" } });
   // The engine hands a dynamic provider the whole stack config, secrets decrypted.
   await host.configure({ [KEY_CONFIG]: sshd.userKey });
@@ -215,5 +220,41 @@ describe("domain and guest verification through the provider host", () => {
     assert.deepEqual((read.properties.observed as { check: string }[]).map((c) => c.check), ["RT kernel", "guest TuneD profile", "guest isolated_cores"]);
     assert.deepEqual(read.properties.measured, []);
     assert.equal(read.properties.passed, false);
+  });
+});
+
+describe("the guest's SSH host key, made by the stack and planted through cloud-init", () => {
+  it("the server's user data carries it as a secret, and the guest check pins its public half", () => {
+    const key = byName("openstack-rt-rt-server-host-key");
+    assert.ok(key.type.endsWith(":GuestHostKey"));
+    const instance = registered.find((r) => r.type === "openstack:compute/instance:Instance" && r.name === "openstack-rt-rt-server-instance");
+    assert.ok(instance, "the rt-server instance");
+    assert.ok(instance.secretInputs.includes("userData"), "the user data holds a private key: it must be secret");
+    const userData = String(instance.inputs.userData);
+    assert.match(userData, /^#cloud-config\n/);
+    assert.match(userData, /ssh_keys:\n {2}ed25519_private: \|/);
+    const guestTarget = byName("rt-server-guest-verification").inputs.target as { hostKey?: string };
+    assert.match(String(guestTarget.hostKey), /^ssh-ed25519 AAAA/);
+    assert.ok(userData.includes(String(guestTarget.hostKey)), "the pinned key is the planted one");
+  });
+
+  it("through the provider host: a real ed25519 key pair, kept as it is by diff, that sshd serves and the pin accepts", async () => {
+    const r = byName("openstack-rt-rt-server-host-key");
+    const { failures } = await host.check(r.urn, {}, r.inputs);
+    assert.deepEqual(failures, []);
+    const created = await host.create(r.urn, r.inputs);
+    const { publicKey, privateKey } = created.properties as { publicKey: string; privateKey: string };
+    assert.match(publicKey, /^ssh-ed25519 AAAAC3NzaC1lZDI1NTE5\S+ openstack-rt rt-server$/);
+    assert.equal((await host.diff(created.id, r.urn, created.properties, r.inputs)).changes, "none");
+    const renamed = await host.diff(created.id, r.urn, created.properties, { ...r.inputs, comment: "openstack-rt other" });
+    assert.deepEqual([renamed.changes, renamed.replaces], ["some", ["comment"]]);
+    const guest = await startSshd({ hostKey: privateKey });
+    try {
+      assert.equal(guest.hostKeyPub.split(" ").slice(0, 2).join(" "), publicKey.split(" ").slice(0, 2).join(" "));
+      const pinned = { host: "127.0.0.1", port: guest.port, user: guest.user, hostKey: publicKey };
+      assert.equal((await runSsh(pinned, { privateKey: guest.userKey }, "echo pinned")).stdout, "pinned\n");
+    } finally {
+      await guest.stop();
+    }
   });
 });

@@ -5,6 +5,7 @@ import { createServer } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { SshTarget } from "../lib/ssh";
+import { Server, utils } from "ssh2";
 import { isSshError, runSsh } from "../lib/ssh";
 import type { TestSshd } from "./support/sshd";
 import { freePort, startSshd } from "./support/sshd";
@@ -108,5 +109,41 @@ describe("runSsh", () => {
   it("goes through a bastion", async () => {
     const r = await runSsh({ ...target, proxy: { host: "127.0.0.1", port: sshd.port, user: sshd.user, hostKey: sshd.hostKeyPub } }, { privateKey: sshd.userKey }, "echo hopped");
     assert.equal(r.stdout, "hopped\n");
+  });
+});
+
+describe("a host that accepts SSH and then goes silent or away (as while it reboots)", () => {
+  /** An SSH server (ssh2's) that authenticates anyone, then does what `onSession` says with the session. */
+  async function fakeHost(onSession: (accept: () => unknown, reject: () => unknown, end: () => void) => void) {
+    const pair = utils.generateKeyPairSync("ed25519");
+    const server = new Server({ hostKeys: [pair.private] }, (client) => {
+      client.on("authentication", (ctx) => ctx.accept());
+      client.on("session", (accept, reject) => onSession(accept, reject, () => client.end()));
+      client.on("error", () => {});
+    });
+    const port = await new Promise<number>((resolve) => server.listen(0, "127.0.0.1", () => resolve((server.address() as { port: number }).port)));
+    return { target: { host: "127.0.0.1", port, user: "root", hostKey: pair.public }, close: () => server.close() };
+  }
+
+  it("a channel that never opens fails at the command's time limit", { timeout: 20_000 }, async () => {
+    const host = await fakeHost(() => {});
+    try {
+      const started = Date.now();
+      await assert.rejects(runSsh(host.target, { privateKey: sshd.userKey }, "true", { commandTimeoutMs: 1_500 }), kindOf("timeout"));
+      assert.ok(Date.now() - started < 5_000);
+    } finally {
+      host.close();
+    }
+  });
+
+  it("a connection that drops before the command ends fails at once, as unreachable", { timeout: 20_000 }, async () => {
+    const host = await fakeHost((_accept, _reject, end) => end());
+    try {
+      const started = Date.now();
+      await assert.rejects(runSsh(host.target, { privateKey: sshd.userKey }, "true", { commandTimeoutMs: 60_000 }), (e: unknown) => kindOf("unreachable")(e) && /connection closed before the command finished/.test((e as Error).message));
+      assert.ok(Date.now() - started < 10_000);
+    } finally {
+      host.close();
+    }
   });
 });

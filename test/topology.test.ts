@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { formatCpuList } from "../lib/cpuset";
-import { TopologyError, parseLscpu, parseNodeMeminfo, topologyFromConfig, topologyFromFacts } from "../lib/topology";
+import { isTopologyError, parseLscpu, parseNodeMeminfo, topologyFromConfig, topologyFromFacts } from "../lib/topology";
 
 const fixture = (name: string) => readFileSync(join(__dirname, "fixtures", "topology", name), "utf8");
 const facts = (name: string) => topologyFromFacts(parseLscpu(fixture(`${name}.lscpu`)), parseNodeMeminfo(fixture(`${name}.meminfo`)));
@@ -63,7 +63,7 @@ describe("declared topology", () => {
   it("rejects CPUs in two nodes and siblings outside the node", () => {
     assert.throws(
       () => topologyFromConfig([{ id: 0, cpus: "0-3", memoryMb: 8192, threadSiblings: [] }, { id: 1, cpus: "3-5", memoryMb: 8192, threadSiblings: [] }]),
-      (e: Error) => e instanceof TopologyError && /CPU 3 is in node 0 and node 1/.test(e.message),
+      (e: Error) => isTopologyError(e) && Object.getPrototypeOf(e) === Error.prototype && /CPU 3 is in node 0 and node 1/.test(e.message),
     );
     assert.throws(() => topologyFromConfig([{ id: 0, cpus: "0-3", memoryMb: 8192, threadSiblings: ["3,9"] }]), /CPU 9, which is not in node 0/);
   });

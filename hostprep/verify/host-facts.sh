@@ -76,6 +76,19 @@ section hugepages-1g
 grep -H . /sys/devices/system/node/node*/hugepages/hugepages-1048576kB/nr_hugepages 2>/dev/null || true
 section nova-conf; show "$nova_conf"
 section interrupts; show /proc/interrupts
+# The topology, read with the commands facts.sh runs for `npm run discover`: the check compares
+# it with the one the stack declares.
+section lscpu; lscpu -p=CPU,CORE,SOCKET,NODE 2>/dev/null || true
+section node-meminfo
+shopt -s nullglob
+node_meminfo=(/sys/devices/system/node/node[0-9]*/meminfo)
+shopt -u nullglob
+if ((${#node_meminfo[@]})); then
+  grep -h '^Node [0-9]* MemTotal:' "${node_meminfo[@]}" || true
+else
+  # A kernel built without NUMA has no node directory: all of it is node 0, as facts.sh says.
+  awk '$1 == "MemTotal:" { print "Node 0 MemTotal: " $2 " kB" }' /proc/meminfo 2>/dev/null || true
+fi
 if [[ $hwlat_seconds -gt 0 ]]; then
   section hwlatdetect
   hwlatdetect --duration="$hwlat_seconds" --threshold="$hwlat_threshold" 2>&1 || true

@@ -7,6 +7,7 @@ import type { HostPlan } from "../plan-host";
 import { checkCmdline, checkSysfsCpus } from "./host-cmdline";
 import { checkInterrupts } from "./host-irq";
 import { checkNovaConf } from "./host-nova";
+import { checkTopology } from "./host-topology";
 import { checkHwlatdetect, parseHwlatdetect } from "./latency";
 import type { CheckResult } from "./result";
 import { excerpt, fail, verdict } from "./result";
@@ -32,6 +33,10 @@ export interface HostFacts {
   interrupts: string;
   /** hwlatdetect's output, when it was run */
   hwlatdetect?: string;
+  /** `lscpu -p=CPU,CORE,SOCKET,NODE` */
+  lscpu: string;
+  /** the `Node <N> MemTotal: <kB> kB` lines of /sys/devices/system/node/node*\/meminfo */
+  nodeMeminfo: string;
 }
 
 export interface HostCheckOptions {
@@ -140,10 +145,11 @@ export function checkHugepages(text: string, plan: HostPlan): CheckResult[] {
   });
 }
 
-/** What the host is set up to be: kernel, TuneD, command line, isolation, 1 GiB pages, nova.conf. */
+/** What the host is and is set up to be: its declared topology, kernel, TuneD, command line, isolation, 1 GiB pages, nova.conf. */
 export function checkHostState(facts: HostFacts, plan: HostPlan): CheckResult[] {
   const sysfsHint = `the kernel isolates other CPUs than the plan's ${plan.isolated}: it uses what /proc/cmdline said at boot, so fix the command line and reboot`;
   return [
+    ...checkTopology(facts.lscpu, facts.nodeMeminfo, plan),
     checkKernel(facts.unameV),
     ...checkTuned(facts.tunedActive, facts.tunedVerify, plan.tuned.profile),
     ...checkCmdline(facts.cmdline, plan),

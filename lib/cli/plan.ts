@@ -11,13 +11,13 @@ import { basename, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { decideStack } from "../decide-stack";
 import type { StackPlan } from "../plan";
-import { isPlannedHost } from "../plan";
 import { diffPlans, formatPlanDiff, planFromDocument } from "../plan-diff";
 import { renderPlanMarkdown, renderProblemsMarkdown } from "../plan-markdown";
 import type { Problem } from "../problems";
-import { formatProblems } from "../problems";
+import { formatProblems, formatWarnings } from "../problems";
 import { renderPlan } from "../render-plan";
 import { readStackConfig } from "../stack-files";
+import type { StackWarnings } from "../warnings";
 
 const USAGE =
   "usage: npm run plan -- [--stack <name>] [--config <Pulumi.<stack>.yaml>] [--json | --markdown] [--diff <Pulumi.<other>.yaml | plan.json> [--diff-label <text>]]";
@@ -27,12 +27,14 @@ const USAGE =
  * (decideStack), image file included, which is read relative to the project directory, as
  * Pulumi runs the program there.
  */
-function planFile(projectDir: string, file: string): { plan: StackPlan; problems: [] } | { plan: null; problems: Problem[] } {
+function planFile(projectDir: string, file: string): ({ plan: StackPlan; problems: [] } | { plan: null; problems: Problem[] }) & StackWarnings {
   const raw = readStackConfig(projectDir, file);
+  if (!raw.usable) return { plan: null, problems: raw.problems, warnings: [], notes: [] };
   const result = decideStack(raw.values, projectDir);
+  const { warnings, notes } = result;
   const problems = [...raw.problems, ...(result.ok ? [] : result.problems)];
-  if (problems.length > 0 || !result.ok) return { plan: null, problems };
-  return { plan: result.plan, problems: [] };
+  if (problems.length > 0 || !result.ok) return { plan: null, problems, warnings, notes };
+  return { plan: result.plan, problems: [], warnings, notes };
 }
 
 /** The other side of `--diff`: a `--json` plan document (.json) or a stack config file. */
@@ -82,10 +84,12 @@ function main(argv: string[]): number {
     return 2;
   }
   const file = args.config ? resolve(args.config) : resolve(projectDir, `Pulumi.${stack}.yaml`);
-  const { plan, problems } = planFile(projectDir, file);
+  const { plan, problems, warnings, notes } = planFile(projectDir, file);
+  // Warnings go with every output: on stderr beside the text plan, in the JSON document and in the comment.
+  if (!args.json && !args.markdown) process.stderr.write(formatWarnings(warnings, notes));
   if (plan === null) {
-    if (args.json) process.stdout.write(`${JSON.stringify({ stack, valid: false, problems }, null, 2)}\n`);
-    else if (args.markdown) process.stdout.write(renderProblemsMarkdown(stack, problems));
+    if (args.json) process.stdout.write(`${JSON.stringify({ stack, valid: false, problems, warnings, notes }, null, 2)}\n`);
+    else if (args.markdown) process.stdout.write(renderProblemsMarkdown(stack, problems, { warnings, notes }));
     else process.stderr.write(`${formatProblems(problems)}\n`);
     return 1;
   }
@@ -102,15 +106,13 @@ function main(argv: string[]): number {
   }
 
   if (args.json) {
-    process.stdout.write(`${JSON.stringify({ stack, valid: true, ...plan, ...(diff ? { changes: diff.changes } : {}) }, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify({ stack, valid: true, ...plan, warnings, notes, ...(diff ? { changes: diff.changes } : {}) }, null, 2)}\n`);
   } else if (args.markdown) {
-    process.stdout.write(renderPlanMarkdown(stack, plan, diff));
+    process.stdout.write(renderPlanMarkdown(stack, plan, diff, { warnings, notes }));
   } else if (diff) {
     process.stdout.write(formatPlanDiff(diff.changes, diff.label));
   } else {
     process.stdout.write(renderPlan(stack, plan));
-    const pending = plan.hosts.filter((h) => !isPlannedHost(h)).length;
-    if (pending > 0) process.stdout.write(`\n${pending} host(s) are planned at deploy time, after their topology is read.\n`);
   }
   return 0;
 }

@@ -19,7 +19,7 @@ import type { CheckResult } from "../checks/result";
 import { formatReport, summarize } from "../checks/result";
 import type { StackConfig } from "../config";
 import type { StackPlan } from "../plan";
-import { isPlannedHost, planStack } from "../plan";
+import { planStack } from "../plan";
 import type { HostPlan } from "../plan-host";
 import { formatProblems } from "../problems";
 import type { SshAuth, SshTarget } from "../ssh";
@@ -55,6 +55,7 @@ function loadPlan(args: Args): { config: StackConfig; plan: StackPlan } {
   const projectDir = resolve(__dirname, "..", "..");
   const file = args.config ? resolve(args.config) : resolve(projectDir, `Pulumi.${args.stack}.yaml`);
   const raw = readStackConfig(projectDir, file);
+  if (!raw.usable) throw new UsageError(formatProblems(raw.problems));
   const result = planStack(raw.values);
   const problems = [...raw.problems, ...(result.ok ? [] : result.problems)];
   if (!result.ok || problems.length) throw new UsageError(formatProblems(problems));
@@ -72,9 +73,8 @@ function hostTarget(config: StackConfig, name: string): SshTarget {
 }
 
 function plannedHost(plan: StackPlan, name: string | undefined): HostPlan {
-  const planned = plan.hosts.filter(isPlannedHost);
-  const h = name === undefined ? planned[0] : planned.find((x) => x.name === name);
-  if (!h) throw new UsageError(`no planned host ${name ?? ""} (hosts with topology "discover" are planned at deploy time)`);
+  const h = name === undefined ? plan.hosts[0] : plan.hosts.find((x) => x.name === name);
+  if (!h) throw new UsageError(`"${name ?? ""}" is not a host of this stack: ${plan.hosts.map((x) => x.name).join(", ")}`);
   return h;
 }
 

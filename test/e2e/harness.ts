@@ -14,7 +14,9 @@ import type { CheckResult } from "../../lib/checks/result";
 import type { HostConfig, StackConfig } from "../../lib/config";
 import type { HostStep } from "../../lib/host-steps";
 import { bundleScript, hostSteps, remoteCommand } from "../../lib/host-steps";
-import { isPlannedHost, planStack } from "../../lib/plan";
+import type { DeclaredTopology } from "../../lib/discover";
+import { discoverHost } from "../../lib/discover";
+import { planStack } from "../../lib/plan";
 import type { HostPlan } from "../../lib/plan-host";
 import { formatProblems } from "../../lib/problems";
 import { parseRebootReport } from "../../lib/reboot-wait";
@@ -23,7 +25,7 @@ import { runSsh } from "../../lib/ssh";
 import { readStackConfig } from "../../lib/stack-files";
 import type { RegisteredResource } from "../support/pulumi-program";
 import { isDynamic, loadProgram } from "../support/pulumi-program";
-import type { ProviderHost } from "../support/provider-host";
+import type { Props, ProviderHost } from "../support/provider-host";
 import { startProviderHost } from "../support/provider-host";
 import type { Image } from "./image";
 import { CACHE_DIR, PROJECT_DIR, ensureImage } from "./image";
@@ -61,22 +63,25 @@ export function seconds(ms: number): string {
   return ms >= 60_000 ? `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s` : `${(ms / 1000).toFixed(1)} s`;
 }
 
-/** The e2e stack's config values for a VM: its one host reached at the VM's forwarded port. */
-function valuesForVm(target: SshTarget): Record<string, unknown> {
+/**
+ * The e2e stack's config values for a VM: its one host reached at the VM's forwarded port, with
+ * the topology `npm run discover` read from the VM when given (the file's is the VM's nominal
+ * one: its MemTotal per node is less than the memory qemu gives the node).
+ */
+function valuesForVm(target: SshTarget, topology?: DeclaredTopology): Record<string, unknown> {
   const raw = readStackConfig(PROJECT_DIR, STACK_FILE);
   if (raw.problems.length) throw new Error(formatProblems(raw.problems));
-  const values = structuredClone(raw.values) as { hosts: { ssh: Record<string, unknown> }[] };
+  const values = structuredClone(raw.values) as { hosts: { ssh: Record<string, unknown>; topology: unknown }[] };
   values.hosts[0].ssh = { ...values.hosts[0].ssh, host: target.host, port: target.port, user: target.user, hostKey: target.hostKey };
+  if (topology !== undefined) values.hosts[0].topology = topology;
   return values;
 }
 
 /** The e2e stack planned for a VM: its one host's plan and config, and the stack's settings. */
-export function planForVm(target: SshTarget): { plan: HostPlan; host: HostConfig; config: StackConfig } {
-  const result = planStack(valuesForVm(target));
+export function planForVm(target: SshTarget, topology?: DeclaredTopology): { plan: HostPlan; host: HostConfig; config: StackConfig } {
+  const result = planStack(valuesForVm(target, topology));
   if (!result.ok) throw new Error(`${STACK_FILE}:\n${formatProblems(result.problems)}`);
-  const plan = result.plan.hosts[0];
-  if (!isPlannedHost(plan)) throw new Error(`${STACK_FILE}: the e2e host must declare its topology`);
-  return { plan, host: result.config.hosts[0], config: result.config };
+  return { plan: result.plan.hosts[0], host: result.config.hosts[0], config: result.config };
 }
 
 /** The engine's side of the host's dynamic resources: Pulumi's provider host and what the program registered. */
@@ -86,8 +91,8 @@ export interface EnginePath {
   check: RegisteredResource;
 }
 
-async function enginePath(target: SshTarget, hostName: string, privateKey: string): Promise<EnginePath> {
-  const loaded = await loadProgram({ stack: "e2e", config: { ...valuesForVm(target), sshPrivateKey: privateKey }, secretKeys: ["sshPrivateKey"] });
+async function enginePath(target: SshTarget, hostName: string, privateKey: string, topology: DeclaredTopology): Promise<EnginePath> {
+  const loaded = await loadProgram({ stack: "e2e", config: { ...valuesForVm(target, topology), sshPrivateKey: privateKey }, secretKeys: ["sshPrivateKey"] });
   if (!loaded.ok) throw new Error(`the program did not load with ${STACK_FILE}: ${loaded.error}`);
   const named = (name: string) => {
     const r = loaded.resources.find((x) => isDynamic(x) && x.name === name);
@@ -138,10 +143,13 @@ export async function startEnv(phases: Phases): Promise<Env> {
       if (r.code !== 0) throw new Error(`cannot configure the VM's apt proxy: ${r.stderr}`);
       return { vm, target, auth, bootId };
     });
-    const { plan, host, config } = planForVm(target);
+    // The topology as `npm run discover` reads it (facts.sh over SSH); the host checks compare the VM with it after the reboot.
+    const discovered = await discoverHost(target, auth, { sudo: false });
+    say(`discovered: ${discovered.declared.nodes.map((n) => `node ${n.id}: CPUs ${n.cpus}, ${n.memoryMb} MiB`).join("; ")}; host key ${discovered.fingerprint}`);
+    const { plan, host, config } = planForVm(target, discovered.declared);
     const steps = hostSteps(plan, host);
     say(`plan: ${plan.name}: isolated ${plan.isolated}, kernel args ${plan.kernel.args.join(" ")}; steps ${steps.map((s) => s.id).join(", ")}`);
-    const engine = await phases.time("program loaded by Pulumi's runner", () => enginePath(target, plan.name, image.privateKey));
+    const engine = await phases.time("program loaded by Pulumi's runner", () => enginePath(target, plan.name, image.privateKey, discovered.declared));
     return { accel, image, proxy, vm, target, auth, plan, host, config, steps, bootIds: [bootId], runDir, engine };
   } catch (e) {
     await proxy.close();
@@ -237,11 +245,17 @@ export async function currentBootId(env: Env): Promise<string> {
  * created through Pulumi's provider host for the boot the host runs now. A failed check rejects
  * with the report, as `pulumi up` shows it.
  */
-export async function checkHost(env: Env): Promise<CheckResult[]> {
+export async function checkHost(env: Env): Promise<{ results: CheckResult[]; inputs: Props; state: Props }> {
   const { host, check } = env.engine;
   const inputs = { ...check.inputs, target: env.target, bootId: await currentBootId(env) };
   const { properties } = await host.create(check.urn, inputs);
-  return [...(properties.observed as CheckResult[]), ...(properties.measured as CheckResult[])];
+  return { results: [...(properties.observed as CheckResult[]), ...(properties.measured as CheckResult[])], inputs, state: properties };
+}
+
+/** `pulumi refresh` of the HostVerification: the engine's Read, through the provider host. */
+export async function refreshHostCheck(env: Env, inputs: Props, state: Props): Promise<Props> {
+  const { host, check } = env.engine;
+  return (await host.read(`host-verification-${env.plan.name}`, check.urn, state, inputs)).properties;
 }
 
 export function kernelStarts(env: Env): number {

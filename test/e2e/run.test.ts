@@ -17,7 +17,7 @@ import { formatReport, summarize } from "../../lib/checks/result";
 import type { CheckResult } from "../../lib/checks/result";
 import { runSsh } from "../../lib/ssh";
 import type { Env, PrepResult, StepOutcome } from "./harness";
-import { Phases, StepFailed, checkHost, currentBootId, kernelStarts, prepareHost, say, seconds, startEnv, stopEnv, waitForReboot } from "./harness";
+import { Phases, StepFailed, checkHost, currentBootId, kernelStarts, prepareHost, refreshHostCheck, say, seconds, startEnv, stopEnv, waitForReboot } from "./harness";
 
 const MIN = 60_000;
 const phases = new Phases();
@@ -112,7 +112,8 @@ describe("e2e: a Debian 12 VM prepared by the project's host-prep steps", () => 
 
   it("host checks pass: RT kernel, TuneD realtime-virtual-host, planned kernel args, isolated CPUs, 1 GiB pages per node, nova.conf CPU sets", { timeout: 30 * MIN }, async () => {
     const e = need();
-    checks = await phases.time("host checks", () => checkHost(e), (r) => `${summarize(r).passed}/${r.length} passed`);
+    const done = await phases.time("host checks", () => checkHost(e), (r) => `${summarize(r.results).passed}/${r.results.length} passed`);
+    checks = done.results;
     process.stdout.write(`${formatReport(checks)}\n`);
     const names = checks.map((c) => c.check);
     const wanted = [
@@ -122,6 +123,13 @@ describe("e2e: a Debian 12 VM prepared by the project's host-prep steps", () => 
     ];
     for (const want of wanted) assert.ok(names.includes(want), `a "${want}" check among ${names.join(", ")}`);
     assert.ok(summarize(checks).ok, `every host check passes:\n${formatReport(checks)}`);
+
+    // pulumi refresh, twice: the same state both times, and no latency tool or counter snapshot runs.
+    const first = await phases.time("refresh 1", () => refreshHostCheck(e, done.inputs, done.state));
+    const second = await phases.time("refresh 2", () => refreshHostCheck(e, done.inputs, first));
+    assert.deepEqual(second, first, "two refreshes of an unchanged host give identical state");
+    assert.deepEqual(first.observed, done.state.observed, "the refresh re-read what the deployment saw");
+    assert.deepEqual(first.measured, done.state.measured, "what was measured is kept, not measured again");
   });
 
   it("a second run changes nothing: every step unchanged, no reboot", { timeout: 60 * MIN }, async () => {

@@ -33,7 +33,7 @@ import { cpuSet, formatCpuList, parseCpuList } from "../../lib/cpuset";
 import type { ScriptName } from "../../lib/host-steps";
 import { bundleScript, remoteCommand } from "../../lib/host-steps";
 import type { StackPlan } from "../../lib/plan";
-import { isPlannedHost, planStack } from "../../lib/plan";
+import { planStack } from "../../lib/plan";
 import type { HostPlan } from "../../lib/plan-host";
 import { devRaw, PROJECT_DIR } from "./dev-config";
 
@@ -226,7 +226,7 @@ export const STOCK_CMDLINE = `BOOT_IMAGE=/boot/vmlinuz-${STOCK_KERNEL} root=UUID
 export function devHostPlans(): { debian: HostPlan; rhel: HostPlan; plan: StackPlan } {
   const r = planStack(devRaw());
   if (!r.ok) throw new Error(r.problems.map((p) => `${p.path}: ${p.message}`).join("\n"));
-  const hosts = r.plan.hosts.filter(isPlannedHost);
+  const hosts = r.plan.hosts;
   const debian = hosts.find((h) => h.os === "debian-12");
   const rhel = hosts.find((h) => h.os === "rhel-9");
   if (!debian || !rhel) throw new Error("the dev stack no longer has a debian-12 and a rhel-9 host");

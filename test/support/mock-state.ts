@@ -5,6 +5,13 @@
  */
 const BOOT_BEFORE = "6c1f1c2e-5b1a-4f5e-9d41-0a7c3b2e8f10";
 const BOOT_AFTER = "0d9e8c7b-6a5f-4e3d-8c2b-1a0f9e8d7c6b";
+/** A well-formed ed25519 public key blob (32 zero bytes), for a guest's mocked host key. */
+const GUEST_KEY_BLOB = "AAAAC3NzaC1lZDI1NTE5AAAAIAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+
+/** The host key a GuestHostKey named `name` has under these mocks. */
+export function mockedGuestHostKey(name: string): { publicKey: string; privateKey: string } {
+  return { publicKey: `ssh-ed25519 ${GUEST_KEY_BLOB} ${name}`, privateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nmocked\n-----END OPENSSH PRIVATE KEY-----\n" };
+}
 
 export function computedState(type: string, name: string, n: number): Record<string, unknown> {
   switch (type) {
@@ -19,7 +26,9 @@ export function computedState(type: string, name: string, n: number): Record<str
       return { stdout: name.endsWith("-reboot") ? `boot_id=${BOOT_BEFORE}\nchanged\n` : "changed\n" };
     case "pulumi-nodejs:dynamic:RebootWaiter":
       return { bootId: BOOT_AFTER };
+    case "pulumi-nodejs:dynamic/guest:GuestHostKey":
+      return mockedGuestHostKey(name);
     default:
-      return /^pulumi-nodejs:dynamic\/verify:/.test(type) ? { passed: true, results: [{ check: "mocked", expected: "", observed: "", ok: true, hint: "" }] } : {};
+      return /^pulumi-nodejs:dynamic\/verify:/.test(type) ? { passed: true, observed: [{ check: "mocked", expected: "", observed: "", ok: true, hint: "" }], measured: [] } : {};
   }
 }

@@ -47,25 +47,9 @@ const standIn = new Module(runIndex);
 Object.assign(standIn, { filename: runIndex, loaded: true, exports: { nodeJSProcessExitedAfterLoggingUserActionableMessage: 32 } });
 projectRequire.cache[runIndex] = standIn;
 
-// ---- Mock state: what the providers would report (mirrors test/support/mock-state.ts) ----
-const BOOT_BEFORE = "6c1f1c2e-5b1a-4f5e-9d41-0a7c3b2e8f10";
-const BOOT_AFTER = "0d9e8c7b-6a5f-4e3d-8c2b-1a0f9e8d7c6b";
-function computedState(type, name, n) {
-  switch (type) {
-    case "openstack:compute/instance:Instance":
-      return { accessIpV4: `10.0.0.${n}` };
-    case "openstack:networking/floatingIp:FloatingIp":
-      return { address: `203.0.113.${n}` };
-    case "openstack:compute/keypair:Keypair":
-      return { fingerprint: "SHA256:test" };
-    case "command:remote:Command":
-      return { stdout: name.endsWith("-reboot") ? `boot_id=${BOOT_BEFORE}\nchanged\n` : "changed\n" };
-    case "pulumi-nodejs:dynamic:RebootWaiter":
-      return { bootId: BOOT_AFTER };
-    default:
-      return /^pulumi-nodejs:dynamic\/verify:/.test(type) ? { passed: true, results: [{ check: "mocked", expected: "", observed: "", ok: true, hint: "" }] } : {};
-  }
-}
+// What the providers would report: test/support/mock-state.ts, the table the in-process tests
+// use. It is TypeScript: required lazily, once Pulumi's runner has registered ts-node.
+const computedState = (type, name, n) => createRequire(import.meta.url)("./mock-state.ts").computedState(type, name, n);
 
 /** Plain JSON for the report: unknowns become the engine's sentinel string, secrets their value. */
 function plain(v) {

@@ -53,9 +53,14 @@ async function waitForPort(port: number, child: ChildProcess, deadlineMs: number
   }
 }
 
-export async function startSshd(): Promise<TestSshd> {
+/** `hostKey`: an OpenSSH private key to serve as the ed25519 host key instead of a fresh one. */
+export async function startSshd(opts: { hostKey?: string } = {}): Promise<TestSshd> {
   const dir = mkdtempSync(join(tmpdir(), "openstack-rt-sshd-"));
-  keygen(join(dir, "host"), "test-host");
+  if (opts.hostKey === undefined) keygen(join(dir, "host"), "test-host");
+  else {
+    writeFileSync(join(dir, "host"), opts.hostKey, { mode: 0o600 });
+    writeFileSync(join(dir, "host.pub"), execFileSync("ssh-keygen", ["-y", "-f", join(dir, "host")]));
+  }
   // A normal sshd offers several host keys; pinning one must not depend on which it prefers.
   keygen(join(dir, "host-rsa"), "test-host", "rsa");
   keygen(join(dir, "host-ecdsa"), "test-host", "ecdsa");

@@ -22,6 +22,7 @@ import { PULUMI_CONFIG_MAX_BYTES } from "../lib/stack-files";
 import { hostFactsTimeoutSeconds } from "../lib/verify";
 import { PROJECT_DIR } from "./support/dev-config";
 import { computedState } from "./support/mock-state";
+import { onRegister } from "./support/mock-monitor";
 
 const DEV_FILE = join(PROJECT_DIR, "Pulumi.dev.yaml");
 const DEV_TEXT = readFileSync(DEV_FILE, "utf8");
@@ -85,10 +86,6 @@ async function refusedByPlan(file: string, setting: string | RegExp, message?: R
 // ---------------------------------------------------------------------------------------------
 // The program under mocks.
 
-interface RegisterRequest {
-  getType(): string;
-  getName(): string;
-}
 const load = createRequire(__filename);
 const PROGRAM = load.resolve("../index");
 
@@ -104,12 +101,9 @@ async function loadProgram(config: Record<string, string>, secretKeys: string[] 
     "dev",
     true,
   );
-  const monitor = pulumi.runtime.getMonitor() as unknown as { registerResource(req: RegisterRequest, cb: unknown): void };
-  const register = monitor.registerResource.bind(monitor);
-  monitor.registerResource = (req, cb) => {
+  onRegister((req) => {
     registered.push(`${req.getType()} ${req.getName()}`);
-    register(req, cb);
-  };
+  });
   pulumi.runtime.setAllConfig(config, secretKeys);
   const warnings: string[] = [];
   const warn = pulumi.log.warn;

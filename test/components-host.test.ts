@@ -12,6 +12,7 @@ import type { HostConfig } from "../lib/config";
 import { planStack } from "../lib/plan";
 import type { HostPlan } from "../lib/plan-host";
 import { devRaw } from "./support/dev-config";
+import { onRegister } from "./support/mock-monitor";
 
 const BOOT_BEFORE = "5b0d3f0e-3c55-4a4c-8f47-3d1d0f9b2a61";
 const BOOT_AFTER = "0c9e4a52-1b7e-4f0d-a1a3-7e0c1f1b9d27";
@@ -45,16 +46,7 @@ void pulumi.runtime.setMocks(
   false,
 );
 
-interface RegisterRequest {
-  getType(): string;
-  getName(): string;
-  getParent(): string;
-  getDependenciesList(): string[];
-  getObject(): { toJavaScript(): Record<string, unknown> } | undefined;
-}
-const monitor = pulumi.runtime.getMonitor() as unknown as { registerResource(req: RegisterRequest, callback: unknown): void };
-const register = monitor.registerResource.bind(monitor);
-monitor.registerResource = (req, callback) => {
+onRegister((req) => {
   registrations.push({
     type: req.getType(),
     name: req.getName(),
@@ -62,8 +54,7 @@ monitor.registerResource = (req, callback) => {
     dependsOn: req.getDependenciesList().map((urn) => urn.split("::").at(-1)!),
     inputs: req.getObject()?.toJavaScript() ?? {},
   });
-  register(req, callback);
-};
+});
 
 type Raw = ReturnType<typeof devRaw>;
 function planned(change: (raw: Raw) => void = () => {}): { plan: HostPlan; host: HostConfig }[] {

@@ -26,6 +26,7 @@ import { readStackConfig } from "../lib/stack-files";
 import { devFlavor } from "./support/checks-plan";
 import { devRaw, PROJECT_DIR } from "./support/dev-config";
 import { computedState, mockedGuestHostKey } from "./support/mock-state";
+import { onRegister } from "./support/mock-monitor";
 
 type Raw = ReturnType<typeof devRaw>;
 
@@ -54,14 +55,6 @@ function urnKey(urn: string): string {
   return `${types.split("$").at(-1)} ${name}`;
 }
 
-interface RegisterRequest {
-  getType(): string;
-  getName(): string;
-  getParent(): string;
-  getDependenciesList(): string[];
-  getReplaceonchangesList(): string[];
-  getDeletebeforereplace(): boolean;
-}
 
 /** A server's user data: a secret input, as the mocks see it. */
 const userDataOf = (r: Registered) => String((r.inputs.userData as { value?: unknown }).value);
@@ -104,9 +97,7 @@ async function evaluate(raw: Record<string, unknown>, opts: { readiness?: boolea
     "dev",
     false,
   );
-  const monitor = pulumi.runtime.getMonitor() as unknown as { registerResource(req: RegisterRequest, cb: unknown): void };
-  const register = monitor.registerResource.bind(monitor);
-  monitor.registerResource = (req, cb) => {
+  onRegister((req) => {
     resources.push({
       type: req.getType(),
       name: req.getName(),
@@ -116,8 +107,7 @@ async function evaluate(raw: Record<string, unknown>, opts: { readiness?: boolea
       replaceOnChanges: req.getReplaceonchangesList(),
       deleteBeforeReplace: req.getDeletebeforereplace(),
     });
-    register(req, cb);
-  };
+  });
   pulumi.runtime.setAllConfig(Object.fromEntries(Object.entries(raw).map(([k, v]) => [`${CONFIG_NAMESPACE}:${k}`, JSON.stringify(v)])));
   const warn = mock.method(pulumi.log, "warn", () => Promise.resolve());
   const result: Evaluation = { resources, warnings: [] };

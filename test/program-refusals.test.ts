@@ -15,12 +15,9 @@ import * as pulumi from "@pulumi/pulumi";
 import { CONFIG_NAMESPACE } from "../lib/config";
 import { devRaw } from "./support/dev-config";
 import { computedState } from "./support/mock-state";
+import { onRegister } from "./support/mock-monitor";
 
 type Raw = ReturnType<typeof devRaw>;
-interface RegisterRequest {
-  getType(): string;
-  getName(): string;
-}
 
 const load = createRequire(__filename);
 const PROGRAM = load.resolve("../index");
@@ -42,12 +39,9 @@ async function loadProgram(raw: Record<string, unknown>): Promise<{ error: unkno
     false,
   );
   // Every registration, components included, goes through the monitor.
-  const monitor = pulumi.runtime.getMonitor() as unknown as { registerResource(req: RegisterRequest, cb: unknown): void };
-  const register = monitor.registerResource.bind(monitor);
-  monitor.registerResource = (req, cb) => {
+  onRegister((req) => {
     registered.push(`${req.getType()} ${req.getName()}`);
-    register(req, cb);
-  };
+  });
   pulumi.runtime.setAllConfig(Object.fromEntries(Object.entries(raw).map(([k, v]) => [`${CONFIG_NAMESPACE}:${k}`, JSON.stringify(v)])));
   delete load.cache[PROGRAM];
   let error: unknown;

@@ -6,16 +6,12 @@ import { CONFIG_NAMESPACE } from "../lib/config";
 import { planFromPulumiConfig } from "../lib/pulumi-config";
 import { devRaw } from "./support/dev-config";
 import { computedState } from "./support/mock-state";
+import { onRegister } from "./support/mock-monitor";
 
 interface Registered {
   type: string;
   name: string;
   dependsOn: string[];
-}
-interface RegisterRequest {
-  getType(): string;
-  getName(): string;
-  getDependenciesList(): string[];
 }
 
 const registered: Registered[] = [];
@@ -28,12 +24,9 @@ void pulumi.runtime.setMocks(
   "dev",
   false,
 );
-const monitor = pulumi.runtime.getMonitor() as unknown as { registerResource(req: RegisterRequest, cb: unknown): void };
-const register = monitor.registerResource.bind(monitor);
-monitor.registerResource = (req, cb) => {
+onRegister((req) => {
   registered.push({ type: req.getType(), name: req.getName(), dependsOn: req.getDependenciesList().map((urn) => urn.split("::").pop()!) });
-  register(req, cb);
-};
+});
 
 function setConfig(raw: Record<string, unknown>): void {
   pulumi.runtime.setAllConfig(Object.fromEntries(Object.entries(raw).map(([k, v]) => [`${CONFIG_NAMESPACE}:${k}`, JSON.stringify(v)])));

@@ -27,12 +27,19 @@ const hosts = computeHosts({
   deployment: config.deployment,
   privateKey,
 });
-const controller = config.controller === false ? undefined : new Controller("controller", { controller: config.controller, privateKey });
+const controller =
+  config.controller === false ? undefined : new Controller("controller", { controller: config.controller, privateKey });
 const hostChecks = hosts.map(
   (h, i) =>
     new HostVerification(
       `${h.hostName}-verification`,
-      { hostName: h.hostName, target: config.hosts.find((c) => c.name === h.hostName)!.ssh, plan: planned[i], hwlatdetect: config.latency.hwlatdetect, bootId: h.bootId },
+      {
+        hostName: h.hostName,
+        target: config.hosts.find((c) => c.name === h.hostName)!.ssh,
+        plan: planned[i],
+        hwlatdetect: config.latency.hwlatdetect,
+        bootId: h.bootId,
+      },
       { dependsOn: [h] },
     ),
 );
@@ -42,21 +49,54 @@ const cloud = new RtCloud("openstack-rt", {
   plan,
   decisions,
   hostReadiness: Object.fromEntries(
-    hosts.map((h, i) => [h.hostName, { aggregateHost: h.aggregateHost, resources: [h, hostChecks[i], ...(controller ? [controller] : [])] }]),
+    hosts.map((h, i) => [
+      h.hostName,
+      { aggregateHost: h.aggregateHost, resources: [h, hostChecks[i], ...(controller ? [controller] : [])] },
+    ]),
   ),
 });
 
 const domainChecks = plan.servers.map((s) => {
   const server = cloud.servers.get(s.name)!;
-  return [s.name, new DomainVerification(`${s.name}-domain-verification`, { serverName: s.name, serverId: server.output.id, candidates: domainCandidates(config, plan, s) }, { dependsOn: [server] })] as const;
+  return [
+    s.name,
+    new DomainVerification(
+      `${s.name}-domain-verification`,
+      { serverName: s.name, serverId: server.output.id, candidates: domainCandidates(config, plan, s) },
+      { dependsOn: [server] },
+    ),
+  ] as const;
 });
 const guestChecks = plan.servers
-  .filter((s) => wantsGuestCheck(config, plan.flavors.find((f) => f.name === s.flavor)!))
+  .filter((s) =>
+    wantsGuestCheck(
+      config,
+      plan.flavors.find((f) => f.name === s.flavor)!,
+    ),
+  )
   .map((s) => {
     const server = cloud.servers.get(s.name)!;
-    const target = server.output.apply((o) => ({ host: o.floatingIp ?? o.accessIpV4, port: 22, user: o.loginUser, hostKey: o.hostKey }));
+    const target = server.output.apply((o) => ({
+      host: o.floatingIp ?? o.accessIpV4,
+      port: 22,
+      user: o.loginUser,
+      hostKey: o.hostKey,
+    }));
     const guest = plan.flavors.find((f) => f.name === s.flavor)!.guest;
-    return [s.name, new GuestVerification(`${s.name}-guest-verification`, { serverName: s.name, target, guest, budget: latencyBudget(config.latency.guest), readyTimeoutSeconds: config.latency.guest.readyTimeoutSeconds }, { dependsOn: [server] })] as const;
+    return [
+      s.name,
+      new GuestVerification(
+        `${s.name}-guest-verification`,
+        {
+          serverName: s.name,
+          target,
+          guest,
+          budget: latencyBudget(config.latency.guest),
+          readyTimeoutSeconds: config.latency.guest.readyTimeoutSeconds,
+        },
+        { dependsOn: [server] },
+      ),
+    ] as const;
   });
 
 type Check = { passed: pulumi.Output<boolean>; results: pulumi.Output<VerificationOutput["results"]> };
@@ -72,8 +112,23 @@ const outputs: Outputs<StackOutputs> = {
   serverPlans: pulumi.output(plan.servers),
   ...cloud.outputs,
   verification: pulumi
-    .all([verdicts(hosts.map((h, i) => [h.hostName, hostChecks[i]] as const)), verdicts(domainChecks), verdicts(guestChecks)])
+    .all([
+      verdicts(hosts.map((h, i) => [h.hostName, hostChecks[i]] as const)),
+      verdicts(domainChecks),
+      verdicts(guestChecks),
+    ])
     .apply(([hostVerdicts, domains, guests]) => ({ hosts: hostVerdicts, domains, guests })),
 };
 
-export const { hostPlans, flavorPlans, serverPlans, aggregate, flavors, image, keypair, securityGroup, servers, verification } = outputs;
+export const {
+  hostPlans,
+  flavorPlans,
+  serverPlans,
+  aggregate,
+  flavors,
+  image,
+  keypair,
+  securityGroup,
+  servers,
+  verification,
+} = outputs;

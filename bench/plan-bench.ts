@@ -7,7 +7,11 @@ import { performance } from "node:perf_hooks";
 import { planStack } from "../lib/plan";
 import { devRaw } from "../test/support/dev-config";
 
-interface Shape { nodes: number; coresPerNode: number; smt: boolean }
+interface Shape {
+  nodes: number;
+  coresPerNode: number;
+  smt: boolean;
+}
 const SHAPES: Shape[] = [
   { nodes: 1, coresPerNode: 8, smt: false },
   { nodes: 2, coresPerNode: 6, smt: false },
@@ -55,20 +59,39 @@ function flavor(i: number) {
 }
 
 function run(hosts: number, flavors: number): { ms: number; cpuMs: number; heapMb: number } {
-  const raw = { ...devRaw(), hosts: Array.from({ length: hosts }, (_, i) => host(i)), flavors: Array.from({ length: flavors }, (_, i) => flavor(i)), servers: [] };
+  const raw = {
+    ...devRaw(),
+    hosts: Array.from({ length: hosts }, (_, i) => host(i)),
+    flavors: Array.from({ length: flavors }, (_, i) => flavor(i)),
+    servers: [],
+  };
   const start = performance.now();
   const cpu = process.cpuUsage();
   const result = planStack(raw);
   const ms = performance.now() - start;
   const used = process.cpuUsage(cpu);
-  if (!result.ok) throw new Error(result.problems.slice(0, 3).map((p) => `${p.path}: ${p.message}`).join("\n"));
+  if (!result.ok)
+    throw new Error(
+      result.problems
+        .slice(0, 3)
+        .map((p) => `${p.path}: ${p.message}`)
+        .join("\n"),
+    );
   return { ms, cpuMs: (used.user + used.system) / 1000, heapMb: process.memoryUsage().rss / 2 ** 20 };
 }
 
 run(20, 5); // warm-up: JIT and module loading are not what is measured
-for (const [hosts, flavors] of [[250, 50], [500, 50], [1000, 50]]) {
+for (const [hosts, flavors] of [
+  [250, 50],
+  [500, 50],
+  [1000, 50],
+]) {
   const r = run(hosts, flavors);
   // CPU time next to wall time: on a shared machine the wall clock also counts other processes.
-  console.log(`plan: ${hosts} hosts x ${flavors} flavors: ${r.ms.toFixed(0)} ms (cpu ${r.cpuMs.toFixed(0)} ms), rss ${r.heapMb.toFixed(0)} MB`);
+  console.log(
+    `plan: ${hosts} hosts x ${flavors} flavors: ${r.ms.toFixed(0)} ms (cpu ${r.cpuMs.toFixed(0)} ms), rss ${r.heapMb.toFixed(0)} MB`,
+  );
 }
-console.log(`peak rss: ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB (target: < 1000 ms and < 300 MB at 1000 hosts)`);
+console.log(
+  `peak rss: ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB (target: < 1000 ms and < 300 MB at 1000 hosts)`,
+);

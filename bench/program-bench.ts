@@ -35,7 +35,13 @@ function host(i: number) {
 
 function flavor(i: number) {
   const vcpus = [2, 3, 4, 6][i % 4];
-  return { name: `rt${i}.bench`, vcpus, ramMb: 1024 * (1 + (i % 3)), realtime: { housekeepingVcpus: 1 }, isPublic: i % 5 !== 0 };
+  return {
+    name: `rt${i}.bench`,
+    vcpus,
+    ramMb: 1024 * (1 + (i % 3)),
+    realtime: { housekeepingVcpus: 1 },
+    isPublic: i % 5 !== 0,
+  };
 }
 
 function stack(hosts: number, flavors: number, servers: number): Record<string, unknown> {
@@ -53,22 +59,39 @@ function stack(hosts: number, flavors: number, servers: number): Record<string, 
   };
 }
 
-async function run(hosts: number, flavors: number, servers: number): Promise<{ ms: number; cpuMs: number; resources: number; heapMb: number }> {
+async function run(
+  hosts: number,
+  flavors: number,
+  servers: number,
+): Promise<{ ms: number; cpuMs: number; resources: number; heapMb: number }> {
   let resources = 0;
   await pulumi.runtime.setMocks(
     {
       newResource: (a) => {
         resources += 1;
-        return { id: `${a.name}-id`, state: { ...(a.inputs as Record<string, unknown>), accessIpV4: "10.0.0.1", address: "203.0.113.1", fingerprint: "SHA256:bench" } };
+        return {
+          id: `${a.name}-id`,
+          state: {
+            ...(a.inputs as Record<string, unknown>),
+            accessIpV4: "10.0.0.1",
+            address: "203.0.113.1",
+            fingerprint: "SHA256:bench",
+          },
+        };
       },
-      call: (a) => (a.token === "openstack:identity/getAuthScope:getAuthScope" ? { projectId: "bench" } : (a.inputs as Record<string, unknown>)),
+      call: (a) =>
+        a.token === "openstack:identity/getAuthScope:getAuthScope"
+          ? { projectId: "bench" }
+          : (a.inputs as Record<string, unknown>),
     },
     "openstack-rt",
     "bench",
     false,
   );
   const raw = stack(hosts, flavors, servers);
-  pulumi.runtime.setAllConfig(Object.fromEntries(Object.entries(raw).map(([k, v]) => [`${CONFIG_NAMESPACE}:${k}`, JSON.stringify(v)])));
+  pulumi.runtime.setAllConfig(
+    Object.fromEntries(Object.entries(raw).map(([k, v]) => [`${CONFIG_NAMESPACE}:${k}`, JSON.stringify(v)])),
+  );
   const heapBefore = process.memoryUsage().heapUsed;
   const cpuBefore = process.cpuUsage();
   const start = performance.now();
@@ -83,7 +106,12 @@ async function run(hosts: number, flavors: number, servers: number): Promise<{ m
   await pulumi.runtime.disconnect();
   const ms = performance.now() - start;
   const cpu = process.cpuUsage(cpuBefore);
-  return { ms, cpuMs: (cpu.user + cpu.system) / 1000, resources, heapMb: (process.memoryUsage().heapUsed - heapBefore) / 2 ** 20 };
+  return {
+    ms,
+    cpuMs: (cpu.user + cpu.system) / 1000,
+    resources,
+    heapMb: (process.memoryUsage().heapUsed - heapBefore) / 2 ** 20,
+  };
 }
 
 /** One size, measured in this process after a warm-up: prints one JSON line. */
@@ -98,9 +126,20 @@ async function measure(scale: number): Promise<void> {
 /** Each size in a fresh process, so that one size's garbage does not bill the next. */
 function main(): void {
   const results = [0.25, 0.5, 1].map((scale) => {
-    const child = spawnSync(process.execPath, [...process.execArgv, __filename, "--scale", String(scale)], { encoding: "utf8" });
+    const child = spawnSync(process.execPath, [...process.execArgv, __filename, "--scale", String(scale)], {
+      encoding: "utf8",
+    });
     if (child.status !== 0) throw new Error(`bench at scale ${scale} failed:\n${child.stderr}`);
-    const r = JSON.parse(child.stdout.trim().split("\n").at(-1)!) as { hosts: number; flavors: number; servers: number; ms: number; cpuMs: number; resources: number; heapMb: number; peakRssMb: number };
+    const r = JSON.parse(child.stdout.trim().split("\n").at(-1)!) as {
+      hosts: number;
+      flavors: number;
+      servers: number;
+      ms: number;
+      cpuMs: number;
+      resources: number;
+      heapMb: number;
+      peakRssMb: number;
+    };
     // CPU time next to wall time: on a busy machine the wall time also counts other processes.
     console.log(
       `program: ${r.hosts} hosts x ${r.flavors} flavors x ${r.servers} servers: ${r.resources} resources in ${r.ms.toFixed(0)} ms ` +

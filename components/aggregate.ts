@@ -33,15 +33,15 @@ export class RtAggregate extends pulumi.ComponentResource {
       { parent: this },
     );
     const a = this.aggregate;
-    this.output = pulumi.all([a.id, a.name, a.hosts, a.zone, a.metadata]).apply(
-      ([id, aggName, hosts, zone, metadata]): AggregateOutput => ({
+    this.output = pulumi
+      .all([a.id, a.name, a.hosts, a.zone, a.metadata])
+      .apply(([id, aggName, hosts, zone, metadata]): AggregateOutput => ({
         id,
         name: aggName,
         hosts: hosts ?? [],
         zone: zone || null,
         metadata: metadata ?? {},
-      }),
-    );
+      }));
     this.registerOutputs({ output: this.output });
   }
 }

@@ -131,7 +131,19 @@ export function computeHosts(args: ComputeHostsArgs, opts?: pulumi.ComponentReso
   const out: ComputeHost[] = [];
   for (const { plan, host } of args.hosts) {
     const rebootAfter = args.deployment.rollingReboots ? out.at(-1)?.rebootWaiter : undefined;
-    out.push(new ComputeHost(plan.name, { plan, host, privateKey: args.privateKey, rebootTimeoutSeconds: args.deployment.rebootTimeoutSeconds, rebootAfter }, opts));
+    out.push(
+      new ComputeHost(
+        plan.name,
+        {
+          plan,
+          host,
+          privateKey: args.privateKey,
+          rebootTimeoutSeconds: args.deployment.rebootTimeoutSeconds,
+          rebootAfter,
+        },
+        opts,
+      ),
+    );
   }
   return out;
 }

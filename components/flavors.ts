@@ -30,23 +30,26 @@ export class RtFlavor extends pulumi.ComponentResource {
       { parent: this, deleteBeforeReplace: true },
     );
     if (!p.isPublic) {
-      if (args.accessProjectId === undefined) throw new Error(`private flavor ${p.name} needs the project to open it to`);
-      new openstack.compute.FlavorAccess(`${name}-access`, { flavorId: this.flavor.id, tenantId: args.accessProjectId }, { parent: this });
+      if (args.accessProjectId === undefined)
+        throw new Error(`private flavor ${p.name} needs the project to open it to`);
+      new openstack.compute.FlavorAccess(
+        `${name}-access`,
+        { flavorId: this.flavor.id, tenantId: args.accessProjectId },
+        { parent: this },
+      );
     }
     const f = this.flavor;
-    this.output = pulumi.all([f.id, f.extraSpecs]).apply(
-      ([id, extraSpecs]): FlavorOutput => ({
-        id,
-        name: p.name,
-        vcpus: p.vcpus,
-        ramMb: p.ramMb,
-        diskGb: p.diskGb,
-        isPublic: p.isPublic,
-        extraSpecs,
-        realtimeVcpus: p.guest.realtimeVcpus,
-        housekeepingVcpus: p.guest.housekeepingVcpus,
-      }),
-    );
+    this.output = pulumi.all([f.id, f.extraSpecs]).apply(([id, extraSpecs]): FlavorOutput => ({
+      id,
+      name: p.name,
+      vcpus: p.vcpus,
+      ramMb: p.ramMb,
+      diskGb: p.diskGb,
+      isPublic: p.isPublic,
+      extraSpecs,
+      realtimeVcpus: p.guest.realtimeVcpus,
+      housekeepingVcpus: p.guest.housekeepingVcpus,
+    }));
     this.registerOutputs({ output: this.output });
   }
 }

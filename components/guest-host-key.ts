@@ -11,6 +11,13 @@ export class GuestHostKey extends pulumi.dynamic.Resource {
   declare readonly privateKey: pulumi.Output<string>;
 
   constructor(name: string, args: { comment: string }, opts?: pulumi.CustomResourceOptions) {
-    super(sshHostKeyProvider, name, { ...args, publicKey: undefined, privateKey: undefined }, { ...opts, additionalSecretOutputs: ["privateKey"] }, "guest", "GuestHostKey");
+    super(
+      sshHostKeyProvider,
+      name,
+      { ...args, publicKey: undefined, privateKey: undefined },
+      { ...opts, additionalSecretOutputs: ["privateKey"] },
+      "guest",
+      "GuestHostKey",
+    );
   }
 }

@@ -25,7 +25,12 @@ export interface HostVerificationArgs {
 export class HostVerification extends VerificationResource {
   constructor(name: string, args: HostVerificationArgs, opts?: pulumi.CustomResourceOptions) {
     const timeoutSeconds = pulumi.output(args.hwlatdetect).apply(hostFactsTimeoutSeconds);
-    const inputs = { ...args, timeoutSeconds, script: scriptText("host-facts.sh"), verifyRevision: args.verifyRevision ?? "" };
+    const inputs = {
+      ...args,
+      timeoutSeconds,
+      script: scriptText("host-facts.sh"),
+      verifyRevision: args.verifyRevision ?? "",
+    };
     super(hostCheckProvider, name, inputs, opts, "HostVerification");
   }
 }

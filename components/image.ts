@@ -38,7 +38,9 @@ export class RtImage extends pulumi.ComponentResource {
       { parent: this, replaceOnChanges: [`properties.${SHA256_PROPERTY}`] },
     );
     const sha256 = src.kind === "file" ? src.sha256 : null;
-    this.output = pulumi.all([this.image.id, this.image.name]).apply(([id, imageName]): ImageOutput => ({ id, name: imageName, sha256 }));
+    this.output = pulumi
+      .all([this.image.id, this.image.name])
+      .apply(([id, imageName]): ImageOutput => ({ id, name: imageName, sha256 }));
     this.registerOutputs({ output: this.output });
   }
 }

@@ -10,7 +10,11 @@ export class RtKeypair extends pulumi.ComponentResource {
 
   constructor(name: string, args: StackConfig["keypair"], opts?: pulumi.ComponentResourceOptions) {
     super("openstack-rt:keypair:RtKeypair", name, {}, opts);
-    this.keypair = new openstack.compute.Keypair(`${name}-keypair`, { name: args.name, publicKey: args.publicKey }, { parent: this });
+    this.keypair = new openstack.compute.Keypair(
+      `${name}-keypair`,
+      { name: args.name, publicKey: args.publicKey },
+      { parent: this },
+    );
     this.output = pulumi
       .all([this.keypair.name, this.keypair.fingerprint])
       .apply(([keyName, fingerprint]): KeypairOutput => ({ name: keyName, fingerprint }));

@@ -63,12 +63,25 @@ export class RtCloud extends pulumi.ComponentResource {
       parent,
     );
     // A private flavor is opened to the project the servers are booted in: the one these credentials act in.
-    const projectId = plan.flavors.some((f) => !f.isPublic) ? openstack.identity.getAuthScopeOutput({ name: "current" }, parent).projectId : undefined;
-    this.flavors = new Map(plan.flavors.map((f) => [f.name, new RtFlavor(`${name}-${f.name}`, { plan: f, accessProjectId: projectId }, parent)]));
+    const projectId = plan.flavors.some((f) => !f.isPublic)
+      ? openstack.identity.getAuthScopeOutput({ name: "current" }, parent).projectId
+      : undefined;
+    this.flavors = new Map(
+      plan.flavors.map((f) => [
+        f.name,
+        new RtFlavor(`${name}-${f.name}`, { plan: f, accessProjectId: projectId }, parent),
+      ]),
+    );
     const img = config.image;
     this.image = new RtImage(
       name,
-      { name: img.name, source: decisions.image, diskFormat: img.diskFormat, containerFormat: img.containerFormat, properties: img.properties },
+      {
+        name: img.name,
+        source: decisions.image,
+        diskFormat: img.diskFormat,
+        containerFormat: img.containerFormat,
+        properties: img.properties,
+      },
       parent,
     );
     this.securityGroup = new RtSecurityGroup(name, config.securityGroup, parent);
@@ -92,7 +105,11 @@ export class RtCloud extends pulumi.ComponentResource {
             floatingIpPool: s.floatingIpPool,
             loginUser: img.loginUser,
             // The scheduler needs the aggregate's hosts and metadata; SSH needs the rules.
-            dependsOn: [this.aggregate, this.securityGroup, ...s.waitsFor.flatMap((h) => args.hostReadiness?.[h]?.resources ?? [])],
+            dependsOn: [
+              this.aggregate,
+              this.securityGroup,
+              ...s.waitsFor.flatMap((h) => args.hostReadiness?.[h]?.resources ?? []),
+            ],
           },
           parent,
         );

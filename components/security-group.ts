@@ -37,7 +37,14 @@ export function ingressRules(sg: SecurityGroupConfig): IngressRule[] {
       cidr: sg.icmpCidr,
       description: "openstack-rt: ICMP to the RT servers",
     },
-    { role: "ssh", ethertype: ethertype(sg.sshCidr), protocol: "tcp", port: 22, cidr: sg.sshCidr, description: "openstack-rt: SSH to the RT servers" },
+    {
+      role: "ssh",
+      ethertype: ethertype(sg.sshCidr),
+      protocol: "tcp",
+      port: 22,
+      cidr: sg.sshCidr,
+      description: "openstack-rt: SSH to the RT servers",
+    },
   ];
 }
 
@@ -73,7 +80,9 @@ export class RtSecurityGroup extends pulumi.ComponentResource {
           { parent: this },
         ),
     );
-    this.output = pulumi.all([this.group.id, this.group.name]).apply(([id, groupName]): SecurityGroupOutput => ({ id, name: groupName }));
+    this.output = pulumi
+      .all([this.group.id, this.group.name])
+      .apply(([id, groupName]): SecurityGroupOutput => ({ id, name: groupName }));
     this.registerOutputs({ output: this.output });
   }
 }

@@ -40,7 +40,11 @@ export class RtServer extends pulumi.ComponentResource {
   constructor(name: string, args: RtServerArgs, opts?: pulumi.ComponentResourceOptions) {
     super("openstack-rt:server:RtServer", name, {}, opts);
     this.hostKey = new GuestHostKey(`${name}-host-key`, { comment: `openstack-rt ${args.name}` }, { parent: this });
-    const userData = pulumi.secret(pulumi.all([this.hostKey.publicKey, this.hostKey.privateKey]).apply(([publicKey, privateKey]) => withSshHostKey(args.userData, { publicKey, privateKey })));
+    const userData = pulumi.secret(
+      pulumi
+        .all([this.hostKey.publicKey, this.hostKey.privateKey])
+        .apply(([publicKey, privateKey]) => withSshHostKey(args.userData, { publicKey, privateKey })),
+    );
     this.instance = new openstack.compute.Instance(
       `${name}-instance`,
       {
@@ -68,7 +72,11 @@ export class RtServer extends pulumi.ComponentResource {
     );
     let floatingIp: pulumi.Output<string | null> = pulumi.output(null);
     if (args.floatingIpPool !== undefined) {
-      this.floatingIp = new openstack.networking.FloatingIp(`${name}-fip`, { pool: args.floatingIpPool }, { parent: this });
+      this.floatingIp = new openstack.networking.FloatingIp(
+        `${name}-fip`,
+        { pool: args.floatingIpPool },
+        { parent: this },
+      );
       new openstack.compute.FloatingIpAssociate(
         `${name}-fip-assoc`,
         { floatingIp: this.floatingIp.address, instanceId: this.instance.id },
@@ -77,8 +85,9 @@ export class RtServer extends pulumi.ComponentResource {
       floatingIp = this.floatingIp.address;
     }
     const i = this.instance;
-    this.output = pulumi.all([i.id, i.flavorId, i.accessIpV4, floatingIp, this.hostKey.publicKey]).apply(
-      ([id, flavorId, accessIpV4, fip, hostKey]): ServerOutput => ({
+    this.output = pulumi
+      .all([i.id, i.flavorId, i.accessIpV4, floatingIp, this.hostKey.publicKey])
+      .apply(([id, flavorId, accessIpV4, fip, hostKey]): ServerOutput => ({
         id,
         name: args.name,
         flavor: args.flavor,
@@ -88,8 +97,7 @@ export class RtServer extends pulumi.ComponentResource {
         floatingIp: fip,
         loginUser: args.loginUser,
         hostKey,
-      }),
-    );
+      }));
     this.registerOutputs({ output: this.output });
   }
 }

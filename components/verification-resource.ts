@@ -20,7 +20,14 @@ export class VerificationResource extends pulumi.dynamic.Resource {
     opts: pulumi.CustomResourceOptions | undefined,
     type: string,
   ) {
-    super(provider, name, { ...inputs, observed: undefined, measured: undefined, passed: undefined }, opts, "verify", type);
+    super(
+      provider,
+      name,
+      { ...inputs, observed: undefined, measured: undefined, passed: undefined },
+      opts,
+      "verify",
+      type,
+    );
     this.results = pulumi.all([this.observed, this.measured]).apply(([o, m]) => [...(o ?? []), ...(m ?? [])]);
   }
 }

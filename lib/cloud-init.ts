@@ -61,11 +61,15 @@ export function needsRtSetup(flavor: FlavorPlan, image: ImageConfig): boolean {
  * The image's distribution family, for the RT setup; `flavors` (those that need the setup) only
  * make the message concrete.
  */
-export function guestFamily(image: ImageConfig, flavors: string[]): { ok: true; family: GuestFamily } | { ok: false; problem: Problem } {
+export function guestFamily(
+  image: ImageConfig,
+  flavors: string[],
+): { ok: true; family: GuestFamily } | { ok: false; problem: Problem } {
   const distro = image.properties.os_distro;
   const family = distro !== undefined ? OS_DISTRO[distro] : LOGIN_USER[image.loginUser];
   const path = settingPath(distro !== undefined ? ["image", "properties", "os_distro"] : ["image", "loginUser"]);
-  const got = distro !== undefined ? `os_distro "${distro}"` : `no os_distro property and loginUser "${image.loginUser}"`;
+  const got =
+    distro !== undefined ? `os_distro "${distro}"` : `no os_distro property and loginUser "${image.loginUser}"`;
   const who = `servers on ${flavors.map((f) => `"${f}"`).join(", ")}`;
   if (family === undefined) {
     return {
@@ -96,7 +100,8 @@ export function guestFamily(image: ImageConfig, flavors: string[]): { ok: true; 
 export function guestSetup(flavor: FlavorPlan, image: ImageConfig, family: GuestFamily | undefined): GuestSetup {
   if (flavor.guest.realtimeVcpus === "") return { kind: "plan-only", reason: "no RT vCPUs" };
   if (image.prebuiltRt) return { kind: "plan-only", reason: "prebuilt RT image" };
-  if (family === undefined) throw new Error(`flavor ${flavor.name} needs the RT setup, but the image's family is not known`);
+  if (family === undefined)
+    throw new Error(`flavor ${flavor.name} needs the RT setup, but the image's family is not known`);
   return { kind: "rt", family, isolatedCores: flavor.guest.tunedIsolatedCores, kernelArgs: flavor.guest.kernelArgs };
 }
 
@@ -240,7 +245,11 @@ log "done; cloud-init reboots into the RT kernel"
 /** The #cloud-config user data of a server of this flavor. Deterministic: equal input, equal bytes. */
 export function cloudInitUserData(flavor: FlavorPlan, setup: GuestSetup): string {
   const files: Record<string, unknown>[] = [
-    { path: GUEST_PLAN_PATH, permissions: "0644", content: `${JSON.stringify(guestPlanDocument(flavor, setup), null, 2)}\n` },
+    {
+      path: GUEST_PLAN_PATH,
+      permissions: "0644",
+      content: `${JSON.stringify(guestPlanDocument(flavor, setup), null, 2)}\n`,
+    },
   ];
   const doc: Record<string, unknown> = { write_files: files };
   if (setup.kind === "rt") {
@@ -266,4 +275,3 @@ export function withSshHostKey(userData: string, key: { publicKey: string; priva
   doc.ssh_deletekeys = true;
   return `#cloud-config\n${stringify(doc, { lineWidth: 0 })}`;
 }
-

@@ -12,31 +12,39 @@ import { show } from "./problems";
 export const CONFIG_NAMESPACE = "openstack-rt";
 
 // Host and service names: DNS labels joined by dots, the only shape Nova service hosts take.
-const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+const HOST_NAME =
+  /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 const UNIX_USER = /^[a-z_][a-z0-9_-]{0,31}$/;
 const RESOURCE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 // One public key line: type, base64 blob, optional comment without shell-special characters.
-const SSH_PUBLIC_KEY = /^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com) [A-Za-z0-9+/]+={0,3}( [A-Za-z0-9@._+-]{1,100})?$/;
+const SSH_PUBLIC_KEY =
+  /^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com) [A-Za-z0-9+/]+={0,3}( [A-Za-z0-9@._+-]{1,100})?$/;
 
 const hostName = z.string().regex(HOST_NAME, {
   error: "must be a host name: letters, digits, '-' and '.' (no spaces or shell characters)",
 });
-const address = z.string().max(253, { abort: true }).check((ctx) => {
-  if (isIpAddress(ctx.value) || (HOST_NAME.test(ctx.value) && !looksNumeric(ctx.value))) return;
-  const message = looksNumeric(ctx.value)
-    ? "must be an IPv4 address (four parts 0-255, no leading zeros) or a host name (whose last label is not all digits, else it is read as a number)"
-    : ctx.value.includes(":")
-      ? "must be an IPv6 address (eight groups of hex digits, one '::' at most, optionally %<interface>) or a host name"
-      : "must be a host name or an IP address";
-  ctx.issues.push({ code: "custom", input: ctx.value, message });
-});
+const address = z
+  .string()
+  .max(253, { abort: true })
+  .check((ctx) => {
+    if (isIpAddress(ctx.value) || (HOST_NAME.test(ctx.value) && !looksNumeric(ctx.value))) return;
+    const message = looksNumeric(ctx.value)
+      ? "must be an IPv4 address (four parts 0-255, no leading zeros) or a host name (whose last label is not all digits, else it is read as a number)"
+      : ctx.value.includes(":")
+        ? "must be an IPv6 address (eight groups of hex digits, one '::' at most, optionally %<interface>) or a host name"
+        : "must be a host name or an IP address";
+    ctx.issues.push({ code: "custom", input: ctx.value, message });
+  });
 const resourceName = z.string().regex(RESOURCE_NAME, {
   error: "must start with a letter or digit and hold only letters, digits, '.', '_' and '-' (64 at most)",
 });
 // 16 KiB holds any RSA key OpenSSH makes (16384 bits: about 2.8 KiB of text).
-const publicKey = z.string().max(16384, { abort: true, error: "is longer than any OpenSSH public key line (16384 characters at most)" }).regex(SSH_PUBLIC_KEY, {
-  error: "must be one OpenSSH public key line: '<type> <base64> [comment]'",
-});
+const publicKey = z
+  .string()
+  .max(16384, { abort: true, error: "is longer than any OpenSSH public key line (16384 characters at most)" })
+  .regex(SSH_PUBLIC_KEY, {
+    error: "must be one OpenSSH public key line: '<type> <base64> [comment]'",
+  });
 
 /** A kernel cpulist such as "0,2,4" or "4-11". */
 const cpuList = z.string().check((ctx) => {
@@ -46,7 +54,11 @@ const cpuList = z.string().check((ctx) => {
     }
   } catch (e) {
     if (!isCpuSpecError(e)) throw e;
-    ctx.issues.push({ code: "custom", input: ctx.value, message: `${e.message}; use CPU lists like "0,2,4" or "4-11"` });
+    ctx.issues.push({
+      code: "custom",
+      input: ctx.value,
+      message: `${e.message}; use CPU lists like "0,2,4" or "4-11"`,
+    });
   }
 });
 
@@ -98,30 +110,37 @@ function refuseDiscover(host: { name?: unknown; topology?: unknown }, ctx: z.Ref
 
 export const OS_FAMILIES = ["debian-12", "ubuntu-22.04", "ubuntu-24.04", "rhel-8", "rhel-9"] as const;
 
-const hostSchema = z.strictObject({
-  name: hostName.describe("nova-compute service host name (as in `openstack compute service list`)"),
-  ssh: sshTarget.extend({ proxy: sshTarget.optional() }),
-  os: z.enum(OS_FAMILIES),
-  topology: z.union([discoverPlaceholder, declaredTopology], { error: "must be {nodes: [{id, cpus, memoryMb, threadSiblings}]}, as `npm run discover` writes it" }),
-  housekeepingCpusPerNode: z.number().int().min(1).default(2),
-  hugepages1gPerNode: z.union([z.number().int().min(0), z.array(z.number().int().min(0))], {
-    error: "must be a count of 1 GiB pages for every node, or a list with one count per node",
-  }),
-  reservedHugepages1gPerNode: z.number().int().min(0).default(0),
-  reservedHostMemoryMb: z.number().int().min(0).default(4096),
-  cpuSharedSet: z.enum(["none", "housekeeping"]).default("none"),
-  hugepagesMethod: z.enum(["auto", "cmdline", "boot-unit"]).default("auto"),
-}).superRefine(refuseDiscover, { when: (p) => (p.value as { topology?: unknown } | null)?.topology === "discover" });
+const hostSchema = z
+  .strictObject({
+    name: hostName.describe("nova-compute service host name (as in `openstack compute service list`)"),
+    ssh: sshTarget.extend({ proxy: sshTarget.optional() }),
+    os: z.enum(OS_FAMILIES),
+    topology: z.union([discoverPlaceholder, declaredTopology], {
+      error: "must be {nodes: [{id, cpus, memoryMb, threadSiblings}]}, as `npm run discover` writes it",
+    }),
+    housekeepingCpusPerNode: z.number().int().min(1).default(2),
+    hugepages1gPerNode: z.union([z.number().int().min(0), z.array(z.number().int().min(0))], {
+      error: "must be a count of 1 GiB pages for every node, or a list with one count per node",
+    }),
+    reservedHugepages1gPerNode: z.number().int().min(0).default(0),
+    reservedHostMemoryMb: z.number().int().min(0).default(4096),
+    cpuSharedSet: z.enum(["none", "housekeeping"]).default("none"),
+    hugepagesMethod: z.enum(["auto", "cmdline", "boot-unit"]).default("auto"),
+  })
+  .superRefine(refuseDiscover, { when: (p) => (p.value as { topology?: unknown } | null)?.topology === "discover" });
 
 const realtimeSpec = z.union(
   [
     z.literal(false),
     z.strictObject({
       housekeepingVcpus: z.number().int().min(0).optional(),
-      mask: z.string().regex(/^[\d\s,^-]+$/, { error: "must be a Nova CPU mask such as \"^0-1\"" }).optional(),
+      mask: z
+        .string()
+        .regex(/^[\d\s,^-]+$/, { error: 'must be a Nova CPU mask such as "^0-1"' })
+        .optional(),
     }),
   ],
-  { error: "must be false, {housekeepingVcpus: N} or {mask: \"^0-1\"}" },
+  { error: 'must be false, {housekeepingVcpus: N} or {mask: "^0-1"}' },
 );
 
 export const PAGE_SIZES = ["1GB", "2MB", "large", "small", "any"] as const;
@@ -178,7 +197,8 @@ const imageSchema = z.strictObject({
 });
 
 const cidr = z.string().refine((s) => parseCidr(s) !== null, {
-  error: "must be a CIDR such as 192.0.2.0/24 or 2001:db8::/32 (IPv4 parts 0-255 without leading zeros, a valid IPv6 address, a prefix length up to 32 or 128)",
+  error:
+    "must be a CIDR such as 192.0.2.0/24 or 2001:db8::/32 (IPv4 parts 0-255 without leading zeros, a valid IPv6 address, a prefix length up to 32 or 128)",
 });
 
 const securityGroupSchema = z.strictObject({
@@ -220,36 +240,76 @@ const latencySchema = z.strictObject({
   hwlatdetect: z
     .strictObject({
       enabled: z.boolean().default(HWLATDETECT_DEFAULTS.enabled),
-      thresholdUs: z.number().int().min(1).max(DURATION_LIMITS.hwlatdetectThresholdUs, { error: `must be at most ${DURATION_LIMITS.hwlatdetectThresholdUs} µs, what host-facts.sh takes` }).default(HWLATDETECT_DEFAULTS.thresholdUs),
-      durationSeconds: z.number().int().min(1).max(DURATION_LIMITS.hwlatdetectSeconds, { error: `must be at most ${DURATION_LIMITS.hwlatdetectSeconds} s, what host-facts.sh takes; minutes are what hwlatdetect needs` }).default(HWLATDETECT_DEFAULTS.durationSeconds),
+      thresholdUs: z
+        .number()
+        .int()
+        .min(1)
+        .max(DURATION_LIMITS.hwlatdetectThresholdUs, {
+          error: `must be at most ${DURATION_LIMITS.hwlatdetectThresholdUs} µs, what host-facts.sh takes`,
+        })
+        .default(HWLATDETECT_DEFAULTS.thresholdUs),
+      durationSeconds: z
+        .number()
+        .int()
+        .min(1)
+        .max(DURATION_LIMITS.hwlatdetectSeconds, {
+          error: `must be at most ${DURATION_LIMITS.hwlatdetectSeconds} s, what host-facts.sh takes; minutes are what hwlatdetect needs`,
+        })
+        .default(HWLATDETECT_DEFAULTS.durationSeconds),
     })
     .default(HWLATDETECT_DEFAULTS),
   guest: z
     .strictObject({
       /** Off when the deployer cannot reach the guests over SSH. */
       enabled: z.boolean().default(GUEST_LATENCY_DEFAULTS.enabled),
-      durationSeconds: z.number().int().min(1).max(DURATION_LIMITS.guestSeconds, { error: `must be at most ${DURATION_LIMITS.guestSeconds} s, what guest-latency.sh takes; minutes to hours are what cyclictest needs` }).default(GUEST_LATENCY_DEFAULTS.durationSeconds),
+      durationSeconds: z
+        .number()
+        .int()
+        .min(1)
+        .max(DURATION_LIMITS.guestSeconds, {
+          error: `must be at most ${DURATION_LIMITS.guestSeconds} s, what guest-latency.sh takes; minutes to hours are what cyclictest needs`,
+        })
+        .default(GUEST_LATENCY_DEFAULTS.durationSeconds),
       maxUs: z.number().int().min(1).default(GUEST_LATENCY_DEFAULTS.maxUs),
       meanUs: z.number().int().min(1).default(GUEST_LATENCY_DEFAULTS.meanUs),
-      readyTimeoutSeconds: z.number().int().min(60).max(DURATION_LIMITS.waitSeconds, { error: `must be at most ${DURATION_LIMITS.waitSeconds} s (2 hours); a wait that long means something is wrong` }).default(GUEST_LATENCY_DEFAULTS.readyTimeoutSeconds),
+      readyTimeoutSeconds: z
+        .number()
+        .int()
+        .min(60)
+        .max(DURATION_LIMITS.waitSeconds, {
+          error: `must be at most ${DURATION_LIMITS.waitSeconds} s (2 hours); a wait that long means something is wrong`,
+        })
+        .default(GUEST_LATENCY_DEFAULTS.readyTimeoutSeconds),
     })
     .default(GUEST_LATENCY_DEFAULTS),
 });
 
 const deploymentSchema = z.strictObject({
   rollingReboots: z.boolean().default(false),
-  rebootTimeoutSeconds: z.number().int().min(60).max(DURATION_LIMITS.waitSeconds, { error: `must be at most ${DURATION_LIMITS.waitSeconds} s (2 hours); a wait that long means something is wrong` }).default(900),
+  rebootTimeoutSeconds: z
+    .number()
+    .int()
+    .min(60)
+    .max(DURATION_LIMITS.waitSeconds, {
+      error: `must be at most ${DURATION_LIMITS.waitSeconds} s (2 hours); a wait that long means something is wrong`,
+    })
+    .default(900),
 });
 
 /** The controller whose nova-scheduler gets the RT filters; false leaves the scheduler to the operator. */
-const controllerSchema = z.union([z.literal(false), z.strictObject({ ssh: sshTarget.extend({ proxy: sshTarget.optional() }) })], {
-  error: "must be false or {ssh: {host, user, port, hostKey, proxy}}",
-});
+const controllerSchema = z.union(
+  [z.literal(false), z.strictObject({ ssh: sshTarget.extend({ proxy: sshTarget.optional() }) })],
+  {
+    error: "must be false or {ssh: {host, user, port, hostKey, proxy}}",
+  },
+);
 
 const aggregateSchema = z.strictObject({
   name: resourceName.default("realtime"),
   zone: resourceName.optional(),
-  metadata: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/), z.string().regex(/^[A-Za-z0-9_.-]+$/)).default({ realtime: "true" }),
+  metadata: z
+    .record(z.string().regex(/^[A-Za-z0-9_.-]+$/), z.string().regex(/^[A-Za-z0-9_.-]+$/))
+    .default({ realtime: "true" }),
 });
 
 /** Every key of the stack config, without the `openstack-rt:` namespace. */
@@ -297,7 +357,8 @@ export function parseStackConfig(raw: Record<string, unknown>): ParseResult {
     if (issue.code === "unrecognized_keys") {
       return {
         path: settingPath(issue.path),
-        message: `unknown setting${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `"${k}"`).join(", ")}; ` +
+        message:
+          `unknown setting${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `"${k}"`).join(", ")}; ` +
           `allowed here: ${allowedKeys(issue.path).join(", ")}`,
       };
     }
@@ -326,10 +387,12 @@ function allowedKeys(path: readonly PropertyKey[]): string[] {
     schema = unwrap(schema);
     if (schema instanceof z.ZodObject) schema = (schema.shape as Record<string, z.ZodType>)[String(p)];
     else if (schema instanceof z.ZodArray) schema = schema.element as z.ZodType;
-    else if (schema instanceof z.ZodUnion) schema = (schema.options as z.ZodType[]).find((o) => unwrap(o) instanceof z.ZodObject) ?? schema;
+    else if (schema instanceof z.ZodUnion)
+      schema = (schema.options as z.ZodType[]).find((o) => unwrap(o) instanceof z.ZodObject) ?? schema;
   }
   schema = unwrap(schema);
-  if (schema instanceof z.ZodUnion) schema = (schema.options as z.ZodType[]).map(unwrap).find((o) => o instanceof z.ZodObject) ?? schema;
+  if (schema instanceof z.ZodUnion)
+    schema = (schema.options as z.ZodType[]).map(unwrap).find((o) => o instanceof z.ZodObject) ?? schema;
   return schema instanceof z.ZodObject ? Object.keys(schema.shape) : [];
 }
 

@@ -84,7 +84,8 @@ export function decideCloud(config: StackConfig, plan: StackPlan, projectDir: st
   const userData = new Map<string, string>();
   const servers = plan.servers.map((s, i): ServerDecision => {
     const flavor = flavors.get(s.flavor)!;
-    if (!userData.has(flavor.name)) userData.set(flavor.name, cloudInitUserData(flavor, guestSetup(flavor, config.image, family)));
+    if (!userData.has(flavor.name))
+      userData.set(flavor.name, cloudInitUserData(flavor, guestSetup(flavor, config.image, family)));
     const hosts = new Set(s.pinnedHost !== null ? [s.pinnedHost] : s.candidates);
     return {
       name: s.name,

@@ -24,9 +24,9 @@ import { stackWarnings } from "./warnings";
  * config with problems still shows what else is wrong with it.
  */
 export type StackDecision = (
-  | { ok: true; config: StackConfig; plan: StackPlan; cloud: CloudDecisions }
-  | { ok: false; problems: Problem[] }
-) & StackWarnings;
+  { ok: true; config: StackConfig; plan: StackPlan; cloud: CloudDecisions } | { ok: false; problems: Problem[] }
+) &
+  StackWarnings;
 
 /** `raw`: the values of the stack's config keys, namespace stripped; `projectDir`: where Pulumi.yaml is. */
 export function decideStack(raw: Record<string, unknown>, projectDir: string): StackDecision {
@@ -56,7 +56,12 @@ function hostPrepProblems(config: StackConfig, plan: StackPlan): Problem[] {
       return [];
     } catch (e) {
       if (!(e instanceof HostStepError)) throw e;
-      return [{ path: settingPath(["hosts", i]), message: `the host prep scripts refuse its plan (${e.message}); change the host's settings this value is planned from` }];
+      return [
+        {
+          path: settingPath(["hosts", i]),
+          message: `the host prep scripts refuse its plan (${e.message}); change the host's settings this value is planned from`,
+        },
+      ];
     }
   });
 }

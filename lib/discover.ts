@@ -72,7 +72,12 @@ export function declaredTopology(t: Topology): DeclaredTopology {
   return {
     nodes: t.nodes.map((n) => {
       const siblings = threadSiblingGroups(n.cores);
-      return { id: n.id, cpus: formatCpuList(n.cpus), memoryMb: n.memoryMb, ...(siblings.length ? { threadSiblings: siblings } : {}) };
+      return {
+        id: n.id,
+        cpus: formatCpuList(n.cpus),
+        memoryMb: n.memoryMb,
+        ...(siblings.length ? { threadSiblings: siblings } : {}),
+      };
     }),
   };
 }
@@ -81,7 +86,8 @@ export function declaredTopology(t: Topology): DeclaredTopology {
 export function hostKeyLine(blob: Buffer): string {
   const len = blob.length >= 4 ? blob.readUInt32BE(0) : 0;
   const type = blob.subarray(4, 4 + len).toString("latin1");
-  if (len === 0 || 4 + len > blob.length || !/^[a-z0-9@.-]+$/.test(type)) throw codedError("DISCOVER", "the host presented a host key that is not an SSH public key blob");
+  if (len === 0 || 4 + len > blob.length || !/^[a-z0-9@.-]+$/.test(type))
+    throw codedError("DISCOVER", "the host presented a host key that is not an SSH public key blob");
   return `${type} ${blob.toString("base64")}`;
 }
 
@@ -97,7 +103,11 @@ export function keyFingerprint(key: string | Buffer): string {
  * target presents. A pinned `target.hostKey` is checked as for every other connection. Throws
  * SshError (lib/ssh.ts) when SSH fails, DiscoverError when facts.sh does.
  */
-export async function discoverHost(target: SshTarget, auth: SshAuth, opts: { sudo: boolean } & Pick<SshOptions, "connectTimeoutMs" | "retries">): Promise<Discovery> {
+export async function discoverHost(
+  target: SshTarget,
+  auth: SshAuth,
+  opts: { sudo: boolean } & Pick<SshOptions, "connectTimeoutMs" | "retries">,
+): Promise<Discovery> {
   let presented: Buffer | undefined;
   const r = await runSsh(target, auth, remoteCommand({ args: [], sudo: opts.sudo }), {
     stdin: bundleScript("facts.sh"),
@@ -111,15 +121,22 @@ export async function discoverHost(target: SshTarget, auth: SshAuth, opts: { sud
   const where = describeTarget(target);
   if (r.code !== 0) {
     const why = (r.stderr.trim() || r.stdout.trim()).split("\n").slice(-3).join(" / ").slice(0, 400);
-    const sudoHint = opts.sudo && /sudo/.test(r.stderr) ? `; the user ${target.user} needs passwordless sudo (as for host prep)` : "";
-    throw codedError("DISCOVER", `facts.sh failed on ${where} (exit ${r.code ?? r.signal ?? "?"}): ${why || "no output"}${sudoHint}`);
+    const sudoHint =
+      opts.sudo && /sudo/.test(r.stderr) ? `; the user ${target.user} needs passwordless sudo (as for host prep)` : "";
+    throw codedError(
+      "DISCOVER",
+      `facts.sh failed on ${where} (exit ${r.code ?? r.signal ?? "?"}): ${why || "no output"}${sudoHint}`,
+    );
   }
   if (presented === undefined) throw codedError("DISCOVER", `${where} presented no host key`);
   let facts: HostFacts;
   try {
     facts = parseFacts(r.stdout);
   } catch (e) {
-    throw codedError("DISCOVER", `facts.sh on ${where} printed a topology that cannot be read: ${(e as Error).message}`);
+    throw codedError(
+      "DISCOVER",
+      `facts.sh on ${where} printed a topology that cannot be read: ${(e as Error).message}`,
+    );
   }
   const hostKey = hostKeyLine(presented);
   return { ...facts, declared: declaredTopology(facts.topology), hostKey, fingerprint: keyFingerprint(presented) };
@@ -132,13 +149,17 @@ export function sameTopology(a: unknown, b: DeclaredTopology): boolean {
     if (!Array.isArray(nodes)) return false;
     const canon = (t: Topology) => JSON.stringify(t.nodes.map((n) => [n.id, n.cpus, n.memoryMb, n.cores]));
     const withDefaults = nodes.map((n: NumaNodeConfig) => ({ ...n, threadSiblings: n.threadSiblings ?? [] }));
-    return canon(topologyFromConfig(withDefaults)) === canon(topologyFromConfig(b.nodes.map((n) => ({ ...n, threadSiblings: n.threadSiblings ?? [] }))));
+    return (
+      canon(topologyFromConfig(withDefaults)) ===
+      canon(topologyFromConfig(b.nodes.map((n) => ({ ...n, threadSiblings: n.threadSiblings ?? [] }))))
+    );
   } catch {
     return false;
   }
 }
 
-export type StackEdit = { ok: true; text: string; changed: string[]; notes: string[] } | { ok: false; path: string; message: string };
+export type StackEdit =
+  { ok: true; text: string; changed: string[]; notes: string[] } | { ok: false; path: string; message: string };
 
 const HOSTS_KEYS = [`${CONFIG_NAMESPACE}:hosts`, "hosts"];
 
@@ -157,13 +178,20 @@ function aliasCounts(doc: Document): Map<string, number> {
 function shared(node: unknown, aliases: Map<string, number>): string | null {
   if (isAlias(node)) return `the alias *${node.source}`;
   const anchor = (node as { anchor?: string } | null)?.anchor;
-  if (anchor !== undefined && (aliases.get(anchor) ?? 0) > 0) return `the anchor &${anchor}, which ${aliases.get(anchor)} alias(es) reuse`;
+  if (anchor !== undefined && (aliases.get(anchor) ?? 0) > 0)
+    return `the anchor &${anchor}, which ${aliases.get(anchor)} alias(es) reuse`;
   return null;
 }
 
 /** `toString` options that give back the file exactly as it is, when there are some: long lines unfolded, flow collections padded or not. */
 function faithfulOptions(doc: Document, text: string): ToStringOptions | null {
-  for (const o of [{ lineWidth: 0, flowCollectionPadding: false }, { lineWidth: 0 }, { flowCollectionPadding: false }, {}]) if (doc.toString(o) === text) return o;
+  for (const o of [
+    { lineWidth: 0, flowCollectionPadding: false },
+    { lineWidth: 0 },
+    { flowCollectionPadding: false },
+    {},
+  ])
+    if (doc.toString(o) === text) return o;
   return null;
 }
 
@@ -177,28 +205,46 @@ function faithfulOptions(doc: Document, text: string): ToStringOptions | null {
 export function editStackFile(text: string, hostName: string, d: Pick<Discovery, "declared" | "hostKey">): StackEdit {
   // Parsed as lib/stack-files.ts parses it: merge keys (`<<: *anchor`) included.
   const doc = parseDocument(text, { uniqueKeys: true, merge: true });
-  if (doc.errors.length) return { ok: false, path: "stack file", message: `cannot parse it: ${doc.errors[0].message.split("\n")[0]}` };
+  if (doc.errors.length)
+    return { ok: false, path: "stack file", message: `cannot parse it: ${doc.errors[0].message.split("\n")[0]}` };
   const options = faithfulOptions(doc, text);
   const aliases = aliasCounts(doc);
   const config = isMap(doc.contents) ? doc.contents.get("config", true) : undefined;
   if (!isMap(config)) return { ok: false, path: "config", message: "the stack file has no config: mapping" };
   const hostsPair = config.items.find((p) => isScalar(p.key) && HOSTS_KEYS.includes(String(p.key.value)));
   const setting = `${CONFIG_NAMESPACE}:hosts`;
-  if (hostsPair && isAlias(hostsPair.value)) return { ok: false, path: setting, message: `is the alias *${hostsPair.value.source}; write the list of hosts out, then run discover again` };
-  if (!hostsPair || !isSeq(hostsPair.value)) return { ok: false, path: setting, message: "is not a list of hosts in the stack file" };
+  if (hostsPair && isAlias(hostsPair.value))
+    return {
+      ok: false,
+      path: setting,
+      message: `is the alias *${hostsPair.value.source}; write the list of hosts out, then run discover again`,
+    };
+  if (!hostsPair || !isSeq(hostsPair.value))
+    return { ok: false, path: setting, message: "is not a list of hosts in the stack file" };
   const valueOf = (item: unknown) => {
     const m = isAlias(item) ? item.resolve(doc) : item;
-    return isMap(m) ? (m.toJS(doc, { maxAliasCount: -1 }) as { name?: unknown; topology?: unknown; ssh?: { hostKey?: unknown } }) : undefined;
+    return isMap(m)
+      ? (m.toJS(doc, { maxAliasCount: -1 }) as { name?: unknown; topology?: unknown; ssh?: { hostKey?: unknown } })
+      : undefined;
   };
   const nameOf = (item: unknown) => valueOf(item)?.name;
   const matches = hostsPair.value.items.map((item, i) => ({ item, i })).filter(({ item }) => nameOf(item) === hostName);
   if (matches.length === 0) return { ok: false, path: setting, message: `has no host named "${hostName}"` };
-  if (matches.length > 1) return { ok: false, path: setting, message: `names "${hostName}" ${matches.length} times; host names must be unique` };
+  if (matches.length > 1)
+    return {
+      ok: false,
+      path: setting,
+      message: `names "${hostName}" ${matches.length} times; host names must be unique`,
+    };
   const { item, i } = matches[0];
   const path = `${setting}[${i}]`;
   const hostShared = shared(item, aliases);
   if (hostShared || !isMap(item)) {
-    return { ok: false, path, message: `is ${hostShared ?? "not a mapping"}; write this host's entry out in full, then run discover again` };
+    return {
+      ok: false,
+      path,
+      message: `is ${hostShared ?? "not a mapping"}; write this host's entry out in full, then run discover again`,
+    };
   }
   const host = item;
   // What the host's settings are, merge keys and aliases resolved.
@@ -211,7 +257,11 @@ export function editStackFile(text: string, hostName: string, d: Pick<Discovery,
     const oldTopology = host.get("topology", true);
     const anchored = isAlias(oldTopology) ? null : shared(oldTopology, aliases);
     if (anchored) {
-      return { ok: false, path: `${path}.topology`, message: `is ${anchored}, and this host's topology differs from it; give the other hosts their own topology, or move the anchor, then run discover again` };
+      return {
+        ok: false,
+        path: `${path}.topology`,
+        message: `is ${anchored}, and this host's topology differs from it; give the other hosts their own topology, or move the anchor, then run discover again`,
+      };
     }
     host.set("topology", topologyNode(doc, d.declared));
     changed.push(`${path}.topology`);
@@ -221,15 +271,26 @@ export function editStackFile(text: string, hostName: string, d: Pick<Discovery,
   if (typeof oldKey !== "string" || keyFingerprint(oldKey) !== keyFingerprint(d.hostKey)) {
     const ssh = host.get("ssh", true);
     const sshShared = ssh === undefined ? "not in this entry (merged from an anchor)" : shared(ssh, aliases);
-    if (!isMap(ssh) || sshShared) return { ok: false, path: `${path}.ssh`, message: `is ${sshShared ?? "not a mapping"}; write this host's ssh settings out, then run discover again` };
+    if (!isMap(ssh) || sshShared)
+      return {
+        ok: false,
+        path: `${path}.ssh`,
+        message: `is ${sshShared ?? "not a mapping"}; write this host's ssh settings out, then run discover again`,
+      };
     if (ssh.has("hostKey")) ssh.set("hostKey", d.hostKey);
     else {
-      const after = Math.max(-1, ...["host", "user", "port"].map((k) => ssh.items.findIndex((p) => isScalar(p.key) && p.key.value === k)));
+      const after = Math.max(
+        -1,
+        ...["host", "user", "port"].map((k) => ssh.items.findIndex((p) => isScalar(p.key) && p.key.value === k)),
+      );
       ssh.items.splice(after + 1, 0, doc.createPair("hostKey", d.hostKey));
     }
     changed.push(`${path}.ssh.hostKey`);
   }
-  if (options === null) notes.push("yaml does not give this file back byte for byte: the diff may show lines outside this host reformatted");
+  if (options === null)
+    notes.push(
+      "yaml does not give this file back byte for byte: the diff may show lines outside this host reformatted",
+    );
   return { ok: true, text: changed.length ? doc.toString(options ?? { lineWidth: 0 }) : text, changed, notes };
 }
 
@@ -254,7 +315,12 @@ function topologyNode(doc: Document, t: DeclaredTopology): YamlNode {
  * before the file is written. The common head and tail are skipped first; what lies between
  * is compared line by line.
  */
-export function unifiedDiff(before: string, after: string, labels: { before: string; after: string }, context = 3): string {
+export function unifiedDiff(
+  before: string,
+  after: string,
+  labels: { before: string; after: string },
+  context = 3,
+): string {
   if (before === after) return "";
   // A final newline ends the last line; it is no line of its own.
   const lines = (t: string) => (t.endsWith("\n") ? t.slice(0, -1) : t).split("\n");
@@ -272,7 +338,8 @@ export function unifiedDiff(before: string, after: string, labels: { before: str
     // Longest common subsequence, then walked forwards.
     const lcs = Array.from({ length: midA.length + 1 }, () => new Uint32Array(midB.length + 1));
     for (let i = midA.length - 1; i >= 0; i--) {
-      for (let j = midB.length - 1; j >= 0; j--) lcs[i][j] = midA[i] === midB[j] ? lcs[i + 1][j + 1] + 1 : Math.max(lcs[i + 1][j], lcs[i][j + 1]);
+      for (let j = midB.length - 1; j >= 0; j--)
+        lcs[i][j] = midA[i] === midB[j] ? lcs[i + 1][j + 1] + 1 : Math.max(lcs[i + 1][j], lcs[i][j + 1]);
     }
     let i = 0;
     let j = 0;
@@ -281,7 +348,8 @@ export function unifiedDiff(before: string, after: string, labels: { before: str
         ops.push({ kind: " ", text: midA[i] });
         i++;
         j++;
-      } else if (i < midA.length && (j === midB.length || lcs[i + 1][j] >= lcs[i][j + 1])) ops.push({ kind: "-", text: midA[i++] });
+      } else if (i < midA.length && (j === midB.length || lcs[i + 1][j] >= lcs[i][j + 1]))
+        ops.push({ kind: "-", text: midA[i++] });
       else ops.push({ kind: "+", text: midB[j++] });
     }
   } else {
@@ -303,7 +371,10 @@ export function unifiedDiff(before: string, after: string, labels: { before: str
     const hunk = ops.slice(from, to);
     const lenA = hunk.filter((o) => o.kind !== "+").length;
     const lenB = hunk.filter((o) => o.kind !== "-").length;
-    out.push(`@@ -${before1 + (lenA ? 1 : 0)},${lenA} +${after1 + (lenB ? 1 : 0)},${lenB} @@`, ...hunk.map((o) => `${o.kind}${o.text}`));
+    out.push(
+      `@@ -${before1 + (lenA ? 1 : 0)},${lenA} +${after1 + (lenB ? 1 : 0)},${lenB} @@`,
+      ...hunk.map((o) => `${o.kind}${o.text}`),
+    );
     k = last + 1;
   }
   return `${out.join("\n")}\n`;

@@ -22,7 +22,8 @@ export const HOSTPREP_DIR = join(__dirname, "..", "hostprep");
 
 export type HostStepId = "facts" | "packages" | "tuned" | "kernel-args" | "nova-compute" | "reboot";
 export type StepId = HostStepId | "scheduler";
-export type ScriptName = "facts.sh" | "packages.sh" | "tuned.sh" | "kernel-args.sh" | "nova-compute.sh" | "reboot.sh" | "scheduler.sh";
+export type ScriptName =
+  "facts.sh" | "packages.sh" | "tuned.sh" | "kernel-args.sh" | "nova-compute.sh" | "reboot.sh" | "scheduler.sh";
 /** The files hostprep scripts source; `bundleScript` inlines them. */
 const LIBRARIES = ["common.sh", "ini.sh"];
 
@@ -63,10 +64,12 @@ const UNIT_PAIR = "(0|[1-9]\\d{0,2}):(0|[1-9]\\d{0,5})";
 const UNIT_PAIRS = new RegExp(`^${UNIT_PAIR}(,${UNIT_PAIR})*$`);
 
 function cpuList(host: string, what: string, value: string): string {
-  const ok = CPU_LIST.test(value) && value.split(",").every((item) => {
-    const [lo, hi = lo] = item.split("-").map(Number);
-    return lo <= hi && hi <= 8191;
-  });
+  const ok =
+    CPU_LIST.test(value) &&
+    value.split(",").every((item) => {
+      const [lo, hi = lo] = item.split("-").map(Number);
+      return lo <= hi && hi <= 8191;
+    });
   if (!ok) throw new HostStepError(host, what, value, 'expected a kernel CPU list such as "4-11" or "2,4-7"');
   return value;
 }
@@ -74,8 +77,10 @@ function cpuList(host: string, what: string, value: string): string {
 function kernelArgs(host: string, args: string[]): string {
   const keys = new Set<string>();
   for (const a of args) {
-    if (!KERNEL_ARG.test(a)) throw new HostStepError(host, "kernel argument", a, "expected key or key=value of letters, digits and _.,:/+@=-");
-    if (a.length > 256) throw new HostStepError(host, "kernel argument", a, `expected 256 characters at most, not ${a.length}`);
+    if (!KERNEL_ARG.test(a))
+      throw new HostStepError(host, "kernel argument", a, "expected key or key=value of letters, digits and _.,:/+@=-");
+    if (a.length > 256)
+      throw new HostStepError(host, "kernel argument", a, `expected 256 characters at most, not ${a.length}`);
     const key = a.split("=")[0];
     if (keys.has(key)) throw new HostStepError(host, "kernel arguments", args, `the key ${key} appears twice`);
     keys.add(key);
@@ -90,7 +95,8 @@ function matching(host: string, what: string, value: string, re: RegExp, allowed
 }
 
 function count(host: string, what: string, value: number): string {
-  if (!Number.isSafeInteger(value) || value < 0 || value > 999_999_999) throw new HostStepError(host, what, value, "expected a whole number");
+  if (!Number.isSafeInteger(value) || value < 0 || value > 999_999_999)
+    throw new HostStepError(host, what, value, "expected a whole number");
   return String(value);
 }
 
@@ -104,8 +110,10 @@ function hugepagesUnit(plan: HostPlan): string | null {
 /** The steps that prepare one compute host, in the order they must run. */
 export function hostSteps(plan: HostPlan, host: HostConfig): HostStep[] {
   const name = plan.name;
-  if (host.name !== name) throw new HostStepError(name, "the host config's name", host.name, `expected the plan's host ${name}`);
-  if (!(OS_FAMILIES as readonly string[]).includes(plan.os)) throw new HostStepError(name, "os", plan.os, `expected one of ${OS_FAMILIES.join(", ")}`);
+  if (host.name !== name)
+    throw new HostStepError(name, "the host config's name", host.name, `expected the plan's host ${name}`);
+  if (!(OS_FAMILIES as readonly string[]).includes(plan.os))
+    throw new HostStepError(name, "os", plan.os, `expected one of ${OS_FAMILIES.join(", ")}`);
   const sudo = host.ssh.user !== "root";
   const os = plan.os;
   const isolatedCores = cpuList(name, "tuned.isolatedCores", plan.tuned.isolatedCores);
@@ -117,7 +125,16 @@ export function hostSteps(plan: HostPlan, host: HostConfig): HostStep[] {
   const nova = plan.nova;
   const dedicated = cpuList(name, "nova.cpuDedicatedSet", nova.cpuDedicatedSet);
   const shared = nova.cpuSharedSet === null ? null : cpuList(name, "nova.cpuSharedSet", nova.cpuSharedSet);
-  const pages = nova.reservedHugePages.length === 0 ? null : matching(name, "nova.reservedHugePages", nova.reservedHugePages.join(";"), PAGE_ENTRIES, 'expected entries like "node:0,size:1GB,count:1"');
+  const pages =
+    nova.reservedHugePages.length === 0
+      ? null
+      : matching(
+          name,
+          "nova.reservedHugePages",
+          nova.reservedHugePages.join(";"),
+          PAGE_ENTRIES,
+          'expected entries like "node:0,size:1GB,count:1"',
+        );
   const memory = count(name, "nova.reservedHostMemoryMb", nova.reservedHostMemoryMb);
   const kernel = { os, kernelArgs: [...plan.kernel.args], hugepagesUnit: unit };
 
@@ -126,18 +143,37 @@ export function hostSteps(plan: HostPlan, host: HostConfig): HostStep[] {
     // the checks; re-read when the OS the plan targets changes.
     { id: "facts", script: "facts.sh", args: [], triggers: { os }, sudo },
     { id: "packages", script: "packages.sh", args: ["--os", os], triggers: { os }, sudo },
-    { id: "tuned", script: "tuned.sh", args: ["--profile", profile, "--isolated-cores", isolatedCores], triggers: { profile, isolatedCores }, sudo },
-    { id: "kernel-args", script: "kernel-args.sh", args: ["--os", os, "--args", args, ...unitArgs], triggers: kernel, sudo },
+    {
+      id: "tuned",
+      script: "tuned.sh",
+      args: ["--profile", profile, "--isolated-cores", isolatedCores],
+      triggers: { profile, isolatedCores },
+      sudo,
+    },
+    {
+      id: "kernel-args",
+      script: "kernel-args.sh",
+      args: ["--os", os, "--args", args, ...unitArgs],
+      triggers: kernel,
+      sudo,
+    },
     {
       id: "nova-compute",
       script: "nova-compute.sh",
       args: [
-        "--dedicated", dedicated,
+        "--dedicated",
+        dedicated,
         ...(shared === null ? [] : ["--shared", shared]),
-        "--reserved-host-memory-mb", memory,
+        "--reserved-host-memory-mb",
+        memory,
         ...(pages === null ? [] : ["--reserved-huge-pages", pages]),
       ],
-      triggers: { cpuDedicatedSet: dedicated, cpuSharedSet: shared, reservedHostMemoryMb: nova.reservedHostMemoryMb, reservedHugePages: [...nova.reservedHugePages] },
+      triggers: {
+        cpuDedicatedSet: dedicated,
+        cpuSharedSet: shared,
+        reservedHostMemoryMb: nova.reservedHostMemoryMb,
+        reservedHugePages: [...nova.reservedHugePages],
+      },
       sudo,
     },
     // Whatever changes the next boot: the RT kernel (packages, so the OS), the hugepage
@@ -165,7 +201,8 @@ export function remoteCommand(step: Pick<HostStep, "args" | "sudo">): string {
   return step.sudo ? `sudo -n ${command}` : command;
 }
 
-const SOURCE_LINE = /^# shellcheck source-path=SCRIPTDIR source=([a-z-]+\.sh)\n\. "\$\(dirname "\$\{BASH_SOURCE\[0\]\}"\)\/([a-z-]+\.sh)"\n/gm;
+const SOURCE_LINE =
+  /^# shellcheck source-path=SCRIPTDIR source=([a-z-]+\.sh)\n\. "\$\(dirname "\$\{BASH_SOURCE\[0\]\}"\)\/([a-z-]+\.sh)"\n/gm;
 const bundles = new Map<ScriptName, string>();
 
 /**
@@ -178,12 +215,16 @@ export function bundleScript(name: ScriptName): string {
   if (cached !== undefined) return cached;
   const text = readFileSync(join(HOSTPREP_DIR, name), "utf8");
   const bundle = text.replace(SOURCE_LINE, (_line, directive: string, lib: string) => {
-    if (directive !== lib || !LIBRARIES.includes(lib)) throw new Error(`hostprep/${name} sources ${lib}, which is not a hostprep library (${LIBRARIES.join(", ")})`);
+    if (directive !== lib || !LIBRARIES.includes(lib))
+      throw new Error(`hostprep/${name} sources ${lib}, which is not a hostprep library (${LIBRARIES.join(", ")})`);
     const body = readFileSync(join(HOSTPREP_DIR, lib), "utf8").replace(/^# shellcheck shell=bash\n/, "");
     return `# >>> hostprep/${lib}, inlined for bash -s\n${body}# <<< hostprep/${lib}\n`;
   });
   // A source line in another spelling would look for a file next to a script that has none.
-  if (/BASH_SOURCE|^\s*(\.|source)\s/m.test(bundle)) throw new Error(`hostprep/${name} still sources a file after bundling; use the line: . "$(dirname "\${BASH_SOURCE[0]}")/<library>"`);
+  if (/BASH_SOURCE|^\s*(\.|source)\s/m.test(bundle))
+    throw new Error(
+      `hostprep/${name} still sources a file after bundling; use the line: . "$(dirname "\${BASH_SOURCE[0]}")/<library>"`,
+    );
   bundles.set(name, bundle);
   return bundle;
 }
@@ -197,6 +238,12 @@ export function bundleScript(name: ScriptName): string {
  */
 export function sshConnection<K>(ssh: SshConfig, privateKey?: K) {
   const key = privateKey === undefined ? {} : { privateKey };
-  const target = (t: Omit<SshConfig, "proxy">) => ({ host: t.host, port: t.port, user: t.user, ...(t.hostKey === undefined ? {} : { hostKey: t.hostKey }), ...key });
+  const target = (t: Omit<SshConfig, "proxy">) => ({
+    host: t.host,
+    port: t.port,
+    user: t.user,
+    ...(t.hostKey === undefined ? {} : { hostKey: t.hostKey }),
+    ...key,
+  });
   return { ...target(ssh), ...(ssh.proxy === undefined ? {} : { proxy: target(ssh.proxy) }) };
 }

@@ -18,8 +18,7 @@ export const SHA256_PROPERTY = "openstack_rt_source_sha256";
 
 export type ImageSource =
   /** `path` as configured (relative to the project directory, where Pulumi runs the provider too). */
-  | { kind: "file"; path: string; sha256: string }
-  | { kind: "url"; url: string };
+  { kind: "file"; path: string; sha256: string } | { kind: "url"; url: string };
 
 /** sha256 of a file, read in chunks so that a multi-GB image does not have to fit in memory. */
 export function sha256File(path: string): string {
@@ -35,11 +34,17 @@ export function sha256File(path: string): string {
 }
 
 /** The image's source, or why it has none: `image` has exactly one of file and url (planStack checks that). */
-export function imageSource(image: StackConfig["image"], projectDir: string): { ok: true; source: ImageSource } | { ok: false; problem: Problem } {
+export function imageSource(
+  image: StackConfig["image"],
+  projectDir: string,
+): { ok: true; source: ImageSource } | { ok: false; problem: Problem } {
   if (SHA256_PROPERTY in image.properties) {
     return {
       ok: false,
-      problem: { path: settingPath(["image", "properties", SHA256_PROPERTY]), message: `got ${JSON.stringify(image.properties[SHA256_PROPERTY])}, but the program sets it from the image file; remove it` },
+      problem: {
+        path: settingPath(["image", "properties", SHA256_PROPERTY]),
+        message: `got ${JSON.stringify(image.properties[SHA256_PROPERTY])}, but the program sets it from the image file; remove it`,
+      },
     };
   }
   if (image.url !== undefined) return { ok: true, source: { kind: "url", url: image.url } };
@@ -47,11 +52,29 @@ export function imageSource(image: StackConfig["image"], projectDir: string): { 
   const full = isAbsolute(file) ? file : resolve(projectDir, file);
   const path = settingPath(["image", "file"]);
   try {
-    if (!statSync(full).isFile()) return { ok: false, problem: { path, message: `got "${file}" (${full}), which is not a regular file; give the path of the image file` } };
+    if (!statSync(full).isFile())
+      return {
+        ok: false,
+        problem: {
+          path,
+          message: `got "${file}" (${full}), which is not a regular file; give the path of the image file`,
+        },
+      };
     return { ok: true, source: { kind: "file", path: file, sha256: sha256File(full) } };
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code ?? String(e);
-    const why = code === "ENOENT" ? "does not exist" : code === "EACCES" ? "cannot be read (permission denied)" : `cannot be read (${code})`;
-    return { ok: false, problem: { path, message: `got "${file}" (${full}), which ${why}; give the path of the image file, relative to the project directory or absolute` } };
+    const why =
+      code === "ENOENT"
+        ? "does not exist"
+        : code === "EACCES"
+          ? "cannot be read (permission denied)"
+          : `cannot be read (${code})`;
+    return {
+      ok: false,
+      problem: {
+        path,
+        message: `got "${file}" (${full}), which ${why}; give the path of the image file, relative to the project directory or absolute`,
+      },
+    };
   }
 }

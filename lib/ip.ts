@@ -88,17 +88,22 @@ export function parseCidr(s: string): Cidr | null {
 /** Private and special-purpose ranges: reaching only these never reaches the internet. */
 const SPECIAL: Record<IpVersion, string[]> = {
   4: [
-    "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", // RFC 1918
+    "10.0.0.0/8",
+    "172.16.0.0/12",
+    "192.168.0.0/16", // RFC 1918
     "127.0.0.0/8", // loopback
     "169.254.0.0/16", // link-local
     "100.64.0.0/10", // carrier-grade NAT (RFC 6598)
-    "192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", // documentation (RFC 5737)
+    "192.0.2.0/24",
+    "198.51.100.0/24",
+    "203.0.113.0/24", // documentation (RFC 5737)
   ],
   6: [
     "fc00::/7", // unique local (RFC 4193)
     "fe80::/10", // link-local
     "::1/128", // loopback
-    "2001:db8::/32", "3fff::/20", // documentation (RFC 3849, RFC 9637)
+    "2001:db8::/32",
+    "3fff::/20", // documentation (RFC 3849, RFC 9637)
   ],
 };
 

@@ -64,11 +64,22 @@ function nameRegex(name: string, parameters: Record<string, string>): string {
 const parameters: Record<string, string> = novaValidators.parameters;
 const VALIDATORS: Validator[] = novaValidators.validators.map((v) => {
   const value = v.value as ValueRule;
-  return { name: v.name, nameRe: fullMatch(nameRegex(v.name, parameters)), value, valueRe: value.pattern === undefined ? undefined : fullMatch(value.pattern) };
+  return {
+    name: v.name,
+    nameRe: fullMatch(nameRegex(v.name, parameters)),
+    value,
+    valueRe: value.pattern === undefined ? undefined : fullMatch(value.pattern),
+  };
 });
 const BY_NAME = new Map(VALIDATORS.map((v) => [v.name, v]));
 // validators.load_validators: the part before the first ':' of every name regex that has one.
-const NAMESPACES = [...new Set(VALIDATORS.map((v) => nameRegex(v.name, parameters)).filter((r) => r.includes(":")).map((r) => r.split(":")[0]))].map(fullMatch);
+const NAMESPACES = [
+  ...new Set(
+    VALIDATORS.map((v) => nameRegex(v.name, parameters))
+      .filter((r) => r.includes(":"))
+      .map((r) => r.split(":")[0]),
+  ),
+].map(fullMatch);
 
 // oslo_utils.strutils.bool_from_string(strict=True): stripped, case-blind.
 const TRUE_STRINGS = ["1", "t", "true", "on", "y", "yes"];
@@ -82,7 +93,8 @@ function valueError(rule: ValueRule, valueRe: RegExp | undefined, value: string)
     const allowed = `an integer${rule.min !== undefined ? ` >= ${rule.min}` : ""}${rule.max !== undefined ? ` <= ${rule.max}` : ""}`;
     if (!PY_INT.test(value)) return `Nova takes ${allowed}`;
     const n = BigInt(value.trim().replace(/_/g, ""));
-    if ((rule.min !== undefined && n < BigInt(rule.min)) || (rule.max !== undefined && n > BigInt(rule.max))) return `Nova takes ${allowed}`;
+    if ((rule.min !== undefined && n < BigInt(rule.min)) || (rule.max !== undefined && n > BigInt(rule.max)))
+      return `Nova takes ${allowed}`;
     return null;
   }
   if (rule.type === "bool") {
@@ -92,7 +104,8 @@ function valueError(rule: ValueRule, valueRe: RegExp | undefined, value: string)
   }
   // A pattern wins over an enum, as in base.py _validate_str.
   if (valueRe !== undefined) return valueRe.test(value) ? null : `Nova takes only values matching ${rule.pattern}`;
-  if (rule.enum !== undefined) return rule.enum.includes(value) ? null : `Nova takes one of ${rule.enum.join(", ")} (case matters)`;
+  if (rule.enum !== undefined)
+    return rule.enum.includes(value) ? null : `Nova takes one of ${rule.enum.join(", ")} (case matters)`;
   return null;
 }
 
@@ -112,7 +125,9 @@ function nearestName(name: string): string | undefined {
   return best?.name;
 }
 
-const CANDIDATES = VALIDATORS.filter((v) => v.name.includes(":") && !v.name.slice(v.name.indexOf(":")).includes("{")).map((v) => ({
+const CANDIDATES = VALIDATORS.filter(
+  (v) => v.name.includes(":") && !v.name.slice(v.name.indexOf(":")).includes("{"),
+).map((v) => ({
   namespace: fullMatch(nameRegex(v.name.slice(0, v.name.indexOf(":")), parameters)),
   rest: v.name.slice(v.name.indexOf(":") + 1),
 }));
@@ -121,7 +136,8 @@ function editDistance(a: string, b: string): number {
   let row = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
     const next = [i];
-    for (let j = 1; j <= b.length; j++) next[j] = Math.min(row[j] + 1, next[j - 1] + 1, row[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    for (let j = 1; j <= b.length; j++)
+      next[j] = Math.min(row[j] + 1, next[j - 1] + 1, row[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
     row = next;
   }
   return row[b.length];

@@ -42,7 +42,12 @@ export interface NovaHost {
   packCells: boolean;
 }
 
-export const NOVA_DEFAULTS = { reservedHostMemoryMb: 512, cpuAllocationRatio: 16, ramAllocationRatio: 1.5, packCells: false };
+export const NOVA_DEFAULTS = {
+  reservedHostMemoryMb: 512,
+  cpuAllocationRatio: 16,
+  ramAllocationRatio: 1.5,
+  packCells: false,
+};
 
 export type PageRequest = number | "small" | "large" | "any";
 type CpuPolicy = "dedicated" | "mixed" | "shared";
@@ -107,7 +112,7 @@ function parsePageSize(request: string): PageRequest {
   // oslo's string_to_bytes (IEC): the unit suffix B/b/bit is required, prefixes are uppercase.
   const m = /^(\d+)\s*([KMGT])?(i)?(b|bit|B)$/.exec(request);
   if (!m) throw new Rejected(`MemoryPageSizeInvalid: Invalid memory page size '${request}'`);
-  const bytes = Number(m[1]) * 1024 ** " KMGT".indexOf(m[2] ?? " ") / (m[4] === "B" ? 1 : 8);
+  const bytes = (Number(m[1]) * 1024 ** " KMGT".indexOf(m[2] ?? " ")) / (m[4] === "B" ? 1 : 8);
   return bytes / 1024;
 }
 
@@ -116,18 +121,28 @@ function realtimeMask(flavor: NovaFlavor, imageProps: Record<string, string>): C
   const all = cpuSet(Array.from({ length: flavor.vcpus }, (_, i) => i));
   let rt: CpuSet;
   try {
-    rt = !mask ? all : mask.trim().startsWith("^") ? parseNovaCpuSpec(`0-${flavor.vcpus - 1},${mask}`) : parseNovaCpuSpec(mask);
+    rt = !mask
+      ? all
+      : mask.trim().startsWith("^")
+        ? parseNovaCpuSpec(`0-${flavor.vcpus - 1},${mask}`)
+        : parseNovaCpuSpec(mask);
   } catch (e) {
     throw new Rejected(`Invalid: ${(e as Error).message}`);
   }
   if (rt.length === 0) throw new Rejected("RealtimeMaskNotFoundOrInvalid: the realtime mask selects no vCPU");
-  if (rt.length === all.length && difference(all, rt).length === 0 && !flavor.extraSpecs["hw:emulator_threads_policy"]) {
+  if (
+    rt.length === all.length &&
+    difference(all, rt).length === 0 &&
+    !flavor.extraSpecs["hw:emulator_threads_policy"]
+  ) {
     throw new Rejected(
       "RealtimeMaskNotFoundOrInvalid: Use of realtime CPUs requires either one or more non-realtime CPU(s) or offloaded emulator threads.",
     );
   }
   if (difference(rt, all).length > 0) {
-    throw new Rejected("RealtimeMaskNotFoundOrInvalid: Realtime policy vCPU(s) mask is configured with RT vCPUs that are not a subset of the vCPUs in the flavor");
+    throw new Rejected(
+      "RealtimeMaskNotFoundOrInvalid: Realtime policy vCPU(s) mask is configured with RT vCPUs that are not a subset of the vCPUs in the flavor",
+    );
   }
   return rt;
 }
@@ -135,10 +150,14 @@ function realtimeMask(flavor: NovaFlavor, imageProps: Record<string, string>): C
 function dedicatedMask(flavor: NovaFlavor): CpuSet | null {
   const mask = flavor.extraSpecs["hw:cpu_dedicated_mask"];
   if (!mask) return null;
-  const pcpus = mask.trim().startsWith("^") ? parseNovaCpuSpec(`0-${flavor.vcpus - 1},${mask}`) : parseNovaCpuSpec(mask);
+  const pcpus = mask.trim().startsWith("^")
+    ? parseNovaCpuSpec(`0-${flavor.vcpus - 1},${mask}`)
+    : parseNovaCpuSpec(mask);
   const all = Array.from({ length: flavor.vcpus }, (_, i) => i);
   if (pcpus.length === 0 || difference(all, pcpus).length === 0 || difference(pcpus, all).length > 0) {
-    throw new Rejected("InvalidMixedInstanceDedicatedMask: the dedicated mask must name some, but not all, of the flavor's vCPUs");
+    throw new Rejected(
+      "InvalidMixedInstanceDedicatedMask: the dedicated mask must name some, but not all, of the flavor's vCPUs",
+    );
   }
   return pcpus;
 }
@@ -151,19 +170,29 @@ export function guestRequest(flavor: NovaFlavor, imageProps: Record<string, stri
   const emulatorPolicy = (specs["hw:emulator_threads_policy"] ?? null) as GuestRequest["emulatorPolicy"];
   const realtime = truthy(specs["hw:cpu_realtime"]);
   if (realtime && cpuPolicy !== "dedicated" && cpuPolicy !== "mixed") {
-    throw new Rejected("RealtimeConfigurationInvalid: Cannot set realtime policy in a non dedicated cpu pinning policy");
+    throw new Rejected(
+      "RealtimeConfigurationInvalid: Cannot set realtime policy in a non dedicated cpu pinning policy",
+    );
   }
   const realtimeVcpus = realtime ? realtimeMask(flavor, imageProps) : [];
   let dedicated = dedicatedMask(flavor);
   if (cpuPolicy === null || cpuPolicy === "shared") {
-    if (threadPolicy) throw new Rejected("CPUThreadPolicyConfigurationInvalid: a CPU thread policy needs hw:cpu_policy dedicated or mixed");
-    if (emulatorPolicy === "isolate") throw new Rejected("BadRequirementEmulatorThreadsPolicy: emulator threads policy isolate needs hw:cpu_policy dedicated or mixed");
+    if (threadPolicy)
+      throw new Rejected(
+        "CPUThreadPolicyConfigurationInvalid: a CPU thread policy needs hw:cpu_policy dedicated or mixed",
+      );
+    if (emulatorPolicy === "isolate")
+      throw new Rejected(
+        "BadRequirementEmulatorThreadsPolicy: emulator threads policy isolate needs hw:cpu_policy dedicated or mixed",
+      );
     if (dedicated) throw new Rejected("RequiredMixedInstancePolicy: hw:cpu_dedicated_mask needs hw:cpu_policy=mixed");
   } else if (cpuPolicy === "dedicated") {
     if (dedicated) throw new Rejected("RequiredMixedInstancePolicy: hw:cpu_dedicated_mask needs hw:cpu_policy=mixed");
   } else {
-    if ((realtimeVcpus.length > 0) === (dedicated !== null)) {
-      throw new Rejected("RequiredMixedOrRealtimeCPUMask: a mixed policy needs exactly one of hw:cpu_realtime_mask and hw:cpu_dedicated_mask");
+    if (realtimeVcpus.length > 0 === (dedicated !== null)) {
+      throw new Rejected(
+        "RequiredMixedOrRealtimeCPUMask: a mixed policy needs exactly one of hw:cpu_realtime_mask and hw:cpu_dedicated_mask",
+      );
     }
     dedicated = dedicated ?? realtimeVcpus;
   }
@@ -173,7 +202,8 @@ export function guestRequest(flavor: NovaFlavor, imageProps: Record<string, stri
   }
   const flavorPage = specs["hw:mem_page_size"];
   const imagePage = imageProps.hw_mem_page_size;
-  if (!flavorPage && imagePage) throw new Rejected(`MemoryPageSizeForbidden: page size ${imagePage} forbidden against '<empty>'`);
+  if (!flavorPage && imagePage)
+    throw new Rejected(`MemoryPageSizeForbidden: page size ${imagePage} forbidden against '<empty>'`);
   let pageSize = flavorPage ? parsePageSize(flavorPage) : null;
   if (imagePage) {
     if (pageSize === "any" || pageSize === "large") pageSize = parsePageSize(imagePage);
@@ -183,7 +213,7 @@ export function guestRequest(flavor: NovaFlavor, imageProps: Record<string, stri
     throw new Rejected("LockMemoryForbidden: hw:locked_memory needs hw:mem_page_size");
   }
   const all = cpuSet(Array.from({ length: flavor.vcpus }, (_, i) => i));
-  const pcpus = cpuPolicy === "dedicated" ? all : dedicated ?? [];
+  const pcpus = cpuPolicy === "dedicated" ? all : (dedicated ?? []);
   let cells: GuestCell[] | null = null;
   if (nodesSpec !== undefined || pageSize !== null || cpuPolicy === "dedicated" || cpuPolicy === "mixed") {
     const nodes = nodesSpec === undefined ? 1 : Number(nodesSpec);
@@ -195,10 +225,24 @@ export function guestRequest(flavor: NovaFlavor, imageProps: Record<string, stri
     const per = flavor.vcpus / nodes;
     cells = Array.from({ length: nodes }, (_, id) => {
       const cpus = all.slice(id * per, (id + 1) * per);
-      return { id, cpuset: difference(cpus, pcpus), pcpuset: intersection(cpus, pcpus), memoryMb: flavor.ramMb / nodes };
+      return {
+        id,
+        cpuset: difference(cpus, pcpus),
+        pcpuset: intersection(cpus, pcpus),
+        memoryMb: flavor.ramMb / nodes,
+      };
     });
   }
-  return { vcpus: flavor.vcpus, ramMb: flavor.ramMb, cpuPolicy, threadPolicy, emulatorPolicy, realtimeVcpus, pageSize, cells };
+  return {
+    vcpus: flavor.vcpus,
+    ramMb: flavor.ramMb,
+    cpuPolicy,
+    threadPolicy,
+    emulatorPolicy,
+    realtimeVcpus,
+    pageSize,
+    cells,
+  };
 }
 
 // --- the host as Nova sees it ---------------------------------------------------------------
@@ -226,7 +270,14 @@ export interface HostUsage {
 }
 
 export function emptyUsage(): HostUsage {
-  return { pinned: new Set(), pagesUsed: new Map(), memoryUsedMb: new Map(), vcpuUsed: 0, pcpuUsed: 0, memoryMbUsed: 0 };
+  return {
+    pinned: new Set(),
+    pagesUsed: new Map(),
+    memoryUsedMb: new Map(),
+    vcpuUsed: 0,
+    pcpuUsed: 0,
+    memoryMbUsed: 0,
+  };
 }
 
 function onlineCpus(host: NovaHost): CpuSet {
@@ -266,7 +317,8 @@ function deriveCells(host: NovaHost): CellState[] {
       .filter((s) => s.length > 0)
       .sort((a, b) => a[0] - b[0]);
     const huge = c.hugepages1g * PAGE_1G + c.hugepages2m * PAGE_2M;
-    const reserved = (size: number) => host.reservedHugePages.filter((r) => r.node === c.id && r.sizeKb === size).reduce((s, r) => s + r.count, 0);
+    const reserved = (size: number) =>
+      host.reservedHugePages.filter((r) => r.node === c.id && r.sizeKb === size).reduce((s, r) => s + r.count, 0);
     return {
       id: c.id,
       cpuset: intersection(c.cpus, shared),
@@ -291,7 +343,11 @@ const inventoryCache = new WeakMap<NovaHost, { vcpu: number; pcpu: number; smt: 
 function inventoryOf(host: NovaHost) {
   let inv = inventoryCache.get(host);
   if (!inv) {
-    inv = { vcpu: vcpuAvailable(host).length, pcpu: pcpuAvailable(host).length, smt: host.cells.some((c) => c.siblings.some((s) => s.length > 1)) };
+    inv = {
+      vcpu: vcpuAvailable(host).length,
+      pcpu: pcpuAvailable(host).length,
+      smt: host.cells.some((c) => c.siblings.some((s) => s.length > 1)),
+    };
     inventoryCache.set(host, inv);
   }
   return inv;
@@ -314,7 +370,8 @@ function placementProblems(req: GuestRequest, host: NovaHost, usage: HostUsage):
     const short: string[] = [];
     for (const [rc, n] of Object.entries(want)) {
       const inv = inventory[rc];
-      if (n > 0 && (n > inv.total || n > (inv.total - inv.reserved) * inv.ratio - inv.used)) short.push(`${rc}=${n} (inventory ${inv.total})`);
+      if (n > 0 && (n > inv.total || n > (inv.total - inv.reserved) * inv.ratio - inv.used))
+        short.push(`${rc}=${n} (inventory ${inv.total})`);
     }
     for (const t of required) if (!smt) short.push(`required trait ${t} missing`);
     for (const t of forbidden) if (smt) short.push(`forbidden trait ${t} present`);
@@ -330,7 +387,11 @@ function placementProblems(req: GuestRequest, host: NovaHost, usage: HostUsage):
   if (first.length === 0) return null;
   if (!pinned) return [first.join(", ")];
   // Nova's fallback query for hosts still on vcpu_pin_set: everything as VCPU, no traits.
-  const fallback = attempt({ VCPU: req.vcpus + (req.emulatorPolicy === "isolate" ? 1 : 0), MEMORY_MB: req.ramMb }, [], []);
+  const fallback = attempt(
+    { VCPU: req.vcpus + (req.emulatorPolicy === "isolate" ? 1 : 0), MEMORY_MB: req.ramMb },
+    [],
+    [],
+  );
   return fallback.length === 0 ? null : [first.join(", "), fallback.join(", ")];
 }
 
@@ -343,9 +404,15 @@ function freePages(cell: CellState, size: number, usage: HostUsage): number {
 }
 
 /** _numa_cell_supports_pagesize_request: the page size this cell serves the guest cell with. */
-function pickPageSize(cell: CellState, guest: GuestCell, req: PageRequest, usage: HostUsage): number | null | "unsupported" {
+function pickPageSize(
+  cell: CellState,
+  guest: GuestCell,
+  req: PageRequest,
+  usage: HostUsage,
+): number | null | "unsupported" {
   const memKb = guest.memoryMb * 1024;
-  const candidates = req === "small" ? [PAGE_4K] : req === "large" ? [PAGE_1G, PAGE_2M] : req === "any" ? ALL_PAGE_SIZES : [req];
+  const candidates =
+    req === "small" ? [PAGE_4K] : req === "large" ? [PAGE_1G, PAGE_2M] : req === "any" ? ALL_PAGE_SIZES : [req];
   for (const size of candidates) {
     const free = freePages(cell, size, usage);
     if (free < 0) return "unsupported";
@@ -355,10 +422,19 @@ function pickPageSize(cell: CellState, guest: GuestCell, req: PageRequest, usage
 }
 
 /** _pack_instance_onto_cores: pins the guest cell's dedicated vCPUs, or null when the thread policy forbids it. */
-function packOntoCores(cell: CellState, guest: GuestCell, policy: ThreadPolicy | null, reserve: number, dedicatedHost: boolean, usage: HostUsage) {
+function packOntoCores(
+  cell: CellState,
+  guest: GuestCell,
+  policy: ThreadPolicy | null,
+  reserve: number,
+  dedicatedHost: boolean,
+  usage: HostUsage,
+) {
   // Nova treats an empty pinning as a failure: a mixed guest cell with no dedicated vCPU never fits.
   if (guest.pcpuset.length === 0) return null;
-  const freeSiblings = cell.siblings.map((s) => s.filter((c) => cell.pcpuMembers.has(c) && !usage.pinned.has(c))).filter((s) => s.length > 0);
+  const freeSiblings = cell.siblings
+    .map((s) => s.filter((c) => cell.pcpuMembers.has(c) && !usage.pinned.has(c)))
+    .filter((s) => s.length > 0);
   const setsOf = (threads: number) => freeSiblings.filter((s) => s.length >= threads);
   const pin = (threads: number, cores: CpuSet[]) => {
     if (threads * cores.length < guest.pcpuset.length) return null;
@@ -369,7 +445,9 @@ function packOntoCores(cell: CellState, guest: GuestCell, policy: ThreadPolicy |
     if (!pinning) return null;
     if (reserve === 0) return [];
     const used = new Set(pinning.map(([, p]) => p));
-    const left = cores.filter((s) => !(wholeCores && s.some((c) => used.has(c)))).flatMap((s) => s.filter((c) => !used.has(c)));
+    const left = cores
+      .filter((s) => !(wholeCores && s.some((c) => used.has(c))))
+      .flatMap((s) => s.filter((c) => !used.has(c)));
     return left.length >= reserve ? left.slice(0, reserve) : null;
   };
   const tpc = cell.threadsPerCore;
@@ -388,13 +466,23 @@ function packOntoCores(cell: CellState, guest: GuestCell, policy: ThreadPolicy |
     if (pinning && reserved) return { pinning, reserved };
   }
   if (policy === "require") return null;
-  const singles = setsOf(1).flat().map((c) => [c]);
+  const singles = setsOf(1)
+    .flat()
+    .map((c) => [c]);
   const pinning = pin(1, singles);
   const reserved = reserveFrom(singles, pinning, false);
   return pinning && reserved ? { pinning, reserved } : null;
 }
 
-function fitCell(cell: CellState, guest: GuestCell, req: GuestRequest, reserve: number, host: NovaHost, usage: HostUsage, log: string[]) {
+function fitCell(
+  cell: CellState,
+  guest: GuestCell,
+  req: GuestRequest,
+  reserve: number,
+  host: NovaHost,
+  usage: HostUsage,
+  log: string[],
+) {
   const where = `guest cell ${guest.id} -> host cell ${cell.id}`;
   let pageSizeKb = PAGE_4K;
   if (req.pageSize !== null) {
@@ -414,11 +502,15 @@ function fitCell(cell: CellState, guest: GuestCell, req: GuestRequest, reserve: 
   }
   const pinnedPolicy = req.cpuPolicy === "dedicated" || req.cpuPolicy === "mixed";
   if (pinnedPolicy && guest.pcpuset.length + reserve > cell.pcpuset.length) {
-    log.push(`${where}: Not enough host cell CPUs to fit instance cell; required: ${guest.pcpuset.length} + ${reserve} as overhead, actual: ${cell.pcpuset.length}`);
+    log.push(
+      `${where}: Not enough host cell CPUs to fit instance cell; required: ${guest.pcpuset.length} + ${reserve} as overhead, actual: ${cell.pcpuset.length}`,
+    );
     return null;
   }
   if (req.cpuPolicy !== "dedicated" && guest.cpuset.length > cell.cpuset.length) {
-    log.push(`${where}: Not enough host cell CPUs to fit instance cell; required: ${guest.cpuset.length}, actual: ${cell.cpuset.length}`);
+    log.push(
+      `${where}: Not enough host cell CPUs to fit instance cell; required: ${guest.cpuset.length}, actual: ${cell.cpuset.length}`,
+    );
     return null;
   }
   if (!pinnedPolicy) return { pinning: [] as (readonly [number, number])[], reserved: [] as number[], pageSizeKb };
@@ -431,7 +523,14 @@ function fitCell(cell: CellState, guest: GuestCell, req: GuestRequest, reserve: 
     log.push(`${where}: not enough free memory`);
     return null;
   }
-  const packed = packOntoCores(cell, guest, req.threadPolicy, reserve, host.cpuDedicatedSet !== null && host.cpuDedicatedSet.length > 0, usage);
+  const packed = packOntoCores(
+    cell,
+    guest,
+    req.threadPolicy,
+    reserve,
+    host.cpuDedicatedSet !== null && host.cpuDedicatedSet.length > 0,
+    usage,
+  );
   if (!packed) {
     log.push(`${where}: the thread policy "${req.threadPolicy ?? "prefer"}" cannot be met on this cell's cores`);
     return null;
@@ -494,7 +593,10 @@ function numaFit(req: GuestRequest, host: NovaHost, usage: HostUsage, log: strin
 }
 
 function stableSort<T>(items: T[], cmp: (a: T, b: T) => number): T[] {
-  return items.map((item, i) => ({ item, i })).sort((a, b) => cmp(a.item, b.item) || a.i - b.i).map((x) => x.item);
+  return items
+    .map((item, i) => ({ item, i }))
+    .sort((a, b) => cmp(a.item, b.item) || a.i - b.i)
+    .map((x) => x.item);
 }
 
 function emulatorPcpus(req: GuestRequest, cells: PlacedCell[], host: NovaHost): CpuSet {
@@ -508,7 +610,9 @@ function emulatorPcpus(req: GuestRequest, cells: PlacedCell[], host: NovaHost): 
   const shared = new Map(hostCells(host).map((c) => [c.id, c.cpuset]));
   return cpuSet(
     cells.flatMap((c) => {
-      const pinned = Object.entries(c.pinning).filter(([v]) => !rt.has(Number(v))).map(([, p]) => p);
+      const pinned = Object.entries(c.pinning)
+        .filter(([v]) => !rt.has(Number(v)))
+        .map(([, p]) => p);
       const floating = c.vcpus.some((v) => !(v in c.pinning) && !rt.has(v)) ? [...(shared.get(c.hostCell) ?? [])] : [];
       return [...pinned, ...floating];
     }),
@@ -516,7 +620,12 @@ function emulatorPcpus(req: GuestRequest, cells: PlacedCell[], host: NovaHost): 
 }
 
 /** Nova's whole answer for one flavor (and image) on one host, given what is already used there. */
-export function novaVerdict(flavor: NovaFlavor, host: NovaHost, imageProps: Record<string, string> = {}, usage: HostUsage = emptyUsage()): Verdict {
+export function novaVerdict(
+  flavor: NovaFlavor,
+  host: NovaHost,
+  imageProps: Record<string, string> = {},
+  usage: HostUsage = emptyUsage(),
+): Verdict {
   const request = requestOrRejection(flavor, imageProps);
   return "outcome" in request ? request : placeRequest(request, host, usage);
 }
@@ -536,21 +645,47 @@ function requestOrRejection(flavor: NovaFlavor, imageProps: Record<string, strin
 /** The scheduler's and the driver's part: placement, NUMA fitting, emulator threads. */
 function placeRequest(request: GuestRequest, host: NovaHost, usage: HostUsage, withEmulatorPin = true): Verdict {
   const placementShort = placementProblems(request, host, usage);
-  if (placementShort) return { outcome: "no-fit", stage: "placement", reasons: [`no allocation candidates: ${placementShort.join(" / fallback VCPU query: ")}`], request };
+  if (placementShort)
+    return {
+      outcome: "no-fit",
+      stage: "placement",
+      reasons: [`no allocation candidates: ${placementShort.join(" / fallback VCPU query: ")}`],
+      request,
+    };
   if (!request.cells) return { outcome: "fits", placement: null, request };
   const log: string[] = [];
   if (request.threadPolicy === "require" && !host.cells.some((c) => c.siblings.some((s) => s.length > 1))) {
-    return { outcome: "no-fit", stage: "numa", reasons: ['host has no SMT siblings but thread policy "require" was requested'], request };
+    return {
+      outcome: "no-fit",
+      stage: "numa",
+      reasons: ['host has no SMT siblings but thread policy "require" was requested'],
+      request,
+    };
   }
   const cells = numaFit(request, host, usage, log);
   if (!cells) {
-    return { outcome: "no-fit", stage: "numa", reasons: log.length ? log : ["no host cell offers the requested page size"], request };
+    return {
+      outcome: "no-fit",
+      stage: "numa",
+      reasons: log.length ? log : ["no host cell offers the requested page size"],
+      request,
+    };
   }
-  const placement: Placement = { cells, emulatorPolicy: request.emulatorPolicy, emulatorPcpus: withEmulatorPin ? emulatorPcpus(request, cells, host) : [], realtimeVcpus: request.realtimeVcpus };
-  if (request.realtimeVcpus.length > 0 && request.emulatorPolicy === "share" && !(host.cpuSharedSet && host.cpuSharedSet.length > 0)) {
+  const placement: Placement = {
+    cells,
+    emulatorPolicy: request.emulatorPolicy,
+    emulatorPcpus: withEmulatorPin ? emulatorPcpus(request, cells, host) : [],
+    realtimeVcpus: request.realtimeVcpus,
+  };
+  if (
+    request.realtimeVcpus.length > 0 &&
+    request.emulatorPolicy === "share" &&
+    !(host.cpuSharedSet && host.cpuSharedSet.length > 0)
+  ) {
     return {
       outcome: "spawn-error",
-      error: "realtime with hw:emulator_threads_policy=share needs [compute] cpu_shared_set on the host; the libvirt driver fails the spawn",
+      error:
+        "realtime with hw:emulator_threads_policy=share needs [compute] cpu_shared_set on the host; the libvirt driver fails the spawn",
       placement,
       request,
     };
@@ -575,7 +710,12 @@ export function consume(usage: HostUsage, req: GuestRequest, placement: Placemen
 }
 
 /** How many instances of the flavor an empty host takes (Nova's verdict, applied until it says no). */
-export function capacity(flavor: NovaFlavor, host: NovaHost, imageProps: Record<string, string> = {}, limit = 4096): number {
+export function capacity(
+  flavor: NovaFlavor,
+  host: NovaHost,
+  imageProps: Record<string, string> = {},
+  limit = 4096,
+): number {
   const request = requestOrRejection(flavor, imageProps);
   if ("outcome" in request) return 0;
   const usage = emptyUsage();

@@ -123,5 +123,7 @@ export const STACK_OUTPUT_NAMES = Object.keys(OUTPUT_NAMES) as (keyof StackOutpu
  * consumer's preview instead of yielding undefined later.
  */
 export function readStackOutputs(ref: pulumi.StackReference): Outputs<StackOutputs> {
-  return Object.fromEntries(STACK_OUTPUT_NAMES.map((name) => [name, ref.requireOutput(name)])) as unknown as Outputs<StackOutputs>;
+  return Object.fromEntries(
+    STACK_OUTPUT_NAMES.map((name) => [name, ref.requireOutput(name)]),
+  ) as unknown as Outputs<StackOutputs>;
 }

@@ -45,13 +45,16 @@ export function flatten(value: unknown, prefix = "", out = new Map<string, strin
     }
     value.forEach((v: unknown, i) => {
       const o = v as Record<string, unknown>;
-      const key = ["id", "host", "node", "name"].find((k) => k in o && (typeof o[k] === "string" || typeof o[k] === "number"));
+      const key = ["id", "host", "node", "name"].find(
+        (k) => k in o && (typeof o[k] === "string" || typeof o[k] === "number"),
+      );
       flatten(v, `${prefix}[${key === undefined ? i : String(o[key])}]`, out);
     });
     return out;
   }
   if (value !== null && typeof value === "object") {
-    for (const [k, v] of Object.entries(value)) if (v !== undefined) flatten(v, prefix === "" ? k : `${prefix}.${k}`, out);
+    for (const [k, v] of Object.entries(value))
+      if (v !== undefined) flatten(v, prefix === "" ? k : `${prefix}.${k}`, out);
     return out;
   }
   out.set(prefix, typeof value === "string" ? value : (JSON.stringify(value) ?? "null"));
@@ -104,16 +107,34 @@ export function formatPlanDiff(changes: EntityChange[], label: string): string {
  * A plan read back from `npm run plan -- --json` (of any revision): the other side of a diff.
  * Only its shape is checked; its content is what that revision planned.
  */
-export function planFromDocument(doc: unknown, source: string): { ok: true; plan: StackPlan } | { ok: false; problems: Problem[] } {
-  const d = doc as Partial<Record<"valid" | keyof StackPlan, unknown>> & { problems?: Problem[] } | null;
-  if (d === null || typeof d !== "object") return { ok: false, problems: [{ path: source, message: "is not a plan document (npm run plan -- --json)" }] };
+export function planFromDocument(
+  doc: unknown,
+  source: string,
+): { ok: true; plan: StackPlan } | { ok: false; problems: Problem[] } {
+  const d = doc as (Partial<Record<"valid" | keyof StackPlan, unknown>> & { problems?: Problem[] }) | null;
+  if (d === null || typeof d !== "object")
+    return { ok: false, problems: [{ path: source, message: "is not a plan document (npm run plan -- --json)" }] };
   if (d.valid === false) {
-    return { ok: false, problems: (d.problems ?? []).map((p) => ({ path: `${source}: ${p.path}`, message: p.message })) };
+    return {
+      ok: false,
+      problems: (d.problems ?? []).map((p) => ({ path: `${source}: ${p.path}`, message: p.message })),
+    };
   }
   for (const key of ["hosts", "flavors", "servers"] as const) {
     const list = d[key];
-    if (!Array.isArray(list) || !list.every((e) => e !== null && typeof e === "object" && typeof (e as Entity).name === "string")) {
-      return { ok: false, problems: [{ path: source, message: `is not a plan document (npm run plan -- --json): "${key}" is not a list of named entries` }] };
+    if (
+      !Array.isArray(list) ||
+      !list.every((e) => e !== null && typeof e === "object" && typeof (e as Entity).name === "string")
+    ) {
+      return {
+        ok: false,
+        problems: [
+          {
+            path: source,
+            message: `is not a plan document (npm run plan -- --json): "${key}" is not a list of named entries`,
+          },
+        ],
+      };
     }
   }
   return { ok: true, plan: { hosts: d.hosts, flavors: d.flavors, servers: d.servers } as StackPlan };

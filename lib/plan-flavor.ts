@@ -71,11 +71,20 @@ function refusedByNova(flavor: FlavorConfig, specs: ExtraSpecs, path: string): P
     const error = extraSpecError(key, value);
     if (error === null) continue;
     if (key in flavor.extraSpecs) {
-      problems.push({ path: `${path}.extraSpecs`, message: `got ${show(key)}: ${show(value)}, which Nova's API refuses: ${error}` });
+      problems.push({
+        path: `${path}.extraSpecs`,
+        message: `got ${show(key)}: ${show(value)}, which Nova's API refuses: ${error}`,
+      });
     } else if (key === "hw:cpu_realtime_mask" && flavor.realtime !== false && flavor.realtime.mask !== undefined) {
-      problems.push({ path: `${path}.realtime.mask`, message: `got ${show(value)}, which Nova's API refuses as hw:cpu_realtime_mask: ${error}; write it without blanks, such as "^0-1" or "^0,2"` });
+      problems.push({
+        path: `${path}.realtime.mask`,
+        message: `got ${show(value)}, which Nova's API refuses as hw:cpu_realtime_mask: ${error}; write it without blanks, such as "^0-1" or "^0,2"`,
+      });
     } else {
-      problems.push({ path, message: `the planner's extra spec ${show(key)}: ${show(value)} is refused by Nova's API: ${error}; please report this` });
+      problems.push({
+        path,
+        message: `the planner's extra spec ${show(key)}: ${show(value)} is refused by Nova's API: ${error}; please report this`,
+      });
     }
   }
   return problems;

@@ -78,7 +78,11 @@ export function hugepagesPerNode(host: HostConfig, nodeCount: number): number[] 
   return typeof v === "number" ? Array<number>(nodeCount).fill(v) : v;
 }
 
-export function planHost(host: HostConfig, topology: Topology, path: string): { plan: HostPlan | null; problems: Problem[] } {
+export function planHost(
+  host: HostConfig,
+  topology: Topology,
+  path: string,
+): { plan: HostPlan | null; problems: Problem[] } {
   const problems: Problem[] = [];
   const pages = hugepagesPerNode(host, topology.nodes.length);
   if (pages.length !== topology.nodes.length) {
@@ -154,7 +158,11 @@ export function planHost(host: HostConfig, topology: Topology, path: string): { 
   const hk = formatCpuList(housekeeping);
   const anyPages = pages.some((p) => p > 0);
   const method: HugepageMethod =
-    host.hugepagesMethod === "auto" ? (KERNEL_TAKES_PER_NODE_HUGEPAGES[host.os] ? "cmdline" : "boot-unit") : host.hugepagesMethod;
+    host.hugepagesMethod === "auto"
+      ? KERNEL_TAKES_PER_NODE_HUGEPAGES[host.os]
+        ? "cmdline"
+        : "boot-unit"
+      : host.hugepagesMethod;
   const args = anyPages ? ["default_hugepagesz=1G", "hugepagesz=1G"] : [];
   if (anyPages && method === "cmdline") {
     args.push(`hugepages=${topology.nodes.map((n, i) => `${n.id}:${pages[i]}`).join(",")}`);

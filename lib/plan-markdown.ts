@@ -58,7 +58,11 @@ function warningsSection(w: MarkdownWarnings | undefined): string[] {
 }
 
 function table(head: string[], rows: string[][]): string[] {
-  return [`| ${head.join(" | ")} |`, `|${head.map(() => " --- ").join("|")}|`, ...rows.map((r) => `| ${r.map((c) => c || " ").join(" | ")} |`)];
+  return [
+    `| ${head.join(" | ")} |`,
+    `|${head.map(() => " --- ").join("|")}|`,
+    ...rows.map((r) => `| ${r.map((c) => c || " ").join(" | ")} |`),
+  ];
 }
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
@@ -75,7 +79,9 @@ function describe(plan: StackPlan, section: EntityChange["section"], name: strin
     return f ? `${f.vcpus} vCPUs, ${f.ramMb} MiB, RT vCPUs ${code(f.guest.realtimeVcpus) || "none"}` : "";
   }
   const s = plan.servers.find((x) => x.name === name);
-  return s ? `flavor ${code(s.flavor)}, ${s.pinnedHost ? `pinned to ${code(s.pinnedHost)}` : `can go to ${s.candidates.map(code).join(", ") || "no planned host yet"}`}` : "";
+  return s
+    ? `flavor ${code(s.flavor)}, ${s.pinnedHost ? `pinned to ${code(s.pinnedHost)}` : `can go to ${s.candidates.map(code).join(", ") || "no planned host yet"}`}`
+    : "";
 }
 
 function changesSection(changes: EntityChange[], before: StackPlan, after: StackPlan): string[] {
@@ -83,7 +89,19 @@ function changesSection(changes: EntityChange[], before: StackPlan, after: Stack
   for (const c of changes) {
     const what = `**${c.section} ${code(c.name)}**`;
     if (c.kind === "changed") {
-      out.push(`- changed ${what}`, "", ...table(["setting", "before", "after"], c.fields.map((f) => [code(f.path), f.before === null ? "_(none)_" : code(f.before) || '""', f.after === null ? "_(none)_" : code(f.after) || '""'])).map((l) => `  ${l}`), "");
+      out.push(
+        `- changed ${what}`,
+        "",
+        ...table(
+          ["setting", "before", "after"],
+          c.fields.map((f) => [
+            code(f.path),
+            f.before === null ? "_(none)_" : code(f.before) || '""',
+            f.after === null ? "_(none)_" : code(f.after) || '""',
+          ]),
+        ).map((l) => `  ${l}`),
+        "",
+      );
     } else {
       const desc = describe(c.kind === "added" ? after : before, c.section, c.name);
       out.push(`- ${c.kind} ${what}${desc ? `: ${desc}` : ""}`);
@@ -94,7 +112,17 @@ function changesSection(changes: EntityChange[], before: StackPlan, after: Stack
 
 function fullPlan(plan: StackPlan): string[] {
   const hosts = table(
-    ["host", "OS", "SMT", "housekeeping", "isolated = TuneD isolated_cores", "kernel arguments", "1 GiB pages", "cpu_dedicated_set", "cpu_shared_set"],
+    [
+      "host",
+      "OS",
+      "SMT",
+      "housekeeping",
+      "isolated = TuneD isolated_cores",
+      "kernel arguments",
+      "1 GiB pages",
+      "cpu_dedicated_set",
+      "cpu_shared_set",
+    ],
     plan.hosts.map((h) => [
       code(h.name),
       h.os,
@@ -102,7 +130,8 @@ function fullPlan(plan: StackPlan): string[] {
       code(h.housekeeping),
       code(h.isolated),
       code(h.kernel.args.join(" ")),
-      h.hugepages.perNode.map((p) => `node${p.node}: ${p.count}`).join(", ") + (h.hugepages.method === "boot-unit" ? " (boot unit)" : ""),
+      h.hugepages.perNode.map((p) => `node${p.node}: ${p.count}`).join(", ") +
+        (h.hugepages.method === "boot-unit" ? " (boot unit)" : ""),
       code(h.nova.cpuDedicatedSet),
       code(h.nova.cpuSharedSet ?? ""),
     ]),
@@ -117,14 +146,30 @@ function fullPlan(plan: StackPlan): string[] {
       f.isPublic ? "yes" : "no",
       code(f.guest.realtimeVcpus),
       f.hosts.map((h) => `${code(h.host)}: ${h.capacity}`).join(", "),
-      Object.entries(f.extraSpecs).map(([k, v]) => code(`${k}=${v}`)).join("<br>"),
+      Object.entries(f.extraSpecs)
+        .map(([k, v]) => code(`${k}=${v}`))
+        .join("<br>"),
     ]),
   );
   const servers = table(
     ["server", "flavor", "placement"],
-    plan.servers.map((s) => [code(s.name), code(s.flavor), s.pinnedHost ? `pinned to ${code(s.pinnedHost)}` : s.candidates.map(code).join(", ") || "no planned host yet"]),
+    plan.servers.map((s) => [
+      code(s.name),
+      code(s.flavor),
+      s.pinnedHost ? `pinned to ${code(s.pinnedHost)}` : s.candidates.map(code).join(", ") || "no planned host yet",
+    ]),
   );
-  return ["#### Hosts", "", ...hosts, "", "#### Flavors", "", ...flavors, "", ...(plan.servers.length ? ["#### Servers", "", ...servers, ""] : [])];
+  return [
+    "#### Hosts",
+    "",
+    ...hosts,
+    "",
+    "#### Flavors",
+    "",
+    ...flavors,
+    "",
+    ...(plan.servers.length ? ["#### Servers", "", ...servers, ""] : []),
+  ];
 }
 
 export interface MarkdownDiff {
@@ -135,7 +180,12 @@ export interface MarkdownDiff {
 }
 
 /** The plan of one stack; with `diff`, its changes against the other plan first. */
-export function renderPlanMarkdown(stack: string, plan: StackPlan, diff?: MarkdownDiff, warnings?: MarkdownWarnings): string {
+export function renderPlanMarkdown(
+  stack: string,
+  plan: StackPlan,
+  diff?: MarkdownDiff,
+  warnings?: MarkdownWarnings,
+): string {
   const counts = `${plural(plan.hosts.length, "host")}, ${plural(plan.flavors.length, "flavor")}, ${plural(plan.servers.length, "server")}`;
   const out = [`### Stack ${code(stack)}`, "", ...warningsSection(warnings)];
   if (diff === undefined) out.push(`${counts}.`, "");
@@ -143,17 +193,32 @@ export function renderPlanMarkdown(stack: string, plan: StackPlan, diff?: Markdo
   else {
     const changes = changesSection(diff.changes, diff.before, plan);
     while (changes.at(-1) === "") changes.pop();
-    out.push(`${counts}. **${plural(diff.changes.length, "change")}** against ${code(diff.label)}:`, "", ...changes, "");
+    out.push(
+      `${counts}. **${plural(diff.changes.length, "change")}** against ${code(diff.label)}:`,
+      "",
+      ...changes,
+      "",
+    );
   }
   out.push("<details><summary>Full plan</summary>", "", ...fullPlan(plan), "</details>");
   return `${out.join("\n")}\n`;
 }
 
 /** A stack whose config does not plan: every problem, so the comment says what to fix. */
-export function renderProblemsMarkdown(stack: string, problems: readonly Problem[], warnings?: MarkdownWarnings): string {
-  const lines = [`### Stack ${code(stack)}`, "", `**The config does not plan**: ${plural(problems.length, "problem")}.`, ""];
+export function renderProblemsMarkdown(
+  stack: string,
+  problems: readonly Problem[],
+  warnings?: MarkdownWarnings,
+): string {
+  const lines = [
+    `### Stack ${code(stack)}`,
+    "",
+    `**The config does not plan**: ${plural(problems.length, "problem")}.`,
+    "",
+  ];
   for (const p of problems) lines.push(`- ${code(p.path)}: ${text(p.message)}`);
-  if (warnings && (warnings.warnings.length > 0 || warnings.notes.length > 0)) lines.push("", ...warningsSection(warnings));
+  if (warnings && (warnings.warnings.length > 0 || warnings.notes.length > 0))
+    lines.push("", ...warningsSection(warnings));
   while (lines.at(-1) === "") lines.pop();
   return `${lines.join("\n")}\n`;
 }

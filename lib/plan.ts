@@ -66,7 +66,11 @@ export function novaHostOf(plan: HostPlan, topology: Topology): NovaHost {
       hugepages2m: 0,
     })),
     reservedHostMemoryMb: plan.nova.reservedHostMemoryMb,
-    reservedHugePages: topology.nodes.map((n, i) => ({ node: n.id, sizeKb: PAGE_1G, count: plan.nodes[i].reservedHugepages1g })),
+    reservedHugePages: topology.nodes.map((n, i) => ({
+      node: n.id,
+      sizeKb: PAGE_1G,
+      count: plan.nodes[i].reservedHugepages1g,
+    })),
     cpuAllocationRatio: NOVA_DEFAULTS.cpuAllocationRatio,
     ramAllocationRatio: NOVA_DEFAULTS.ramAllocationRatio,
     packCells: NOVA_DEFAULTS.packCells,
@@ -105,7 +109,10 @@ function guestPlan(v: Verdict, flavor: StackConfig["flavors"][number]): GuestPla
 /** The image needs exactly one of file and url; shared with the image source's own check. */
 export function imageChoiceProblem(img: StackConfig["image"]): Problem | null {
   if ((img.file === undefined) !== (img.url === undefined)) return null;
-  return { path: settingPath(["image"]), message: `got ${img.file === undefined ? "neither file nor url" : "both file and url"}; give exactly one of them` };
+  return {
+    path: settingPath(["image"]),
+    message: `got ${img.file === undefined ? "neither file nor url" : "both file and url"}; give exactly one of them`,
+  };
 }
 
 function stackProblems(config: StackConfig): Problem[] {
@@ -115,7 +122,8 @@ function stackProblems(config: StackConfig): Problem[] {
     ["flavors", config.flavors.map((f) => f.name)],
     ["servers", config.servers.map((s) => s.name)],
   ] as const) {
-    for (const d of duplicates([...names])) problems.push({ path: settingPath([key]), message: `the name "${d}" is used twice; names must be unique` });
+    for (const d of duplicates([...names]))
+      problems.push({ path: settingPath([key]), message: `the name "${d}" is used twice; names must be unique` });
   }
   const image = imageChoiceProblem(config.image);
   if (image) problems.push(image);
@@ -169,7 +177,10 @@ export function planConfig(config: StackConfig): { plan: StackPlan; problems: Pr
       topology = topologyFromConfig(host.topology.nodes);
     } catch (e) {
       if (!isTopologyError(e)) throw e;
-      problems.push({ path: `${path}.topology`, message: `${e.message}; fix the declared nodes, or write them from the host with \`${discoverCommand(host.name)}\`` });
+      problems.push({
+        path: `${path}.topology`,
+        message: `${e.message}; fix the declared nodes, or write them from the host with \`${discoverCommand(host.name)}\``,
+      });
       return;
     }
     const { plan, problems: hostProblems } = planHost(host, topology, path);
@@ -192,18 +203,28 @@ export function planConfig(config: StackConfig): { plan: StackPlan; problems: Pr
     const nova: NovaFlavor = { vcpus: flavor.vcpus, ramMb: flavor.ramMb, extraSpecs: specs };
     novaFlavors.set(flavor.name, nova);
     const flavorKey = `flavor${i}`;
-    const verdicts = novaHosts.map((h) => ({ host: h, verdict: cached(`${h.key}|${flavorKey}|verdict`, () => novaVerdict(nova, h.nova, imageProps)) }));
+    const verdicts = novaHosts.map((h) => ({
+      host: h,
+      verdict: cached(`${h.key}|${flavorKey}|verdict`, () => novaVerdict(nova, h.nova, imageProps)),
+    }));
     const rejected = verdicts.find((v) => v.verdict.outcome === "rejected");
     if (rejected) {
       // A key Nova's extra-spec API refuses is already a problem of the setting it came from (flavorExtraSpecs).
       const stage = rejected.verdict.outcome === "rejected" ? rejected.verdict.stage : undefined;
-      if (stage !== "extra-specs") problems.push({ path, message: `Nova rejects flavor "${flavor.name}" (extra specs ${JSON.stringify(specs)}): ${whyNot(rejected.verdict)}` });
+      if (stage !== "extra-specs")
+        problems.push({
+          path,
+          message: `Nova rejects flavor "${flavor.name}" (extra specs ${JSON.stringify(specs)}): ${whyNot(rejected.verdict)}`,
+        });
     } else if (novaHosts.length > 0 && verdicts.every((v) => v.verdict.outcome !== "fits")) {
       // Name a few hosts only: on a large fleet the reasons repeat.
       const shown = verdicts.slice(0, 3).map((v) => `${v.host.name}: ${whyNot(v.verdict)}`);
       if (verdicts.length > 3) shown.push(`and ${verdicts.length - 3} more hosts`);
       const why = shown.join("; ");
-      problems.push({ path, message: `flavor "${flavor.name}" fits on no RT host (${why}); give it fewer vCPUs or less memory, spread it with numaNodes, or change the hosts` });
+      problems.push({
+        path,
+        message: `flavor "${flavor.name}" fits on no RT host (${why}); give it fewer vCPUs or less memory, spread it with numaNodes, or change the hosts`,
+      });
     }
     return {
       name: flavor.name,
@@ -215,7 +236,10 @@ export function planConfig(config: StackConfig): { plan: StackPlan; problems: Pr
       guest: guestPlan(verdicts[0]?.verdict ?? novaVerdict(nova, emptyHost(), imageProps), flavor),
       hosts: verdicts.map(({ host, verdict }) =>
         verdict.outcome === "fits"
-          ? { host: host.name, capacity: cached(`${host.key}|${flavorKey}|capacity`, () => capacity(nova, host.nova, imageProps)) }
+          ? {
+              host: host.name,
+              capacity: cached(`${host.key}|${flavorKey}|capacity`, () => capacity(nova, host.nova, imageProps)),
+            }
           : { host: host.name, capacity: 0, reason: whyNot(verdict) },
       ),
     };
@@ -225,17 +249,27 @@ export function planConfig(config: StackConfig): { plan: StackPlan; problems: Pr
   const serverPlans = config.servers.map((server, i): ServerPlan => {
     const path = settingPath(["servers", i]);
     const nova = novaFlavors.get(server.flavor);
-    const plan: ServerPlan = { name: server.name, flavor: server.flavor, candidates: [], pinnedHost: server.host ?? null };
+    const plan: ServerPlan = {
+      name: server.name,
+      flavor: server.flavor,
+      candidates: [],
+      pinnedHost: server.host ?? null,
+    };
     if (!nova) {
       problems.push(unknownFlavorProblem(config, i));
       return plan;
     }
     if (server.host !== undefined && !config.hosts.some((h) => h.name === server.host)) {
-      problems.push({ path: `${path}.host`, message: `got "${server.host}", which is not an RT host of this stack; use one of ${config.hosts.map((h) => h.name).join(", ")}` });
+      problems.push({
+        path: `${path}.host`,
+        message: `got "${server.host}", which is not an RT host of this stack; use one of ${config.hosts.map((h) => h.name).join(", ")}`,
+      });
       return plan;
     }
     const eligible = novaHosts.filter((h) => server.host === undefined || h.name === server.host);
-    plan.candidates = eligible.filter((h) => novaVerdict(nova, h.nova, imageProps).outcome === "fits").map((h) => h.name);
+    plan.candidates = eligible
+      .filter((h) => novaVerdict(nova, h.nova, imageProps).outcome === "fits")
+      .map((h) => h.name);
     // Book the server where Nova would still take it, so that servers together cannot overbook.
     const booked = eligible.find((h) => {
       const v = novaVerdict(nova, h.nova, imageProps, usage.get(h.name));

@@ -23,7 +23,7 @@ export function formatProblems(problems: readonly Problem[]): string {
 
 /** Renders a value for an error message: short, single-line, never a secret (callers never pass one). */
 export function show(value: unknown): string {
-  const text = typeof value === "string" ? JSON.stringify(value) : JSON.stringify(value) ?? String(value);
+  const text = typeof value === "string" ? JSON.stringify(value) : (JSON.stringify(value) ?? String(value));
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }
 

@@ -40,10 +40,16 @@ export function isSecretConfigKey(fullKey: string): boolean {
  * relative image.file is read from: the project directory, which is where Pulumi runs the
  * program (and the provider, which uploads the file).
  */
-export function planFromPulumiConfig(cfg: pulumi.Config, projectDir = process.cwd()): { config: StackConfig; plan: StackPlan; cloud: CloudDecisions } {
+export function planFromPulumiConfig(
+  cfg: pulumi.Config,
+  projectDir = process.cwd(),
+): { config: StackConfig; plan: StackPlan; cloud: CloudDecisions } {
   const problems: Problem[] = [];
   if (cfg.name !== CONFIG_NAMESPACE) {
-    problems.push({ path: "Pulumi.yaml", message: `the project is named "${cfg.name}"; its settings are read as ${CONFIG_NAMESPACE}:<key>, so name it ${CONFIG_NAMESPACE}` });
+    problems.push({
+      path: "Pulumi.yaml",
+      message: `the project is named "${cfg.name}"; its settings are read as ${CONFIG_NAMESPACE}:<key>, so name it ${CONFIG_NAMESPACE}`,
+    });
   }
   const entries = Object.entries(pulumi.runtime.allConfig()).map(([k, v]): [string, unknown] => [k, parseValue(v)]);
   const sorted = sortConfigKeys(entries, (key) => isSecretConfigKey(key), "the stack's config");

@@ -26,7 +26,9 @@ export function parseRebootReport(stdout: string): RebootReport {
   const ids = lines.filter((l) => l.startsWith("boot_id=")).map((l) => l.slice("boot_id=".length));
   const last = lines.at(-1);
   if (ids.length !== 1 || !UUID.test(ids[0]) || (last !== "changed" && last !== "unchanged")) {
-    throw new Error(`reboot.sh's output is not its report (one boot_id=<uuid> line, then "changed" or "unchanged"): ${JSON.stringify(stdout.slice(-300))}`);
+    throw new Error(
+      `reboot.sh's output is not its report (one boot_id=<uuid> line, then "changed" or "unchanged"): ${JSON.stringify(stdout.slice(-300))}`,
+    );
   }
   return { bootId: ids[0], scheduled: last === "changed" };
 }
@@ -71,10 +73,14 @@ function timeoutMessage(o: WaitForBootOptions, last: string | Error, attempts: n
   const seconds = Math.round(o.timeoutMs / 1000);
   if (typeof last === "string") {
     // It answers, with the old boot id: the reboot never happened.
-    return `${o.host} did not reboot: ${seconds} s after reboot.sh scheduled it, the host still runs boot ${o.previousBootId} ` +
-      `(asked ${attempts} times). Check why the reboot timer did not fire (systemctl list-timers, journalctl -b), then run pulumi up again.`;
+    return (
+      `${o.host} did not reboot: ${seconds} s after reboot.sh scheduled it, the host still runs boot ${o.previousBootId} ` +
+      `(asked ${attempts} times). Check why the reboot timer did not fire (systemctl list-timers, journalctl -b), then run pulumi up again.`
+    );
   }
-  return `${o.host} did not come back within ${seconds} s of the reboot reboot.sh scheduled (deployment.rebootTimeoutSeconds); ` +
+  return (
+    `${o.host} did not come back within ${seconds} s of the reboot reboot.sh scheduled (deployment.rebootTimeoutSeconds); ` +
     `the last of ${attempts} attempts to read its boot id failed: ${last.message}. Check the host's console (BMC/IPMI); ` +
-    `once it is up, run pulumi up again, which waits for it anew.`;
+    `once it is up, run pulumi up again, which waits for it anew.`
+  );
 }

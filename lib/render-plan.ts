@@ -3,7 +3,12 @@ import type { StackPlan } from "./plan";
 
 function table(rows: string[][]): string[] {
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
-  return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c])).join("  ").trimEnd());
+  return rows.map((r) =>
+    r
+      .map((cell, c) => cell.padEnd(widths[c]))
+      .join("  ")
+      .trimEnd(),
+  );
 }
 
 export function renderPlan(stack: string, plan: StackPlan): string {
@@ -12,10 +17,27 @@ export function renderPlan(stack: string, plan: StackPlan): string {
     out.push(`Host ${host.name} (${host.os}, SMT ${host.smt ? "on" : "off"})`);
     out.push(
       ...table([
-        ["  node", "cpus", "housekeeping", "isolated", "dedicated (guests)", "shared (emulator)", "1G pages", "reserved", "memory MiB"],
+        [
+          "  node",
+          "cpus",
+          "housekeeping",
+          "isolated",
+          "dedicated (guests)",
+          "shared (emulator)",
+          "1G pages",
+          "reserved",
+          "memory MiB",
+        ],
         ...host.nodes.map((n) => [
-          `  ${n.id}`, n.cpus, n.housekeeping, n.isolated || "-", n.dedicated || "-", n.shared || "-",
-          String(n.hugepages1g), String(n.reservedHugepages1g), String(n.memoryMb),
+          `  ${n.id}`,
+          n.cpus,
+          n.housekeeping,
+          n.isolated || "-",
+          n.dedicated || "-",
+          n.shared || "-",
+          String(n.hugepages1g),
+          String(n.reservedHugepages1g),
+          String(n.memoryMb),
         ]),
       ]),
     );
@@ -24,7 +46,9 @@ export function renderPlan(stack: string, plan: StackPlan): string {
     out.push(`  TuneD adds: ${host.kernel.tunedArgs.join(" ")}`);
     out.push(
       `  hugepages: ${host.hugepages.perNode.map((p) => `node${p.node}=${p.count}`).join(" ")} x 1 GiB, ` +
-        (host.hugepages.method === "cmdline" ? "per-node counts on the kernel command line" : "reserved at boot by a systemd unit (kernel < 5.16)"),
+        (host.hugepages.method === "cmdline"
+          ? "per-node counts on the kernel command line"
+          : "reserved at boot by a systemd unit (kernel < 5.16)"),
     );
     out.push(
       `  nova-compute: [compute] cpu_dedicated_set=${host.nova.cpuDedicatedSet}` +
@@ -41,11 +65,16 @@ export function renderPlan(stack: string, plan: StackPlan): string {
       `  guest: RT vCPUs ${f.guest.realtimeVcpus || "none"}, housekeeping vCPUs ${f.guest.housekeepingVcpus || "none"}` +
         (f.guest.realtimeVcpus ? `, TuneD realtime-virtual-guest isolated_cores=${f.guest.tunedIsolatedCores}` : ""),
     );
-    for (const h of f.hosts) out.push(`  on ${h.host}: ${h.capacity} instance${h.capacity === 1 ? "" : "s"}${h.reason ? ` (${h.reason})` : ""}`);
+    for (const h of f.hosts)
+      out.push(
+        `  on ${h.host}: ${h.capacity} instance${h.capacity === 1 ? "" : "s"}${h.reason ? ` (${h.reason})` : ""}`,
+      );
     out.push("");
   }
   for (const s of plan.servers) {
-    const where = s.pinnedHost ? `pinned to ${s.pinnedHost}` : `can go to ${s.candidates.join(", ") || "no planned host yet"}`;
+    const where = s.pinnedHost
+      ? `pinned to ${s.pinnedHost}`
+      : `can go to ${s.candidates.join(", ") || "no planned host yet"}`;
     out.push(`Server ${s.name}: flavor ${s.flavor}, ${where}`);
   }
   return out.join("\n").trimEnd() + "\n";

@@ -79,27 +79,59 @@ function hostKeyAlgorithms(line: string): string[] {
   return type === "ssh-rsa" ? ["rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"] : [type];
 }
 
-function classify(err: Error & { code?: string; level?: string }, target: string, hostKeyRefused: boolean, timeoutMs: number): SshError {
+function classify(
+  err: Error & { code?: string; level?: string },
+  target: string,
+  hostKeyRefused: boolean,
+  timeoutMs: number,
+): SshError {
   if (isSshError(err)) return err;
   if (hostKeyRefused) {
-    return sshError("host-key", target, "the server's host key does not match the pinned hostKey; if the host was reinstalled, update hostKey from `ssh-keyscan` after checking it out of band");
+    return sshError(
+      "host-key",
+      target,
+      "the server's host key does not match the pinned hostKey; if the host was reinstalled, update hostKey from `ssh-keyscan` after checking it out of band",
+    );
   }
   if (err.level === "client-authentication") {
-    return sshError("auth", target, "authentication failed: the agent or key offered is not in the user's authorized_keys");
+    return sshError(
+      "auth",
+      target,
+      "authentication failed: the agent or key offered is not in the user's authorized_keys",
+    );
   }
   if (err.level === "client-timeout" || /timed out/i.test(err.message)) {
-    return sshError("timeout", target, `no SSH handshake within ${timeoutMs} ms: check that the host is up and the port is reachable`);
+    return sshError(
+      "timeout",
+      target,
+      `no SSH handshake within ${timeoutMs} ms: check that the host is up and the port is reachable`,
+    );
   }
-  if (err.code && ["ECONNREFUSED", "EHOSTUNREACH", "ENETUNREACH", "ENOTFOUND", "EAI_AGAIN", "ECONNRESET"].includes(err.code)) {
-    return sshError("unreachable", target, `cannot connect (${err.code}): check the address, the port and that sshd runs`);
+  if (
+    err.code &&
+    ["ECONNREFUSED", "EHOSTUNREACH", "ENETUNREACH", "ENOTFOUND", "EAI_AGAIN", "ECONNRESET"].includes(err.code)
+  ) {
+    return sshError(
+      "unreachable",
+      target,
+      `cannot connect (${err.code}): check the address, the port and that sshd runs`,
+    );
   }
   return sshError("protocol", target, err.message);
 }
 
-function connect(target: Omit<SshTarget, "proxy">, auth: SshAuth, timeoutMs: number, sock?: ConnectConfig["sock"], onHostKey?: SshOptions["onHostKey"]): Promise<Client> {
+function connect(
+  target: Omit<SshTarget, "proxy">,
+  auth: SshAuth,
+  timeoutMs: number,
+  sock?: ConnectConfig["sock"],
+  onHostKey?: SshOptions["onHostKey"],
+): Promise<Client> {
   const name = describeTarget(target);
   if (!auth.privateKey && !auth.agentSocket) {
-    return Promise.reject(sshError("auth", name, "no credentials: start an SSH agent (SSH_AUTH_SOCK) or set the secret sshPrivateKey"));
+    return Promise.reject(
+      sshError("auth", name, "no credentials: start an SSH agent (SSH_AUTH_SOCK) or set the secret sshPrivateKey"),
+    );
   }
   const expected = target.hostKey ? keyBlob(target.hostKey, name) : undefined;
   if (isSshError(expected)) return Promise.reject(expected);
@@ -124,7 +156,9 @@ function connect(target: Omit<SshTarget, "proxy">, auth: SshAuth, timeoutMs: num
       keepaliveInterval: 5_000,
       keepaliveCountMax: 3,
       sock,
-      ...(target.hostKey ? { algorithms: { serverHostKey: hostKeyAlgorithms(target.hostKey) } as ConnectConfig["algorithms"] } : {}),
+      ...(target.hostKey
+        ? { algorithms: { serverHostKey: hostKeyAlgorithms(target.hostKey) } as ConnectConfig["algorithms"] }
+        : {}),
       hostVerifier: (key: Buffer) => {
         onHostKey?.(key);
         if (!expected) return true; // no key pinned: like ssh with StrictHostKeyChecking=accept-new on a fresh host
@@ -135,7 +169,12 @@ function connect(target: Omit<SshTarget, "proxy">, auth: SshAuth, timeoutMs: num
   });
 }
 
-async function connectVia(target: SshTarget, auth: SshAuth, timeoutMs: number, onHostKey?: SshOptions["onHostKey"]): Promise<{ client: Client; close: () => void }> {
+async function connectVia(
+  target: SshTarget,
+  auth: SshAuth,
+  timeoutMs: number,
+  onHostKey?: SshOptions["onHostKey"],
+): Promise<{ client: Client; close: () => void }> {
   if (!target.proxy) {
     const client = await connect(target, auth, timeoutMs, undefined, onHostKey);
     return { client, close: () => client.end() };
@@ -143,7 +182,9 @@ async function connectVia(target: SshTarget, auth: SshAuth, timeoutMs: number, o
   const bastion = await connect(target.proxy, auth, timeoutMs);
   try {
     const stream = await new Promise<ClientChannel>((resolve, reject) =>
-      bastion.forwardOut("127.0.0.1", 0, target.host, target.port, (err, ch) => (err ? reject(classify(err, describeTarget(target), false, timeoutMs)) : resolve(ch))),
+      bastion.forwardOut("127.0.0.1", 0, target.host, target.port, (err, ch) =>
+        err ? reject(classify(err, describeTarget(target), false, timeoutMs)) : resolve(ch),
+      ),
     );
     const client = await connect(target, auth, timeoutMs, stream, onHostKey);
     return { client, close: () => (client.end(), bastion.end()) };
@@ -158,10 +199,21 @@ async function connectVia(target: SshTarget, auth: SshAuth, timeoutMs: number, o
  * drops before the command ends fails it: a host going down for a reboot may accept the SSH
  * handshake and then never open the channel or never close it.
  */
-function exec(client: Client, name: string, command: string, stdin: string | undefined, timeoutMs: number): Promise<CommandResult> {
+function exec(
+  client: Client,
+  name: string,
+  command: string,
+  stdin: string | undefined,
+  timeoutMs: number,
+): Promise<CommandResult> {
   return new Promise((resolve, reject) => {
     // No name is used before its declaration: Pulumi's closure serializer cannot follow that.
-    const state: { stream?: ClientChannel; timer?: ReturnType<typeof setTimeout>; onClose?: () => void; settled: boolean } = { settled: false };
+    const state: {
+      stream?: ClientChannel;
+      timer?: ReturnType<typeof setTimeout>;
+      onClose?: () => void;
+      settled: boolean;
+    } = { settled: false };
     const settle = (f: () => void) => {
       if (state.settled) return;
       state.settled = true;
@@ -169,8 +221,22 @@ function exec(client: Client, name: string, command: string, stdin: string | und
       if (state.onClose) client.removeListener("close", state.onClose);
       f();
     };
-    state.timer = setTimeout(() => settle(() => (state.stream?.close(), reject(sshError("timeout", name, `the command did not finish within ${timeoutMs} ms`)))), timeoutMs);
-    state.onClose = () => settle(() => reject(sshError("unreachable", name, "the connection closed before the command finished (the host went down?)")));
+    state.timer = setTimeout(
+      () =>
+        settle(
+          () => (
+            state.stream?.close(),
+            reject(sshError("timeout", name, `the command did not finish within ${timeoutMs} ms`))
+          ),
+        ),
+      timeoutMs,
+    );
+    state.onClose = () =>
+      settle(() =>
+        reject(
+          sshError("unreachable", name, "the connection closed before the command finished (the host went down?)"),
+        ),
+      );
     client.once("close", state.onClose);
     client.exec(command, (err, s) => {
       if (err) return settle(() => reject(sshError("protocol", name, `cannot start the command: ${err.message}`)));
@@ -180,7 +246,14 @@ function exec(client: Client, name: string, command: string, stdin: string | und
       s.on("data", (d: Buffer) => out.push(d));
       s.stderr.on("data", (d: Buffer) => errOut.push(d));
       s.on("close", (code: number | null, signal: string | undefined) =>
-        settle(() => resolve({ code: code ?? null, signal: signal ?? null, stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(errOut).toString("utf8") })),
+        settle(() =>
+          resolve({
+            code: code ?? null,
+            signal: signal ?? null,
+            stdout: Buffer.concat(out).toString("utf8"),
+            stderr: Buffer.concat(errOut).toString("utf8"),
+          }),
+        ),
       );
       s.end(stdin ?? "");
     });
@@ -190,7 +263,12 @@ function exec(client: Client, name: string, command: string, stdin: string | und
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Runs one command on the target and returns its exit code and output; throws SshError when SSH itself fails. */
-export async function runSsh(target: SshTarget, auth: SshAuth, command: string, opts: SshOptions = {}): Promise<CommandResult> {
+export async function runSsh(
+  target: SshTarget,
+  auth: SshAuth,
+  command: string,
+  opts: SshOptions = {},
+): Promise<CommandResult> {
   const o = { ...DEFAULTS, ...opts };
   const name = describeTarget(target);
   for (let attempt = 0; ; attempt++) {

@@ -57,7 +57,9 @@ const STACK_FILE_KEYS = ["config", "environment", "secretsprovider", "encryptedk
 
 /** The `default:` of every key declared in Pulumi.yaml's `config:` section. */
 export function projectDefaults(projectDir: string): Record<string, unknown> {
-  const project = parse(readFileSync(join(projectDir, "Pulumi.yaml"), "utf8")) as { config?: Record<string, { default?: unknown }> };
+  const project = parse(readFileSync(join(projectDir, "Pulumi.yaml"), "utf8")) as {
+    config?: Record<string, { default?: unknown }>;
+  };
   const out: Record<string, unknown> = {};
   for (const [key, decl] of Object.entries(project.config ?? {})) {
     if (decl && typeof decl === "object" && "default" in decl) out[key] = decl.default;
@@ -67,12 +69,15 @@ export function projectDefaults(projectDir: string): Record<string, unknown> {
 
 /** Optimal-string-alignment distance: edits, a swap of two neighbours counting as one. */
 function distance(a: string, b: string): number {
-  const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  const d = Array.from({ length: a.length + 1 }, (_, i) =>
+    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  );
   for (let i = 1; i <= a.length; i++) {
     for (let j = 1; j <= b.length; j++) {
       const cost = a[i - 1] === b[j - 1] ? 0 : 1;
       d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+        d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
     }
   }
   return d[a.length][b.length];
@@ -134,13 +139,19 @@ export function sortConfigKeys(
 
 /** The offset of the first byte that is not part of a well-formed UTF-8 sequence. */
 function firstBadUtf8Byte(b: Buffer): number {
-  for (let i = 0; i < b.length; ) {
+  for (let i = 0; i < b.length;) {
     const c = b[i];
     const n = c < 0x80 ? 0 : c >= 0xc2 && c <= 0xdf ? 1 : c >= 0xe0 && c <= 0xef ? 2 : c >= 0xf0 && c <= 0xf4 ? 3 : -1;
     if (n < 0) return i;
     for (let k = 1; k <= n; k++) if ((b[i + k] ?? 0) >> 6 !== 0b10) return i;
     const c1 = b[i + 1];
-    if ((c === 0xe0 && c1 < 0xa0) || (c === 0xed && c1 >= 0xa0) || (c === 0xf0 && c1 < 0x90) || (c === 0xf4 && c1 >= 0x90)) return i;
+    if (
+      (c === 0xe0 && c1 < 0xa0) ||
+      (c === 0xed && c1 >= 0xa0) ||
+      (c === 0xf0 && c1 < 0x90) ||
+      (c === 0xf4 && c1 >= 0x90)
+    )
+      return i;
     i += n + 1;
   }
   return 0;
@@ -175,8 +186,20 @@ export function expandedSize(doc: Document): number {
   return size(doc.contents);
 }
 
-const kib = (n: number) => (n === Infinity ? "an endless amount" : n >= 10 << 20 ? `${Math.round(n / (1 << 20))} MiB` : `${Math.ceil(n / 1024)} KiB`);
-const what = (v: unknown) => (v === null ? "null" : Array.isArray(v) ? "a list" : typeof v === "object" ? "a mapping" : `a ${typeof v} (${JSON.stringify(v).slice(0, 40)})`);
+const kib = (n: number) =>
+  n === Infinity
+    ? "an endless amount"
+    : n >= 10 << 20
+      ? `${Math.round(n / (1 << 20))} MiB`
+      : `${Math.ceil(n / 1024)} KiB`;
+const what = (v: unknown) =>
+  v === null
+    ? "null"
+    : Array.isArray(v)
+      ? "a list"
+      : typeof v === "object"
+        ? "a mapping"
+        : `a ${typeof v} (${JSON.stringify(v).slice(0, 40)})`;
 
 /**
  * The config as PULUMI_CONFIG carries it (each value as JSON text) and its size in bytes; the
@@ -185,19 +208,34 @@ const what = (v: unknown) => (v === null ? "null" : Array.isArray(v) ? "a list" 
 export function pulumiConfigSize(config: Record<string, unknown>): { bytes: number; biggest: string[] } {
   const text = (v: unknown) => (typeof v === "string" ? v : JSON.stringify(v));
   const sizes = Object.entries(config).map(([k, v]) => [k, Buffer.byteLength(JSON.stringify(text(v)))] as const);
-  const bytes = Buffer.byteLength(JSON.stringify(Object.fromEntries(Object.entries(config).map(([k, v]) => [k, text(v)]))));
-  return { bytes, biggest: sizes.sort((a, b) => b[1] - a[1]).slice(0, 3).map(([k, n]) => `${k} (${kib(n)})`) };
+  const bytes = Buffer.byteLength(
+    JSON.stringify(Object.fromEntries(Object.entries(config).map(([k, v]) => [k, text(v)]))),
+  );
+  return {
+    bytes,
+    biggest: sizes
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 3)
+      .map(([k, n]) => `${k} (${kib(n)})`),
+  };
 }
 
 export function readStackConfig(projectDir: string, stackFile: string): RawStackConfig {
   const defaults = projectDefaults(projectDir);
-  const refuse = (message: string): RawStackConfig => ({ values: { ...defaults }, secretsSet: [], problems: [{ path: stackFile, message }], usable: false });
+  const refuse = (message: string): RawStackConfig => ({
+    values: { ...defaults },
+    secretsSet: [],
+    problems: [{ path: stackFile, message }],
+    usable: false,
+  });
 
   let bytes: Buffer;
   try {
     const size = statSync(stackFile).size;
     if (size > STACK_FILE_MAX_BYTES) {
-      return refuse(`is ${kib(size)}, more than a stack file may hold (${kib(STACK_FILE_MAX_BYTES)}); Pulumi hands a program at most ${kib(PULUMI_CONFIG_MAX_BYTES)} of config. Look for a value pasted by mistake`);
+      return refuse(
+        `is ${kib(size)}, more than a stack file may hold (${kib(STACK_FILE_MAX_BYTES)}); Pulumi hands a program at most ${kib(PULUMI_CONFIG_MAX_BYTES)} of config. Look for a value pasted by mistake`,
+      );
     }
     bytes = readFileSync(stackFile);
   } catch (e) {
@@ -227,7 +265,9 @@ export function readStackConfig(projectDir: string, stackFile: string): RawStack
   const top: unknown = doc.toJS({ maxAliasCount: -1 });
   if (top === null || top === undefined) return { values: { ...defaults }, secretsSet: [], problems: [], usable: true };
   if (typeof top !== "object" || Array.isArray(top)) {
-    return refuse(`is ${what(top)}, not a stack file: a stack file is a mapping with a config: key whose keys are the settings (openstack-rt:hosts: ...)`);
+    return refuse(
+      `is ${what(top)}, not a stack file: a stack file is a mapping with a config: key whose keys are the settings (openstack-rt:hosts: ...)`,
+    );
   }
   const problems: Problem[] = [];
   const topKeys = Object.keys(top);
@@ -239,9 +279,12 @@ export function readStackConfig(projectDir: string, stackFile: string): RawStack
     });
   }
   const config = (top as Record<string, unknown>).config;
-  if (config === undefined && problems.length > 0) return { values: { ...defaults }, secretsSet: [], problems, usable: false };
+  if (config === undefined && problems.length > 0)
+    return { values: { ...defaults }, secretsSet: [], problems, usable: false };
   if (config !== undefined && config !== null && (typeof config !== "object" || Array.isArray(config))) {
-    return refuse(`config: is ${what(config)}; it must be a mapping of settings (openstack-rt:hosts: ..., openstack-rt:flavors: ...)`);
+    return refuse(
+      `config: is ${what(config)}; it must be a mapping of settings (openstack-rt:hosts: ..., openstack-rt:flavors: ...)`,
+    );
   }
   const entries = Object.entries((config ?? {}) as Record<string, unknown>);
   const isSecure = (_key: string, value: unknown) => typeof value === "object" && value !== null && "secure" in value;
@@ -249,8 +292,12 @@ export function readStackConfig(projectDir: string, stackFile: string): RawStack
   problems.push(...sorted.problems);
 
   // What PULUMI_CONFIG would carry: the project's defaults under the stack's settings.
-  const passed: Record<string, unknown> = Object.fromEntries(Object.entries(defaults).map(([k, v]) => [`${CONFIG_NAMESPACE}:${k}`, v]));
-  for (const [k, v] of entries) passed[k.includes(":") ? k : `${CONFIG_NAMESPACE}:${k}`] = typeof v === "object" && v !== null && "secure" in v ? v.secure : v;
+  const passed: Record<string, unknown> = Object.fromEntries(
+    Object.entries(defaults).map(([k, v]) => [`${CONFIG_NAMESPACE}:${k}`, v]),
+  );
+  for (const [k, v] of entries)
+    passed[k.includes(":") ? k : `${CONFIG_NAMESPACE}:${k}`] =
+      typeof v === "object" && v !== null && "secure" in v ? v.secure : v;
   const size = pulumiConfigSize(passed);
   if (size.bytes > PULUMI_CONFIG_MAX_BYTES) {
     problems.push({

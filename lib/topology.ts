@@ -54,7 +54,9 @@ export function parseLscpu(text: string): LscpuRow[] {
     if (line === "" || line.startsWith("#")) return;
     const fields = line.split(",");
     if (fields.length !== 4 || !fields.slice(0, 3).every((f) => /^\d+$/.test(f)) || !/^\d*$/.test(fields[3])) {
-      throw topologyError(`lscpu line ${i + 1} "${line}" is not CPU,CORE,SOCKET,NODE (run lscpu -p=CPU,CORE,SOCKET,NODE)`);
+      throw topologyError(
+        `lscpu line ${i + 1} "${line}" is not CPU,CORE,SOCKET,NODE (run lscpu -p=CPU,CORE,SOCKET,NODE)`,
+      );
     }
     const [cpu, core, socket, node] = fields.map((f) => (f === "" ? 0 : Number(f)));
     rows.push({ cpu, core, socket, node });
@@ -88,7 +90,9 @@ export function topologyFromFacts(rows: LscpuRow[], memoryMbByNode: Map<number, 
   const nodes = [...byNode.entries()]
     .sort(([a], [b]) => a - b)
     .map(([id, cores]) => {
-      const memoryMb = memoryMbByNode.get(id) ?? (byNode.size === 1 && memoryMbByNode.size === 1 ? [...memoryMbByNode.values()][0] : undefined);
+      const memoryMb =
+        memoryMbByNode.get(id) ??
+        (byNode.size === 1 && memoryMbByNode.size === 1 ? [...memoryMbByNode.values()][0] : undefined);
       if (memoryMb === undefined) throw topologyError(`no MemTotal line for NUMA node ${id}`);
       const coreSets = sortCores([...cores.values()].map(cpuSet));
       return { id, cpus: cpuSet(coreSets.flat()), memoryMb, cores: coreSets };
@@ -113,7 +117,10 @@ export function topologyFromConfig(nodes: readonly NumaNodeConfig[]): Topology {
     const cores: CpuSet[] = n.threadSiblings.map((g) => {
       const group = parseCpuList(g);
       for (const c of group) {
-        if (!cpus.includes(c)) throw topologyError(`thread group "${g}" names CPU ${c}, which is not in node ${n.id} (${formatCpuList(cpus)})`);
+        if (!cpus.includes(c))
+          throw topologyError(
+            `thread group "${g}" names CPU ${c}, which is not in node ${n.id} (${formatCpuList(cpus)})`,
+          );
         if (grouped.has(c)) throw topologyError(`CPU ${c} is in two thread groups of node ${n.id}`);
         grouped.add(c);
       }

@@ -10,11 +10,13 @@ export function domainCandidates(config: StackConfig, plan: StackPlan, server: S
   const flavor = plan.flavors.find((f) => f.name === server.flavor);
   if (!flavor) return [];
   const names = server.pinnedHost ? [server.pinnedHost] : server.candidates;
-  return plan.hosts.filter((h) => names.includes(h.name)).map((h) => ({
-    host: h.name,
-    target: config.hosts.find((c) => c.name === h.name)!.ssh,
-    expectation: expectationFromPlan(h, flavor, config.image.properties),
-  }));
+  return plan.hosts
+    .filter((h) => names.includes(h.name))
+    .map((h) => ({
+      host: h.name,
+      target: config.hosts.find((c) => c.name === h.name)!.ssh,
+      expectation: expectationFromPlan(h, flavor, config.image.properties),
+    }));
 }
 
 /** Guest checks measure RT latency: they apply to servers of realtime flavors, when switched on. */

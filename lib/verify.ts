@@ -50,7 +50,11 @@ export function sshRunner(target: SshTarget, auth: SshAuth, texts: ScriptTexts, 
   return (script, args, timeoutMs) => {
     const stdin = texts[script];
     if (stdin === undefined) return Promise.reject(new Error(`no text for the verify script ${script}`));
-    return runSsh(target, auth, bashStdinCommand(args), { ...opts, stdin, ...(timeoutMs ? { commandTimeoutMs: timeoutMs } : {}) });
+    return runSsh(target, auth, bashStdinCommand(args), {
+      ...opts,
+      stdin,
+      ...(timeoutMs ? { commandTimeoutMs: timeoutMs } : {}),
+    });
   };
 }
 
@@ -74,12 +78,19 @@ export function parseSections(text: string): { sections: Map<string, string>; co
 
 /** A failure of the collection itself, as a check result an operator can act on. */
 function collectionFailure(what: string, r: CommandResult): CheckResult {
-  return fail(what, "the script to exit 0", `exit ${r.code ?? r.signal ?? "?"}: ${excerpt(r.stderr.trim() || r.stdout.trim(), 160)}`, "read the error above; the script ran read-only and changed nothing");
+  return fail(
+    what,
+    "the script to exit 0",
+    `exit ${r.code ?? r.signal ?? "?"}: ${excerpt(r.stderr.trim() || r.stdout.trim(), 160)}`,
+    "read the error above; the script ran read-only and changed nothing",
+  );
 }
 
 /** SSH itself failed: the message says which host and why, worded for the operator. */
 function transportFailure(what: string, e: unknown): CheckResult {
-    const hint = isSshError(e) ? `${e.kind}: fix SSH access to the host, then re-run` : "re-run; if it persists, run the script by hand";
+  const hint = isSshError(e)
+    ? `${e.kind}: fix SSH access to the host, then re-run`
+    : "re-run; if it persists, run the script by hand";
   return fail(what, "facts collected over SSH", messageOf(e), hint);
 }
 
@@ -92,7 +103,15 @@ async function collect(run: RunScript, script: VerifyScript, args: string[], wha
   }
   if (r.code !== 0) return { failure: collectionFailure(what, r) };
   const { sections, complete } = parseSections(r.stdout);
-  if (!complete) return { failure: fail(what, "complete output", "the output ends before its end marker", "re-run; the connection or the script was cut off") };
+  if (!complete)
+    return {
+      failure: fail(
+        what,
+        "complete output",
+        "the output ends before its end marker",
+        "re-run; the connection or the script was cut off",
+      ),
+    };
   return { sections };
 }
 
@@ -122,7 +141,9 @@ export function allResults(v: Verification): CheckResult[] {
 
 export function hostFactsArgs(opts: HostVerifyOptions): string[] {
   const h = opts.hwlatdetect;
-  return h.enabled && !opts.observeOnly ? ["--hwlatdetect-seconds", String(h.durationSeconds), "--hwlatdetect-threshold-us", String(h.thresholdUs)] : [];
+  return h.enabled && !opts.observeOnly
+    ? ["--hwlatdetect-seconds", String(h.durationSeconds), "--hwlatdetect-threshold-us", String(h.thresholdUs)]
+    : [];
 }
 
 export async function verifyHost(run: RunScript, plan: HostPlan, opts: HostVerifyOptions): Promise<Verification> {
@@ -179,7 +200,14 @@ export async function verifyDomain(
   }
   return {
     host: null,
-    results: [fail("instance found", `libvirt domain ${serverId} on one of the RT hosts`, misses.join("; ") || "no candidate host", "check that the server is ACTIVE and which host runs it: openstack server show <id> -c OS-EXT-SRV-ATTR:host")],
+    results: [
+      fail(
+        "instance found",
+        `libvirt domain ${serverId} on one of the RT hosts`,
+        misses.join("; ") || "no candidate host",
+        "check that the server is ACTIVE and which host runs it: openstack server show <id> -c OS-EXT-SRV-ATTR:host",
+      ),
+    ],
   };
 }
 
@@ -204,14 +232,29 @@ function guestSetupChecks(s: Map<string, string>, guest: GuestPlan): CheckResult
   }
   return [
     checkKernel(s.get("uname-v") ?? ""),
-    verdict("guest TuneD profile", /realtime-virtual-guest/.test(s.get("tuned-active") ?? ""), "realtime-virtual-guest", excerpt(s.get("tuned-active") ?? "", 80),
-      "activate it in the guest: tuned-adm profile realtime-virtual-guest (cloud-init does this on first boot)"),
-    verdict("guest isolated_cores", isolatedOk, guest.tunedIsolatedCores, variables || "(not set)",
-      `set isolated_cores=${guest.tunedIsolatedCores} in /etc/tuned/realtime-virtual-guest-variables.conf: the RT vCPUs of the flavor's mask`),
+    verdict(
+      "guest TuneD profile",
+      /realtime-virtual-guest/.test(s.get("tuned-active") ?? ""),
+      "realtime-virtual-guest",
+      excerpt(s.get("tuned-active") ?? "", 80),
+      "activate it in the guest: tuned-adm profile realtime-virtual-guest (cloud-init does this on first boot)",
+    ),
+    verdict(
+      "guest isolated_cores",
+      isolatedOk,
+      guest.tunedIsolatedCores,
+      variables || "(not set)",
+      `set isolated_cores=${guest.tunedIsolatedCores} in /etc/tuned/realtime-virtual-guest-variables.conf: the RT vCPUs of the flavor's mask`,
+    ),
   ];
 }
 
-const NOT_REALTIME = fail("guest RT vCPUs", "a realtime flavor", "the flavor has no RT vCPU", "guest checks apply to realtime flavors only");
+const NOT_REALTIME = fail(
+  "guest RT vCPUs",
+  "a realtime flavor",
+  "the flavor has no RT vCPU",
+  "guest checks apply to realtime flavors only",
+);
 
 /** The guest's RT setup only, without measuring: what `pulumi refresh` re-reads. */
 export async function observeGuest(run: RunScript, guest: GuestPlan): Promise<Verification> {
@@ -223,12 +266,22 @@ export async function observeGuest(run: RunScript, guest: GuestPlan): Promise<Ve
 export async function verifyGuest(run: RunScript, guest: GuestPlan, budget: GuestBudget): Promise<Verification> {
   if (guest.realtimeVcpus === "") return { observed: [NOT_REALTIME], measured: [] };
   const args = [...guestArgs(guest), "--seconds", String(budget.durationSeconds)];
-  const got = await collect(run, "guest-latency.sh", args, "guest latency run", budget.durationSeconds * 1000 + 120_000);
+  const got = await collect(
+    run,
+    "guest-latency.sh",
+    args,
+    "guest latency run",
+    budget.durationSeconds * 1000 + 120_000,
+  );
   if (!got.sections) return { observed: [got.failure], measured: [] };
   const s = got.sections;
   return {
     observed: guestSetupChecks(s, guest),
-    measured: checkCyclictest(parseCyclictest(s.get("cyclictest-json") ?? ""), { maxUs: budget.maxUs, meanUs: budget.meanUs }, guest.realtimeVcpus),
+    measured: checkCyclictest(
+      parseCyclictest(s.get("cyclictest-json") ?? ""),
+      { maxUs: budget.maxUs, meanUs: budget.meanUs },
+      guest.realtimeVcpus,
+    ),
   };
 }
 
@@ -244,15 +297,30 @@ export async function guestReadiness(run: RunScript, guest: GuestPlan): Promise<
     const final = isSshError(e) && (e.kind === "host-key" || e.kind === "auth");
     return { ready: false, final, state: messageOf(e) };
   }
-  if (r.code !== 0) return { ready: false, final: false, state: `guest-latency.sh exited ${r.code ?? r.signal}: ${excerpt(r.stderr, 120)}` };
+  if (r.code !== 0)
+    return {
+      ready: false,
+      final: false,
+      state: `guest-latency.sh exited ${r.code ?? r.signal}: ${excerpt(r.stderr, 120)}`,
+    };
   const s = parseSections(r.stdout).sections;
   const cloudInit = /^status:\s*(.+)$/m.exec(s.get("cloud-init") ?? "")?.[1].trim() ?? "unknown";
   const kernel = (s.get("uname-v") ?? "").trim();
   if (/error/.test(cloudInit)) {
-    return { ready: false, final: true, state: `cloud-init failed (status: ${cloudInit}); the guest runs ${excerpt(kernel, 80)}. Read /var/log/cloud-init-output.log in the guest, or the console log (openstack console log show <server>)` };
+    return {
+      ready: false,
+      final: true,
+      state: `cloud-init failed (status: ${cloudInit}); the guest runs ${excerpt(kernel, 80)}. Read /var/log/cloud-init-output.log in the guest, or the console log (openstack console log show <server>)`,
+    };
   }
-  if (cloudInit !== "done" && cloudInit !== "absent") return { ready: false, final: false, state: `cloud-init ${cloudInit}` };
-  if (!checkKernel(kernel).ok) return { ready: false, final: false, state: `${cloudInit === "absent" ? "no cloud-init" : "cloud-init done"}, the guest still runs a non-RT kernel (${excerpt(kernel, 80)}): waiting for its reboot into the RT kernel` };
+  if (cloudInit !== "done" && cloudInit !== "absent")
+    return { ready: false, final: false, state: `cloud-init ${cloudInit}` };
+  if (!checkKernel(kernel).ok)
+    return {
+      ready: false,
+      final: false,
+      state: `${cloudInit === "absent" ? "no cloud-init" : "cloud-init done"}, the guest still runs a non-RT kernel (${excerpt(kernel, 80)}): waiting for its reboot into the RT kernel`,
+    };
   return { ready: true };
 }
 
@@ -279,7 +347,9 @@ export async function waitForGuest(run: RunScript, guest: GuestPlan, o: WaitForG
     if (r.state !== last) o.progress(`${o.name}: ${r.state} (${Math.round(waited / 1000)} s)`);
     last = r.state;
     if (waited >= o.timeoutMs) {
-      throw new Error(`${o.name} was not ready within ${Math.round(o.timeoutMs / 1000)} s (latency.guest.readyTimeoutSeconds): ${r.state}`);
+      throw new Error(
+        `${o.name} was not ready within ${Math.round(o.timeoutMs / 1000)} s (latency.guest.readyTimeoutSeconds): ${r.state}`,
+      );
     }
     await o.sleep(Math.min(o.intervalMs, o.timeoutMs - waited));
   }

@@ -31,7 +31,13 @@ type Target = Omit<SshTargetConfig, "proxy">;
 
 const KEYSCAN = (t: Target) => `ssh-keyscan -p ${t.port} ${t.host}`;
 
-function targetWarnings(out: StackWarnings, path: string, t: Target, what: "host" | "controller" | "bastion", hostName?: string): void {
+function targetWarnings(
+  out: StackWarnings,
+  path: string,
+  t: Target,
+  what: "host" | "controller" | "bastion",
+  hostName?: string,
+): void {
   if (t.hostKey !== undefined) return;
   const address = `${t.user}@${t.host}:${t.port}`;
   if (t.insecureSkipHostKeyCheck === true) {
@@ -48,11 +54,16 @@ function targetWarnings(out: StackWarnings, path: string, t: Target, what: "host
     what === "host" && hostName !== undefined
       ? `run \`npm run discover -- --stack <stack> --host ${hostName}\`, which writes the key into the stack file, or set ${path}.hostKey from \`${KEYSCAN(t)}\` after checking its fingerprint out of band (on the host's console: ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub)`
       : `set ${path}.hostKey from \`${KEYSCAN(t)}\` after checking its fingerprint out of band (on the machine's console: ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub)`;
-  out.warnings.push({ path, message: `no hostKey, so ${address} is not authenticated: ${stake}. To pin it, ${fix}; or set insecureSkipHostKeyCheck: true to accept the risk` });
+  out.warnings.push({
+    path,
+    message: `no hostKey, so ${address} is not authenticated: ${stake}. To pin it, ${fix}; or set insecureSkipHostKeyCheck: true to accept the risk`,
+  });
 }
 
 function describeReach(reach: Reach, cidr: string): string {
-  return reach === "anywhere" ? `"${cidr}" reaches (nearly) every address on the internet` : `"${cidr}" reaches public addresses`;
+  return reach === "anywhere"
+    ? `"${cidr}" reaches (nearly) every address on the internet`
+    : `"${cidr}" reaches public addresses`;
 }
 
 /** "Anywhere" for the SSH guard (planConfig's problem unless allowSshFromAnywhere): see lib/ip.ts. */

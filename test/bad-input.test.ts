@@ -27,7 +27,12 @@ import { onRegister } from "./support/mock-monitor";
 const DEV_FILE = join(PROJECT_DIR, "Pulumi.dev.yaml");
 const DEV_TEXT = readFileSync(DEV_FILE, "utf8");
 type Doc = { config: Record<string, unknown> };
-type Host = { name: string; ssh: Record<string, unknown>; topology: { nodes: Record<string, unknown>[] }; [k: string]: unknown };
+type Host = {
+  name: string;
+  ssh: Record<string, unknown>;
+  topology: { nodes: Record<string, unknown>[] };
+  [k: string]: unknown;
+};
 
 const dir = mkdtempSync(join(tmpdir(), "bad-input-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -53,7 +58,10 @@ function plan(file: string, ...args: string[]): Promise<{ status: number | null;
     // node with tsx's loader, not the tsx binary: one process instead of two, half the start-up.
     const env = { ...process.env };
     delete env.NODE_TEST_CONTEXT;
-    const child = spawn(process.execPath, ["--import", "tsx", PLAN, "--config", file, ...args], { cwd: PROJECT_DIR, env });
+    const child = spawn(process.execPath, ["--import", "tsx", PLAN, "--config", file, ...args], {
+      cwd: PROJECT_DIR,
+      env,
+    });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
@@ -77,7 +85,10 @@ async function refusedByPlan(file: string, setting: string | RegExp, message?: R
   if (message) assert.match(textRun.stderr, message);
   const doc = JSON.parse(jsonRun.stdout) as { valid: boolean; problems: { path: string; message: string }[] };
   assert.equal(doc.valid, false);
-  assert.ok(doc.problems.some((p) => named(`${p.path}: ${p.message}`)), `the JSON names ${String(setting)}`);
+  assert.ok(
+    doc.problems.some((p) => named(`${p.path}: ${p.message}`)),
+    `the JSON names ${String(setting)}`,
+  );
   assert.match(mdRun.stdout, /\*\*The config does not plan\*\*/);
   assertNoRawHtml(mdRun.stdout);
   return textRun.stderr;
@@ -90,12 +101,21 @@ const load = createRequire(__filename);
 const PROGRAM = load.resolve("../index");
 
 /** Loads index.ts with these config keys (full `<namespace>:<key>` names, JSON text values). */
-async function loadProgram(config: Record<string, string>, secretKeys: string[] = []): Promise<{ error: unknown; registered: string[]; warnings: string[] }> {
+async function loadProgram(
+  config: Record<string, string>,
+  secretKeys: string[] = [],
+): Promise<{ error: unknown; registered: string[]; warnings: string[] }> {
   const registered: string[] = [];
   await pulumi.runtime.setMocks(
     {
-      newResource: (a) => ({ id: `${a.name}-id`, state: { ...(a.inputs as Record<string, unknown>), ...computedState(a.type, a.name, registered.length) } }),
-      call: (a) => (a.token === "openstack:identity/getAuthScope:getAuthScope" ? { projectId: "project-id" } : (a.inputs as Record<string, unknown>)),
+      newResource: (a) => ({
+        id: `${a.name}-id`,
+        state: { ...(a.inputs as Record<string, unknown>), ...computedState(a.type, a.name, registered.length) },
+      }),
+      call: (a) =>
+        a.token === "openstack:identity/getAuthScope:getAuthScope"
+          ? { projectId: "project-id" }
+          : (a.inputs as Record<string, unknown>),
     },
     "openstack-rt",
     "dev",
@@ -126,26 +146,43 @@ async function loadProgram(config: Record<string, string>, secretKeys: string[] 
 
 /** The dev stack's config as the CLI hands it to the program: Pulumi.yaml's defaults, then the stack file's keys. */
 function programConfig(doc: Doc): Record<string, string> {
-  const project = parse(readFileSync(join(PROJECT_DIR, "Pulumi.yaml"), "utf8")) as { config: Record<string, { default?: unknown }> };
+  const project = parse(readFileSync(join(PROJECT_DIR, "Pulumi.yaml"), "utf8")) as {
+    config: Record<string, { default?: unknown }>;
+  };
   const out: Record<string, string> = {};
-  for (const [k, decl] of Object.entries(project.config)) if ("default" in decl) out[`${CONFIG_NAMESPACE}:${k}`] = JSON.stringify(decl.default);
+  for (const [k, decl] of Object.entries(project.config))
+    if ("default" in decl) out[`${CONFIG_NAMESPACE}:${k}`] = JSON.stringify(decl.default);
   for (const [k, v] of Object.entries(doc.config)) out[k] = typeof v === "string" ? v : JSON.stringify(v);
   return out;
 }
 
-async function refusedByProgram(config: Record<string, string>, setting: string | RegExp, secretKeys: string[] = []): Promise<string> {
+async function refusedByProgram(
+  config: Record<string, string>,
+  setting: string | RegExp,
+  secretKeys: string[] = [],
+): Promise<string> {
   const { error, registered } = await loadProgram(config, secretKeys);
   assert.ok(pulumi.RunError.isInstance(error), `a RunError, got ${String(error)}`);
   assert.deepEqual(registered, [], "nothing registered");
-  assert.ok(typeof setting === "string" ? error.message.includes(setting) : setting.test(error.message), `the RunError names ${String(setting)}:\n${error.message}`);
+  assert.ok(
+    typeof setting === "string" ? error.message.includes(setting) : setting.test(error.message),
+    `the RunError names ${String(setting)}:\n${error.message}`,
+  );
   return error.message;
 }
 
 /** One class of bad input: the same change, refused by the plan and by the program. */
-async function refusedByBoth(edit: (doc: ReturnType<typeof devDoc>) => void, setting: string | RegExp, message?: RegExp): Promise<void> {
+async function refusedByBoth(
+  edit: (doc: ReturnType<typeof devDoc>) => void,
+  setting: string | RegExp,
+  message?: RegExp,
+): Promise<void> {
   const doc = devDoc();
   edit(doc);
-  const [fromPlan, fromProgram] = [await refusedByPlan(writeDoc(doc), setting, message), await refusedByProgram(programConfig(doc), setting)];
+  const [fromPlan, fromProgram] = [
+    await refusedByPlan(writeDoc(doc), setting, message),
+    await refusedByProgram(programConfig(doc), setting),
+  ];
   if (message) assert.match(fromProgram, message);
   assert.ok(fromPlan.length > 0);
 }
@@ -182,10 +219,22 @@ function assertNoRawHtml(md: string): void {
     assert.doesNotMatch(outside, /(?<!\\)</, `raw HTML outside a code span in: ${line}`);
   }
   const outside = md.split("\n").map(outsideCodeSpans).join("\n");
-  assert.equal((outside.match(/<details>/g) ?? []).length, (outside.match(/<\/details>/g) ?? []).length, "as many </details> as <details>");
+  assert.equal(
+    (outside.match(/<details>/g) ?? []).length,
+    (outside.match(/<\/details>/g) ?? []).length,
+    "as many </details> as <details>",
+  );
 }
 
-const HOSTILE = ["x``<img src=x onerror=alert(1)>``", "</details><img src=https://example.org/p.png>", "a`b``c```d", "`", "a\\|b</details>", "line\rbreak\n# heading", "tab\there\u2028sep\u0000nul"];
+const HOSTILE = [
+  "x``<img src=x onerror=alert(1)>``",
+  "</details><img src=https://example.org/p.png>",
+  "a`b``c```d",
+  "`",
+  "a\\|b</details>",
+  "line\rbreak\n# heading",
+  "tab\there\u2028sep\u0000nul",
+];
 
 describe("code(): a value cannot leave its code span", () => {
   for (const value of HOSTILE) {
@@ -197,118 +246,196 @@ describe("code(): a value cannot leave its code span", () => {
       assert.ok(span.endsWith(run), "closes with the fence it opens with");
       let inner = span.slice(run.length, span.length - run.length);
       if (inner.startsWith(" ") && inner.endsWith(" ") && inner.trim() !== "") inner = inner.slice(1, -1);
-      assert.ok(!new RegExp(`(?<!\`)${run}(?!\`)`).test(inner), "no run of the fence's length inside: nothing closes it early");
+      assert.ok(
+        !new RegExp(`(?<!\`)${run}(?!\`)`).test(inner),
+        "no run of the fence's length inside: nothing closes it early",
+      );
       assert.equal(outsideCodeSpans(`| ${span} |`), "|   |");
-      assert.equal(inner.replace(/\\\|/g, "|").replace(/\\u0000|\\u0009/g, "?"), value.replace(/\r\n|[\r\n\u2028]/g, " ").replaceAll("\u0000", "?").replaceAll("\t", "?"));
+      assert.equal(
+        inner.replace(/\\\|/g, "|").replace(/\\u0000|\\u0009/g, "?"),
+        value
+          .replace(/\r\n|[\r\n\u2028]/g, " ")
+          .replaceAll("\u0000", "?")
+          .replaceAll("\t", "?"),
+      );
     });
   }
 });
 
 // ---------------------------------------------------------------------------------------------
 
-describe("bad input: npm run plan exits 1 naming the setting; the program stops before registering anything", { concurrency: 2 }, () => {
-  it("an IPv4 address with a part over 255, or a leading zero (read as octal by the resolver)", async () => {
-    await refusedByBoth((d) => (d.config["openstack-rt:hosts"][0].ssh.host = "192.0.2.256"), "openstack-rt:hosts[0].ssh.host", /got "192\.0\.2\.256"; must be an IPv4 address \(four parts 0-255/);
-    await refusedByBoth((d) => (d.config["openstack-rt:hosts"][1].ssh.host = "010.0.0.1"), "openstack-rt:hosts[1].ssh.host");
-  });
+describe(
+  "bad input: npm run plan exits 1 naming the setting; the program stops before registering anything",
+  { concurrency: 2 },
+  () => {
+    it("an IPv4 address with a part over 255, or a leading zero (read as octal by the resolver)", async () => {
+      await refusedByBoth(
+        (d) => (d.config["openstack-rt:hosts"][0].ssh.host = "192.0.2.256"),
+        "openstack-rt:hosts[0].ssh.host",
+        /got "192\.0\.2\.256"; must be an IPv4 address \(four parts 0-255/,
+      );
+      await refusedByBoth(
+        (d) => (d.config["openstack-rt:hosts"][1].ssh.host = "010.0.0.1"),
+        "openstack-rt:hosts[1].ssh.host",
+      );
+    });
 
-  it("an IPv6 address of colons only, and other malformed IPv6", async () => {
-    await refusedByBoth(
-      (d) => ((d.config["openstack-rt:controller"] as { ssh: Record<string, unknown> }).ssh.host = ":::::"),
-      "openstack-rt:controller.ssh.host",
-      /must be an IPv6 address/,
-    );
-    await refusedByBoth((d) => (d.config["openstack-rt:hosts"][0].ssh.host = "2001:db8::1::2"), "openstack-rt:hosts[0].ssh.host");
-  });
+    it("an IPv6 address of colons only, and other malformed IPv6", async () => {
+      await refusedByBoth(
+        (d) => ((d.config["openstack-rt:controller"] as { ssh: Record<string, unknown> }).ssh.host = ":::::"),
+        "openstack-rt:controller.ssh.host",
+        /must be an IPv6 address/,
+      );
+      await refusedByBoth(
+        (d) => (d.config["openstack-rt:hosts"][0].ssh.host = "2001:db8::1::2"),
+        "openstack-rt:hosts[0].ssh.host",
+      );
+    });
 
-  it("CIDRs with a part over 255 or malformed IPv6", async () => {
-    await refusedByBoth((d) => {
-      (d.config["openstack-rt:securityGroup"] as Record<string, unknown>).sshCidr = "198.51.100.300/24";
-      (d.config["openstack-rt:securityGroup"] as Record<string, unknown>).icmpCidr = ":::/64";
-    }, /openstack-rt:securityGroup\.sshCidr: .*\n.*openstack-rt:securityGroup\.icmpCidr: |openstack-rt:securityGroup\.icmpCidr/);
-  });
+    it("CIDRs with a part over 255 or malformed IPv6", async () => {
+      await refusedByBoth((d) => {
+        (d.config["openstack-rt:securityGroup"] as Record<string, unknown>).sshCidr = "198.51.100.300/24";
+        (d.config["openstack-rt:securityGroup"] as Record<string, unknown>).icmpCidr = ":::/64";
+      }, /openstack-rt:securityGroup\.sshCidr: .*\n.*openstack-rt:securityGroup\.icmpCidr: |openstack-rt:securityGroup\.icmpCidr/);
+    });
 
-  it("SSH from 0.0.0.0/1 is SSH from anywhere: refused without allowSshFromAnywhere", async () => {
-    await refusedByBoth((d) => ((d.config["openstack-rt:securityGroup"] as Record<string, unknown>).sshCidr = "0.0.0.0/1"), "openstack-rt:securityGroup.sshCidr", /opens SSH to the whole internet/);
-  });
+    it("SSH from 0.0.0.0/1 is SSH from anywhere: refused without allowSshFromAnywhere", async () => {
+      await refusedByBoth(
+        (d) => ((d.config["openstack-rt:securityGroup"] as Record<string, unknown>).sshCidr = "0.0.0.0/1"),
+        "openstack-rt:securityGroup.sshCidr",
+        /opens SSH to the whole internet/,
+      );
+    });
 
-  it("an image URL with CR/LF, a space, a control character, or another scheme", async () => {
-    const image = (d: ReturnType<typeof devDoc>) => d.config["openstack-rt:image"] as Record<string, unknown>;
-    await refusedByBoth((d) => (image(d).url = "https://cloud.example.org/debian.qcow2\r\nX-Injected: 1"), "openstack-rt:image.url", /holds "\\r" at position 38; .*percent-encode/);
-    await refusedByBoth((d) => (image(d).url = "https://cloud.example.org/my image.qcow2"), "openstack-rt:image.url", /holds " "/);
-    await refusedByBoth((d) => (image(d).url = "https://cloud.example.org/\u0000.qcow2"), "openstack-rt:image.url");
-    await refusedByBoth((d) => (image(d).url = "file:///etc/shadow"), "openstack-rt:image.url", /must be an http:\/\/ or https:\/\/ URL/);
-  });
+    it("an image URL with CR/LF, a space, a control character, or another scheme", async () => {
+      const image = (d: ReturnType<typeof devDoc>) => d.config["openstack-rt:image"] as Record<string, unknown>;
+      await refusedByBoth(
+        (d) => (image(d).url = "https://cloud.example.org/debian.qcow2\r\nX-Injected: 1"),
+        "openstack-rt:image.url",
+        /holds "\\r" at position 38; .*percent-encode/,
+      );
+      await refusedByBoth(
+        (d) => (image(d).url = "https://cloud.example.org/my image.qcow2"),
+        "openstack-rt:image.url",
+        /holds " "/,
+      );
+      await refusedByBoth((d) => (image(d).url = "https://cloud.example.org/\u0000.qcow2"), "openstack-rt:image.url");
+      await refusedByBoth(
+        (d) => (image(d).url = "file:///etc/shadow"),
+        "openstack-rt:image.url",
+        /must be an http:\/\/ or https:\/\/ URL/,
+      );
+    });
 
-  it("durations longer than the scripts and Node's timers take", async () => {
-    await refusedByBoth(
-      (d) => (d.config["openstack-rt:latency"] = { hwlatdetect: { durationSeconds: 100_000 }, guest: { durationSeconds: 3_000_000 } }),
-      "openstack-rt:latency.hwlatdetect.durationSeconds",
-      /openstack-rt:latency\.hwlatdetect\.durationSeconds: got 100000; must be at most 99999 s, what host-facts\.sh takes[^]*openstack-rt:latency\.guest\.durationSeconds: got 3000000; must be at most 999999 s/,
-    );
-    await refusedByBoth((d) => (d.config["openstack-rt:deployment"] = { rebootTimeoutSeconds: 2 ** 31 }), "openstack-rt:deployment.rebootTimeoutSeconds", /must be at most 7200 s/);
-  });
+    it("durations longer than the scripts and Node's timers take", async () => {
+      await refusedByBoth(
+        (d) =>
+          (d.config["openstack-rt:latency"] = {
+            hwlatdetect: { durationSeconds: 100_000 },
+            guest: { durationSeconds: 3_000_000 },
+          }),
+        "openstack-rt:latency.hwlatdetect.durationSeconds",
+        /openstack-rt:latency\.hwlatdetect\.durationSeconds: got 100000; must be at most 99999 s, what host-facts\.sh takes[^]*openstack-rt:latency\.guest\.durationSeconds: got 3000000; must be at most 999999 s/,
+      );
+      await refusedByBoth(
+        (d) => (d.config["openstack-rt:deployment"] = { rebootTimeoutSeconds: 2 ** 31 }),
+        "openstack-rt:deployment.rebootTimeoutSeconds",
+        /must be at most 7200 s/,
+      );
+    });
 
-  it("a namespace typo: opensatck-rt:deployment is an error suggesting openstack-rt:deployment", async () => {
-    await refusedByBoth(
-      (d) => (d.config["opensatck-rt:deployment"] = { rollingReboots: true }),
-      "opensatck-rt:deployment",
-      /unknown namespace "opensatck-rt"; did you mean "openstack-rt:deployment"\?/,
-    );
-  });
+    it("a namespace typo: opensatck-rt:deployment is an error suggesting openstack-rt:deployment", async () => {
+      await refusedByBoth(
+        (d) => (d.config["opensatck-rt:deployment"] = { rollingReboots: true }),
+        "opensatck-rt:deployment",
+        /unknown namespace "opensatck-rt"; did you mean "openstack-rt:deployment"\?/,
+      );
+    });
 
-  it("an unknown key in the project's namespace", async () => {
-    await refusedByBoth((d) => (d.config["openstack-rt:deploymnet"] = { rollingReboots: true }), "openstack-rt", /unknown setting "deploymnet"; allowed here: .*deployment/);
-  });
+    it("an unknown key in the project's namespace", async () => {
+      await refusedByBoth(
+        (d) => (d.config["openstack-rt:deploymnet"] = { rollingReboots: true }),
+        "openstack-rt",
+        /unknown setting "deploymnet"; allowed here: .*deployment/,
+      );
+    });
 
-  it("a node whose CPUs are all housekeeping gets no 1 GiB pages", async () => {
-    await refusedByBoth((d) => {
-      const h = d.config["openstack-rt:hosts"][0];
-      h.topology = { nodes: [{ id: 0, cpus: "0-5", memoryMb: 16384 }, { id: 1, cpus: "6-7", memoryMb: 16384 }] };
-      h.housekeepingCpusPerNode = 2;
-      h.hugepages1gPerNode = 4;
-    }, "openstack-rt:hosts[0].hugepages1gPerNode", /NUMA node 1, whose CPUs \(6-7\) are all housekeeping: .*hugepages1gPerNode: \[4, 0\]/);
-  });
+    it("a node whose CPUs are all housekeeping gets no 1 GiB pages", async () => {
+      await refusedByBoth(
+        (d) => {
+          const h = d.config["openstack-rt:hosts"][0];
+          h.topology = {
+            nodes: [
+              { id: 0, cpus: "0-5", memoryMb: 16384 },
+              { id: 1, cpus: "6-7", memoryMb: 16384 },
+            ],
+          };
+          h.housekeepingCpusPerNode = 2;
+          h.hugepages1gPerNode = 4;
+        },
+        "openstack-rt:hosts[0].hugepages1gPerNode",
+        /NUMA node 1, whose CPUs \(6-7\) are all housekeeping: .*hugepages1gPerNode: \[4, 0\]/,
+      );
+    });
 
-  it("a huge string: named, and shown cut short", async () => {
-    const doc = devDoc();
-    doc.config["openstack-rt:hosts"][0].name = "a".repeat(60_000);
-    const text = await refusedByPlan(writeDoc(doc), "openstack-rt:hosts[0].name");
-    assert.ok(text.length < 2000, "the value is not printed whole");
-    const message = await refusedByProgram(programConfig(doc), "openstack-rt:hosts[0].name");
-    assert.ok(message.length < 2000);
-  });
+    it("a huge string: named, and shown cut short", async () => {
+      const doc = devDoc();
+      doc.config["openstack-rt:hosts"][0].name = "a".repeat(60_000);
+      const text = await refusedByPlan(writeDoc(doc), "openstack-rt:hosts[0].name");
+      assert.ok(text.length < 2000, "the value is not printed whole");
+      const message = await refusedByProgram(programConfig(doc), "openstack-rt:hosts[0].name");
+      assert.ok(message.length < 2000);
+    });
 
-  it("a stack whose config is bigger than Pulumi can hand the program (PULUMI_CONFIG, 128 KiB on Linux)", async () => {
-    const doc = devDoc();
-    (doc.config["openstack-rt:image"] as Record<string, unknown>).properties = { note: "n".repeat(PULUMI_CONFIG_MAX_BYTES) };
-    await refusedByPlan(writeDoc(doc), /Pulumi\.case\d+\.yaml: its config is 1\d\d KiB as Pulumi hands it to the program .* The biggest: openstack-rt:image \(/);
-  });
+    it("a stack whose config is bigger than Pulumi can hand the program (PULUMI_CONFIG, 128 KiB on Linux)", async () => {
+      const doc = devDoc();
+      (doc.config["openstack-rt:image"] as Record<string, unknown>).properties = {
+        note: "n".repeat(PULUMI_CONFIG_MAX_BYTES),
+      };
+      await refusedByPlan(
+        writeDoc(doc),
+        /Pulumi\.case\d+\.yaml: its config is 1\d\d KiB as Pulumi hands it to the program .* The biggest: openstack-rt:image \(/,
+      );
+    });
 
-  it("a stack file over 1 MiB", async () => {
-    await refusedByPlan(write(DEV_TEXT + `# ${"x".repeat(1 << 20)}\n`), /Pulumi\.case\d+\.yaml: is 1\d\d\d KiB, more than a stack file may hold/);
-  });
+    it("a stack file over 1 MiB", async () => {
+      await refusedByPlan(
+        write(DEV_TEXT + `# ${"x".repeat(1 << 20)}\n`),
+        /Pulumi\.case\d+\.yaml: is 1\d\d\d KiB, more than a stack file may hold/,
+      );
+    });
 
-  it("a clear-text sshPrivateKey: the plan and the program refuse it, and the program takes it as a secret", async () => {
-    const doc = devDoc();
-    doc.config["openstack-rt:sshPrivateKey"] = "-----BEGIN OPENSSH PRIVATE KEY----- not-a-real-key";
-    const text = await refusedByPlan(writeDoc(doc), "openstack-rt:sshPrivateKey: is in clear text");
-    assert.doesNotMatch(text, /not-a-real-key/);
-    const message = await refusedByProgram(programConfig(doc), "openstack-rt:sshPrivateKey: is in clear text in the stack's config");
-    assert.doesNotMatch(message, /not-a-real-key/);
-    const secret = await loadProgram(programConfig(doc), ["openstack-rt:sshPrivateKey"]);
-    assert.equal(secret.error, undefined, String(secret.error));
-  });
-});
+    it("a clear-text sshPrivateKey: the plan and the program refuse it, and the program takes it as a secret", async () => {
+      const doc = devDoc();
+      doc.config["openstack-rt:sshPrivateKey"] = "-----BEGIN OPENSSH PRIVATE KEY----- not-a-real-key";
+      const text = await refusedByPlan(writeDoc(doc), "openstack-rt:sshPrivateKey: is in clear text");
+      assert.doesNotMatch(text, /not-a-real-key/);
+      const message = await refusedByProgram(
+        programConfig(doc),
+        "openstack-rt:sshPrivateKey: is in clear text in the stack's config",
+      );
+      assert.doesNotMatch(message, /not-a-real-key/);
+      const secret = await loadProgram(programConfig(doc), ["openstack-rt:sshPrivateKey"]);
+      assert.equal(secret.error, undefined, String(secret.error));
+    });
+  },
+);
 
 describe("bad input only the plan can see: the stack file itself", { concurrency: 2 }, () => {
   it("a misspelled top-level key (confg:): one problem naming it, not knock-on 'required' errors", async () => {
-    const text = await refusedByPlan(write(DEV_TEXT.replace(/^config:/m, "confg:")), /has the top-level key "confg:", which a stack file does not have; did you mean "config:"\?/);
+    const text = await refusedByPlan(
+      write(DEV_TEXT.replace(/^config:/m, "confg:")),
+      /has the top-level key "confg:", which a stack file does not have; did you mean "config:"\?/,
+    );
     assert.match(text, /^1 problem in the stack config:/);
   });
 
   it("a list, a scalar, and a config: that is a list", async () => {
-    for (const [content, what] of [["- openstack-rt:hosts: []\n", /is a list, not a stack file/], ["just text\n", /is a string \("just text"\), not a stack file/], ["config:\n  - a\n", /config: is a list; it must be a mapping/]] as const) {
+    for (const [content, what] of [
+      ["- openstack-rt:hosts: []\n", /is a list, not a stack file/],
+      ["just text\n", /is a string \("just text"\), not a stack file/],
+      ["config:\n  - a\n", /config: is a list; it must be a mapping/],
+    ] as const) {
       const text = await refusedByPlan(write(content), what);
       assert.match(text, /^1 problem in the stack config:/);
     }
@@ -316,7 +443,10 @@ describe("bad input only the plan can see: the stack file itself", { concurrency
 
   it("non-UTF-8 bytes, and a UTF-16 file", async () => {
     const latin1 = Buffer.from(DEV_TEXT.replace("provider-net", "provider-n\u00e9t"), "latin1");
-    await refusedByPlan(write(latin1), /is not UTF-8 text: byte 0xe9 at line \d+ \(offset \d+\).*; save the file as UTF-8/);
+    await refusedByPlan(
+      write(latin1),
+      /is not UTF-8 text: byte 0xe9 at line \d+ \(offset \d+\).*; save the file as UTF-8/,
+    );
     const utf16 = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(DEV_TEXT, "utf16le")]);
     await refusedByPlan(write(utf16), /is not UTF-8 text: .*\(the file is UTF-16\)/);
   });
@@ -332,11 +462,17 @@ describe("bad input only the plan can see: the stack file itself", { concurrency
     const started = Date.now();
     await refusedByPlan(write(bomb), /expands to \d+ MiB of config through its YAML aliases/);
     assert.ok(Date.now() - started < 20_000, "refused quickly");
-    await refusedByPlan(write("config:\n  openstack-rt:hosts: &loop [*loop]\n"), /cannot read the stack file|expands to an endless amount/);
+    await refusedByPlan(
+      write("config:\n  openstack-rt:hosts: &loop [*loop]\n"),
+      /cannot read the stack file|expands to an endless amount/,
+    );
   });
 
   it("a duplicated key", async () => {
-    await refusedByPlan(write(DEV_TEXT + "  openstack-rt:servers: []\n"), /cannot read the stack file: Map keys must be unique/);
+    await refusedByPlan(
+      write(DEV_TEXT + "  openstack-rt:servers: []\n"),
+      /cannot read the stack file: Map keys must be unique/,
+    );
   });
 
   it("--markdown: hostile values stay inside code spans, also where the plan is valid", async () => {
@@ -346,7 +482,10 @@ describe("bad input only the plan can see: the stack file itself", { concurrency
     const valid = await plan(writeDoc(doc), "--markdown");
     assert.equal(valid.status, 0, valid.stderr);
     assertNoRawHtml(valid.stdout);
-    assert.ok(valid.stdout.includes("custom:note=x``</details><img src=https://example.org/p.png>\\|``"), "the value is shown as it is, in a code span");
+    assert.ok(
+      valid.stdout.includes("custom:note=x``</details><img src=https://example.org/p.png>\\|``"),
+      "the value is shown as it is, in a code span",
+    );
 
     flavors[0].extraSpecs = { "bad`key</details><img src=x>": "v" };
     await refusedByPlan(writeDoc(doc), /extraSpecs/);
@@ -356,13 +495,18 @@ describe("bad input only the plan can see: the stack file itself", { concurrency
 describe("the duration bounds are what their consumers take", () => {
   const script = (name: string) => readFileSync(join(PROJECT_DIR, "hostprep", "verify", name), "utf8");
   /** The most digits a script's argument check takes for this variable: `[[ $var =~ ^[0-9]{1,N}$ ...`. */
-  const digits = (text: string, variable: string) => Number(new RegExp(`\\[\\[ \\$${variable} =~ \\^\\[0-9\\]\\{1,(\\d)\\}\\$`).exec(text)?.[1]);
+  const digits = (text: string, variable: string) =>
+    Number(new RegExp(`\\[\\[ \\$${variable} =~ \\^\\[0-9\\]\\{1,(\\d)\\}\\$`).exec(text)?.[1]);
   const TIMER_MAX_MS = 2 ** 31 - 1;
 
   it("host-facts.sh and hwlatdetect's timer", () => {
     assert.equal(DURATION_LIMITS.hwlatdetectSeconds, 10 ** digits(script("host-facts.sh"), "hwlat_seconds") - 1);
     assert.equal(DURATION_LIMITS.hwlatdetectThresholdUs, 10 ** digits(script("host-facts.sh"), "hwlat_threshold") - 1);
-    assert.ok(hostFactsTimeoutSeconds({ enabled: true, thresholdUs: 20, durationSeconds: DURATION_LIMITS.hwlatdetectSeconds }) * 1000 <= TIMER_MAX_MS);
+    assert.ok(
+      hostFactsTimeoutSeconds({ enabled: true, thresholdUs: 20, durationSeconds: DURATION_LIMITS.hwlatdetectSeconds }) *
+        1000 <=
+        TIMER_MAX_MS,
+    );
   });
 
   it("guest-latency.sh and the guest run's timer (its duration plus 120 s)", () => {
@@ -375,7 +519,8 @@ describe("the duration bounds are what their consumers take", () => {
 describe("valid input that must stay accepted", () => {
   it("a fleet of 120 hosts that reuse YAML anchors (YAML's own alias-count guard refused 100)", async () => {
     const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILEZ9Ak3Chw7pUqhmeFtPzChapi4MzTG0VCi8fxsKcRb";
-    const TOPOLOGY = "{nodes: [{id: 0, cpus: '0,2,4,6,8,10', memoryMb: 16384}, {id: 1, cpus: '1,3,5,7,9,11', memoryMb: 16384}]}";
+    const TOPOLOGY =
+      "{nodes: [{id: 0, cpus: '0,2,4,6,8,10', memoryMb: 16384}, {id: 1, cpus: '1,3,5,7,9,11', memoryMb: 16384}]}";
     const hosts = Array.from({ length: 120 }, (_, i) => {
       const first = i === 0;
       return [
@@ -387,10 +532,22 @@ describe("valid input that must stay accepted", () => {
       ].join("\n");
     });
     const rest = Object.entries(devDoc().config).filter(([k]) => k !== "openstack-rt:hosts");
-    const file = write(["config:", "  openstack-rt:hosts:", ...hosts, stringify(Object.fromEntries(rest)).trimEnd().replace(/^/gm, "  "), ""].join("\n"));
+    const file = write(
+      [
+        "config:",
+        "  openstack-rt:hosts:",
+        ...hosts,
+        stringify(Object.fromEntries(rest)).trimEnd().replace(/^/gm, "  "),
+        "",
+      ].join("\n"),
+    );
     const r = await plan(file, "--json");
     assert.equal(r.status, 0, r.stderr + r.stdout.slice(0, 2000));
-    const planned = JSON.parse(r.stdout) as { valid: boolean; hosts: { nova: { cpuDedicatedSet: string } }[]; warnings: unknown[] };
+    const planned = JSON.parse(r.stdout) as {
+      valid: boolean;
+      hosts: { nova: { cpuDedicatedSet: string } }[];
+      warnings: unknown[];
+    };
     assert.equal(planned.valid, true);
     assert.equal(planned.hosts.length, 120);
     assert.ok(planned.hosts.every((h) => h.nova.cpuDedicatedSet === "4-11"));

@@ -36,7 +36,10 @@ function lscpu(changes: Record<number, string | null>, extra: string[] = []): st
   return [...lines.filter((l) => l !== ""), ...extra, ""].join("\n");
 }
 
-const meminfo = (mbByNode: Record<number, number>) => Object.entries(mbByNode).map(([n, mb]) => `Node ${n} MemTotal:       ${mb * 1024} kB`).join("\n");
+const meminfo = (mbByNode: Record<number, number>) =>
+  Object.entries(mbByNode)
+    .map(([n, mb]) => `Node ${n} MemTotal:       ${mb * 1024} kB`)
+    .join("\n");
 
 function byCheck(results: CheckResult[], check: string): CheckResult {
   const r = results.find((x) => x.check === check);
@@ -54,7 +57,14 @@ function failing(results: CheckResult[], check: string): CheckResult {
 describe("checkTopology against the declared topology", () => {
   it("passes the host the stack declares, one result per node", () => {
     const results = checkTopology(LSCPU, MEMINFO, plan);
-    assert.deepEqual(results.map((r) => [r.check, r.ok]), [["topology node 0", true], ["topology node 1", true]], formatReport(results));
+    assert.deepEqual(
+      results.map((r) => [r.check, r.ok]),
+      [
+        ["topology node 0", true],
+        ["topology node 1", true],
+      ],
+      formatReport(results),
+    );
     assert.equal(results[0].expected, "CPUs 0,2,4,6,8,10, no SMT, 16384 MiB (±328)");
     assert.equal(results[0].observed, "CPUs 0,2,4,6,8,10, no SMT, 16146 MiB");
   });
@@ -66,18 +76,35 @@ describe("checkTopology against the declared topology", () => {
   });
 
   it("fails a CPU the host does not have (offline), and one it has but nobody declared", () => {
-    assert.equal(failing(checkTopology(lscpu({ 11: null }), MEMINFO, plan), "topology node 1").observed, "CPU 11 is not on the host (offline or absent)");
+    assert.equal(
+      failing(checkTopology(lscpu({ 11: null }), MEMINFO, plan), "topology node 1").observed,
+      "CPU 11 is not on the host (offline or absent)",
+    );
     const extra = checkTopology(lscpu({}, ["12,12,0,0"]), MEMINFO, plan);
     assert.equal(failing(extra, "topology node 0").observed, "the host also has CPU 12 on this node");
     assert.equal(byCheck(extra, "topology node 1").ok, true);
   });
 
   it("fails a missing node and a node that is not declared", () => {
-    const oneNode = checkTopology(lscpu({ 1: "1,0,0", 3: "3,0,0", 5: "5,0,0", 7: "7,0,0", 9: "9,0,0", 11: "11,0,0" }), meminfo({ 0: 32768 }), plan);
-    assert.match(failing(oneNode, "topology node 1").observed, /^the host has no NUMA node 1; CPUs 1,3,5,7,9,11 are on node 0 on the host$/);
-    assert.match(failing(oneNode, "topology node 0").observed, /the host also has CPUs 1,3,5,7,9,11 on this node; MemTotal 32768 MiB, 16384 MiB more than declared/);
+    const oneNode = checkTopology(
+      lscpu({ 1: "1,0,0", 3: "3,0,0", 5: "5,0,0", 7: "7,0,0", 9: "9,0,0", 11: "11,0,0" }),
+      meminfo({ 0: 32768 }),
+      plan,
+    );
+    assert.match(
+      failing(oneNode, "topology node 1").observed,
+      /^the host has no NUMA node 1; CPUs 1,3,5,7,9,11 are on node 0 on the host$/,
+    );
+    assert.match(
+      failing(oneNode, "topology node 0").observed,
+      /the host also has CPUs 1,3,5,7,9,11 on this node; MemTotal 32768 MiB, 16384 MiB more than declared/,
+    );
 
-    const threeNodes = checkTopology(lscpu({}, ["12,12,2,2", "13,13,2,2"]), `${MEMINFO}\n${meminfo({ 2: 8192 })}`, plan);
+    const threeNodes = checkTopology(
+      lscpu({}, ["12,12,2,2", "13,13,2,2"]),
+      `${MEMINFO}\n${meminfo({ 2: 8192 })}`,
+      plan,
+    );
     const node2 = failing(threeNodes, "topology node 2");
     assert.equal(node2.expected, "no such node (not declared)");
     assert.equal(node2.observed, "CPUs 12-13, no SMT, 8192 MiB");
@@ -89,22 +116,37 @@ describe("checkTopology against the declared topology", () => {
     const smt = checkTopology(lscpu({ 2: "0,0,0" }), MEMINFO, plan);
     assert.equal(failing(smt, "topology node 0").observed, "the host has the SMT thread groups 0,2, not declared");
     // Declared siblings that the host runs as separate cores.
-    const declared: HostPlan = { ...plan, nodes: plan.nodes.map((n) => (n.id === 0 ? { ...n, threadSiblings: ["0,2", "4,6"] } : n)) };
-    assert.equal(failing(checkTopology(LSCPU, MEMINFO, declared), "topology node 0").observed, "the declared thread groups 0,2 4,6 are not cores of the host");
+    const declared: HostPlan = {
+      ...plan,
+      nodes: plan.nodes.map((n) => (n.id === 0 ? { ...n, threadSiblings: ["0,2", "4,6"] } : n)),
+    };
+    assert.equal(
+      failing(checkTopology(LSCPU, MEMINFO, declared), "topology node 0").observed,
+      "the declared thread groups 0,2 4,6 are not cores of the host",
+    );
     // The same groups, written in another order, pass.
-    const same: HostPlan = { ...plan, nodes: plan.nodes.map((n) => (n.id === 0 ? { ...n, threadSiblings: ["2,0"] } : n)) };
+    const same: HostPlan = {
+      ...plan,
+      nodes: plan.nodes.map((n) => (n.id === 0 ? { ...n, threadSiblings: ["2,0"] } : n)),
+    };
     assert.equal(byCheck(checkTopology(lscpu({ 2: "0,0,0" }), MEMINFO, same), "topology node 0").ok, true);
   });
 
   it("fails memory apart by more than the tolerance, and passes what kernels differ by", () => {
     assert.equal(memoryToleranceMb(16384), 328);
     assert.equal(memoryToleranceMb(2560), 128);
-    assert.equal(byCheck(checkTopology(LSCPU, meminfo({ 0: 16384 - 328, 1: 16384 + 328 }), plan), "topology node 0").ok, true);
+    assert.equal(
+      byCheck(checkTopology(LSCPU, meminfo({ 0: 16384 - 328, 1: 16384 + 328 }), plan), "topology node 0").ok,
+      true,
+    );
     const less = checkTopology(LSCPU, meminfo({ 0: 16384 - 329, 1: 16384 }), plan);
     assert.equal(failing(less, "topology node 0").observed, "MemTotal 16055 MiB, 329 MiB less than declared");
     assert.equal(byCheck(less, "topology node 1").ok, true);
     // A DIMM short.
-    assert.match(failing(checkTopology(LSCPU, meminfo({ 0: 16384, 1: 8192 }), plan), "topology node 1").observed, /8192 MiB less than declared/);
+    assert.match(
+      failing(checkTopology(LSCPU, meminfo({ 0: 16384, 1: 8192 }), plan), "topology node 1").observed,
+      /8192 MiB less than declared/,
+    );
   });
 
   it("reads a plan made before thread groups were planned as one without SMT", () => {
@@ -114,7 +156,12 @@ describe("checkTopology against the declared topology", () => {
   });
 
   it("turns missing and garbage facts into one failed result, never an exception", () => {
-    for (const [l, m] of [["", ""], [LSCPU, ""], ["\u0000<html>502</html>", MEMINFO], ["0,0,0,0\n0,0,0,0\n", MEMINFO]]) {
+    for (const [l, m] of [
+      ["", ""],
+      [LSCPU, ""],
+      ["\u0000<html>502</html>", MEMINFO],
+      ["0,0,0,0\n0,0,0,0\n", MEMINFO],
+    ]) {
       const results = checkTopology(l, m, plan);
       assert.equal(results.length, 1);
       assert.equal(results[0].check, "topology");
@@ -130,18 +177,35 @@ describe("host-facts.sh's topology sections on this machine", () => {
       Object.fromEntries(
         readdirSync("/sys/devices/system/node")
           .filter((d) => /^node\d+$/.test(d))
-          .map((d) => [Number(d.slice(4)), Math.floor(Number(/MemTotal:\s+(\d+) kB/.exec(readFileSync(`/sys/devices/system/node/${d}/meminfo`, "utf8"))![1]) / 1024)]),
+          .map((d) => [
+            Number(d.slice(4)),
+            Math.floor(
+              Number(/MemTotal:\s+(\d+) kB/.exec(readFileSync(`/sys/devices/system/node/${d}/meminfo`, "utf8"))![1]) /
+                1024,
+            ),
+          ]),
       );
     const memBefore = nodeMemMb();
-    const out = execFileSync("bash", ["-s"], { input: scriptText("host-facts.sh"), encoding: "utf8", maxBuffer: 64 << 20 });
+    const out = execFileSync("bash", ["-s"], {
+      input: scriptText("host-facts.sh"),
+      encoding: "utf8",
+      maxBuffer: 64 << 20,
+    });
     const memAfter = nodeMemMb();
     const { sections, complete } = parseSections(out);
     assert.ok(complete);
-    assert.equal(sections.get("lscpu"), execFileSync("lscpu", ["-p=CPU,CORE,SOCKET,NODE"], { encoding: "utf8" }).trimEnd());
+    assert.equal(
+      sections.get("lscpu"),
+      execFileSync("lscpu", ["-p=CPU,CORE,SOCKET,NODE"], { encoding: "utf8" }).trimEnd(),
+    );
     const real = topologyFromText(sections.get("lscpu")!, sections.get("node-meminfo")!);
     // Memory can be hot-plugged on a VM while the script runs: the value lies between the reads around it.
     for (const n of real.nodes) {
-      assert.ok(n.memoryMb >= Math.min(memBefore[n.id], memAfter[n.id]) && n.memoryMb <= Math.max(memBefore[n.id], memAfter[n.id]), `node ${n.id}: ${n.memoryMb} MiB`);
+      assert.ok(
+        n.memoryMb >= Math.min(memBefore[n.id], memAfter[n.id]) &&
+          n.memoryMb <= Math.max(memBefore[n.id], memAfter[n.id]),
+        `node ${n.id}: ${n.memoryMb} MiB`,
+      );
     }
 
     const raw = readStackConfig(PROJECT_DIR, join(__dirname, "fixtures", "stacks", "Pulumi.discover.yaml"));
@@ -150,6 +214,9 @@ describe("host-facts.sh's topology sections on this machine", () => {
     assert.ok(planned.ok, planned.ok ? "" : JSON.stringify(planned.problems));
     const results = checkTopology(sections.get("lscpu")!, sections.get("node-meminfo")!, planned.plan.hosts[0]);
     assert.equal(results.length, real.nodes.length);
-    assert.ok(results.every((r) => r.ok), formatReport(results));
+    assert.ok(
+      results.every((r) => r.ok),
+      formatReport(results),
+    );
   });
 });

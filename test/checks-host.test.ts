@@ -62,14 +62,33 @@ describe("checkHost on a correctly set up RT host of the dev plan", () => {
   const results = checkHost(rtHost, plan);
 
   it("passes every check", () => {
-    assert.deepEqual(results.filter((r) => !r.ok), [], formatReport(results));
+    assert.deepEqual(
+      results.filter((r) => !r.ok),
+      [],
+      formatReport(results),
+    );
   });
 
   it("covers every part of the host the plan configures", () => {
     const checks = [
-      "RT kernel", "TuneD profile", "TuneD verify", "cmdline default_hugepagesz", "cmdline hugepages", "cmdline isolcpus",
-      "cmdline nohz", "cmdline nohz_full", "cmdline rcu_nocbs", "cmdline irqaffinity", "sysfs isolated", "sysfs nohz_full",
-      "1G pages node 0", "1G pages node 1", "nova cpu_dedicated_set", "nova cpu_shared_set", "nova vcpu_pin_set", "device IRQs on isolated CPUs",
+      "RT kernel",
+      "TuneD profile",
+      "TuneD verify",
+      "cmdline default_hugepagesz",
+      "cmdline hugepages",
+      "cmdline isolcpus",
+      "cmdline nohz",
+      "cmdline nohz_full",
+      "cmdline rcu_nocbs",
+      "cmdline irqaffinity",
+      "sysfs isolated",
+      "sysfs nohz_full",
+      "1G pages node 0",
+      "1G pages node 1",
+      "nova cpu_dedicated_set",
+      "nova cpu_shared_set",
+      "nova vcpu_pin_set",
+      "device IRQs on isolated CPUs",
     ];
     for (const c of checks) assert.equal(result(results, c).ok, true, c);
   });
@@ -87,7 +106,10 @@ describe("checkHost on this machine (not an RT host)", () => {
     assert.equal(failing(results, "sysfs isolated").observed, "none");
     assert.equal(failing(results, "1G pages node 0").observed, "a count without its node name");
     assert.equal(failing(results, "nova.conf").observed, "empty output");
-    assert.match(failing(results, "device IRQs on isolated CPUs").observed, /^no column for CPUs 4-11 \(this host has CPUs 0-1\)/);
+    assert.match(
+      failing(results, "device IRQs on isolated CPUs").observed,
+      /^no column for CPUs 4-11 \(this host has CPUs 0-1\)/,
+    );
   });
 
   it("names the device IRQs counted on CPU 1 when CPU 1 is the isolated one, not the per-CPU LOC/RES/CAL rows", () => {
@@ -100,7 +122,10 @@ describe("checkHost on this machine (not an RT host)", () => {
   });
 
   it("reads grep's bare count as node 0 of a one-node plan", () => {
-    const oneNode = (count: number): HostPlan => ({ ...plan, hugepages: { ...plan.hugepages, perNode: [{ node: 0, count }] } });
+    const oneNode = (count: number): HostPlan => ({
+      ...plan,
+      hugepages: { ...plan.hugepages, perNode: [{ node: 0, count }] },
+    });
     assert.equal(failing(checkHost(loadFacts("this-machine"), oneNode(1)), "1G pages node 0").observed, "0");
     assert.equal(result(checkHost(loadFacts("this-machine"), oneNode(0)), "1G pages node 0").ok, true);
   });
@@ -109,12 +134,19 @@ describe("checkHost on this machine (not an RT host)", () => {
 describe("checkHost: each check fails on its own fault, with a hint that fixes it", () => {
   it("RT kernel: the -rt patch's 'PREEMPT RT' passes, PREEMPT_DYNAMIC fails", () => {
     assert.equal(result(check({ unameV: "#1 SMP PREEMPT RT Fri Apr 7 10:12:33 UTC 2017\n" }), "RT kernel").ok, true);
-    assert.match(failing(check({ unameV: "#1 SMP PREEMPT_DYNAMIC Debian 6.1.135-1 (2025-04-25)\n" }), "RT kernel").hint, /linux-image-rt-amd64/);
+    assert.match(
+      failing(check({ unameV: "#1 SMP PREEMPT_DYNAMIC Debian 6.1.135-1 (2025-04-25)\n" }), "RT kernel").hint,
+      /linux-image-rt-amd64/,
+    );
   });
 
   it("TuneD: another profile, and a failed verify", () => {
-    assert.match(failing(check({ tunedActive: "Current active profile: virtual-host\n" }), "TuneD profile").hint, /tuned-adm profile realtime-virtual-host/);
-    const output = "Verification failed, current system settings differ from the preset profile.\nYou can mostly fix this by restarting the TuneD daemon, e.g.:\n  systemctl restart tuned\n";
+    assert.match(
+      failing(check({ tunedActive: "Current active profile: virtual-host\n" }), "TuneD profile").hint,
+      /tuned-adm profile realtime-virtual-host/,
+    );
+    const output =
+      "Verification failed, current system settings differ from the preset profile.\nYou can mostly fix this by restarting the TuneD daemon, e.g.:\n  systemctl restart tuned\n";
     const r = failing(check({ tunedVerify: { exitCode: 1, output } }), "TuneD verify");
     assert.equal(r.observed, 'exit 1: "Verification failed, current system settings differ from the preset profile."');
     assert.match(r.hint, /tuned\.log/);
@@ -130,7 +162,10 @@ describe("checkHost: each check fails on its own fault, with a hint that fixes i
       "2026-11-21 19:47:02,598 ERROR    tuned.plugins.plugin_bootloader: verify: failed: cmdline arg 'nohz_full=4-10', expected 'nohz_full=4-11'",
     ].join("\n");
     const r = failing(check({ tunedVerify: { exitCode: 1, output } }), "TuneD verify");
-    assert.equal(r.observed, `exit 1: "sysctl 'kernel.nmi_watchdog' = '1', expected '0'"; "bootloader cmdline arg 'nohz_full=4-10', expected 'nohz_full=4-11'"`);
+    assert.equal(
+      r.observed,
+      `exit 1: "sysctl 'kernel.nmi_watchdog' = '1', expected '0'"; "bootloader cmdline arg 'nohz_full=4-10', expected 'nohz_full=4-11'"`,
+    );
     assert.doesNotMatch(r.hint, /tuned\.log/, "the log's lines are already in the report");
   });
 
@@ -146,7 +181,10 @@ describe("checkHost: each check fails on its own fault, with a hint that fixes i
     assert.equal(r.ok, true);
     assert.equal(r.observed, "exit 0; not in this kernel, skipped: net.core.busy_read, net.core.busy_poll");
     const failedToo = `${output.replace("succeeded, current system settings match", "failed, current system settings differ from")}\n2026-11-21 20:31:02,313 ERROR    tuned.plugins.base: verify: failed: 'kernel.sched_rt_runtime_us' = '950000', expected '-1'`;
-    assert.equal(failing(check({ tunedVerify: { exitCode: 1, output: failedToo } }), "TuneD verify").observed, `exit 1: "'kernel.sched_rt_runtime_us' = '950000', expected '-1'"`);
+    assert.equal(
+      failing(check({ tunedVerify: { exitCode: 1, output: failedToo } }), "TuneD verify").observed,
+      `exit 1: "'kernel.sched_rt_runtime_us' = '950000', expected '-1'"`,
+    );
   });
 
   it("TuneD: sysctls TuneD 2.20 fails as 'None' pass only when host-facts.sh found them absent from /proc/sys", () => {
@@ -157,25 +195,58 @@ describe("checkHost: each check fails on its own fault, with a hint that fixes i
       "2026-11-21 20:46:30,102 ERROR    tuned.plugins.base: verify: failed: 'net.core.busy_poll' = 'None', expected '50'",
       "2026-11-21 20:46:30,103 ERROR    tuned.plugins.base: verify: failed: 'kernel.numa_balancing' = 'None', expected ''",
     ];
-    const absent = ["absent sysctl: net.core.busy_read", "absent sysctl: net.core.busy_poll", "absent sysctl: kernel.numa_balancing"];
-    const all = result(check({ tunedVerify: { exitCode: 1, output: [...logged, ...absent].join("\n") } }), "TuneD verify");
+    const absent = [
+      "absent sysctl: net.core.busy_read",
+      "absent sysctl: net.core.busy_poll",
+      "absent sysctl: kernel.numa_balancing",
+    ];
+    const all = result(
+      check({ tunedVerify: { exitCode: 1, output: [...logged, ...absent].join("\n") } }),
+      "TuneD verify",
+    );
     assert.equal(all.ok, true);
-    assert.equal(all.observed, "exit 1; not in this kernel, skipped: net.core.busy_read, net.core.busy_poll, kernel.numa_balancing");
+    assert.equal(
+      all.observed,
+      "exit 1; not in this kernel, skipped: net.core.busy_read, net.core.busy_poll, kernel.numa_balancing",
+    );
     // One of them is there after all (TuneD could not read it): that one fails.
-    const oneThere = failing(check({ tunedVerify: { exitCode: 1, output: [...logged, ...absent.slice(0, 2)].join("\n") } }), "TuneD verify");
+    const oneThere = failing(
+      check({ tunedVerify: { exitCode: 1, output: [...logged, ...absent.slice(0, 2)].join("\n") } }),
+      "TuneD verify",
+    );
     assert.equal(oneThere.observed, `exit 1: "'kernel.numa_balancing' = 'None', expected ''"`);
     // A failed verify with no logged reason is a failure, whatever else was skipped.
-    const unexplained = "Verification failed, current system settings differ from the preset profile.\n2026-11-21 20:46:30,104 INFO     tuned.plugins.base: verify: skipped, missing: 'vm.stat_interval'";
+    const unexplained =
+      "Verification failed, current system settings differ from the preset profile.\n2026-11-21 20:46:30,104 INFO     tuned.plugins.base: verify: skipped, missing: 'vm.stat_interval'";
     assert.equal(result(check({ tunedVerify: { exitCode: 1, output: unexplained } }), "TuneD verify").ok, false);
   });
 
   it("cmdline: a missing or different isolcpus fails; flags, TuneD's comma lists and repeated keys are read as the kernel does", () => {
-    assert.match(failing(check({ cmdline: swap(rtHost.cmdline, "isolcpus=managed_irq,domain,4-11 ", "") }), "cmdline isolcpus").hint, /isolated_cores=4-11/);
-    assert.equal(failing(check({ cmdline: swap(rtHost.cmdline, "domain,4-11", "domain,4-10") }), "cmdline isolcpus").observed, "isolcpus=managed_irq,domain,4-10 (CPUs 4-10)");
-    assert.equal(result(check({ cmdline: swap(rtHost.cmdline, "irqaffinity=0,1,2,3", "irqaffinity=0-3") }), "cmdline irqaffinity").ok, true);
-    assert.equal(result(check({ cmdline: `isolcpus=1 ${rtHost.cmdline}` }), "cmdline isolcpus").ok, true, "the last isolcpus wins");
+    assert.match(
+      failing(check({ cmdline: swap(rtHost.cmdline, "isolcpus=managed_irq,domain,4-11 ", "") }), "cmdline isolcpus")
+        .hint,
+      /isolated_cores=4-11/,
+    );
+    assert.equal(
+      failing(check({ cmdline: swap(rtHost.cmdline, "domain,4-11", "domain,4-10") }), "cmdline isolcpus").observed,
+      "isolcpus=managed_irq,domain,4-10 (CPUs 4-10)",
+    );
+    assert.equal(
+      result(check({ cmdline: swap(rtHost.cmdline, "irqaffinity=0,1,2,3", "irqaffinity=0-3") }), "cmdline irqaffinity")
+        .ok,
+      true,
+    );
+    assert.equal(
+      result(check({ cmdline: `isolcpus=1 ${rtHost.cmdline}` }), "cmdline isolcpus").ok,
+      true,
+      "the last isolcpus wins",
+    );
     const initArg = `${swap(rtHost.cmdline, "isolcpus=managed_irq,domain,4-11 ", "").trim()} -- isolcpus=4-11`;
-    assert.equal(failing(check({ cmdline: initArg }), "cmdline isolcpus").observed, "absent", "arguments after -- go to init");
+    assert.equal(
+      failing(check({ cmdline: initArg }), "cmdline isolcpus").observed,
+      "absent",
+      "arguments after -- go to init",
+    );
   });
 
   it("cmdline: the per-node hugepages argument the project adds", () => {
@@ -191,7 +262,11 @@ describe("checkHost: each check fails on its own fault, with a hint that fixes i
   });
 
   it("1G pages: a node short of pages, with the hint for how this host reserves them", () => {
-    const short = swap(rtHost.hugepages1g, "node1/hugepages/hugepages-1048576kB/nr_hugepages:4", "node1/hugepages/hugepages-1048576kB/nr_hugepages:3");
+    const short = swap(
+      rtHost.hugepages1g,
+      "node1/hugepages/hugepages-1048576kB/nr_hugepages:4",
+      "node1/hugepages/hugepages-1048576kB/nr_hugepages:3",
+    );
     const r = failing(check({ hugepages1g: short }), "1G pages node 1");
     assert.equal(r.observed, "3");
     assert.match(r.hint, /hugepages=0:4,1:4 on \/proc\/cmdline/);
@@ -200,18 +275,44 @@ describe("checkHost: each check fails on its own fault, with a hint that fixes i
   });
 
   it("1G pages: pages the kernel put on another node are named as such (seen in the e2e VM on 6.1)", () => {
-    const moved = swap(swap(rtHost.hugepages1g, "node0/hugepages/hugepages-1048576kB/nr_hugepages:4", "node0/hugepages/hugepages-1048576kB/nr_hugepages:1"),
-      "node1/hugepages/hugepages-1048576kB/nr_hugepages:4", "node1/hugepages/hugepages-1048576kB/nr_hugepages:7");
+    const moved = swap(
+      swap(
+        rtHost.hugepages1g,
+        "node0/hugepages/hugepages-1048576kB/nr_hugepages:4",
+        "node0/hugepages/hugepages-1048576kB/nr_hugepages:1",
+      ),
+      "node1/hugepages/hugepages-1048576kB/nr_hugepages:4",
+      "node1/hugepages/hugepages-1048576kB/nr_hugepages:7",
+    );
     const r = failing(check({ hugepages1g: moved }), "1G pages node 0");
     assert.equal(r.observed, "1");
-    assert.match(r.hint, /^node 0 has 1 pages of 1 GiB, the plan needs 4; node 1 holds 7, more than its 4: the kernel placed node 0's pages there because node 0 had no free 1 GiB-aligned gigabyte at boot/);
-    assert.equal(result(check({ hugepages1g: moved }), "1G pages node 1").ok, true, "a surplus is no failure of its own");
+    assert.match(
+      r.hint,
+      /^node 0 has 1 pages of 1 GiB, the plan needs 4; node 1 holds 7, more than its 4: the kernel placed node 0's pages there because node 0 had no free 1 GiB-aligned gigabyte at boot/,
+    );
+    assert.equal(
+      result(check({ hugepages1g: moved }), "1G pages node 1").ok,
+      true,
+      "a surplus is no failure of its own",
+    );
   });
 
   it("nova.conf: sets are compared as sets; other sets, a shared set the plan lacks and vcpu_pin_set fail", () => {
-    assert.equal(result(check({ novaConf: swap(rtHost.novaConf, "cpu_dedicated_set = 4-11", "cpu_dedicated_set = 4-7,8,9-11") }), "nova cpu_dedicated_set").ok, true);
-    assert.equal(result(check({ novaConf: "[compute]\ncpu_dedicated_set=4-12,^12\n" }), "nova cpu_dedicated_set").ok, true);
-    const wide = failing(check({ novaConf: swap(rtHost.novaConf, "cpu_dedicated_set = 4-11", "cpu_dedicated_set = 0-11") }), "nova cpu_dedicated_set");
+    assert.equal(
+      result(
+        check({ novaConf: swap(rtHost.novaConf, "cpu_dedicated_set = 4-11", "cpu_dedicated_set = 4-7,8,9-11") }),
+        "nova cpu_dedicated_set",
+      ).ok,
+      true,
+    );
+    assert.equal(
+      result(check({ novaConf: "[compute]\ncpu_dedicated_set=4-12,^12\n" }), "nova cpu_dedicated_set").ok,
+      true,
+    );
+    const wide = failing(
+      check({ novaConf: swap(rtHost.novaConf, "cpu_dedicated_set = 4-11", "cpu_dedicated_set = 0-11") }),
+      "nova cpu_dedicated_set",
+    );
     assert.match(wide.hint, /^set cpu_dedicated_set = 4-11 in the \[compute\] section/);
     const shared = swap(rtHost.novaConf, "cpu_dedicated_set = 4-11", "cpu_dedicated_set = 4-11\ncpu_shared_set = 0-3");
     assert.match(failing(check({ novaConf: shared }), "nova cpu_shared_set").hint, /^remove cpu_shared_set/);
@@ -220,7 +321,11 @@ describe("checkHost: each check fails on its own fault, with a hint that fixes i
   });
 
   it("interrupts: a NIC queue on isolated CPU 5 is named, the per-CPU rows on isolated CPUs are not", () => {
-    const moved = swap(rtHost.interrupts, "      91233          0          0          0", "      91233          0          0        112");
+    const moved = swap(
+      rtHost.interrupts,
+      "      91233          0          0          0",
+      "      91233          0          0        112",
+    );
     const r = failing(check({ interrupts: moved }), "device IRQs on isolated CPUs");
     assert.equal(r.observed, "IRQ 27 eno1-TxRx-1: 112 on CPU5");
     assert.match(r.hint, /IRQBALANCE_BANNED_CPULIST=4-11/);
@@ -228,20 +333,64 @@ describe("checkHost: each check fails on its own fault, with a hint that fixes i
 
   it("hwlatdetect: judged only when given, and a failure when it could not run", () => {
     const latency = (name: string) => readFileSync(join(__dirname, "fixtures", "latency", name), "utf8");
-    assert.equal(checkHost(rtHost, plan).some((r) => r.check === "hwlatdetect"), false);
-    assert.equal(result(check({ hwlatdetect: latency("hwlatdetect-crafted-below-threshold.txt") }), "hwlatdetect").ok, true);
-    assert.equal(failing(check({ hwlatdetect: latency("hwlatdetect-crafted-exceeding.txt") }), "hwlatdetect").observed, "47 µs, 3 samples over the run's 20 µs threshold");
-    assert.match(failing(check({ hwlatdetect: latency("hwlatdetect-no-hwlat-tracer.txt") }), "hwlatdetect").observed, /no hwlat tracer/);
-    assert.equal(checkHost({ ...rtHost, hwlatdetect: latency("hwlatdetect-crafted-exceeding.txt") }, plan, { hwlatThresholdUs: 50 }).every((r) => r.ok), true);
+    assert.equal(
+      checkHost(rtHost, plan).some((r) => r.check === "hwlatdetect"),
+      false,
+    );
+    assert.equal(
+      result(check({ hwlatdetect: latency("hwlatdetect-crafted-below-threshold.txt") }), "hwlatdetect").ok,
+      true,
+    );
+    assert.equal(
+      failing(check({ hwlatdetect: latency("hwlatdetect-crafted-exceeding.txt") }), "hwlatdetect").observed,
+      "47 µs, 3 samples over the run's 20 µs threshold",
+    );
+    assert.match(
+      failing(check({ hwlatdetect: latency("hwlatdetect-no-hwlat-tracer.txt") }), "hwlatdetect").observed,
+      /no hwlat tracer/,
+    );
+    assert.equal(
+      checkHost({ ...rtHost, hwlatdetect: latency("hwlatdetect-crafted-exceeding.txt") }, plan, {
+        hwlatThresholdUs: 50,
+      }).every((r) => r.ok),
+      true,
+    );
   });
 
   it("turns empty and garbage outputs into failed results, never an exception", () => {
-    const empty: HostFacts = { unameV: "", tunedActive: "", tunedVerify: { exitCode: 127, output: "" }, cmdline: "", isolated: "", nohzFull: "", hugepages1g: "", novaConf: "", interrupts: "", hwlatdetect: "", lscpu: "", nodeMeminfo: "" };
+    const empty: HostFacts = {
+      unameV: "",
+      tunedActive: "",
+      tunedVerify: { exitCode: 127, output: "" },
+      cmdline: "",
+      isolated: "",
+      nohzFull: "",
+      hugepages1g: "",
+      novaConf: "",
+      interrupts: "",
+      hwlatdetect: "",
+      lscpu: "",
+      nodeMeminfo: "",
+    };
     const results = checkHost(empty, plan);
     const passing = results.filter((r) => r.ok).map((r) => r.check);
     assert.deepEqual(passing, [], formatReport(results));
     const garbage = "\u0000\u0001 <html>502 Bad Gateway</html>";
-    const g = checkHost({ ...empty, unameV: garbage, cmdline: garbage, isolated: garbage, nohzFull: garbage, hugepages1g: garbage, interrupts: garbage, novaConf: garbage, lscpu: garbage, nodeMeminfo: garbage }, plan);
+    const g = checkHost(
+      {
+        ...empty,
+        unameV: garbage,
+        cmdline: garbage,
+        isolated: garbage,
+        nohzFull: garbage,
+        hugepages1g: garbage,
+        interrupts: garbage,
+        novaConf: garbage,
+        lscpu: garbage,
+        nodeMeminfo: garbage,
+      },
+      plan,
+    );
     assert.equal(g.filter((r) => r.ok).length, 0, formatReport(g));
   });
 });

@@ -34,7 +34,10 @@ describe("cyclictest parsers on a real run", () => {
 
   it("reads both threads, pinned to CPUs 0 and 1, from the JSON", () => {
     assert.equal(json.format, "json");
-    assert.deepEqual(json.threads.map((t) => t.cpu), [0, 1]);
+    assert.deepEqual(
+      json.threads.map((t) => t.cpu),
+      [0, 1],
+    );
     assert.equal(json.buckets, 60);
     assert.equal(json.realtimeKernel, false);
   });
@@ -55,7 +58,10 @@ describe("cyclictest parsers on a real run", () => {
 });
 
 describe("checkCyclictest", () => {
-  for (const [format, text] of [["JSON", jsonText], ["histogram", histogramText]] as const) {
+  for (const [format, text] of [
+    ["JSON", jsonText],
+    ["histogram", histogramText],
+  ] as const) {
     const run = parsed(text);
     const { max, mean } = measured(run);
 
@@ -76,14 +82,21 @@ describe("checkCyclictest", () => {
 
     it(`passes the ${format} run against a budget just above its own max (${max} µs) and mean`, () => {
       const results = checkCyclictest(parseCyclictest(text), { maxUs: max + 1, meanUs: Math.ceil(mean) + 1 }, "0-1");
-      assert.deepEqual(results.filter((r) => !r.ok), [], formatReport(results));
+      assert.deepEqual(
+        results.filter((r) => !r.ok),
+        [],
+        formatReport(results),
+      );
       assert.equal(results.filter((r) => r.check.startsWith("max latency CPU")).length, 2);
     });
 
     it(`fails the ${format} run against its own max minus one microsecond`, () => {
       const results = checkCyclictest(parseCyclictest(text), { maxUs: max - 1, meanUs: Math.ceil(mean) + 1 }, "0-1");
       const worst = run.threads.findIndex((t) => t.maxUs === max);
-      assert.deepEqual(results.filter((r) => !r.ok && r.check.startsWith("max latency")).map((r) => r.check), [`max latency CPU ${worst}`]);
+      assert.deepEqual(
+        results.filter((r) => !r.ok && r.check.startsWith("max latency")).map((r) => r.check),
+        [`max latency CPU ${worst}`],
+      );
     });
   }
 
@@ -91,7 +104,10 @@ describe("checkCyclictest", () => {
     const results = checkCyclictest(parseCyclictest(histogramText), { maxUs: 100, meanUs: 100 }, "0-1");
     const tail = results.find((r) => r.check === "histogram tail CPU 0");
     assert.equal(tail?.ok, false, "the max is far above 100 µs, so some overflowed samples exceed it");
-    assert.match(tail.observed, /^some samples above 100 µs; .* samples beyond the 60 µs histogram \(use -h above 100 to count them\)$/);
+    assert.match(
+      tail.observed,
+      /^some samples above 100 µs; .* samples beyond the 60 µs histogram \(use -h above 100 to count them\)$/,
+    );
   });
 
   it("fails when the run did not cover the RT CPUs", () => {
@@ -107,7 +123,11 @@ describe("checkCyclictest", () => {
   const broken: [string, string, RegExp][] = [
     ["an empty file", "", /empty/],
     ["a JSON file cut in half", jsonText.slice(0, jsonText.length / 2), /not valid JSON/],
-    ["a histogram cut before its summary", histogramText.split("\n").slice(0, 40).join("\n"), /no "# Max Latencies:" line/],
+    [
+      "a histogram cut before its summary",
+      histogramText.split("\n").slice(0, 40).join("\n"),
+      /no "# Max Latencies:" line/,
+    ],
     ["garbage", "Segmentation fault (core dumped)\n", /no "# Max Latencies:" line/],
     ["JSON of something else", '{"hello": "world"}', /without a "thread" object/],
   ];
@@ -128,7 +148,7 @@ describe("checkHwlatdetect", () => {
     assert.match(r.observed, /kernel has no hwlat tracer/);
   });
 
-  it("passes \"Below threshold\" when the run's threshold is within ours, and not otherwise", () => {
+  it('passes "Below threshold" when the run\'s threshold is within ours, and not otherwise', () => {
     const below = parseHwlatdetect(fixture("hwlatdetect-crafted-below-threshold.txt"));
     assert.equal(checkHwlatdetect(below, 20).ok, true);
     const stricter = checkHwlatdetect(below, 10);
@@ -147,7 +167,10 @@ describe("checkHwlatdetect", () => {
 
   it("fails a run cut off before its result, and garbage", () => {
     const cut = fixture("hwlatdetect-crafted-exceeding.txt").split("Max Latency")[0];
-    assert.match(checkHwlatdetect(parseHwlatdetect(cut), 20).observed, /^no "Max Latency:" line, so hwlatdetect did not finish \(last line: "test finished"\)$/);
+    assert.match(
+      checkHwlatdetect(parseHwlatdetect(cut), 20).observed,
+      /^no "Max Latency:" line, so hwlatdetect did not finish \(last line: "test finished"\)$/,
+    );
     assert.equal(checkHwlatdetect(parseHwlatdetect(""), 20).ok, false);
     assert.equal(checkHwlatdetect(parseHwlatdetect("\u0000\u0001garbage"), 20).ok, false);
   });

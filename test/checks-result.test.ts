@@ -32,7 +32,12 @@ describe("formatReport", () => {
   it("puts a failure's hint on one line under it, and ends with the summary", () => {
     assert.equal(lines[3], "      -> set isolated_cores=4-11 and reboot");
     assert.equal(lines[lines.length - 1], "3 checks: 2 passed, 1 failed - NOT OK");
-    assert.equal(formatReport(results.filter((r) => r.ok)).split("\n").pop(), "2 checks: 2 passed, 0 failed");
+    assert.equal(
+      formatReport(results.filter((r) => r.ok))
+        .split("\n")
+        .pop(),
+      "2 checks: 2 passed, 0 failed",
+    );
   });
 
   it("does not call an empty report a pass", () => {

@@ -11,7 +11,8 @@ import { readStackConfig } from "../lib/stack-files";
 import { PROJECT_DIR } from "./support/dev-config";
 
 const tsx = join(PROJECT_DIR, "node_modules", ".bin", "tsx");
-const run = (...args: string[]) => spawnSync(tsx, [join(PROJECT_DIR, "lib", "cli", "plan.ts"), ...args], { encoding: "utf8", cwd: tmpdir() });
+const run = (...args: string[]) =>
+  spawnSync(tsx, [join(PROJECT_DIR, "lib", "cli", "plan.ts"), ...args], { encoding: "utf8", cwd: tmpdir() });
 const dir = mkdtempSync(join(tmpdir(), "plan-cli-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -31,10 +32,22 @@ describe("npm run plan", () => {
   it("prints the documented JSON document with --json", () => {
     const r = run("--stack", "dev", "--json");
     assert.equal(r.status, 0, r.stderr);
-    const doc = JSON.parse(r.stdout) as { stack: string; valid: boolean; hosts: { name: string; isolated: string }[]; flavors: { name: string }[]; servers: unknown[] };
+    const doc = JSON.parse(r.stdout) as {
+      stack: string;
+      valid: boolean;
+      hosts: { name: string; isolated: string }[];
+      flavors: { name: string }[];
+      servers: unknown[];
+    };
     assert.equal(doc.stack, "dev");
     assert.equal(doc.valid, true);
-    assert.deepEqual(doc.hosts.map((h) => [h.name, h.isolated]), [["compute-rt-01", "4-11"], ["compute-rt-02", "4-11"]]);
+    assert.deepEqual(
+      doc.hosts.map((h) => [h.name, h.isolated]),
+      [
+        ["compute-rt-01", "4-11"],
+        ["compute-rt-02", "4-11"],
+      ],
+    );
     assert.deepEqual(Object.keys(doc).sort(), ["flavors", "hosts", "notes", "servers", "stack", "valid", "warnings"]);
   });
 
@@ -52,15 +65,24 @@ describe("npm run plan", () => {
     writeFileSync(file, stringify(doc));
     const r = run("--config", file);
     assert.equal(r.status, 1);
-    assert.match(r.stderr, /1 problem in the stack config:\n {2}- openstack-rt:hosts\[0\]\.housekeepingCpusPerNode: got 0/);
+    assert.match(
+      r.stderr,
+      /1 problem in the stack config:\n {2}- openstack-rt:hosts\[0\]\.housekeepingCpusPerNode: got 0/,
+    );
     const json = run("--config", file, "--json");
     assert.equal(json.status, 1);
     assert.equal((JSON.parse(json.stdout) as { valid: boolean }).valid, false);
   });
 
   it("decides the stack as the program does: a missing image file is a problem, read from the project directory", () => {
-    const doc = parse(readFileSync(join(PROJECT_DIR, "Pulumi.dev.yaml"), "utf8")) as { config: Record<string, unknown> };
-    doc.config["openstack-rt:image"] = { name: "debian-12-rt", file: "images/does-not-exist.qcow2", loginUser: "debian" };
+    const doc = parse(readFileSync(join(PROJECT_DIR, "Pulumi.dev.yaml"), "utf8")) as {
+      config: Record<string, unknown>;
+    };
+    doc.config["openstack-rt:image"] = {
+      name: "debian-12-rt",
+      file: "images/does-not-exist.qcow2",
+      loginUser: "debian",
+    };
     const file = join(dir, "Pulumi.noimage.yaml");
     writeFileSync(file, stringify(doc));
     const r = run("--config", file);
@@ -76,14 +98,23 @@ describe("npm run plan", () => {
     );
     const json = run("--config", file, "--json");
     assert.equal(json.status, 1);
-    assert.deepEqual(JSON.parse(json.stdout), { stack: "dev", valid: false, problems: decided.problems, warnings: [], notes: [] });
+    assert.deepEqual(JSON.parse(json.stdout), {
+      stack: "dev",
+      valid: false,
+      problems: decided.problems,
+      warnings: [],
+      notes: [],
+    });
     const markdown = run("--config", file, "--markdown");
     assert.equal(markdown.status, 1);
     assert.match(markdown.stdout, /openstack-rt:image\.file/);
     // --diff decides the other stack file the same way.
     const diff = run("--diff", file);
     assert.equal(diff.status, 1);
-    assert.match(diff.stderr, /^the plan to compare with \(--diff .*Pulumi\.noimage\.yaml\) is not valid:\n1 problem in the stack config:\n {2}- openstack-rt:image\.file: /);
+    assert.match(
+      diff.stderr,
+      /^the plan to compare with \(--diff .*Pulumi\.noimage\.yaml\) is not valid:\n1 problem in the stack config:\n {2}- openstack-rt:image\.file: /,
+    );
 
     // The file there, the stack plans clean; its checksum is the program's business only.
     const image = join(dir, "guest.qcow2");
@@ -94,7 +125,8 @@ describe("npm run plan", () => {
   });
 
   it("refuses a secret in clear text", () => {
-    const text = readFileSync(join(PROJECT_DIR, "Pulumi.dev.yaml"), "utf8") + "  openstack-rt:sshPrivateKey: not-a-real-key\n";
+    const text =
+      readFileSync(join(PROJECT_DIR, "Pulumi.dev.yaml"), "utf8") + "  openstack-rt:sshPrivateKey: not-a-real-key\n";
     const file = join(dir, "Pulumi.leak.yaml");
     writeFileSync(file, text);
     const r = run("--config", file);

@@ -9,7 +9,11 @@ import type { TestSshd } from "./support/sshd";
 import { startSshd } from "./support/sshd";
 
 const tsx = join(PROJECT_DIR, "node_modules", ".bin", "tsx");
-const verify = (...args: string[]) => spawnSync(tsx, [join(PROJECT_DIR, "lib", "cli", "verify.ts"), ...args], { encoding: "utf8", env: { ...process.env, SSH_AUTH_SOCK: "" } });
+const verify = (...args: string[]) =>
+  spawnSync(tsx, [join(PROJECT_DIR, "lib", "cli", "verify.ts"), ...args], {
+    encoding: "utf8",
+    env: { ...process.env, SSH_AUTH_SOCK: "" },
+  });
 const domainFixture = (name: string) => join(PROJECT_DIR, "test", "fixtures", "domain", name);
 
 let sshd: TestSshd;
@@ -17,8 +21,15 @@ let stackFile: string;
 before(async () => {
   sshd = await startSshd();
   // The dev stack with its first host pointed at the throwaway sshd.
-  const doc = parse(readFileSync(join(PROJECT_DIR, "Pulumi.dev.yaml"), "utf8")) as { config: Record<string, { ssh: object }[]> };
-  doc.config["openstack-rt:hosts"][0].ssh = { host: "127.0.0.1", port: sshd.port, user: sshd.user, hostKey: sshd.hostKeyPub };
+  const doc = parse(readFileSync(join(PROJECT_DIR, "Pulumi.dev.yaml"), "utf8")) as {
+    config: Record<string, { ssh: object }[]>;
+  };
+  doc.config["openstack-rt:hosts"][0].ssh = {
+    host: "127.0.0.1",
+    port: sshd.port,
+    user: sshd.user,
+    hostKey: sshd.hostKeyPub,
+  };
   stackFile = join(sshd.dir, "Pulumi.local.yaml");
   writeFileSync(stackFile, stringify(doc));
   writeFileSync(join(sshd.dir, "id"), sshd.userKey, { mode: 0o600 });
@@ -27,7 +38,15 @@ after(() => sshd.stop());
 
 describe("npm run verify", () => {
   it("passes Nova's own XML for rt1.small against the dev plan (exit 0)", () => {
-    const r = verify("domain", "--xml", domainFixture("dev-plan-rt1.small.xml"), "--flavor", "rt1.small", "--stack", "dev");
+    const r = verify(
+      "domain",
+      "--xml",
+      domainFixture("dev-plan-rt1.small.xml"),
+      "--flavor",
+      "rt1.small",
+      "--stack",
+      "dev",
+    );
     assert.equal(r.status, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /checks: (\d+) passed, 0 failed\n$/);
   });

@@ -12,7 +12,16 @@ import { join } from "node:path";
 import { after, afterEach, beforeEach, describe, it } from "node:test";
 import { parse } from "yaml";
 import type { GuestSetup } from "../lib/cloud-init";
-import { cloudInitUserData, GUEST_PLAN_PATH, guestFamily, guestSetup, REBOOT_FLAG, SETUP_SCRIPT_PATH, setupScript, withSshHostKey } from "../lib/cloud-init";
+import {
+  cloudInitUserData,
+  GUEST_PLAN_PATH,
+  guestFamily,
+  guestSetup,
+  REBOOT_FLAG,
+  SETUP_SCRIPT_PATH,
+  setupScript,
+  withSshHostKey,
+} from "../lib/cloud-init";
 import type { StackConfig } from "../lib/config";
 import { parseStackConfig } from "../lib/config";
 import type { FlavorPlan } from "../lib/plan";
@@ -120,8 +129,21 @@ describe("the user data of an RT flavor on a stock Debian image", () => {
 describe("the guest's planted SSH host key", () => {
   it("is cloud-init's ssh_keys, in a document cloud-init 22.4's schema accepts, the rest unchanged", () => {
     const dir = mkdtempSync(join(scratch, "hostkey-"));
-    execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "openstack-rt rt-server", "-f", join(dir, "key")]);
-    const key = { privateKey: readFileSync(join(dir, "key"), "utf8"), publicKey: readFileSync(join(dir, "key.pub"), "utf8").trim() };
+    execFileSync("ssh-keygen", [
+      "-q",
+      "-t",
+      "ed25519",
+      "-N",
+      "",
+      "-C",
+      "openstack-rt rt-server",
+      "-f",
+      join(dir, "key"),
+    ]);
+    const key = {
+      privateKey: readFileSync(join(dir, "key"), "utf8"),
+      publicKey: readFileSync(join(dir, "key.pub"), "utf8").trim(),
+    };
     const plain = cloudInitUserData(rtSmall, debianSetup);
     const text = withSshHostKey(plain, key);
     assert.ok(text.startsWith("#cloud-config\n"));
@@ -142,7 +164,10 @@ describe("user data without the RT setup", () => {
     assert.deepEqual(setup, { kind: "plan-only", reason: "no RT vCPUs" });
     const { text, doc } = userData(pinMedium, setup);
     assert.deepEqual(Object.keys(doc), ["write_files"]);
-    assert.deepEqual(doc.write_files.map((f) => f.path), [GUEST_PLAN_PATH]);
+    assert.deepEqual(
+      doc.write_files.map((f) => f.path),
+      [GUEST_PLAN_PATH],
+    );
     assert.equal((JSON.parse(doc.write_files[0].content) as { realtimeVcpus: string }).realtimeVcpus, "");
     assert.deepEqual(schemaErrors(text), []);
   });
@@ -170,14 +195,20 @@ describe("the guest's distribution family", () => {
     }
     assert.deepEqual(family({ loginUser: "cloud-user" }), { ok: true, family: "rhel" });
     // os_distro wins over the login user.
-    assert.deepEqual(family({ loginUser: "cloud-user", properties: { os_distro: "debian" } }), { ok: true, family: "debian" });
+    assert.deepEqual(family({ loginUser: "cloud-user", properties: { os_distro: "debian" } }), {
+      ok: true,
+      family: "debian",
+    });
   });
 
   it("refuses a distribution it cannot tell, naming the setting", () => {
     const r = family({ loginUser: "admin" });
     assert.ok(!r.ok);
     assert.equal(r.problem.path, "openstack-rt:image.loginUser");
-    assert.match(r.problem.message, /got no os_distro property and loginUser "admin".*set image\.properties\.os_distro/);
+    assert.match(
+      r.problem.message,
+      /got no os_distro property and loginUser "admin".*set image\.properties\.os_distro/,
+    );
     const g = family({ properties: { os_distro: "gentoo" } });
     assert.ok(!g.ok);
     assert.equal(g.problem.path, "openstack-rt:image.properties.os_distro");
@@ -215,13 +246,23 @@ describe("the setup script's shell", () => {
 function stubs(fail?: string): string {
   const dir = mkdtempSync(join(scratch, "stubs-"));
   const stub = (name: string, body = "") =>
-    writeFileSync(join(dir, name), `#!/bin/bash\nprintf '%s\\n' "${name} $*" >>"$STUB_LOG"\n${name === fail ? "exit 3" : body}\n`, { mode: 0o755 });
+    writeFileSync(
+      join(dir, name),
+      `#!/bin/bash\nprintf '%s\\n' "${name} $*" >>"$STUB_LOG"\n${name === fail ? "exit 3" : body}\n`,
+      { mode: 0o755 },
+    );
   for (const cmd of ["apt-get", "systemctl", "tuned-adm", "subscription-manager", "grubby"]) stub(cmd);
-  stub("dpkg", 'echo amd64');
-  stub("uname", 'echo x86_64');
+  stub("dpkg", "echo amd64");
+  stub("uname", "echo x86_64");
   // update-grub: writes the boot menu whose first entry the test chooses.
-  stub("update-grub", 'mkdir -p "$OPENSTACK_RT_GUEST_ROOT/boot/grub"\nprintf "menuentry x {\\n\\tlinux\\t/boot/vmlinuz-%s root=UUID=1 ro\\n}\\n" "$FIRST_KERNEL" >"$OPENSTACK_RT_GUEST_ROOT/boot/grub/grub.cfg"');
-  stub("dnf", 'if [[ "$*" == "-q repolist --all" ]]; then printf "%s\\n" "repo id  repo name  status" "baseos  BaseOS  enabled" "rt  Real Time  disabled" "nfv  NFV  disabled"; fi');
+  stub(
+    "update-grub",
+    'mkdir -p "$OPENSTACK_RT_GUEST_ROOT/boot/grub"\nprintf "menuentry x {\\n\\tlinux\\t/boot/vmlinuz-%s root=UUID=1 ro\\n}\\n" "$FIRST_KERNEL" >"$OPENSTACK_RT_GUEST_ROOT/boot/grub/grub.cfg"',
+  );
+  stub(
+    "dnf",
+    'if [[ "$*" == "-q repolist --all" ]]; then printf "%s\\n" "repo id  repo name  status" "baseos  BaseOS  enabled" "rt  Real Time  disabled" "nfv  NFV  disabled"; fi',
+  );
   return dir;
 }
 
@@ -234,9 +275,20 @@ describe("the setup script, run against Debian's TuneD files", () => {
     const r = spawnSync(file, [], {
       encoding: "utf8",
       stdio: ["ignore", "pipe", "pipe"],
-      env: { PATH: `${stubDir}:/usr/bin:/bin`, LC_ALL: "C", OPENSTACK_RT_GUEST_ROOT: root.dir, STUB_LOG: log(), ...env },
+      env: {
+        PATH: `${stubDir}:/usr/bin:/bin`,
+        LC_ALL: "C",
+        OPENSTACK_RT_GUEST_ROOT: root.dir,
+        STUB_LOG: log(),
+        ...env,
+      },
     });
-    const calls = existsSync(log()) ? readFileSync(log(), "utf8").split("\n").filter((l) => l !== "").map((l) => l.trimEnd()) : [];
+    const calls = existsSync(log())
+      ? readFileSync(log(), "utf8")
+          .split("\n")
+          .filter((l) => l !== "")
+          .map((l) => l.trimEnd())
+      : [];
     return { ...r, calls };
   };
   /** isolated_cores as TuneD 2.20 reads the variables file (tuned.profiles.variables.Variables). */
@@ -255,7 +307,11 @@ describe("the setup script, run against Debian's TuneD files", () => {
 
     it("installs the RT kernel and TuneD, sets isolated_cores in place, adds the kernel argument, and flags the reboot", () => {
       const shipped = root.read("/etc/tuned/realtime-virtual-guest-variables.conf");
-      assert.match(shipped, /^isolated_cores=\$\{f:calc_isolated_cores:1\}$/m, "Debian ships a default isolated_cores line");
+      assert.match(
+        shipped,
+        /^isolated_cores=\$\{f:calc_isolated_cores:1\}$/m,
+        "Debian ships a default isolated_cores line",
+      );
       const r = run(debianSetup, { FIRST_KERNEL: "6.1.0-28-rt-amd64" });
       assert.equal(r.status, 0, r.stderr);
       assert.deepEqual(r.calls, [
@@ -271,13 +327,34 @@ describe("the setup script, run against Debian's TuneD files", () => {
       assert.equal(vars.filter((l) => l.startsWith("isolated_cores")).length, 1);
       assert.ok(vars.includes("isolate_managed_irq=Y"), "the package's other settings stay");
       // The snippet appends to whatever /etc/default/grub and earlier snippets set.
-      const cmdline = execFileSync("bash", ["-c", `GRUB_CMDLINE_LINUX="console=ttyS0"; . "$1"; printf %s "$GRUB_CMDLINE_LINUX"`, "-", root.path("/etc/default/grub.d/99-openstack-rt.cfg")], { encoding: "utf8" });
+      const cmdline = execFileSync(
+        "bash",
+        [
+          "-c",
+          `GRUB_CMDLINE_LINUX="console=ttyS0"; . "$1"; printf %s "$GRUB_CMDLINE_LINUX"`,
+          "-",
+          root.path("/etc/default/grub.d/99-openstack-rt.cfg"),
+        ],
+        { encoding: "utf8" },
+      );
       assert.equal(cmdline, "console=ttyS0 default_hugepagesz=1G");
       // TuneD's $tuned_params survives an image snippet that set GRUB_CMDLINE_LINUX_DEFAULT afresh,
       // and is not added twice where TuneD's own line in /etc/default/grub kept it.
       const linuxDefault = (before: string) =>
-        execFileSync("bash", ["-c", `${before}; . "$1"; printf %s "$GRUB_CMDLINE_LINUX_DEFAULT"`, "-", root.path("/etc/default/grub.d/99-openstack-rt.cfg")], { encoding: "utf8" });
-      assert.equal(linuxDefault('GRUB_CMDLINE_LINUX_DEFAULT="console=tty0 console=ttyS0,115200"'), "console=tty0 console=ttyS0,115200 $tuned_params");
+        execFileSync(
+          "bash",
+          [
+            "-c",
+            `${before}; . "$1"; printf %s "$GRUB_CMDLINE_LINUX_DEFAULT"`,
+            "-",
+            root.path("/etc/default/grub.d/99-openstack-rt.cfg"),
+          ],
+          { encoding: "utf8" },
+        );
+      assert.equal(
+        linuxDefault('GRUB_CMDLINE_LINUX_DEFAULT="console=tty0 console=ttyS0,115200"'),
+        "console=tty0 console=ttyS0,115200 $tuned_params",
+      );
       assert.equal(linuxDefault('GRUB_CMDLINE_LINUX_DEFAULT="quiet \\$tuned_params"'), "quiet $tuned_params");
       assert.ok(root.exists(REBOOT_FLAG));
     });
@@ -302,7 +379,11 @@ describe("the setup script, run against Debian's TuneD files", () => {
     beforeEach(() => {
       root = buildRhelRoot();
       mkdirSync(root.path("/boot"), { recursive: true });
-      for (const k of ["5.14.0-427.13.1.el9_4.x86_64", "5.14.0-427.13.1.el9_4.x86_64+rt", "5.14.0-362.8.1.el9_3.x86_64+rt"]) {
+      for (const k of [
+        "5.14.0-427.13.1.el9_4.x86_64",
+        "5.14.0-427.13.1.el9_4.x86_64+rt",
+        "5.14.0-362.8.1.el9_3.x86_64+rt",
+      ]) {
         writeFileSync(root.path(`/boot/vmlinuz-${k}`), "");
       }
     });
@@ -327,7 +408,12 @@ describe("the setup script, run against Debian's TuneD files", () => {
       root.write("/etc/os-release", 'NAME="Rocky Linux"\nID="rocky"\nID_LIKE="rhel centos fedora"\nVERSION_ID="9.4"\n');
       const r = run(rhelSetup);
       assert.equal(r.status, 0, r.stderr);
-      assert.ok(r.calls.includes("dnf -y --enablerepo=rt --enablerepo=nfv install kernel-rt tuned-profiles-realtime tuned-profiles-nfv-guest rt-tests"), r.calls.join("\n"));
+      assert.ok(
+        r.calls.includes(
+          "dnf -y --enablerepo=rt --enablerepo=nfv install kernel-rt tuned-profiles-realtime tuned-profiles-nfv-guest rt-tests",
+        ),
+        r.calls.join("\n"),
+      );
       assert.ok(!r.calls.some((c) => c.startsWith("subscription-manager")));
     });
   });

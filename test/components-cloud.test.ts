@@ -26,7 +26,11 @@ function planned(edit: (raw: ReturnType<typeof devRaw>) => void = () => {}) {
   return r;
 }
 
-const image = (patch: Partial<StackConfig["image"]>): StackConfig["image"] => ({ ...planned().config.image, url: undefined, ...patch });
+const image = (patch: Partial<StackConfig["image"]>): StackConfig["image"] => ({
+  ...planned().config.image,
+  url: undefined,
+  ...patch,
+});
 
 describe("imageSource", () => {
   it("hashes a local file, relative to the project directory, and keeps the path as configured", () => {
@@ -35,7 +39,10 @@ describe("imageSource", () => {
     const data = randomBytes((4 << 20) + 12345);
     writeFileSync(join(dir, "images", "guest.qcow2"), data);
     const r = imageSource(image({ file: "images/guest.qcow2" }), dir);
-    assert.deepEqual(r, { ok: true, source: { kind: "file", path: "images/guest.qcow2", sha256: createHash("sha256").update(data).digest("hex") } });
+    assert.deepEqual(r, {
+      ok: true,
+      source: { kind: "file", path: "images/guest.qcow2", sha256: createHash("sha256").update(data).digest("hex") },
+    });
     assert.equal(sha256File(join(dir, "images", "guest.qcow2")), createHash("sha256").update(data).digest("hex"));
   });
 
@@ -50,7 +57,10 @@ describe("imageSource", () => {
   it("refuses a missing file, a directory, and the checksum property set by hand", () => {
     const missing = imageSource(image({ file: "nope.qcow2" }), dir);
     assert.ok(!missing.ok);
-    assert.equal(missing.problem.message, `got "nope.qcow2" (${join(dir, "nope.qcow2")}), which does not exist; give the path of the image file, relative to the project directory or absolute`);
+    assert.equal(
+      missing.problem.message,
+      `got "nope.qcow2" (${join(dir, "nope.qcow2")}), which does not exist; give the path of the image file, relative to the project directory or absolute`,
+    );
     const directory = imageSource(image({ file: "images" }), dir);
     assert.ok(!directory.ok);
     assert.match(directory.problem.message, /which is not a regular file/);
@@ -65,7 +75,13 @@ describe("the security group's rules", () => {
 
   it("lets ICMP and SSH in from their own CIDRs, IPv4 or IPv6", () => {
     assert.deepEqual(
-      ingressRules(sg("198.51.100.0/24", "2001:db8::/32")).map((r) => [r.role, r.ethertype, r.protocol, r.port, r.cidr]),
+      ingressRules(sg("198.51.100.0/24", "2001:db8::/32")).map((r) => [
+        r.role,
+        r.ethertype,
+        r.protocol,
+        r.port,
+        r.cidr,
+      ]),
       [
         ["icmp", "IPv6", "ipv6-icmp", null, "2001:db8::/32"],
         ["ssh", "IPv4", "tcp", 22, "198.51.100.0/24"],
@@ -114,7 +130,10 @@ describe("decideCloud", () => {
     const bad = { ...config, image: { ...config.image, url: undefined, file: "missing.qcow2", loginUser: "admin" } };
     const d = decideCloud(bad, plan, dir);
     assert.ok(!d.ok);
-    assert.deepEqual(d.problems.map((p) => p.path), ["openstack-rt:image.file", "openstack-rt:image.loginUser"]);
+    assert.deepEqual(
+      d.problems.map((p) => p.path),
+      ["openstack-rt:image.file", "openstack-rt:image.loginUser"],
+    );
   });
 
   it("reports an image with neither file nor url, and a server of an unknown flavor, in the planner's words", () => {
@@ -124,7 +143,10 @@ describe("decideCloud", () => {
     assert.ok(!d.ok);
     assert.deepEqual(d.problems, [
       { path: "openstack-rt:image", message: "got neither file nor url; give exactly one of them" },
-      { path: "openstack-rt:servers[0].flavor", message: 'got "nope", which is not a flavor of this stack; use one of rt1.small, pin1.medium' },
+      {
+        path: "openstack-rt:servers[0].flavor",
+        message: 'got "nope", which is not a flavor of this stack; use one of rt1.small, pin1.medium',
+      },
     ]);
   });
 });

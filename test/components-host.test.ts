@@ -16,7 +16,8 @@ import { onRegister } from "./support/mock-monitor";
 
 const BOOT_BEFORE = "5b0d3f0e-3c55-4a4c-8f47-3d1d0f9b2a61";
 const BOOT_AFTER = "0c9e4a52-1b7e-4f0d-a1a3-7e0c1f1b9d27";
-const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ\n-----END OPENSSH PRIVATE KEY-----\n";
+const KEY =
+  "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ\n-----END OPENSSH PRIVATE KEY-----\n";
 const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
 const SIG_KEY = "4dabf18193072939515e22adb298388d";
 
@@ -35,7 +36,10 @@ void pulumi.runtime.setMocks(
     newResource: (args) => {
       const state: Record<string, unknown> = { ...(args.inputs as Record<string, unknown>) };
       // What the steps print on a host that needed everything: reboot.sh schedules a reboot.
-      if (args.type === "command:remote:Command") state.stdout = args.name.endsWith("-reboot") ? `reboot_reason=/proc/cmdline lacks hugepagesz=1G\nboot_id=${BOOT_BEFORE}\nchanged\n` : "changed\n";
+      if (args.type === "command:remote:Command")
+        state.stdout = args.name.endsWith("-reboot")
+          ? `reboot_reason=/proc/cmdline lacks hugepagesz=1G\nboot_id=${BOOT_BEFORE}\nchanged\n`
+          : "changed\n";
       if (args.type === "pulumi-nodejs:dynamic:RebootWaiter") state.bootId = BOOT_AFTER;
       return { id: `${args.name}-id`, state };
     },
@@ -80,9 +84,19 @@ async function build(
   const made: ComputeHost[] = [];
   for (const { plan, host } of hosts) {
     const rebootAfter = options.rollingReboots ? made.at(-1)?.rebootWaiter : undefined;
-    made.push(new ComputeHost(`${prefix}${plan.name}`, { plan, host, privateKey: options.privateKey, rebootTimeoutSeconds: 900, rebootAfter }));
+    made.push(
+      new ComputeHost(`${prefix}${plan.name}`, {
+        plan,
+        host,
+        privateKey: options.privateKey,
+        rebootTimeoutSeconds: 900,
+        rebootAfter,
+      }),
+    );
   }
-  await settled(pulumi.all(made.flatMap((h) => [h.aggregateHost, h.facts, ...Object.values(h.steps).map((c) => c.urn), h.urn])));
+  await settled(
+    pulumi.all(made.flatMap((h) => [h.aggregateHost, h.facts, ...Object.values(h.steps).map((c) => c.urn), h.urn])),
+  );
   const regs = new Map<string, Registration>();
   for (const r of registrations) if (r.name.startsWith(prefix)) regs.set(r.name.slice(prefix.length), r);
   return { made, regs };
@@ -90,14 +104,22 @@ async function build(
 
 const STEPS = ["facts", "packages", "tuned", "kernel-args", "nova-compute", "reboot"];
 /** The registrations parented to a host's component, keyed by unprefixed name. */
-const children = (regs: Map<string, Registration>, host: string) => [...regs].filter(([, r]) => r.parent.endsWith(host));
-const withSsh = (h: Raw["hosts"][number], ssh: Record<string, unknown>) => (h.ssh = { ...(h.ssh as Record<string, unknown>), ...ssh });
-const pick = (o: Record<string, unknown>, keys: string[]) => Object.fromEntries(keys.filter((k) => o[k] !== undefined).map((k) => [k, o[k]]));
+const children = (regs: Map<string, Registration>, host: string) =>
+  [...regs].filter(([, r]) => r.parent.endsWith(host));
+const withSsh = (h: Raw["hosts"][number], ssh: Record<string, unknown>) =>
+  (h.ssh = { ...(h.ssh as Record<string, unknown>), ...ssh });
+const pick = (o: Record<string, unknown>, keys: string[]) =>
+  Object.fromEntries(keys.filter((k) => o[k] !== undefined).map((k) => [k, o[k]]));
 const TARGET = ["host", "port", "user", "hostKey"];
-const unprefixed = (names: string[], prefix: string) => names.map((n) => (n.startsWith(prefix) ? n.slice(prefix.length) : n));
+const unprefixed = (names: string[], prefix: string) =>
+  names.map((n) => (n.startsWith(prefix) ? n.slice(prefix.length) : n));
 
 /** Every string in `value` outside a secret, and every string inside one. */
-function strings(value: unknown, inSecret = false, out: { plain: string[]; secret: string[] } = { plain: [], secret: [] }) {
+function strings(
+  value: unknown,
+  inSecret = false,
+  out: { plain: string[]; secret: string[] } = { plain: [], secret: [] },
+) {
   if (typeof value === "string") (inSecret ? out.secret : out.plain).push(value);
   else if (Array.isArray(value)) value.forEach((v) => strings(v, inSecret, out));
   else if (value && typeof value === "object") {
@@ -119,12 +141,23 @@ describe("ComputeHost", () => {
       STEPS.forEach((step, i) => {
         const r = regs.get(`${host}-${step}`)!;
         assert.equal(r.type, "command:remote:Command");
-        assert.deepEqual(unprefixed(r.dependsOn, "order-"), i === 0 ? [] : [`${host}-${STEPS[i - 1]}`], `${host} ${step}`);
+        assert.deepEqual(
+          unprefixed(r.dependsOn, "order-"),
+          i === 0 ? [] : [`${host}-${STEPS[i - 1]}`],
+          `${host} ${step}`,
+        );
       });
       const waiter = regs.get(`${host}-reboot-wait`)!;
       assert.equal(waiter.type, "pulumi-nodejs:dynamic:RebootWaiter");
       assert.deepEqual(unprefixed(waiter.dependsOn, "order-"), [`${host}-reboot`]);
-      assert.deepEqual({ previousBootId: waiter.inputs.previousBootId, rebootScheduled: waiter.inputs.rebootScheduled, timeoutSeconds: waiter.inputs.timeoutSeconds }, { previousBootId: BOOT_BEFORE, rebootScheduled: true, timeoutSeconds: 900 });
+      assert.deepEqual(
+        {
+          previousBootId: waiter.inputs.previousBootId,
+          rebootScheduled: waiter.inputs.rebootScheduled,
+          timeoutSeconds: waiter.inputs.timeoutSeconds,
+        },
+        { previousBootId: BOOT_BEFORE, rebootScheduled: true, timeoutSeconds: 900 },
+      );
     }
     // The aggregate gets the service host name only from the waiter, once the host is back.
     assert.deepEqual(await Promise.all(made.map((h) => settled(h.aggregateHost))), ["compute-rt-01", "compute-rt-02"]);
@@ -149,14 +182,21 @@ describe("ComputeHost", () => {
 
   it("prepares hosts in parallel: no resource of one host waits for the other's", async () => {
     const { regs } = await build("par-", planned());
-    for (const [host, other] of [["compute-rt-01", "compute-rt-02"], ["compute-rt-02", "compute-rt-01"]]) {
-      for (const [name, r] of children(regs, host)) assert.ok(!r.dependsOn.some((d) => d.includes(other)), `${name} waits for ${other}`);
+    for (const [host, other] of [
+      ["compute-rt-01", "compute-rt-02"],
+      ["compute-rt-02", "compute-rt-01"],
+    ]) {
+      for (const [name, r] of children(regs, host))
+        assert.ok(!r.dependsOn.some((d) => d.includes(other)), `${name} waits for ${other}`);
     }
   });
 
   it("rolling reboots: a host's reboot waits for the previous host to come back, nothing else does", async () => {
     const { regs } = await build("roll-", planned(), { rollingReboots: true });
-    assert.deepEqual(unprefixed(regs.get("compute-rt-02-reboot")!.dependsOn, "roll-").sort(), ["compute-rt-01-reboot-wait", "compute-rt-02-nova-compute"]);
+    assert.deepEqual(unprefixed(regs.get("compute-rt-02-reboot")!.dependsOn, "roll-").sort(), [
+      "compute-rt-01-reboot-wait",
+      "compute-rt-02-nova-compute",
+    ]);
     for (const [name, r] of children(regs, "compute-rt-02").filter(([name]) => !name.endsWith("-reboot"))) {
       assert.ok(!r.dependsOn.some((d) => d.includes("compute-rt-01")), name);
     }
@@ -172,18 +212,37 @@ describe("ComputeHost", () => {
 
   it("a flavor-only change touches none of the host resources; other isolated cores touch TuneD, nova-compute and the reboot", async () => {
     const base = await build("base-", planned());
-    const flavor = await build("flavor-", planned((raw) => (raw.flavors[0].ramMb = 2048)));
-    const cores = await build("cores-", planned((raw) => raw.hosts.forEach((h) => (h.housekeepingCpusPerNode = 1))));
+    const flavor = await build(
+      "flavor-",
+      planned((raw) => (raw.flavors[0].ramMb = 2048)),
+    );
+    const cores = await build(
+      "cores-",
+      planned((raw) => raw.hosts.forEach((h) => (h.housekeepingCpusPerNode = 1))),
+    );
     const changed = (other: Map<string, Registration>) =>
-      [...base.regs].filter(([name, r]) => JSON.stringify(other.get(name)!.inputs) !== JSON.stringify(r.inputs)).map(([name]) => name);
+      [...base.regs]
+        .filter(([name, r]) => JSON.stringify(other.get(name)!.inputs) !== JSON.stringify(r.inputs))
+        .map(([name]) => name);
     assert.deepEqual(changed(flavor.regs), []);
-    assert.deepEqual(changed(cores.regs).sort(), ["compute-rt-01-nova-compute", "compute-rt-01-reboot", "compute-rt-01-tuned", "compute-rt-02-nova-compute", "compute-rt-02-reboot", "compute-rt-02-tuned"]);
+    assert.deepEqual(changed(cores.regs).sort(), [
+      "compute-rt-01-nova-compute",
+      "compute-rt-01-reboot",
+      "compute-rt-01-tuned",
+      "compute-rt-02-nova-compute",
+      "compute-rt-02-reboot",
+      "compute-rt-02-tuned",
+    ]);
   });
 
   it("keeps the private key secret: in every input that carries it, and nowhere in plain text", async () => {
-    const { regs } = await build("key-", planned((raw) => withSsh(raw.hosts[0], { proxy: { host: "bastion.example.org", user: "jump", port: 2222 } })), {
-      privateKey: pulumi.output(KEY), // not marked secret by the caller: the component makes it one
-    });
+    const { regs } = await build(
+      "key-",
+      planned((raw) => withSsh(raw.hosts[0], { proxy: { host: "bastion.example.org", user: "jump", port: 2222 } })),
+      {
+        privateKey: pulumi.output(KEY), // not marked secret by the caller: the component makes it one
+      },
+    );
     for (const [name, r] of regs) {
       const { plain, secret } = strings(r.inputs);
       assert.ok(!plain.some((s) => s.includes("PRIVATE KEY")), `${name}: the key in plain inputs`);
@@ -192,8 +251,14 @@ describe("ComputeHost", () => {
         assert.ok(secret.includes(KEY), `${name}: inside a secret`);
       }
       if (r.type === "pulumi-nodejs:dynamic:RebootWaiter") {
-        assert.ok(!("privateKey" in r.inputs), `${name}: the waiter takes its key from the engine's configure, not from an input`);
-        assert.ok(!String(r.inputs.__provider).includes("PRIVATE KEY"), `${name}: the serialized provider captures no key`);
+        assert.ok(
+          !("privateKey" in r.inputs),
+          `${name}: the waiter takes its key from the engine's configure, not from an input`,
+        );
+        assert.ok(
+          !String(r.inputs.__provider).includes("PRIVATE KEY"),
+          `${name}: the serialized provider captures no key`,
+        );
       }
     }
     // The bastion authenticates with the same key.
@@ -204,13 +269,26 @@ describe("ComputeHost", () => {
     const { regs } = await build(
       "ssh-",
       planned((raw) => {
-        withSsh(raw.hosts[0], { port: 2201, proxy: { host: "bastion.example.org", user: "jump", port: 2222, hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJmLMDzsXv6Fx8Sw0Lue6LH45zNKPzEe5Sehxmp2dyp6" } });
+        withSsh(raw.hosts[0], {
+          port: 2201,
+          proxy: {
+            host: "bastion.example.org",
+            user: "jump",
+            port: 2222,
+            hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJmLMDzsXv6Fx8Sw0Lue6LH45zNKPzEe5Sehxmp2dyp6",
+          },
+        });
         delete (raw.hosts[1].ssh as { hostKey?: string }).hostKey;
       }),
     );
     const devHostKey = (devRaw().hosts[0].ssh as { hostKey: string }).hostKey;
     const first = connectionOf(regs.get("compute-rt-01-packages")!);
-    const bastion = { host: "bastion.example.org", port: 2222, user: "jump", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJmLMDzsXv6Fx8Sw0Lue6LH45zNKPzEe5Sehxmp2dyp6" };
+    const bastion = {
+      host: "bastion.example.org",
+      port: 2222,
+      user: "jump",
+      hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJmLMDzsXv6Fx8Sw0Lue6LH45zNKPzEe5Sehxmp2dyp6",
+    };
     assert.deepEqual(pick(first, TARGET), { host: "192.0.2.11", port: 2201, user: "root", hostKey: devHostKey });
     assert.deepEqual(pick(first.proxy as Record<string, unknown>, TARGET), bastion);
     const second = connectionOf(regs.get("compute-rt-02-packages")!);
@@ -218,15 +296,28 @@ describe("ComputeHost", () => {
     assert.equal(second.proxy, undefined);
     for (const c of [first, second]) {
       assert.equal(c.privateKey, undefined);
-      assert.equal(c.agentSocketPath, undefined, "the provider reads SSH_AUTH_SOCK itself; a socket path in the inputs would change with every login");
+      assert.equal(
+        c.agentSocketPath,
+        undefined,
+        "the provider reads SSH_AUTH_SOCK itself; a socket path in the inputs would change with every login",
+      );
     }
     // The waiter reaches the host the same way.
-    assert.deepEqual(regs.get("compute-rt-01-reboot-wait")!.inputs.target, { host: "192.0.2.11", port: 2201, user: "root", hostKey: devHostKey, proxy: bastion });
+    assert.deepEqual(regs.get("compute-rt-01-reboot-wait")!.inputs.target, {
+      host: "192.0.2.11",
+      port: 2201,
+      user: "root",
+      hostKey: devHostKey,
+      proxy: bastion,
+    });
     assert.equal(regs.get("compute-rt-01-reboot-wait")!.inputs.privateKey, undefined);
   });
 
   it("runs the steps through sudo when the SSH user is not root", async () => {
-    const { regs } = await build("sudo-", planned((raw) => withSsh(raw.hosts[0], { user: "stack" })));
+    const { regs } = await build(
+      "sudo-",
+      planned((raw) => withSsh(raw.hosts[0], { user: "stack" })),
+    );
     assert.match(String(regs.get("compute-rt-01-tuned")!.inputs.create), /^sudo -n bash -s -- /);
     assert.match(String(regs.get("compute-rt-02-tuned")!.inputs.create), /^bash -s -- /);
   });
@@ -235,12 +326,24 @@ describe("ComputeHost", () => {
 describe("computeHosts", () => {
   it("builds one ComputeHost per planned host, chaining the reboots only in rolling mode", async () => {
     const { computeHosts } = await import("../components/compute-host");
-    const parallel = computeHosts({ hosts: planned(), deployment: { rollingReboots: false, rebootTimeoutSeconds: 600 } }, {});
-    const rolling = computeHosts({ hosts: planned(), deployment: { rollingReboots: true, rebootTimeoutSeconds: 600 } }, { parent: new pulumi.ComponentResource("test:index:Rolling", "rolling") });
+    const parallel = computeHosts(
+      { hosts: planned(), deployment: { rollingReboots: false, rebootTimeoutSeconds: 600 } },
+      {},
+    );
+    const rolling = computeHosts(
+      { hosts: planned(), deployment: { rollingReboots: true, rebootTimeoutSeconds: 600 } },
+      { parent: new pulumi.ComponentResource("test:index:Rolling", "rolling") },
+    );
     await settled(pulumi.all([...parallel, ...rolling].map((h) => h.aggregateHost)));
-    assert.deepEqual(parallel.map((h) => h.hostName), ["compute-rt-01", "compute-rt-02"]);
+    assert.deepEqual(
+      parallel.map((h) => h.hostName),
+      ["compute-rt-01", "compute-rt-02"],
+    );
     const reboot2 = registrations.filter((r) => r.name === "compute-rt-02-reboot").map((r) => r.dependsOn.sort());
-    assert.deepEqual(reboot2, [["compute-rt-02-nova-compute"], ["compute-rt-01-reboot-wait", "compute-rt-02-nova-compute"]]);
+    assert.deepEqual(reboot2, [
+      ["compute-rt-02-nova-compute"],
+      ["compute-rt-01-reboot-wait", "compute-rt-02-nova-compute"],
+    ]);
   });
 });
 
@@ -249,7 +352,14 @@ describe("Controller", () => {
     const { Controller } = await import("../components/controller");
     const { bundleScript } = await import("../lib/host-steps");
     const controller = new Controller("controller", {
-      controller: { ssh: { host: "192.0.2.5", port: 22, user: "root", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJmLMDzsXv6Fx8Sw0Lue6LH45zNKPzEe5Sehxmp2dyp6" } },
+      controller: {
+        ssh: {
+          host: "192.0.2.5",
+          port: 22,
+          user: "root",
+          hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJmLMDzsXv6Fx8Sw0Lue6LH45zNKPzEe5Sehxmp2dyp6",
+        },
+      },
       privateKey: pulumi.secret(KEY),
     });
     await settled(controller.schedulerReport);
@@ -260,7 +370,10 @@ describe("Controller", () => {
     assert.equal(step.inputs.create, "bash -s --");
     assert.equal(step.inputs.stdin, bundleScript("scheduler.sh"));
     const c = connectionOf(step);
-    assert.deepEqual([c.host, c.hostKey], ["192.0.2.5", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJmLMDzsXv6Fx8Sw0Lue6LH45zNKPzEe5Sehxmp2dyp6"]);
+    assert.deepEqual(
+      [c.host, c.hostKey],
+      ["192.0.2.5", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJmLMDzsXv6Fx8Sw0Lue6LH45zNKPzEe5Sehxmp2dyp6"],
+    );
     assert.ok(!strings(step.inputs).plain.some((s) => s.includes("PRIVATE KEY")));
   });
 });

@@ -34,7 +34,10 @@ describe("stack config schema", () => {
     raw.flavors[0].vcpus = "four";
     delete raw.keypair;
     const paths = problemsOf(raw).map((p) => p.path);
-    assert.deepEqual(paths.sort(), ["openstack-rt:flavors[0].vcpus", "openstack-rt:hosts[0].os", "openstack-rt:keypair"].sort());
+    assert.deepEqual(
+      paths.sort(),
+      ["openstack-rt:flavors[0].vcpus", "openstack-rt:hosts[0].os", "openstack-rt:keypair"].sort(),
+    );
   });
 
   it("says which OS families exist", () => {
@@ -58,13 +61,19 @@ describe("stack config schema", () => {
     (raw.hosts[0].ssh as Record<string, unknown>).port = "22";
     const problems = problemsOf(raw);
     // Listed with the other problems, once.
-    assert.deepEqual(problems.map((p) => p.path), ["openstack-rt:hosts[0].ssh.port", "openstack-rt:hosts[1].topology"]);
+    assert.deepEqual(
+      problems.map((p) => p.path),
+      ["openstack-rt:hosts[0].ssh.port", "openstack-rt:hosts[1].topology"],
+    );
     const p = problems[1];
     assert.match(p.message, /^got "discover"; the host's NUMA nodes must be declared now/);
     assert.match(p.message, /run `npm run discover -- --stack <stack> --host compute-rt-02`/);
     // Another string is just a wrong value.
     raw.hosts[1].topology = "auto";
-    assert.match(problemsOf(raw)[1].message, /^got "auto"; must be \{nodes: \[\{id, cpus, memoryMb, threadSiblings\}\]\}/);
+    assert.match(
+      problemsOf(raw)[1].message,
+      /^got "auto"; must be \{nodes: \[\{id, cpus, memoryMb, threadSiblings\}\]\}/,
+    );
   });
 
   it("reports a required setting as missing", () => {
@@ -82,7 +91,8 @@ describe("stack config schema", () => {
         (r: ReturnType<typeof devRaw>) => (r.hosts[0].name = bad),
         (r: ReturnType<typeof devRaw>) => ((r.hosts[0].ssh as Record<string, unknown>).host = bad),
         (r: ReturnType<typeof devRaw>) => ((r.hosts[0].ssh as Record<string, unknown>).user = bad),
-        (r: ReturnType<typeof devRaw>) => (((r.hosts[0].topology as { nodes: Record<string, unknown>[] }).nodes[0]).cpus = `0,2;${bad}`),
+        (r: ReturnType<typeof devRaw>) =>
+          ((r.hosts[0].topology as { nodes: Record<string, unknown>[] }).nodes[0].cpus = `0,2;${bad}`),
         (r: ReturnType<typeof devRaw>) => (r.flavors[0].name = bad),
       ]) {
         const raw = devRaw();
@@ -105,7 +115,10 @@ describe("stack config schema", () => {
     raw.keypair = { name: "default-key", publicKey: "" };
     (raw.securityGroup as Record<string, unknown>).sshCidr = "198.51.100.0";
     const problems = problemsOf(raw);
-    assert.deepEqual(problems.map((p) => p.path).sort(), ["openstack-rt:keypair.publicKey", "openstack-rt:securityGroup.sshCidr"]);
+    assert.deepEqual(problems.map((p) => p.path).sort(), [
+      "openstack-rt:keypair.publicKey",
+      "openstack-rt:securityGroup.sshCidr",
+    ]);
     assert.match(problems.find((p) => p.path.endsWith("sshCidr"))!.message, /must be a CIDR such as 192.0.2.0\/24/);
   });
 });

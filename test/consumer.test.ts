@@ -17,7 +17,10 @@ import { computedState } from "./support/mock-state";
 const REF = "acme/openstack-rt/dev";
 
 /** Mocks (for `project`) that answer a StackReference to REF with these outputs and record every resource's inputs. */
-async function mocks(project: string, referenced: Record<string, unknown>): Promise<Map<string, Record<string, unknown>>> {
+async function mocks(
+  project: string,
+  referenced: Record<string, unknown>,
+): Promise<Map<string, Record<string, unknown>>> {
   const inputs = new Map<string, Record<string, unknown>>();
   await pulumi.runtime.setMocks(
     {
@@ -27,7 +30,10 @@ async function mocks(project: string, referenced: Record<string, unknown>): Prom
           assert.equal(a.id, REF);
           return { id: a.id, state: { name: REF, outputs: referenced, secretOutputNames: [] } };
         }
-        return { id: `${a.name}-id`, state: { ...(a.inputs as Record<string, unknown>), ...computedState(a.type, a.name, 7) } };
+        return {
+          id: `${a.name}-id`,
+          state: { ...(a.inputs as Record<string, unknown>), ...computedState(a.type, a.name, 7) },
+        };
       },
       call: (a) => a.inputs as Record<string, unknown>,
     },
@@ -49,7 +55,9 @@ function producedOutputs(): Promise<Record<string, unknown>> {
 
 async function runProgram(): Promise<Record<string, unknown>> {
   await mocks("openstack-rt", {});
-  pulumi.runtime.setAllConfig(Object.fromEntries(Object.entries(devRaw()).map(([k, v]) => [`${CONFIG_NAMESPACE}:${k}`, JSON.stringify(v)])));
+  pulumi.runtime.setAllConfig(
+    Object.fromEntries(Object.entries(devRaw()).map(([k, v]) => [`${CONFIG_NAMESPACE}:${k}`, JSON.stringify(v)])),
+  );
   const program = (await import("../index")) as Record<string, unknown>;
   const out: Record<string, unknown> = {};
   for (const [name, v] of Object.entries(program)) out[name] = pulumi.Output.isInstance(v) ? await value(v) : v;

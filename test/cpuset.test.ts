@@ -1,7 +1,16 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import { isCpuSpecError, cpuSet, difference, formatCpuList, intersection, parseCpuList, parseNovaCpuSpec, union } from "../lib/cpuset";
+import {
+  isCpuSpecError,
+  cpuSet,
+  difference,
+  formatCpuList,
+  intersection,
+  parseCpuList,
+  parseNovaCpuSpec,
+  union,
+} from "../lib/cpuset";
 
 const cpuSets = fc.uniqueArray(fc.integer({ min: 0, max: 300 }), { maxLength: 60 }).map((a) => cpuSet(a));
 
@@ -22,7 +31,11 @@ describe("kernel cpulist", () => {
 
   it("rejects what the kernel rejects, naming the bad part", () => {
     for (const bad of ["4-", "a", "3-1", "1,,2", "0-3;reboot", "$(id)", "1 2", "0-9999"]) {
-      assert.throws(() => parseCpuList(bad), (e) => isCpuSpecError(e), bad);
+      assert.throws(
+        () => parseCpuList(bad),
+        (e) => isCpuSpecError(e),
+        bad,
+      );
     }
     assert.throws(() => parseCpuList("3-1"), /range 3-1 runs backwards/);
   });

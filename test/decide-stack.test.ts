@@ -31,7 +31,10 @@ describe("decideStack", () => {
     const p = planStack(devRaw());
     assert.ok(p.ok);
     assert.deepEqual([d.config, d.plan], [p.config, p.plan]);
-    assert.deepEqual(d.cloud.image, { kind: "url", url: "https://cloud.debian.org/images/cloud/bookworm/latest/debian-12-genericcloud-amd64.qcow2" });
+    assert.deepEqual(d.cloud.image, {
+      kind: "url",
+      url: "https://cloud.debian.org/images/cloud/bookworm/latest/debian-12-genericcloud-amd64.qcow2",
+    });
     assert.deepEqual(
       d.cloud.servers.map((s) => [s.name, s.flavor, s.host, s.availabilityZone, s.waitsFor]),
       [["rt-server", "rt1.small", null, undefined, ["compute-rt-01", "compute-rt-02"]]],
@@ -44,7 +47,11 @@ describe("decideStack", () => {
     const raw = { ...devRaw(), image: { name: "img", file: "guest.qcow2", loginUser: "debian" } };
     const d = decideStack(raw, dir);
     assert.ok(d.ok, JSON.stringify(d));
-    assert.deepEqual(d.cloud.image, { kind: "file", path: "guest.qcow2", sha256: "6105d6cc76af400325e94d588ce511be5bfdbb73b437dc51eca43917d7a43e3d" });
+    assert.deepEqual(d.cloud.image, {
+      kind: "file",
+      path: "guest.qcow2",
+      sha256: "6105d6cc76af400325e94d588ce511be5bfdbb73b437dc51eca43917d7a43e3d",
+    });
   });
 
   it("lists what both the planner and the cloud checks find once", () => {
@@ -55,7 +62,10 @@ describe("decideStack", () => {
       }),
       [
         { path: "openstack-rt:image", message: "got neither file nor url; give exactly one of them" },
-        { path: "openstack-rt:servers[0].flavor", message: 'got "rt9.huge", which is not a flavor of this stack; use one of rt1.small, pin1.medium' },
+        {
+          path: "openstack-rt:servers[0].flavor",
+          message: 'got "rt9.huge", which is not a flavor of this stack; use one of rt1.small, pin1.medium',
+        },
       ],
     );
   });
@@ -66,12 +76,18 @@ describe("decideStack", () => {
       raw.flavors[1].extraSpecs = { "hw:cpu_polcy": "dedicated" };
       raw.image = { name: "jammy", file: "missing.img", loginUser: "ubuntu" };
     });
-    assert.deepEqual(found.map((p) => p.path), ["openstack-rt:flavors[1].extraSpecs", "openstack-rt:image.file", "openstack-rt:image.loginUser"]);
+    assert.deepEqual(
+      found.map((p) => p.path),
+      ["openstack-rt:flavors[1].extraSpecs", "openstack-rt:image.file", "openstack-rt:image.loginUser"],
+    );
     const again = problems((raw) => {
       raw.flavors[1].vcpus = 12;
       raw.image = { name: "jammy", file: "missing.img", loginUser: "ubuntu" };
     });
-    assert.deepEqual(again.map((p) => p.path), ["openstack-rt:flavors[1]", "openstack-rt:image.file", "openstack-rt:image.loginUser"]);
+    assert.deepEqual(
+      again.map((p) => p.path),
+      ["openstack-rt:flavors[1]", "openstack-rt:image.file", "openstack-rt:image.loginUser"],
+    );
     assert.match(again[0].message, /flavor "pin1\.medium" fits on no RT host/);
   });
 
@@ -89,10 +105,20 @@ describe("decideStack", () => {
     // 60 NUMA nodes: the per-node hugepages= argument grows past the 256 characters the scripts take.
     const nodes = Array.from({ length: 60 }, (_, id) => ({ id, cpus: `${2 * id},${2 * id + 1}`, memoryMb: 4096 }));
     const found = problems((raw) => {
-      raw.hosts.push({ name: "compute-big", ssh: { host: "192.0.2.99" }, os: "debian-12", topology: { nodes }, housekeepingCpusPerNode: 1, hugepages1gPerNode: 1 });
+      raw.hosts.push({
+        name: "compute-big",
+        ssh: { host: "192.0.2.99" },
+        os: "debian-12",
+        topology: { nodes },
+        housekeepingCpusPerNode: 1,
+        hugepages1gPerNode: 1,
+      });
     });
     assert.equal(found.length, 1);
     assert.equal(found[0].path, "openstack-rt:hosts[2]");
-    assert.match(found[0].message, /^the host prep scripts refuse its plan \(host compute-big: kernel argument is "hugepages=0:1,1:1,.*; expected 256 characters at most, not \d+\); change the host's settings/);
+    assert.match(
+      found[0].message,
+      /^the host prep scripts refuse its plan \(host compute-big: kernel argument is "hugepages=0:1,1:1,.*; expected 256 characters at most, not \d+\); change the host's settings/,
+    );
   });
 });

@@ -12,7 +12,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { parse } from "yaml";
-import { declaredTopology, editStackFile, hostKeyLine, keyFingerprint, parseFacts, sameTopology, unifiedDiff } from "../lib/discover";
+import {
+  declaredTopology,
+  editStackFile,
+  hostKeyLine,
+  keyFingerprint,
+  parseFacts,
+  sameTopology,
+  unifiedDiff,
+} from "../lib/discover";
 import { topologyFromText } from "../lib/topology";
 import type { TestSshd } from "./support/sshd";
 import { startSshd } from "./support/sshd";
@@ -37,7 +45,12 @@ function nodeMemoryMb(): Record<number, number> {
   return Object.fromEntries(
     readdirSync(dir)
       .filter((d) => /^node\d+$/.test(d))
-      .map((d) => [Number(d.slice(4)), Math.floor(Number(/^Node \d+ MemTotal:\s+(\d+) kB$/m.exec(readFileSync(join(dir, d, "meminfo"), "utf8"))![1]) / 1024)]),
+      .map((d) => [
+        Number(d.slice(4)),
+        Math.floor(
+          Number(/^Node \d+ MemTotal:\s+(\d+) kB$/m.exec(readFileSync(join(dir, d, "meminfo"), "utf8"))![1]) / 1024,
+        ),
+      ]),
   );
 }
 
@@ -71,7 +84,9 @@ describe("npm run discover against this machine", () => {
     const dry = run("discover", ["--config", file, "--host", "compute-local", "--identity", identity]);
     assert.equal(dry.status, 0, show(dry));
     // The fingerprint as ssh-keygen -lf prints it for the sshd's ed25519 key.
-    const fingerprint = execFileSync("ssh-keygen", ["-lf", join(sshd.dir, "host.pub")], { encoding: "utf8" }).split(" ")[1];
+    const fingerprint = execFileSync("ssh-keygen", ["-lf", join(sshd.dir, "host.pub")], { encoding: "utf8" }).split(
+      " ",
+    )[1];
     assert.match(dry.stdout, new RegExp(`fingerprint: ${fingerprint.replace(/[+/]/g, "\\$&")} \\(ED25519\\)`));
     assert.match(dry.stdout, /^--- .*Pulumi\.local\.yaml\n\+\+\+ .*Pulumi\.local\.yaml \(discovered\)\n@@ /m);
     assert.match(dry.stdout, /^- {6}topology: discover # written by `npm run discover`$/m);
@@ -83,19 +98,41 @@ describe("npm run discover against this machine", () => {
     const written = run("discover", ["--config", file, "--host", "compute-local", "--identity", identity, "--yes"]);
     const memAfter = nodeMemoryMb();
     assert.equal(written.status, 0, show(written));
-    assert.match(written.stdout, /Wrote openstack-rt:hosts\[0\]\.topology and openstack-rt:hosts\[0\]\.ssh\.hostKey to /);
+    assert.match(
+      written.stdout,
+      /Wrote openstack-rt:hosts\[0\]\.topology and openstack-rt:hosts\[0\]\.ssh\.hostKey to /,
+    );
 
     const text = readFileSync(file, "utf8");
-    const host = (parse(text) as { config: Record<string, { topology: { nodes: Record<string, unknown>[] }; ssh: Record<string, unknown> }[]> }).config["openstack-rt:hosts"][0];
+    const host = (
+      parse(text) as {
+        config: Record<string, { topology: { nodes: Record<string, unknown>[] }; ssh: Record<string, unknown> }[]>;
+      }
+    ).config["openstack-rt:hosts"][0];
     // This machine's topology, as lscpu and sysfs show it here.
     const lscpu = execFileSync("lscpu", ["-p=CPU,CORE,SOCKET,NODE"], { encoding: "utf8" });
-    const expected = declaredTopology(topologyFromText(lscpu, Object.entries(memBefore).map(([n, mb]) => `Node ${n} MemTotal: ${mb * 1024} kB`).join("\n")));
-    const withoutMemory = (nodes: Record<string, unknown>[]) => nodes.map((n) => Object.fromEntries(Object.entries(n).filter(([k]) => k !== "memoryMb")));
-    assert.deepEqual(withoutMemory(host.topology.nodes), withoutMemory(expected.nodes as unknown as Record<string, unknown>[]));
+    const expected = declaredTopology(
+      topologyFromText(
+        lscpu,
+        Object.entries(memBefore)
+          .map(([n, mb]) => `Node ${n} MemTotal: ${mb * 1024} kB`)
+          .join("\n"),
+      ),
+    );
+    const withoutMemory = (nodes: Record<string, unknown>[]) =>
+      nodes.map((n) => Object.fromEntries(Object.entries(n).filter(([k]) => k !== "memoryMb")));
+    assert.deepEqual(
+      withoutMemory(host.topology.nodes),
+      withoutMemory(expected.nodes as unknown as Record<string, unknown>[]),
+    );
     for (const n of host.topology.nodes) {
       const id = n.id as number;
       // Memory can be hot-plugged on a VM while discover runs: its value lies between the reads around it.
-      assert.ok((n.memoryMb as number) >= Math.min(memBefore[id], memAfter[id]) && (n.memoryMb as number) <= Math.max(memBefore[id], memAfter[id]), `node ${id}: ${String(n.memoryMb)} MiB`);
+      assert.ok(
+        (n.memoryMb as number) >= Math.min(memBefore[id], memAfter[id]) &&
+          (n.memoryMb as number) <= Math.max(memBefore[id], memAfter[id]),
+        `node ${id}: ${String(n.memoryMb)} MiB`,
+      );
     }
     assert.equal(host.ssh.hostKey, sshd.hostKeyPub.split(" ").slice(0, 2).join(" "));
     // CPU lists stay strings (a single CPU would read as a number otherwise); comments and the rest stay.
@@ -113,7 +150,9 @@ describe("npm run discover against this machine", () => {
     const again = run("discover", ["--config", file, "--host", "compute-local", "--identity", identity]);
     assert.equal(again.status, 0, show(again));
     assert.match(again.stdout, /the key pinned in the stack file/);
-    if (Object.entries(memAfter).every(([n, mb]) => host.topology.nodes.find((x) => x.id === Number(n))?.memoryMb === mb)) {
+    if (
+      Object.entries(memAfter).every(([n, mb]) => host.topology.nodes.find((x) => x.id === Number(n))?.memoryMb === mb)
+    ) {
       assert.match(again.stdout, /already declares this topology and host key: nothing to write/);
     }
   });
@@ -124,20 +163,31 @@ describe("npm run discover against this machine", () => {
     const file = stackCopy("pinned-wrong", text);
     const r = run("discover", ["--config", file, "--host", "compute-local", "--identity", identity, "--yes"]);
     assert.equal(r.status, 1, show(r));
-    assert.match(r.stderr, /^openstack-rt:hosts\[0\]\.ssh\.hostKey: ssh root@127\.0\.0\.1:\d+: the server's host key does not match the pinned hostKey/);
+    assert.match(
+      r.stderr,
+      /^openstack-rt:hosts\[0\]\.ssh\.hostKey: ssh root@127\.0\.0\.1:\d+: the server's host key does not match the pinned hostKey/,
+    );
     assert.match(r.stderr, /remove hostKey from the stack file and run discover again/);
     assert.doesNotMatch(r.stdout, /Discovered/);
     assert.equal(readFileSync(file, "utf8"), text);
   });
 
   it("takes a pinned RSA key as pinned: the host is asked for that key type, and the key stays", () => {
-    const text = stackText.replace(`port: ${sshd.port}\n`, `port: ${sshd.port}\n        hostKey: ${sshd.otherHostKeys.rsa.split(" ").slice(0, 2).join(" ")}\n`);
+    const text = stackText.replace(
+      `port: ${sshd.port}\n`,
+      `port: ${sshd.port}\n        hostKey: ${sshd.otherHostKeys.rsa.split(" ").slice(0, 2).join(" ")}\n`,
+    );
     const file = stackCopy("pinned-rsa", text);
     const r = run("discover", ["--config", file, "--host", "compute-local", "--identity", identity, "--yes"]);
     assert.equal(r.status, 0, show(r));
     assert.match(r.stdout, /\(RSA\), the key pinned in the stack file/);
     assert.doesNotMatch(r.stdout, /^\+.*hostKey/m);
-    assert.equal((parse(readFileSync(file, "utf8")) as { config: Record<string, { ssh: { hostKey: string } }[]> }).config["openstack-rt:hosts"][0].ssh.hostKey, sshd.otherHostKeys.rsa.split(" ").slice(0, 2).join(" "));
+    assert.equal(
+      (parse(readFileSync(file, "utf8")) as { config: Record<string, { ssh: { hostKey: string } }[]> }).config[
+        "openstack-rt:hosts"
+      ][0].ssh.hostKey,
+      sshd.otherHostKeys.rsa.split(" ").slice(0, 2).join(" "),
+    );
   });
 
   it("exits 2 on bad usage and names what is wrong", () => {
@@ -158,8 +208,18 @@ describe("npm run discover against this machine", () => {
     const closed = stackCopy("closed", stackText.replace(`port: ${sshd.port}\n`, "port: 1\n"));
     const r = run("discover", ["--config", closed, "--host", "compute-local", "--identity", identity]);
     assert.equal(r.status, 1, show(r));
-    assert.match(r.stderr, /^openstack-rt:hosts\[0\]\.ssh\.host: ssh root@127\.0\.0\.1:1: cannot connect \(ECONNREFUSED\)/);
-    const missing = run("discover", ["--config", join(dir, "Pulumi.none.yaml"), "--host", "compute-local", "--identity", identity]);
+    assert.match(
+      r.stderr,
+      /^openstack-rt:hosts\[0\]\.ssh\.host: ssh root@127\.0\.0\.1:1: cannot connect \(ECONNREFUSED\)/,
+    );
+    const missing = run("discover", [
+      "--config",
+      join(dir, "Pulumi.none.yaml"),
+      "--host",
+      "compute-local",
+      "--identity",
+      identity,
+    ]);
     assert.equal(missing.status, 1, show(missing));
     assert.match(missing.stderr, /cannot read the stack file/);
   });
@@ -188,20 +248,42 @@ describe("discover's parts", () => {
         { id: 1, cpus: "4-5", memoryMb: 4096, threadSiblings: ["4-5"] },
       ],
     });
-    assert.deepEqual(declaredTopology(topologyFromText("0,0,0,0\n1,1,0,0\n", "Node 0 MemTotal: 2097152 kB")), { nodes: [{ id: 0, cpus: "0-1", memoryMb: 2048 }] });
-    assert.throws(() => parseFacts("os_family=debian-12\n--- lscpu ---\n0,0,0,0\n"), /no complete "--- lscpu ---" section/);
+    assert.deepEqual(declaredTopology(topologyFromText("0,0,0,0\n1,1,0,0\n", "Node 0 MemTotal: 2097152 kB")), {
+      nodes: [{ id: 0, cpus: "0-1", memoryMb: 2048 }],
+    });
+    assert.throws(
+      () => parseFacts("os_family=debian-12\n--- lscpu ---\n0,0,0,0\n"),
+      /no complete "--- lscpu ---" section/,
+    );
   });
 
   it("compares declared topologies by meaning, not spelling", () => {
     const d = { nodes: [{ id: 0, cpus: "0-3", memoryMb: 8192, threadSiblings: ["0,2", "1,3"] }] };
-    assert.equal(sameTopology({ nodes: [{ id: 0, cpus: "0,1,2,3", memoryMb: 8192, threadSiblings: ["1,3", "2,0"] }] }, d), true);
-    assert.equal(sameTopology({ nodes: [{ id: 0, cpus: "0-3", memoryMb: 8191, threadSiblings: ["0,2", "1,3"] }] }, d), false);
+    assert.equal(
+      sameTopology({ nodes: [{ id: 0, cpus: "0,1,2,3", memoryMb: 8192, threadSiblings: ["1,3", "2,0"] }] }, d),
+      true,
+    );
+    assert.equal(
+      sameTopology({ nodes: [{ id: 0, cpus: "0-3", memoryMb: 8191, threadSiblings: ["0,2", "1,3"] }] }, d),
+      false,
+    );
     assert.equal(sameTopology("discover", d), false);
-    assert.equal(sameTopology({ nodes: [{ id: 0, cpus: "0-3", memoryMb: 8192 }] }, { nodes: [{ id: 0, cpus: "0-3", memoryMb: 8192 }] }), true);
+    assert.equal(
+      sameTopology(
+        { nodes: [{ id: 0, cpus: "0-3", memoryMb: 8192 }] },
+        { nodes: [{ id: 0, cpus: "0-3", memoryMb: 8192 }] },
+      ),
+      true,
+    );
   });
 
   const discovered = {
-    declared: { nodes: [{ id: 0, cpus: "4", memoryMb: 4096 }, { id: 1, cpus: "5-7", memoryMb: 4096, threadSiblings: ["5,7"] }] },
+    declared: {
+      nodes: [
+        { id: 0, cpus: "4", memoryMb: 4096 },
+        { id: 1, cpus: "5-7", memoryMb: 4096, threadSiblings: ["5,7"] },
+      ],
+    },
     hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJmLMDzsXv6Fx8Sw0Lue6LH45zNKPzEe5Sehxmp2dyp6",
   };
 
@@ -257,7 +339,9 @@ describe("discover's parts", () => {
       ].join("\n"),
     );
     // The written values read back as the schema wants them.
-    const host = (parse(edit.text) as { config: Record<string, { topology: unknown }[]> }).config["openstack-rt:hosts"][0];
+    const host = (parse(edit.text) as { config: Record<string, { topology: unknown }[]> }).config[
+      "openstack-rt:hosts"
+    ][0];
     assert.deepEqual(host.topology, discovered.declared);
     // Once written, nothing changes.
     const again = editStackFile(edit.text, "a", discovered);
@@ -267,29 +351,61 @@ describe("discover's parts", () => {
   });
 
   it("refuses to edit what YAML aliases share with other entries, and names the host's setting", () => {
-    const shared = ["config:", "  openstack-rt:hosts:", "    - name: a", "      ssh: &s {host: 192.0.2.1}", "      topology: &t {nodes: [{id: 0, cpus: '0', memoryMb: 2048}]}", "    - name: b", "      ssh: *s", "      topology: *t", ""].join("\n");
+    const shared = [
+      "config:",
+      "  openstack-rt:hosts:",
+      "    - name: a",
+      "      ssh: &s {host: 192.0.2.1}",
+      "      topology: &t {nodes: [{id: 0, cpus: '0', memoryMb: 2048}]}",
+      "    - name: b",
+      "      ssh: *s",
+      "      topology: *t",
+      "",
+    ].join("\n");
     const a = editStackFile(shared, "a", discovered);
     assert.deepEqual(a.ok ? null : a.path, "openstack-rt:hosts[0].topology");
     assert.match(a.ok ? "" : a.message, /the anchor &t, which 1 alias\(es\) reuse/);
-    const b = editStackFile(shared, "b", { ...discovered, declared: { nodes: [{ id: 0, cpus: "0", memoryMb: 2048 }] } });
-    assert.deepEqual(b.ok ? null : [b.path, b.message], ["openstack-rt:hosts[1].ssh", "is the alias *s; write this host's ssh settings out, then run discover again"]);
+    const b = editStackFile(shared, "b", {
+      ...discovered,
+      declared: { nodes: [{ id: 0, cpus: "0", memoryMb: 2048 }] },
+    });
+    assert.deepEqual(b.ok ? null : [b.path, b.message], [
+      "openstack-rt:hosts[1].ssh",
+      "is the alias *s; write this host's ssh settings out, then run discover again",
+    ]);
     const missing = editStackFile(shared, "c", discovered);
     assert.deepEqual(missing.ok ? null : missing.message, 'has no host named "c"');
   });
 
   it("gives a host that merges another's settings (<<: *anchor) a topology of its own, and refuses to edit merged ssh settings", () => {
-    const merged = (ssh: string) => ["config:", "  openstack-rt:hosts:", "    - &base", "      name: a", `      ssh: ${ssh}`, "      topology: discover", "    - <<: *base", "      name: b", ""].join("\n");
+    const merged = (ssh: string) =>
+      [
+        "config:",
+        "  openstack-rt:hosts:",
+        "    - &base",
+        "      name: a",
+        `      ssh: ${ssh}`,
+        "      topology: discover",
+        "    - <<: *base",
+        "      name: b",
+        "",
+      ].join("\n");
     const pinned = merged(`{host: 192.0.2.1, hostKey: ${discovered.hostKey}}`);
     const b = editStackFile(pinned, "b", discovered);
     assert.ok(b.ok, JSON.stringify(b));
     assert.deepEqual(b.changed, ["openstack-rt:hosts[1].topology"]);
-    const hosts = (parse(b.text, { merge: true }) as { config: Record<string, { topology: unknown }[]> }).config["openstack-rt:hosts"];
+    const hosts = (parse(b.text, { merge: true }) as { config: Record<string, { topology: unknown }[]> }).config[
+      "openstack-rt:hosts"
+    ];
     assert.deepEqual([hosts[0].topology, hosts[1].topology], ["discover", discovered.declared]);
     const a = editStackFile(pinned, "a", discovered);
     assert.deepEqual(a.ok ? null : a.path, "openstack-rt:hosts[0]");
     assert.match(a.ok ? "" : a.message, /the anchor &base, which 1 alias\(es\) reuse/);
     const unpinned = editStackFile(merged("{host: 192.0.2.1}"), "b", discovered);
-    assert.deepEqual(unpinned.ok ? null : [unpinned.path, unpinned.message], ["openstack-rt:hosts[1].ssh", "is not in this entry (merged from an anchor); write this host's ssh settings out, then run discover again"]);
+    assert.deepEqual(unpinned.ok ? null : [unpinned.path, unpinned.message], [
+      "openstack-rt:hosts[1].ssh",
+      "is not in this entry (merged from an anchor); write this host's ssh settings out, then run discover again",
+    ]);
   });
 
   it("diffs like diff -u", () => {
@@ -299,7 +415,9 @@ describe("discover's parts", () => {
     const mine = unifiedDiff(a, b, { before: "a", after: "b" });
     writeFileSync(join(dir, "a"), a);
     writeFileSync(join(dir, "b"), b);
-    const real = spawnSync("diff", ["-u", "--label", "a", "--label", "b", join(dir, "a"), join(dir, "b")], { encoding: "utf8" });
+    const real = spawnSync("diff", ["-u", "--label", "a", "--label", "b", join(dir, "a"), join(dir, "b")], {
+      encoding: "utf8",
+    });
     if (real.error === undefined) assert.equal(mine, real.stdout);
     assert.equal(mine, "--- a\n+++ b\n@@ -2,9 +2,10 @@\n 2\n 3\n 4\n-5\n+five\n 6\n 7\n 8\n 9\n 10\n+11\n");
   });

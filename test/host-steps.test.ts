@@ -10,11 +10,28 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import type { HostConfig } from "../lib/config";
 import type { HostStep, ScriptName } from "../lib/host-steps";
-import { HOSTPREP_DIR, HostStepError, bundleScript, controllerSteps, hostSteps, remoteCommand } from "../lib/host-steps";
+import {
+  HOSTPREP_DIR,
+  HostStepError,
+  bundleScript,
+  controllerSteps,
+  hostSteps,
+  remoteCommand,
+} from "../lib/host-steps";
 import { planStack } from "../lib/plan";
 import type { HostPlan } from "../lib/plan-host";
 import type { ScriptResult, TestRoot } from "./support/debian-root";
-import { FIXTURES_DIR, RT_KERNEL, RT_VERSION, buildDebianRoot, runBundle, runScript, show, snapshotDiff, writeDpkgStatus } from "./support/debian-root";
+import {
+  FIXTURES_DIR,
+  RT_KERNEL,
+  RT_VERSION,
+  buildDebianRoot,
+  runBundle,
+  runScript,
+  show,
+  snapshotDiff,
+  writeDpkgStatus,
+} from "./support/debian-root";
 import { PROJECT_DIR, devRaw } from "./support/dev-config";
 
 type Raw = ReturnType<typeof devRaw>;
@@ -51,22 +68,45 @@ describe("hostSteps", () => {
         ["reboot", "reboot.sh", ["--args", ARGS, "--expect-rt", "yes"]],
       ],
     );
-    assert.ok(steps.every((s) => !s.sudo), "the dev hosts log in as root");
+    assert.ok(
+      steps.every((s) => !s.sudo),
+      "the dev hosts log in as root",
+    );
   });
 
   it("reserves the RHEL 9 host's pages with the boot unit (kernel 5.14 takes no per-node counts)", () => {
     const steps = new Map(hostSteps(RHEL.plan, RHEL.host).map((s) => [s.id, s.args]));
-    assert.deepEqual(steps.get("kernel-args"), ["--os", "rhel-9", "--args", "default_hugepagesz=1G hugepagesz=1G", "--hugepages-unit", "0:4,1:4"]);
-    assert.deepEqual(steps.get("reboot"), ["--args", "default_hugepagesz=1G hugepagesz=1G", "--hugepages-unit", "0:4,1:4", "--expect-rt", "yes"]);
+    assert.deepEqual(steps.get("kernel-args"), [
+      "--os",
+      "rhel-9",
+      "--args",
+      "default_hugepagesz=1G hugepagesz=1G",
+      "--hugepages-unit",
+      "0:4,1:4",
+    ]);
+    assert.deepEqual(steps.get("reboot"), [
+      "--args",
+      "default_hugepagesz=1G hugepagesz=1G",
+      "--hugepages-unit",
+      "0:4,1:4",
+      "--expect-rt",
+      "yes",
+    ]);
   });
 
   it("passes the optional nova-compute settings only when the plan has them", () => {
-    const [debian] = stepsOf((raw) => Object.assign(raw.hosts[0], { cpuSharedSet: "housekeeping", reservedHugepages1gPerNode: 1 }));
+    const [debian] = stepsOf((raw) =>
+      Object.assign(raw.hosts[0], { cpuSharedSet: "housekeeping", reservedHugepages1gPerNode: 1 }),
+    );
     assert.deepEqual(debian.find((s) => s.id === "nova-compute")!.args, [
-      "--dedicated", "4-11",
-      "--shared", "0-3",
-      "--reserved-host-memory-mb", "4096",
-      "--reserved-huge-pages", "node:0,size:1GB,count:1;node:1,size:1GB,count:1",
+      "--dedicated",
+      "4-11",
+      "--shared",
+      "0-3",
+      "--reserved-host-memory-mb",
+      "4096",
+      "--reserved-huge-pages",
+      "node:0,size:1GB,count:1;node:1,size:1GB,count:1",
     ]);
   });
 
@@ -107,25 +147,47 @@ describe("hostSteps", () => {
 
   it("refuses plan values the scripts would refuse, naming the host and the value", () => {
     const bad: [string, (p: HostPlan) => void, RegExp][] = [
-      ["isolated cores", (p) => (p.tuned.isolatedCores = "4-11;reboot"), /compute-rt-01: tuned.isolatedCores is "4-11;reboot"/],
+      [
+        "isolated cores",
+        (p) => (p.tuned.isolatedCores = "4-11;reboot"),
+        /compute-rt-01: tuned.isolatedCores is "4-11;reboot"/,
+      ],
       ["a CPU list with a space", (p) => (p.nova.cpuSharedSet = "0-3 "), /nova.cpuSharedSet is "0-3 "/],
       ["a descending range", (p) => (p.nova.cpuDedicatedSet = "11-4"), /nova.cpuDedicatedSet/],
-      ["shell in a kernel argument", (p) => (p.kernel.args = ["quiet", "$(reboot)"]), /kernel argument is "\$\(reboot\)"/],
-      ["a kernel argument twice", (p) => (p.kernel.args = ["hugepages=1", "hugepages=2"]), /the key hugepages appears twice/],
-      ["a newline in reserved pages", (p) => (p.nova.reservedHugePages = ["node:0,size:1GB,count:1\nnode:1"]), /nova.reservedHugePages/],
+      [
+        "shell in a kernel argument",
+        (p) => (p.kernel.args = ["quiet", "$(reboot)"]),
+        /kernel argument is "\$\(reboot\)"/,
+      ],
+      [
+        "a kernel argument twice",
+        (p) => (p.kernel.args = ["hugepages=1", "hugepages=2"]),
+        /the key hugepages appears twice/,
+      ],
+      [
+        "a newline in reserved pages",
+        (p) => (p.nova.reservedHugePages = ["node:0,size:1GB,count:1\nnode:1"]),
+        /nova.reservedHugePages/,
+      ],
       ["a negative memory reservation", (p) => (p.nova.reservedHostMemoryMb = -1), /nova.reservedHostMemoryMb is -1/],
     ];
     for (const [what, mutate, message] of bad) {
       const plan = structuredClone(DEBIAN.plan);
       mutate(plan);
-      assert.throws(() => hostSteps(plan, DEBIAN.host), (e: unknown) => e instanceof HostStepError && message.test(e.message), what);
+      assert.throws(
+        () => hostSteps(plan, DEBIAN.host),
+        (e: unknown) => e instanceof HostStepError && message.test(e.message),
+        what,
+      );
     }
     assert.throws(() => hostSteps(DEBIAN.plan, RHEL.host), /the host config's name is "compute-rt-02"/);
   });
 
   it("the controller's step adds the scheduler filters; a non-root login goes through sudo", () => {
     const ssh = { host: "192.0.2.5", user: "root", port: 22 };
-    assert.deepEqual(controllerSteps({ ssh }), [{ id: "scheduler", script: "scheduler.sh", args: [], triggers: {}, sudo: false }]);
+    assert.deepEqual(controllerSteps({ ssh }), [
+      { id: "scheduler", script: "scheduler.sh", args: [], triggers: {}, sudo: false },
+    ]);
     assert.equal(controllerSteps({ ssh: { ...ssh, user: "stack" } })[0].sudo, true);
   });
 });
@@ -133,7 +195,10 @@ describe("hostSteps", () => {
 describe("remoteCommand", () => {
   it("is bash reading the script from stdin, each argument one shell word", () => {
     const steps = new Map(hostSteps(DEBIAN.plan, DEBIAN.host).map((s) => [s.id, s]));
-    assert.equal(remoteCommand(steps.get("tuned")!), "bash -s -- --profile realtime-virtual-host --isolated-cores 4-11");
+    assert.equal(
+      remoteCommand(steps.get("tuned")!),
+      "bash -s -- --profile realtime-virtual-host --isolated-cores 4-11",
+    );
     assert.equal(remoteCommand(steps.get("reboot")!), `bash -s -- --args '${ARGS}' --expect-rt yes`);
     assert.equal(remoteCommand({ ...steps.get("facts")!, sudo: true }), "sudo -n bash -s --");
   });
@@ -155,7 +220,15 @@ describe("remoteCommand", () => {
   });
 });
 
-const SCRIPTS: ScriptName[] = ["facts.sh", "packages.sh", "tuned.sh", "kernel-args.sh", "nova-compute.sh", "scheduler.sh", "reboot.sh"];
+const SCRIPTS: ScriptName[] = [
+  "facts.sh",
+  "packages.sh",
+  "tuned.sh",
+  "kernel-args.sh",
+  "nova-compute.sh",
+  "scheduler.sh",
+  "reboot.sh",
+];
 const GRUB_CFG = readFileSync(join(FIXTURES_DIR, "debian-12-rt", "grub.cfg"), "utf8");
 
 describe("bundleScript", () => {
@@ -167,16 +240,31 @@ describe("bundleScript", () => {
       const bundle = bundleScript(s);
       assert.doesNotMatch(bundle, /BASH_SOURCE|^\s*(\.|source)\s/m, s);
       assert.equal(bundle.split(body(common)).length, 2, `${s} holds common.sh once`);
-      assert.equal(bundle.split(body(ini)).length, ["nova-compute.sh", "scheduler.sh"].includes(s) ? 2 : 1, `${s} and ini.sh`);
-      assert.ok(bundle.endsWith('\nmain "$@"\n'), `${s}: main runs last, when bash has read the whole script from stdin`);
+      assert.equal(
+        bundle.split(body(ini)).length,
+        ["nova-compute.sh", "scheduler.sh"].includes(s) ? 2 : 1,
+        `${s} and ini.sh`,
+      );
+      assert.ok(
+        bundle.endsWith('\nmain "$@"\n'),
+        `${s}: main runs last, when bash has read the whole script from stdin`,
+      );
     }
   });
 
   it("gives the same bytes in another process (no diff on an unchanged checkout)", () => {
     const digest = (text: string) => createHash("sha256").update(text).digest("hex");
     const code = `const { bundleScript } = require("./lib/host-steps"); for (const s of ${JSON.stringify(SCRIPTS)}) console.log(require("node:crypto").createHash("sha256").update(bundleScript(s)).digest("hex"));`;
-    const other = execFileSync(process.execPath, ["--import", "tsx", "-e", code], { cwd: PROJECT_DIR, encoding: "utf8" }).trim().split("\n");
-    assert.deepEqual(other, SCRIPTS.map((s) => digest(bundleScript(s))));
+    const other = execFileSync(process.execPath, ["--import", "tsx", "-e", code], {
+      cwd: PROJECT_DIR,
+      encoding: "utf8",
+    })
+      .trim()
+      .split("\n");
+    assert.deepEqual(
+      other,
+      SCRIPTS.map((s) => digest(bundleScript(s))),
+    );
   });
 
   it("is shellcheck-clean as the one file a host receives", () => {
@@ -235,11 +323,20 @@ describe("bundleScript", () => {
       // tuned-adm activated the profile (TuneD records its bootloader arguments), and the
       // host rebooted into the RT kernel with the arguments of the default entry.
       const arch = execFileSync("dpkg", ["--print-architecture"], { encoding: "utf8" }).trim();
-      writeDpkgStatus(root, { tuned: "install ok installed", tuna: "install ok installed", [`linux-image-rt-${arch}`]: "install ok installed", "rt-tests": "install ok installed" });
+      writeDpkgStatus(root, {
+        tuned: "install ok installed",
+        tuna: "install ok installed",
+        [`linux-image-rt-${arch}`]: "install ok installed",
+        "rt-tests": "install ok installed",
+      });
       const tunedParams = /^set tuned_params="(.*)"$/m.exec(GRUB_CFG)![1];
       root.write("/etc/tuned/active_profile", "realtime-virtual-host\n");
       root.write("/etc/tuned/bootcmdline", `TUNED_BOOT_CMDLINE="${tunedParams}"\nTUNED_BOOT_INITRD_ADD=""\n`);
-      root.setKernel(RT_KERNEL, RT_VERSION, `BOOT_IMAGE=/boot/vmlinuz-${RT_KERNEL} root=UUID=2f6c3c1e-8d1a-4c55-9a7e-51a0c3f0d7b4 ro ${ARGS} quiet ${tunedParams}`);
+      root.setKernel(
+        RT_KERNEL,
+        RT_VERSION,
+        `BOOT_IMAGE=/boot/vmlinuz-${RT_KERNEL} root=UUID=2f6c3c1e-8d1a-4c55-9a7e-51a0c3f0d7b4 ro ${ARGS} quiet ${tunedParams}`,
+      );
       root.write("/proc/sys/kernel/random/boot_id", "0c9e4a52-1b7e-4f0d-a1a3-7e0c1f1b9d27\n");
 
       const before = root.snapshot();

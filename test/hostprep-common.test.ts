@@ -12,14 +12,28 @@ import fc from "fast-check";
 import type { ScriptResult, TestRoot } from "./support/debian-root";
 import { HOSTPREP_DIR, buildDebianRoot, runScript, show, snapshotDiff } from "./support/debian-root";
 
-const SCRIPTS = ["facts.sh", "packages.sh", "tuned.sh", "kernel-args.sh", "nova-compute.sh", "scheduler.sh", "reboot.sh"];
+const SCRIPTS = [
+  "facts.sh",
+  "packages.sh",
+  "tuned.sh",
+  "kernel-args.sh",
+  "nova-compute.sh",
+  "scheduler.sh",
+  "reboot.sh",
+];
 const LIBRARIES = ["common.sh", "ini.sh"];
 const read = (f: string) => readFileSync(join(HOSTPREP_DIR, f), "utf8");
-const sourceLine = (lib: string) => `# shellcheck source-path=SCRIPTDIR source=${lib}\n. "$(dirname "\${BASH_SOURCE[0]}")/${lib}"\n`;
+const sourceLine = (lib: string) =>
+  `# shellcheck source-path=SCRIPTDIR source=${lib}\n. "$(dirname "\${BASH_SOURCE[0]}")/${lib}"\n`;
 
 describe("hostprep scripts: shared structure", () => {
   it("are the seven scripts, each an executable bash script with set -euo pipefail, and two sourced libraries", () => {
-    assert.deepEqual(readdirSync(HOSTPREP_DIR).filter((f) => f.endsWith(".sh")).sort(), [...SCRIPTS, ...LIBRARIES].sort());
+    assert.deepEqual(
+      readdirSync(HOSTPREP_DIR)
+        .filter((f) => f.endsWith(".sh"))
+        .sort(),
+      [...SCRIPTS, ...LIBRARIES].sort(),
+    );
     for (const s of SCRIPTS) {
       const text = read(s);
       assert.ok(text.startsWith("#!/usr/bin/env bash\n"), `${s}: shebang`);
@@ -39,18 +53,29 @@ describe("hostprep scripts: shared structure", () => {
     for (const s of SCRIPTS) {
       const text = read(s);
       // Under `bash -s` $0 is "bash": the messages name the script through PROG.
-      assert.ok(text.includes(`\nPROG=${s}\n${sourceLine("common.sh")}`), `${s}: PROG=${s}, then the common.sh source line`);
+      assert.ok(
+        text.includes(`\nPROG=${s}\n${sourceLine("common.sh")}`),
+        `${s}: PROG=${s}, then the common.sh source line`,
+      );
       const libs = [...text.matchAll(/^\. .*\/([a-z-]+\.sh)"$/gm)].map((m) => m[1]);
-      assert.deepEqual(libs, ["nova-compute.sh", "scheduler.sh"].includes(s) ? ["common.sh", "ini.sh"] : ["common.sh"], s);
+      assert.deepEqual(
+        libs,
+        ["nova-compute.sh", "scheduler.sh"].includes(s) ? ["common.sh", "ini.sh"] : ["common.sh"],
+        s,
+      );
     }
   });
 
   it("define every helper once: no function but each script's main is defined in two files", () => {
     const where = new Map<string, string[]>();
     for (const f of [...SCRIPTS, ...LIBRARIES]) {
-      for (const m of read(f).matchAll(/^([a-z_][a-z0-9_]*)\(\) \{/gm)) where.set(m[1], [...(where.get(m[1]) ?? []), f]);
+      for (const m of read(f).matchAll(/^([a-z_][a-z0-9_]*)\(\) \{/gm))
+        where.set(m[1], [...(where.get(m[1]) ?? []), f]);
     }
-    assert.deepEqual([...where].filter(([name, files]) => name !== "main" && files.length > 1), []);
+    assert.deepEqual(
+      [...where].filter(([name, files]) => name !== "main" && files.length > 1),
+      [],
+    );
     assert.ok(where.size > 30, "the pattern finds the definitions");
   });
 });
@@ -80,7 +105,14 @@ describe("hostprep scripts: hostile arguments are refused before anything change
     "facts.sh": ["--root", r],
     "packages.sh": ["--os", "debian-12", "--root", r],
     "tuned.sh": ["--profile", "realtime-virtual-host", "--isolated-cores", "4-11", "--root", r],
-    "kernel-args.sh": ["--os", "debian-12", "--args", "default_hugepagesz=1G hugepagesz=1G hugepages=0:4,1:4", "--root", r],
+    "kernel-args.sh": [
+      "--os",
+      "debian-12",
+      "--args",
+      "default_hugepagesz=1G hugepagesz=1G hugepages=0:4,1:4",
+      "--root",
+      r,
+    ],
     "nova-compute.sh": ["--dedicated", "4-11", "--reserved-host-memory-mb", "4096", "--root", r],
     "scheduler.sh": ["--root", r],
     "reboot.sh": ["--args", "default_hugepagesz=1G", "--hugepages-unit", "0:0,1:0", "--expect-rt", "no", "--root", r],
@@ -129,13 +161,26 @@ describe("hostprep scripts: hostile arguments are refused before anything change
   });
 
   it("CPU lists", () => {
-    const bad = [...injections(() => canary), "", " 4-11", "4-11 ", "4-11,", "11-4", "-1", "04-11", "4-99999", "4_11", "0x4"];
+    const bad = [
+      ...injections(() => canary),
+      "",
+      " 4-11",
+      "4-11 ",
+      "4-11,",
+      "11-4",
+      "-1",
+      "04-11",
+      "4-99999",
+      "4_11",
+      "0x4",
+    ];
     for (const [script, option] of [
       ["tuned.sh", "--isolated-cores"],
       ["nova-compute.sh", "--dedicated"],
       ["nova-compute.sh", "--shared"],
     ]) {
-      for (const v of bad) assertRefused(runScript(script, withValue(script, option, v)), `${script} ${option} ${JSON.stringify(v)}`);
+      for (const v of bad)
+        assertRefused(runScript(script, withValue(script, option, v)), `${script} ${option} ${JSON.stringify(v)}`);
     }
   });
 
@@ -156,7 +201,8 @@ describe("hostprep scripts: hostile arguments are refused before anything change
       "-quiet",
     ];
     for (const script of ["kernel-args.sh", "reboot.sh"]) {
-      for (const v of bad) assertRefused(runScript(script, withValue(script, "--args", v)), `${script} --args ${JSON.stringify(v)}`);
+      for (const v of bad)
+        assertRefused(runScript(script, withValue(script, "--args", v)), `${script} --args ${JSON.stringify(v)}`);
     }
   });
 
@@ -166,27 +212,68 @@ describe("hostprep scripts: hostile arguments are refused before anything change
       cases.push(["nova-compute.sh", "--reserved-host-memory-mb", v]);
     }
     for (const script of ["packages.sh", "kernel-args.sh"]) {
-      for (const v of ["debian-12;reboot", `$(touch ${canary})`, "debian", "../debian-12", "rhel-9\n", "RHEL-9", "centos-7"]) cases.push([script, "--os", v]);
+      for (const v of [
+        "debian-12;reboot",
+        `$(touch ${canary})`,
+        "debian",
+        "../debian-12",
+        "rhel-9\n",
+        "RHEL-9",
+        "centos-7",
+      ])
+        cases.push([script, "--os", v]);
     }
-    for (const v of ["../../etc/passwd", `realtime-virtual-host;touch ${canary}`, "balanced", "realtime-virtual-host\n"]) cases.push(["tuned.sh", "--profile", v]);
-    for (const v of [`node:0,size:1GB,count:1;touch ${canary}`, `$(touch ${canary})`, "node:0,size:1GB,count:1\nnode:1", "node:0,size:1GB", "node:0,size:1GB,count:1;", "node:0,size:1GB,count:-1"]) {
+    for (const v of [
+      "../../etc/passwd",
+      `realtime-virtual-host;touch ${canary}`,
+      "balanced",
+      "realtime-virtual-host\n",
+    ])
+      cases.push(["tuned.sh", "--profile", v]);
+    for (const v of [
+      `node:0,size:1GB,count:1;touch ${canary}`,
+      `$(touch ${canary})`,
+      "node:0,size:1GB,count:1\nnode:1",
+      "node:0,size:1GB",
+      "node:0,size:1GB,count:1;",
+      "node:0,size:1GB,count:-1",
+    ]) {
       cases.push(["nova-compute.sh", "--reserved-huge-pages", v]);
     }
     for (const script of ["kernel-args.sh", "reboot.sh"]) {
-      for (const v of [`0:4,1:4;touch ${canary}`, `$(touch ${canary})`, "0:4 1:4", "0:4,0:2", "a:4", "0:4,", "0:04"]) cases.push([script, "--hugepages-unit", v]);
+      for (const v of [`0:4,1:4;touch ${canary}`, `$(touch ${canary})`, "0:4 1:4", "0:4,0:2", "a:4", "0:4,", "0:04"])
+        cases.push([script, "--hugepages-unit", v]);
     }
     for (const v of ["yes;reboot", "maybe", "YES"]) cases.push(["reboot.sh", "--expect-rt", v]);
-    for (const [script, option, v] of cases) assertRefused(runScript(script, withValue(script, option, v)), `${script} ${option} ${JSON.stringify(v)}`);
+    for (const [script, option, v] of cases)
+      assertRefused(runScript(script, withValue(script, option, v)), `${script} ${option} ${JSON.stringify(v)}`);
   });
 
   it("paths: --conf only from the fixed set, --root only a plain existing directory", () => {
     for (const script of ["nova-compute.sh", "scheduler.sh"]) {
-      for (const v of ["/etc/nova/../../tmp/x", `/etc/nova/nova.conf;touch ${canary}`, "/tmp/nova.conf", "../nova.conf", "/etc/nova/nova.conf\n", "etc/nova/nova.conf", ""]) {
+      for (const v of [
+        "/etc/nova/../../tmp/x",
+        `/etc/nova/nova.conf;touch ${canary}`,
+        "/tmp/nova.conf",
+        "../nova.conf",
+        "/etc/nova/nova.conf\n",
+        "etc/nova/nova.conf",
+        "",
+      ]) {
         assertRefused(runScript(script, withValue(script, "--conf", v)), `${script} --conf ${JSON.stringify(v)}`);
       }
     }
     for (const script of SCRIPTS) {
-      for (const v of [`${root.dir}/../`, `${root.dir}/.`, "relative/root", `${root.dir};touch ${canary}`, `$(touch ${canary})`, `${root.dir}\n`, "/nonexistent-hostprep-root", ""]) {
+      for (const v of [
+        `${root.dir}/../`,
+        `${root.dir}/.`,
+        "relative/root",
+        `${root.dir};touch ${canary}`,
+        `$(touch ${canary})`,
+        `${root.dir}\n`,
+        "/nonexistent-hostprep-root",
+        "",
+      ]) {
         assertRefused(runScript(script, withValue(script, "--root", v)), `${script} --root ${JSON.stringify(v)}`);
       }
     }
@@ -228,13 +315,23 @@ describe("hostprep scripts: hostile arguments are refused before anything change
         fc.property(values, (value) => {
           if (fresh.read(vars) !== shipped) fresh.write(vars, shipped);
           const before = fresh.fingerprint();
-          const r = runScript("tuned.sh", ["--profile", "realtime-virtual-host", "--isolated-cores", value, "--root", fresh.dir]);
+          const r = runScript("tuned.sh", [
+            "--profile",
+            "realtime-virtual-host",
+            "--isolated-cores",
+            value,
+            "--root",
+            fresh.dir,
+          ]);
           assert.deepEqual(r.tripped, []);
           assert.equal(existsSync(canary), false);
           if (accepted(value)) {
             assert.equal(r.status, 0, show(r));
             const lines = fresh.read(vars).split("\n");
-            assert.deepEqual(lines.filter((l) => l.startsWith("isolated_cores")), [`isolated_cores=${value}`]);
+            assert.deepEqual(
+              lines.filter((l) => l.startsWith("isolated_cores")),
+              [`isolated_cores=${value}`],
+            );
           } else {
             assert.equal(r.status, 2, `${JSON.stringify(value)}\n${show(r)}`);
             assert.deepEqual(snapshotDiff(before, fresh.fingerprint()), []);

@@ -6,7 +6,16 @@ import { after, before, describe, it } from "node:test";
 import { parseStackConfig } from "../lib/config";
 import { parseLscpu, parseNodeMeminfo, topologyFromConfig, topologyFromFacts } from "../lib/topology";
 import type { ScriptResult, TestRoot } from "./support/debian-root";
-import { RT_KERNEL, RT_VERSION, STOCK_CMDLINE, STOCK_KERNEL, buildDebianRoot, runScript, show, snapshotDiff } from "./support/debian-root";
+import {
+  RT_KERNEL,
+  RT_VERSION,
+  STOCK_CMDLINE,
+  STOCK_KERNEL,
+  buildDebianRoot,
+  runScript,
+  show,
+  snapshotDiff,
+} from "./support/debian-root";
 import { devRaw } from "./support/dev-config";
 
 /** The text between two marker lines of the output. */

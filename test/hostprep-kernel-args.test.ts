@@ -20,24 +20,34 @@ const { debian, rhel } = devHostPlans();
 /** The arguments a caller passes for a host plan. */
 function planArgs(plan: HostPlan, root: TestRoot): string[] {
   const args = ["--os", plan.os, "--args", plan.kernel.args.join(" "), "--root", root.dir];
-  if (plan.hugepages.method === "boot-unit") args.push("--hugepages-unit", plan.hugepages.perNode.map((n) => `${n.node}:${n.count}`).join(","));
+  if (plan.hugepages.method === "boot-unit")
+    args.push("--hugepages-unit", plan.hugepages.perNode.map((n) => `${n.node}:${n.count}`).join(","));
   return args;
 }
 
 /** GRUB_CMDLINE_LINUX as update-grub sees it: the file sourced by a shell. */
 function sourcedCmdline(root: TestRoot): string {
-  return execFileSync("bash", ["-c", 'set -a; . "$1" >/dev/null 2>&1; printf %s "$GRUB_CMDLINE_LINUX"', "_", root.path(GRUB)], {
-    encoding: "utf8",
-    env: { PATH: "/usr/bin:/bin" },
-    // No stdin socket, so bash does not take itself for an ssh session and read ~/.bashrc.
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  return execFileSync(
+    "bash",
+    ["-c", 'set -a; . "$1" >/dev/null 2>&1; printf %s "$GRUB_CMDLINE_LINUX"', "_", root.path(GRUB)],
+    {
+      encoding: "utf8",
+      env: { PATH: "/usr/bin:/bin" },
+      // No stdin socket, so bash does not take itself for an ssh session and read ~/.bashrc.
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
 }
 
 /** GRUB_CMDLINE_LINUX_DEFAULT as grub-mkconfig ends up with it: /etc/default/grub, then grub.d/*.cfg. */
 function sourcedDefault(root: TestRoot): string {
-  const script = 'set -a; . "$1/etc/default/grub"; for f in "$1"/etc/default/grub.d/*.cfg; do [ -f "$f" ] && . "$f"; done; printf %s "$GRUB_CMDLINE_LINUX_DEFAULT"';
-  return execFileSync("bash", ["-c", script, "_", root.dir], { encoding: "utf8", env: { PATH: "/usr/bin:/bin" }, stdio: ["ignore", "pipe", "pipe"] });
+  const script =
+    'set -a; . "$1/etc/default/grub"; for f in "$1"/etc/default/grub.d/*.cfg; do [ -f "$f" ] && . "$f"; done; printf %s "$GRUB_CMDLINE_LINUX_DEFAULT"';
+  return execFileSync("bash", ["-c", script, "_", root.dir], {
+    encoding: "utf8",
+    env: { PATH: "/usr/bin:/bin" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
 }
 
 /** The lines of a file that differ from another version of it, as [before, after] pairs. */
@@ -71,7 +81,9 @@ describe("kernel-args.sh on Debian 12 (dev plan compute-rt-01: per-node pages on
     assert.equal(first.status, 0, show(first));
     assert.deepEqual(first.tripped, []);
     assert.equal(first.last, "changed");
-    assert.deepEqual(changedLines(shipped, root.read(GRUB)), [['GRUB_CMDLINE_LINUX=""', 'GRUB_CMDLINE_LINUX="default_hugepagesz=1G hugepagesz=1G hugepages=0:4,1:4"']]);
+    assert.deepEqual(changedLines(shipped, root.read(GRUB)), [
+      ['GRUB_CMDLINE_LINUX=""', 'GRUB_CMDLINE_LINUX="default_hugepagesz=1G hugepagesz=1G hugepages=0:4,1:4"'],
+    ]);
     assert.equal(sourcedCmdline(root), "default_hugepagesz=1G hugepagesz=1G hugepages=0:4,1:4");
     assert.ok(first.lines.includes(`skipped (--root ${root.dir}): update-grub`), show(first));
     assert.equal(first.values.get("reboot_needed"), "yes");
@@ -88,11 +100,17 @@ describe("kernel-args.sh on Debian 12 (dev plan compute-rt-01: per-node pages on
 
   it("says reboot_needed=no once /proc/cmdline carries the arguments", () => {
     const root = track(buildDebianRoot());
-    root.write("/proc/cmdline", "BOOT_IMAGE=/boot/vmlinuz-6.1.0-28-rt-amd64 root=UUID=2f6c3c1e ro default_hugepagesz=1G hugepagesz=1G hugepages=0:4,1:4 quiet isolcpus=4-11\n");
+    root.write(
+      "/proc/cmdline",
+      "BOOT_IMAGE=/boot/vmlinuz-6.1.0-28-rt-amd64 root=UUID=2f6c3c1e ro default_hugepagesz=1G hugepagesz=1G hugepages=0:4,1:4 quiet isolcpus=4-11\n",
+    );
     const r = runScript("kernel-args.sh", planArgs(debian, root));
     assert.equal(r.values.get("reboot_needed"), "no", show(r));
     // Out of order is not the same command line: hugepages= counts the hugepagesz= before it.
-    root.write("/proc/cmdline", "BOOT_IMAGE=/boot/vmlinuz-6.1.0-28-rt-amd64 ro hugepages=0:4,1:4 default_hugepagesz=1G hugepagesz=1G\n");
+    root.write(
+      "/proc/cmdline",
+      "BOOT_IMAGE=/boot/vmlinuz-6.1.0-28-rt-amd64 ro hugepages=0:4,1:4 default_hugepagesz=1G hugepagesz=1G\n",
+    );
     assert.equal(runScript("kernel-args.sh", planArgs(debian, root)).values.get("reboot_needed"), "yes");
   });
 
@@ -101,7 +119,13 @@ describe("kernel-args.sh on Debian 12 (dev plan compute-rt-01: per-node pages on
     const tunedLines =
       'GRUB_CMDLINE_LINUX_DEFAULT="${GRUB_CMDLINE_LINUX_DEFAULT:+$GRUB_CMDLINE_LINUX_DEFAULT }\\$tuned_params"\n' +
       'GRUB_INITRD_OVERLAY="${GRUB_INITRD_OVERLAY:+$GRUB_INITRD_OVERLAY }\\$tuned_initrd"\n';
-    root.write(GRUB, root.read(GRUB).replace('GRUB_CMDLINE_LINUX=""', 'GRUB_CMDLINE_LINUX="console=ttyS0,115200n8 hugepages=16 net.ifnames=0"') + tunedLines);
+    root.write(
+      GRUB,
+      root
+        .read(GRUB)
+        .replace('GRUB_CMDLINE_LINUX=""', 'GRUB_CMDLINE_LINUX="console=ttyS0,115200n8 hugepages=16 net.ifnames=0"') +
+        tunedLines,
+    );
     const before = root.read(GRUB);
     const r = runScript("kernel-args.sh", planArgs(debian, root));
     assert.equal(r.status, 0, show(r));
@@ -116,8 +140,14 @@ describe("kernel-args.sh on Debian 12 (dev plan compute-rt-01: per-node pages on
 
   it("rewrites single-quoted and bare assignments, keeping a trailing comment", () => {
     for (const [line, want] of [
-      ["GRUB_CMDLINE_LINUX='quiet splash'", 'GRUB_CMDLINE_LINUX="quiet splash default_hugepagesz=1G hugepagesz=1G hugepages=0:4,1:4"'],
-      ["GRUB_CMDLINE_LINUX=quiet  # serial console later", 'GRUB_CMDLINE_LINUX="quiet default_hugepagesz=1G hugepagesz=1G hugepages=0:4,1:4"  # serial console later'],
+      [
+        "GRUB_CMDLINE_LINUX='quiet splash'",
+        'GRUB_CMDLINE_LINUX="quiet splash default_hugepagesz=1G hugepagesz=1G hugepages=0:4,1:4"',
+      ],
+      [
+        "GRUB_CMDLINE_LINUX=quiet  # serial console later",
+        'GRUB_CMDLINE_LINUX="quiet default_hugepagesz=1G hugepagesz=1G hugepages=0:4,1:4"  # serial console later',
+      ],
     ]) {
       const root = track(buildDebianRoot());
       root.write(GRUB, root.read(GRUB).replace('GRUB_CMDLINE_LINUX=""', line));
@@ -144,7 +174,11 @@ describe("kernel-args.sh on Debian 12 (dev plan compute-rt-01: per-node pages on
   });
 
   it("stops, changing nothing, on assignments it cannot rewrite safely and on a grub.d override", () => {
-    for (const line of ['GRUB_CMDLINE_LINUX="$GRUB_CMDLINE_LINUX quiet"', 'GRUB_CMDLINE_LINUX="`cat /etc/cmdline`"', 'GRUB_CMDLINE_LINUX="a" ; GRUB_X=1']) {
+    for (const line of [
+      'GRUB_CMDLINE_LINUX="$GRUB_CMDLINE_LINUX quiet"',
+      'GRUB_CMDLINE_LINUX="`cat /etc/cmdline`"',
+      'GRUB_CMDLINE_LINUX="a" ; GRUB_X=1',
+    ]) {
       const root = track(buildDebianRoot());
       root.write(GRUB, root.read(GRUB).replace('GRUB_CMDLINE_LINUX=""', line));
       const snap = root.snapshot();
@@ -161,23 +195,37 @@ describe("kernel-args.sh on Debian 12 (dev plan compute-rt-01: per-node pages on
     assert.match(r.stderr, /50-cloudimg-settings\.cfg sets GRUB_CMDLINE_LINUX after/);
     assert.deepEqual(snapshotDiff(snap, root.snapshot()), []);
     // Appending there is fine.
-    root.write("/etc/default/grub.d/50-cloudimg-settings.cfg", 'GRUB_CMDLINE_LINUX="$GRUB_CMDLINE_LINUX console=ttyS0"\n');
+    root.write(
+      "/etc/default/grub.d/50-cloudimg-settings.cfg",
+      'GRUB_CMDLINE_LINUX="$GRUB_CMDLINE_LINUX console=ttyS0"\n',
+    );
     assert.equal(runScript("kernel-args.sh", planArgs(debian, root)).status, 0);
   });
 
   it("stops on a grub.d drop-in that sets GRUB_CMDLINE_LINUX_DEFAULT afresh: it would drop TuneD's $tuned_params", () => {
     // As TuneD's bootloader plugin leaves /etc/default/grub on Debian (seen in the e2e VM), and
     // the console setting Ubuntu's cloud images keep in a drop-in.
-    const tunedLine = 'GRUB_CMDLINE_LINUX_DEFAULT="${GRUB_CMDLINE_LINUX_DEFAULT:+$GRUB_CMDLINE_LINUX_DEFAULT }\\$tuned_params"\n';
+    const tunedLine =
+      'GRUB_CMDLINE_LINUX_DEFAULT="${GRUB_CMDLINE_LINUX_DEFAULT:+$GRUB_CMDLINE_LINUX_DEFAULT }\\$tuned_params"\n';
     const root = track(buildDebianRoot());
     root.write(GRUB, root.read(GRUB) + tunedLine);
-    root.write("/etc/default/grub.d/50-cloudimg-settings.cfg", 'GRUB_CMDLINE_LINUX_DEFAULT="console=tty1 console=ttyS0"\n');
+    root.write(
+      "/etc/default/grub.d/50-cloudimg-settings.cfg",
+      'GRUB_CMDLINE_LINUX_DEFAULT="console=tty1 console=ttyS0"\n',
+    );
     const snap = root.snapshot();
     const r = runScript("kernel-args.sh", planArgs(debian, root));
     assert.equal(r.status, 1, show(r));
-    assert.match(r.stderr, /50-cloudimg-settings\.cfg sets GRUB_CMDLINE_LINUX_DEFAULT after .*\/etc\/default\/grub and would override the \$tuned_params that TuneD appends there.*make it append \(GRUB_CMDLINE_LINUX_DEFAULT="\$GRUB_CMDLINE_LINUX_DEFAULT \.\.\."\)/);
+    assert.match(
+      r.stderr,
+      /50-cloudimg-settings\.cfg sets GRUB_CMDLINE_LINUX_DEFAULT after .*\/etc\/default\/grub and would override the \$tuned_params that TuneD appends there.*make it append \(GRUB_CMDLINE_LINUX_DEFAULT="\$GRUB_CMDLINE_LINUX_DEFAULT \.\.\."\)/,
+    );
     assert.deepEqual(snapshotDiff(snap, root.snapshot()), []);
-    for (const ok of ['GRUB_CMDLINE_LINUX_DEFAULT="$GRUB_CMDLINE_LINUX_DEFAULT console=ttyS0"', 'GRUB_CMDLINE_LINUX_DEFAULT="${GRUB_CMDLINE_LINUX_DEFAULT} console=ttyS0"', 'GRUB_TIMEOUT=1']) {
+    for (const ok of [
+      'GRUB_CMDLINE_LINUX_DEFAULT="$GRUB_CMDLINE_LINUX_DEFAULT console=ttyS0"',
+      'GRUB_CMDLINE_LINUX_DEFAULT="${GRUB_CMDLINE_LINUX_DEFAULT} console=ttyS0"',
+      "GRUB_TIMEOUT=1",
+    ]) {
       root.write("/etc/default/grub.d/50-cloudimg-settings.cfg", `${ok}\n`);
       const again = runScript("kernel-args.sh", planArgs(debian, root));
       assert.equal(again.status, 0, `${ok}\n${show(again)}`);
@@ -191,7 +239,16 @@ describe("kernel-args.sh on Debian 12 (dev plan compute-rt-01: per-node pages on
     rmSync(root.path("/etc/systemd/system"), { recursive: true, force: true });
     root.write("/etc/systemd/system", "not a directory\n");
     const snap = root.snapshot();
-    const r = runScript("kernel-args.sh", ["--os", "debian-12", "--args", "default_hugepagesz=1G hugepagesz=1G", "--hugepages-unit", "0:4,1:4", "--root", root.dir]);
+    const r = runScript("kernel-args.sh", [
+      "--os",
+      "debian-12",
+      "--args",
+      "default_hugepagesz=1G hugepagesz=1G",
+      "--hugepages-unit",
+      "0:4,1:4",
+      "--root",
+      root.dir,
+    ]);
     assert.equal(r.status, 1, show(r));
     assert.match(r.stderr, /put back .*\/etc\/default\/grub/);
     assert.deepEqual(snapshotDiff(snap, root.snapshot()), []);
@@ -209,7 +266,10 @@ describe("kernel-args.sh on RHEL 9 (dev plan compute-rt-02: 5.14 kernel, so a bo
   it("the dev plan's arguments", () => {
     assert.deepEqual(rhel.kernel.args, ["default_hugepagesz=1G", "hugepagesz=1G"]);
     assert.equal(rhel.hugepages.method, "boot-unit");
-    assert.deepEqual(rhel.hugepages.perNode, [{ node: 0, count: 4 }, { node: 1, count: 4 }]);
+    assert.deepEqual(rhel.hugepages.perNode, [
+      { node: 0, count: 4 },
+      { node: 1, count: 4 },
+    ]);
   });
 
   it("edits /etc/default/grub, plans the grubby call, installs and enables the unit; unchanged the second time", () => {
@@ -225,7 +285,12 @@ describe("kernel-args.sh on RHEL 9 (dev plan compute-rt-02: 5.14 kernel, so a bo
         'GRUB_CMDLINE_LINUX="crashkernel=1G-4G:192M,4G-64G:256M,64G-:512M resume=/dev/mapper/rhel-swap rd.lvm.lv=rhel/root rd.lvm.lv=rhel/swap rhgb quiet default_hugepagesz=1G hugepagesz=1G"',
       ],
     ]);
-    assert.ok(first.lines.includes(`skipped (--root ${root.dir}): grubby --update-kernel=ALL --args=default_hugepagesz=1G hugepagesz=1G`), show(first));
+    assert.ok(
+      first.lines.includes(
+        `skipped (--root ${root.dir}): grubby --update-kernel=ALL --args=default_hugepagesz=1G hugepagesz=1G`,
+      ),
+      show(first),
+    );
     assert.ok(!first.stdout.includes("update-grub"), "RHEL has no update-grub");
 
     const unit = root.read(UNIT);
@@ -237,7 +302,12 @@ describe("kernel-args.sh on RHEL 9 (dev plan compute-rt-02: 5.14 kernel, so a bo
     const verify = spawnSync("systemd-analyze", ["verify", root.path(UNIT)], { encoding: "utf8" });
     assert.equal(verify.status, 0, verify.stderr);
     assert.equal(verify.stderr, "", "systemd-analyze verify has no complaint");
-    assert.equal(execFileSync("systemctl", [`--root=${root.dir}`, "is-enabled", "hugetlb-gigantic-pages.service"], { encoding: "utf8" }).trim(), "enabled");
+    assert.equal(
+      execFileSync("systemctl", [`--root=${root.dir}`, "is-enabled", "hugetlb-gigantic-pages.service"], {
+        encoding: "utf8",
+      }).trim(),
+      "enabled",
+    );
     assert.ok(first.lines.includes(`skipped (--root ${root.dir}): systemctl daemon-reload`));
     assert.equal(first.values.get("reboot_needed"), "yes");
 
@@ -253,13 +323,19 @@ describe("kernel-args.sh on RHEL 9 (dev plan compute-rt-02: 5.14 kernel, so a bo
     runScript("kernel-args.sh", planArgs(rhel, root));
     const sc = spawnSync("shellcheck", ["-s", "sh", root.path(RESERVE)], { encoding: "utf8" });
     assert.equal(sc.status, 0, sc.stdout);
-    const run = spawnSync("/bin/sh", [root.path(RESERVE), "0:4", "1:4"], { encoding: "utf8", env: { PATH: "/usr/bin:/bin", HUGETLB_SYSFS: root.path("/sys"), HUGETLB_PROC: root.path("/proc") } });
+    const run = spawnSync("/bin/sh", [root.path(RESERVE), "0:4", "1:4"], {
+      encoding: "utf8",
+      env: { PATH: "/usr/bin:/bin", HUGETLB_SYSFS: root.path("/sys"), HUGETLB_PROC: root.path("/proc") },
+    });
     assert.equal(run.status, 0, run.stderr);
     for (const node of [0, 1]) {
       assert.equal(root.read(`/sys/devices/system/node/node${node}/hugepages/hugepages-1048576kB/nr_hugepages`), "4\n");
     }
     // With the pages in place and the arguments on the running command line, no reboot.
-    root.write("/proc/cmdline", "BOOT_IMAGE=(hd0,gpt2)/vmlinuz-5.14.0-427.13.1.el9_4.x86_64+rt ro default_hugepagesz=1G hugepagesz=1G rhgb quiet\n");
+    root.write(
+      "/proc/cmdline",
+      "BOOT_IMAGE=(hd0,gpt2)/vmlinuz-5.14.0-427.13.1.el9_4.x86_64+rt ro default_hugepagesz=1G hugepagesz=1G rhgb quiet\n",
+    );
     assert.equal(runScript("kernel-args.sh", planArgs(rhel, root)).values.get("reboot_needed"), "no");
     root.write("/sys/devices/system/node/node1/hugepages/hugepages-1048576kB/nr_hugepages", "3\n");
     const short = runScript("kernel-args.sh", planArgs(rhel, root));
@@ -276,28 +352,58 @@ describe("kernel-args.sh on RHEL 9 (dev plan compute-rt-02: 5.14 kernel, so a bo
     symlinkSync("/dev/null", f);
     mkdirSync(root.path("/proc/sys/vm"), { recursive: true });
     writeFileSync(root.path("/proc/sys/vm/compact_memory"), "");
-    const run = spawnSync("/bin/sh", [root.path(RESERVE), "0:4", "1:4"], { encoding: "utf8", env: { PATH: "/usr/bin:/bin", HUGETLB_SYSFS: root.path("/sys"), HUGETLB_PROC: root.path("/proc") } });
+    const run = spawnSync("/bin/sh", [root.path(RESERVE), "0:4", "1:4"], {
+      encoding: "utf8",
+      env: { PATH: "/usr/bin:/bin", HUGETLB_SYSFS: root.path("/sys"), HUGETLB_PROC: root.path("/proc") },
+    });
     assert.equal(run.status, 1);
     assert.match(run.stderr, /node 1 holds no pages of 1 GiB after 5 attempts, wanted 4/);
-    assert.equal(root.read("/sys/devices/system/node/node0/hugepages/hugepages-1048576kB/nr_hugepages"), "4\n", "node 0 still done");
+    assert.equal(
+      root.read("/sys/devices/system/node/node0/hugepages/hugepages-1048576kB/nr_hugepages"),
+      "4\n",
+      "node 0 still done",
+    );
     assert.equal(root.read("/proc/sys/vm/compact_memory"), "1\n", "memory was compacted between attempts");
   });
 
   it("takes the unit out again when the plan moves the counts to the command line", () => {
     const root = track(buildRhelRoot());
     runScript("kernel-args.sh", planArgs(rhel, root));
-    const r = runScript("kernel-args.sh", ["--os", "rhel-9", "--args", "default_hugepagesz=1G hugepagesz=1G hugepages=0:4,1:4", "--root", root.dir]);
+    const r = runScript("kernel-args.sh", [
+      "--os",
+      "rhel-9",
+      "--args",
+      "default_hugepagesz=1G hugepagesz=1G hugepages=0:4,1:4",
+      "--root",
+      root.dir,
+    ]);
     assert.equal(r.status, 0, show(r));
     assert.equal(r.last, "changed");
     for (const f of [UNIT, LINK, RESERVE]) assert.equal(root.exists(f), false, f);
-    assert.ok(r.stdout.includes("grubby --update-kernel=ALL --remove-args=default_hugepagesz=1G hugepagesz=1G"), show(r));
+    assert.ok(
+      r.stdout.includes("grubby --update-kernel=ALL --remove-args=default_hugepagesz=1G hugepagesz=1G"),
+      show(r),
+    );
     assert.match(sourcedCmdline(root), / rhgb quiet default_hugepagesz=1G hugepagesz=1G hugepages=0:4,1:4$/);
-    assert.equal(runScript("kernel-args.sh", ["--os", "rhel-9", "--args", "default_hugepagesz=1G hugepagesz=1G hugepages=0:4,1:4", "--root", root.dir]).last, "unchanged");
+    assert.equal(
+      runScript("kernel-args.sh", [
+        "--os",
+        "rhel-9",
+        "--args",
+        "default_hugepagesz=1G hugepagesz=1G hugepages=0:4,1:4",
+        "--root",
+        root.dir,
+      ]).last,
+      "unchanged",
+    );
   });
 
   it("drops a hugepages= count from the command line when the unit takes over, and leaves a foreign unit alone", () => {
     const root = track(buildRhelRoot());
-    root.write(GRUB, root.read(GRUB).replace("rhgb quiet", "rhgb quiet default_hugepagesz=1G hugepagesz=1G hugepages=0:4,1:4"));
+    root.write(
+      GRUB,
+      root.read(GRUB).replace("rhgb quiet", "rhgb quiet default_hugepagesz=1G hugepagesz=1G hugepages=0:4,1:4"),
+    );
     const r = runScript("kernel-args.sh", planArgs(rhel, root));
     assert.equal(r.status, 0, show(r));
     assert.match(sourcedCmdline(root), / rhgb quiet default_hugepagesz=1G hugepagesz=1G$/);

@@ -8,7 +8,15 @@ import { afterEach, beforeEach, describe, it } from "node:test";
 import type { HostPlan } from "../lib/plan-host";
 import { planStack } from "../lib/plan";
 import type { TestRoot } from "./support/debian-root";
-import { buildDebianRoot, buildRhelRoot, devHostPlans, runScript, show, snapshotDiff, systemPython } from "./support/debian-root";
+import {
+  buildDebianRoot,
+  buildRhelRoot,
+  devHostPlans,
+  runScript,
+  show,
+  snapshotDiff,
+  systemPython,
+} from "./support/debian-root";
 import { devRaw } from "./support/dev-config";
 
 const CONF = "/etc/nova/nova.conf";
@@ -68,7 +76,12 @@ function novaReads(file: string): NovaView {
 
 /** The compute-side arguments a caller passes for a host plan. */
 function computeArgs(plan: HostPlan, root: TestRoot): string[] {
-  const args = ["--dedicated", plan.nova.cpuDedicatedSet, "--reserved-host-memory-mb", String(plan.nova.reservedHostMemoryMb)];
+  const args = [
+    "--dedicated",
+    plan.nova.cpuDedicatedSet,
+    "--reserved-host-memory-mb",
+    String(plan.nova.reservedHostMemoryMb),
+  ];
   if (plan.nova.cpuSharedSet) args.push("--shared", plan.nova.cpuSharedSet);
   if (plan.nova.reservedHugePages.length) args.push("--reserved-huge-pages", plan.nova.reservedHugePages.join(";"));
   return [...args, "--root", root.dir];
@@ -115,7 +128,10 @@ describe("nova-compute.sh", () => {
     assert.equal(first.status, 0, show(first));
     assert.deepEqual(first.tripped, []);
     assert.equal(first.last, "changed");
-    assert.ok(first.lines.includes(`skipped (--root ${root.dir}): systemctl restart nova-compute.service`), show(first));
+    assert.ok(
+      first.lines.includes(`skipped (--root ${root.dir}): systemctl restart nova-compute.service`),
+      show(first),
+    );
     const written = root.read(CONF);
     assert.equal(statSync(root.path(CONF)).mode & 0o777, 0o640, "nova.conf keeps its mode (it holds passwords)");
     // Only insertions, each right under its commented-out default.
@@ -124,7 +140,10 @@ describe("nova-compute.sh", () => {
     assert.equal(after.length, before.length + 2);
     assert.equal(after[after.indexOf("#cpu_dedicated_set = <None>") + 1], "cpu_dedicated_set = 4-11");
     assert.equal(after[after.indexOf("#reserved_host_memory_mb = 512") + 1], "reserved_host_memory_mb = 4096");
-    assert.deepEqual(after.filter((l) => !before.includes(l)), ["reserved_host_memory_mb = 4096", "cpu_dedicated_set = 4-11"]);
+    assert.deepEqual(
+      after.filter((l) => !before.includes(l)),
+      ["reserved_host_memory_mb = 4096", "cpu_dedicated_set = 4-11"],
+    );
     assert.deepEqual(
       before.filter((l) => !after.includes(l)),
       [],
@@ -157,7 +176,10 @@ describe("nova-compute.sh", () => {
     assert.equal(first.status, 0, show(first));
     const lines = root.read(CONF).split("\n");
     const at = lines.indexOf("#reserved_huge_pages = <None>");
-    assert.deepEqual(lines.slice(at + 1, at + 3), ["reserved_huge_pages = node:0,size:1GB,count:1", "reserved_huge_pages = node:1,size:1GB,count:1"]);
+    assert.deepEqual(lines.slice(at + 1, at + 3), [
+      "reserved_huge_pages = node:0,size:1GB,count:1",
+      "reserved_huge_pages = node:1,size:1GB,count:1",
+    ]);
     root.write("/tmp/nova.conf.with", root.read(CONF));
     assert.equal(runScript("nova-compute.sh", computeArgs(plan, root)).last, "unchanged");
 
@@ -191,14 +213,34 @@ describe("nova-compute.sh", () => {
     assert.ok(r.lines.includes("removed vcpu_pin_set from [libvirt] of /etc/nova/nova.conf"), show(r));
     const out = root.read(CONF);
     const diff = lineDiff(text, out);
-    assert.deepEqual(diff.removed.sort(), ["    10-11", "cpu_dedicated_set = 2-11", "reserved_host_memory_mb: 512", "vcpu_pin_set = 4-9,", "vcpu_pin_set=4-11"].sort());
+    assert.deepEqual(
+      diff.removed.sort(),
+      [
+        "    10-11",
+        "cpu_dedicated_set = 2-11",
+        "reserved_host_memory_mb: 512",
+        "vcpu_pin_set = 4-9,",
+        "vcpu_pin_set=4-11",
+      ].sort(),
+    );
     assert.ok(out.includes("#vcpu_pin_set = <None>\n"), "the documentation comment stays");
     assert.ok(out.includes("[libvirt]\nvirt_type = kvm\n"), "the neighbouring option stays");
-    assert.equal(out.split("\n").filter((l) => l.startsWith("cpu_dedicated_set")).length, 1, "one cpu_dedicated_set line");
-    assert.ok(out.includes("#cpu_dedicated_set = <None>\ncpu_dedicated_set = 4-11\n"), "replaced where the first one was");
+    assert.equal(
+      out.split("\n").filter((l) => l.startsWith("cpu_dedicated_set")).length,
+      1,
+      "one cpu_dedicated_set line",
+    );
+    assert.ok(
+      out.includes("#cpu_dedicated_set = <None>\ncpu_dedicated_set = 4-11\n"),
+      "replaced where the first one was",
+    );
     assert.ok(out.endsWith("\n[compute]\n"), "the second [compute] header stays, without its duplicate");
     const [old, nova] = novaReadsEach([root.path("/tmp/nova.conf.before"), root.path(CONF)], { cpuCheck: true });
-    assert.match(old.cpu_check ?? "", /'vcpu_pin_set' .* cannot be defined alongside '\[compute\] cpu_dedicated_set'/, "nova-compute refuses to start with the old nova.conf");
+    assert.match(
+      old.cpu_check ?? "",
+      /'vcpu_pin_set' .* cannot be defined alongside '\[compute\] cpu_dedicated_set'/,
+      "nova-compute refuses to start with the old nova.conf",
+    );
     assert.equal(nova.cpu_check, null, "and starts with the edited one");
     assert.equal(nova.vcpu_pin_set, null);
     assert.equal(nova.cpu_dedicated_set, "4-11");
@@ -207,32 +249,60 @@ describe("nova-compute.sh", () => {
   });
 
   it("adds the [compute] section when a minimal nova.conf has none, and keeps a value that is already right", () => {
-    root.write(CONF, "[DEFAULT]\n# managed by hand\nreserved_host_memory_mb = 4096\ntransport_url = rabbit://nova:secret@controller\n");
+    root.write(
+      CONF,
+      "[DEFAULT]\n# managed by hand\nreserved_host_memory_mb = 4096\ntransport_url = rabbit://nova:secret@controller\n",
+    );
     const r = runScript("nova-compute.sh", computeArgs(debian, root));
     assert.equal(r.status, 0, show(r));
-    assert.equal(root.read(CONF), "[DEFAULT]\n# managed by hand\nreserved_host_memory_mb = 4096\ntransport_url = rabbit://nova:secret@controller\n\n[compute]\ncpu_dedicated_set = 4-11\n");
+    assert.equal(
+      root.read(CONF),
+      "[DEFAULT]\n# managed by hand\nreserved_host_memory_mb = 4096\ntransport_url = rabbit://nova:secret@controller\n\n[compute]\ncpu_dedicated_set = 4-11\n",
+    );
     assert.ok(!r.stdout.includes("reserved_host_memory_mb"), "an equal value is not rewritten");
     assert.ok(!r.stdout.includes("secret"), "other options' values are never printed");
   });
 
   it("stops, changing nothing, when another config file nova-compute reads sets one of these options", () => {
-    root.write("/etc/nova/nova-compute.conf", "[DEFAULT]\ncompute_driver=libvirt.LibvirtDriver\nvcpu_pin_set = 4-11\n[libvirt]\nvirt_type=kvm\n");
+    root.write(
+      "/etc/nova/nova-compute.conf",
+      "[DEFAULT]\ncompute_driver=libvirt.LibvirtDriver\nvcpu_pin_set = 4-11\n[libvirt]\nvirt_type=kvm\n",
+    );
     const snap = root.snapshot();
     const r = runScript("nova-compute.sh", computeArgs(debian, root));
     assert.equal(r.status, 1, show(r));
     assert.match(r.stderr, /\/etc\/nova\/nova-compute\.conf sets \[DEFAULT\] vcpu_pin_set \(line 3\)/);
     assert.deepEqual(snapshotDiff(snap, root.snapshot()), []);
     // Debian's own nova-compute.conf (no such option) is no obstacle.
-    root.write("/etc/nova/nova-compute.conf", "[DEFAULT]\ncompute_driver=libvirt.LibvirtDriver\n[libvirt]\nvirt_type=kvm\n");
+    root.write(
+      "/etc/nova/nova-compute.conf",
+      "[DEFAULT]\ncompute_driver=libvirt.LibvirtDriver\n[libvirt]\nvirt_type=kvm\n",
+    );
     assert.equal(runScript("nova-compute.sh", computeArgs(debian, root)).status, 0);
   });
 
   it("refuses overlapping sets and CPUs the host does not have", () => {
     const snap = root.snapshot();
-    const overlap = runScript("nova-compute.sh", ["--dedicated", "4-11", "--shared", "0-4", "--reserved-host-memory-mb", "4096", "--root", root.dir]);
+    const overlap = runScript("nova-compute.sh", [
+      "--dedicated",
+      "4-11",
+      "--shared",
+      "0-4",
+      "--reserved-host-memory-mb",
+      "4096",
+      "--root",
+      root.dir,
+    ]);
     assert.equal(overlap.status, 2, show(overlap));
     assert.match(overlap.stderr, /CPU 4 is in both/);
-    const absent = runScript("nova-compute.sh", ["--dedicated", "4-23", "--reserved-host-memory-mb", "4096", "--root", root.dir]);
+    const absent = runScript("nova-compute.sh", [
+      "--dedicated",
+      "4-23",
+      "--reserved-host-memory-mb",
+      "4096",
+      "--root",
+      root.dir,
+    ]);
     assert.equal(absent.status, 2, show(absent));
     assert.match(absent.stderr, /CPU 12, which is not online/);
     assert.deepEqual(snapshotDiff(snap, root.snapshot()), []);
@@ -243,7 +313,10 @@ describe("nova-compute.sh", () => {
     try {
       rhelRoot.write(CONF, "[DEFAULT]\n[compute]\n");
       const r = runScript("nova-compute.sh", computeArgs(debian, rhelRoot));
-      assert.ok(r.lines.includes(`skipped (--root ${rhelRoot.dir}): systemctl restart openstack-nova-compute.service`), show(r));
+      assert.ok(
+        r.lines.includes(`skipped (--root ${rhelRoot.dir}): systemctl restart openstack-nova-compute.service`),
+        show(r),
+      );
     } finally {
       rhelRoot.remove();
     }
@@ -259,10 +332,19 @@ describe("scheduler.sh", () => {
     assert.equal(first.status, 0, show(first));
     assert.deepEqual(first.tripped, []);
     assert.equal(first.last, "changed");
-    assert.ok(first.lines.includes(`skipped (--root ${root.dir}): systemctl restart nova-scheduler.service`), show(first));
+    assert.ok(
+      first.lines.includes(`skipped (--root ${root.dir}): systemctl restart nova-scheduler.service`),
+      show(first),
+    );
     const [old, now] = novaReadsEach([root.path("/tmp/nova.conf.before"), root.path(CONF)]);
     const novaDefault = old.enabled_filters;
-    assert.deepEqual(novaDefault, ["ComputeFilter", "ComputeCapabilitiesFilter", "ImagePropertiesFilter", "ServerGroupAntiAffinityFilter", "ServerGroupAffinityFilter"]);
+    assert.deepEqual(novaDefault, [
+      "ComputeFilter",
+      "ComputeCapabilitiesFilter",
+      "ImagePropertiesFilter",
+      "ServerGroupAntiAffinityFilter",
+      "ServerGroupAffinityFilter",
+    ]);
     assert.deepEqual(now.enabled_filters, [...novaDefault, ...REQUIRED]);
     const lines = root.read(CONF).split("\n");
     const at = lines.findIndex((l) => l.startsWith("#enabled_filters = "));
@@ -275,16 +357,44 @@ describe("scheduler.sh", () => {
   });
 
   it("keeps an operator's list and its order, continuation lines included, appending what is missing", () => {
-    root.write(CONF, root.read(CONF).replace("[filter_scheduler]\n", "[filter_scheduler]\nenabled_filters = AvailabilityZoneFilter,\n    ComputeFilter, NUMATopologyFilter,PciPassthroughFilter\n"));
+    root.write(
+      CONF,
+      root
+        .read(CONF)
+        .replace(
+          "[filter_scheduler]\n",
+          "[filter_scheduler]\nenabled_filters = AvailabilityZoneFilter,\n    ComputeFilter, NUMATopologyFilter,PciPassthroughFilter\n",
+        ),
+    );
     const r = runScript("scheduler.sh", ["--root", root.dir]);
     assert.equal(r.status, 0, show(r));
     assert.match(r.stdout, /\(added AggregateInstanceExtraSpecsFilter\)/);
-    assert.deepEqual(novaReads(root.path(CONF)).enabled_filters, ["AvailabilityZoneFilter", "ComputeFilter", "NUMATopologyFilter", "PciPassthroughFilter", "AggregateInstanceExtraSpecsFilter"]);
-    assert.equal(root.read(CONF).split("\n").filter((l) => /^\s*enabled_filters|ComputeFilter, NUMA/.test(l)).length, 1);
+    assert.deepEqual(novaReads(root.path(CONF)).enabled_filters, [
+      "AvailabilityZoneFilter",
+      "ComputeFilter",
+      "NUMATopologyFilter",
+      "PciPassthroughFilter",
+      "AggregateInstanceExtraSpecsFilter",
+    ]);
+    assert.equal(
+      root
+        .read(CONF)
+        .split("\n")
+        .filter((l) => /^\s*enabled_filters|ComputeFilter, NUMA/.test(l)).length,
+      1,
+    );
   });
 
   it("leaves a list that already has both filters alone", () => {
-    root.write(CONF, root.read(CONF).replace("[filter_scheduler]\n", "[filter_scheduler]\nenabled_filters=ComputeFilter,AggregateInstanceExtraSpecsFilter,NUMATopologyFilter\n"));
+    root.write(
+      CONF,
+      root
+        .read(CONF)
+        .replace(
+          "[filter_scheduler]\n",
+          "[filter_scheduler]\nenabled_filters=ComputeFilter,AggregateInstanceExtraSpecsFilter,NUMATopologyFilter\n",
+        ),
+    );
     const snap = root.snapshot();
     const r = runScript("scheduler.sh", ["--root", root.dir]);
     assert.equal(r.last, "unchanged", show(r));

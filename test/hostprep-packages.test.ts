@@ -9,7 +9,15 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, it } from "node:test";
 import type { TestRoot } from "./support/debian-root";
-import { FIXTURES_DIR, buildDebianRoot, buildRhelRoot, runScript, show, snapshotDiff, writeDpkgStatus } from "./support/debian-root";
+import {
+  FIXTURES_DIR,
+  buildDebianRoot,
+  buildRhelRoot,
+  runScript,
+  show,
+  snapshotDiff,
+  writeDpkgStatus,
+} from "./support/debian-root";
 
 const ARCH = execFileSync("dpkg", ["--print-architecture"], { encoding: "utf8" }).trim();
 const RT_META = `linux-image-rt-${ARCH}`;
@@ -40,16 +48,37 @@ describe("packages.sh on Debian 12", () => {
   });
 
   it("counts a removed package whose config files stay (rc) as missing", () => {
-    writeDpkgStatus(root, { tuned: "install ok installed", tuna: "install ok installed", [RT_META]: "install ok installed", "rt-tests": "deinstall ok config-files" });
+    writeDpkgStatus(root, {
+      tuned: "install ok installed",
+      tuna: "install ok installed",
+      [RT_META]: "install ok installed",
+      "rt-tests": "deinstall ok config-files",
+    });
     const r = runScript("packages.sh", ["--os", "debian-12", "--root", root.dir]);
     assert.ok(r.lines.includes("missing: rt-tests"), show(r));
     assert.equal(r.last, "changed");
   });
 
   it("is unchanged, and changes nothing, when all four are installed", () => {
-    writeDpkgStatus(root, { tuned: "install ok installed", tuna: "install ok installed", [RT_META]: "install ok installed", "rt-tests": "hold ok installed" });
+    writeDpkgStatus(root, {
+      tuned: "install ok installed",
+      tuna: "install ok installed",
+      [RT_META]: "install ok installed",
+      "rt-tests": "hold ok installed",
+    });
     // dpkg itself agrees that they are installed.
-    const q = spawnSync("dpkg-query", [`--admindir=${root.path("/var/lib/dpkg")}`, "-W", "-f=${Package} ${db:Status-Abbrev}\n", "tuned", RT_META, "rt-tests"], { encoding: "utf8" });
+    const q = spawnSync(
+      "dpkg-query",
+      [
+        `--admindir=${root.path("/var/lib/dpkg")}`,
+        "-W",
+        "-f=${Package} ${db:Status-Abbrev}\n",
+        "tuned",
+        RT_META,
+        "rt-tests",
+      ],
+      { encoding: "utf8" },
+    );
     assert.deepEqual(q.stdout.split("\n").filter(Boolean).sort(), [`${RT_META} ii `, "rt-tests hi ", "tuned ii "]);
     const snap = root.snapshot();
     const r = runScript("packages.sh", ["--os", "debian-12", "--root", root.dir]);
@@ -70,12 +99,19 @@ describe("packages.sh on Ubuntu 22.04", () => {
     const root = buildDebianRoot();
     try {
       root.write("/etc/os-release", readFileSync(join(FIXTURES_DIR, "ubuntu-22.04", "os-release"), "utf8"));
-      writeDpkgStatus(root, { tuned: "install ok installed", tuna: "install ok installed", "rt-tests": "install ok installed" });
+      writeDpkgStatus(root, {
+        tuned: "install ok installed",
+        tuna: "install ok installed",
+        "rt-tests": "install ok installed",
+      });
       // The root's apt has no Ubuntu Pro source (no lists at all), as on a host without Pro.
       const r = runScript("packages.sh", ["--os", "ubuntu-22.04", "--root", root.dir]);
       assert.equal(r.status, 1, show(r));
       assert.ok(r.lines.includes("missing: linux-image-realtime"), show(r));
-      assert.match(r.stderr, /apt does not know linux-image-realtime: .*Ubuntu Pro.*pro attach <token>.*'pro enable realtime-kernel'/);
+      assert.match(
+        r.stderr,
+        /apt does not know linux-image-realtime: .*Ubuntu Pro.*pro attach <token>.*'pro enable realtime-kernel'/,
+      );
       assert.ok(!r.stdout.includes("apt-get install"), "nothing is installed without the kernel");
     } finally {
       root.remove();

@@ -8,7 +8,19 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, it } from "node:test";
 import type { TestRoot } from "./support/debian-root";
-import { FIXTURES_DIR, RT_KERNEL, RT_VERSION, STOCK_CMDLINE, STOCK_KERNEL, STOCK_VERSION, buildDebianRoot, devHostPlans, runScript, show, snapshotDiff } from "./support/debian-root";
+import {
+  FIXTURES_DIR,
+  RT_KERNEL,
+  RT_VERSION,
+  STOCK_CMDLINE,
+  STOCK_KERNEL,
+  STOCK_VERSION,
+  buildDebianRoot,
+  devHostPlans,
+  runScript,
+  show,
+  snapshotDiff,
+} from "./support/debian-root";
 
 const GRUB_CFG = readFileSync(join(FIXTURES_DIR, "debian-12-rt", "grub.cfg"), "utf8");
 const { debian } = devHostPlans();
@@ -18,7 +30,8 @@ const RT_CMDLINE = `BOOT_IMAGE=/boot/vmlinuz-${RT_KERNEL} root=UUID=2f6c3c1e-8d1
 
 describe("reboot.sh", () => {
   let root: TestRoot;
-  const run = (expectRt = "yes", args = ARGS) => runScript("reboot.sh", ["--args", args, "--expect-rt", expectRt, "--root", root.dir]);
+  const run = (expectRt = "yes", args = ARGS) =>
+    runScript("reboot.sh", ["--args", args, "--expect-rt", expectRt, "--root", root.dir]);
 
   beforeEach(() => {
     root = buildDebianRoot();
@@ -58,7 +71,10 @@ describe("reboot.sh", () => {
 
     root.setKernel(STOCK_KERNEL, STOCK_VERSION, RT_CMDLINE.replace(RT_KERNEL, STOCK_KERNEL));
     const kernel = run();
-    assert.deepEqual(kernel.lines.filter((l) => l.startsWith("reboot_reason=")), [`reboot_reason=running kernel ${STOCK_KERNEL}, the default boot entry starts ${RT_KERNEL}`]);
+    assert.deepEqual(
+      kernel.lines.filter((l) => l.startsWith("reboot_reason=")),
+      [`reboot_reason=running kernel ${STOCK_KERNEL}, the default boot entry starts ${RT_KERNEL}`],
+    );
     assert.equal(kernel.last, "changed");
   });
 
@@ -81,7 +97,10 @@ describe("reboot.sh", () => {
     root.setKernel(RT_KERNEL, STOCK_VERSION, RT_CMDLINE);
     const r = run();
     assert.equal(r.status, 1, show(r));
-    assert.match(r.stderr, /running kernel 6\.1\.0-28-rt-amd64 is the default entry .*uname -v says .#1 SMP PREEMPT_DYNAMIC .*\(no PREEMPT_RT\)/);
+    assert.match(
+      r.stderr,
+      /running kernel 6\.1\.0-28-rt-amd64 is the default entry .*uname -v says .#1 SMP PREEMPT_DYNAMIC .*\(no PREEMPT_RT\)/,
+    );
   });
 
   it("refuses to guess the default entry when GRUB_DEFAULT is not 0", () => {
@@ -96,7 +115,8 @@ describe("reboot.sh", () => {
     // tuned.utils.commands.add_modify_option_in_file writes. The fixture's tuned_params are TuneD's
     // arguments for isolated cores 4-11.
     const tunedParams = /^set tuned_params="(.*)"$/m.exec(GRUB_CFG)![1];
-    const bootcmdline = (params: string) => root.read("/etc/tuned/bootcmdline").replace(/^TUNED_BOOT_CMDLINE=.*$/m, `TUNED_BOOT_CMDLINE="${params}"`);
+    const bootcmdline = (params: string) =>
+      root.read("/etc/tuned/bootcmdline").replace(/^TUNED_BOOT_CMDLINE=.*$/m, `TUNED_BOOT_CMDLINE="${params}"`);
     // The default entry's linux line, $tuned_params expanded, as the kernel then shows it.
     const linux = /^\tlinux\t\/boot\/vmlinuz-\S+ (.*) \$tuned_params$/m.exec(GRUB_CFG)![1];
     root.setKernel(RT_KERNEL, RT_VERSION, `BOOT_IMAGE=/boot/vmlinuz-${RT_KERNEL} ${linux} ${tunedParams}`);
@@ -106,15 +126,21 @@ describe("reboot.sh", () => {
     // A profile switch to new cores: TuneD rewrites bootcmdline and grub.cfg's tuned_params.
     const newParams = tunedParams.replaceAll("4-11", "2-11").replace("irqaffinity=0-3", "irqaffinity=0-1");
     root.write("/etc/tuned/bootcmdline", bootcmdline(newParams));
-    root.write("/boot/grub/grub.cfg", GRUB_CFG.replace(`set tuned_params="${tunedParams}"`, `set tuned_params="${newParams}"`));
+    root.write(
+      "/boot/grub/grub.cfg",
+      GRUB_CFG.replace(`set tuned_params="${tunedParams}"`, `set tuned_params="${newParams}"`),
+    );
     const r = run();
     assert.equal(r.status, 0, show(r));
-    assert.deepEqual(r.lines.filter((l) => l.startsWith("reboot_reason=")), [
-      "reboot_reason=/proc/cmdline lacks isolcpus=managed_irq,domain,2-11 (TuneD, /etc/tuned/bootcmdline)",
-      "reboot_reason=/proc/cmdline lacks nohz_full=2-11 (TuneD, /etc/tuned/bootcmdline)",
-      "reboot_reason=/proc/cmdline lacks rcu_nocbs=2-11 (TuneD, /etc/tuned/bootcmdline)",
-      "reboot_reason=/proc/cmdline lacks irqaffinity=0-1 (TuneD, /etc/tuned/bootcmdline)",
-    ]);
+    assert.deepEqual(
+      r.lines.filter((l) => l.startsWith("reboot_reason=")),
+      [
+        "reboot_reason=/proc/cmdline lacks isolcpus=managed_irq,domain,2-11 (TuneD, /etc/tuned/bootcmdline)",
+        "reboot_reason=/proc/cmdline lacks nohz_full=2-11 (TuneD, /etc/tuned/bootcmdline)",
+        "reboot_reason=/proc/cmdline lacks rcu_nocbs=2-11 (TuneD, /etc/tuned/bootcmdline)",
+        "reboot_reason=/proc/cmdline lacks irqaffinity=0-1 (TuneD, /etc/tuned/bootcmdline)",
+      ],
+    );
     assert.equal(r.last, "changed");
   });
 
@@ -130,11 +156,23 @@ describe("reboot.sh", () => {
     };
     // What the first e2e image did: a grub.d drop-in reset GRUB_CMDLINE_LINUX_DEFAULT, so
     // update-grub wrote entries without $tuned_params although 00_tuned still set it.
-    stops(GRUB_CFG.replaceAll(" $tuned_params", ""), /default boot entry in \S+grub\.cfg does not pass skew_tick=1 tsc=reliable .* irqaffinity=0-3: a reboot would not bring them\. TuneD's arguments reach GRUB through \$tuned_params/);
+    stops(
+      GRUB_CFG.replaceAll(" $tuned_params", ""),
+      /default boot entry in \S+grub\.cfg does not pass skew_tick=1 tsc=reliable .* irqaffinity=0-3: a reboot would not bring them\. TuneD's arguments reach GRUB through \$tuned_params/,
+    );
     // grub.cfg older than TuneD's profile switch.
-    stops(GRUB_CFG.replace(`set tuned_params="${tunedParams}"`, `set tuned_params="${tunedParams.replaceAll("4-11", "6-11")}"`), /does not pass isolcpus=managed_irq,domain,4-11 nohz_full=4-11 rcu_nocbs=4-11: /);
+    stops(
+      GRUB_CFG.replace(
+        `set tuned_params="${tunedParams}"`,
+        `set tuned_params="${tunedParams.replaceAll("4-11", "6-11")}"`,
+      ),
+      /does not pass isolcpus=managed_irq,domain,4-11 nohz_full=4-11 rcu_nocbs=4-11: /,
+    );
     // The planned arguments missing from the entry: kernel-args.sh has not run.
-    stops(GRUB_CFG.replaceAll(" hugepages=0:4,1:4", ""), /does not pass hugepages=0:4,1:4: a reboot would not bring it\. Run kernel-args\.sh/);
+    stops(
+      GRUB_CFG.replaceAll(" hugepages=0:4,1:4", ""),
+      /does not pass hugepages=0:4,1:4: a reboot would not bring it\. Run kernel-args\.sh/,
+    );
     // The entry is fine: the reboot goes ahead.
     root.write("/boot/grub/grub.cfg", GRUB_CFG);
     assert.equal(run().last, "changed");
@@ -154,18 +192,34 @@ describe("reboot.sh", () => {
 
   it("with --hugepages-unit, reboots until every node holds the pages the boot unit reserves", () => {
     root.setKernel(RT_KERNEL, RT_VERSION, RT_CMDLINE);
-    const withUnit = () => runScript("reboot.sh", ["--args", "default_hugepagesz=1G hugepagesz=1G", "--hugepages-unit", "0:4,1:4", "--expect-rt", "yes", "--root", root.dir]);
+    const withUnit = () =>
+      runScript("reboot.sh", [
+        "--args",
+        "default_hugepagesz=1G hugepagesz=1G",
+        "--hugepages-unit",
+        "0:4,1:4",
+        "--expect-rt",
+        "yes",
+        "--root",
+        root.dir,
+      ]);
     const r = withUnit();
     assert.equal(r.status, 0, show(r));
     assert.deepEqual(r.values.get("reboot_reason"), "node 0 holds 0 pages of 1 GiB, the boot unit reserves 4");
     assert.equal(r.last, "changed");
     // What the unit does at boot.
-    for (const node of [0, 1]) root.write(`/sys/devices/system/node/node${node}/hugepages/hugepages-1048576kB/nr_hugepages`, "4\n");
+    for (const node of [0, 1])
+      root.write(`/sys/devices/system/node/node${node}/hugepages/hugepages-1048576kB/nr_hugepages`, "4\n");
     assert.equal(withUnit().last, "unchanged");
   });
 
   it("knows RT kernel names of every supported family", () => {
-    for (const release of ["6.1.0-28-rt-amd64", "4.18.0-513.5.1.rt7.307.el8_9.x86_64", "5.14.0-427.13.1.el9_4.x86_64+rt", "6.8.1-1015-realtime"]) {
+    for (const release of [
+      "6.1.0-28-rt-amd64",
+      "4.18.0-513.5.1.rt7.307.el8_9.x86_64",
+      "5.14.0-427.13.1.el9_4.x86_64+rt",
+      "6.8.1-1015-realtime",
+    ]) {
       root.setKernel(release, RT_VERSION, RT_CMDLINE);
       root.write("/boot/grub/grub.cfg", GRUB_CFG.replaceAll(`vmlinuz-${RT_KERNEL}`, `vmlinuz-${release}`));
       const r = run();

@@ -34,17 +34,26 @@ describe("tuned.sh", () => {
 
   it("sets isolated_cores in place of Debian's default line, then reports unchanged on the second run", () => {
     const shipped = root.read(VARS).split("\n");
-    assert.ok(shipped.includes("isolated_cores=${f:calc_isolated_cores:1}"), "Debian's tuned ships a default isolated_cores line");
+    assert.ok(
+      shipped.includes("isolated_cores=${f:calc_isolated_cores:1}"),
+      "Debian's tuned ships a default isolated_cores line",
+    );
 
     const first = runScript("tuned.sh", args());
     assert.equal(first.status, 0, show(first));
     assert.deepEqual(first.tripped, []);
     assert.equal(first.last, "changed");
     assert.ok(first.lines.includes(`set isolated_cores=${cores} in ${VARS}`), show(first));
-    assert.ok(first.lines.includes(`skipped (--root ${root.dir}): tuned-adm profile realtime-virtual-host`), show(first));
+    assert.ok(
+      first.lines.includes(`skipped (--root ${root.dir}): tuned-adm profile realtime-virtual-host`),
+      show(first),
+    );
     // Same lines, same order; only the isolated_cores line differs.
     const written = root.read(VARS).split("\n");
-    assert.deepEqual(written, shipped.map((l) => (l.startsWith("isolated_cores=") ? `isolated_cores=${cores}` : l)));
+    assert.deepEqual(
+      written,
+      shipped.map((l) => (l.startsWith("isolated_cores=") ? `isolated_cores=${cores}` : l)),
+    );
     assert.equal(tunedIsolatedCores(root.path(VARS)), cores);
 
     // `tuned-adm profile` (skipped under --root) is what records the active profile; the test
@@ -63,7 +72,10 @@ describe("tuned.sh", () => {
     const r = runScript("tuned.sh", args());
     assert.equal(r.status, 0, show(r));
     const lines = root.read(VARS).split("\n");
-    assert.deepEqual(lines.filter((l) => /^isolated_cores\s*=/.test(l)), [`isolated_cores=${cores}`]);
+    assert.deepEqual(
+      lines.filter((l) => /^isolated_cores\s*=/.test(l)),
+      [`isolated_cores=${cores}`],
+    );
     assert.ok(lines.includes("# isolated_cores=2,4-7"), "the commented examples stay");
     assert.equal(tunedIsolatedCores(root.path(VARS)), cores);
   });
@@ -92,7 +104,14 @@ describe("tuned.sh", () => {
 
   it("refuses CPUs that are not online, changing nothing", () => {
     const snap = root.snapshot();
-    const r = runScript("tuned.sh", ["--profile", "realtime-virtual-host", "--isolated-cores", "4-15", "--root", root.dir]);
+    const r = runScript("tuned.sh", [
+      "--profile",
+      "realtime-virtual-host",
+      "--isolated-cores",
+      "4-15",
+      "--root",
+      root.dir,
+    ]);
     assert.equal(r.status, 2, show(r));
     assert.match(r.stderr, /CPU 12, which is not online .*0-11/);
     assert.deepEqual(snapshotDiff(snap, root.snapshot()), []);

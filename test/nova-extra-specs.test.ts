@@ -21,13 +21,30 @@ interface NovaCase {
   error?: string;
 }
 
-const cases = JSON.parse(readFileSync(join(__dirname, "fixtures", "nova", "extra-specs-cases.json"), "utf8")) as NovaCase[];
+const cases = JSON.parse(
+  readFileSync(join(__dirname, "fixtures", "nova", "extra-specs-cases.json"), "utf8"),
+) as NovaCase[];
 
 describe("Nova's extra-spec validators", () => {
   it("cover accepted and refused keys of every kind", () => {
-    assert.ok(cases.filter((c) => c.valid).length >= 20 && cases.filter((c) => !c.valid).length >= 20, "enough of both");
-    for (const ns of ["hw:", "hw_rng:", "hw_video:", "os:", "resources", "trait", "aggregate_instance_extra_specs:", "custom:"]) {
-      assert.ok(cases.some((c) => c.name.startsWith(ns)), `a case in ${ns}`);
+    assert.ok(
+      cases.filter((c) => c.valid).length >= 20 && cases.filter((c) => !c.valid).length >= 20,
+      "enough of both",
+    );
+    for (const ns of [
+      "hw:",
+      "hw_rng:",
+      "hw_video:",
+      "os:",
+      "resources",
+      "trait",
+      "aggregate_instance_extra_specs:",
+      "custom:",
+    ]) {
+      assert.ok(
+        cases.some((c) => c.name.startsWith(ns)),
+        `a case in ${ns}`,
+      );
     }
   });
 
@@ -40,11 +57,23 @@ describe("Nova's extra-spec validators", () => {
   }
 
   it("says what Nova takes, and the key meant when one is misspelt", () => {
-    assert.equal(extraSpecError("hw:cpu_polcy", "dedicated"), 'Nova knows no such key in its "hw:" namespace, where it refuses unknown keys; did you mean "hw:cpu_policy"?');
-    assert.equal(extraSpecError("hw:cpu_policy", "Dedicated"), "Nova takes one of dedicated, shared, mixed (case matters)");
+    assert.equal(
+      extraSpecError("hw:cpu_polcy", "dedicated"),
+      'Nova knows no such key in its "hw:" namespace, where it refuses unknown keys; did you mean "hw:cpu_policy"?',
+    );
+    assert.equal(
+      extraSpecError("hw:cpu_policy", "Dedicated"),
+      "Nova takes one of dedicated, shared, mixed (case matters)",
+    );
     assert.equal(extraSpecError("os:monitors", "9"), "Nova takes an integer >= 1 <= 8");
-    assert.match(extraSpecError("hw:pmu", "maybe")!, /^Nova takes a boolean: one of 1, t, true, on, y, yes, 0, f, false, off, n, no/);
-    assert.match(extraSpecError("trait:NOT_A_TRAIT", "required")!, /no such key in its "trait:" namespace.*check the key/);
+    assert.match(
+      extraSpecError("hw:pmu", "maybe")!,
+      /^Nova takes a boolean: one of 1, t, true, on, y, yes, 0, f, false, off, n, no/,
+    );
+    assert.match(
+      extraSpecError("trait:NOT_A_TRAIT", "required")!,
+      /no such key in its "trait:" namespace.*check the key/,
+    );
   });
 });
 
@@ -57,7 +86,10 @@ describe("Nova's patterns, matched in linear time", () => {
     it(`take the same strings as ${pattern}`, () => {
       // Short strings over the characters the patterns care about: the originals stay fast there.
       const text = fc.string({ unit: fc.constantFrom("0", "1", "9", "-", ",", "^", "a", "_", " "), maxLength: 12 });
-      fc.assert(fc.property(text, (s) => nova(pattern).test(s) === linear(pattern).test(s)), { numRuns: 5000 });
+      fc.assert(
+        fc.property(text, (s) => nova(pattern).test(s) === linear(pattern).test(s)),
+        { numRuns: 5000 },
+      );
     });
   }
 
@@ -94,15 +126,27 @@ describe("the planner checks a flavor's extra specs as Nova's API does", () => {
 
   it("refuses unknown keys in validated namespaces and bad values, at flavors[i].extraSpecs, naming key, value and fix", () => {
     const r = problems((raw) => {
-      raw.flavors[1].extraSpecs = { "hw:cpu_polcy": "dedicated", "hw_rng:rate_bytes": "-1", "os:secure_boot": "yes", "resources:VCPUS": "2", "trait:HW_CPU_X86_AVX3": "required" };
+      raw.flavors[1].extraSpecs = {
+        "hw:cpu_polcy": "dedicated",
+        "hw_rng:rate_bytes": "-1",
+        "os:secure_boot": "yes",
+        "resources:VCPUS": "2",
+        "trait:HW_CPU_X86_AVX3": "required",
+      };
     });
     assert.deepEqual(r, [
       {
         path: "openstack-rt:flavors[1].extraSpecs",
         message: `got "hw:cpu_polcy": "dedicated", which Nova's API refuses: Nova knows no such key in its "hw:" namespace, where it refuses unknown keys; did you mean "hw:cpu_policy"?`,
       },
-      { path: "openstack-rt:flavors[1].extraSpecs", message: `got "hw_rng:rate_bytes": "-1", which Nova's API refuses: Nova takes an integer >= 0` },
-      { path: "openstack-rt:flavors[1].extraSpecs", message: `got "os:secure_boot": "yes", which Nova's API refuses: Nova takes one of disabled, required (case matters)` },
+      {
+        path: "openstack-rt:flavors[1].extraSpecs",
+        message: `got "hw_rng:rate_bytes": "-1", which Nova's API refuses: Nova takes an integer >= 0`,
+      },
+      {
+        path: "openstack-rt:flavors[1].extraSpecs",
+        message: `got "os:secure_boot": "yes", which Nova's API refuses: Nova takes one of disabled, required (case matters)`,
+      },
       {
         path: "openstack-rt:flavors[1].extraSpecs",
         message: `got "resources:VCPUS": "2", which Nova's API refuses: Nova knows no such key in its "resources:" namespace, where it refuses unknown keys; did you mean "resources:VCPU"?`,
@@ -119,7 +163,17 @@ describe("the planner checks a flavor's extra specs as Nova's API does", () => {
       raw.flavors[0].realtime = { mask: "^0, 1" };
       for (const h of raw.hosts) h.housekeepingCpusPerNode = 6;
     });
-    assert.deepEqual(r.map((p) => p.path), ["openstack-rt:hosts[0].housekeepingCpusPerNode", "openstack-rt:hosts[1].housekeepingCpusPerNode", "openstack-rt:flavors[0].realtime.mask"]);
-    assert.match(r[2].message, /^got "\^0, 1", which Nova's API refuses as hw:cpu_realtime_mask: .*; write it without blanks, such as "\^0-1"/);
+    assert.deepEqual(
+      r.map((p) => p.path),
+      [
+        "openstack-rt:hosts[0].housekeepingCpusPerNode",
+        "openstack-rt:hosts[1].housekeepingCpusPerNode",
+        "openstack-rt:flavors[0].realtime.mask",
+      ],
+    );
+    assert.match(
+      r[2].message,
+      /^got "\^0, 1", which Nova's API refuses as hw:cpu_realtime_mask: .*; write it without blanks, such as "\^0-1"/,
+    );
   });
 });

@@ -69,12 +69,18 @@ describe("diffPlans", () => {
       ],
     );
     const host = changes[0].fields;
-    assert.deepEqual(host.find((f) => f.path === "nodes[0].isolated"), { path: "nodes[0].isolated", before: "4,6,8,10", after: "8,10" });
-    assert.deepEqual(host.find((f) => f.path === "kernel.tunedArgs"), {
-      path: "kernel.tunedArgs",
-      before: "isolcpus=4-11 nohz=on nohz_full=4-11 rcu_nocbs=4-11 irqaffinity=0-3",
-      after: "isolcpus=8-11 nohz=on nohz_full=8-11 rcu_nocbs=8-11 irqaffinity=0-7",
-    });
+    assert.deepEqual(
+      host.find((f) => f.path === "nodes[0].isolated"),
+      { path: "nodes[0].isolated", before: "4,6,8,10", after: "8,10" },
+    );
+    assert.deepEqual(
+      host.find((f) => f.path === "kernel.tunedArgs"),
+      {
+        path: "kernel.tunedArgs",
+        before: "isolcpus=4-11 nohz=on nohz_full=4-11 rcu_nocbs=4-11 irqaffinity=0-3",
+        after: "isolcpus=8-11 nohz=on nohz_full=8-11 rcu_nocbs=8-11 irqaffinity=0-7",
+      },
+    );
     // Two dedicated CPUs per node on compute-rt-01 are too few for rt1.small's four.
     const [capacity, reason] = changes[1].fields;
     assert.deepEqual(capacity, { path: "hosts[compute-rt-01].capacity", before: "2", after: "0" });
@@ -82,12 +88,22 @@ describe("diffPlans", () => {
     assert.equal(reason.before, null);
     assert.match(reason.after ?? "", /Not enough host cell CPUs/);
     assert.equal(changes[1].fields.length, 2);
-    assert.deepEqual(changes[3].fields, [{ path: "candidates", before: "compute-rt-01 compute-rt-02", after: "compute-rt-02" }]);
+    assert.deepEqual(changes[3].fields, [
+      { path: "candidates", before: "compute-rt-01 compute-rt-02", after: "compute-rt-02" },
+    ]);
   });
 
   it("flattens lists of values into one setting and lists of objects by their key", () => {
     assert.deepEqual(
-      [...flatten({ args: ["a", "b"], none: [], nodes: [{ id: 3, cpus: "0-1" }], perNode: [{ node: 1, count: 4 }], x: { y: null, z: undefined } })],
+      [
+        ...flatten({
+          args: ["a", "b"],
+          none: [],
+          nodes: [{ id: 3, cpus: "0-1" }],
+          perNode: [{ node: 1, count: 4 }],
+          x: { y: null, z: undefined },
+        }),
+      ],
       [
         ["args", "a b"],
         ["none", ""],
@@ -104,7 +120,10 @@ describe("diffPlans", () => {
     const after = planOf((raw) => {
       raw.servers = [];
     });
-    assert.equal(formatPlanDiff(diffPlans(dev, after), "main"), "1 change against main:\n- server rt-server (removed)\n");
+    assert.equal(
+      formatPlanDiff(diffPlans(dev, after), "main"),
+      "1 change against main:\n- server rt-server (removed)\n",
+    );
     assert.equal(formatPlanDiff([], "main"), "No changes against main.\n");
   });
 });
@@ -118,7 +137,10 @@ describe("planFromDocument", () => {
   });
 
   it("refuses an invalid plan or something else, saying which", () => {
-    const invalid = planFromDocument({ stack: "dev", valid: false, problems: [{ path: "openstack-rt:hosts", message: "bad" }] }, "base.json");
+    const invalid = planFromDocument(
+      { stack: "dev", valid: false, problems: [{ path: "openstack-rt:hosts", message: "bad" }] },
+      "base.json",
+    );
     assert.deepEqual(invalid, { ok: false, problems: [{ path: "base.json: openstack-rt:hosts", message: "bad" }] });
     const other = planFromDocument({ hosts: [], flavors: "x", servers: [] }, "base.json");
     assert.ok(!other.ok);
@@ -134,8 +156,16 @@ describe("renderPlanMarkdown", () => {
     assert.equal(lines[2], "2 hosts, 2 flavors, 1 server.");
     assert.ok(md.includes("<details><summary>Full plan</summary>"));
     assert.ok(md.trimEnd().endsWith("</details>"));
-    assert.ok(lines.includes("| `compute-rt-01` | debian-12 | off | `0-3` | `4-11` | `default_hugepagesz=1G hugepagesz=1G hugepages=0:4,1:4` | node0: 4, node1: 4 | `4-11` |   |"));
-    assert.ok(lines.includes("| `compute-rt-02` | rhel-9 | off | `0-3` | `4-11` | `default_hugepagesz=1G hugepagesz=1G` | node0: 4, node1: 4 (boot unit) | `4-11` |   |"));
+    assert.ok(
+      lines.includes(
+        "| `compute-rt-01` | debian-12 | off | `0-3` | `4-11` | `default_hugepagesz=1G hugepagesz=1G hugepages=0:4,1:4` | node0: 4, node1: 4 | `4-11` |   |",
+      ),
+    );
+    assert.ok(
+      lines.includes(
+        "| `compute-rt-02` | rhel-9 | off | `0-3` | `4-11` | `default_hugepagesz=1G hugepagesz=1G` | node0: 4, node1: 4 (boot unit) | `4-11` |   |",
+      ),
+    );
     const rt = lines.find((l) => l.startsWith("| `rt1.small` |"));
     assert.ok(rt?.includes("| `2-3` | `compute-rt-01`: 2, `compute-rt-02`: 2 |"));
     assert.ok(rt?.includes("`hw:cpu_realtime_mask=^0-1`"));
@@ -177,21 +207,30 @@ describe("renderPlanMarkdown", () => {
         "",
       ].join("\n"),
     );
-    assert.match(renderPlanMarkdown("dev", dev, { label: "main", before: dev, changes: [] }), /\*\*No changes\*\* against `main`\./);
+    assert.match(
+      renderPlanMarkdown("dev", dev, { label: "main", before: dev, changes: [] }),
+      /\*\*No changes\*\* against `main`\./,
+    );
   });
 
   it("keeps table cells intact whatever a value holds", () => {
     assert.equal(code("a|b"), "`a\\|b`");
     assert.equal(code("a`b"), "`` a`b ``");
     assert.equal(code("two\nlines"), "`two lines`");
-    const md = renderProblemsMarkdown("dev", [{ path: "openstack-rt:flavors[0].extraSpecs", message: 'got "<b>|x`"; use *one*' }]);
-    assert.equal(md, '### Stack `dev`\n\n**The config does not plan**: 1 problem.\n\n- `openstack-rt:flavors[0].extraSpecs`: got "\\<b\\>\\|x\\`"; use \\*one\\*\n');
+    const md = renderProblemsMarkdown("dev", [
+      { path: "openstack-rt:flavors[0].extraSpecs", message: 'got "<b>|x`"; use *one*' },
+    ]);
+    assert.equal(
+      md,
+      '### Stack `dev`\n\n**The config does not plan**: 1 problem.\n\n- `openstack-rt:flavors[0].extraSpecs`: got "\\<b\\>\\|x\\`"; use \\*one\\*\n',
+    );
   });
 });
 
 describe("npm run plan -- --markdown / --diff", () => {
   const tsx = join(PROJECT_DIR, "node_modules", ".bin", "tsx");
-  const run = (...args: string[]) => spawnSync(tsx, [join(PROJECT_DIR, "lib", "cli", "plan.ts"), ...args], { encoding: "utf8", cwd: tmpdir() });
+  const run = (...args: string[]) =>
+    spawnSync(tsx, [join(PROJECT_DIR, "lib", "cli", "plan.ts"), ...args], { encoding: "utf8", cwd: tmpdir() });
   const dir = mkdtempSync(join(tmpdir(), "plan-diff-"));
   after(() => rmSync(dir, { recursive: true, force: true }));
   const devFile = join(PROJECT_DIR, "Pulumi.dev.yaml");
@@ -212,12 +251,21 @@ describe("npm run plan -- --markdown / --diff", () => {
   it("--diff compares with another stack config, as text, Markdown or JSON", () => {
     const text = run("--config", changed, "--diff", devFile, "--diff-label", "main");
     assert.equal(text.status, 0, text.stderr);
-    assert.match(text.stdout, /^1 change against main:\n~ flavor rt1\.small\n {4}extraSpecs\.hw:cpu_realtime_mask: \^0-1 -> \^0\n/);
+    assert.match(
+      text.stdout,
+      /^1 change against main:\n~ flavor rt1\.small\n {4}extraSpecs\.hw:cpu_realtime_mask: \^0-1 -> \^0\n/,
+    );
     const md = run("--config", changed, "--markdown", "--diff", devFile);
     assert.match(md.stdout, /\*\*1 change\*\* against `Pulumi\.dev\.yaml`:/);
-    const json = JSON.parse(run("--config", changed, "--json", "--diff", devFile).stdout) as { valid: boolean; changes: { name: string }[] };
+    const json = JSON.parse(run("--config", changed, "--json", "--diff", devFile).stdout) as {
+      valid: boolean;
+      changes: { name: string }[];
+    };
     assert.equal(json.valid, true);
-    assert.deepEqual(json.changes.map((c) => c.name), ["rt1.small"]);
+    assert.deepEqual(
+      json.changes.map((c) => c.name),
+      ["rt1.small"],
+    );
   });
 
   it("--diff takes a --json plan document, as CI saves the base branch's", () => {
@@ -235,7 +283,10 @@ describe("npm run plan -- --markdown / --diff", () => {
     writeFileSync(bad, stringify(doc));
     const r = run("--config", bad, "--markdown");
     assert.equal(r.status, 1);
-    assert.match(r.stdout, /\*\*The config does not plan\*\*: 1 problem\.\n\n- `openstack-rt:flavors\[0\]`: flavor "rt1\.small" fits on no RT host/);
+    assert.match(
+      r.stdout,
+      /\*\*The config does not plan\*\*: 1 problem\.\n\n- `openstack-rt:flavors\[0\]`: flavor "rt1\.small" fits on no RT host/,
+    );
     const other = run("--diff", bad);
     assert.equal(other.status, 1);
     assert.match(other.stderr, /the plan to compare with \(--diff .*Pulumi\.bad\.yaml\) is not valid/);

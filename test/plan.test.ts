@@ -31,18 +31,37 @@ describe("the dev stack's plan (the seed deployment)", () => {
     assert.equal(h.tuned.isolatedCores, "4-11");
     assert.equal(h.nova.cpuDedicatedSet, "4-11");
     assert.equal(h.nova.cpuSharedSet, null);
-    assert.deepEqual(h.nodes.map((n) => [n.housekeeping, n.isolated]), [["0,2", "4,6,8,10"], ["1,3", "5,7,9,11"]]);
-    assert.deepEqual(h.hugepages.perNode, [{ node: 0, count: 4 }, { node: 1, count: 4 }]);
+    assert.deepEqual(
+      h.nodes.map((n) => [n.housekeeping, n.isolated]),
+      [
+        ["0,2", "4,6,8,10"],
+        ["1,3", "5,7,9,11"],
+      ],
+    );
+    assert.deepEqual(h.hugepages.perNode, [
+      { node: 0, count: 4 },
+      { node: 1, count: 4 },
+    ]);
   });
 
   it("puts per-node hugepages on the command line of a 6.1 kernel, and a boot unit on RHEL 9's 5.14", () => {
-    assert.deepEqual(host(p, "compute-rt-01").kernel.args, ["default_hugepagesz=1G", "hugepagesz=1G", "hugepages=0:4,1:4"]);
+    assert.deepEqual(host(p, "compute-rt-01").kernel.args, [
+      "default_hugepagesz=1G",
+      "hugepagesz=1G",
+      "hugepages=0:4,1:4",
+    ]);
     assert.equal(host(p, "compute-rt-02").hugepages.method, "boot-unit");
     assert.deepEqual(host(p, "compute-rt-02").kernel.args, ["default_hugepagesz=1G", "hugepagesz=1G"]);
   });
 
   it("expects TuneD's realtime-virtual-host arguments for the isolated cores", () => {
-    assert.deepEqual(host(p, "compute-rt-01").kernel.tunedArgs, ["isolcpus=4-11", "nohz=on", "nohz_full=4-11", "rcu_nocbs=4-11", "irqaffinity=0-3"]);
+    assert.deepEqual(host(p, "compute-rt-01").kernel.tunedArgs, [
+      "isolcpus=4-11",
+      "nohz=on",
+      "nohz_full=4-11",
+      "rcu_nocbs=4-11",
+      "irqaffinity=0-3",
+    ]);
   });
 
   it("gives rt1.small the seed's extra specs and 2 RT vCPUs", () => {
@@ -59,7 +78,10 @@ describe("the dev stack's plan (the seed deployment)", () => {
     assert.equal(f.guest.realtimeVcpus, "2-3");
     assert.equal(f.guest.tunedIsolatedCores, "2-3");
     assert.equal(f.guest.housekeepingVcpus, "0-1");
-    assert.deepEqual(f.hosts, [{ host: "compute-rt-01", capacity: 2 }, { host: "compute-rt-02", capacity: 2 }]);
+    assert.deepEqual(f.hosts, [
+      { host: "compute-rt-01", capacity: 2 },
+      { host: "compute-rt-02", capacity: 2 },
+    ]);
   });
 
   it("gives the pinned-only flavor no realtime keys and counts it by dedicated CPUs", () => {
@@ -70,22 +92,48 @@ describe("the dev stack's plan (the seed deployment)", () => {
   });
 
   it("says where the server can go", () => {
-    assert.deepEqual(p.servers, [{ name: "rt-server", flavor: "rt1.small", candidates: ["compute-rt-01", "compute-rt-02"], pinnedHost: null }]);
+    assert.deepEqual(p.servers, [
+      { name: "rt-server", flavor: "rt1.small", candidates: ["compute-rt-01", "compute-rt-02"], pinnedHost: null },
+    ]);
   });
 });
 
 describe("housekeeping keeps SMT siblings together", () => {
   it("rounds up to whole cores", () => {
-    assert.deepEqual(pickHousekeeping([[0, 24], [1, 25], [2, 26]], 1), [0, 24]);
-    assert.deepEqual(pickHousekeeping([[0, 24], [1, 25], [2, 26]], 3), [0, 1, 24, 25]);
+    assert.deepEqual(
+      pickHousekeeping(
+        [
+          [0, 24],
+          [1, 25],
+          [2, 26],
+        ],
+        1,
+      ),
+      [0, 24],
+    );
+    assert.deepEqual(
+      pickHousekeeping(
+        [
+          [0, 24],
+          [1, 25],
+          [2, 26],
+        ],
+        3,
+      ),
+      [0, 1, 24, 25],
+    );
   });
 
   it("plans an SMT host with a shared set for emulator threads", () => {
     const raw = devRaw();
-    raw.hosts[0].topology = { nodes: [{ id: 0, cpus: "0-7", memoryMb: 32768, threadSiblings: ["0,4", "1,5", "2,6", "3,7"] }] };
+    raw.hosts[0].topology = {
+      nodes: [{ id: 0, cpus: "0-7", memoryMb: 32768, threadSiblings: ["0,4", "1,5", "2,6", "3,7"] }],
+    };
     raw.hosts[0].cpuSharedSet = "housekeeping";
     raw.hosts[0].housekeepingCpusPerNode = 1;
-    raw.flavors = [{ name: "rt.share", vcpus: 2, ramMb: 2048, realtime: { housekeepingVcpus: 1 }, emulatorThreadsPolicy: "share" }];
+    raw.flavors = [
+      { name: "rt.share", vcpus: 2, ramMb: 2048, realtime: { housekeepingVcpus: 1 }, emulatorThreadsPolicy: "share" },
+    ];
     raw.servers = [];
     const p = plan(raw);
     const h = host(p, "compute-rt-01");
@@ -103,7 +151,10 @@ describe("bad input is an error at plan time, naming the setting", () => {
     raw.flavors[0].vcpus = 6;
     const [p] = problems(raw);
     assert.equal(p.path, "openstack-rt:flavors[0]");
-    assert.match(p.message, /flavor "rt1.small" fits on no RT host \(compute-rt-01: .*Not enough host cell CPUs.*required: 6.*actual: 4/);
+    assert.match(
+      p.message,
+      /flavor "rt1.small" fits on no RT host \(compute-rt-01: .*Not enough host cell CPUs.*required: 6.*actual: 4/,
+    );
     assert.match(p.message, /spread it with numaNodes/);
   });
 
@@ -154,20 +205,34 @@ describe("bad input is an error at plan time, naming the setting", () => {
     const raw = devRaw();
     raw.hosts[0].housekeepingCpusPerNode = 6;
     const ps = problems(raw);
-    assert.ok(ps.some((p) => p.path === "openstack-rt:hosts[0].housekeepingCpusPerNode" && /leaves no CPU of the host/.test(p.message)));
+    assert.ok(
+      ps.some(
+        (p) =>
+          p.path === "openstack-rt:hosts[0].housekeepingCpusPerNode" && /leaves no CPU of the host/.test(p.message),
+      ),
+    );
   });
 
   it("a server of an unknown flavor, on an unknown host", () => {
     const raw = devRaw();
-    raw.servers = [{ name: "a", flavor: "rt9.huge" }, { name: "b", flavor: "rt1.small", host: "compute-rt-09" }];
-    assert.deepEqual(problems(raw).map((p) => p.path), ["openstack-rt:servers[0].flavor", "openstack-rt:servers[1].host"]);
+    raw.servers = [
+      { name: "a", flavor: "rt9.huge" },
+      { name: "b", flavor: "rt1.small", host: "compute-rt-09" },
+    ];
+    assert.deepEqual(
+      problems(raw).map((p) => p.path),
+      ["openstack-rt:servers[0].flavor", "openstack-rt:servers[1].host"],
+    );
   });
 
   it("more servers than the hosts take", () => {
     const raw = devRaw();
     raw.servers = Array.from({ length: 5 }, (_, i) => ({ name: `rt-${i}`, flavor: "rt1.small" }));
     const ps = problems(raw);
-    assert.deepEqual(ps.map((p) => p.path), ["openstack-rt:servers[4]"]);
+    assert.deepEqual(
+      ps.map((p) => p.path),
+      ["openstack-rt:servers[4]"],
+    );
     assert.match(ps[0].message, /no RT host has room left for "rt-4"/);
   });
 
@@ -179,7 +244,9 @@ describe("bad input is an error at plan time, naming the setting", () => {
     const ps = problems(raw);
     assert.ok(ps.some((p) => p.path === "openstack-rt:flavors[0].extraSpecs" && /set by the planner/.test(p.message)));
     assert.ok(ps.some((p) => p.path === "openstack-rt:flavors" && /"rt1.small" is used twice/.test(p.message)));
-    assert.ok(ps.some((p) => p.path === "openstack-rt:securityGroup.sshCidr" && /allowSshFromAnywhere/.test(p.message)));
+    assert.ok(
+      ps.some((p) => p.path === "openstack-rt:securityGroup.sshCidr" && /allowSshFromAnywhere/.test(p.message)),
+    );
   });
 
   it("an image with neither file nor url", () => {
@@ -190,13 +257,19 @@ describe("bad input is an error at plan time, naming the setting", () => {
 });
 
 describe("topology", () => {
-  it("is declared for every host: \"discover\" plans nothing and points to npm run discover", () => {
+  it('is declared for every host: "discover" plans nothing and points to npm run discover', () => {
     const raw = devRaw();
     raw.hosts[1].topology = "discover";
     raw.flavors[0].vcpus = 0;
     const found = problems(raw);
-    assert.deepEqual(found.map((p) => p.path).sort(), ["openstack-rt:flavors[0].vcpus", "openstack-rt:hosts[1].topology"]);
-    assert.match(found.find((p) => p.path.endsWith("topology"))!.message, /`npm run discover -- --stack <stack> --host compute-rt-02`/);
+    assert.deepEqual(found.map((p) => p.path).sort(), [
+      "openstack-rt:flavors[0].vcpus",
+      "openstack-rt:hosts[1].topology",
+    ]);
+    assert.match(
+      found.find((p) => p.path.endsWith("topology"))!.message,
+      /`npm run discover -- --stack <stack> --host compute-rt-02`/,
+    );
   });
 
   it("plans each node's SMT thread groups as declared, for the host check to compare", () => {
@@ -204,7 +277,10 @@ describe("topology", () => {
     raw.hosts[0].topology = { nodes: [{ id: 0, cpus: "0-7", memoryMb: 32768, threadSiblings: ["4,0", "1,5"] }] };
     raw.hosts[0].hugepages1gPerNode = 8;
     assert.deepEqual(host(plan(raw), "compute-rt-01").nodes[0].threadSiblings, ["0,4", "1,5"]);
-    assert.deepEqual(host(plan(devRaw()), "compute-rt-01").nodes.map((n) => n.threadSiblings), [[], []]);
+    assert.deepEqual(
+      host(plan(devRaw()), "compute-rt-01").nodes.map((n) => n.threadSiblings),
+      [[], []],
+    );
   });
 
   it("names the fix of an inconsistent declaration: the nodes, or discover", () => {
@@ -212,6 +288,9 @@ describe("topology", () => {
     (raw.hosts[0].topology as { nodes: Record<string, unknown>[] }).nodes[1].cpus = "1,3,5,7,9,10";
     const [p] = problems(raw);
     assert.equal(p.path, "openstack-rt:hosts[0].topology");
-    assert.match(p.message, /CPU 10 is in node 0 and node 1; fix the declared nodes, or write them from the host with `npm run discover -- --stack <stack> --host compute-rt-01`/);
+    assert.match(
+      p.message,
+      /CPU 10 is in node 0 and node 1; fix the declared nodes, or write them from the host with `npm run discover -- --stack <stack> --host compute-rt-01`/,
+    );
   });
 });

@@ -55,7 +55,6 @@ function urnKey(urn: string): string {
   return `${types.split("$").at(-1)} ${name}`;
 }
 
-
 /** A server's user data: a secret input, as the mocks see it. */
 const userDataOf = (r: Registered) => String((r.inputs.userData as { value?: unknown }).value);
 
@@ -80,7 +79,10 @@ class HostReady extends pulumi.CustomResource {
  * registration. `readiness` stands in for host prep and host checks: one resource per host, and
  * the host's aggregate name resolved from it.
  */
-async function evaluate(raw: Record<string, unknown>, opts: { readiness?: boolean; projectDir?: string } = {}): Promise<Evaluation> {
+async function evaluate(
+  raw: Record<string, unknown>,
+  opts: { readiness?: boolean; projectDir?: string } = {},
+): Promise<Evaluation> {
   const resources: Registered[] = [];
   const inputs = new Map<string, Record<string, unknown>>();
   let n = 0;
@@ -89,9 +91,15 @@ async function evaluate(raw: Record<string, unknown>, opts: { readiness?: boolea
       newResource: (a) => {
         inputs.set(`${a.type} ${a.name}`, a.inputs as Record<string, unknown>);
         n += 1;
-        return { id: `${a.name}-id`, state: { ...(a.inputs as Record<string, unknown>), ...computedState(a.type, a.name, n) } };
+        return {
+          id: `${a.name}-id`,
+          state: { ...(a.inputs as Record<string, unknown>), ...computedState(a.type, a.name, n) },
+        };
       },
-      call: (a) => (a.token === "openstack:identity/getAuthScope:getAuthScope" ? { projectId: "project-of-the-credentials" } : (a.inputs as Record<string, unknown>)),
+      call: (a) =>
+        a.token === "openstack:identity/getAuthScope:getAuthScope"
+          ? { projectId: "project-of-the-credentials" }
+          : (a.inputs as Record<string, unknown>),
     },
     "openstack-rt",
     "dev",
@@ -108,7 +116,9 @@ async function evaluate(raw: Record<string, unknown>, opts: { readiness?: boolea
       deleteBeforeReplace: req.getDeletebeforereplace(),
     });
   });
-  pulumi.runtime.setAllConfig(Object.fromEntries(Object.entries(raw).map(([k, v]) => [`${CONFIG_NAMESPACE}:${k}`, JSON.stringify(v)])));
+  pulumi.runtime.setAllConfig(
+    Object.fromEntries(Object.entries(raw).map(([k, v]) => [`${CONFIG_NAMESPACE}:${k}`, JSON.stringify(v)])),
+  );
   const warn = mock.method(pulumi.log, "warn", () => Promise.resolve());
   const result: Evaluation = { resources, warnings: [] };
   try {
@@ -141,7 +151,9 @@ function devImage() {
 }
 
 function byName(ev: Evaluation, name: string, type?: string): Registered {
-  const found = ev.resources.filter((r) => r.name === name && (type === undefined || r.type === type) && !r.type.startsWith("openstack-rt:"));
+  const found = ev.resources.filter(
+    (r) => r.name === name && (type === undefined || r.type === type) && !r.type.startsWith("openstack-rt:"),
+  );
   assert.equal(found.length, 1, `one resource ${name}`);
   return found[0];
 }
@@ -181,11 +193,19 @@ describe("the dev stack", () => {
         [FLAVOR, "openstack-rt-pin1.medium-flavor", "openstack-rt:flavors:RtFlavor openstack-rt-pin1.medium"],
         [RULE, "openstack-rt-icmp", "openstack-rt:security-group:RtSecurityGroup openstack-rt"],
         [RULE, "openstack-rt-ssh", "openstack-rt:security-group:RtSecurityGroup openstack-rt"],
-        ["pulumi-nodejs:dynamic/guest:GuestHostKey", "openstack-rt-rt-server-host-key", "openstack-rt:server:RtServer openstack-rt-rt-server"],
+        [
+          "pulumi-nodejs:dynamic/guest:GuestHostKey",
+          "openstack-rt-rt-server-host-key",
+          "openstack-rt:server:RtServer openstack-rt-rt-server",
+        ],
         [INSTANCE, "openstack-rt-rt-server-instance", "openstack-rt:server:RtServer openstack-rt-rt-server"],
       ],
     );
-    assert.deepEqual(byName(ev, "openstack-rt-aggregate").inputs, { name: "realtime", hosts: ["compute-rt-01", "compute-rt-02"], metadata: { realtime: "true" } });
+    assert.deepEqual(byName(ev, "openstack-rt-aggregate").inputs, {
+      name: "realtime",
+      hosts: ["compute-rt-01", "compute-rt-02"],
+      metadata: { realtime: "true" },
+    });
     assert.deepEqual(byName(ev, "openstack-rt-rt1.small-flavor").inputs, {
       name: "rt1.small",
       vcpus: 4,
@@ -224,7 +244,10 @@ describe("the dev stack", () => {
       imageSourceUrl: "https://cloud.debian.org/images/cloud/bookworm/latest/debian-12-genericcloud-amd64.qcow2",
       properties: {},
     });
-    assert.deepEqual(byName(ev, "openstack-rt-secgroup").inputs, { name: "rt-ssh-icmp", description: "openstack-rt: ICMP and SSH to the RT servers" });
+    assert.deepEqual(byName(ev, "openstack-rt-secgroup").inputs, {
+      name: "rt-ssh-icmp",
+      description: "openstack-rt: ICMP and SSH to the RT servers",
+    });
     assert.deepEqual(byName(ev, "openstack-rt-icmp").inputs, {
       securityGroupId: "openstack-rt-secgroup-id",
       direction: "ingress",
@@ -245,7 +268,8 @@ describe("the dev stack", () => {
     });
     assert.deepEqual(byName(ev, "openstack-rt-keypair").inputs, {
       name: "default-key",
-      publicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIyuP98ngAEBPe57pnyHFSeDTEz3JQEQkk1Nfcy+XNbT operator@example.org",
+      publicKey:
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIyuP98ngAEBPe57pnyHFSeDTEz3JQEQkk1Nfcy+XNbT operator@example.org",
     });
     const rt1 = devFlavor("rt1.small");
     assert.deepEqual(byName(ev, "openstack-rt-rt-server-instance").inputs, {
@@ -256,7 +280,13 @@ describe("the dev stack", () => {
       securityGroups: ["rt-ssh-icmp"],
       networks: [{ name: "provider-net" }],
       // Secret: it holds the guest's private host key.
-      userData: { [specialSigKey]: specialSecretSig, value: withSshHostKey(cloudInitUserData(rt1, guestSetup(rt1, devImage(), "debian")), mockedGuestHostKey("openstack-rt-rt-server-host-key")) },
+      userData: {
+        [specialSigKey]: specialSecretSig,
+        value: withSshHostKey(
+          cloudInitUserData(rt1, guestSetup(rt1, devImage(), "debian")),
+          mockedGuestHostKey("openstack-rt-rt-server-host-key"),
+        ),
+      },
       configDrive: true,
     });
     assert.match(userDataOf(byName(ev, "openstack-rt-rt-server-instance")), /^ +ISOLATED_CORES=2-3$/m);
@@ -269,8 +299,14 @@ describe("the dev stack", () => {
       return { replaceOnChanges: r.replaceOnChanges, deleteBeforeReplace: r.deleteBeforeReplace };
     };
     assert.deepEqual(opts("openstack-rt-rt1.small-flavor"), { replaceOnChanges: [], deleteBeforeReplace: true });
-    assert.deepEqual(opts("openstack-rt-rt-server-instance"), { replaceOnChanges: ["flavorId", "imageId"], deleteBeforeReplace: true });
-    assert.deepEqual(opts("openstack-rt-image"), { replaceOnChanges: ["properties.openstack_rt_source_sha256"], deleteBeforeReplace: false });
+    assert.deepEqual(opts("openstack-rt-rt-server-instance"), {
+      replaceOnChanges: ["flavorId", "imageId"],
+      deleteBeforeReplace: true,
+    });
+    assert.deepEqual(opts("openstack-rt-image"), {
+      replaceOnChanges: ["properties.openstack_rt_source_sha256"],
+      deleteBeforeReplace: false,
+    });
     assert.deepEqual(opts("openstack-rt-aggregate"), { replaceOnChanges: [], deleteBeforeReplace: false });
   });
 
@@ -290,7 +326,10 @@ describe("the dev stack", () => {
       "test:host:Ready ready-compute-rt-02",
     ]);
     // A host joins the aggregate once its prep says it is ready.
-    assert.deepEqual(byName(ev, "openstack-rt-aggregate").dependsOn.sort(), ["test:host:Ready ready-compute-rt-01", "test:host:Ready ready-compute-rt-02"]);
+    assert.deepEqual(byName(ev, "openstack-rt-aggregate").dependsOn.sort(), [
+      "test:host:Ready ready-compute-rt-01",
+      "test:host:Ready ready-compute-rt-02",
+    ]);
     assert.deepEqual(byName(ev, "openstack-rt-aggregate").inputs.hosts, ["compute-rt-01", "compute-rt-02"]);
   });
 
@@ -298,7 +337,13 @@ describe("the dev stack", () => {
     const ev = await evaluate(devRaw());
     assertNoError(ev);
     assert.deepEqual(ev.outputs, {
-      aggregate: { id: "openstack-rt-aggregate-id", name: "realtime", hosts: ["compute-rt-01", "compute-rt-02"], zone: null, metadata: { realtime: "true" } },
+      aggregate: {
+        id: "openstack-rt-aggregate-id",
+        name: "realtime",
+        hosts: ["compute-rt-01", "compute-rt-02"],
+        zone: null,
+        metadata: { realtime: "true" },
+      },
       flavors: {
         "rt1.small": {
           id: "openstack-rt-rt1.small-flavor-id",
@@ -351,7 +396,13 @@ describe("the two-flavors stack (two flavors, three servers)", () => {
     const access = ev.resources.filter((r) => r.type === "openstack:compute/flavorAccess:FlavorAccess");
     assert.deepEqual(
       access.map((r) => [r.name, r.parent, r.inputs]),
-      [["openstack-rt-rt2.private-access", "openstack-rt:flavors:RtFlavor openstack-rt-rt2.private", { flavorId: "openstack-rt-rt2.private-flavor-id", tenantId: "project-of-the-credentials" }]],
+      [
+        [
+          "openstack-rt-rt2.private-access",
+          "openstack-rt:flavors:RtFlavor openstack-rt-rt2.private",
+          { flavorId: "openstack-rt-rt2.private-flavor-id", tenantId: "project-of-the-credentials" },
+        ],
+      ],
     );
     assert.equal(byName(ev, "openstack-rt-rt2.private-flavor").inputs.isPublic, false);
     assert.deepEqual(byName(ev, "openstack-rt-rt2.medium-flavor").inputs.extraSpecs, {
@@ -392,8 +443,15 @@ describe("the two-flavors stack (two flavors, three servers)", () => {
   it("waits for the hosts each server can land on: the pinned one, or every host it fits", async () => {
     const ev = await evaluate(twoFlavorsRaw(), { readiness: true });
     assertNoError(ev);
-    const ready = (s: string) => byName(ev, `openstack-rt-${s}-instance`).dependsOn.filter((d) => d.startsWith("test:")).sort();
-    const all = ["test:host:Ready ready-compute-a", "test:host:Ready ready-compute-b", "test:host:Ready ready-compute-c"];
+    const ready = (s: string) =>
+      byName(ev, `openstack-rt-${s}-instance`)
+        .dependsOn.filter((d) => d.startsWith("test:"))
+        .sort();
+    const all = [
+      "test:host:Ready ready-compute-a",
+      "test:host:Ready ready-compute-b",
+      "test:host:Ready ready-compute-c",
+    ];
     assert.deepEqual(ready("rt-a"), all);
     assert.deepEqual(ready("rt-b"), ["test:host:Ready ready-compute-b"]);
     assert.deepEqual(ready("rt-c"), all);
@@ -419,7 +477,11 @@ describe("the two-flavors stack (two flavors, three servers)", () => {
     };
     assert.deepEqual(rule("ssh"), { ethertype: "IPv6", protocol: "tcp", remoteIpPrefix: "2001:db8::/32" });
     assert.deepEqual(rule("icmp"), { ethertype: "IPv4", protocol: "icmp", remoteIpPrefix: "192.0.2.0/24" });
-    assert.deepEqual(ev.warnings.filter((w) => w.includes("securityGroup")), [], "documentation ranges are no public reach");
+    assert.deepEqual(
+      ev.warnings.filter((w) => w.includes("securityGroup")),
+      [],
+      "documentation ranges are no public reach",
+    );
   });
 
   it("warns when SSH is open to every address, which needs allowSshFromAnywhere", async () => {
@@ -433,13 +495,27 @@ describe("the two-flavors stack (two flavors, three servers)", () => {
     assertNoError(ev);
     const sg = ev.warnings.filter((w) => w.includes("securityGroup"));
     assert.equal(sg.length, 1);
-    assert.match(sg[0], /^openstack-rt:securityGroup\.sshCidr: "::\/0" reaches \(nearly\) every address on the internet: .*allowSshFromAnywhere is set/);
+    assert.match(
+      sg[0],
+      /^openstack-rt:securityGroup\.sshCidr: "::\/0" reaches \(nearly\) every address on the internet: .*allowSshFromAnywhere is set/,
+    );
   });
 });
 
 describe("no perpetual diffs", () => {
   const snapshot = (ev: Evaluation) =>
-    new Map(ev.resources.map((r) => [`${r.type} ${r.name}`, JSON.stringify({ inputs: r.inputs, parent: r.parent, deps: [...r.dependsOn].sort(), roc: r.replaceOnChanges, dbr: r.deleteBeforeReplace })]));
+    new Map(
+      ev.resources.map((r) => [
+        `${r.type} ${r.name}`,
+        JSON.stringify({
+          inputs: r.inputs,
+          parent: r.parent,
+          deps: [...r.dependsOn].sort(),
+          roc: r.replaceOnChanges,
+          dbr: r.deleteBeforeReplace,
+        }),
+      ]),
+    );
   const changed = (a: Evaluation, b: Evaluation) => {
     const sa = snapshot(a);
     const sb = snapshot(b);
@@ -462,15 +538,25 @@ describe("no perpetual diffs", () => {
     raw.flavors[0].ramMb = 6144;
     const after = await evaluate(raw);
     assertNoError(after);
-    assert.deepEqual(changed(before, after), [`${FLAVOR} openstack-rt-rt2.medium-flavor`, `${INSTANCE} openstack-rt-rt-a-instance`, `${INSTANCE} openstack-rt-rt-b-instance`]);
+    assert.deepEqual(changed(before, after), [
+      `${FLAVOR} openstack-rt-rt2.medium-flavor`,
+      `${INSTANCE} openstack-rt-rt-a-instance`,
+      `${INSTANCE} openstack-rt-rt-b-instance`,
+    ]);
     // The servers change through their user data, which carries the flavor's plan.
-    assert.notEqual(userDataOf(byName(before, "openstack-rt-rt-a-instance")), userDataOf(byName(after, "openstack-rt-rt-a-instance")));
+    assert.notEqual(
+      userDataOf(byName(before, "openstack-rt-rt-a-instance")),
+      userDataOf(byName(after, "openstack-rt-rt-a-instance")),
+    );
 
     const masked = twoFlavorsRaw();
     masked.flavors[1].realtime = { mask: "^1" };
     const after2 = await evaluate(masked);
     assertNoError(after2);
-    assert.deepEqual(changed(before, after2), [`${FLAVOR} openstack-rt-rt2.private-flavor`, `${INSTANCE} openstack-rt-rt-c-instance`]);
+    assert.deepEqual(changed(before, after2), [
+      `${FLAVOR} openstack-rt-rt2.private-flavor`,
+      `${INSTANCE} openstack-rt-rt-c-instance`,
+    ]);
   });
 
   it("a changed image file changes the image's checksum property, which replaces the image", async () => {
@@ -491,7 +577,10 @@ describe("no perpetual diffs", () => {
       properties: { openstack_rt_source_sha256: sha("second image") },
     });
     assert.equal(b.outputs?.image.sha256, sha("second image"));
-    assert.equal((byName(a, "openstack-rt-image").inputs.properties as Record<string, string>).openstack_rt_source_sha256, sha("first image"));
+    assert.equal(
+      (byName(a, "openstack-rt-image").inputs.properties as Record<string, string>).openstack_rt_source_sha256,
+      sha("first image"),
+    );
   });
 });
 
@@ -500,7 +589,10 @@ describe("bad input: a clear error before any resource is registered", () => {
    * The program's error, a RunError (printed without a stack trace), and the problems it lists:
    * decideStack's for the same config, each once.
    */
-  async function refused(edit: (raw: Raw) => void, raw: Raw = devRaw()): Promise<{ message: string; problems: Problem[] }> {
+  async function refused(
+    edit: (raw: Raw) => void,
+    raw: Raw = devRaw(),
+  ): Promise<{ message: string; problems: Problem[] }> {
     edit(raw);
     const ev = await evaluate(raw, { projectDir: scratch });
     assert.deepEqual(ev.resources, [], "nothing registered");
@@ -517,7 +609,12 @@ describe("bad input: a clear error before any resource is registered", () => {
       raw.hosts[0].housekeepingCpusPerNode = 4;
       raw.servers[0].host = "compute-rt-01";
     });
-    assert.deepEqual(e.problems, [{ path: "openstack-rt:servers[0]", message: 'flavor "rt1.small" fits on no host "compute-rt-01"; pick another flavor or host' }]);
+    assert.deepEqual(e.problems, [
+      {
+        path: "openstack-rt:servers[0]",
+        message: 'flavor "rt1.small" fits on no host "compute-rt-01"; pick another flavor or host',
+      },
+    ]);
     const f = await refused((raw) => {
       raw.flavors[0].vcpus = 6;
     });
@@ -530,7 +627,10 @@ describe("bad input: a clear error before any resource is registered", () => {
     });
     assert.equal(e.problems.length, 1);
     assert.equal(e.problems[0].path, "openstack-rt:image.file");
-    assert.match(e.problems[0].message, /^got "images\/missing\.qcow2" \(.*\/images\/missing\.qcow2\), which does not exist; give the path of the image file/);
+    assert.match(
+      e.problems[0].message,
+      /^got "images\/missing\.qcow2" \(.*\/images\/missing\.qcow2\), which does not exist; give the path of the image file/,
+    );
     const d = await refused((raw) => {
       raw.image = { name: "debian-12-rt", file: "." };
     });
@@ -541,7 +641,10 @@ describe("bad input: a clear error before any resource is registered", () => {
     const e = await refused((raw) => {
       raw.keypair = { name: "default-key" };
     });
-    assert.deepEqual(e.problems.map((p) => p.path), ["openstack-rt:keypair.publicKey"]);
+    assert.deepEqual(
+      e.problems.map((p) => p.path),
+      ["openstack-rt:keypair.publicKey"],
+    );
     assert.match(e.message, /keypair\.publicKey: got nothing \(the setting is required\)/);
   });
 
@@ -549,14 +652,26 @@ describe("bad input: a clear error before any resource is registered", () => {
     const e = await refused((raw) => {
       (raw.securityGroup as Record<string, unknown>).sshCidr = "198.51.100.0";
     });
-    assert.deepEqual(e.problems, [{ path: "openstack-rt:securityGroup.sshCidr", message: 'got "198.51.100.0"; must be a CIDR such as 192.0.2.0/24 or 2001:db8::/32 (IPv4 parts 0-255 without leading zeros, a valid IPv6 address, a prefix length up to 32 or 128)' }]);
+    assert.deepEqual(e.problems, [
+      {
+        path: "openstack-rt:securityGroup.sshCidr",
+        message:
+          'got "198.51.100.0"; must be a CIDR such as 192.0.2.0/24 or 2001:db8::/32 (IPv4 parts 0-255 without leading zeros, a valid IPv6 address, a prefix length up to 32 or 128)',
+      },
+    ]);
   });
 
   it("an image the RT guest setup cannot handle, listed with the other problems", async () => {
     const e = await refused((raw) => {
       raw.image = { name: "jammy", file: "missing.img", loginUser: "ubuntu" };
     });
-    assert.deepEqual(e.problems.map((p) => p.path), ["openstack-rt:image.file", "openstack-rt:image.loginUser"]);
-    assert.match(e.problems[1].message, /servers on "rt1\.small" need an RT kernel, and Ubuntu's comes only with Ubuntu Pro/);
+    assert.deepEqual(
+      e.problems.map((p) => p.path),
+      ["openstack-rt:image.file", "openstack-rt:image.loginUser"],
+    );
+    assert.match(
+      e.problems[1].message,
+      /servers on "rt1\.small" need an RT kernel, and Ubuntu's comes only with Ubuntu Pro/,
+    );
   });
 });

@@ -23,15 +23,22 @@ const load = createRequire(__filename);
 const PROGRAM = load.resolve("../index");
 
 /** Loads index.ts with this config; returns what it threw and everything it asked of the engine. */
-async function loadProgram(raw: Record<string, unknown>): Promise<{ error: unknown; registered: string[]; called: string[] }> {
+async function loadProgram(
+  raw: Record<string, unknown>,
+): Promise<{ error: unknown; registered: string[]; called: string[] }> {
   const registered: string[] = [];
   const called: string[] = [];
   await pulumi.runtime.setMocks(
     {
-      newResource: (a) => ({ id: `${a.name}-id`, state: { ...(a.inputs as Record<string, unknown>), ...computedState(a.type, a.name, registered.length) } }),
+      newResource: (a) => ({
+        id: `${a.name}-id`,
+        state: { ...(a.inputs as Record<string, unknown>), ...computedState(a.type, a.name, registered.length) },
+      }),
       call: (a) => {
         called.push(a.token);
-        return a.token === "openstack:identity/getAuthScope:getAuthScope" ? { projectId: "project-id" } : (a.inputs as Record<string, unknown>);
+        return a.token === "openstack:identity/getAuthScope:getAuthScope"
+          ? { projectId: "project-id" }
+          : (a.inputs as Record<string, unknown>);
       },
     },
     "openstack-rt",
@@ -42,7 +49,9 @@ async function loadProgram(raw: Record<string, unknown>): Promise<{ error: unkno
   onRegister((req) => {
     registered.push(`${req.getType()} ${req.getName()}`);
   });
-  pulumi.runtime.setAllConfig(Object.fromEntries(Object.entries(raw).map(([k, v]) => [`${CONFIG_NAMESPACE}:${k}`, JSON.stringify(v)])));
+  pulumi.runtime.setAllConfig(
+    Object.fromEntries(Object.entries(raw).map(([k, v]) => [`${CONFIG_NAMESPACE}:${k}`, JSON.stringify(v)])),
+  );
   delete load.cache[PROGRAM];
   let error: unknown;
   try {
@@ -79,21 +88,27 @@ describe("the program refuses a bad config before registering anything", () => {
     const message = await refusal((raw) => {
       raw.image = { name: "debian-12-rt", file: "images/does-not-exist.qcow2", loginUser: "debian" };
     });
-    assertLists(message, [/^ {2}- openstack-rt:image\.file: got "images\/does-not-exist\.qcow2" \(.+\), which does not exist; give the path of the image file/]);
+    assertLists(message, [
+      /^ {2}- openstack-rt:image\.file: got "images\/does-not-exist\.qcow2" \(.+\), which does not exist; give the path of the image file/,
+    ]);
   });
 
   it("a flavor that fits on no host", async () => {
     const message = await refusal((raw) => {
       raw.flavors[0].vcpus = 12;
     });
-    assertLists(message, [/^ {2}- openstack-rt:flavors\[0\]: flavor "rt1\.small" fits on no RT host \(compute-rt-01: .*\); give it fewer vCPUs/]);
+    assertLists(message, [
+      /^ {2}- openstack-rt:flavors\[0\]: flavor "rt1\.small" fits on no RT host \(compute-rt-01: .*\); give it fewer vCPUs/,
+    ]);
   });
 
   it("a server naming an unknown flavor", async () => {
     const message = await refusal((raw) => {
       raw.servers[0].flavor = "rt9.huge";
     });
-    assertLists(message, [/^ {2}- openstack-rt:servers\[0\]\.flavor: got "rt9\.huge", which is not a flavor of this stack; use one of rt1\.small, pin1\.medium$/]);
+    assertLists(message, [
+      /^ {2}- openstack-rt:servers\[0\]\.flavor: got "rt9\.huge", which is not a flavor of this stack; use one of rt1\.small, pin1\.medium$/,
+    ]);
   });
 
   it("an image with neither file nor url", async () => {
@@ -108,13 +123,19 @@ describe("the program refuses a bad config before registering anything", () => {
       raw.image = { name: "debian-12-rt", file: "images/does-not-exist.qcow2", loginUser: "debian" };
       raw.flavors[0].vcpus = 12;
     });
-    assertLists(message, [/^ {2}- openstack-rt:flavors\[0\]: flavor "rt1\.small" fits on no RT host/, /^ {2}- openstack-rt:image\.file: got "images\/does-not-exist\.qcow2"/]);
+    assertLists(message, [
+      /^ {2}- openstack-rt:flavors\[0\]: flavor "rt1\.small" fits on no RT host/,
+      /^ {2}- openstack-rt:image\.file: got "images\/does-not-exist\.qcow2"/,
+    ]);
   });
 
   it("and, loaded again with the dev config, the program runs and registers its resources", async () => {
     const { error, registered } = await loadProgram(devRaw());
     assert.equal(error, undefined);
     assert.ok(registered.includes("openstack-rt:host:ComputeHost compute-rt-01"), registered.join("\n"));
-    assert.ok(registered.includes("openstack:compute/instance:Instance openstack-rt-rt-server-instance"), registered.join("\n"));
+    assert.ok(
+      registered.includes("openstack:compute/instance:Instance openstack-rt-rt-server-instance"),
+      registered.join("\n"),
+    );
   });
 });

@@ -34,7 +34,9 @@ interface Workflow {
 }
 
 const DIR = join(PROJECT_DIR, ".github", "workflows");
-const workflows = Object.fromEntries(readdirSync(DIR).map((f) => [f, parse(readFileSync(join(DIR, f), "utf8")) as Workflow]));
+const workflows = Object.fromEntries(
+  readdirSync(DIR).map((f) => [f, parse(readFileSync(join(DIR, f), "utf8")) as Workflow]),
+);
 const steps = (w: Workflow) => Object.values(w.jobs).flatMap((j) => j.steps);
 const scratch = mkdtempSync(join(tmpdir(), "workflows-"));
 after(() => rmSync(scratch, { recursive: true, force: true }));
@@ -63,33 +65,49 @@ describe("the workflows", () => {
         writeFileSync(f, script);
         const r = spawnSync("shellcheck", ["--shell=bash", f], { encoding: "utf8" });
         assert.equal(r.status, 0, `${file} step ${s.name ?? i}:\n${r.stdout}`);
-        assert.doesNotMatch(s.run, /\$\{\{\s*(matrix|needs|github\.event|steps)\./, `${file}: expressions go through env, not into the script text`);
+        assert.doesNotMatch(
+          s.run,
+          /\$\{\{\s*(matrix|needs|github\.event|steps)\./,
+          `${file}: expressions go through env, not into the script text`,
+        );
       });
     }
   });
 
   it("build the plan comment with npm scripts and plan options that exist", () => {
-    const pkg = JSON.parse(readFileSync(join(PROJECT_DIR, "package.json"), "utf8")) as { scripts: Record<string, string> };
+    const pkg = JSON.parse(readFileSync(join(PROJECT_DIR, "package.json"), "utf8")) as {
+      scripts: Record<string, string>;
+    };
     const cli = readFileSync(join(PROJECT_DIR, "lib", "cli", "plan.ts"), "utf8");
-    const runs = steps(workflows["ci.yml"]).map((s) => s.run ?? "").join("\n");
+    const runs = steps(workflows["ci.yml"])
+      .map((s) => s.run ?? "")
+      .join("\n");
     for (const m of runs.matchAll(/npm run -s (\S+)/g)) assert.ok(m[1] in pkg.scripts, `npm script ${m[1]}`);
     for (const m of runs.matchAll(/npm run -s plan -- (.*)$/gm)) {
-      for (const opt of m[1].matchAll(/--([a-z-]+)/g)) assert.match(cli, new RegExp(`"?${opt[1]}"?: \\{ type:`), `plan option --${opt[1]}`);
+      for (const opt of m[1].matchAll(/--([a-z-]+)/g))
+        assert.match(cli, new RegExp(`"?${opt[1]}"?: \\{ type:`), `plan option --${opt[1]}`);
     }
   });
 
   it("preview pull requests with --diff and a comment, update main, and check drift nightly", () => {
     const ci = workflows["ci.yml"];
     assert.deepEqual(Object.keys(ci.on).sort(), ["pull_request", "push"]);
-    const pulumi = (w: Workflow, job: string) => w.jobs[job].steps.find((s) => s.uses?.startsWith("pulumi/actions@"))?.with ?? {};
+    const pulumi = (w: Workflow, job: string) =>
+      w.jobs[job].steps.find((s) => s.uses?.startsWith("pulumi/actions@"))?.with ?? {};
     assert.equal(ci.jobs.preview.if, "github.event_name == 'pull_request'");
-    assert.deepEqual([pulumi(ci, "preview").command, pulumi(ci, "preview").diff, pulumi(ci, "preview")["comment-on-pr"]], ["preview", true, true]);
+    assert.deepEqual(
+      [pulumi(ci, "preview").command, pulumi(ci, "preview").diff, pulumi(ci, "preview")["comment-on-pr"]],
+      ["preview", true, true],
+    );
     assert.equal(ci.jobs.up.if, "github.event_name == 'push' && github.ref == 'refs/heads/main'");
     assert.equal(pulumi(ci, "up").command, "up");
     assert.deepEqual(ci.jobs.up.needs, ["test", "stacks"]);
     assert.equal(ci.jobs.plan.environment, undefined, "the offline plan needs no credentials");
     const drift = workflows["drift.yml"];
     assert.ok("schedule" in drift.on);
-    assert.deepEqual([pulumi(drift, "drift").command, pulumi(drift, "drift").refresh, pulumi(drift, "drift")["expect-no-changes"]], ["preview", true, true]);
+    assert.deepEqual(
+      [pulumi(drift, "drift").command, pulumi(drift, "drift").refresh, pulumi(drift, "drift")["expect-no-changes"]],
+      ["preview", true, true],
+    );
   });
 });

@@ -17,19 +17,31 @@ interface Registered {
 const registered: Registered[] = [];
 void pulumi.runtime.setMocks(
   {
-    newResource: (args) => ({ id: `${args.name}-id`, state: { ...(args.inputs as Record<string, unknown>), ...computedState(args.type, args.name, registered.length) } }),
-    call: (args) => (args.token === "openstack:identity/getAuthScope:getAuthScope" ? { projectId: "project-id" } : (args.inputs as Record<string, unknown>)),
+    newResource: (args) => ({
+      id: `${args.name}-id`,
+      state: { ...(args.inputs as Record<string, unknown>), ...computedState(args.type, args.name, registered.length) },
+    }),
+    call: (args) =>
+      args.token === "openstack:identity/getAuthScope:getAuthScope"
+        ? { projectId: "project-id" }
+        : (args.inputs as Record<string, unknown>),
   },
   "openstack-rt",
   "dev",
   false,
 );
 onRegister((req) => {
-  registered.push({ type: req.getType(), name: req.getName(), dependsOn: req.getDependenciesList().map((urn) => urn.split("::").pop()!) });
+  registered.push({
+    type: req.getType(),
+    name: req.getName(),
+    dependsOn: req.getDependenciesList().map((urn) => urn.split("::").pop()!),
+  });
 });
 
 function setConfig(raw: Record<string, unknown>): void {
-  pulumi.runtime.setAllConfig(Object.fromEntries(Object.entries(raw).map(([k, v]) => [`${CONFIG_NAMESPACE}:${k}`, JSON.stringify(v)])));
+  pulumi.runtime.setAllConfig(
+    Object.fromEntries(Object.entries(raw).map(([k, v]) => [`${CONFIG_NAMESPACE}:${k}`, JSON.stringify(v)])),
+  );
 }
 
 const resolved = <T>(o: pulumi.Output<T>) => new Promise<T>((res) => o.apply(res));
@@ -65,7 +77,9 @@ describe("the program", () => {
     });
     assert.throws(
       () => planFromPulumiConfig(new pulumi.Config()),
-      (e: Error) => pulumi.RunError.isInstance(e) && /^1 problem in the stack config:\n {2}- openstack-rt:network: got "provider-net"; .*object/.test(e.message),
+      (e: Error) =>
+        pulumi.RunError.isInstance(e) &&
+        /^1 problem in the stack config:\n {2}- openstack-rt:network: got "provider-net"; .*object/.test(e.message),
     );
     assert.deepEqual(registered, []);
   });
@@ -75,7 +89,13 @@ describe("the program", () => {
     const program = await import("../index");
     const verification = await resolved(program.verification);
     const hosts = await resolved(program.hostPlans);
-    assert.deepEqual(hosts.map((h) => [h.name, h.nova.cpuDedicatedSet]), [["compute-rt-01", "4-11"], ["compute-rt-02", "4-11"]]);
+    assert.deepEqual(
+      hosts.map((h) => [h.name, h.nova.cpuDedicatedSet]),
+      [
+        ["compute-rt-01", "4-11"],
+        ["compute-rt-02", "4-11"],
+      ],
+    );
     assert.deepEqual(Object.keys(verification.hosts), ["compute-rt-01", "compute-rt-02"]);
     assert.deepEqual(Object.keys(verification.domains), ["rt-server"]);
     assert.deepEqual(Object.keys(verification.guests), ["rt-server"]);
@@ -84,7 +104,10 @@ describe("the program", () => {
       assert.equal(one(host).type, "openstack-rt:host:ComputeHost");
       const check = one(`${host}-verification`);
       assert.equal(check.type, "pulumi-nodejs:dynamic/verify:HostVerification");
-      assert.ok(check.dependsOn.includes(`${host}-reboot-wait`), `${host}'s checks run after its reboot: ${check.dependsOn.join(", ")}`);
+      assert.ok(
+        check.dependsOn.includes(`${host}-reboot-wait`),
+        `${host}'s checks run after its reboot: ${check.dependsOn.join(", ")}`,
+      );
     }
     assert.equal(one("controller").type, "openstack-rt:host:Controller");
     const server = registered.find((r) => r.type === "openstack:compute/instance:Instance");

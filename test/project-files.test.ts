@@ -8,7 +8,11 @@ import { projectDefaults } from "../lib/stack-files";
 import { PROJECT_DIR } from "./support/dev-config";
 
 describe("Pulumi.yaml", () => {
-  const project = parse(readFileSync(join(PROJECT_DIR, "Pulumi.yaml"), "utf8")) as { name: string; runtime: { name: string }; config: Record<string, { description?: string; default?: unknown }> };
+  const project = parse(readFileSync(join(PROJECT_DIR, "Pulumi.yaml"), "utf8")) as {
+    name: string;
+    runtime: { name: string };
+    config: Record<string, { description?: string; default?: unknown }>;
+  };
 
   it("is the nodejs project openstack-rt", () => {
     assert.equal(project.name, "openstack-rt");

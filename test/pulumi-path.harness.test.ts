@@ -20,20 +20,34 @@ describe("the program as Pulumi loads it", () => {
   before(async () => {
     dev = await loadProgram({ stack: "dev", config: devRaw() });
     dynamic = dev.resources.filter(isDynamic);
-    console.log(`dev stack loaded in ${dev.durationMs} ms: ${dev.resources.length} registrations, ${dynamic.length} dynamic`);
-    for (const r of dynamic) console.log(`  ${r.name}: __provider ${Buffer.byteLength(String(r.inputs.__provider), "utf8")} bytes`);
+    console.log(
+      `dev stack loaded in ${dev.durationMs} ms: ${dev.resources.length} registrations, ${dynamic.length} dynamic`,
+    );
+    for (const r of dynamic)
+      console.log(`  ${r.name}: __provider ${Buffer.byteLength(String(r.inputs.__provider), "utf8")} bytes`);
   });
 
   it("loads the dev stack", () => {
     assert.ok(dev.ok, PROBLEM(dev));
     assert.ok(dev.resources.some((r) => r.type === "pulumi:pulumi:Stack" && r.name === "openstack-rt-dev"));
-    assert.ok(dev.resources.every((r) => r.urn.startsWith("urn:pulumi:dev::openstack-rt::")), "every registration got a URN");
+    assert.ok(
+      dev.resources.every((r) => r.urn.startsWith("urn:pulumi:dev::openstack-rt::")),
+      "every registration got a URN",
+    );
   });
 
   it("registers the dynamic resources with their serialized providers", () => {
     assert.ok(dynamic.length > 0);
-    for (const r of dynamic) assert.ok(typeof r.inputs.__provider === "string" && r.inputs.__provider.length > 0, `${r.name} has a __provider`);
-    for (const suffix of ["-verification", "-reboot-wait"]) assert.ok(dynamic.some((r) => r.name.endsWith(suffix)), `a dynamic resource named *${suffix}`);
+    for (const r of dynamic)
+      assert.ok(
+        typeof r.inputs.__provider === "string" && r.inputs.__provider.length > 0,
+        `${r.name} has a __provider`,
+      );
+    for (const suffix of ["-verification", "-reboot-wait"])
+      assert.ok(
+        dynamic.some((r) => r.name.endsWith(suffix)),
+        `a dynamic resource named *${suffix}`,
+      );
   });
 
   it("puts no private key into a plain input, and no path of this checkout into any", () => {
@@ -47,12 +61,19 @@ describe("the program as Pulumi loads it", () => {
 
   it("keeps a configured SSH key out of every input but secret ones, and out of the serialized providers", async () => {
     const key = "-----BEGIN OPENSSH PRIVATE KEY-----\nharness-test-key\n-----END OPENSSH PRIVATE KEY-----\n";
-    const p = await loadProgram({ stack: "dev", config: { ...devRaw(), sshPrivateKey: key }, secretKeys: ["sshPrivateKey"] });
+    const p = await loadProgram({
+      stack: "dev",
+      config: { ...devRaw(), sshPrivateKey: key },
+      secretKeys: ["sshPrivateKey"],
+    });
     assert.ok(p.ok, PROBLEM(p));
     for (const r of p.resources) {
       for (const [k, v] of Object.entries(r.inputs)) {
         if (!JSON.stringify(v).includes("harness-test-key")) continue;
-        assert.ok(r.secretInputs.includes(k) && k !== "__provider", `${r.name}.${k} holds the key and is not a secret input`);
+        assert.ok(
+          r.secretInputs.includes(k) && k !== "__provider",
+          `${r.name}.${k} holds the key and is not a secret input`,
+        );
       }
     }
   });
@@ -71,7 +92,11 @@ describe("the program as Pulumi loads it", () => {
     const p = await loadProgram({ stack: "dev", config: raw });
     assert.equal(p.ok, false);
     assert.ok(!p.ok && /fits on no RT host/.test(p.error), PROBLEM(p));
-    assert.deepEqual(p.resources.map((r) => r.type), ["pulumi:pulumi:Stack"], "nothing but the stack is registered");
+    assert.deepEqual(
+      p.resources.map((r) => r.type),
+      ["pulumi:pulumi:Stack"],
+      "nothing but the stack is registered",
+    );
   });
 
   describe("its dynamic providers behind Pulumi's provider host", () => {
@@ -108,8 +133,17 @@ describe("the program as Pulumi loads it", () => {
       const r = dynamic.find((d) => d.name.endsWith("-reboot-wait"));
       assert.ok(r);
       const checked = await host.check(r.urn, {}, { ...r.inputs, timeoutSeconds: -1 });
-      assert.deepEqual(checked.failures, [{ property: "timeoutSeconds", reason: "must be a positive whole number of seconds" }]);
-      await assert.rejects(host.check(r.urn, {}, { ...r.inputs, __provider: "exports.handler = () => { throw new Error('no provider here'); };" }), { message: "no provider here" });
+      assert.deepEqual(checked.failures, [
+        { property: "timeoutSeconds", reason: "must be a positive whole number of seconds" },
+      ]);
+      await assert.rejects(
+        host.check(
+          r.urn,
+          {},
+          { ...r.inputs, __provider: "exports.handler = () => { throw new Error('no provider here'); };" },
+        ),
+        { message: "no provider here" },
+      );
     });
   });
 });

@@ -65,7 +65,11 @@ before(async () => {
   const raw = devRaw();
   for (const h of raw.hosts) h.ssh = { ...target };
   raw.latency = { hwlatdetect: { enabled: false }, guest: { durationSeconds: 2 } };
-  const loaded = await loadProgram({ stack: "dev", config: { ...raw, sshPrivateKey: sshd.userKey }, secretKeys: ["sshPrivateKey"] });
+  const loaded = await loadProgram({
+    stack: "dev",
+    config: { ...raw, sshPrivateKey: sshd.userKey },
+    secretKeys: ["sshPrivateKey"],
+  });
   assert.ok(loaded.ok, loaded.ok ? "" : `${loaded.error}\n${loaded.stderr}`);
   registered = loaded.resources;
   dynamic = registered.filter(isDynamic);
@@ -80,7 +84,12 @@ after(async () => {
 
 describe("what the program registers", () => {
   it("every dynamic resource carries only the code it runs: no Nova model, no other check, no key, no path", () => {
-    const names = ["compute-rt-01-reboot-wait", "compute-rt-01-verification", "rt-server-domain-verification", "rt-server-guest-verification"];
+    const names = [
+      "compute-rt-01-reboot-wait",
+      "compute-rt-01-verification",
+      "rt-server-domain-verification",
+      "rt-server-guest-verification",
+    ];
     const foreign: Record<string, RegExp> = {
       "compute-rt-01-reboot-wait": /checkHost|checkDomain|checkCyclictest/,
       "compute-rt-01-verification": /checkDomain|checkCyclictest|verifyGuest/,
@@ -94,12 +103,17 @@ describe("what the program registers", () => {
       assert.doesNotMatch(text, foreign[name], `${name} carries checks it does not run`);
       assert.doesNotMatch(text, /PRIVATE KEY/);
       assert.ok(!text.includes(process.cwd()), `${name} holds this checkout's path`);
-      assert.doesNotMatch(text, /instanceof (SshError|CpuSpecError|CheckFailedError)|extends Error/, `${name} relies on class identity`);
+      assert.doesNotMatch(
+        text,
+        /instanceof (SshError|CpuSpecError|CheckFailedError)|extends Error/,
+        `${name} relies on class identity`,
+      );
     }
   });
 
   it("the key is in no input: the providers get it from the engine's configure", () => {
-    for (const r of dynamic) assert.ok(!JSON.stringify(r.inputs).includes(sshd.userKey.split("\n")[1]), `${r.name}'s inputs hold the key`);
+    for (const r of dynamic)
+      assert.ok(!JSON.stringify(r.inputs).includes(sshd.userKey.split("\n")[1]), `${r.name}'s inputs hold the key`);
     assert.ok(!dynamic.some((r) => "privateKey" in r.inputs));
   });
 });
@@ -107,12 +121,18 @@ describe("what the program registers", () => {
 describe("Check and Diff, as in a preview", () => {
   it("take inputs not known yet, and name each bad input", async () => {
     for (const r of dynamic) {
-      const preview = Object.fromEntries(Object.entries(r.inputs).map(([k, v]) => [k, k === "__provider" ? v : unknownValue]));
+      const preview = Object.fromEntries(
+        Object.entries(r.inputs).map(([k, v]) => [k, k === "__provider" ? v : unknownValue]),
+      );
       const { failures } = await host.check(r.urn, {}, preview);
       assert.deepEqual(failures, [], `${r.name}: ${JSON.stringify(failures)}`);
     }
     const waiter = byName("compute-rt-01-reboot-wait");
-    const { failures } = await host.check(waiter.urn, {}, { ...waiter.inputs, previousBootId: "yesterday", target: { host: "", port: 22, user: "root" } });
+    const { failures } = await host.check(
+      waiter.urn,
+      {},
+      { ...waiter.inputs, previousBootId: "yesterday", target: { host: "", port: 22, user: "root" } },
+    );
     assert.deepEqual(failures.map((f) => f.property).sort(), ["previousBootId", "target.host"]);
   });
 
@@ -159,10 +179,19 @@ describe("host verification through the provider host", () => {
   it("a wrong host key, an unreachable host and a command that overruns its time: each named for the operator", async () => {
     const r = byName("compute-rt-01-verification");
     const other = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJmLMDzsXv6Fx8Sw0Lue6LH45zNKPzEe5Sehxmp2dyp6";
-    await assert.rejects(host.create(r.urn, { ...inputs(), target: { ...target, hostKey: other } }), /host facts .*does not match the pinned hostKey/s);
+    await assert.rejects(
+      host.create(r.urn, { ...inputs(), target: { ...target, hostKey: other } }),
+      /host facts .*does not match the pinned hostKey/s,
+    );
     const closed = await freePort();
-    await assert.rejects(host.create(r.urn, { ...inputs(), target: { ...target, port: closed } }), /cannot connect \(ECONNREFUSED\)/);
-    await assert.rejects(host.create(r.urn, { ...inputs(), script: "sleep 30\n", timeoutSeconds: 2 }), /the command did not finish within 2000 ms/);
+    await assert.rejects(
+      host.create(r.urn, { ...inputs(), target: { ...target, port: closed } }),
+      /cannot connect \(ECONNREFUSED\)/,
+    );
+    await assert.rejects(
+      host.create(r.urn, { ...inputs(), script: "sleep 30\n", timeoutSeconds: 2 }),
+      /the command did not finish within 2000 ms/,
+    );
   });
 
   it("credentials the host refuses", async () => {
@@ -171,7 +200,10 @@ describe("host verification through the provider host", () => {
       const dir = join(sshd.dir, "stranger");
       execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", dir]);
       await stranger.configure({ [KEY_CONFIG]: readFileSync(dir, "utf8") });
-      await assert.rejects(stranger.create(byName("compute-rt-01-verification").urn, inputs()), /authentication failed/);
+      await assert.rejects(
+        stranger.create(byName("compute-rt-01-verification").urn, inputs()),
+        /authentication failed/,
+      );
     } finally {
       await stranger.stop();
     }
@@ -180,7 +212,13 @@ describe("host verification through the provider host", () => {
 
 describe("the reboot waiter through the provider host", () => {
   const waiter = () => byName("compute-rt-01-reboot-wait");
-  const inputs = (timeoutSeconds: number) => ({ ...waiter().inputs, target, previousBootId: OLD_BOOT_ID, rebootScheduled: true, timeoutSeconds });
+  const inputs = (timeoutSeconds: number) => ({
+    ...waiter().inputs,
+    target,
+    previousBootId: OLD_BOOT_ID,
+    rebootScheduled: true,
+    timeoutSeconds,
+  });
 
   it("waits out a host that refuses connections while it reboots, and returns its new boot id", async () => {
     await sshd.down();
@@ -195,7 +233,10 @@ describe("the reboot waiter through the provider host", () => {
   it("a host that never comes back: a timeout naming the host", async () => {
     await sshd.down();
     try {
-      await assert.rejects(host.create(waiter().urn, inputs(6)), /compute-rt-01 \(.*@127\.0\.0\.1:\d+\) did not come back within 6 s .*ECONNREFUSED/s);
+      await assert.rejects(
+        host.create(waiter().urn, inputs(6)),
+        /compute-rt-01 \(.*@127\.0\.0\.1:\d+\) did not come back within 6 s .*ECONNREFUSED/s,
+      );
     } finally {
       await sshd.up();
     }
@@ -206,18 +247,27 @@ describe("domain and guest verification through the provider host", () => {
   it("domain: a server no candidate host runs fails with where it looked", async () => {
     const r = byName("rt-server-domain-verification");
     const news = { ...r.inputs, serverId: "0b7f6c1e-2a3d-4e5f-8a9b-0c1d2e3f4a5b" };
-    await assert.rejects(host.create(r.urn, news), /domain verification of rt-server \(0b7f6c1e-.*\) failed:\n.*instance found/s);
+    await assert.rejects(
+      host.create(r.urn, news),
+      /domain verification of rt-server \(0b7f6c1e-.*\) failed:\n.*instance found/s,
+    );
   });
 
   it("guest: waits for readiness within its bound and says what it saw; a refresh measures nothing", async () => {
     const r = byName("rt-server-guest-verification");
     const news = { ...r.inputs, target, readyTimeoutSeconds: 1 };
-    await assert.rejects(host.create(r.urn, news), /rt-server \(.*\) was not ready within 1 s \(latency\.guest\.readyTimeoutSeconds\): .*non-RT kernel/);
+    await assert.rejects(
+      host.create(r.urn, news),
+      /rt-server \(.*\) was not ready within 1 s \(latency\.guest\.readyTimeoutSeconds\): .*non-RT kernel/,
+    );
     const state = { ...news, observed: [], measured: [], passed: true };
     const started = Date.now();
     const read = await host.read("guest-verification-rt-server", r.urn, state, news);
     assert.ok(Date.now() - started < 20_000);
-    assert.deepEqual((read.properties.observed as { check: string }[]).map((c) => c.check), ["RT kernel", "guest TuneD profile", "guest isolated_cores"]);
+    assert.deepEqual(
+      (read.properties.observed as { check: string }[]).map((c) => c.check),
+      ["RT kernel", "guest TuneD profile", "guest isolated_cores"],
+    );
     assert.deepEqual(read.properties.measured, []);
     assert.equal(read.properties.passed, false);
   });
@@ -227,7 +277,9 @@ describe("the guest's SSH host key, made by the stack and planted through cloud-
   it("the server's user data carries it as a secret, and the guest check pins its public half", () => {
     const key = byName("openstack-rt-rt-server-host-key");
     assert.ok(key.type.endsWith(":GuestHostKey"));
-    const instance = registered.find((r) => r.type === "openstack:compute/instance:Instance" && r.name === "openstack-rt-rt-server-instance");
+    const instance = registered.find(
+      (r) => r.type === "openstack:compute/instance:Instance" && r.name === "openstack-rt-rt-server-instance",
+    );
     assert.ok(instance, "the rt-server instance");
     assert.ok(instance.secretInputs.includes("userData"), "the user data holds a private key: it must be secret");
     const userData = String(instance.inputs.userData);
@@ -246,7 +298,10 @@ describe("the guest's SSH host key, made by the stack and planted through cloud-
     const { publicKey, privateKey } = created.properties as { publicKey: string; privateKey: string };
     assert.match(publicKey, /^ssh-ed25519 AAAAC3NzaC1lZDI1NTE5\S+ openstack-rt rt-server$/);
     assert.equal((await host.diff(created.id, r.urn, created.properties, r.inputs)).changes, "none");
-    const renamed = await host.diff(created.id, r.urn, created.properties, { ...r.inputs, comment: "openstack-rt other" });
+    const renamed = await host.diff(created.id, r.urn, created.properties, {
+      ...r.inputs,
+      comment: "openstack-rt other",
+    });
     assert.deepEqual([renamed.changes, renamed.replaces], ["some", ["comment"]]);
     const guest = await startSshd({ hostKey: privateKey });
     try {

@@ -43,7 +43,12 @@ function scripted(answers: (string | Error)[], overrides: Partial<WaitForBootOpt
   return { options, sleeps, calls: () => calls, now: () => t };
 }
 
-const down = () => sshError("unreachable", "root@192.0.2.11:22", "cannot connect (ECONNREFUSED): check the address, the port and that sshd runs");
+const down = () =>
+  sshError(
+    "unreachable",
+    "root@192.0.2.11:22",
+    "cannot connect (ECONNREFUSED): check the address, the port and that sshd runs",
+  );
 
 describe("waitForNewBootId", () => {
   it("returns the new boot id once the host answers with one, after the old one and a while unreachable", async () => {
@@ -57,7 +62,10 @@ describe("waitForNewBootId", () => {
     const s = scripted([down()], { timeoutMs: 60_000 });
     await assert.rejects(waitForNewBootId(s.options), (e: Error) => {
       assert.match(e.message, /^compute-rt-01 \(root@192\.0\.2\.11:22\) did not come back within 60 s /);
-      assert.match(e.message, /the last of 13 attempts to read its boot id failed: ssh root@192\.0\.2\.11:22: cannot connect \(ECONNREFUSED\)/);
+      assert.match(
+        e.message,
+        /the last of 13 attempts to read its boot id failed: ssh root@192\.0\.2\.11:22: cannot connect \(ECONNREFUSED\)/,
+      );
       return true;
     });
     assert.equal(s.now(), 60_000, "waited the whole timeout and not longer");
@@ -65,7 +73,10 @@ describe("waitForNewBootId", () => {
 
   it("a host that keeps its boot id did not reboot, and the error says so", async () => {
     const s = scripted([OLD], { timeoutMs: 20_000 });
-    await assert.rejects(waitForNewBootId(s.options), /compute-rt-01 .* did not reboot: 20 s after reboot.sh scheduled it, the host still runs boot 5b0d3f0e-3c55-4a4c-8f47-3d1d0f9b2a61 \(asked 5 times\)/);
+    await assert.rejects(
+      waitForNewBootId(s.options),
+      /compute-rt-01 .* did not reboot: 20 s after reboot.sh scheduled it, the host still runs boot 5b0d3f0e-3c55-4a4c-8f47-3d1d0f9b2a61 \(asked 5 times\)/,
+    );
   });
 
   it("the last sleep is cut to the time left, so the deadline holds with any interval", async () => {
@@ -77,7 +88,12 @@ describe("waitForNewBootId", () => {
   it("counts the time a slow probe takes", async () => {
     const s = scripted([]);
     let t = 0;
-    const options = { ...s.options, now: () => t, sleep: (ms: number) => ((t += ms), Promise.resolve()), timeoutMs: 30_000 };
+    const options = {
+      ...s.options,
+      now: () => t,
+      sleep: (ms: number) => ((t += ms), Promise.resolve()),
+      timeoutMs: 30_000,
+    };
     // Each attempt hangs 10 s in a connect timeout.
     options.probe = () => ((t += 10_000), Promise.resolve(down()));
     await assert.rejects(waitForNewBootId(options), /the last of 3 attempts/);
@@ -85,7 +101,10 @@ describe("waitForNewBootId", () => {
 
   it("stops at once when the probe fails in a way waiting cannot fix", async () => {
     const s = scripted([]);
-    s.options.probe = () => Promise.reject(sshError("host-key", "root@192.0.2.11:22", "the server's host key does not match the pinned hostKey"));
+    s.options.probe = () =>
+      Promise.reject(
+        sshError("host-key", "root@192.0.2.11:22", "the server's host key does not match the pinned hostKey"),
+      );
     await assert.rejects(waitForNewBootId(s.options), (e: unknown) => isSshError(e) && e.kind === "host-key");
     assert.deepEqual(s.sleeps, []);
   });
@@ -109,7 +128,13 @@ describe("reboot.sh's report", () => {
   });
 
   it("anything else is an error that shows what was printed", () => {
-    for (const bad of ["", "changed\n", `boot_id=${OLD}\n`, `boot_id=not-a-uuid\nchanged\n`, `boot_id=${OLD}\nboot_id=${NEW}\nchanged\n`]) {
+    for (const bad of [
+      "",
+      "changed\n",
+      `boot_id=${OLD}\n`,
+      `boot_id=not-a-uuid\nchanged\n`,
+      `boot_id=${OLD}\nboot_id=${NEW}\nchanged\n`,
+    ]) {
       assert.throws(() => parseRebootReport(bad), /reboot\.sh's output is not its report/, JSON.stringify(bad));
     }
   });
@@ -122,7 +147,9 @@ describe("reboot.sh's report", () => {
 });
 
 describe("RebootWaiterProvider", () => {
-  const provider = rebootWaiterProvider() as Required<pulumi.dynamic.ResourceProvider<RebootWaiterInputs, RebootWaiterState>>;
+  const provider = rebootWaiterProvider() as Required<
+    pulumi.dynamic.ResourceProvider<RebootWaiterInputs, RebootWaiterState>
+  >;
   const myBootId = readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();
   let sshd: TestSshd;
   let inputs: RebootWaiterInputs;
@@ -142,31 +169,51 @@ describe("RebootWaiterProvider", () => {
   it("create: reads the host's new boot id over SSH with the configured key, and keeps no key in its state", async () => {
     const r = await provider.create(inputs);
     assert.equal(r.id, "compute-rt-01");
-    assert.deepEqual(r.outs, { hostName: "compute-rt-01", target: inputs.target, previousBootId: OLD, rebootScheduled: true, timeoutSeconds: 60, bootId: myBootId });
+    assert.deepEqual(r.outs, {
+      hostName: "compute-rt-01",
+      target: inputs.target,
+      previousBootId: OLD,
+      rebootScheduled: true,
+      timeoutSeconds: 60,
+      bootId: myBootId,
+    });
     assert.doesNotMatch(JSON.stringify(r.outs), /PRIVATE KEY/);
   });
 
   it("when nothing was scheduled, asks nobody: the boot id stays", async () => {
     const closed = await freePort();
-    const r = await provider.update("compute-rt-01", { ...inputs, bootId: OLD }, { ...inputs, rebootScheduled: false, target: { ...inputs.target, port: closed } });
+    const r = await provider.update(
+      "compute-rt-01",
+      { ...inputs, bootId: OLD },
+      { ...inputs, rebootScheduled: false, target: { ...inputs.target, port: closed } },
+    );
     assert.equal(r.outs?.bootId, OLD);
   });
 
   it("a host that still runs the old boot fails with its name and the timeout", async () => {
     const started = Date.now();
-    await assert.rejects(provider.create({ ...inputs, previousBootId: myBootId, timeoutSeconds: 1 }), /compute-rt-01 \(.*@127\.0\.0\.1:\d+\) did not reboot: 1 s after/);
+    await assert.rejects(
+      provider.create({ ...inputs, previousBootId: myBootId, timeoutSeconds: 1 }),
+      /compute-rt-01 \(.*@127\.0\.0\.1:\d+\) did not reboot: 1 s after/,
+    );
     assert.ok(Date.now() - started < 10_000);
   });
 
   it("a host that does not answer fails with its name, the timeout and why", async () => {
     const closed = await freePort();
-    await assert.rejects(provider.create({ ...inputs, target: { ...inputs.target, port: closed }, timeoutSeconds: 1 }), /did not come back within 1 s .*ECONNREFUSED/);
+    await assert.rejects(
+      provider.create({ ...inputs, target: { ...inputs.target, port: closed }, timeoutSeconds: 1 }),
+      /did not come back within 1 s .*ECONNREFUSED/,
+    );
   });
 
   it("a host key that does not match ends the wait at once", async () => {
     const other = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILEZ9Ak3Chw7pUqhmeFtPzChapi4MzTG0VCi8fxsKcRb";
     const started = Date.now();
-    await assert.rejects(provider.create({ ...inputs, target: { ...inputs.target, hostKey: other } }), /the server's host key does not match the pinned hostKey/);
+    await assert.rejects(
+      provider.create({ ...inputs, target: { ...inputs.target, hostKey: other } }),
+      /the server's host key does not match the pinned hostKey/,
+    );
     assert.ok(Date.now() - started < 10_000, "did not wait for the 60 s timeout");
   });
 
@@ -175,13 +222,30 @@ describe("RebootWaiterProvider", () => {
     const unknown = pulumi.runtime.unknownValue as unknown;
     const preview = { ...inputs, previousBootId: unknown, rebootScheduled: unknown } as RebootWaiterInputs;
     assert.deepEqual(await provider.check(inputs, preview), { inputs: preview });
-    const bad = { ...inputs, previousBootId: "yesterday", rebootScheduled: "yes", timeoutSeconds: 0, target: { host: "", port: "22", user: "root" } } as unknown as RebootWaiterInputs;
+    const bad = {
+      ...inputs,
+      previousBootId: "yesterday",
+      rebootScheduled: "yes",
+      timeoutSeconds: 0,
+      target: { host: "", port: "22", user: "root" },
+    } as unknown as RebootWaiterInputs;
     const r = await provider.check(inputs, bad);
-    assert.deepEqual(r.failures?.map((f) => f.property).sort(), ["previousBootId", "rebootScheduled", "target.host", "target.port", "timeoutSeconds"]);
+    assert.deepEqual(r.failures?.map((f) => f.property).sort(), [
+      "previousBootId",
+      "rebootScheduled",
+      "target.host",
+      "target.port",
+      "timeoutSeconds",
+    ]);
 
     const state = { ...inputs, bootId: NEW };
     assert.deepEqual(await provider.diff("compute-rt-01", state, inputs), { changes: false });
-    assert.deepEqual(await provider.diff("compute-rt-01", state, { ...inputs, previousBootId: NEW }), { changes: true });
-    assert.deepEqual(await provider.diff("compute-rt-01", state, { ...inputs, target: { ...inputs.target, port: 2222 } }), { changes: true });
+    assert.deepEqual(await provider.diff("compute-rt-01", state, { ...inputs, previousBootId: NEW }), {
+      changes: true,
+    });
+    assert.deepEqual(
+      await provider.diff("compute-rt-01", state, { ...inputs, target: { ...inputs.target, port: 2222 } }),
+      { changes: true },
+    );
   });
 });

@@ -54,7 +54,10 @@ describe("runSsh", () => {
   });
 
   it("reports missing credentials before connecting", async () => {
-    await assert.rejects(runSsh(target, {}, "true"), (e: unknown) => kindOf("auth")(e) && /SSH_AUTH_SOCK/.test((e as Error).message));
+    await assert.rejects(
+      runSsh(target, {}, "true"),
+      (e: unknown) => kindOf("auth")(e) && /SSH_AUTH_SOCK/.test((e as Error).message),
+    );
   });
 
   it("reports an unreachable host after its retries", async () => {
@@ -93,7 +96,10 @@ describe("runSsh", () => {
     try {
       for (let i = 0; i < 50; i++) {
         try {
-          execFileSync("ssh-add", [join(sshd.dir, "user")], { env: { ...process.env, SSH_AUTH_SOCK: join(sshd.dir, "agent.sock") }, stdio: "ignore" });
+          execFileSync("ssh-add", [join(sshd.dir, "user")], {
+            env: { ...process.env, SSH_AUTH_SOCK: join(sshd.dir, "agent.sock") },
+            stdio: "ignore",
+          });
           break;
         } catch {
           await new Promise((r) => setTimeout(r, 50));
@@ -107,7 +113,11 @@ describe("runSsh", () => {
   });
 
   it("goes through a bastion", async () => {
-    const r = await runSsh({ ...target, proxy: { host: "127.0.0.1", port: sshd.port, user: sshd.user, hostKey: sshd.hostKeyPub } }, { privateKey: sshd.userKey }, "echo hopped");
+    const r = await runSsh(
+      { ...target, proxy: { host: "127.0.0.1", port: sshd.port, user: sshd.user, hostKey: sshd.hostKeyPub } },
+      { privateKey: sshd.userKey },
+      "echo hopped",
+    );
     assert.equal(r.stdout, "hopped\n");
   });
 });
@@ -121,7 +131,9 @@ describe("a host that accepts SSH and then goes silent or away (as while it rebo
       client.on("session", (accept, reject) => onSession(accept, reject, () => client.end()));
       client.on("error", () => {});
     });
-    const port = await new Promise<number>((resolve) => server.listen(0, "127.0.0.1", () => resolve((server.address() as { port: number }).port)));
+    const port = await new Promise<number>((resolve) =>
+      server.listen(0, "127.0.0.1", () => resolve((server.address() as { port: number }).port)),
+    );
     return { target: { host: "127.0.0.1", port, user: "root", hostKey: pair.public }, close: () => server.close() };
   }
 
@@ -129,7 +141,10 @@ describe("a host that accepts SSH and then goes silent or away (as while it rebo
     const host = await fakeHost(() => {});
     try {
       const started = Date.now();
-      await assert.rejects(runSsh(host.target, { privateKey: sshd.userKey }, "true", { commandTimeoutMs: 1_500 }), kindOf("timeout"));
+      await assert.rejects(
+        runSsh(host.target, { privateKey: sshd.userKey }, "true", { commandTimeoutMs: 1_500 }),
+        kindOf("timeout"),
+      );
       assert.ok(Date.now() - started < 5_000);
     } finally {
       host.close();
@@ -140,7 +155,11 @@ describe("a host that accepts SSH and then goes silent or away (as while it rebo
     const host = await fakeHost((_accept, _reject, end) => end());
     try {
       const started = Date.now();
-      await assert.rejects(runSsh(host.target, { privateKey: sshd.userKey }, "true", { commandTimeoutMs: 60_000 }), (e: unknown) => kindOf("unreachable")(e) && /connection closed before the command finished/.test((e as Error).message));
+      await assert.rejects(
+        runSsh(host.target, { privateKey: sshd.userKey }, "true", { commandTimeoutMs: 60_000 }),
+        (e: unknown) =>
+          kindOf("unreachable")(e) && /connection closed before the command finished/.test((e as Error).message),
+      );
       assert.ok(Date.now() - started < 10_000);
     } finally {
       host.close();

@@ -19,8 +19,14 @@ it("the dev stack registers exactly the committed URNs", async () => {
   assert.ok(loaded.ok, loaded.ok ? "" : loaded.error);
   const urns = [...new Set(loaded.resources.map((r) => r.urn))].sort();
   if (process.env.UPDATE_URNS === "1") writeFileSync(LIST, `${urns.join("\n")}\n`);
-  const committed = readFileSync(LIST, "utf8").split("\n").filter((l) => l !== "");
+  const committed = readFileSync(LIST, "utf8")
+    .split("\n")
+    .filter((l) => l !== "");
   const gone = committed.filter((u) => !urns.includes(u));
   const added = urns.filter((u) => !committed.includes(u));
-  assert.deepEqual({ gone, added }, { gone: [], added: [] }, "a changed URN replaces its resource: add an alias, or update the list on purpose (see the header)");
+  assert.deepEqual(
+    { gone, added },
+    { gone: [], added: [] },
+    "a changed URN replaces its resource: add an alias, or update the list on purpose (see the header)",
+  );
 });

@@ -25,7 +25,11 @@ let sshd: TestSshd;
 /** The providers as the program serializes them: before the engine configured any key. */
 const serialized = new Map<string, string>();
 before(async () => {
-  for (const [name, provider] of [["host", hostCheckProvider], ["domain", domainCheckProvider], ["guest", guestCheckProvider]] as const) {
+  for (const [name, provider] of [
+    ["host", hostCheckProvider],
+    ["domain", domainCheckProvider],
+    ["guest", guestCheckProvider],
+  ] as const) {
     serialized.set(name, (await pulumi.runtime.serializeFunction(() => provider, { allowSecrets: true })).text);
   }
   sshd = await startSshd();
@@ -53,8 +57,14 @@ describe("check/diff do no I/O and re-run only for real changes", () => {
   it("re-runs when the plan, the boot id or verifyRevision changes, or the last refresh failed", async () => {
     const olds = { ...hostInputs(), observed: [], measured: [], passed: true };
     assert.equal((await p.diff("id", olds, { ...hostInputs(), verifyRevision: "2" })).changes, true);
-    assert.equal((await p.diff("id", olds, { ...hostInputs(), bootId: "0c9e4a52-1b7e-4f0d-a1a3-7e0c1f1b9d27" })).changes, true);
-    assert.equal((await p.diff("id", olds, { ...hostInputs(), plan: { ...hostPlan, isolated: "5-11" } })).changes, true);
+    assert.equal(
+      (await p.diff("id", olds, { ...hostInputs(), bootId: "0c9e4a52-1b7e-4f0d-a1a3-7e0c1f1b9d27" })).changes,
+      true,
+    );
+    assert.equal(
+      (await p.diff("id", olds, { ...hostInputs(), plan: { ...hostPlan, isolated: "5-11" } })).changes,
+      true,
+    );
     assert.equal((await p.diff("id", { ...olds, passed: false }, hostInputs())).changes, true);
   });
 
@@ -64,14 +74,21 @@ describe("check/diff do no I/O and re-run only for real changes", () => {
     const preview = { ...hostInputs(), bootId: pulumi.runtime.unknownValue, target: pulumi.runtime.unknownValue };
     assert.deepEqual(await p.check({}, preview), { inputs: preview });
     const bad = { ...hostInputs(), hostName: "", target: { host: "h", port: "22", user: "" } };
-    assert.deepEqual((await p.check({}, bad)).failures?.map((f) => f.property), ["hostName", "target.user", "target.port"]);
+    assert.deepEqual(
+      (await p.check({}, bad)).failures?.map((f) => f.property),
+      ["hostName", "target.user", "target.port"],
+    );
   });
 });
 
 describe("create, update and read run the checks over SSH", () => {
   it("fail the deployment with the report as a plain Error, without the key", async () => {
     await assert.rejects(p.create(hostInputs()), (e: unknown) => {
-      assert.equal(Object.getPrototypeOf(e), Error.prototype, "a plain Error: a subclass loses its message in the engine");
+      assert.equal(
+        Object.getPrototypeOf(e),
+        Error.prototype,
+        "a plain Error: a subclass loses its message in the engine",
+      );
       const message = (e as Error).message;
       assert.match(message, /^host verification of compute-rt-01 failed:\n/);
       assert.match(message, /FAIL\s+RT kernel/);
@@ -82,7 +99,13 @@ describe("create, update and read run the checks over SSH", () => {
 
   it("read re-reads the observed facts, keeps what was measured, reports drift, and is the same twice", async () => {
     const measured = [pass("device IRQs on isolated CPUs", "none on CPUs 4-11", "none")];
-    const state = { ...hostInputs(), observed: [], measured, passed: true, privateKey: "an old key from an earlier version's state" };
+    const state = {
+      ...hostInputs(),
+      observed: [],
+      measured,
+      passed: true,
+      privateKey: "an old key from an earlier version's state",
+    };
     const first = await p.read("host-verification-compute-rt-01", state);
     const second = await p.read("host-verification-compute-rt-01", { ...state, ...first.props });
     const props = first.props as Record<string, unknown>;
@@ -109,7 +132,13 @@ describe("create, update and read run the checks over SSH", () => {
   });
 
   it("a run with no results is not a pass", async () => {
-    const q = checkProvider<{ name: string }>({ inputs: ["name"], what: (i) => i.name, id: () => "id", problems: () => [], run: () => Promise.resolve({ observed: [], measured: [] }) });
+    const q = checkProvider<{ name: string }>({
+      inputs: ["name"],
+      what: (i) => i.name,
+      id: () => "id",
+      problems: () => [],
+      run: () => Promise.resolve({ observed: [], measured: [] }),
+    });
     await assert.rejects(q.create({ name: "empty" }), /no checks ran/);
   });
 });

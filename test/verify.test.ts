@@ -10,7 +10,18 @@ import type { StackPlan } from "../lib/plan";
 import { planStack } from "../lib/plan";
 import type { SshTarget } from "../lib/ssh";
 import type { RunScript } from "../lib/verify";
-import { allResults, allScriptTexts, guestReadiness, observeGuest, parseSections, sshRunner, verifyDomain, verifyGuest, verifyHost, waitForGuest } from "../lib/verify";
+import {
+  allResults,
+  allScriptTexts,
+  guestReadiness,
+  observeGuest,
+  parseSections,
+  sshRunner,
+  verifyDomain,
+  verifyGuest,
+  verifyHost,
+  waitForGuest,
+} from "../lib/verify";
 import { expectationFromPlan } from "../lib/checks/domain-expectation";
 import { devRaw } from "./support/dev-config";
 import type { TestSshd } from "./support/sshd";
@@ -46,7 +57,10 @@ describe("host checks over SSH", () => {
     const v = await verifyHost(run, host, { hwlatdetect: { enabled: false, thresholdUs: 20, durationSeconds: 1 } });
     const results = allResults(v);
     assert.ok(results.length > 8, formatReport(results));
-    assert.deepEqual(v.measured.map((x) => x.check), ["device IRQs on isolated CPUs"]);
+    assert.deepEqual(
+      v.measured.map((x) => x.check),
+      ["device IRQs on isolated CPUs"],
+    );
     assert.equal(byName(results, "RT kernel")?.ok, false);
     assert.match(byName(results, "RT kernel")!.hint, /install the RT kernel/);
     assert.ok(results.some((x) => !x.ok && /isolated/i.test(x.check)));
@@ -55,9 +69,13 @@ describe("host checks over SSH", () => {
 
   it("report an unreachable host as a failed check", async () => {
     const closed = await freePort();
-    const { observed: results } = await verifyHost(sshRunner({ ...target, port: closed }, { privateKey: sshd.userKey }, allScriptTexts(), { retries: 0 }), host, {
-      hwlatdetect: { enabled: false, thresholdUs: 20, durationSeconds: 1 },
-    });
+    const { observed: results } = await verifyHost(
+      sshRunner({ ...target, port: closed }, { privateKey: sshd.userKey }, allScriptTexts(), { retries: 0 }),
+      host,
+      {
+        hwlatdetect: { enabled: false, thresholdUs: 20, durationSeconds: 1 },
+      },
+    );
     assert.equal(results.length, 1);
     assert.equal(results[0].ok, false);
     assert.match(results[0].observed, /ECONNREFUSED/);
@@ -66,23 +84,31 @@ describe("host checks over SSH", () => {
 
   it("report a wrong host key without running anything", async () => {
     const other = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJmLMDzsXv6Fx8Sw0Lue6LH45zNKPzEe5Sehxmp2dyp6";
-    const { observed: results } = await verifyHost(sshRunner({ ...target, hostKey: other }, { privateKey: sshd.userKey }, allScriptTexts()), host, {
-      hwlatdetect: { enabled: false, thresholdUs: 20, durationSeconds: 1 },
-    });
+    const { observed: results } = await verifyHost(
+      sshRunner({ ...target, hostKey: other }, { privateKey: sshd.userKey }, allScriptTexts()),
+      host,
+      {
+        hwlatdetect: { enabled: false, thresholdUs: 20, durationSeconds: 1 },
+      },
+    );
     assert.match(results[0].observed, /does not match the pinned hostKey/);
   });
 });
 
 describe("domain checks over SSH", () => {
   it("say the instance is on none of the hosts when no host runs it", async () => {
-    const { host: found, results } = await verifyDomain("0b7f6c1e-2a3d-4e5f-8a9b-0c1d2e3f4a5b", [{ name: "local", run, expectation: expectationFromPlan(host, rt1) }]);
+    const { host: found, results } = await verifyDomain("0b7f6c1e-2a3d-4e5f-8a9b-0c1d2e3f4a5b", [
+      { name: "local", run, expectation: expectationFromPlan(host, rt1) },
+    ]);
     assert.equal(found, null);
     assert.equal(results[0].ok, false);
     assert.match(results[0].observed, /local: not there/);
   });
 
   it("report a script that fails, with its stderr", async () => {
-    const { results } = await verifyDomain("not-a-uuid", [{ name: "local", run, expectation: expectationFromPlan(host, rt1) }]);
+    const { results } = await verifyDomain("not-a-uuid", [
+      { name: "local", run, expectation: expectationFromPlan(host, rt1) },
+    ]);
     assert.match(results[0].observed, /exit 2: "domain-xml.sh: not-a-uuid is not an instance UUID"/);
   });
 });
@@ -99,7 +125,9 @@ describe("guest checks over SSH (this machine standing in for the guest)", () =>
   });
 
   it("report a run that fails mid-way with the script's stderr", async () => {
-    const results = allResults(await verifyGuest(run, { ...guest, housekeepingVcpus: "0-" }, { durationSeconds: 1, maxUs: 20, meanUs: 10 }));
+    const results = allResults(
+      await verifyGuest(run, { ...guest, housekeepingVcpus: "0-" }, { durationSeconds: 1, maxUs: 20, meanUs: 10 }),
+    );
     assert.equal(results.length, 1);
     assert.match(results[0].observed, /exit 2: "guest-latency.sh: 0- is not a CPU list"/);
   });
@@ -119,7 +147,10 @@ describe("refresh reads only what stays the same", () => {
     const guest = { realtimeVcpus: "1", housekeepingVcpus: "0", tunedIsolatedCores: "1", kernelArgs: [] };
     const started = Date.now();
     const v = await observeGuest(run, guest);
-    assert.deepEqual(v.observed.map((x) => x.check), ["RT kernel", "guest TuneD profile", "guest isolated_cores"]);
+    assert.deepEqual(
+      v.observed.map((x) => x.check),
+      ["RT kernel", "guest TuneD profile", "guest isolated_cores"],
+    );
     assert.deepEqual(v.measured, []);
     assert.ok(Date.now() - started < 5_000, "measured nothing");
   });
@@ -135,7 +166,13 @@ describe("waiting for a guest to be ready", () => {
   it("this machine is not ready (no RT kernel): waits, tells each new state once, and fails at the bound", async () => {
     const said: string[] = [];
     await assert.rejects(
-      waitForGuest(run, guest, { name: "rt-server", timeoutMs: 30_000, intervalMs: 10_000, ...clock(), progress: (m) => said.push(m) }),
+      waitForGuest(run, guest, {
+        name: "rt-server",
+        timeoutMs: 30_000,
+        intervalMs: 10_000,
+        ...clock(),
+        progress: (m) => said.push(m),
+      }),
       /rt-server was not ready within 30 s \(latency\.guest\.readyTimeoutSeconds\): /,
     );
     assert.equal(new Set(said.map((m) => m.replace(/ \(\d+ s\)$/, ""))).size, said.length, said.join("\n"));
@@ -147,17 +184,35 @@ describe("waiting for a guest to be ready", () => {
     const wrong = sshRunner({ ...target, hostKey: other }, { privateKey: sshd.userKey }, allScriptTexts());
     const r = await guestReadiness(wrong, guest);
     assert.deepEqual({ ready: r.ready, final: !r.ready && r.final }, { ready: false, final: true });
-    await assert.rejects(waitForGuest(wrong, guest, { name: "rt-server", timeoutMs: 600_000, intervalMs: 10_000, ...clock(), progress: () => {} }), /rt-server is not ready: .*does not match the pinned hostKey/);
+    await assert.rejects(
+      waitForGuest(wrong, guest, {
+        name: "rt-server",
+        timeoutMs: 600_000,
+        intervalMs: 10_000,
+        ...clock(),
+        progress: () => {},
+      }),
+      /rt-server is not ready: .*does not match the pinned hostKey/,
+    );
   });
 
   it("a failed cloud-init is final; done with an RT kernel is ready", async () => {
-    const answer = (status: string, kernel: string): RunScript => () =>
-      Promise.resolve({ code: 0, signal: null, stderr: "", stdout: `=== uname-v ===\n${kernel}\n=== cloud-init ===\nstatus: ${status}\n=== end ===\n` });
+    const answer =
+      (status: string, kernel: string): RunScript =>
+      () =>
+        Promise.resolve({
+          code: 0,
+          signal: null,
+          stderr: "",
+          stdout: `=== uname-v ===\n${kernel}\n=== cloud-init ===\nstatus: ${status}\n=== end ===\n`,
+        });
     const rt = "#1 SMP PREEMPT_RT Debian 6.1.158-1 (2025-11-20)";
     const failed = await guestReadiness(answer("error", "#1 SMP PREEMPT_DYNAMIC Debian 6.1.158-1"), guest);
     assert.ok(!failed.ready && failed.final && /cloud-init failed \(status: error\)/.test(failed.state));
     const rebooting = await guestReadiness(answer("done", "#1 SMP PREEMPT_DYNAMIC Debian 6.1.158-1"), guest);
-    assert.ok(!rebooting.ready && !rebooting.final && /waiting for its reboot into the RT kernel/.test(rebooting.state));
+    assert.ok(
+      !rebooting.ready && !rebooting.final && /waiting for its reboot into the RT kernel/.test(rebooting.state),
+    );
     const running = await guestReadiness(answer("running", rt), guest);
     assert.ok(!running.ready && !running.final);
     assert.deepEqual(await guestReadiness(answer("done", rt), guest), { ready: true });

@@ -60,15 +60,31 @@ describe("cidrReach", () => {
   for (const [cidr, reach] of cases) it(`${cidr}: ${reach}`, () => assert.equal(cidrReach(cidr), reach));
 
   it("parses strictly", () => {
-    for (const bad of ["256.0.0.0/8", "10.0.0.0/33", "010.0.0.0/8", "10.0.0.0/08", ":::/64", "::1::/64", "2001:db8::/129", "10.0.0.0", "1.2.3/8"]) assert.equal(parseCidr(bad), null, bad);
-    for (const bad of ["256.1.1.1", "1.2.3", ":::::", "fe80::1%$(id)", "fe80::1%", "::1%a%b"]) assert.equal(isIpAddress(bad), false, bad);
-    for (const good of ["192.0.2.1", "::", "::1", "fe80::1%eth0", "::ffff:192.0.2.1", "2001:db8:0:0:0:0:0:1"]) assert.equal(isIpAddress(good), true, good);
+    for (const bad of [
+      "256.0.0.0/8",
+      "10.0.0.0/33",
+      "010.0.0.0/8",
+      "10.0.0.0/08",
+      ":::/64",
+      "::1::/64",
+      "2001:db8::/129",
+      "10.0.0.0",
+      "1.2.3/8",
+    ])
+      assert.equal(parseCidr(bad), null, bad);
+    for (const bad of ["256.1.1.1", "1.2.3", ":::::", "fe80::1%$(id)", "fe80::1%", "::1%a%b"])
+      assert.equal(isIpAddress(bad), false, bad);
+    for (const good of ["192.0.2.1", "::", "::1", "fe80::1%eth0", "::ffff:192.0.2.1", "2001:db8:0:0:0:0:0:1"])
+      assert.equal(isIpAddress(good), true, good);
   });
 });
 
 describe("stackWarnings", () => {
   it("has nothing to say about the dev stack: every target pinned, documentation ranges only", () => {
-    assert.deepEqual(warningsOf(() => {}), { warnings: [], notes: [] });
+    assert.deepEqual(
+      warningsOf(() => {}),
+      { warnings: [], notes: [] },
+    );
   });
 
   it("warns about every unpinned SSH target, saying what is at stake and how to pin it", () => {
@@ -78,8 +94,14 @@ describe("stackWarnings", () => {
       delete (raw.controller as { ssh: Record<string, unknown> }).ssh.hostKey;
     });
     assert.deepEqual(notes, []);
-    assert.deepEqual(warnings.map((w) => w.path), ["openstack-rt:hosts[0].ssh", "openstack-rt:hosts[1].ssh.proxy", "openstack-rt:controller.ssh"]);
-    assert.match(warnings[0].message, /^no hostKey, so root@192\.0\.2\.11:22 is not authenticated: any machine answering at that address gets host prep's root commands/);
+    assert.deepEqual(
+      warnings.map((w) => w.path),
+      ["openstack-rt:hosts[0].ssh", "openstack-rt:hosts[1].ssh.proxy", "openstack-rt:controller.ssh"],
+    );
+    assert.match(
+      warnings[0].message,
+      /^no hostKey, so root@192\.0\.2\.11:22 is not authenticated: any machine answering at that address gets host prep's root commands/,
+    );
     assert.match(warnings[0].message, /npm run discover -- --stack <stack> --host compute-rt-01/);
     assert.match(warnings[0].message, /ssh-keyscan -p 22 192\.0\.2\.11` after checking its fingerprint out of band/);
     assert.match(warnings[0].message, /or set insecureSkipHostKeyCheck: true to accept the risk$/);
@@ -93,16 +115,30 @@ describe("stackWarnings", () => {
       ssh(raw, 0).insecureSkipHostKeyCheck = true;
     });
     assert.deepEqual(warnings, []);
-    assert.deepEqual(notes, [{ path: "openstack-rt:hosts[0].ssh", message: "root@192.0.2.11:22: host key not checked (insecureSkipHostKeyCheck: true)" }]);
+    assert.deepEqual(notes, [
+      {
+        path: "openstack-rt:hosts[0].ssh",
+        message: "root@192.0.2.11:22: host key not checked (insecureSkipHostKeyCheck: true)",
+      },
+    ]);
   });
 
   it("names each security-group CIDR that reaches public addresses", () => {
     const { warnings } = warningsOf((raw) => {
       raw.securityGroup = { name: "sg", sshCidr: "203.0.112.0/24", icmpCidr: "0.0.0.0/0" };
     });
-    assert.deepEqual(warnings.map((w) => w.path), ["openstack-rt:securityGroup.sshCidr", "openstack-rt:securityGroup.icmpCidr"]);
-    assert.match(warnings[0].message, /^"203\.0\.112\.0\/24" reaches public addresses: the RT servers' SSH \(22\/tcp\) is open to addresses outside private ranges/);
-    assert.match(warnings[1].message, /^"0\.0\.0\.0\/0" reaches \(nearly\) every address on the internet: the RT servers answer ICMP from the internet/);
+    assert.deepEqual(
+      warnings.map((w) => w.path),
+      ["openstack-rt:securityGroup.sshCidr", "openstack-rt:securityGroup.icmpCidr"],
+    );
+    assert.match(
+      warnings[0].message,
+      /^"203\.0\.112\.0\/24" reaches public addresses: the RT servers' SSH \(22\/tcp\) is open to addresses outside private ranges/,
+    );
+    assert.match(
+      warnings[1].message,
+      /^"0\.0\.0\.0\/0" reaches \(nearly\) every address on the internet: the RT servers answer ICMP from the internet/,
+    );
   });
 
   it("SSH from anywhere is a problem without allowSshFromAnywhere, and a warning with it", () => {
@@ -110,11 +146,17 @@ describe("stackWarnings", () => {
     raw.securityGroup = { name: "sg", sshCidr: "0.0.0.0/1", icmpCidr: "10.0.0.0/8" };
     const refused = decideStack(raw, PROJECT_DIR);
     assert.ok(!refused.ok);
-    assert.deepEqual(refused.problems.map((p) => p.path), ["openstack-rt:securityGroup.sshCidr"]);
+    assert.deepEqual(
+      refused.problems.map((p) => p.path),
+      ["openstack-rt:securityGroup.sshCidr"],
+    );
     (raw.securityGroup as Record<string, unknown>).allowSshFromAnywhere = true;
     const allowed = decideStack(raw, PROJECT_DIR);
     assert.ok(allowed.ok);
-    assert.deepEqual(allowed.warnings.map((w) => w.path), ["openstack-rt:securityGroup.sshCidr"]);
+    assert.deepEqual(
+      allowed.warnings.map((w) => w.path),
+      ["openstack-rt:securityGroup.sshCidr"],
+    );
     assert.match(allowed.warnings[0].message, /open to the internet \(allowSshFromAnywhere is set\)/);
   });
 });
@@ -122,21 +164,36 @@ describe("stackWarnings", () => {
 describe("warnings in npm run plan and in the program", () => {
   const dir = mkdtempSync(join(tmpdir(), "warnings-"));
   after(() => rmSync(dir, { recursive: true, force: true }));
-  const doc = parse(readFileSync(join(PROJECT_DIR, "Pulumi.dev.yaml"), "utf8")) as { config: Record<string, { ssh: Record<string, unknown> }[]> };
+  const doc = parse(readFileSync(join(PROJECT_DIR, "Pulumi.dev.yaml"), "utf8")) as {
+    config: Record<string, { ssh: Record<string, unknown> }[]>;
+  };
   delete doc.config["openstack-rt:hosts"][0].ssh.hostKey;
   delete doc.config["openstack-rt:hosts"][1].ssh.hostKey;
   doc.config["openstack-rt:hosts"][1].ssh.insecureSkipHostKeyCheck = true;
   const file = join(dir, "Pulumi.unpinned.yaml");
   writeFileSync(file, stringify(doc));
-  const run = (...args: string[]) => spawnSync(process.execPath, ["--import", "tsx", join(PROJECT_DIR, "lib", "cli", "plan.ts"), "--config", file, ...args], { encoding: "utf8", cwd: PROJECT_DIR });
+  const run = (...args: string[]) =>
+    spawnSync(
+      process.execPath,
+      ["--import", "tsx", join(PROJECT_DIR, "lib", "cli", "plan.ts"), "--config", file, ...args],
+      { encoding: "utf8", cwd: PROJECT_DIR },
+    );
 
   it("text: the plan on stdout, the warnings loudly on stderr, the note in one line", () => {
     const r = run();
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /^Plan of stack "dev"/);
     assert.equal(
-      r.stderr.split("\n").filter((l) => l !== "").map((l) => l.replace(/: no hostKey.*/, ": no hostKey ...")).join("\n"),
-      ["WARNING: 1 warning about the stack config:", "  ! openstack-rt:hosts[0].ssh: no hostKey ...", "note: openstack-rt:hosts[1].ssh: root@192.0.2.12:22: host key not checked (insecureSkipHostKeyCheck: true)"].join("\n"),
+      r.stderr
+        .split("\n")
+        .filter((l) => l !== "")
+        .map((l) => l.replace(/: no hostKey.*/, ": no hostKey ..."))
+        .join("\n"),
+      [
+        "WARNING: 1 warning about the stack config:",
+        "  ! openstack-rt:hosts[0].ssh: no hostKey ...",
+        "note: openstack-rt:hosts[1].ssh: root@192.0.2.12:22: host key not checked (insecureSkipHostKeyCheck: true)",
+      ].join("\n"),
     );
   });
 
@@ -145,20 +202,40 @@ describe("warnings in npm run plan and in the program", () => {
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stderr, "");
     const json = JSON.parse(r.stdout) as { warnings: { path: string }[]; notes: { path: string }[] };
-    assert.deepEqual(json.warnings.map((w) => w.path), ["openstack-rt:hosts[0].ssh"]);
-    assert.deepEqual(json.notes.map((w) => w.path), ["openstack-rt:hosts[1].ssh"]);
+    assert.deepEqual(
+      json.warnings.map((w) => w.path),
+      ["openstack-rt:hosts[0].ssh"],
+    );
+    assert.deepEqual(
+      json.notes.map((w) => w.path),
+      ["openstack-rt:hosts[1].ssh"],
+    );
   });
 
   it("--markdown: a warning block before the folded plan", () => {
     const r = run("--markdown");
     assert.equal(r.status, 0, r.stderr);
     const head = r.stdout.slice(0, r.stdout.indexOf("<details>"));
-    assert.match(head, /^### Stack `dev`\n\n> \[!WARNING\]\n> \*\*1 warning\*\* about the stack config:\n>\n> - `openstack-rt:hosts\[0\]\.ssh`: no hostKey, so root@192\.0\.2\.11:22 is not authenticated: /m);
-    assert.match(head, /\n_Note:_ `openstack-rt:hosts\[1\]\.ssh`: root@192\.0\.2\.12:22: host key not checked \(insecureSkipHostKeyCheck: true\)\n/);
+    assert.match(
+      head,
+      /^### Stack `dev`\n\n> \[!WARNING\]\n> \*\*1 warning\*\* about the stack config:\n>\n> - `openstack-rt:hosts\[0\]\.ssh`: no hostKey, so root@192\.0\.2\.11:22 is not authenticated: /m,
+    );
+    assert.match(
+      head,
+      /\n_Note:_ `openstack-rt:hosts\[1\]\.ssh`: root@192\.0\.2\.12:22: host key not checked \(insecureSkipHostKeyCheck: true\)\n/,
+    );
   });
 
   it("the program logs each warning once (pulumi.log.warn) and each note as info, in a preview", async () => {
-    await pulumi.runtime.setMocks({ newResource: (a) => ({ id: `${a.name}-id`, state: a.inputs as Record<string, unknown> }), call: (a) => a.inputs as Record<string, unknown> }, "openstack-rt", "dev", true);
+    await pulumi.runtime.setMocks(
+      {
+        newResource: (a) => ({ id: `${a.name}-id`, state: a.inputs as Record<string, unknown> }),
+        call: (a) => a.inputs as Record<string, unknown>,
+      },
+      "openstack-rt",
+      "dev",
+      true,
+    );
     const config: Record<string, string> = {};
     for (const [k, v] of Object.entries(devRaw())) config[`${CONFIG_NAMESPACE}:${k}`] = JSON.stringify(v);
     config[`${CONFIG_NAMESPACE}:hosts`] = JSON.stringify(doc.config["openstack-rt:hosts"]);
@@ -169,8 +246,14 @@ describe("warnings in npm run plan and in the program", () => {
       planFromPulumiConfig(new pulumi.Config());
       const warned = warn.mock.calls.map((c) => String(c.arguments[0]));
       assert.equal(warned.length, 1);
-      assert.match(warned[0], /^openstack-rt:hosts\[0\]\.ssh: no hostKey, so root@192\.0\.2\.11:22 is not authenticated/);
-      assert.deepEqual(info.mock.calls.map((c) => String(c.arguments[0])), ["openstack-rt:hosts[1].ssh: root@192.0.2.12:22: host key not checked (insecureSkipHostKeyCheck: true)"]);
+      assert.match(
+        warned[0],
+        /^openstack-rt:hosts\[0\]\.ssh: no hostKey, so root@192\.0\.2\.11:22 is not authenticated/,
+      );
+      assert.deepEqual(
+        info.mock.calls.map((c) => String(c.arguments[0])),
+        ["openstack-rt:hosts[1].ssh: root@192.0.2.12:22: host key not checked (insecureSkipHostKeyCheck: true)"],
+      );
     } finally {
       warn.mock.restore();
       info.mock.restore();

@@ -43,7 +43,8 @@ export type PlannedSetsRead = { ok: true; sets: PlannedSets } | { ok: false; err
 export function plannedSets(e: DomainExpectation): PlannedSetsRead {
   try {
     const nodeOf = new Map<number, number>();
-    for (const [node, cpus] of Object.entries(e.nodeCpus)) for (const c of parseCpuList(cpus)) nodeOf.set(c, Number(node));
+    for (const [node, cpus] of Object.entries(e.nodeCpus))
+      for (const c of parseCpuList(cpus)) nodeOf.set(c, Number(node));
     return {
       ok: true,
       sets: {
@@ -93,7 +94,11 @@ export function pmuOffIn(extraSpecs: Record<string, string>): boolean {
  * The expectation for an instance of a planned flavor on a planned host. The flavor must be one
  * the plan accepted: Nova's model throws for flavors the API would reject.
  */
-export function expectationFromPlan(host: HostPlan, flavor: FlavorPlan, imageProps: Record<string, string> = {}): DomainExpectation {
+export function expectationFromPlan(
+  host: HostPlan,
+  flavor: FlavorPlan,
+  imageProps: Record<string, string> = {},
+): DomainExpectation {
   const request = guestRequest({ vcpus: flavor.vcpus, ramMb: flavor.ramMb, extraSpecs: flavor.extraSpecs }, imageProps);
   // The plan reserves one huge page size per host. `large` can only get that one; `any` falls
   // back to small pages when a guest cell's memory is not a whole number of them.

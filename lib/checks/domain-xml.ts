@@ -46,8 +46,20 @@ function cpuset(raw: string | undefined): CpusetAttr {
 
 // libvirt's scaled-integer units (docs: formatdomain "Memory Allocation"); the default is KiB.
 const UNIT_BYTES: Record<string, number> = {
-  b: 1, bytes: 1, kb: 1e3, k: 1024, kib: 1024, mb: 1e6, m: 1024 ** 2, mib: 1024 ** 2,
-  gb: 1e9, g: 1024 ** 3, gib: 1024 ** 3, tb: 1e12, t: 1024 ** 4, tib: 1024 ** 4,
+  b: 1,
+  bytes: 1,
+  kb: 1e3,
+  k: 1024,
+  kib: 1024,
+  mb: 1e6,
+  m: 1024 ** 2,
+  mib: 1024 ** 2,
+  gb: 1e9,
+  g: 1024 ** 3,
+  gib: 1024 ** 3,
+  tb: 1e12,
+  t: 1024 ** 4,
+  tib: 1024 ** 4,
 };
 
 /** A `<page size unit>` in KiB, or null when size or unit is unreadable. */
@@ -90,7 +102,8 @@ function readFacts(domain: XmlElement): DomainFacts {
     guestCells: [],
     pmu: firstChild(firstChild(domain, "features"), "pmu")?.attrs.state ?? null,
   };
-  if (hugepages && facts.hugepages?.length === 0) facts.hugepages = [{ sizeKb: null, raw: "host default size (no <page>)" }];
+  if (hugepages && facts.hugepages?.length === 0)
+    facts.hugepages = [{ sizeKb: null, raw: "host default size (no <page>)" }];
   for (const pin of childrenNamed(cputune, "vcpupin")) {
     const vcpu = integer(pin.attrs.vcpu);
     if (vcpu === null) facts.badVcpupins.push(`<vcpupin vcpu="${pin.attrs.vcpu ?? ""}">`);
@@ -101,7 +114,8 @@ function readFacts(domain: XmlElement): DomainFacts {
   for (const node of childrenNamed(numatune, "memnode")) {
     const cellid = integer(node.attrs.cellid);
     // libvirt's default memnode mode is strict, as for <memory>.
-    if (cellid !== null) facts.memnodes.push({ cellid, mode: node.attrs.mode ?? "strict", nodeset: cpuset(node.attrs.nodeset) });
+    if (cellid !== null)
+      facts.memnodes.push({ cellid, mode: node.attrs.mode ?? "strict", nodeset: cpuset(node.attrs.nodeset) });
   }
   for (const cell of childrenNamed(firstChild(firstChild(domain, "cpu"), "numa"), "cell")) {
     const id = integer(cell.attrs.id);
@@ -126,6 +140,7 @@ export function readDomain(xml: string): DomainRead {
   if (xml.trim() === "") return { ok: false, error: "the output is empty" };
   const parsed = parseXml(xml);
   if (!parsed.ok) return { ok: false, error: `not well-formed XML: ${parsed.error}` };
-  if (parsed.root.name !== "domain") return { ok: false, error: `the root element is <${parsed.root.name}>, not <domain>` };
+  if (parsed.root.name !== "domain")
+    return { ok: false, error: `the root element is <${parsed.root.name}>, not <domain>` };
   return { ok: true, facts: readFacts(parsed.root) };
 }

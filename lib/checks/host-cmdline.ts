@@ -44,7 +44,8 @@ function checkArg(params: Map<string, string | null>, arg: string, hint: string)
   if (!params.has(key)) return fail(check, expected, "absent", hint);
   const got = params.get(key) ?? null;
   const observed = got === null ? key : `${key}=${got}`;
-  if (want === null || got === null || !CPU_LIST_PARAMS.includes(key)) return verdict(check, got === want, expected, observed, hint);
+  if (want === null || got === null || !CPU_LIST_PARAMS.includes(key))
+    return verdict(check, got === want, expected, observed, hint);
   try {
     const gotCpus = paramCpus(key, got);
     const ok = sameSet(gotCpus, paramCpus(key, want));
@@ -60,9 +61,13 @@ export function checkCmdline(cmdline: string, plan: HostPlan): CheckResult[] {
     return [fail("cmdline", "the kernel command line", "empty output", "collect `cat /proc/cmdline` from the host")];
   }
   const params = kernelParams(cmdline);
-  const ours = "this project adds it to the bootloader's command line (GRUB_CMDLINE_LINUX): rerun the host step, regenerate the GRUB config (update-grub / grub2-mkconfig) and reboot";
+  const ours =
+    "this project adds it to the bootloader's command line (GRUB_CMDLINE_LINUX): rerun the host step, regenerate the GRUB config (update-grub / grub2-mkconfig) and reboot";
   const tuned = `TuneD's ${plan.tuned.profile} profile adds it: check isolated_cores=${plan.tuned.isolatedCores} in /etc/tuned/${plan.tuned.profile}-variables.conf, that the profile is active, that GRUB uses TuneD's parameters ($tuned_params), then reboot`;
-  return [...plan.kernel.args.map((a) => checkArg(params, a, ours)), ...plan.kernel.tunedArgs.map((a) => checkArg(params, a, tuned))];
+  return [
+    ...plan.kernel.args.map((a) => checkArg(params, a, ours)),
+    ...plan.kernel.tunedArgs.map((a) => checkArg(params, a, tuned)),
+  ];
 }
 
 /**
@@ -72,8 +77,12 @@ export function checkCmdline(cmdline: string, plan: HostPlan): CheckResult[] {
 export function checkSysfsCpus(name: string, text: string | null, planned: string, hint: string): CheckResult {
   const check = `sysfs ${name}`;
   if (text === null) {
-    return fail(check, planned, "file missing",
-      `/sys/devices/system/cpu/${name} does not exist: the running kernel was built without ${name === "nohz_full" ? "CONFIG_NO_HZ_FULL" : "CPU isolation"}; boot an RT kernel`);
+    return fail(
+      check,
+      planned,
+      "file missing",
+      `/sys/devices/system/cpu/${name} does not exist: the running kernel was built without ${name === "nohz_full" ? "CONFIG_NO_HZ_FULL" : "CPU isolation"}; boot an RT kernel`,
+    );
   }
   const raw = text.trim() === "(null)" ? "" : text.trim();
   try {
@@ -81,6 +90,11 @@ export function checkSysfsCpus(name: string, text: string | null, planned: strin
     return verdict(check, sameSet(got, parseCpuList(planned)), planned, raw === "" ? "none" : formatCpuList(got), hint);
   } catch (e) {
     if (!isCpuSpecError(e)) throw e;
-    return fail(check, planned, `not a CPU list: ${excerpt(text)}`, `collect \`cat /sys/devices/system/cpu/${name}\` again`);
+    return fail(
+      check,
+      planned,
+      `not a CPU list: ${excerpt(text)}`,
+      `collect \`cat /sys/devices/system/cpu/${name}\` again`,
+    );
   }
 }

@@ -31,7 +31,8 @@ export function parseInterrupts(text: string): InterruptsParse {
   const rows: IrqRow[] = [];
   for (const line of lines.slice(1)) {
     const m = /^\s*([^:\s]+):(.*)$/.exec(line);
-    if (!m) return { ok: false, error: `unreadable line ${excerpt(line, 50)}: the output is cut or not /proc/interrupts` };
+    if (!m)
+      return { ok: false, error: `unreadable line ${excerpt(line, 50)}: the output is cut or not /proc/interrupts` };
     const fields = m[2].trim().split(/\s+/);
     const counts = new Map<number, number>();
     let i = 0;
@@ -39,7 +40,15 @@ export function parseInterrupts(text: string): InterruptsParse {
     let rest = m[2];
     for (let k = 0; k < i; k++) rest = rest.replace(/^\s*\d+/, "");
     // After the counts come chip, hwirq/type and name columns, separated by runs of spaces.
-    rows.push({ irq: m[1], counts, name: rest.trim().split(/\s{2,}/).pop() ?? "" });
+    rows.push({
+      irq: m[1],
+      counts,
+      name:
+        rest
+          .trim()
+          .split(/\s{2,}/)
+          .pop() ?? "",
+    });
   }
   return { ok: true, cpus, rows };
 }
@@ -58,15 +67,26 @@ export function checkInterrupts(text: string, isolated: string, housekeeping: st
   }
   const missing = difference(iso, parsed.cpus);
   if (missing.length > 0) {
-    return fail(check, expected, `no column for CPUs ${formatCpuList(missing)} (this host has CPUs ${formatCpuList(parsed.cpus)})`,
-      "the snapshot comes from another host than planned, or those CPUs are offline: check `lscpu` against the plan's topology");
+    return fail(
+      check,
+      expected,
+      `no column for CPUs ${formatCpuList(missing)} (this host has CPUs ${formatCpuList(parsed.cpus)})`,
+      "the snapshot comes from another host than planned, or those CPUs are offline: check `lscpu` against the plan's topology",
+    );
   }
   const hits = parsed.rows
     .filter((r) => /^\d+$/.test(r.irq) && !PER_CPU_DEVICE_NAMES.test(r.name))
     .flatMap((r) => {
       const on = iso.filter((c) => (r.counts.get(c) ?? 0) > 0);
-      return on.length ? [`IRQ ${r.irq} ${r.name || "(unnamed)"}: ${on.map((c) => `${r.counts.get(c)} on CPU${c}`).join(", ")}`] : [];
+      return on.length
+        ? [`IRQ ${r.irq} ${r.name || "(unnamed)"}: ${on.map((c) => `${r.counts.get(c)} on CPU${c}`).join(", ")}`]
+        : [];
     });
-  return verdict(check, hits.length === 0, expected, hits.length ? hits.join("; ") : `no device IRQ counted on CPUs ${isolated}`,
-    `each device interrupt on an isolated CPU preempts the RT vCPU running there. One snapshot cannot tell old counts from new: compare two snapshots a minute apart; move an IRQ with \`echo ${housekeeping} > /proc/irq/<n>/smp_affinity_list\`, keep irqbalance off the isolated CPUs (IRQBALANCE_BANNED_CPULIST=${isolated}) and irqaffinity=${housekeeping} on the command line`);
+  return verdict(
+    check,
+    hits.length === 0,
+    expected,
+    hits.length ? hits.join("; ") : `no device IRQ counted on CPUs ${isolated}`,
+    `each device interrupt on an isolated CPU preempts the RT vCPU running there. One snapshot cannot tell old counts from new: compare two snapshots a minute apart; move an IRQ with \`echo ${housekeeping} > /proc/irq/<n>/smp_affinity_list\`, keep irqbalance off the isolated CPUs (IRQBALANCE_BANNED_CPULIST=${isolated}) and irqaffinity=${housekeeping} on the command line`,
+  );
 }

@@ -46,7 +46,13 @@ function compareSet(check: string, value: string | undefined, planned: string | 
   try {
     const got = parseNovaCpuSpec(observed);
     const ok = sameSet(got, parseNovaCpuSpec(planned));
-    return verdict(check, ok, expected, ok || observed === formatCpuList(got) ? observed : `${observed} (CPUs ${formatCpuList(got)})`, hint);
+    return verdict(
+      check,
+      ok,
+      expected,
+      ok || observed === formatCpuList(got) ? observed : `${observed} (CPUs ${formatCpuList(got)})`,
+      hint,
+    );
   } catch (e) {
     if (!isCpuSpecError(e)) throw e;
     return fail(check, expected, `${observed} (${e.message})`, hint);
@@ -55,25 +61,52 @@ function compareSet(check: string, value: string | undefined, planned: string | 
 
 export function checkNovaConf(text: string, plan: HostPlan): CheckResult[] {
   if (text.trim() === "") {
-    return [fail("nova.conf", "[compute] cpu_dedicated_set and cpu_shared_set", "empty output", "collect /etc/nova/nova.conf (or the file your deployment renders for nova-compute) from the host")];
+    return [
+      fail(
+        "nova.conf",
+        "[compute] cpu_dedicated_set and cpu_shared_set",
+        "empty output",
+        "collect /etc/nova/nova.conf (or the file your deployment renders for nova-compute) from the host",
+      ),
+    ];
   }
   const ini = parseIni(text);
   const compute = ini.get("compute") ?? ini.get(NO_SECTION)!;
   if (ini.size === 1 && compute.size === 0) {
     // No section and no option at all: every "unset" below would be a guess, not an observation.
-    return [fail("nova.conf", "an oslo.config file", `no section and no option (starts ${excerpt(text, 40)})`,
-      "collect nova-compute's own nova.conf (/etc/nova/nova.conf, or the file your deployment renders), whole or its [compute] section with the header")];
+    return [
+      fail(
+        "nova.conf",
+        "an oslo.config file",
+        `no section and no option (starts ${excerpt(text, 40)})`,
+        "collect nova-compute's own nova.conf (/etc/nova/nova.conf, or the file your deployment renders), whole or its [compute] section with the header",
+      ),
+    ];
   }
-  const restart = "in the [compute] section of nova-compute's nova.conf, then restart nova-compute so placement's PCPU/VCPU inventory follows";
+  const restart =
+    "in the [compute] section of nova-compute's nova.conf, then restart nova-compute so placement's PCPU/VCPU inventory follows";
   const pinSet = [...ini].find(([, options]) => options.has("vcpu_pin_set"));
   return [
-    compareSet("nova cpu_dedicated_set", compute.get("cpu_dedicated_set"), plan.nova.cpuDedicatedSet,
-      `set cpu_dedicated_set = ${plan.nova.cpuDedicatedSet} ${restart}; pinned RT vCPUs land only on these CPUs`),
-    compareSet("nova cpu_shared_set", compute.get("cpu_shared_set"), plan.nova.cpuSharedSet,
+    compareSet(
+      "nova cpu_dedicated_set",
+      compute.get("cpu_dedicated_set"),
+      plan.nova.cpuDedicatedSet,
+      `set cpu_dedicated_set = ${plan.nova.cpuDedicatedSet} ${restart}; pinned RT vCPUs land only on these CPUs`,
+    ),
+    compareSet(
+      "nova cpu_shared_set",
+      compute.get("cpu_shared_set"),
+      plan.nova.cpuSharedSet,
       plan.nova.cpuSharedSet === null
         ? `remove cpu_shared_set ${restart}; the plan offers no shared (VCPU) CPUs on this host`
-        : `set cpu_shared_set = ${plan.nova.cpuSharedSet} ${restart}; emulator threads with hw:emulator_threads_policy=share run there`),
-    verdict("nova vcpu_pin_set", pinSet === undefined, "unset", pinSet ? `${pinSet[1].get("vcpu_pin_set")} in [${pinSet[0] || "?"}]` : "unset",
-      "remove vcpu_pin_set: it is deprecated since Train and nova-compute refuses to start when it is combined with cpu_dedicated_set"),
+        : `set cpu_shared_set = ${plan.nova.cpuSharedSet} ${restart}; emulator threads with hw:emulator_threads_policy=share run there`,
+    ),
+    verdict(
+      "nova vcpu_pin_set",
+      pinSet === undefined,
+      "unset",
+      pinSet ? `${pinSet[1].get("vcpu_pin_set")} in [${pinSet[0] || "?"}]` : "unset",
+      "remove vcpu_pin_set: it is deprecated since Train and nova-compute refuses to start when it is combined with cpu_dedicated_set",
+    ),
   ];
 }

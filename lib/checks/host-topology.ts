@@ -44,11 +44,18 @@ function some(items: string[], max = 4): string {
 
 /** The node's declared thread groups, as the host would print them (sorted, canonical cpulists). */
 function declaredGroups(node: NodePlan): string[] {
-  return (node.threadSiblings ?? []).map((g) => formatCpuList(parseCpuList(g))).sort((a, b) => parseCpuList(a)[0] - parseCpuList(b)[0]);
+  return (node.threadSiblings ?? [])
+    .map((g) => formatCpuList(parseCpuList(g)))
+    .sort((a, b) => parseCpuList(a)[0] - parseCpuList(b)[0]);
 }
 
 function describeNode(cpus: string, groups: string[], memoryMb: number, tolerance?: number): string {
-  const smt = groups.length === 0 ? "no SMT" : groups.length <= 4 ? `SMT thread groups ${groups.join(" ")}` : `${groups.length} SMT thread groups`;
+  const smt =
+    groups.length === 0
+      ? "no SMT"
+      : groups.length <= 4
+        ? `SMT thread groups ${groups.join(" ")}`
+        : `${groups.length} SMT thread groups`;
   return `CPUs ${cpus}, ${smt}, ${memoryMb} MiB${tolerance === undefined ? "" : ` (±${tolerance})`}`;
 }
 
@@ -64,11 +71,18 @@ function cpuDifferences(node: NodePlan, real: Topology): string[] {
     if (at === undefined) absent.push(c);
     else if (at !== node.id) (elsewhere[at] ??= []).push(c);
   }
-  const out = Object.entries(elsewhere).map(([at, cpus]) => `CPU${cpus.length > 1 ? "s" : ""} ${formatCpuList(cpus)} ${cpus.length > 1 ? "are" : "is"} on node ${at} on the host`);
-  if (absent.length) out.push(`CPU${absent.length > 1 ? "s" : ""} ${formatCpuList(absent)} ${absent.length > 1 ? "are" : "is"} not on the host (offline or absent)`);
+  const out = Object.entries(elsewhere).map(
+    ([at, cpus]) =>
+      `CPU${cpus.length > 1 ? "s" : ""} ${formatCpuList(cpus)} ${cpus.length > 1 ? "are" : "is"} on node ${at} on the host`,
+  );
+  if (absent.length)
+    out.push(
+      `CPU${absent.length > 1 ? "s" : ""} ${formatCpuList(absent)} ${absent.length > 1 ? "are" : "is"} not on the host (offline or absent)`,
+    );
   const here = real.nodes.find((n) => n.id === node.id);
   const extra = here ? here.cpus.filter((c) => !declared.includes(c)) : [];
-  if (extra.length) out.push(`the host also has CPU${extra.length > 1 ? "s" : ""} ${formatCpuList(extra)} on this node`);
+  if (extra.length)
+    out.push(`the host also has CPU${extra.length > 1 ? "s" : ""} ${formatCpuList(extra)} on this node`);
   return out;
 }
 
@@ -92,7 +106,10 @@ function nodeCheck(node: NodePlan, real: Topology, hint: string): CheckResult {
   const realGroups = threadSiblingGroups(here.cores);
   differences.push(...siblingDifferences(groups, realGroups));
   const apart = here.memoryMb - node.memoryMb;
-  if (Math.abs(apart) > tolerance) differences.push(`MemTotal ${here.memoryMb} MiB, ${Math.abs(apart)} MiB ${apart < 0 ? "less" : "more"} than declared`);
+  if (Math.abs(apart) > tolerance)
+    differences.push(
+      `MemTotal ${here.memoryMb} MiB, ${Math.abs(apart)} MiB ${apart < 0 ? "less" : "more"} than declared`,
+    );
   const observed = describeNode(formatCpuList(here.cpus), realGroups, here.memoryMb);
   return differences.length ? fail(check, expected, differences.join("; "), hint) : pass(check, expected, observed);
 }
@@ -108,8 +125,12 @@ export function checkTopology(lscpu: string, nodeMeminfo: string, plan: HostPlan
     real = topologyFromText(lscpu, nodeMeminfo);
   } catch (e) {
     return [
-      fail("topology", "the host's CPUs and NUMA nodes (lscpu -p=CPU,CORE,SOCKET,NODE, node MemTotal)", excerpt(messageOf(e), 160),
-        "host-facts.sh could not read the topology: check that lscpu (util-linux) is installed and /sys/devices/system/node is readable"),
+      fail(
+        "topology",
+        "the host's CPUs and NUMA nodes (lscpu -p=CPU,CORE,SOCKET,NODE, node MemTotal)",
+        excerpt(messageOf(e), 160),
+        "host-facts.sh could not read the topology: check that lscpu (util-linux) is installed and /sys/devices/system/node is readable",
+      ),
     ];
   }
   const hint =
@@ -120,7 +141,14 @@ export function checkTopology(lscpu: string, nodeMeminfo: string, plan: HostPlan
   for (const n of real.nodes) {
     if (plan.nodes.some((d) => d.id === n.id)) continue;
     const groups = threadSiblingGroups(n.cores);
-    results.push(fail(`topology node ${n.id}`, "no such node (not declared)", describeNode(formatCpuList(n.cpus), groups, n.memoryMb), hint));
+    results.push(
+      fail(
+        `topology node ${n.id}`,
+        "no such node (not declared)",
+        describeNode(formatCpuList(n.cpus), groups, n.memoryMb),
+        hint,
+      ),
+    );
   }
   return results;
 }

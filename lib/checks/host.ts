@@ -54,14 +54,25 @@ function printable(text: string): boolean {
 export function checkKernel(unameV: string): CheckResult {
   // Mainline and RHEL print "PREEMPT_RT"; the older -rt patch sets printed "PREEMPT RT".
   const rt = /PREEMPT_RT|PREEMPT RT/.test(unameV);
-  return verdict("RT kernel", rt, "PREEMPT_RT in uname -v", printable(unameV.trim()) ? unameV.trim() : excerpt(unameV),
-    "the running kernel is not PREEMPT_RT: install the RT kernel (Debian: linux-image-rt-amd64, RHEL: kernel-rt), make it the default boot entry and reboot");
+  return verdict(
+    "RT kernel",
+    rt,
+    "PREEMPT_RT in uname -v",
+    printable(unameV.trim()) ? unameV.trim() : excerpt(unameV),
+    "the running kernel is not PREEMPT_RT: install the RT kernel (Debian: linux-image-rt-amd64, RHEL: kernel-rt), make it the default boot entry and reboot",
+  );
 }
 
 /** The line of tuned-adm's output that carries its verdict (it also prints DBus noise and log hints). */
 function keyLine(text: string): string {
-  const lines = text.split("\n").map((l) => l.trim()).filter((l) => l !== "");
-  return excerpt(lines.find((l) => /succeeded|failed|not supported|no current|error/i.test(l)) ?? lines.pop() ?? "", 80);
+  const lines = text
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l !== "");
+  return excerpt(
+    lines.find((l) => /succeeded|failed|not supported|no current|error/i.test(l)) ?? lines.pop() ?? "",
+    80,
+  );
 }
 
 /**
@@ -78,7 +89,11 @@ export function tunedVerifyLog(output: string): { failed: string[]; missing: str
     if (gone) absent.add(gone[1]);
     const m = /(?:tuned\.plugins\.(?:plugin_)?(\w+):\s+)?verify: (failed|skipped, missing): (.*)$/.exec(line.trim());
     if (!m) continue;
-    if (m[2] === "failed") failed.push({ text: `${m[1] && m[1] !== "base" ? `${m[1]} ` : ""}${m[3]}`, sysctl: /^'([\w.-]+)' = 'None', expected /.exec(m[3])?.[1] ?? null });
+    if (m[2] === "failed")
+      failed.push({
+        text: `${m[1] && m[1] !== "base" ? `${m[1]} ` : ""}${m[3]}`,
+        sysctl: /^'([\w.-]+)' = 'None', expected /.exec(m[3])?.[1] ?? null,
+      });
     else missing.push(m[3].replace(/^'(.*)'$/, "$1"));
   }
   // A sysctl TuneD read as 'None' that host-facts.sh found absent from /proc/sys is one the
@@ -92,25 +107,45 @@ export function checkTuned(active: string, verify: HostFacts["tunedVerify"], pro
   const current = /^Current active profile:\s*(.+)$/m.exec(active)?.[1].trim() ?? null;
   const profiles = current?.split(/\s+/) ?? [];
   const { failed: failures, missing, excused } = tunedVerifyLog(verify.output);
-  const shown = failures.slice(0, 3).map((f) => excerpt(f, 90)).join("; ") + (failures.length > 3 ? `; and ${failures.length - 3} more` : "");
+  const shown =
+    failures
+      .slice(0, 3)
+      .map((f) => excerpt(f, 90))
+      .join("; ") + (failures.length > 3 ? `; and ${failures.length - 3} more` : "");
   // A non-zero exit counts as passed only when TuneD logged why and every reason is a setting
   // this kernel lacks.
   const ok = verify.exitCode === 0 ? /succeeded/.test(verify.output) : excused > 0 && failures.length === 0;
-  const skipped = missing.length ? `; not in this kernel, skipped: ${missing.slice(0, 6).join(", ")}${missing.length > 6 ? ` and ${missing.length - 6} more` : ""}` : "";
+  const skipped = missing.length
+    ? `; not in this kernel, skipped: ${missing.slice(0, 6).join(", ")}${missing.length > 6 ? ` and ${missing.length - 6} more` : ""}`
+    : "";
   return [
-    verdict("TuneD profile", profiles.includes(profile), profile, current ?? keyLine(active),
-      `run \`tuned-adm profile ${profile}\` after setting isolated_cores in /etc/tuned/${profile}-variables.conf, with the tuned service running (\`systemctl enable --now tuned\`)`),
+    verdict(
+      "TuneD profile",
+      profiles.includes(profile),
+      profile,
+      current ?? keyLine(active),
+      `run \`tuned-adm profile ${profile}\` after setting isolated_cores in /etc/tuned/${profile}-variables.conf, with the tuned service running (\`systemctl enable --now tuned\`)`,
+    ),
     // TuneD 2.20 prints "Verfication succeeded" (sic); the exit code is what counts.
-    verdict("TuneD verify", ok, "exit 0, settings match the profile",
-      ok ? `exit ${verify.exitCode}${skipped}` : `exit ${verify.exitCode}: ${failures.length ? shown : keyLine(verify.output)}`,
-      `TuneD's settings are not (or no longer) applied${failures.length ? "" : " (the mismatching settings are in /var/log/tuned/tuned.log)"}: \`systemctl restart tuned\`, and reboot when the bootloader settings changed; a setting the hardware cannot take (a sysctl the kernel refuses) needs a profile that overrides it`),
+    verdict(
+      "TuneD verify",
+      ok,
+      "exit 0, settings match the profile",
+      ok
+        ? `exit ${verify.exitCode}${skipped}`
+        : `exit ${verify.exitCode}: ${failures.length ? shown : keyLine(verify.output)}`,
+      `TuneD's settings are not (or no longer) applied${failures.length ? "" : " (the mismatching settings are in /var/log/tuned/tuned.log)"}: \`systemctl restart tuned\`, and reboot when the bootloader settings changed; a setting the hardware cannot take (a sysctl the kernel refuses) needs a profile that overrides it`,
+    ),
   ];
 }
 
 /** Node -> nr_hugepages from `grep -H` output; a bare count (grep on one file drops the name) is node null. */
 export function parseHugepageCounts(text: string): { counts: Map<number | null, number>; error: string | null } {
   const counts = new Map<number | null, number>();
-  for (const line of text.split("\n").map((l) => l.trim()).filter((l) => l !== "")) {
+  for (const line of text
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l !== "")) {
     const named = /node(\d+)\/hugepages\/hugepages-1048576kB\/nr_hugepages:(\d+)$/.exec(line);
     if (named) counts.set(Number(named[1]), Number(named[2]));
     else if (/^\d+$/.test(line)) counts.set(null, Number(line));
@@ -121,18 +156,33 @@ export function parseHugepageCounts(text: string): { counts: Map<number | null, 
 
 export function checkHugepages(text: string, plan: HostPlan): CheckResult[] {
   const { counts, error } = parseHugepageCounts(text);
-  const how = plan.hugepages.method === "cmdline"
-    ? `check hugepages=${plan.hugepages.perNode.map((n) => `${n.node}:${n.count}`).join(",")} on /proc/cmdline and reboot`
-    : "check that the boot-time unit writing nr_hugepages ran (journalctl -b) and reboot: allocating at runtime fails on fragmented memory";
-  if (error !== null) return [fail("1G pages", "nr_hugepages per NUMA node", error, "collect `grep -H . /sys/devices/system/node/node*/hugepages/hugepages-1048576kB/nr_hugepages`")];
+  const how =
+    plan.hugepages.method === "cmdline"
+      ? `check hugepages=${plan.hugepages.perNode.map((n) => `${n.node}:${n.count}`).join(",")} on /proc/cmdline and reboot`
+      : "check that the boot-time unit writing nr_hugepages ran (journalctl -b) and reboot: allocating at runtime fails on fragmented memory";
+  if (error !== null)
+    return [
+      fail(
+        "1G pages",
+        "nr_hugepages per NUMA node",
+        error,
+        "collect `grep -H . /sys/devices/system/node/node*/hugepages/hugepages-1048576kB/nr_hugepages`",
+      ),
+    ];
   // A bare count belongs to the only node of a one-node host and is ambiguous on any other.
   const bare = counts.get(null);
   if (bare !== undefined && plan.hugepages.perNode.length === 1) counts.set(plan.hugepages.perNode[0].node, bare);
   return plan.hugepages.perNode.map(({ node, count }) => {
     const got = counts.get(node);
     if (got === undefined) {
-      return fail(`1G pages node ${node}`, `>= ${count}`, bare !== undefined ? "a count without its node name" : "no count for this node",
-        bare !== undefined ? "collect the counts with `grep -H` so each names its node" : `node ${node} has no 1 GiB page pool: the host's NUMA layout differs from the plan, or the kernel lacks 1 GiB page support (pdpe1gb); ${how}`);
+      return fail(
+        `1G pages node ${node}`,
+        `>= ${count}`,
+        bare !== undefined ? "a count without its node name" : "no count for this node",
+        bare !== undefined
+          ? "collect the counts with `grep -H` so each names its node"
+          : `node ${node} has no 1 GiB page pool: the host's NUMA layout differs from the plan, or the kernel lacks 1 GiB page support (pdpe1gb); ${how}`,
+      );
     }
     // The pages may all be there, on the wrong node: the kernel (6.1 does, seen in the e2e VM)
     // places a node's boot-time 1 GiB pages on another node when this one has no free aligned
@@ -141,7 +191,13 @@ export function checkHugepages(text: string, plan: HostPlan): CheckResult[] {
     const moved = surplus.length
       ? `; ${surplus.map((n) => `node ${n.node} holds ${counts.get(n.node)}, more than its ${n.count}`).join(", ")}: the kernel placed node ${node}'s pages there because node ${node} had no free 1 GiB-aligned gigabyte at boot (its kernel image, initrd and early allocations took them). Give node ${node} more memory or fewer pages, or reserve them with the boot unit, then reboot`
       : `: ${how}`;
-    return verdict(`1G pages node ${node}`, got >= count, `>= ${count}`, `${got}`, `node ${node} has ${got} pages of 1 GiB, the plan needs ${count}${moved}`);
+    return verdict(
+      `1G pages node ${node}`,
+      got >= count,
+      `>= ${count}`,
+      `${got}`,
+      `node ${node} has ${got} pages of 1 GiB, the plan needs ${count}${moved}`,
+    );
   });
 }
 
@@ -161,12 +217,21 @@ export function checkHostState(facts: HostFacts, plan: HostPlan): CheckResult[] 
 }
 
 /** How the host behaves at this moment: device interrupts on isolated CPUs, and hwlatdetect when it ran. */
-export function checkHostRuntime(facts: HostFacts, plan: HostPlan, opts: HostCheckOptions = DEFAULT_HOST_CHECK_OPTIONS): CheckResult[] {
+export function checkHostRuntime(
+  facts: HostFacts,
+  plan: HostPlan,
+  opts: HostCheckOptions = DEFAULT_HOST_CHECK_OPTIONS,
+): CheckResult[] {
   const results = [checkInterrupts(facts.interrupts, plan.isolated, plan.housekeeping)];
-  if (facts.hwlatdetect !== undefined) results.push(checkHwlatdetect(parseHwlatdetect(facts.hwlatdetect), opts.hwlatThresholdUs));
+  if (facts.hwlatdetect !== undefined)
+    results.push(checkHwlatdetect(parseHwlatdetect(facts.hwlatdetect), opts.hwlatThresholdUs));
   return results;
 }
 
-export function checkHost(facts: HostFacts, plan: HostPlan, opts: HostCheckOptions = DEFAULT_HOST_CHECK_OPTIONS): CheckResult[] {
+export function checkHost(
+  facts: HostFacts,
+  plan: HostPlan,
+  opts: HostCheckOptions = DEFAULT_HOST_CHECK_OPTIONS,
+): CheckResult[] {
   return [...checkHostState(facts, plan), ...checkHostRuntime(facts, plan, opts)];
 }

@@ -51,7 +51,9 @@ function parseJson(text: string): CyclictestRun {
   try {
     doc = JSON.parse(text);
   } catch (e) {
-    throw parseError(`not valid JSON (${(e as Error).message}): the file was cut short or cyclictest was killed before writing it`);
+    throw parseError(
+      `not valid JSON (${(e as Error).message}): the file was cut short or cyclictest was killed before writing it`,
+    );
   }
   const root = doc as { thread?: unknown; sysinfo?: { realtime?: unknown }; "cmdline:"?: unknown; cmdline?: unknown };
   if (typeof root !== "object" || root === null || typeof root.thread !== "object" || root.thread === null) {
@@ -60,7 +62,9 @@ function parseJson(text: string): CyclictestRun {
   const entries = Object.entries(root.thread as Record<string, Record<string, unknown>>);
   if (entries.length === 0) throw parseError("no thread measured anything");
   const threads = entries.map(([key, t]): CyclictestThread => {
-    const hist = Object.entries((t.histogram ?? {}) as Record<string, unknown>).map(([us, n]) => [Number(us), num(n, `thread ${key} histogram bucket ${us}`)] as [number, number]);
+    const hist = Object.entries((t.histogram ?? {}) as Record<string, unknown>).map(
+      ([us, n]) => [Number(us), num(n, `thread ${key} histogram bucket ${us}`)] as [number, number],
+    );
     const inHist = hist.reduce((s, [, n]) => s + n, 0);
     const cycles = typeof t.cycles === "number" ? t.cycles : null;
     return {
@@ -79,25 +83,37 @@ function parseJson(text: string): CyclictestRun {
   const cmdline = typeof cmd === "string" ? cmd : "";
   const h = /(?:^|\s)(?:-h\s*|--histogram[= ])(\d+)/.exec(cmdline);
   const rt = root.sysinfo?.realtime;
-  return { format: "json", threads, buckets: h ? Number(h[1]) : null, realtimeKernel: typeof rt === "number" ? rt === 1 : null };
+  return {
+    format: "json",
+    threads,
+    buckets: h ? Number(h[1]) : null,
+    realtimeKernel: typeof rt === "number" ? rt === 1 : null,
+  };
 }
 
 function summaryValues(lines: string[], label: string, missing: string): number[] {
   const line = lines.find((l) => l.startsWith(`# ${label}:`));
   if (line === undefined) throw parseError(missing);
-  const values = line.slice(label.length + 3).trim().split(/\s+/).filter((v) => v !== "");
-  if (values.length === 0 || values.some((v) => !/^\d+$/.test(v))) throw parseError(`"# ${label}:" line is not a list of numbers: ${line}`);
+  const values = line
+    .slice(label.length + 3)
+    .trim()
+    .split(/\s+/)
+    .filter((v) => v !== "");
+  if (values.length === 0 || values.some((v) => !/^\d+$/.test(v)))
+    throw parseError(`"# ${label}:" line is not a list of numbers: ${line}`);
   return values.map(Number);
 }
 
 function parseHistogram(text: string): CyclictestRun {
   const lines = text.split("\n").map((l) => l.trim());
-  const unfinished = "cyclictest did not finish (killed, or cut off before its summary): give -D a duration and wait for it to exit";
+  const unfinished =
+    "cyclictest did not finish (killed, or cut off before its summary): give -D a duration and wait for it to exit";
   const max = summaryValues(lines, "Max Latencies", `no "# Max Latencies:" line: ${unfinished}`);
   const min = summaryValues(lines, "Min Latencies", `no "# Min Latencies:" line: ${unfinished}`);
   const avg = summaryValues(lines, "Avg Latencies", `no "# Avg Latencies:" line: ${unfinished}`);
   const n = max.length;
-  if (min.length !== n || avg.length !== n) throw parseError(`the summary lines disagree on the thread count (${min.length}, ${avg.length}, ${n})`);
+  if (min.length !== n || avg.length !== n)
+    throw parseError(`the summary lines disagree on the thread count (${min.length}, ${avg.length}, ${n})`);
   const overflowLine = lines.some((l) => l.startsWith("# Histogram Overflows:"));
   const overflows = overflowLine ? summaryValues(lines, "Histogram Overflows", "") : null;
   const rows = lines.filter((l) => /^\d+(\s+\d+)+$/.test(l)).map((l) => l.split(/\s+/).map(Number));
@@ -132,13 +148,24 @@ export function parseCyclictest(text: string): CyclictestParse {
 export function parseHwlatdetect(text: string): HwlatParse {
   if (text.trim() === "") return { ok: false, error: "the output is empty" };
   if (/hwlat tracer not available/.test(text)) {
-    return { ok: false, error: "hwlatdetect could not run: the kernel has no hwlat tracer (CONFIG_HWLAT_TRACER; 'hwlat' missing from /sys/kernel/tracing/available_tracers)" };
+    return {
+      ok: false,
+      error:
+        "hwlatdetect could not run: the kernel has no hwlat tracer (CONFIG_HWLAT_TRACER; 'hwlat' missing from /sys/kernel/tracing/available_tracers)",
+    };
   }
-  if (/Failed to mount debugfs/.test(text)) return { ok: false, error: "hwlatdetect could not mount debugfs: run it as root, or mount debugfs at /sys/kernel/debug first" };
+  if (/Failed to mount debugfs/.test(text))
+    return {
+      ok: false,
+      error: "hwlatdetect could not mount debugfs: run it as root, or mount debugfs at /sys/kernel/debug first",
+    };
   const max = /^Max Latency:\s*(?:(\d+)\s*us|(Below threshold))\s*$/m.exec(text);
   if (!max) {
     const last = text.trim().split("\n").pop() ?? "";
-    return { ok: false, error: `no "Max Latency:" line, so hwlatdetect did not finish (last line: ${JSON.stringify(last.slice(0, 100))})` };
+    return {
+      ok: false,
+      error: `no "Max Latency:" line, so hwlatdetect did not finish (last line: ${JSON.stringify(last.slice(0, 100))})`,
+    };
   }
   const threshold = /Latency threshold:\s*(\d+)\s*us/.exec(text);
   const exceeding = /^Samples exceeding threshold:\s*(\d+)/m.exec(text);

@@ -29,16 +29,28 @@ function withCpus(run: CyclictestRun, rtCpus: readonly number[] | null): Cyclict
   return run.threads.map((t, i) => ({ ...t, cpu: rtCpus[i] }));
 }
 
-function checkCoverage(run: CyclictestRun, threads: CyclictestThread[], rtCpus: readonly number[], rtText: string): CheckResult {
+function checkCoverage(
+  run: CyclictestRun,
+  threads: CyclictestThread[],
+  rtCpus: readonly number[],
+  rtText: string,
+): CheckResult {
   const expected = `one thread on each RT CPU ${rtText}`;
   const hint = `measure every RT CPU and nothing else: cyclictest -t ${rtCpus.length} -a ${rtText} (and --mainaffinity <housekeeping CPUs>)`;
   if (run.format === "histogram" && threads.some((t) => t.cpu === null)) {
     return fail("cyclictest CPUs", expected, `${run.threads.length} threads for ${rtCpus.length} RT CPUs`, hint);
   }
-  if (threads.some((t) => t.cpu === null)) return fail("cyclictest CPUs", expected, "threads not pinned to CPUs (no -a)", hint);
+  if (threads.some((t) => t.cpu === null))
+    return fail("cyclictest CPUs", expected, "threads not pinned to CPUs (no -a)", hint);
   const measured = threads.map((t) => t.cpu as number).sort((a, b) => a - b);
   const distinct = new Set(measured).size === measured.length;
-  return verdict("cyclictest CPUs", distinct && sameSet(measured, rtCpus), expected, `CPUs ${measured.join(",")}`, hint);
+  return verdict(
+    "cyclictest CPUs",
+    distinct && sameSet(measured, rtCpus),
+    expected,
+    `CPUs ${measured.join(",")}`,
+    hint,
+  );
 }
 
 function tail(t: CyclictestThread, buckets: number | null, budget: LatencyBudget): CheckResult {
@@ -55,21 +67,38 @@ function tail(t: CyclictestThread, buckets: number | null, budget: LatencyBudget
   } else if (overflow > 0) {
     // The histogram is shorter than the budget: overflowed samples are only known to be >= its size.
     above = aboveInBuckets > 0 ? `${aboveInBuckets}+` : "some";
-    parts.push(`${overflow} samples beyond the ${buckets ?? "?"} µs histogram (use -h above ${budget.maxUs} to count them)`);
+    parts.push(
+      `${overflow} samples beyond the ${buckets ?? "?"} µs histogram (use -h above ${budget.maxUs} to count them)`,
+    );
   }
   const ok = above === "0" && t.maxUs <= budget.maxUs;
   const observed = `${ok ? "" : `${above} samples above ${budget.maxUs} µs; `}${parts.join("; ")}`;
-  return verdict(`histogram tail ${label(t)}`, ok, `no sample above ${budget.maxUs} µs`, observed,
-    "a handful of samples in the tail points at sporadic stalls (SMIs, an IRQ, a timer): run hwlatdetect and check /proc/interrupts; a heavy tail means the CPU is not isolated from host work or the kernel is not PREEMPT_RT");
+  return verdict(
+    `histogram tail ${label(t)}`,
+    ok,
+    `no sample above ${budget.maxUs} µs`,
+    observed,
+    "a handful of samples in the tail points at sporadic stalls (SMIs, an IRQ, a timer): run hwlatdetect and check /proc/interrupts; a heavy tail means the CPU is not isolated from host work or the kernel is not PREEMPT_RT",
+  );
 }
 
 function perThread(t: CyclictestThread, run: CyclictestRun, budget: LatencyBudget): CheckResult[] {
   const kernel = run.realtimeKernel === false ? " The kernel that ran it is not PREEMPT_RT (sysinfo.realtime=0)." : "";
   const results = [
-    verdict(`max latency ${label(t)}`, t.maxUs <= budget.maxUs, `<= ${budget.maxUs} µs`, `${t.maxUs} µs (min ${t.minUs}, avg ${t.avgUs})`,
-      `${label(t)} measured a worst case of ${t.maxUs} µs, over the ${budget.maxUs} µs budget: check the CPU is in isolcpus/nohz_full/rcu_nocbs on /proc/cmdline, that no IRQ lands on it (/proc/interrupts), that the host runs a PREEMPT_RT kernel, and run hwlatdetect to rule out firmware stalls.${kernel}`),
-    verdict(`mean latency ${label(t)}`, t.avgUs <= budget.meanUs, `<= ${budget.meanUs} µs`, `${t.avgUs} µs`,
-      `${label(t)} averages ${t.avgUs} µs, over the ${budget.meanUs} µs budget: a high mean is steady interference, not a rare stall; check CPU frequency/C-state settings (TuneD profile active?) and that housekeeping load is kept off this CPU.${kernel}`),
+    verdict(
+      `max latency ${label(t)}`,
+      t.maxUs <= budget.maxUs,
+      `<= ${budget.maxUs} µs`,
+      `${t.maxUs} µs (min ${t.minUs}, avg ${t.avgUs})`,
+      `${label(t)} measured a worst case of ${t.maxUs} µs, over the ${budget.maxUs} µs budget: check the CPU is in isolcpus/nohz_full/rcu_nocbs on /proc/cmdline, that no IRQ lands on it (/proc/interrupts), that the host runs a PREEMPT_RT kernel, and run hwlatdetect to rule out firmware stalls.${kernel}`,
+    ),
+    verdict(
+      `mean latency ${label(t)}`,
+      t.avgUs <= budget.meanUs,
+      `<= ${budget.meanUs} µs`,
+      `${t.avgUs} µs`,
+      `${label(t)} averages ${t.avgUs} µs, over the ${budget.meanUs} µs budget: a high mean is steady interference, not a rare stall; check CPU frequency/C-state settings (TuneD profile active?) and that housekeeping load is kept off this CPU.${kernel}`,
+    ),
   ];
   if (t.histogram.length > 0 || t.overflows !== null) results.push(tail(t, run.buckets, budget));
   return results;
@@ -81,8 +110,14 @@ function perThread(t: CyclictestThread, run: CyclictestRun, budget: LatencyBudge
  */
 export function checkCyclictest(parsed: CyclictestParse, budget: LatencyBudget, rtCpus?: string): CheckResult[] {
   if (!parsed.ok) {
-    return [fail("cyclictest output", "a finished cyclictest run (--json file or -q -h<N> output)", parsed.error,
-      "rerun cyclictest to completion, e.g. cyclictest -m -q -p95 --policy=fifo -D 60 -h60 -t <n> -a <RT CPUs> -i 200 --json=<file>, and collect the whole output")];
+    return [
+      fail(
+        "cyclictest output",
+        "a finished cyclictest run (--json file or -q -h<N> output)",
+        parsed.error,
+        "rerun cyclictest to completion, e.g. cyclictest -m -q -p95 --policy=fifo -D 60 -h60 -t <n> -a <RT CPUs> -i 200 --json=<file>, and collect the whole output",
+      ),
+    ];
   }
   let cpus: number[] | null = null;
   if (rtCpus !== undefined) {
@@ -90,7 +125,14 @@ export function checkCyclictest(parsed: CyclictestParse, budget: LatencyBudget, 
       cpus = [...parseCpuList(rtCpus)];
     } catch (e) {
       if (!isCpuSpecError(e)) throw e;
-      return [fail("cyclictest CPUs", "a cpulist of RT CPUs", e.message, "the RT CPU list handed to checkCyclictest is malformed: a bug in the caller")];
+      return [
+        fail(
+          "cyclictest CPUs",
+          "a cpulist of RT CPUs",
+          e.message,
+          "the RT CPU list handed to checkCyclictest is malformed: a bug in the caller",
+        ),
+      ];
     }
   }
   const run = parsed.run;
@@ -103,8 +145,12 @@ export function checkCyclictest(parsed: CyclictestParse, budget: LatencyBudget, 
 export function checkHwlatdetect(parsed: HwlatParse, thresholdUs: number): CheckResult {
   const expected = `<= ${thresholdUs} µs`;
   if (!parsed.ok) {
-    return fail("hwlatdetect", expected, parsed.error,
-      "hwlatdetect needs root, debugfs and a kernel with the hwlat tracer (RT kernels have it): run it on the host itself, not in a container or a VM without it");
+    return fail(
+      "hwlatdetect",
+      expected,
+      parsed.error,
+      "hwlatdetect needs root, debugfs and a kernel with the hwlat tracer (RT kernels have it): run it on the host itself, not in a container or a VM without it",
+    );
   }
   const run = parsed.run;
   if (run.maxUs === null) {
@@ -112,9 +158,22 @@ export function checkHwlatdetect(parsed: HwlatParse, thresholdUs: number): Check
     const ok = run.thresholdUs !== null && run.thresholdUs <= thresholdUs;
     return ok
       ? pass("hwlatdetect", expected, `below the run's ${run.thresholdUs} µs threshold`)
-      : fail("hwlatdetect", expected, `below threshold ${run.thresholdUs ?? "(unknown)"} µs`, `rerun with --threshold ${thresholdUs}: a "Below threshold" from a higher or unknown threshold says nothing about ${thresholdUs} µs`);
+      : fail(
+          "hwlatdetect",
+          expected,
+          `below threshold ${run.thresholdUs ?? "(unknown)"} µs`,
+          `rerun with --threshold ${thresholdUs}: a "Below threshold" from a higher or unknown threshold says nothing about ${thresholdUs} µs`,
+        );
   }
-  const exceeding = run.samplesExceeding === null ? "" : `, ${run.samplesExceeding} samples over the run's ${run.thresholdUs ?? "?"} µs threshold`;
-  return verdict("hwlatdetect", run.maxUs <= thresholdUs, expected, `${run.maxUs} µs${exceeding}`,
-    `the hardware or firmware stalled the CPU for ${run.maxUs} µs (SMIs, power management), which no kernel setting fixes: disable C-states, turbo and power saving in the BIOS, check the SMI count, and update the firmware`);
+  const exceeding =
+    run.samplesExceeding === null
+      ? ""
+      : `, ${run.samplesExceeding} samples over the run's ${run.thresholdUs ?? "?"} µs threshold`;
+  return verdict(
+    "hwlatdetect",
+    run.maxUs <= thresholdUs,
+    expected,
+    `${run.maxUs} µs${exceeding}`,
+    `the hardware or firmware stalled the CPU for ${run.maxUs} µs (SMIs, power management), which no kernel setting fixes: disable C-states, turbo and power saving in the BIOS, check the SMI count, and update the firmware`,
+  );
 }

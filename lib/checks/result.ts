@@ -59,7 +59,11 @@ export function formatReport(results: readonly CheckResult[]): string {
   const header = ["", "CHECK", "EXPECTED", "OBSERVED"];
   // The status column is always "PASS"/"FAIL" wide, rows or not.
   const widths = header.map((h, i) => Math.max(i === 0 ? 4 : h.length, ...rows.map((row) => row[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join("  ").trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i])))
+      .join("  ")
+      .trimEnd();
   const out = [line(header)];
   results.forEach((r, i) => {
     out.push(line(rows[i]));

@@ -56,7 +56,10 @@ function parseTree(text: string): XmlElement {
   const addText = (chunk: string, at: number) => {
     const top = stack[stack.length - 1];
     if (top) top.text += chunk;
-    else if (chunk.trim() !== "") throw xmlSyntaxError(`text outside the root element on line ${lineAt(text, at)}: ${JSON.stringify(chunk.trim().slice(0, 30))}`);
+    else if (chunk.trim() !== "")
+      throw xmlSyntaxError(
+        `text outside the root element on line ${lineAt(text, at)}: ${JSON.stringify(chunk.trim().slice(0, 30))}`,
+      );
   };
   while (i < text.length) {
     const lt = text.indexOf("<", i);
@@ -80,13 +83,17 @@ function parseTree(text: string): XmlElement {
       if (!m) throw xmlSyntaxError(`malformed closing tag on line ${lineAt(text, lt)}`);
       const top = stack.pop();
       if (!top) throw xmlSyntaxError(`closing </${m[1]}> on line ${lineAt(text, lt)} has no opening tag`);
-      if (top.name !== m[1]) throw xmlSyntaxError(`closing </${m[1]}> on line ${lineAt(text, lt)} does not match <${top.name}> opened on line ${top.line}`);
+      if (top.name !== m[1])
+        throw xmlSyntaxError(
+          `closing </${m[1]}> on line ${lineAt(text, lt)} does not match <${top.name}> opened on line ${top.line}`,
+        );
       i = CLOSE_TAG.lastIndex;
     } else {
       OPEN_TAG.lastIndex = lt;
       const m = OPEN_TAG.exec(text);
       const line = lineAt(text, lt);
-      if (!m) throw xmlSyntaxError(`malformed or cut-off tag on line ${line}: ${JSON.stringify(text.slice(lt, lt + 40))}`);
+      if (!m)
+        throw xmlSyntaxError(`malformed or cut-off tag on line ${line}: ${JSON.stringify(text.slice(lt, lt + 40))}`);
       const el: XmlElement = { name: m[1], attrs: {}, children: [], text: "", line };
       for (const a of m[2].matchAll(ATTR)) {
         if (a[1] in el.attrs) throw xmlSyntaxError(`attribute ${a[1]} appears twice in <${m[1]}> on line ${line}`);

@@ -21,11 +21,15 @@ import type { SshAuth, SshTarget } from "../ssh";
 import { isSshError } from "../ssh";
 import { readStackConfig } from "../stack-files";
 
-const USAGE = "usage: npm run discover -- --stack <name> --host <host name> [--config <Pulumi.<stack>.yaml>] [--identity <private key file>] [--yes]";
+const USAGE =
+  "usage: npm run discover -- --stack <name> --host <host name> [--config <Pulumi.<stack>.yaml>] [--identity <private key file>] [--yes]";
 
 /** A problem with a setting or the host: exit 1, named and with its fix. (This CLI runs in no dynamic provider: classes are fine.) */
 class SettingProblem extends Error {
-  constructor(readonly path: string, message: string) {
+  constructor(
+    readonly path: string,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -53,8 +57,10 @@ function options(argv: string[]) {
   } catch (e) {
     throw new UsageProblem((e as Error).message);
   }
-  if (!/^[A-Za-z0-9._-]+$/.test(values.stack)) throw new UsageProblem(`--stack "${values.stack}" is not a stack name (letters, digits, '.', '_', '-')`);
-  if (values.host === undefined || values.host === "") throw new UsageProblem("--host is needed: the name of the host in the stack's openstack-rt:hosts");
+  if (!/^[A-Za-z0-9._-]+$/.test(values.stack))
+    throw new UsageProblem(`--stack "${values.stack}" is not a stack name (letters, digits, '.', '_', '-')`);
+  if (values.host === undefined || values.host === "")
+    throw new UsageProblem("--host is needed: the name of the host in the stack's openstack-rt:hosts");
   return { ...values, host: values.host };
 }
 
@@ -66,27 +72,48 @@ function sshAuth(identity: string | undefined): SshAuth {
       throw new UsageProblem(`cannot read --identity ${identity}: ${(e as Error).message.split("\n")[0]}`);
     }
   }
-  if (!process.env.SSH_AUTH_SOCK) throw new UsageProblem("no SSH credentials: give --identity <private key file>, or start an SSH agent (SSH_AUTH_SOCK) holding the key");
+  if (!process.env.SSH_AUTH_SOCK)
+    throw new UsageProblem(
+      "no SSH credentials: give --identity <private key file>, or start an SSH agent (SSH_AUTH_SOCK) holding the key",
+    );
   return { agentSocket: process.env.SSH_AUTH_SOCK };
 }
 
 /** The host's entry and its ssh settings, validated as the config schema validates them (the rest of the file may not plan yet). */
-function hostEntry(values: Record<string, unknown>, name: string, stackFile: string): { index: number; target: SshTarget; os: unknown } {
+function hostEntry(
+  values: Record<string, unknown>,
+  name: string,
+  stackFile: string,
+): { index: number; target: SshTarget; os: unknown } {
   const hosts = values.hosts;
-  if (!Array.isArray(hosts)) throw new SettingProblem(settingPath(["hosts"]), `is not set in ${stackFile}; add the host there (name, ssh, os, hugepages1gPerNode) with topology: discover as a placeholder`);
+  if (!Array.isArray(hosts))
+    throw new SettingProblem(
+      settingPath(["hosts"]),
+      `is not set in ${stackFile}; add the host there (name, ssh, os, hugepages1gPerNode) with topology: discover as a placeholder`,
+    );
   const index = hosts.findIndex((h) => (h as { name?: unknown } | null)?.name === name);
   if (index < 0) {
     const names = hosts.map((h) => (h as { name?: unknown } | null)?.name).filter((n) => typeof n === "string");
-    throw new UsageProblem(`"${name}" is not a host of ${stackFile}${names.length ? `: its hosts are ${names.join(", ")}` : ""}`);
+    throw new UsageProblem(
+      `"${name}" is not a host of ${stackFile}${names.length ? `: its hosts are ${names.join(", ")}` : ""}`,
+    );
   }
   const raw = hosts[index] as { ssh?: unknown; os?: unknown };
   const parsed = stackConfigSchema.shape.hosts.element.shape.ssh.safeParse(raw.ssh);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new SettingProblem(settingPath(["hosts", index, "ssh", ...issue.path]), `${issue.message}; discover connects as these settings say, so fix them first`);
+    throw new SettingProblem(
+      settingPath(["hosts", index, "ssh", ...issue.path]),
+      `${issue.message}; discover connects as these settings say, so fix them first`,
+    );
   }
   const s = parsed.data;
-  const hop = (t: typeof s | NonNullable<typeof s.proxy>) => ({ host: t.host, port: t.port, user: t.user, ...(t.hostKey === undefined ? {} : { hostKey: t.hostKey }) });
+  const hop = (t: typeof s | NonNullable<typeof s.proxy>) => ({
+    host: t.host,
+    port: t.port,
+    user: t.user,
+    ...(t.hostKey === undefined ? {} : { hostKey: t.hostKey }),
+  });
   return { index, target: { ...hop(s), ...(s.proxy === undefined ? {} : { proxy: hop(s.proxy) }) }, os: raw.os };
 }
 
@@ -96,9 +123,15 @@ function explain(e: unknown, index: number, target: SshTarget): SettingProblem {
   if (isSshError(e)) {
     switch (e.kind) {
       case "host-key":
-        return new SettingProblem(at("hostKey"), `${e.message}. To take the key the host presents now, remove hostKey from the stack file and run discover again; it shows the new key's fingerprint`);
+        return new SettingProblem(
+          at("hostKey"),
+          `${e.message}. To take the key the host presents now, remove hostKey from the stack file and run discover again; it shows the new key's fingerprint`,
+        );
       case "auth":
-        return new SettingProblem(at("user"), `${e.message}; give --identity <private key file> or load the key into your SSH agent, for the user ${target.user}`);
+        return new SettingProblem(
+          at("user"),
+          `${e.message}; give --identity <private key file> or load the key into your SSH agent, for the user ${target.user}`,
+        );
       case "unreachable":
       case "timeout":
         return new SettingProblem(at("host"), `${e.message}${target.proxy ? " (through the proxy in ssh.proxy)" : ""}`);
@@ -118,12 +151,16 @@ function keyType(line: string): string {
 function describeDiscovery(name: string, target: SshTarget, d: Discovery, pinned: boolean): void {
   say(`Discovered ${name} (${target.user}@${target.host}:${target.port}${d.osFamily ? `, ${d.osFamily}` : ""}):`);
   for (const n of d.declared.nodes) {
-    say(`  NUMA node ${n.id}: CPUs ${n.cpus}, ${n.memoryMb} MiB${n.threadSiblings ? `, SMT thread groups ${n.threadSiblings.join(" ")}` : ", no SMT"}`);
+    say(
+      `  NUMA node ${n.id}: CPUs ${n.cpus}, ${n.memoryMb} MiB${n.threadSiblings ? `, SMT thread groups ${n.threadSiblings.join(" ")}` : ", no SMT"}`,
+    );
   }
   say(`  host key: ${d.hostKey}`);
   say(`  fingerprint: ${d.fingerprint} (${keyType(d.hostKey)})${pinned ? ", the key pinned in the stack file" : ""}`);
   if (!pinned) {
-    say(`  Check it out of band before you trust it: on the host's console, \`ssh-keygen -lf /etc/ssh/ssh_host_${keyType(d.hostKey).toLowerCase()}_key.pub\` must print the same fingerprint.`);
+    say(
+      `  Check it out of band before you trust it: on the host's console, \`ssh-keygen -lf /etc/ssh/ssh_host_${keyType(d.hostKey).toLowerCase()}_key.pub\` must print the same fingerprint.`,
+    );
   }
 }
 
@@ -170,15 +207,21 @@ async function main(argv: string[]): Promise<number> {
   }
   describeDiscovery(args.host, target, d, pinned);
   if (target.proxy && target.proxy.hostKey === undefined) {
-    say(`  Note: the proxy ${target.proxy.host} has no hostKey: its key was not checked. Pin it in ${settingPath(["hosts", index, "ssh"])}.proxy.hostKey.`);
+    say(
+      `  Note: the proxy ${target.proxy.host} has no hostKey: its key was not checked. Pin it in ${settingPath(["hosts", index, "ssh"])}.proxy.hostKey.`,
+    );
   }
   if (d.osFamily !== "" && typeof os === "string" && os !== d.osFamily) {
-    say(`  Warning: ${settingPath(["hosts", index, "os"])} is ${os}, but the host runs ${d.osFamily}; discover does not change it: fix it by hand.`);
+    say(
+      `  Warning: ${settingPath(["hosts", index, "os"])} is ${os}, but the host runs ${d.osFamily}; discover does not change it: fix it by hand.`,
+    );
   }
 
   const { own, others } = planProblems(raw.values, index, d, projectDir);
   if (own.length) {
-    process.stderr.write(`The discovered values are not a valid config for this host, so ${shown} is left as it is:\n${formatProblems(own)}\n`);
+    process.stderr.write(
+      `The discovered values are not a valid config for this host, so ${shown} is left as it is:\n${formatProblems(own)}\n`,
+    );
     return 1;
   }
   const text = readFileSync(file, "utf8");
@@ -196,7 +239,9 @@ async function main(argv: string[]): Promise<number> {
       say(`Wrote ${edit.changed.join(" and ")} to ${shown} (host key ${keyFingerprint(d.hostKey)}).`);
     } else {
       say(`Not written. Check the fingerprint and the diff, then write them with:`);
-      say(`  npm run discover -- ${args.config ? `--config ${args.config}` : `--stack ${args.stack}`} --host ${args.host}${args.identity ? ` --identity ${args.identity}` : ""} --yes`);
+      say(
+        `  npm run discover -- ${args.config ? `--config ${args.config}` : `--stack ${args.stack}`} --host ${args.host}${args.identity ? ` --identity ${args.identity}` : ""} --yes`,
+      );
     }
   }
   if (others.length) {

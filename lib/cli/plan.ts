@@ -27,7 +27,10 @@ const USAGE =
  * (decideStack), image file included, which is read relative to the project directory, as
  * Pulumi runs the program there.
  */
-function planFile(projectDir: string, file: string): ({ plan: StackPlan; problems: [] } | { plan: null; problems: Problem[] }) & StackWarnings {
+function planFile(
+  projectDir: string,
+  file: string,
+): ({ plan: StackPlan; problems: [] } | { plan: null; problems: Problem[] }) & StackWarnings {
   const raw = readStackConfig(projectDir, file);
   if (!raw.usable) return { plan: null, problems: raw.problems, warnings: [], notes: [] };
   const result = decideStack(raw.values, projectDir);
@@ -38,13 +41,19 @@ function planFile(projectDir: string, file: string): ({ plan: StackPlan; problem
 }
 
 /** The other side of `--diff`: a `--json` plan document (.json) or a stack config file. */
-function otherPlan(projectDir: string, file: string): { plan: StackPlan; problems: [] } | { plan: null; problems: Problem[] } {
+function otherPlan(
+  projectDir: string,
+  file: string,
+): { plan: StackPlan; problems: [] } | { plan: null; problems: Problem[] } {
   if (!file.endsWith(".json")) return planFile(projectDir, file);
   let doc: unknown;
   try {
     doc = JSON.parse(readFileSync(file, "utf8"));
   } catch (e) {
-    return { plan: null, problems: [{ path: file, message: `cannot read the plan document: ${(e as Error).message.split("\n")[0]}` }] };
+    return {
+      plan: null,
+      problems: [{ path: file, message: `cannot read the plan document: ${(e as Error).message.split("\n")[0]}` }],
+    };
   }
   const r = planFromDocument(doc, file);
   return r.ok ? { plan: r.plan, problems: [] } : { plan: null, problems: r.problems };
@@ -88,7 +97,8 @@ function main(argv: string[]): number {
   // Warnings go with every output: on stderr beside the text plan, in the JSON document and in the comment.
   if (!args.json && !args.markdown) process.stderr.write(formatWarnings(warnings, notes));
   if (plan === null) {
-    if (args.json) process.stdout.write(`${JSON.stringify({ stack, valid: false, problems, warnings, notes }, null, 2)}\n`);
+    if (args.json)
+      process.stdout.write(`${JSON.stringify({ stack, valid: false, problems, warnings, notes }, null, 2)}\n`);
     else if (args.markdown) process.stdout.write(renderProblemsMarkdown(stack, problems, { warnings, notes }));
     else process.stderr.write(`${formatProblems(problems)}\n`);
     return 1;
@@ -99,14 +109,22 @@ function main(argv: string[]): number {
     const otherFile = resolve(args.diff);
     const other = otherPlan(projectDir, otherFile);
     if (other.plan === null) {
-      process.stderr.write(`the plan to compare with (--diff ${args.diff}) is not valid:\n${formatProblems(other.problems)}\n`);
+      process.stderr.write(
+        `the plan to compare with (--diff ${args.diff}) is not valid:\n${formatProblems(other.problems)}\n`,
+      );
       return 1;
     }
-    diff = { label: args["diff-label"] ?? basename(otherFile), before: other.plan, changes: diffPlans(other.plan, plan) };
+    diff = {
+      label: args["diff-label"] ?? basename(otherFile),
+      before: other.plan,
+      changes: diffPlans(other.plan, plan),
+    };
   }
 
   if (args.json) {
-    process.stdout.write(`${JSON.stringify({ stack, valid: true, ...plan, warnings, notes, ...(diff ? { changes: diff.changes } : {}) }, null, 2)}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ stack, valid: true, ...plan, warnings, notes, ...(diff ? { changes: diff.changes } : {}) }, null, 2)}\n`,
+    );
   } else if (args.markdown) {
     process.stdout.write(renderPlanMarkdown(stack, plan, diff, { warnings, notes }));
   } else if (diff) {

@@ -63,7 +63,10 @@ function loadPlan(args: Args): { config: StackConfig; plan: StackPlan } {
 }
 
 function auth(args: Args): SshAuth {
-  return { privateKey: args.identity ? readFileSync(args.identity, "utf8") : undefined, agentSocket: process.env.SSH_AUTH_SOCK };
+  return {
+    privateKey: args.identity ? readFileSync(args.identity, "utf8") : undefined,
+    agentSocket: process.env.SSH_AUTH_SOCK,
+  };
 }
 
 function hostTarget(config: StackConfig, name: string): SshTarget {
@@ -74,13 +77,15 @@ function hostTarget(config: StackConfig, name: string): SshTarget {
 
 function plannedHost(plan: StackPlan, name: string | undefined): HostPlan {
   const h = name === undefined ? plan.hosts[0] : plan.hosts.find((x) => x.name === name);
-  if (!h) throw new UsageError(`"${name ?? ""}" is not a host of this stack: ${plan.hosts.map((x) => x.name).join(", ")}`);
+  if (!h)
+    throw new UsageError(`"${name ?? ""}" is not a host of this stack: ${plan.hosts.map((x) => x.name).join(", ")}`);
   return h;
 }
 
 function flavorOf(plan: StackPlan, name: string) {
   const f = plan.flavors.find((x) => x.name === name);
-  if (!f) throw new UsageError(`"${name}" is not a flavor of this stack: ${plan.flavors.map((x) => x.name).join(", ")}`);
+  if (!f)
+    throw new UsageError(`"${name}" is not a flavor of this stack: ${plan.flavors.map((x) => x.name).join(", ")}`);
   return f;
 }
 
@@ -88,16 +93,27 @@ async function run(mode: string, args: Args): Promise<{ target: string; results:
   const { config, plan } = loadPlan(args);
   if (mode === "host") {
     const name = need(args, "target", "(the host's name)");
-    const v = await verifyHost(sshRunner(hostTarget(config, name), auth(args), allScriptTexts()), plannedHost(plan, name), { hwlatdetect: config.latency.hwlatdetect });
+    const v = await verifyHost(
+      sshRunner(hostTarget(config, name), auth(args), allScriptTexts()),
+      plannedHost(plan, name),
+      { hwlatdetect: config.latency.hwlatdetect },
+    );
     return { target: name, results: allResults(v) };
   }
   if (mode === "domain" && args.xml) {
     const flavor = flavorOf(plan, need(args, "flavor", "with --xml (the flavor the instance runs)"));
-    const expectation: DomainExpectation = expectationFromPlan(plannedHost(plan, args.host), flavor, config.image.properties);
+    const expectation: DomainExpectation = expectationFromPlan(
+      plannedHost(plan, args.host),
+      flavor,
+      config.image.properties,
+    );
     return { target: args.xml, results: checkDomain(readFileSync(args.xml, "utf8"), expectation) };
   }
   const server = plan.servers.find((s) => s.name === need(args, "target", "(the server's name)"));
-  if (!server) throw new UsageError(`"${args.target}" is not a server of this stack: ${plan.servers.map((s) => s.name).join(", ")}`);
+  if (!server)
+    throw new UsageError(
+      `"${args.target}" is not a server of this stack: ${plan.servers.map((s) => s.name).join(", ")}`,
+    );
   const flavor = flavorOf(plan, server.flavor);
   if (mode === "domain") {
     const serverId = need(args, "server-id", "(the Nova instance UUID: openstack server show <name> -c id)");
@@ -110,8 +126,21 @@ async function run(mode: string, args: Args): Promise<{ target: string; results:
     return { target: `${server.name} (${serverId}) on ${found.host ?? "no host"}`, results: found.results };
   }
   if (mode === "guest") {
-    const target: SshTarget = { host: need(args, "address", "(the guest's IP address)"), port: 22, user: args.user ?? config.image.loginUser };
-    return { target: server.name, results: allResults(await verifyGuest(sshRunner(target, auth(args), allScriptTexts()), flavor.guest, latencyBudget(config.latency.guest))) };
+    const target: SshTarget = {
+      host: need(args, "address", "(the guest's IP address)"),
+      port: 22,
+      user: args.user ?? config.image.loginUser,
+    };
+    return {
+      target: server.name,
+      results: allResults(
+        await verifyGuest(
+          sshRunner(target, auth(args), allScriptTexts()),
+          flavor.guest,
+          latencyBudget(config.latency.guest),
+        ),
+      ),
+    };
   }
   throw new UsageError(`unknown check "${mode}": use host, domain or guest`);
 }
@@ -122,12 +151,15 @@ async function main(argv: string[]): Promise<number> {
     if (positionals.length !== 1) throw new UsageError("name one check: host, domain or guest");
     const { target, results } = await run(positionals[0], values);
     const summary = summarize(results);
-    if (values.json) process.stdout.write(`${JSON.stringify({ check: positionals[0], target, ...summary, results }, null, 2)}\n`);
+    if (values.json)
+      process.stdout.write(`${JSON.stringify({ check: positionals[0], target, ...summary, results }, null, 2)}\n`);
     else process.stdout.write(`${positionals[0]} checks of ${target}\n${formatReport(results)}\n`);
     return summary.ok ? 0 : 1;
   } catch (e) {
     if (!(e instanceof UsageError) && !(e instanceof TypeError && "code" in e)) throw e;
-    process.stderr.write(`${e.message}\nusage: npm run verify -- host|domain|guest --stack <name> --target <name> [...] (see lib/cli/verify.ts)\n`);
+    process.stderr.write(
+      `${e.message}\nusage: npm run verify -- host|domain|guest --stack <name> --target <name> [...] (see lib/cli/verify.ts)\n`,
+    );
     return 2;
   }
 }

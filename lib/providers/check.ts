@@ -35,7 +35,8 @@ export interface CheckSpec<I extends object> {
 
 export function checkProvider<I extends object>(spec: CheckSpec<I>): pulumi.dynamic.ResourceProvider {
   const credentials = sshCredentials();
-  const inputsOf = (props: I): I => Object.fromEntries(spec.inputs.filter((k) => k in props).map((k) => [k, props[k]])) as I;
+  const inputsOf = (props: I): I =>
+    Object.fromEntries(spec.inputs.filter((k) => k in props).map((k) => [k, props[k]])) as I;
   const same = (olds: I, news: I) => spec.inputs.every((k) => JSON.stringify(olds[k]) === JSON.stringify(news[k]));
   const deploy = async (inputs: I): Promise<I & CheckOutputs> => {
     const v = await spec.run(inputs, credentials.auth(), "deploy");
@@ -49,14 +50,18 @@ export function checkProvider<I extends object>(spec: CheckSpec<I>): pulumi.dyna
       const failures = spec.problems(news);
       return Promise.resolve(failures.length > 0 ? { inputs: news, failures } : { inputs: news });
     },
-    diff: (_id: string, olds: I & Partial<CheckOutputs>, news: I) => Promise.resolve({ changes: !same(olds, news) || olds.passed === false }),
+    diff: (_id: string, olds: I & Partial<CheckOutputs>, news: I) =>
+      Promise.resolve({ changes: !same(olds, news) || olds.passed === false }),
     create: async (inputs: I) => ({ id: spec.id(inputs), outs: await deploy(inputs) }),
     update: async (_id: string, _olds: I, news: I) => ({ outs: await deploy(news) }),
     read: async (id: string, props: I & Partial<CheckOutputs>) => {
       const inputs = inputsOf(props);
       const v = await spec.run(inputs, credentials.auth(), "refresh");
       const measured = props.measured ?? [];
-      return { id, props: { ...inputs, observed: v.observed, measured, passed: summarize([...v.observed, ...measured]).ok } };
+      return {
+        id,
+        props: { ...inputs, observed: v.observed, measured, passed: summarize([...v.observed, ...measured]).ok },
+      };
     },
   };
 }

@@ -22,7 +22,8 @@ export interface DomainCheckInputs {
 
 function candidateProblems(c: unknown): Failure[] {
   if (!known(c)) return [];
-  if (!Array.isArray(c) || c.length === 0) return [{ property: "candidates", reason: "must list the RT hosts the server may run on" }];
+  if (!Array.isArray(c) || c.length === 0)
+    return [{ property: "candidates", reason: "must list the RT hosts the server may run on" }];
   return c.flatMap((x: DomainCandidate, n) => (known(x) ? targetProblems(x.target, `candidates[${n}].target`) : []));
 }
 
@@ -30,11 +31,18 @@ export const domainCheckProvider = checkProvider<DomainCheckInputs>({
   inputs: ["serverName", "serverId", "candidates", "script", "verifyRevision"],
   what: (i) => `domain verification of ${i.serverName} (${i.serverId})`,
   id: (i) => `domain-verification-${i.serverId}`,
-  problems: (i) => [...nonEmptyString(i.serverId, "serverId", "must be the server's instance UUID"), ...candidateProblems(i.candidates)],
+  problems: (i) => [
+    ...nonEmptyString(i.serverId, "serverId", "must be the server's instance UUID"),
+    ...candidateProblems(i.candidates),
+  ],
   run: async (i, auth) => {
     const found = await verifyDomain(
       i.serverId,
-      i.candidates.map((c) => ({ name: c.host, run: sshRunner(c.target, auth, { "domain-xml.sh": i.script }), expectation: c.expectation })),
+      i.candidates.map((c) => ({
+        name: c.host,
+        run: sshRunner(c.target, auth, { "domain-xml.sh": i.script }),
+        expectation: c.expectation,
+      })),
     );
     return { observed: found.results, measured: [] };
   },

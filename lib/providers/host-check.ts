@@ -33,5 +33,9 @@ export const hostCheckProvider = checkProvider<HostCheckInputs>({
     ...positiveInteger(i.timeoutSeconds, "timeoutSeconds", "must be a positive whole number of seconds"),
   ],
   run: (i, auth, mode) =>
-    verifyHost(sshRunner(i.target, auth, { "host-facts.sh": i.script }), i.plan, { hwlatdetect: i.hwlatdetect, observeOnly: mode === "refresh", timeoutSeconds: i.timeoutSeconds }),
+    verifyHost(sshRunner(i.target, auth, { "host-facts.sh": i.script }), i.plan, {
+      hwlatdetect: i.hwlatdetect,
+      observeOnly: mode === "refresh",
+      timeoutSeconds: i.timeoutSeconds,
+    }),
 });

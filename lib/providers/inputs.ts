@@ -13,12 +13,17 @@ export const known = (v: unknown) => v !== UNKNOWN;
 
 export function targetProblems(t: unknown, path: string): Failure[] {
   if (!known(t)) return [];
-  if (typeof t !== "object" || t === null) return [{ property: path, reason: "must be {host, port, user, hostKey?, proxy?}" }];
+  if (typeof t !== "object" || t === null)
+    return [{ property: path, reason: "must be {host, port, user, hostKey?, proxy?}" }];
   const o = t as Record<string, unknown>;
   const failures: Failure[] = [];
-  for (const k of ["host", "user"]) if (known(o[k]) && (typeof o[k] !== "string" || o[k] === "")) failures.push({ property: `${path}.${k}`, reason: "must be a non-empty string" });
-  if (known(o.port) && !Number.isInteger(o.port)) failures.push({ property: `${path}.port`, reason: "must be a port number" });
-  if (o.hostKey !== undefined && known(o.hostKey) && typeof o.hostKey !== "string") failures.push({ property: `${path}.hostKey`, reason: "must be a public key line" });
+  for (const k of ["host", "user"])
+    if (known(o[k]) && (typeof o[k] !== "string" || o[k] === ""))
+      failures.push({ property: `${path}.${k}`, reason: "must be a non-empty string" });
+  if (known(o.port) && !Number.isInteger(o.port))
+    failures.push({ property: `${path}.port`, reason: "must be a port number" });
+  if (o.hostKey !== undefined && known(o.hostKey) && typeof o.hostKey !== "string")
+    failures.push({ property: `${path}.hostKey`, reason: "must be a public key line" });
   if (o.proxy !== undefined) failures.push(...targetProblems(o.proxy, `${path}.proxy`));
   return failures;
 }

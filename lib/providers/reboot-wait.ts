@@ -33,8 +33,13 @@ const BOOT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 /** The host's boot id; an Error while it cannot answer; a throw when waiting cannot help. */
 async function readBootId(target: SshTarget, auth: SshAuth): Promise<string | Error> {
   try {
-    const r = await runSsh(target, auth, "cat /proc/sys/kernel/random/boot_id", { connectTimeoutMs: 10_000, commandTimeoutMs: 20_000, retries: 0 });
-    if (r.code !== 0) return new Error(`reading the boot id exited with ${r.code ?? r.signal}: ${r.stderr.trim().slice(0, 200)}`);
+    const r = await runSsh(target, auth, "cat /proc/sys/kernel/random/boot_id", {
+      connectTimeoutMs: 10_000,
+      commandTimeoutMs: 20_000,
+      retries: 0,
+    });
+    if (r.code !== 0)
+      return new Error(`reading the boot id exited with ${r.code ?? r.signal}: ${r.stderr.trim().slice(0, 200)}`);
     return parseBootId(r.stdout) ?? new Error(`the boot id file held ${JSON.stringify(r.stdout.slice(0, 80))}`);
   } catch (e) {
     if (isSshError(e) && (e.kind === "unreachable" || e.kind === "timeout" || e.kind === "protocol")) return e;
@@ -45,7 +50,13 @@ async function readBootId(target: SshTarget, auth: SshAuth): Promise<string | Er
 export function rebootWaiterProvider(): pulumi.dynamic.ResourceProvider<RebootWaiterInputs, RebootWaiterState> {
   const credentials = sshCredentials();
   const settle = async (i: RebootWaiterInputs): Promise<RebootWaiterState> => {
-    const state = { hostName: i.hostName, target: i.target, previousBootId: i.previousBootId, rebootScheduled: i.rebootScheduled, timeoutSeconds: i.timeoutSeconds };
+    const state = {
+      hostName: i.hostName,
+      target: i.target,
+      previousBootId: i.previousBootId,
+      rebootScheduled: i.rebootScheduled,
+      timeoutSeconds: i.timeoutSeconds,
+    };
     // reboot.sh found the host as planned and scheduled nothing: there is nothing to wait for.
     if (!i.rebootScheduled) return { ...state, bootId: i.previousBootId };
     const auth = credentials.auth();
@@ -66,13 +77,18 @@ export function rebootWaiterProvider(): pulumi.dynamic.ResourceProvider<RebootWa
       const failures = [
         ...nonEmptyString(news.hostName, "hostName", "must be the host's name"),
         ...targetProblems(news.target, "target"),
-        ...(known(news.previousBootId) && !BOOT_ID.test(String(news.previousBootId)) ? [{ property: "previousBootId", reason: "must be a boot id (a lowercase UUID)" }] : []),
-        ...(known(news.rebootScheduled) && typeof news.rebootScheduled !== "boolean" ? [{ property: "rebootScheduled", reason: "must be true or false" }] : []),
+        ...(known(news.previousBootId) && !BOOT_ID.test(String(news.previousBootId))
+          ? [{ property: "previousBootId", reason: "must be a boot id (a lowercase UUID)" }]
+          : []),
+        ...(known(news.rebootScheduled) && typeof news.rebootScheduled !== "boolean"
+          ? [{ property: "rebootScheduled", reason: "must be true or false" }]
+          : []),
         ...positiveInteger(news.timeoutSeconds, "timeoutSeconds", "must be a positive whole number of seconds"),
       ];
       return Promise.resolve(failures.length > 0 ? { inputs: news, failures } : { inputs: news });
     },
-    diff: (_id, olds, news) => Promise.resolve({ changes: INPUTS.some((k) => JSON.stringify(olds[k]) !== JSON.stringify(news[k])) }),
+    diff: (_id, olds, news) =>
+      Promise.resolve({ changes: INPUTS.some((k) => JSON.stringify(olds[k]) !== JSON.stringify(news[k])) }),
     create: async (inputs) => ({ id: inputs.hostName, outs: await settle(inputs) }),
     update: async (_id, _olds, news) => ({ outs: await settle(news) }),
   };

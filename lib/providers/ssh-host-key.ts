@@ -26,10 +26,14 @@ export const sshHostKeyProvider: pulumi.dynamic.ResourceProvider<SshHostKeyInput
     return Promise.resolve(failures.length > 0 ? { inputs: news, failures } : { inputs: news });
   },
   // A new comment is a new server: a new key. Nothing else is an input.
-  diff: (_id, olds, news) => Promise.resolve(olds.comment === news.comment ? { changes: false } : { changes: true, replaces: ["comment"] }),
+  diff: (_id, olds, news) =>
+    Promise.resolve(olds.comment === news.comment ? { changes: false } : { changes: true, replaces: ["comment"] }),
   create: (inputs) => {
     const pair = utils.generateKeyPairSync("ed25519", { comment: inputs.comment });
     const publicKey = pair.public.trim();
-    return Promise.resolve({ id: publicKey.split(" ")[1], outs: { comment: inputs.comment, publicKey, privateKey: pair.private } });
+    return Promise.resolve({
+      id: publicKey.split(" ")[1],
+      outs: { comment: inputs.comment, publicKey, privateKey: pair.private },
+    });
   },
 };

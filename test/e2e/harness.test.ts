@@ -39,13 +39,19 @@ Components: main
 
 describe("apt sources -> the e2e mirror", () => {
   it("reads deb822 and one-line entries", () => {
-    assert.deepEqual(parseDeb822(MIRROR_DEB822).map((e) => [e.uri, e.suites.join(",")]), [
-      ["http://mirror.example/debian", "bookworm,bookworm-updates"],
-      ["http://mirror.example/debian-security", "bookworm-security"],
-    ]);
-    assert.deepEqual(parseOneLine("# x\ndeb [arch=amd64 signed-by=/etc/k.gpg] http://m.example:8080/debian bookworm main # c\ndeb-src http://m.example/debian bookworm main\n"), [
-      { uri: "http://m.example:8080/debian", suites: ["bookworm"], components: ["main"], signedBy: "/etc/k.gpg" },
-    ]);
+    assert.deepEqual(
+      parseDeb822(MIRROR_DEB822).map((e) => [e.uri, e.suites.join(",")]),
+      [
+        ["http://mirror.example/debian", "bookworm,bookworm-updates"],
+        ["http://mirror.example/debian-security", "bookworm-security"],
+      ],
+    );
+    assert.deepEqual(
+      parseOneLine(
+        "# x\ndeb [arch=amd64 signed-by=/etc/k.gpg] http://m.example:8080/debian bookworm main # c\ndeb-src http://m.example/debian bookworm main\n",
+      ),
+      [{ uri: "http://m.example:8080/debian", suites: ["bookworm"], components: ["main"], signedBy: "/etc/k.gpg" }],
+    );
   });
 
   it("keeps Debian 12's entries of sources.list and sources.list.d (*.list, *.sources only) and names their origins", () => {
@@ -58,7 +64,10 @@ describe("apt sources -> the e2e mirror", () => {
       writeFileSync(join(etc, "sources.list"), "deb http://mirror.example:8080/debian bookworm-backports main\n");
       const m = mirrorSources(etc);
       assert.deepEqual(m.origins, ["mirror.example"]);
-      assert.match(m.deb822, /^Types: deb\nURIs: http:\/\/mirror\.example\/debian\nSuites: bookworm bookworm-updates\nComponents: main\nSigned-By: \/usr\/share\/keyrings\/debian-archive-keyring\.gpg\n\n/);
+      assert.match(
+        m.deb822,
+        /^Types: deb\nURIs: http:\/\/mirror\.example\/debian\nSuites: bookworm bookworm-updates\nComponents: main\nSigned-By: \/usr\/share\/keyrings\/debian-archive-keyring\.gpg\n\n/,
+      );
       assert.deepEqual(m.extraKeyrings, []);
       rmSync(join(etc, "sources.list.d", "debian.sources"));
       assert.throws(() => mirrorSources(etc), /no Debian 12 \(bookworm\) entry/);
@@ -70,10 +79,21 @@ describe("apt sources -> the e2e mirror", () => {
 
 function get(port: number, url: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: "127.0.0.1", port, path: url, headers: { host: url.startsWith("http") ? new URL(url).host : "127.0.0.1" } }, (res: IncomingMessage) => {
-      let body = "";
-      res.setEncoding("utf8").on("data", (d: string) => (body += d)).on("end", () => resolve({ status: res.statusCode ?? 0, body }));
-    });
+    const req = request(
+      {
+        host: "127.0.0.1",
+        port,
+        path: url,
+        headers: { host: url.startsWith("http") ? new URL(url).host : "127.0.0.1" },
+      },
+      (res: IncomingMessage) => {
+        let body = "";
+        res
+          .setEncoding("utf8")
+          .on("data", (d: string) => (body += d))
+          .on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+      },
+    );
     req.on("error", reject);
     req.end();
   });
@@ -112,7 +132,10 @@ describe("mirror proxy", () => {
   it("forwards to the mirror, keeps pool .deb files and serves them again from the cache", async () => {
     upstreamHits = [];
     const deb = `http://${origin}/debian/pool/main/r/rt-tests/rt-tests_2.5-1_amd64.deb`;
-    assert.deepEqual(await get(proxy.port, deb), { status: 200, body: "content of /debian/pool/main/r/rt-tests/rt-tests_2.5-1_amd64.deb" });
+    assert.deepEqual(await get(proxy.port, deb), {
+      status: 200,
+      body: "content of /debian/pool/main/r/rt-tests/rt-tests_2.5-1_amd64.deb",
+    });
     await new Promise((r) => setTimeout(r, 50));
     assert.deepEqual(readdirSync(cache), ["rt-tests_2.5-1_amd64.deb"]);
     assert.equal((await get(proxy.port, deb)).status, 200);
@@ -139,7 +162,8 @@ describe("mirror proxy", () => {
     assert.equal(body, 200);
     // The upstream's body arrives over 300 ms after the client left; the proxy writes on.
     const cached = join(cache, "slow_1.0-1_amd64.deb");
-    for (let i = 0; i < 50 && !readdirSync(cache).includes("slow_1.0-1_amd64.deb"); i++) await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; i < 50 && !readdirSync(cache).includes("slow_1.0-1_amd64.deb"); i++)
+      await new Promise((r) => setTimeout(r, 50));
     assert.equal(readFileSync(cached, "utf8"), SLOW_BODY);
   });
 
@@ -158,7 +182,9 @@ describe("mirror proxy", () => {
       assert.equal((await get(proxy.port, kernel)).status, 404);
       const meta = `http://${origin}/debian/pool/main/l/linux-signed-amd64/linux-image-rt-amd64_6.1.119-1_amd64.deb`;
       assert.equal((await get(proxy.port, meta)).status, 200, "the metapackage is still there");
-      assert.deepEqual(proxy.stats.faulted, ["/debian/pool/main/l/linux/linux-image-6.1.0-28-rt-amd64_6.1.119-1_amd64.deb"]);
+      assert.deepEqual(proxy.stats.faulted, [
+        "/debian/pool/main/l/linux/linux-image-6.1.0-28-rt-amd64_6.1.119-1_amd64.deb",
+      ]);
     } finally {
       proxy.missing = null;
     }
@@ -167,7 +193,15 @@ describe("mirror proxy", () => {
 
 describe("the e2e VM and its plan", () => {
   it("qemu: 4 vCPUs in 2 NUMA nodes of 2560 MiB, SSH on loopback only, serial to a file", () => {
-    const args = qemuArgs({ disk: "/d.raw", snapshot: true, serialLog: "/s.log", accel: { kind: "kvm", args: ["-accel", "kvm"], note: "" } }, 2222).join(" ");
+    const args = qemuArgs(
+      {
+        disk: "/d.raw",
+        snapshot: true,
+        serialLog: "/s.log",
+        accel: { kind: "kvm", args: ["-accel", "kvm"], note: "" },
+      },
+      2222,
+    ).join(" ");
     assert.match(args, /-smp 4,sockets=2,cores=2,threads=1 -m 5120M/);
     assert.match(args, /-numa node,nodeid=0,cpus=0-1,memdev=mem0 .*-numa node,nodeid=1,cpus=2-3,memdev=mem1/);
     assert.match(args, /hostfwd=tcp:127\.0\.0\.1:2222-:22/);
@@ -176,13 +210,24 @@ describe("the e2e VM and its plan", () => {
   });
 
   it("the e2e stack plans one Debian 12 host whose steps carry the VM's plan", () => {
-    const { plan, host } = planForVm({ host: "127.0.0.1", port: 2222, user: "root", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIyuP98ngAEBPe57pnyHFSeDTEz3JQEQkk1Nfcy+XNbT" });
+    const { plan, host } = planForVm({
+      host: "127.0.0.1",
+      port: 2222,
+      user: "root",
+      hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIyuP98ngAEBPe57pnyHFSeDTEz3JQEQkk1Nfcy+XNbT",
+    });
     assert.equal(plan.os, "debian-12");
     assert.equal(plan.isolated, "1,3");
     assert.deepEqual(plan.kernel.args, ["default_hugepagesz=1G", "hugepagesz=1G", "hugepages=0:1,1:1"]);
     assert.equal(host.ssh.port, 2222);
     const steps = hostSteps(plan, host);
-    assert.deepEqual(steps.map((s) => s.id), ["facts", "packages", "tuned", "kernel-args", "nova-compute", "reboot"]);
-    assert.ok(steps.every((s) => !s.sudo), "root: no sudo");
+    assert.deepEqual(
+      steps.map((s) => s.id),
+      ["facts", "packages", "tuned", "kernel-args", "nova-compute", "reboot"],
+    );
+    assert.ok(
+      steps.every((s) => !s.sudo),
+      "root: no sudo",
+    );
   });
 });

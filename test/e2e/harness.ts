@@ -60,7 +60,9 @@ export class Phases {
 }
 
 export function seconds(ms: number): string {
-  return ms >= 60_000 ? `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s` : `${(ms / 1000).toFixed(1)} s`;
+  return ms >= 60_000
+    ? `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`
+    : `${(ms / 1000).toFixed(1)} s`;
 }
 
 /**
@@ -72,13 +74,22 @@ function valuesForVm(target: SshTarget, topology?: DeclaredTopology): Record<str
   const raw = readStackConfig(PROJECT_DIR, STACK_FILE);
   if (raw.problems.length) throw new Error(formatProblems(raw.problems));
   const values = structuredClone(raw.values) as { hosts: { ssh: Record<string, unknown>; topology: unknown }[] };
-  values.hosts[0].ssh = { ...values.hosts[0].ssh, host: target.host, port: target.port, user: target.user, hostKey: target.hostKey };
+  values.hosts[0].ssh = {
+    ...values.hosts[0].ssh,
+    host: target.host,
+    port: target.port,
+    user: target.user,
+    hostKey: target.hostKey,
+  };
   if (topology !== undefined) values.hosts[0].topology = topology;
   return values;
 }
 
 /** The e2e stack planned for a VM: its one host's plan and config, and the stack's settings. */
-export function planForVm(target: SshTarget, topology?: DeclaredTopology): { plan: HostPlan; host: HostConfig; config: StackConfig } {
+export function planForVm(
+  target: SshTarget,
+  topology?: DeclaredTopology,
+): { plan: HostPlan; host: HostConfig; config: StackConfig } {
   const result = planStack(valuesForVm(target, topology));
   if (!result.ok) throw new Error(`${STACK_FILE}:\n${formatProblems(result.problems)}`);
   return { plan: result.plan.hosts[0], host: result.config.hosts[0], config: result.config };
@@ -91,8 +102,17 @@ export interface EnginePath {
   check: RegisteredResource;
 }
 
-async function enginePath(target: SshTarget, hostName: string, privateKey: string, topology: DeclaredTopology): Promise<EnginePath> {
-  const loaded = await loadProgram({ stack: "e2e", config: { ...valuesForVm(target, topology), sshPrivateKey: privateKey }, secretKeys: ["sshPrivateKey"] });
+async function enginePath(
+  target: SshTarget,
+  hostName: string,
+  privateKey: string,
+  topology: DeclaredTopology,
+): Promise<EnginePath> {
+  const loaded = await loadProgram({
+    stack: "e2e",
+    config: { ...valuesForVm(target, topology), sshPrivateKey: privateKey },
+    secretKeys: ["sshPrivateKey"],
+  });
   if (!loaded.ok) throw new Error(`the program did not load with ${STACK_FILE}: ${loaded.error}`);
   const named = (name: string) => {
     const r = loaded.resources.find((x) => isDynamic(x) && x.name === name);
@@ -125,9 +145,15 @@ export interface Env {
 export async function startEnv(phases: Phases): Promise<Env> {
   const sources = mirrorSources();
   const proxy = await startMirrorProxy(sources.origins, join(CACHE_DIR, "debs"));
-  say(`mirror (from this machine's apt sources): ${sources.origins.join(", ")}; VM's apt proxy on 127.0.0.1:${proxy.port}`);
+  say(
+    `mirror (from this machine's apt sources): ${sources.origins.join(", ")}; VM's apt proxy on 127.0.0.1:${proxy.port}`,
+  );
   try {
-    const { image, accel } = await phases.time("image", () => ensureImage(sources, proxy, say), (r) => (r.image.cached ? "cached" : "built"));
+    const { image, accel } = await phases.time(
+      "image",
+      () => ensureImage(sources, proxy, say),
+      (r) => (r.image.cached ? "cached" : "built"),
+    );
     say(accel.kind === "kvm" ? "accelerator: KVM" : `accelerator: TCG. ${accel.note}`);
     const runDir = join(CACHE_DIR, "runs", new Date().toISOString().replace(/[:.]/g, "-"));
     mkdirSync(runDir, { recursive: true });
@@ -145,11 +171,17 @@ export async function startEnv(phases: Phases): Promise<Env> {
     });
     // The topology as `npm run discover` reads it (facts.sh over SSH); the host checks compare the VM with it after the reboot.
     const discovered = await discoverHost(target, auth, { sudo: false });
-    say(`discovered: ${discovered.declared.nodes.map((n) => `node ${n.id}: CPUs ${n.cpus}, ${n.memoryMb} MiB`).join("; ")}; host key ${discovered.fingerprint}`);
+    say(
+      `discovered: ${discovered.declared.nodes.map((n) => `node ${n.id}: CPUs ${n.cpus}, ${n.memoryMb} MiB`).join("; ")}; host key ${discovered.fingerprint}`,
+    );
     const { plan, host, config } = planForVm(target, discovered.declared);
     const steps = hostSteps(plan, host);
-    say(`plan: ${plan.name}: isolated ${plan.isolated}, kernel args ${plan.kernel.args.join(" ")}; steps ${steps.map((s) => s.id).join(", ")}`);
-    const engine = await phases.time("program loaded by Pulumi's runner", () => enginePath(target, plan.name, image.privateKey, discovered.declared));
+    say(
+      `plan: ${plan.name}: isolated ${plan.isolated}, kernel args ${plan.kernel.args.join(" ")}; steps ${steps.map((s) => s.id).join(", ")}`,
+    );
+    const engine = await phases.time("program loaded by Pulumi's runner", () =>
+      enginePath(target, plan.name, image.privateKey, discovered.declared),
+    );
     return { accel, image, proxy, vm, target, auth, plan, host, config, steps, bootIds: [bootId], runDir, engine };
   } catch (e) {
     await proxy.close();
@@ -183,17 +215,33 @@ export async function runStep(env: Env, step: HostStep): Promise<StepOutcome> {
   });
   const last = r.stdout.trim().split("\n").pop() ?? "";
   const status = r.code !== 0 ? "failed" : last === "changed" || last === "unchanged" ? last : "failed";
-  const outcome: StepOutcome = { id: step.id, code: r.code, status, stdout: r.stdout, stderr: r.stderr, ms: Date.now() - t0 };
-  writeFileSync(join(env.runDir, "steps.log"), `=== ${step.id}: ${remoteCommand(step)} -> exit ${r.code} ${status} in ${seconds(outcome.ms)}\n--- stdout\n${r.stdout}--- stderr\n${r.stderr}\n`, { flag: "a" });
+  const outcome: StepOutcome = {
+    id: step.id,
+    code: r.code,
+    status,
+    stdout: r.stdout,
+    stderr: r.stderr,
+    ms: Date.now() - t0,
+  };
+  writeFileSync(
+    join(env.runDir, "steps.log"),
+    `=== ${step.id}: ${remoteCommand(step)} -> exit ${r.code} ${status} in ${seconds(outcome.ms)}\n--- stdout\n${r.stdout}--- stderr\n${r.stderr}\n`,
+    { flag: "a" },
+  );
   say(`step ${step.id}: ${status} (exit ${r.code}) in ${seconds(outcome.ms)}`);
   return outcome;
 }
 
 export class StepFailed extends Error {
   /** The steps of this run up to and including the failed one. */
-  constructor(readonly outcome: StepOutcome, readonly outcomes: StepOutcome[]) {
+  constructor(
+    readonly outcome: StepOutcome,
+    readonly outcomes: StepOutcome[],
+  ) {
     const err = outcome.stderr.trim().split("\n").slice(-6).join("\n  ");
-    super(`step ${outcome.id} failed (exit ${outcome.code}):\n  ${err || outcome.stdout.trim().split("\n").slice(-3).join("\n  ")}`);
+    super(
+      `step ${outcome.id} failed (exit ${outcome.code}):\n  ${err || outcome.stdout.trim().split("\n").slice(-3).join("\n  ")}`,
+    );
     this.name = "StepFailed";
   }
 }
@@ -208,7 +256,10 @@ export interface PrepResult {
  * after the reboot step, the RebootWaiter's provider waits for the new boot id when the step
  * scheduled a reboot (as the component's waiter resource does).
  */
-export async function prepareHost(env: Env, rebootTimeoutSeconds = env.config.deployment.rebootTimeoutSeconds): Promise<PrepResult> {
+export async function prepareHost(
+  env: Env,
+  rebootTimeoutSeconds = env.config.deployment.rebootTimeoutSeconds,
+): Promise<PrepResult> {
   const outcomes: StepOutcome[] = [];
   for (const step of env.steps) {
     const o = await runStep(env, step);
@@ -219,13 +270,21 @@ export async function prepareHost(env: Env, rebootTimeoutSeconds = env.config.de
     const t0 = Date.now();
     const bootId = await waitForReboot(env, report.bootId, report.scheduled, rebootTimeoutSeconds);
     if (bootId !== env.bootIds.at(-1)) env.bootIds.push(bootId);
-    return { outcomes, reboot: { scheduled: report.scheduled, previousBootId: report.bootId, bootId, waitedMs: Date.now() - t0 } };
+    return {
+      outcomes,
+      reboot: { scheduled: report.scheduled, previousBootId: report.bootId, bootId, waitedMs: Date.now() - t0 },
+    };
   }
   throw new Error(`the plan's steps (${env.steps.map((s) => s.id).join(", ")}) end without a reboot step`);
 }
 
 /** The RebootWaiter the program registers, created through Pulumi's provider host as the engine creates it. */
-export async function waitForReboot(env: Env, previousBootId: string, scheduled: boolean, timeoutSeconds: number): Promise<string> {
+export async function waitForReboot(
+  env: Env,
+  previousBootId: string,
+  scheduled: boolean,
+  timeoutSeconds: number,
+): Promise<string> {
   const { host, waiter } = env.engine;
   const inputs = { ...waiter.inputs, target: env.target, previousBootId, rebootScheduled: scheduled, timeoutSeconds };
   const { failures } = await host.check(waiter.urn, {}, inputs);
@@ -235,7 +294,10 @@ export async function waitForReboot(env: Env, previousBootId: string, scheduled:
 }
 
 export async function currentBootId(env: Env): Promise<string> {
-  const r = await runSsh(env.target, env.auth, "cat /proc/sys/kernel/random/boot_id", { connectTimeoutMs: 30_000, commandTimeoutMs: 60_000 });
+  const r = await runSsh(env.target, env.auth, "cat /proc/sys/kernel/random/boot_id", {
+    connectTimeoutMs: 30_000,
+    commandTimeoutMs: 60_000,
+  });
   if (r.code !== 0) throw new Error(`reading the boot id failed: ${r.stderr}`);
   return r.stdout.trim();
 }
@@ -249,7 +311,11 @@ export async function checkHost(env: Env): Promise<{ results: CheckResult[]; inp
   const { host, check } = env.engine;
   const inputs = { ...check.inputs, target: env.target, bootId: await currentBootId(env) };
   const { properties } = await host.create(check.urn, inputs);
-  return { results: [...(properties.observed as CheckResult[]), ...(properties.measured as CheckResult[])], inputs, state: properties };
+  return {
+    results: [...(properties.observed as CheckResult[]), ...(properties.measured as CheckResult[])],
+    inputs,
+    state: properties,
+  };
 }
 
 /** `pulumi refresh` of the HostVerification: the engine's Read, through the provider host. */

@@ -17,7 +17,17 @@
  */
 import { spawn } from "node:child_process";
 import { createHash, randomUUID } from "node:crypto";
-import { appendFileSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import {
+  appendFileSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { join, resolve } from "node:path";
 import { runSsh } from "../../lib/ssh";
 import type { MirrorProxy } from "./mirror-proxy";
@@ -33,8 +43,18 @@ export const CACHE_DIR = join(PROJECT_DIR, ".cache", "e2e");
 export const VM_HOSTNAME = "compute-rt-e2e";
 
 const PACKAGES = [
-  "systemd-sysv", "udev", "linux-image-amd64", "initramfs-tools", "grub-pc", "openssh-server",
-  "tuned", "nova-common", "ca-certificates", "iproute2", "procps", "kmod",
+  "systemd-sysv",
+  "udev",
+  "linux-image-amd64",
+  "initramfs-tools",
+  "grub-pc",
+  "openssh-server",
+  "tuned",
+  "nova-common",
+  "ca-certificates",
+  "iproute2",
+  "procps",
+  "kmod",
 ];
 const DISK_SIZE_MB = 6144;
 const PARTITION_START_MB = 1;
@@ -58,7 +78,11 @@ export interface Image {
  * Runs a build command without blocking the event loop: mmdebstrap downloads through the
  * mirror proxy, which lives in this process.
  */
-function run(cmd: string, args: string[], opts: { input?: string; log?: string; timeoutMs?: number } = {}): Promise<string> {
+function run(
+  cmd: string,
+  args: string[],
+  opts: { input?: string; log?: string; timeoutMs?: number } = {},
+): Promise<string> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(cmd, args, { stdio: [opts.input === undefined ? "ignore" : "pipe", "pipe", "pipe"] });
     let out = "";
@@ -101,7 +125,10 @@ function overlayFiles(rootUuid: string): Record<string, { mode: number; text: st
       mode: 0o644,
       text: "[Match]\nName=en* eth*\n\n[Network]\nDHCP=ipv4\nLinkLocalAddressing=no\nIPv6AcceptRA=no\n\n[DHCPv4]\nUseDNS=no\nUseNTP=no\nUseDomains=no\n",
     },
-    "/etc/ssh/sshd_config.d/50-e2e.conf": { mode: 0o644, text: "HostKey /etc/ssh/ssh_host_ed25519_key\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nUseDNS no\n" },
+    "/etc/ssh/sshd_config.d/50-e2e.conf": {
+      mode: 0o644,
+      text: "HostKey /etc/ssh/ssh_host_ed25519_key\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nUseDNS no\n",
+    },
     // A short menu on the serial console too. The kernel's console is set in /etc/default/grub
     // itself (customize hook): a drop-in here that set GRUB_CMDLINE_LINUX_DEFAULT would be
     // read after /etc/default/grub and override the line TuneD appends there
@@ -114,7 +141,10 @@ function overlayFiles(rootUuid: string): Record<string, { mode: number; text: st
     // only slows the packages step's kernel install under emulation.
     "/etc/dpkg/dpkg.cfg.d/e2e-unsafe-io": { mode: 0o644, text: "force-unsafe-io\n" },
     // apt asks one request at a time through the proxy.
-    "/etc/apt/apt.conf.d/90e2e-pipeline": { mode: 0o644, text: 'Acquire::http::Pipeline-Depth "0";\nAcquire::Retries "0";\n' },
+    "/etc/apt/apt.conf.d/90e2e-pipeline": {
+      mode: 0o644,
+      text: 'Acquire::http::Pipeline-Depth "0";\nAcquire::Retries "0";\n',
+    },
     "/usr/local/sbin/nova-compute-standin": {
       mode: 0o755,
       text: `#!/usr/bin/python3
@@ -156,7 +186,11 @@ function keygen(file: string, comment: string, log: string): Promise<string> {
 }
 
 /** The cached image for these inputs, building it first when there is none. */
-export async function ensureImage(sources: MirrorSources, proxy: MirrorProxy, say: (line: string) => void): Promise<{ image: Image; accel: Accel }> {
+export async function ensureImage(
+  sources: MirrorSources,
+  proxy: MirrorProxy,
+  say: (line: string) => void,
+): Promise<{ image: Image; accel: Accel }> {
   const key = imageKey(sources);
   const dir = join(CACHE_DIR, `image-${key}`);
   const load = (buildMs: number, cached: boolean): Image => {
@@ -177,11 +211,15 @@ export async function ensureImage(sources: MirrorSources, proxy: MirrorProxy, sa
     const image = load(0, true);
     return { image, accel: await chooseAccel(image.kernel, dir) };
   }
-  if (process.getuid?.() !== 0) throw new Error("building the e2e image needs root (mmdebstrap --mode=root, mkfs.ext4 -d keeping file owners); run as root or provide a cached image");
+  if (process.getuid?.() !== 0)
+    throw new Error(
+      "building the e2e image needs root (mmdebstrap --mode=root, mkfs.ext4 -d keeping file owners); run as root or provide a cached image",
+    );
   const started = Date.now();
   mkdirSync(CACHE_DIR, { recursive: true });
   // A build that died left its directory (and its log) behind; the next build clears it.
-  for (const old of readdirSync(CACHE_DIR)) if (old.startsWith("build-")) rmSync(join(CACHE_DIR, old), { recursive: true, force: true });
+  for (const old of readdirSync(CACHE_DIR))
+    if (old.startsWith("build-")) rmSync(join(CACHE_DIR, old), { recursive: true, force: true });
   const work = join(CACHE_DIR, `build-${key}-${process.pid}`);
   mkdirSync(work, { recursive: true });
   const log = join(work, "build.log");
@@ -231,20 +269,33 @@ export async function ensureImage(sources: MirrorSources, proxy: MirrorProxy, sa
       `)}`,
     ];
     say(`image: mmdebstrap ${SUITE} with ${PACKAGES.join(" ")}`);
-    await run("mmdebstrap", [
-      "--mode=root", "--variant=apt", "--format=directory", `--include=${PACKAGES.join(",")}`,
-      // Through the harness's proxy: its .deb cache then serves the next build and the VM.
-      `--aptopt=Acquire::http::Proxy "http://127.0.0.1:${proxy.port}"`,
-      // No manuals, docs or translations: less for dpkg to unpack under emulation.
-      ...["/usr/share/man/*", "/usr/share/doc/*", "/usr/share/info/*", "/usr/share/locale/*"].map((p) => `--dpkgopt=path-exclude=${p}`),
-      "--dpkgopt=path-include=/usr/share/locale/locale.alias",
-      ...hooks, SUITE, root, sourcesFile,
-    ], { log });
+    await run(
+      "mmdebstrap",
+      [
+        "--mode=root",
+        "--variant=apt",
+        "--format=directory",
+        `--include=${PACKAGES.join(",")}`,
+        // Through the harness's proxy: its .deb cache then serves the next build and the VM.
+        `--aptopt=Acquire::http::Proxy "http://127.0.0.1:${proxy.port}"`,
+        // No manuals, docs or translations: less for dpkg to unpack under emulation.
+        ...["/usr/share/man/*", "/usr/share/doc/*", "/usr/share/info/*", "/usr/share/locale/*"].map(
+          (p) => `--dpkgopt=path-exclude=${p}`,
+        ),
+        "--dpkgopt=path-include=/usr/share/locale/locale.alias",
+        ...hooks,
+        SUITE,
+        root,
+        sourcesFile,
+      ],
+      { log },
+    );
 
     const boot = join(work, "boot");
     mkdirSync(boot);
     const kernels = readdirSync(join(root, "boot")).filter((f) => f.startsWith("vmlinuz-"));
-    if (kernels.length !== 1) throw new Error(`expected one kernel in the image's /boot, found ${kernels.join(", ") || "none"}`);
+    if (kernels.length !== 1)
+      throw new Error(`expected one kernel in the image's /boot, found ${kernels.join(", ") || "none"}`);
     const release = kernels[0].slice("vmlinuz-".length);
     copyFileSync(join(root, "boot", `vmlinuz-${release}`), join(boot, "vmlinuz"));
     copyFileSync(join(root, "boot", `initrd.img-${release}`), join(boot, "initrd.img"));
@@ -252,8 +303,28 @@ export async function ensureImage(sources: MirrorSources, proxy: MirrorProxy, sa
     say("image: ext4 file system from the root directory at the first partition");
     const disk = join(work, "disk.raw");
     await run("truncate", ["-s", `${DISK_SIZE_MB}M`, disk], { log });
-    await run("sfdisk", ["--quiet", disk], { input: `label: dos\nstart=${PARTITION_START_MB * 2048}, type=83, bootable\n`, log });
-    await run("mkfs.ext4", ["-q", "-F", "-L", "e2e-root", "-U", rootUuid, "-E", `offset=${PARTITION_START_MB * 1024 * 1024}`, "-d", root, disk, `${(DISK_SIZE_MB - PARTITION_START_MB) * 1024}k`], { log });
+    await run("sfdisk", ["--quiet", disk], {
+      input: `label: dos\nstart=${PARTITION_START_MB * 2048}, type=83, bootable\n`,
+      log,
+    });
+    await run(
+      "mkfs.ext4",
+      [
+        "-q",
+        "-F",
+        "-L",
+        "e2e-root",
+        "-U",
+        rootUuid,
+        "-E",
+        `offset=${PARTITION_START_MB * 1024 * 1024}`,
+        "-d",
+        root,
+        disk,
+        `${(DISK_SIZE_MB - PARTITION_START_MB) * 1024}k`,
+      ],
+      { log },
+    );
     rmSync(root, { recursive: true, force: true });
 
     const accel = await chooseAccel(join(boot, "vmlinuz"), work);
@@ -264,9 +335,18 @@ export async function ensureImage(sources: MirrorSources, proxy: MirrorProxy, sa
       snapshot: false,
       serialLog: join(work, "first-boot.log"),
       accel,
-      kernel: { kernel: join(boot, "vmlinuz"), initrd: join(boot, "initrd.img"), append: `root=UUID=${rootUuid} ro console=ttyS0,115200n8` },
+      kernel: {
+        kernel: join(boot, "vmlinuz"),
+        initrd: join(boot, "initrd.img"),
+        append: `root=UUID=${rootUuid} ro console=ttyS0,115200n8`,
+      },
     });
-    const target = { host: "127.0.0.1", port: vm.port, user: "root", hostKey: readFileSync(join(work, "ssh_host_ed25519_key.pub"), "utf8").trim().split(/\s+/).slice(0, 2).join(" ") };
+    const target = {
+      host: "127.0.0.1",
+      port: vm.port,
+      user: "root",
+      hostKey: readFileSync(join(work, "ssh_host_ed25519_key.pub"), "utf8").trim().split(/\s+/).slice(0, 2).join(" "),
+    };
     const auth = { privateKey: readFileSync(join(work, "id_ed25519"), "utf8") };
     try {
       await waitForSsh(vm, target, auth, accel.kind === "kvm" ? 300_000 : 1_200_000);
@@ -284,16 +364,25 @@ export async function ensureImage(sources: MirrorSources, proxy: MirrorProxy, sa
         retries: 0,
       });
       writeFileSync(log, `$ first boot: grub-install, update-grub\n${r.stdout}${r.stderr}\n`, { flag: "a" });
-      if (r.code !== 0) throw new Error(`installing GRUB in the VM failed (exit ${r.code}):\n${r.stderr.trim().split("\n").slice(-15).join("\n")}`);
-      if ((await shutdownVm(vm, target, auth, accel.kind === "kvm" ? 120_000 : 600_000)) !== "clean") throw new Error("the VM did not power off after installing GRUB");
+      if (r.code !== 0)
+        throw new Error(
+          `installing GRUB in the VM failed (exit ${r.code}):\n${r.stderr.trim().split("\n").slice(-15).join("\n")}`,
+        );
+      if ((await shutdownVm(vm, target, auth, accel.kind === "kvm" ? 120_000 : 600_000)) !== "clean")
+        throw new Error("the VM did not power off after installing GRUB");
     } finally {
       await vm.kill();
     }
-    writeFileSync(join(work, "image.json"), `${JSON.stringify({ rootUuid, suite: SUITE, packages: PACKAGES, builtAt: new Date().toISOString() }, null, 2)}\n`);
+    writeFileSync(
+      join(work, "image.json"),
+      `${JSON.stringify({ rootUuid, suite: SUITE, packages: PACKAGES, builtAt: new Date().toISOString() }, null, 2)}\n`,
+    );
     rmSync(overlay, { recursive: true, force: true });
     rmSync(join(work, "ssh_host_ed25519_key"), { force: true });
     // Older images (other inputs) go: each holds a few GB.
-    for (const old of readdirSync(CACHE_DIR)) if (old.startsWith("image-") && old !== `image-${key}`) rmSync(join(CACHE_DIR, old), { recursive: true, force: true });
+    for (const old of readdirSync(CACHE_DIR))
+      if (old.startsWith("image-") && old !== `image-${key}`)
+        rmSync(join(CACHE_DIR, old), { recursive: true, force: true });
     renameSync(work, dir);
   } catch (e) {
     rmSync(root, { recursive: true, force: true });

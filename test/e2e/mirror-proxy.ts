@@ -30,7 +30,16 @@ export interface MirrorProxy {
   close(): Promise<void>;
 }
 
-const HOP_BY_HOP = new Set(["connection", "proxy-connection", "keep-alive", "proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade"]);
+const HOP_BY_HOP = new Set([
+  "connection",
+  "proxy-connection",
+  "keep-alive",
+  "proxy-authorization",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+]);
 const POOL_DEB = /\/pool\/.+\/([A-Za-z0-9.+~%_-]+\.deb)$/;
 
 function forwardHeaders(h: IncomingMessage["headers"]): Record<string, string | string[]> {
@@ -103,7 +112,8 @@ export async function startMirrorProxy(origins: readonly string[], cacheDir: str
     } catch {
       return refuse(res, `non-proxy request ${JSON.stringify(req.url)}`);
     }
-    if (url.protocol !== "http:" || !allowed.has(url.host.toLowerCase())) return refuse(res, `${req.method} ${url.protocol}//${url.host}`);
+    if (url.protocol !== "http:" || !allowed.has(url.host.toLowerCase()))
+      return refuse(res, `${req.method} ${url.protocol}//${url.host}`);
     if (req.method !== "GET" && req.method !== "HEAD") return refuse(res, `${req.method} ${url.href}`);
     const deb = POOL_DEB.exec(url.pathname)?.[1];
     if (deb && proxy.missing?.test(url.pathname)) {
@@ -114,27 +124,36 @@ export async function startMirrorProxy(origins: readonly string[], cacheDir: str
     const cached = deb ? join(cacheDir, decodeURIComponent(deb)) : null;
     if (cached && req.method === "GET" && existsSync(cached)) {
       stats.cacheHits++;
-      res.writeHead(200, { "content-type": "application/vnd.debian.binary-package", "content-length": statSync(cached).size });
-      createReadStream(cached).on("error", () => res.destroy()).pipe(res);
+      res.writeHead(200, {
+        "content-type": "application/vnd.debian.binary-package",
+        "content-length": statSync(cached).size,
+      });
+      createReadStream(cached)
+        .on("error", () => res.destroy())
+        .pipe(res);
       return;
     }
-    const upstream = request(url, { method: req.method, headers: { ...forwardHeaders(req.headers), host: url.host } }, (up) => {
-      res.writeHead(up.statusCode ?? 502, forwardHeaders(up.headers));
-      const keep = cached && req.method === "GET" && up.statusCode === 200 ? keepInCache(cached) : null;
-      up.on("data", (chunk: Buffer) => {
-        stats.bytesFromMirror += chunk.length;
-        keep?.write(chunk);
-        if (!res.destroyed) res.write(chunk);
-      });
-      up.on("end", () => {
-        keep?.commit();
-        res.end();
-      });
-      up.on("error", () => {
-        keep?.discard();
-        res.destroy();
-      });
-    });
+    const upstream = request(
+      url,
+      { method: req.method, headers: { ...forwardHeaders(req.headers), host: url.host } },
+      (up) => {
+        res.writeHead(up.statusCode ?? 502, forwardHeaders(up.headers));
+        const keep = cached && req.method === "GET" && up.statusCode === 200 ? keepInCache(cached) : null;
+        up.on("data", (chunk: Buffer) => {
+          stats.bytesFromMirror += chunk.length;
+          keep?.write(chunk);
+          if (!res.destroyed) res.write(chunk);
+        });
+        up.on("end", () => {
+          keep?.commit();
+          res.end();
+        });
+        up.on("error", () => {
+          keep?.discard();
+          res.destroy();
+        });
+      },
+    );
     upstream.on("error", (e) => {
       if (!res.headersSent) res.writeHead(502, { "content-type": "text/plain" });
       res.end(`e2e proxy: ${url.host}: ${e.message}\n`);

@@ -17,7 +17,20 @@ import { formatReport, summarize } from "../../lib/checks/result";
 import type { CheckResult } from "../../lib/checks/result";
 import { runSsh } from "../../lib/ssh";
 import type { Env, PrepResult, StepOutcome } from "./harness";
-import { Phases, StepFailed, checkHost, currentBootId, kernelStarts, prepareHost, refreshHostCheck, say, seconds, startEnv, stopEnv, waitForReboot } from "./harness";
+import {
+  Phases,
+  StepFailed,
+  checkHost,
+  currentBootId,
+  kernelStarts,
+  prepareHost,
+  refreshHostCheck,
+  say,
+  seconds,
+  startEnv,
+  stopEnv,
+  waitForReboot,
+} from "./harness";
 
 const MIN = 60_000;
 const phases = new Phases();
@@ -44,7 +57,9 @@ function summaryText(e: Env): string {
     ...phases.rows.map((p) => `  ${p.name.padEnd(36)} ${seconds(p.ms).padStart(12)}${p.note ? `  ${p.note}` : ""}`),
     `  ${"total".padEnd(36)} ${seconds(phases.rows.reduce((a, p) => a + p.ms, 0)).padStart(12)}`,
     "host-prep runs:",
-    ...runs.map((r) => `  ${r.name.padEnd(36)} ${r.outcomes.map((o) => `${o.id}=${o.status}(${seconds(o.ms)})`).join(" ")}`),
+    ...runs.map(
+      (r) => `  ${r.name.padEnd(36)} ${r.outcomes.map((o) => `${o.id}=${o.status}(${seconds(o.ms)})`).join(" ")}`,
+    ),
     `reboots: ${e.bootIds.length - 1} (boot ids ${e.bootIds.map((b) => b.slice(0, 8)).join(" -> ")}; kernel starts on the serial console: ${kernelStarts(e)})`,
     `host checks: ${checks.length ? `${summarize(checks).passed}/${checks.length} passed` : "not run"}`,
     `mirror proxy: ${e.proxy.stats.requests} requests, ${e.proxy.stats.cacheHits} from the .deb cache, ${(e.proxy.stats.bytesFromMirror / 1e6).toFixed(1)} MB from the mirror, ` +
@@ -57,9 +72,12 @@ function summaryText(e: Env): string {
 }
 
 describe("e2e: a Debian 12 VM prepared by the project's host-prep steps", () => {
-  before(async () => {
-    env = await startEnv(phases);
-  }, { timeout: 120 * MIN });
+  before(
+    async () => {
+      env = await startEnv(phases);
+    },
+    { timeout: 120 * MIN },
+  );
 
   after(async () => {
     if (!env) return;
@@ -69,68 +87,116 @@ describe("e2e: a Debian 12 VM prepared by the project's host-prep steps", () => 
     process.stdout.write(`${summaryText(env)}\n`);
   });
 
-  it("a step that fails mid-way stops the run with a clear error (the mirror lacks the RT kernel package)", { timeout: 60 * MIN }, async () => {
-    const e = need();
-    e.proxy.missing = MISSING;
-    let failure: unknown;
-    try {
-      await phases.time("prep 1 (fault: mirror lacks a package)", () => prepareHost(e));
-    } catch (err) {
-      failure = err;
-    } finally {
-      e.proxy.missing = null;
-    }
-    assert.ok(failure instanceof StepFailed, `expected the packages step to fail, got ${String(failure)}`);
-    const o = failure.outcome;
-    runs.push({ name: "prep 1 (mirror lacks a package)", outcomes: failure.outcomes });
-    say(`as expected: ${failure.message}`);
-    assert.equal(o.id, "packages", "the packages step is the one that needs the mirror");
-    assert.equal(o.code, 1);
-    assert.match(o.stdout, /^missing: .*linux-image-rt-amd64/m);
-    assert.match(o.stderr, /packages\.sh: error: 'env DEBIAN_FRONTEND=noninteractive apt-get install -y [^']*linux-image-rt-amd64[^']*' failed with exit status 100/);
-    assert.match(o.stderr, /404\s+Not Found/, "apt's own reason is in the step's output");
-    assert.ok(e.proxy.stats.faulted.some((p) => MISSING.test(p)), "the proxy refused the RT kernel's package");
-    // Nothing was left half-done: no RT kernel, no reboot.
-    const r = await runSsh(e.target, e.auth, "dpkg-query -W -f='${db:Status-Abbrev}' 'linux-image-*-rt-amd64' 2>/dev/null | grep -c '^.i' || true");
-    assert.equal(r.stdout.trim(), "0", "no RT kernel package is installed");
-    assert.equal(await currentBootId(e), e.bootIds[0], "the host did not reboot");
-  });
+  it(
+    "a step that fails mid-way stops the run with a clear error (the mirror lacks the RT kernel package)",
+    { timeout: 60 * MIN },
+    async () => {
+      const e = need();
+      e.proxy.missing = MISSING;
+      let failure: unknown;
+      try {
+        await phases.time("prep 1 (fault: mirror lacks a package)", () => prepareHost(e));
+      } catch (err) {
+        failure = err;
+      } finally {
+        e.proxy.missing = null;
+      }
+      assert.ok(failure instanceof StepFailed, `expected the packages step to fail, got ${String(failure)}`);
+      const o = failure.outcome;
+      runs.push({ name: "prep 1 (mirror lacks a package)", outcomes: failure.outcomes });
+      say(`as expected: ${failure.message}`);
+      assert.equal(o.id, "packages", "the packages step is the one that needs the mirror");
+      assert.equal(o.code, 1);
+      assert.match(o.stdout, /^missing: .*linux-image-rt-amd64/m);
+      assert.match(
+        o.stderr,
+        /packages\.sh: error: 'env DEBIAN_FRONTEND=noninteractive apt-get install -y [^']*linux-image-rt-amd64[^']*' failed with exit status 100/,
+      );
+      assert.match(o.stderr, /404\s+Not Found/, "apt's own reason is in the step's output");
+      assert.ok(
+        e.proxy.stats.faulted.some((p) => MISSING.test(p)),
+        "the proxy refused the RT kernel's package",
+      );
+      // Nothing was left half-done: no RT kernel, no reboot.
+      const r = await runSsh(
+        e.target,
+        e.auth,
+        "dpkg-query -W -f='${db:Status-Abbrev}' 'linux-image-*-rt-amd64' 2>/dev/null | grep -c '^.i' || true",
+      );
+      assert.equal(r.stdout.trim(), "0", "no RT kernel package is installed");
+      assert.equal(await currentBootId(e), e.bootIds[0], "the host did not reboot");
+    },
+  );
 
   let prep: PrepResult | undefined;
-  it("the re-run finishes the job: every step in plan order, one reboot into the new boot", { timeout: 120 * MIN }, async () => {
-    const e = need();
-    prep = await phases.time("prep 2 (re-run, reboot included)", () => prepareHost(e), (r) => `reboot wait ${seconds(r.reboot.waitedMs)}`);
-    runs.push({ name: "prep 2 (re-run)", outcomes: prep.outcomes });
-    assert.deepEqual(prep.outcomes.map((o) => o.id), e.steps.map((s) => s.id), "the plan's steps, in its order");
-    const status = Object.fromEntries(prep.outcomes.map((o) => [o.id, o.status]));
-    assert.deepEqual(status, { facts: "unchanged", packages: "changed", tuned: "changed", "kernel-args": "changed", "nova-compute": "changed", reboot: "changed" });
-    assert.ok(prep.reboot.scheduled, "reboot.sh scheduled the reboot");
-    assert.equal(prep.reboot.previousBootId, e.bootIds[0]);
-    assert.notEqual(prep.reboot.bootId, prep.reboot.previousBootId, "the waiter saw a new boot id");
-    assert.equal(e.bootIds.length, 2);
-  });
+  it(
+    "the re-run finishes the job: every step in plan order, one reboot into the new boot",
+    { timeout: 120 * MIN },
+    async () => {
+      const e = need();
+      prep = await phases.time(
+        "prep 2 (re-run, reboot included)",
+        () => prepareHost(e),
+        (r) => `reboot wait ${seconds(r.reboot.waitedMs)}`,
+      );
+      runs.push({ name: "prep 2 (re-run)", outcomes: prep.outcomes });
+      assert.deepEqual(
+        prep.outcomes.map((o) => o.id),
+        e.steps.map((s) => s.id),
+        "the plan's steps, in its order",
+      );
+      const status = Object.fromEntries(prep.outcomes.map((o) => [o.id, o.status]));
+      assert.deepEqual(status, {
+        facts: "unchanged",
+        packages: "changed",
+        tuned: "changed",
+        "kernel-args": "changed",
+        "nova-compute": "changed",
+        reboot: "changed",
+      });
+      assert.ok(prep.reboot.scheduled, "reboot.sh scheduled the reboot");
+      assert.equal(prep.reboot.previousBootId, e.bootIds[0]);
+      assert.notEqual(prep.reboot.bootId, prep.reboot.previousBootId, "the waiter saw a new boot id");
+      assert.equal(e.bootIds.length, 2);
+    },
+  );
 
-  it("host checks pass: RT kernel, TuneD realtime-virtual-host, planned kernel args, isolated CPUs, 1 GiB pages per node, nova.conf CPU sets", { timeout: 30 * MIN }, async () => {
-    const e = need();
-    const done = await phases.time("host checks", () => checkHost(e), (r) => `${summarize(r.results).passed}/${r.results.length} passed`);
-    checks = done.results;
-    process.stdout.write(`${formatReport(checks)}\n`);
-    const names = checks.map((c) => c.check);
-    const wanted = [
-      "RT kernel", "TuneD profile", "TuneD verify",
-      ...e.plan.kernel.args.map((a) => `cmdline ${a.split("=")[0]}`), "cmdline isolcpus", "cmdline nohz_full",
-      "sysfs isolated", "1G pages node 0", "1G pages node 1", "nova cpu_dedicated_set",
-    ];
-    for (const want of wanted) assert.ok(names.includes(want), `a "${want}" check among ${names.join(", ")}`);
-    assert.ok(summarize(checks).ok, `every host check passes:\n${formatReport(checks)}`);
+  it(
+    "host checks pass: RT kernel, TuneD realtime-virtual-host, planned kernel args, isolated CPUs, 1 GiB pages per node, nova.conf CPU sets",
+    { timeout: 30 * MIN },
+    async () => {
+      const e = need();
+      const done = await phases.time(
+        "host checks",
+        () => checkHost(e),
+        (r) => `${summarize(r.results).passed}/${r.results.length} passed`,
+      );
+      checks = done.results;
+      process.stdout.write(`${formatReport(checks)}\n`);
+      const names = checks.map((c) => c.check);
+      const wanted = [
+        "RT kernel",
+        "TuneD profile",
+        "TuneD verify",
+        ...e.plan.kernel.args.map((a) => `cmdline ${a.split("=")[0]}`),
+        "cmdline isolcpus",
+        "cmdline nohz_full",
+        "sysfs isolated",
+        "1G pages node 0",
+        "1G pages node 1",
+        "nova cpu_dedicated_set",
+      ];
+      for (const want of wanted) assert.ok(names.includes(want), `a "${want}" check among ${names.join(", ")}`);
+      assert.ok(summarize(checks).ok, `every host check passes:\n${formatReport(checks)}`);
 
-    // pulumi refresh, twice: the same state both times, and no latency tool or counter snapshot runs.
-    const first = await phases.time("refresh 1", () => refreshHostCheck(e, done.inputs, done.state));
-    const second = await phases.time("refresh 2", () => refreshHostCheck(e, done.inputs, first));
-    assert.deepEqual(second, first, "two refreshes of an unchanged host give identical state");
-    assert.deepEqual(first.observed, done.state.observed, "the refresh re-read what the deployment saw");
-    assert.deepEqual(first.measured, done.state.measured, "what was measured is kept, not measured again");
-  });
+      // pulumi refresh, twice: the same state both times, and no latency tool or counter snapshot runs.
+      const first = await phases.time("refresh 1", () => refreshHostCheck(e, done.inputs, done.state));
+      const second = await phases.time("refresh 2", () => refreshHostCheck(e, done.inputs, first));
+      assert.deepEqual(second, first, "two refreshes of an unchanged host give identical state");
+      assert.deepEqual(first.observed, done.state.observed, "the refresh re-read what the deployment saw");
+      assert.deepEqual(first.measured, done.state.measured, "what was measured is kept, not measured again");
+    },
+  );
 
   it("a second run changes nothing: every step unchanged, no reboot", { timeout: 60 * MIN }, async () => {
     const e = need();
@@ -150,26 +216,40 @@ describe("e2e: a Debian 12 VM prepared by the project's host-prep steps", () => 
     const booted = await currentBootId(e);
     await phases.time("waiter fault: never reboots (10 s)", () =>
       assert.rejects(waitForReboot(e, booted, true, 10), (err: Error) => {
-        assert.match(err.message, new RegExp(`^${e.plan.name} \\(root@127\\.0\\.0\\.1:${e.vm.port}\\) did not reboot: 10 s after reboot\\.sh scheduled it, the host still runs boot ${booted}`));
+        assert.match(
+          err.message,
+          new RegExp(
+            `^${e.plan.name} \\(root@127\\.0\\.0\\.1:${e.vm.port}\\) did not reboot: 10 s after reboot\\.sh scheduled it, the host still runs boot ${booted}`,
+          ),
+        );
         say(`as expected: ${err.message}`);
         return true;
       }),
     );
   });
 
-  it("shuts down cleanly; fault: a host that does not come back fails the wait with a clear error", { timeout: 15 * MIN }, async () => {
-    const e = need();
-    const last = e.bootIds.at(-1)!;
-    shutdown = await phases.time("shutdown", () => stopEnv(e));
-    assert.equal(shutdown, "clean", "the guest powered off and qemu exited");
-    await phases.time("waiter fault: host gone (15 s)", () =>
-      assert.rejects(waitForReboot(e, last, true, 15), (err: Error) => {
-        assert.match(err.message, new RegExp(`^${e.plan.name} \\(root@127\\.0\\.0\\.1:${e.vm.port}\\) did not come back within 15 s of the reboot`));
-        assert.match(err.message, /cannot connect \(ECONNREFUSED\)/, "the last attempt's reason is named");
-        say(`as expected: ${err.message}`);
-        return true;
-      }),
-    );
-    assert.deepEqual(e.proxy.stats.refused, [], "the VM asked the proxy for nothing but the mirror");
-  });
+  it(
+    "shuts down cleanly; fault: a host that does not come back fails the wait with a clear error",
+    { timeout: 15 * MIN },
+    async () => {
+      const e = need();
+      const last = e.bootIds.at(-1)!;
+      shutdown = await phases.time("shutdown", () => stopEnv(e));
+      assert.equal(shutdown, "clean", "the guest powered off and qemu exited");
+      await phases.time("waiter fault: host gone (15 s)", () =>
+        assert.rejects(waitForReboot(e, last, true, 15), (err: Error) => {
+          assert.match(
+            err.message,
+            new RegExp(
+              `^${e.plan.name} \\(root@127\\.0\\.0\\.1:${e.vm.port}\\) did not come back within 15 s of the reboot`,
+            ),
+          );
+          assert.match(err.message, /cannot connect \(ECONNREFUSED\)/, "the last attempt's reason is named");
+          say(`as expected: ${err.message}`);
+          return true;
+        }),
+      );
+      assert.deepEqual(e.proxy.stats.refused, [], "the VM asked the proxy for nothing but the mirror");
+    },
+  );
 });

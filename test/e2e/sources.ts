@@ -75,7 +75,12 @@ export function parseOneLine(text: string): AptEntry[] {
     const m = /^deb\s+(?:\[([^\]]*)\]\s+)?(\S+)\s+(\S+)\s*(.*)$/.exec(line);
     if (!m) continue;
     const signedBy = /(?:^|\s)signed-by=(\S+)/.exec(m[1] ?? "")?.[1];
-    out.push({ uri: m[2], suites: [m[3]], components: m[4].split(/\s+/).filter(Boolean), ...(signedBy?.startsWith("/") ? { signedBy } : {}) });
+    out.push({
+      uri: m[2],
+      suites: [m[3]],
+      components: m[4].split(/\s+/).filter(Boolean),
+      ...(signedBy?.startsWith("/") ? { signedBy } : {}),
+    });
   }
   return out;
 }
@@ -106,11 +111,24 @@ export function mirrorSources(etcApt = "/etc/apt"): MirrorSources {
     entries.push({ ...e, suites, components: e.components.includes("main") ? ["main"] : e.components });
   }
   if (!entries.some((e) => e.suites.includes(SUITE))) {
-    throw new Error(`no Debian 12 (${SUITE}) entry in ${etcApt}/sources.list or ${etcApt}/sources.list.d: the e2e image is built from this machine's own package mirror`);
+    throw new Error(
+      `no Debian 12 (${SUITE}) entry in ${etcApt}/sources.list or ${etcApt}/sources.list.d: the e2e image is built from this machine's own package mirror`,
+    );
   }
-  const deb822 = entries
-    .map((e) => [`Types: deb`, `URIs: ${e.uri}`, `Suites: ${e.suites.join(" ")}`, `Components: ${e.components.join(" ")}`, ...(e.signedBy ? [`Signed-By: ${e.signedBy}`] : [])].join("\n"))
-    .join("\n\n") + "\n";
-  const extraKeyrings = [...new Set(entries.map((e) => e.signedBy).filter((k): k is string => k !== undefined && !DEBIAN_KEYRINGS.test(k)))];
+  const deb822 =
+    entries
+      .map((e) =>
+        [
+          `Types: deb`,
+          `URIs: ${e.uri}`,
+          `Suites: ${e.suites.join(" ")}`,
+          `Components: ${e.components.join(" ")}`,
+          ...(e.signedBy ? [`Signed-By: ${e.signedBy}`] : []),
+        ].join("\n"),
+      )
+      .join("\n\n") + "\n";
+  const extraKeyrings = [
+    ...new Set(entries.map((e) => e.signedBy).filter((k): k is string => k !== undefined && !DEBIAN_KEYRINGS.test(k))),
+  ];
   return { entries, deb822, origins: [...new Set(entries.map((e) => origin(e.uri)))], extraKeyrings };
 }

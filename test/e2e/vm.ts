@@ -44,13 +44,39 @@ function kvmModule(): string {
  * kernel hangs in its real-mode setup), or without 1 GiB pages for guests.
  */
 export async function probeAccel(kernel: string, workDir: string): Promise<Accel> {
-  if (!existsSync("/dev/kvm")) return { ...TCG, note: "KVM not usable (/dev/kvm does not exist): using TCG software emulation, expect a much slower run" };
+  if (!existsSync("/dev/kvm"))
+    return {
+      ...TCG,
+      note: "KVM not usable (/dev/kvm does not exist): using TCG software emulation, expect a much slower run",
+    };
   const log = join(workDir, "kvm-probe.log");
-  const child = spawn(QEMU, [
-    "-accel", "kvm", "-cpu", KVM_CPU, "-machine", "pc", "-m", "512", "-smp", "2",
-    "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot", "-serial", `file:${log}`,
-    "-kernel", kernel, "-append", "console=ttyS0 panic=-1 root=/dev/null",
-  ], { stdio: ["ignore", "ignore", "pipe"] });
+  const child = spawn(
+    QEMU,
+    [
+      "-accel",
+      "kvm",
+      "-cpu",
+      KVM_CPU,
+      "-machine",
+      "pc",
+      "-m",
+      "512",
+      "-smp",
+      "2",
+      "-nodefaults",
+      "-no-user-config",
+      "-display",
+      "none",
+      "-no-reboot",
+      "-serial",
+      `file:${log}`,
+      "-kernel",
+      kernel,
+      "-append",
+      "console=ttyS0 panic=-1 root=/dev/null",
+    ],
+    { stdio: ["ignore", "ignore", "pipe"] },
+  );
   let err = "";
   child.stderr?.setEncoding("utf8").on("data", (d: string) => (err += d));
   const code = await new Promise<number | null | "timeout">((resolve) => {
@@ -74,12 +100,21 @@ export async function probeAccel(kernel: string, workDir: string): Promise<Accel
   } catch {
     // no log: qemu did not start
   }
-  const why = (reason: string) => ({ ...TCG, note: `KVM not usable (${reason}): using TCG software emulation, expect a much slower run` });
+  const why = (reason: string) => ({
+    ...TCG,
+    note: `KVM not usable (${reason}): using TCG software emulation, expect a much slower run`,
+  });
   if (code === "timeout") {
-    return why(`a stock kernel did not get through its boot under /dev/kvm (module ${kvmModule()}) within ${PROBE_TIMEOUT_MS / 1000} s; serial: ${JSON.stringify(serial.trim().split("\n").pop() ?? "")}`);
+    return why(
+      `a stock kernel did not get through its boot under /dev/kvm (module ${kvmModule()}) within ${PROBE_TIMEOUT_MS / 1000} s; serial: ${JSON.stringify(serial.trim().split("\n").pop() ?? "")}`,
+    );
   }
-  if (/pdpe1gb/.test(err)) return why("it offers guests no 1 GiB pages (qemu: host doesn't support requested feature pdpe1gb)");
-  if (!/Kernel panic|Linux version/.test(serial)) return why(`qemu -accel kvm exited ${code ?? "with an error"} before the kernel ran: ${err.trim().split("\n")[0] ?? ""}`);
+  if (/pdpe1gb/.test(err))
+    return why("it offers guests no 1 GiB pages (qemu: host doesn't support requested feature pdpe1gb)");
+  if (!/Kernel panic|Linux version/.test(serial))
+    return why(
+      `qemu -accel kvm exited ${code ?? "with an error"} before the kernel ran: ${err.trim().split("\n")[0] ?? ""}`,
+    );
   return { kind: "kvm", args: ["-accel", "kvm", "-cpu", KVM_CPU], note: "" };
 }
 
@@ -146,30 +181,46 @@ export function qemuArgs(o: VmOptions, port: number): string[] {
   for (let n = 0; n < NUMA_NODES; n++) {
     const first = n * CPUS_PER_NODE;
     numa.push(
-      "-object", `memory-backend-ram,id=mem${n},size=${MEMORY_PER_NODE_MB}M`,
-      "-numa", `node,nodeid=${n},cpus=${first}-${first + CPUS_PER_NODE - 1},memdev=mem${n}`,
+      "-object",
+      `memory-backend-ram,id=mem${n},size=${MEMORY_PER_NODE_MB}M`,
+      "-numa",
+      `node,nodeid=${n},cpus=${first}-${first + CPUS_PER_NODE - 1},memdev=mem${n}`,
     );
   }
   return [
-    "-name", "openstack-rt-e2e",
+    "-name",
+    "openstack-rt-e2e",
     // RAM below 4 GiB ends where node 0 does: each node is one contiguous range, and node 1
     // (from 4 GiB up) has whole, 1 GiB-aligned gigabytes for its boot-time 1 GiB page. With
     // qemu's default split, node 1 was 512 MiB below 4 GiB plus 2 GiB above, and the kernel's
     // own early allocations left it no free aligned gigabyte ("allocating 1 of page size
     // 1.00 GiB failed node1").
-    "-machine", `pc,max-ram-below-4g=${MEMORY_PER_NODE_MB}M`,
+    "-machine",
+    `pc,max-ram-below-4g=${MEMORY_PER_NODE_MB}M`,
     ...o.accel.args,
-    "-smp", `${NUMA_NODES * CPUS_PER_NODE},sockets=${NUMA_NODES},cores=${CPUS_PER_NODE},threads=1`,
-    "-m", `${NUMA_NODES * MEMORY_PER_NODE_MB}M`,
+    "-smp",
+    `${NUMA_NODES * CPUS_PER_NODE},sockets=${NUMA_NODES},cores=${CPUS_PER_NODE},threads=1`,
+    "-m",
+    `${NUMA_NODES * MEMORY_PER_NODE_MB}M`,
     ...numa,
-    "-nodefaults", "-no-user-config", "-display", "none", "-vga", "none",
-    "-serial", `file:${o.serialLog}`,
-    "-drive", `file=${o.disk},format=raw,if=virtio,cache=unsafe,discard=unmap${o.snapshot ? ",snapshot=on" : ""}`,
+    "-nodefaults",
+    "-no-user-config",
+    "-display",
+    "none",
+    "-vga",
+    "none",
+    "-serial",
+    `file:${o.serialLog}`,
+    "-drive",
+    `file=${o.disk},format=raw,if=virtio,cache=unsafe,discard=unmap${o.snapshot ? ",snapshot=on" : ""}`,
     // The guest reaches the host's loopback (the mirror proxy) as 10.0.2.2; nothing else is
     // configured in it (no DNS server, no time server), and apt is its only client.
-    "-netdev", `user,id=net0,ipv6=off,hostfwd=tcp:127.0.0.1:${port}-:22`,
-    "-device", "virtio-net-pci,netdev=net0",
-    "-device", "virtio-rng-pci",
+    "-netdev",
+    `user,id=net0,ipv6=off,hostfwd=tcp:127.0.0.1:${port}-:22`,
+    "-device",
+    "virtio-net-pci,netdev=net0",
+    "-device",
+    "virtio-rng-pci",
     ...(o.kernel ? ["-kernel", o.kernel.kernel, "-initrd", o.kernel.initrd, "-append", o.kernel.append] : []),
   ];
 }
@@ -250,9 +301,16 @@ export async function waitForSsh(vm: Vm, target: SshTarget, auth: SshAuth, timeo
   const deadline = Date.now() + timeoutMs;
   let last = "";
   while (Date.now() < deadline) {
-    if (!vm.running()) throw new Error(`the VM exited while waiting for SSH (qemu: ${vm.stderr().trim() || "no message"}); serial console:\n${serialTail(vm)}`);
+    if (!vm.running())
+      throw new Error(
+        `the VM exited while waiting for SSH (qemu: ${vm.stderr().trim() || "no message"}); serial console:\n${serialTail(vm)}`,
+      );
     try {
-      const r = await runSsh(target, auth, "cat /proc/sys/kernel/random/boot_id", { connectTimeoutMs: 5_000, commandTimeoutMs: 10_000, retries: 0 });
+      const r = await runSsh(target, auth, "cat /proc/sys/kernel/random/boot_id", {
+        connectTimeoutMs: 5_000,
+        commandTimeoutMs: 10_000,
+        retries: 0,
+      });
       if (r.code === 0 && r.stdout.trim()) return r.stdout.trim();
       last = `exit ${r.code}: ${r.stderr.trim()}`;
     } catch (e) {
@@ -260,14 +318,25 @@ export async function waitForSsh(vm: Vm, target: SshTarget, auth: SshAuth, timeo
     }
     await new Promise((r) => setTimeout(r, 1_000));
   }
-  throw new Error(`no SSH on 127.0.0.1:${vm.port} within ${Math.round(timeoutMs / 1000)} s (last: ${last}); serial console:\n${serialTail(vm)}`);
+  throw new Error(
+    `no SSH on 127.0.0.1:${vm.port} within ${Math.round(timeoutMs / 1000)} s (last: ${last}); serial console:\n${serialTail(vm)}`,
+  );
 }
 
 /** Powers the guest off over SSH and waits for qemu to exit; kills it when it does not. */
-export async function shutdownVm(vm: Vm, target: SshTarget, auth: SshAuth, timeoutMs = 60_000): Promise<"clean" | "killed"> {
+export async function shutdownVm(
+  vm: Vm,
+  target: SshTarget,
+  auth: SshAuth,
+  timeoutMs = 60_000,
+): Promise<"clean" | "killed"> {
   if (!vm.running()) return "clean";
   try {
-    await runSsh(target, auth, "systemctl poweroff --no-block", { connectTimeoutMs: 5_000, commandTimeoutMs: 10_000, retries: 0 });
+    await runSsh(target, auth, "systemctl poweroff --no-block", {
+      connectTimeoutMs: 5_000,
+      commandTimeoutMs: 10_000,
+      retries: 0,
+    });
   } catch {
     // the session may drop as the guest goes down
   }

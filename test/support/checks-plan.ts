@@ -52,7 +52,9 @@ export function expectationFromCase(c: OracleCase): DomainExpectation {
       // Without cpu_dedicated_set (legacy mode) Nova may pin to any online CPU.
       dedicatedSet: input.host.cpu_dedicated_set ?? formatCpuList([...allCpus].sort((a, b) => a - b)),
       sharedSet: input.host.cpu_shared_set ?? null,
-      nodeCpus: Object.fromEntries(input.host.cells.map((cell) => [cell.id, formatCpuList([...cell.cpus].sort((a, b) => a - b))])),
+      nodeCpus: Object.fromEntries(
+        input.host.cells.map((cell) => [cell.id, formatCpuList([...cell.cpus].sort((a, b) => a - b))]),
+      ),
     },
     placed[0]?.pagesize_kb ?? null,
     pmuOffIn(input.flavor.extra_specs),

@@ -130,7 +130,9 @@ export class TestRoot {
           out.set(r, `dir ${(st.mode & 0o7777).toString(8)}`);
           walk(r);
         } else {
-          const sha = createHash("sha256").update(readFileSync(join(this.dir, r))).digest("hex");
+          const sha = createHash("sha256")
+            .update(readFileSync(join(this.dir, r)))
+            .digest("hex");
           out.set(r, `file ${(st.mode & 0o7777).toString(8)} ${sha}`);
         }
       }
@@ -197,7 +199,10 @@ export class TestRoot {
       const kb = n.memoryMb * 1024;
       totalKb += kb;
       // The first lines of a real node meminfo, in the kernel's format.
-      this.write(`${d}/meminfo`, `Node ${n.id} MemTotal:       ${kb} kB\nNode ${n.id} MemFree:        ${kb - 524288} kB\nNode ${n.id} MemUsed:          524288 kB\n`);
+      this.write(
+        `${d}/meminfo`,
+        `Node ${n.id} MemTotal:       ${kb} kB\nNode ${n.id} MemFree:        ${kb - 524288} kB\nNode ${n.id} MemUsed:          524288 kB\n`,
+      );
       this.write(`${d}/hugepages/hugepages-1048576kB/nr_hugepages`, "0\n");
       this.write(`${d}/hugepages/hugepages-2048kB/nr_hugepages`, "0\n");
     }
@@ -283,7 +288,11 @@ export function buildRhelRoot(): TestRoot {
   rmSync(root.path("/usr/lib/os-release"));
   root.write("/etc/os-release", readFileSync(join(FIXTURES_DIR, "rhel-9", "os-release"), "utf8"));
   root.write("/etc/default/grub", readFileSync(join(FIXTURES_DIR, "rhel-9", "default-grub"), "utf8"));
-  root.setKernel("5.14.0-427.13.1.el9_4.x86_64", "#1 SMP PREEMPT_DYNAMIC Wed Apr 10 10:29:16 EDT 2024", "BOOT_IMAGE=(hd0,gpt2)/vmlinuz-5.14.0-427.13.1.el9_4.x86_64 root=/dev/mapper/rhel-root ro crashkernel=1G-4G:192M,4G-64G:256M,64G-:512M resume=/dev/mapper/rhel-swap rd.lvm.lv=rhel/root rd.lvm.lv=rhel/swap rhgb quiet");
+  root.setKernel(
+    "5.14.0-427.13.1.el9_4.x86_64",
+    "#1 SMP PREEMPT_DYNAMIC Wed Apr 10 10:29:16 EDT 2024",
+    "BOOT_IMAGE=(hd0,gpt2)/vmlinuz-5.14.0-427.13.1.el9_4.x86_64 root=/dev/mapper/rhel-root ro crashkernel=1G-4G:192M,4G-64G:256M,64G-:512M resume=/dev/mapper/rhel-swap rd.lvm.lv=rhel/root rd.lvm.lv=rhel/swap rhgb quiet",
+  );
   return root;
 }
 
@@ -314,7 +323,9 @@ function tripwire(): string {
   if (tripwireDir) return tripwireDir;
   const dir = mkdtempSync(join(tmpdir(), "hostprep-tripwire-"));
   for (const cmd of LIVE_COMMANDS) {
-    writeFileSync(join(dir, cmd), `#!/bin/sh\nprintf '%s\\n' "${cmd} $*" >>"${dir}/calls.log"\nexit 97\n`, { mode: 0o755 });
+    writeFileSync(join(dir, cmd), `#!/bin/sh\nprintf '%s\\n' "${cmd} $*" >>"${dir}/calls.log"\nexit 97\n`, {
+      mode: 0o755,
+    });
   }
   process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
   tripwireDir = dir;
@@ -361,7 +372,12 @@ export function runBundle(script: ScriptName, args: string[]): ScriptResult {
   }
   const home = emptyHome;
   return traced((fullEnv) =>
-    spawnSync("bash", ["-c", remoteCommand({ args, sudo: false })], { encoding: "utf8", input: bundleScript(script), cwd: home, env: { ...fullEnv, HOME: home } }),
+    spawnSync("bash", ["-c", remoteCommand({ args, sudo: false })], {
+      encoding: "utf8",
+      input: bundleScript(script),
+      cwd: home,
+      env: { ...fullEnv, HOME: home },
+    }),
   );
 }
 
@@ -370,7 +386,12 @@ function traced(spawn: (env: NodeJS.ProcessEnv) => SpawnSyncReturns<string>): Sc
   const trip = tripwire();
   const log = join(trip, "calls.log");
   const before = existsSync(log) ? readFileSync(log, "utf8") : "";
-  const r = spawn({ ...process.env, PATH: `${trip}:${process.env.PATH ?? "/usr/bin:/bin"}`, LC_ALL: "C", TMPDIR: SCRATCH });
+  const r = spawn({
+    ...process.env,
+    PATH: `${trip}:${process.env.PATH ?? "/usr/bin:/bin"}`,
+    LC_ALL: "C",
+    TMPDIR: SCRATCH,
+  });
   if (r.error) throw r.error;
   const after = existsSync(log) ? readFileSync(log, "utf8") : "";
   const lines = r.stdout.split("\n").filter((l) => l !== "");
@@ -385,7 +406,10 @@ function traced(spawn: (env: NodeJS.ProcessEnv) => SpawnSyncReturns<string>): Sc
     stderr: r.stderr,
     lines,
     last: lines.at(-1) ?? "",
-    tripped: after.slice(before.length).split("\n").filter((l) => l !== ""),
+    tripped: after
+      .slice(before.length)
+      .split("\n")
+      .filter((l) => l !== ""),
     values,
   };
 }

@@ -15,19 +15,30 @@ export const DOMAIN_DIR = join(__dirname, "..", "fixtures", "domain");
 export const NOVA_DOMAIN_DIR = join(__dirname, "..", "fixtures", "nova", "domain");
 
 export const readDomainFixture = (name: string) => readFileSync(join(DOMAIN_DIR, name), "utf8");
-export const loadCase = (name: string) => JSON.parse(readFileSync(join(CASES_DIR, `${name}.json`), "utf8")) as OracleCase;
+export const loadCase = (name: string) =>
+  JSON.parse(readFileSync(join(CASES_DIR, `${name}.json`), "utf8")) as OracleCase;
 
 /** Nova-generated XML with its oracle case, for every pinned (dedicated or mixed) case that has both. */
 export function novaDomains(): { name: string; xml: string; expectation: DomainExpectation }[] {
   const files = [DOMAIN_DIR, NOVA_DOMAIN_DIR]
     .filter((dir) => existsSync(dir))
-    .flatMap((dir) => readdirSync(dir).filter((f) => f.endsWith(".xml")).map((f) => ({ dir, name: f.slice(0, -4) })))
+    .flatMap((dir) =>
+      readdirSync(dir)
+        .filter((f) => f.endsWith(".xml"))
+        .map((f) => ({ dir, name: f.slice(0, -4) })),
+    )
     .filter(({ name }) => existsSync(join(CASES_DIR, `${name}.json`)));
   return files.flatMap(({ dir, name }) => {
     const c = loadCase(name);
     const policy = guestRequest(toNovaFlavor(c.input), c.input.image_props ?? {}).cpuPolicy;
     if (policy !== "dedicated" && policy !== "mixed") return []; // an unpinned guest is not what these checks verify
-    return [{ name: `${dir === DOMAIN_DIR ? "" : "nova/"}${name}`, xml: readFileSync(join(dir, `${name}.xml`), "utf8"), expectation: expectationFromCase(c) }];
+    return [
+      {
+        name: `${dir === DOMAIN_DIR ? "" : "nova/"}${name}`,
+        xml: readFileSync(join(dir, `${name}.xml`), "utf8"),
+        expectation: expectationFromCase(c),
+      },
+    ];
   });
 }
 

@@ -14,7 +14,9 @@ export interface RegisterRequest {
 
 /** Calls `record` with each registration, then lets the mock monitor register it. Call after `setMocks`. */
 export function onRegister(record: (req: RegisterRequest) => void): void {
-  const monitor = pulumi.runtime.getMonitor() as unknown as { registerResource(req: RegisterRequest, cb: unknown): void };
+  const monitor = pulumi.runtime.getMonitor() as unknown as {
+    registerResource(req: RegisterRequest, cb: unknown): void;
+  };
   const register = monitor.registerResource.bind(monitor);
   monitor.registerResource = (req, cb) => {
     record(req);

@@ -10,7 +10,10 @@ const GUEST_KEY_BLOB = "AAAAC3NzaC1lZDI1NTE5AAAAIAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA
 
 /** The host key a GuestHostKey named `name` has under these mocks. */
 export function mockedGuestHostKey(name: string): { publicKey: string; privateKey: string } {
-  return { publicKey: `ssh-ed25519 ${GUEST_KEY_BLOB} ${name}`, privateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nmocked\n-----END OPENSSH PRIVATE KEY-----\n" };
+  return {
+    publicKey: `ssh-ed25519 ${GUEST_KEY_BLOB} ${name}`,
+    privateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nmocked\n-----END OPENSSH PRIVATE KEY-----\n",
+  };
 }
 
 export function computedState(type: string, name: string, n: number): Record<string, unknown> {
@@ -29,6 +32,12 @@ export function computedState(type: string, name: string, n: number): Record<str
     case "pulumi-nodejs:dynamic/guest:GuestHostKey":
       return mockedGuestHostKey(name);
     default:
-      return /^pulumi-nodejs:dynamic\/verify:/.test(type) ? { passed: true, observed: [{ check: "mocked", expected: "", observed: "", ok: true, hint: "" }], measured: [] } : {};
+      return /^pulumi-nodejs:dynamic\/verify:/.test(type)
+        ? {
+            passed: true,
+            observed: [{ check: "mocked", expected: "", observed: "", ok: true, hint: "" }],
+            measured: [],
+          }
+        : {};
   }
 }

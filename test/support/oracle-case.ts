@@ -12,10 +12,20 @@ export interface OracleInput {
     cpu_dedicated_set?: string | null;
     cpu_shared_set?: string | null;
     allocation_ratios?: { cpu?: number; ram?: number };
-    cells: { id: number; cpus: number[]; siblings?: number[][]; memory_mb: number; hugepages_1g?: number; hugepages_2m?: number }[];
+    cells: {
+      id: number;
+      cpus: number[];
+      siblings?: number[][];
+      memory_mb: number;
+      hugepages_1g?: number;
+      hugepages_2m?: number;
+    }[];
   };
   nova_conf?: {
-    DEFAULT?: { reserved_host_memory_mb?: number; reserved_huge_pages?: { node: string; size: string; count: string }[] };
+    DEFAULT?: {
+      reserved_host_memory_mb?: number;
+      reserved_huge_pages?: { node: string; size: string; count: string }[];
+    };
     compute?: { packing_host_numa_cells_allocation_strategy?: boolean };
   };
 }
@@ -29,7 +39,14 @@ export interface OracleOutput {
   realtime_vcpus: number[] | null;
   fit_log: string[];
   placement: null | {
-    cells: { guest_cell: number; host_cell: number; vcpus: number[]; cpu_pinning: Record<string, number | number[]>; cpuset_reserved: number[]; pagesize_kb: number | null }[];
+    cells: {
+      guest_cell: number;
+      host_cell: number;
+      vcpus: number[];
+      cpu_pinning: Record<string, number | number[]>;
+      cpuset_reserved: number[];
+      pagesize_kb: number | null;
+    }[];
     emulator_pcpus: number[];
     emulator_threads_policy: string | null;
     spawn_error: string | null;

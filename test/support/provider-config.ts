@@ -2,7 +2,10 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { PRIVATE_KEY_CONFIG } from "../../lib/providers/ssh-credentials";
 
-export async function configureKey(provider: pulumi.dynamic.ResourceProvider, privateKey: string | undefined): Promise<void> {
+export async function configureKey(
+  provider: pulumi.dynamic.ResourceProvider,
+  privateKey: string | undefined,
+): Promise<void> {
   const values: Record<string, string> = privateKey === undefined ? {} : { [PRIVATE_KEY_CONFIG]: privateKey };
   const config = {
     get: (key: string) => values[key],

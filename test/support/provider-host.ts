@@ -17,13 +17,26 @@ import { Struct } from "google-protobuf/google/protobuf/struct_pb";
 import { childEnv, PROJECT_DIR, projectInfo } from "./pulumi-program";
 
 export type Props = Record<string, unknown>;
-export interface CheckFailure { property: string; reason: string }
+export interface CheckFailure {
+  property: string;
+  reason: string;
+}
 export interface ProviderHost {
   configure(config: Record<string, string>): Promise<void>;
   check(urn: string, olds: Props, news: Props): Promise<{ inputs: Props; failures: CheckFailure[] }>;
-  diff(id: string, urn: string, olds: Props, news: Props): Promise<{ changes: "none" | "some" | "unknown"; replaces: string[]; deleteBeforeReplace: boolean }>;
+  diff(
+    id: string,
+    urn: string,
+    olds: Props,
+    news: Props,
+  ): Promise<{ changes: "none" | "some" | "unknown"; replaces: string[]; deleteBeforeReplace: boolean }>;
   create(urn: string, props: Props, timeoutSec?: number): Promise<{ id: string; properties: Props }>;
-  read(id: string, urn: string, props: Props, inputs?: Props): Promise<{ id: string; properties: Props; inputs?: Props }>;
+  read(
+    id: string,
+    urn: string,
+    props: Props,
+    inputs?: Props,
+  ): Promise<{ id: string; properties: Props; inputs?: Props }>;
   update(id: string, urn: string, olds: Props, news: Props, timeoutSec?: number): Promise<{ properties: Props }>;
   delete(id: string, urn: string, props: Props, timeoutSec?: number): Promise<void>;
   /** What the host wrote to stderr so far (it logs the stack of failed check/diff/read/delete calls). */
@@ -49,10 +62,13 @@ const SHORT_MS = 120_000;
 const LONG_MS = 3_600_000;
 
 /** Struct carries no `undefined`: a property set to undefined is absent, as the engine sends it. */
-const struct = (v: Props): Struct => Struct.fromJavaScript(JSON.parse(JSON.stringify(v)) as Record<string, JavaScriptValue>);
+const struct = (v: Props): Struct =>
+  Struct.fromJavaScript(JSON.parse(JSON.stringify(v)) as Record<string, JavaScriptValue>);
 const plain = (s: Struct | undefined): Props => (s ? s.toJavaScript() : {});
 
-export async function startProviderHost(opts: { env?: Record<string, string>; cwd?: string } = {}): Promise<ProviderHost> {
+export async function startProviderHost(
+  opts: { env?: Record<string, string>; cwd?: string } = {},
+): Promise<ProviderHost> {
   const cwd = opts.cwd ?? PROJECT_DIR;
   // The host wants the engine's address as its argument but never dials it; it serves on a
   // free port of 127.0.0.1 and prints that port on stdout, which is how the engine finds it.
@@ -62,9 +78,15 @@ export async function startProviderHost(opts: { env?: Record<string, string>; cw
   const engineEnv = {
     PULUMI_NODEJS_PROJECT: name,
     PULUMI_PROJECT: name,
-    ...Object.fromEntries(Object.entries(runtimeOptions).map(([k, v]) => [`PULUMI_RUNTIME_${k.toUpperCase()}`, String(v)])),
+    ...Object.fromEntries(
+      Object.entries(runtimeOptions).map(([k, v]) => [`PULUMI_RUNTIME_${k.toUpperCase()}`, String(v)]),
+    ),
   };
-  const child = spawn(process.execPath, [HOST_SCRIPT, "127.0.0.1:0"], { cwd, env: childEnv({ ...engineEnv, ...opts.env }), stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [HOST_SCRIPT, "127.0.0.1:0"], {
+    cwd,
+    env: childEnv({ ...engineEnv, ...opts.env }),
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   const killOnExit = () => child.kill("SIGKILL"); // a test process that dies must not leave its host behind
   process.once("exit", killOnExit);
   let stderr = "";
@@ -84,15 +106,23 @@ export async function startProviderHost(opts: { env?: Record<string, string>; cw
       if (Number.isInteger(p) && p > 0) resolve(p);
       else fail(new Error(`the dynamic provider host printed ${JSON.stringify(line)} instead of a port`));
     });
-    child.once("exit", (code, signal) => fail(new Error(`the dynamic provider host exited (${code ?? signal}) before listening`)));
+    child.once("exit", (code, signal) =>
+      fail(new Error(`the dynamic provider host exited (${code ?? signal}) before listening`)),
+    );
   });
 
   const client = new ResourceProviderClient(`127.0.0.1:${port}`, credentials.createInsecure());
 
   /** One unary call with a deadline; a failure rejects with exactly the status details. */
-  function call<R>(method: string, ms: number, invoke: (md: Metadata, o: Partial<CallOptions>, cb: (err: ServiceError | null, res: R) => void) => unknown): Promise<R> {
+  function call<R>(
+    method: string,
+    ms: number,
+    invoke: (md: Metadata, o: Partial<CallOptions>, cb: (err: ServiceError | null, res: R) => void) => unknown,
+  ): Promise<R> {
     return new Promise<R>((resolve, reject) => {
-      invoke(new Metadata(), { deadline: Date.now() + ms }, (err, res) => (err ? reject(new ProviderCallError(method, err.code, err.details)) : resolve(res)));
+      invoke(new Metadata(), { deadline: Date.now() + ms }, (err, res) =>
+        err ? reject(new ProviderCallError(method, err.code, err.details)) : resolve(res),
+      );
     });
   }
   const longMs = (timeoutSec?: number) => (timeoutSec ? timeoutSec * 1000 + 60_000 : LONG_MS);
@@ -112,7 +142,10 @@ export async function startProviderHost(opts: { env?: Record<string, string>; cw
       req.setOlds(struct(olds));
       req.setNews(struct(news));
       const res = await call<provproto.CheckResponse>("Check", SHORT_MS, (md, o, cb) => client.check(req, md, o, cb));
-      return { inputs: plain(res.getInputs()), failures: res.getFailuresList().map((f) => ({ property: f.getProperty(), reason: f.getReason() })) };
+      return {
+        inputs: plain(res.getInputs()),
+        failures: res.getFailuresList().map((f) => ({ property: f.getProperty(), reason: f.getReason() })),
+      };
     },
     async diff(id, urn, olds, news) {
       const req = new provproto.DiffRequest();
@@ -130,7 +163,9 @@ export async function startProviderHost(opts: { env?: Record<string, string>; cw
       req.setUrn(urn);
       req.setProperties(struct(props));
       if (timeoutSec) req.setTimeout(timeoutSec);
-      const res = await call<provproto.CreateResponse>("Create", longMs(timeoutSec), (md, o, cb) => client.create(req, md, o, cb));
+      const res = await call<provproto.CreateResponse>("Create", longMs(timeoutSec), (md, o, cb) =>
+        client.create(req, md, o, cb),
+      );
       return { id: res.getId(), properties: plain(res.getProperties()) };
     },
     async read(id, urn, props, inputs) {
@@ -140,7 +175,11 @@ export async function startProviderHost(opts: { env?: Record<string, string>; cw
       req.setProperties(struct(props));
       if (inputs) req.setInputs(struct(inputs));
       const res = await call<provproto.ReadResponse>("Read", LONG_MS, (md, o, cb) => client.read(req, md, o, cb));
-      return { id: res.getId(), properties: plain(res.getProperties()), ...(res.hasInputs() ? { inputs: plain(res.getInputs()) } : {}) };
+      return {
+        id: res.getId(),
+        properties: plain(res.getProperties()),
+        ...(res.hasInputs() ? { inputs: plain(res.getInputs()) } : {}),
+      };
     },
     async update(id, urn, olds, news, timeoutSec) {
       const req = new provproto.UpdateRequest();
@@ -149,7 +188,9 @@ export async function startProviderHost(opts: { env?: Record<string, string>; cw
       req.setOlds(struct(olds));
       req.setNews(struct(news));
       if (timeoutSec) req.setTimeout(timeoutSec);
-      const res = await call<provproto.UpdateResponse>("Update", longMs(timeoutSec), (md, o, cb) => client.update(req, md, o, cb));
+      const res = await call<provproto.UpdateResponse>("Update", longMs(timeoutSec), (md, o, cb) =>
+        client.update(req, md, o, cb),
+      );
       return { properties: plain(res.getProperties()) };
     },
     async delete(id, urn, props, timeoutSec) {

@@ -44,7 +44,11 @@ const { Output, isUnknown } = sdk("/output");
 // carries the constant (run.js only reads nodeJSProcessExitedAfterLoggingUserActionableMessage).
 const runIndex = projectRequire.resolve("@pulumi/pulumi/cmd/run/index.js");
 const standIn = new Module(runIndex);
-Object.assign(standIn, { filename: runIndex, loaded: true, exports: { nodeJSProcessExitedAfterLoggingUserActionableMessage: 32 } });
+Object.assign(standIn, {
+  filename: runIndex,
+  loaded: true,
+  exports: { nodeJSProcessExitedAfterLoggingUserActionableMessage: 32 },
+});
 projectRequire.cache[runIndex] = standIn;
 
 // What the providers would report: test/support/mock-state.ts, the table the in-process tests
@@ -69,8 +73,12 @@ void pulumi.runtime.setMocks(
     // State = inputs + computed outputs: a real provider echoes its inputs in its outputs (the
     // dynamic providers here return them from create), and outputs the program reads
     // (a check's `passed`, a waiter's `bootId`) must resolve for the program to finish.
-    newResource: (args) => ({ id: args.custom ? `${args.name}-id` : undefined, state: { ...args.inputs, ...computedState(args.type, args.name, seq++) } }),
-    call: (args) => (args.token === "openstack:identity/getAuthScope:getAuthScope" ? { projectId: "project-id" } : args.inputs),
+    newResource: (args) => ({
+      id: args.custom ? `${args.name}-id` : undefined,
+      state: { ...args.inputs, ...computedState(args.type, args.name, seq++) },
+    }),
+    call: (args) =>
+      args.token === "openstack:identity/getAuthScope:getAuthScope" ? { projectId: "project-id" } : args.inputs,
   },
   request.project,
   request.stack,
@@ -106,7 +114,8 @@ monitor.registerResource = (req, callback) => {
 let stackOutputs;
 const registerResourceOutputs = monitor.registerResourceOutputs.bind(monitor);
 monitor.registerResourceOutputs = (req, callback) => {
-  if (req.getUrn().split("::")[2] === "pulumi:pulumi:Stack") stackOutputs = plain(rpc.deserializeProperties(req.getOutputs(), true));
+  if (req.getUrn().split("::")[2] === "pulumi:pulumi:Stack")
+    stackOutputs = plain(rpc.deserializeProperties(req.getOutputs(), true));
   registerResourceOutputs(req, callback);
 };
 
@@ -124,9 +133,17 @@ let done = false;
 function finish(settled) {
   if (done) return;
   done = true;
-  const errors = logged.length > 0 ? logged : uncaught.map((e) => (e instanceof Error ? (e.stack ?? e.message) : String(e)));
-  if (errors.length === 0 && !settled) errors.push(`the program never settled: the event loop emptied with ${resources.filter((r) => r.urn === "").length} registrations unanswered`);
-  const doc = { ok: errors.length === 0, resources, ...(errors.length ? { error: errors.join("\n") } : { outputs: stackOutputs }) };
+  const errors =
+    logged.length > 0 ? logged : uncaught.map((e) => (e instanceof Error ? (e.stack ?? e.message) : String(e)));
+  if (errors.length === 0 && !settled)
+    errors.push(
+      `the program never settled: the event loop emptied with ${resources.filter((r) => r.urn === "").length} registrations unanswered`,
+    );
+  const doc = {
+    ok: errors.length === 0,
+    resources,
+    ...(errors.length ? { error: errors.join("\n") } : { outputs: stackOutputs }),
+  };
   writeFileSync(resultPath, JSON.stringify(doc));
   process.exit(0);
 }

@@ -58,7 +58,10 @@ export function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv 
 
 /** Pulumi.yaml's project name and `runtime.options` (e.g. typescript: true). */
 export function projectInfo(dir: string): { name: string; runtimeOptions: Record<string, unknown> } {
-  const y = parse(readFileSync(join(dir, "Pulumi.yaml"), "utf8")) as { name: string; runtime?: string | { options?: Record<string, unknown> } };
+  const y = parse(readFileSync(join(dir, "Pulumi.yaml"), "utf8")) as {
+    name: string;
+    runtime?: string | { options?: Record<string, unknown> };
+  };
   return { name: y.name, runtimeOptions: (typeof y.runtime === "object" && y.runtime.options) || {} };
 }
 
@@ -69,7 +72,9 @@ export async function loadProgram(opts: LoadProgramOptions): Promise<LoadedProgr
   const cwd = opts.cwd ?? PROJECT_DIR;
   const { name: project, runtimeOptions } = projectInfo(cwd);
   const key = (k: string) => (k.includes(":") ? k : `${project}:${k}`);
-  const config = Object.fromEntries(Object.entries(opts.config).map(([k, v]) => [key(k), typeof v === "string" ? v : JSON.stringify(v)]));
+  const config = Object.fromEntries(
+    Object.entries(opts.config).map(([k, v]) => [key(k), typeof v === "string" ? v : JSON.stringify(v)]),
+  );
   const dir = mkdtempSync(join(tmpdir(), "pulumi-program-"));
   const requestPath = join(dir, "request.json");
   const resultPath = join(dir, "result.json");
@@ -91,7 +96,11 @@ export async function loadProgram(opts: LoadProgramOptions): Promise<LoadedProgr
     // TS_NODE_CACHE=false: ts-node 7 otherwise reuses a file's compiled output from $TMPDIR
     // without type-checking it again, so a type error an unchanged file gets from a changed
     // one would pass. Every load here type-checks what it loads, as on a fresh machine.
-    const child = spawn(process.execPath, [CHILD, requestPath, resultPath], { cwd, env: childEnv({ TS_NODE_CACHE: "false", ...opts.env }), stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [CHILD, requestPath, resultPath], {
+      cwd,
+      env: childEnv({ TS_NODE_CACHE: "false", ...opts.env }),
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     children.add(child);
     let stdout = "";
     let stderr = "";
@@ -99,19 +108,42 @@ export async function loadProgram(opts: LoadProgramOptions): Promise<LoadedProgr
     child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
     let timedOut = false;
     const timer = setTimeout(() => ((timedOut = true), child.kill("SIGKILL")), timeoutMs);
-    const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.once("close", (c, s) => resolve([c, s])));
+    const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
+      child.once("close", (c, s) => resolve([c, s])),
+    );
     clearTimeout(timer);
     children.delete(child);
     const durationMs = Date.now() - started;
     if (timedOut || !existsSync(resultPath)) {
-      const why = timedOut ? `loading the program timed out after ${timeoutMs / 1000} s` : `the program's process exited (${code ?? signal}) without a result`;
-      return { ok: false, resources: [], error: `${why}\n${stripVTControlCharacters(stderr).trim()}`, stdout, stderr, durationMs };
+      const why = timedOut
+        ? `loading the program timed out after ${timeoutMs / 1000} s`
+        : `the program's process exited (${code ?? signal}) without a result`;
+      return {
+        ok: false,
+        resources: [],
+        error: `${why}\n${stripVTControlCharacters(stderr).trim()}`,
+        stdout,
+        stderr,
+        durationMs,
+      };
     }
-    const doc = JSON.parse(readFileSync(resultPath, "utf8")) as { ok: boolean; resources: RegisteredResource[]; outputs?: unknown; error?: string };
+    const doc = JSON.parse(readFileSync(resultPath, "utf8")) as {
+      ok: boolean;
+      resources: RegisteredResource[];
+      outputs?: unknown;
+      error?: string;
+    };
     // The runner colours stacks (util.inspect); the error text is what an operator would read.
     return doc.ok
       ? { ok: true, resources: doc.resources, outputs: doc.outputs, stdout, stderr, durationMs }
-      : { ok: false, resources: doc.resources, error: stripVTControlCharacters(doc.error ?? ""), stdout, stderr, durationMs };
+      : {
+          ok: false,
+          resources: doc.resources,
+          error: stripVTControlCharacters(doc.error ?? ""),
+          stdout,
+          stderr,
+          durationMs,
+        };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -89,7 +89,9 @@ export async function startSshd(opts: { hostKey?: string } = {}): Promise<TestSs
   );
   mkdirSync("/run/sshd", { recursive: true }); // sshd's privilege-separation directory
   const spawnSshd = async () => {
-    const c = spawn("/usr/sbin/sshd", ["-D", "-e", "-f", join(dir, "sshd_config")], { stdio: ["ignore", "ignore", "pipe"] });
+    const c = spawn("/usr/sbin/sshd", ["-D", "-e", "-f", join(dir, "sshd_config")], {
+      stdio: ["ignore", "ignore", "pipe"],
+    });
     await waitForPort(port, c, 10_000);
     return c;
   };
@@ -104,7 +106,10 @@ export async function startSshd(opts: { hostKey?: string } = {}): Promise<TestSs
     port,
     user: userInfo().username,
     hostKeyPub: readFileSync(join(dir, "host.pub"), "utf8").trim(),
-    otherHostKeys: { rsa: readFileSync(join(dir, "host-rsa.pub"), "utf8").trim(), ecdsa: readFileSync(join(dir, "host-ecdsa.pub"), "utf8").trim() },
+    otherHostKeys: {
+      rsa: readFileSync(join(dir, "host-rsa.pub"), "utf8").trim(),
+      ecdsa: readFileSync(join(dir, "host-ecdsa.pub"), "utf8").trim(),
+    },
     userKey: readFileSync(join(dir, "user"), "utf8"),
     userKeyPub: readFileSync(join(dir, "user.pub"), "utf8").trim(),
     dir,

@@ -5,6 +5,7 @@
  */
 import type * as pulumi from "@pulumi/pulumi";
 import type { DomainCandidate } from "../lib/providers/domain-check";
+import { bundledProvider } from "../lib/providers/bundle";
 import { domainCheckProvider } from "../lib/providers/domain-check";
 import { scriptText } from "../lib/verify";
 import { VerificationResource } from "./verification-resource";
@@ -20,6 +21,6 @@ export interface DomainVerificationArgs {
 export class DomainVerification extends VerificationResource {
   constructor(name: string, args: DomainVerificationArgs, opts?: pulumi.CustomResourceOptions) {
     const inputs = { ...args, script: scriptText("domain-xml.sh"), verifyRevision: args.verifyRevision ?? "" };
-    super(domainCheckProvider, name, inputs, opts, "DomainVerification");
+    super(bundledProvider("domain-check", domainCheckProvider), name, inputs, opts, "DomainVerification");
   }
 }

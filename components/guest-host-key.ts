@@ -4,6 +4,7 @@
  * in state and in the user data; the public half is the server's `hostKey` output.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { bundledProvider } from "../lib/providers/bundle";
 import { sshHostKeyProvider } from "../lib/providers/ssh-host-key";
 
 export class GuestHostKey extends pulumi.dynamic.Resource {
@@ -12,7 +13,7 @@ export class GuestHostKey extends pulumi.dynamic.Resource {
 
   constructor(name: string, args: { comment: string }, opts?: pulumi.CustomResourceOptions) {
     super(
-      sshHostKeyProvider,
+      bundledProvider("ssh-host-key", sshHostKeyProvider),
       name,
       { ...args, publicKey: undefined, privateKey: undefined },
       { ...opts, additionalSecretOutputs: ["privateKey"] },

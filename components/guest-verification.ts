@@ -5,6 +5,7 @@
  */
 import type * as pulumi from "@pulumi/pulumi";
 import type { GuestPlan } from "../lib/plan";
+import { bundledProvider } from "../lib/providers/bundle";
 import { guestCheckProvider } from "../lib/providers/guest-check";
 import type { SshTarget } from "../lib/ssh";
 import type { GuestBudget } from "../lib/verify";
@@ -25,6 +26,6 @@ export interface GuestVerificationArgs {
 export class GuestVerification extends VerificationResource {
   constructor(name: string, args: GuestVerificationArgs, opts?: pulumi.CustomResourceOptions) {
     const inputs = { ...args, script: scriptText("guest-latency.sh"), verifyRevision: args.verifyRevision ?? "" };
-    super(guestCheckProvider, name, inputs, opts, "GuestVerification");
+    super(bundledProvider("guest-check", guestCheckProvider), name, inputs, opts, "GuestVerification");
   }
 }

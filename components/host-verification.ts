@@ -5,6 +5,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import type { HostPlan } from "../lib/plan-host";
+import { bundledProvider } from "../lib/providers/bundle";
 import { hostCheckProvider } from "../lib/providers/host-check";
 import type { SshTarget } from "../lib/ssh";
 import type { HostVerifyOptions } from "../lib/verify";
@@ -31,6 +32,6 @@ export class HostVerification extends VerificationResource {
       script: scriptText("host-facts.sh"),
       verifyRevision: args.verifyRevision ?? "",
     };
-    super(hostCheckProvider, name, inputs, opts, "HostVerification");
+    super(bundledProvider("host-check", hostCheckProvider), name, inputs, opts, "HostVerification");
   }
 }

@@ -10,6 +10,7 @@
  * reboot step ran again) and not on an unchanged `up`.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { bundledProvider } from "../lib/providers/bundle";
 import { rebootWaiterProvider } from "../lib/providers/reboot-wait";
 import type { SshTarget } from "../lib/ssh";
 
@@ -22,7 +23,7 @@ export interface RebootWaiterArgs {
 }
 
 /** One provider object for every waiter: its serialized text is the same each run, so it causes no diff. */
-const provider = rebootWaiterProvider();
+const provider = bundledProvider("reboot-wait", rebootWaiterProvider);
 
 export class RebootWaiter extends pulumi.dynamic.Resource {
   /** The boot id the host came back with (the previous one when no reboot was scheduled). */

@@ -61,25 +61,47 @@ function nameRegex(name: string, parameters: Record<string, string>): string {
   });
 }
 
-const parameters: Record<string, string> = novaValidators.parameters;
-const VALIDATORS: Validator[] = novaValidators.validators.map((v) => {
-  const value = v.value as ValueRule;
-  return {
-    name: v.name,
-    nameRe: fullMatch(nameRegex(v.name, parameters)),
-    value,
-    valueRe: value.pattern === undefined ? undefined : fullMatch(value.pattern),
+interface Tables {
+  validators: Validator[];
+  byName: Map<string, Validator>;
+  /** validators.load_validators: the part before the first ':' of every name regex that has one. */
+  namespaces: RegExp[];
+  /** Names without a parameter after the ':', by namespace: what a misspelt key may have meant. */
+  candidates: { namespace: RegExp; rest: string }[];
+}
+
+const built: { tables?: Tables } = {};
+
+/**
+ * Built on first use, not when the module loads, so a module that imports this one without
+ * validating (a provider bundle, lib/providers/bundle.ts) carries neither the tables nor the data.
+ */
+function tables(): Tables {
+  if (built.tables !== undefined) return built.tables;
+  const parameters: Record<string, string> = novaValidators.parameters;
+  const validators: Validator[] = novaValidators.validators.map((v) => {
+    const value = v.value as ValueRule;
+    return {
+      name: v.name,
+      nameRe: fullMatch(nameRegex(v.name, parameters)),
+      value,
+      valueRe: value.pattern === undefined ? undefined : fullMatch(value.pattern),
+    };
+  });
+  const namespaces = validators.map((v) => nameRegex(v.name, parameters)).filter((r) => r.includes(":"));
+  built.tables = {
+    validators,
+    byName: new Map(validators.map((v) => [v.name, v])),
+    namespaces: [...new Set(namespaces.map((r) => r.split(":")[0]))].map(fullMatch),
+    candidates: validators
+      .filter((v) => v.name.includes(":") && !v.name.slice(v.name.indexOf(":")).includes("{"))
+      .map((v) => ({
+        namespace: fullMatch(nameRegex(v.name.slice(0, v.name.indexOf(":")), parameters)),
+        rest: v.name.slice(v.name.indexOf(":") + 1),
+      })),
   };
-});
-const BY_NAME = new Map(VALIDATORS.map((v) => [v.name, v]));
-// validators.load_validators: the part before the first ':' of every name regex that has one.
-const NAMESPACES = [
-  ...new Set(
-    VALIDATORS.map((v) => nameRegex(v.name, parameters))
-      .filter((r) => r.includes(":"))
-      .map((r) => r.split(":")[0]),
-  ),
-].map(fullMatch);
+  return built.tables;
+}
 
 // oslo_utils.strutils.bool_from_string(strict=True): stripped, case-blind.
 const TRUE_STRINGS = ["1", "t", "true", "on", "y", "yes"];
@@ -117,20 +139,13 @@ function valueError(rule: ValueRule, valueRe: RegExp | undefined, value: string)
 function nearestName(name: string): string | undefined {
   const [namespace, rest] = [name.slice(0, name.indexOf(":")), name.slice(name.indexOf(":") + 1)];
   let best: { name: string; d: number } | undefined;
-  for (const c of CANDIDATES) {
+  for (const c of tables().candidates) {
     if (!c.namespace.test(namespace)) continue;
     const d = editDistance(rest, c.rest);
     if (d <= 3 && (best === undefined || d < best.d)) best = { name: `${namespace}:${c.rest}`, d };
   }
   return best?.name;
 }
-
-const CANDIDATES = VALIDATORS.filter(
-  (v) => v.name.includes(":") && !v.name.slice(v.name.indexOf(":")).includes("{"),
-).map((v) => ({
-  namespace: fullMatch(nameRegex(v.name.slice(0, v.name.indexOf(":")), parameters)),
-  rest: v.name.slice(v.name.indexOf(":") + 1),
-}));
 
 function editDistance(a: string, b: string): number {
   let row = Array.from({ length: b.length + 1 }, (_, j) => j);
@@ -160,11 +175,12 @@ export function extraSpecError(name: string, value: string): string | null {
 // validators.validate: the validator registered under the name, else the first whose name
 // regex matches; a key no validator matches passes unless its namespace is one Nova validates.
 function validate(name: string, value: string): string | null {
-  const validator = BY_NAME.get(name) ?? VALIDATORS.find((v) => v.nameRe.test(name));
+  const { byName, validators, namespaces } = tables();
+  const validator = byName.get(name) ?? validators.find((v) => v.nameRe.test(name));
   if (validator !== undefined) return valueError(validator.value, validator.valueRe, value);
   if (!name.includes(":")) return null;
   const namespace = name.split(":")[0];
-  if (!NAMESPACES.some((re) => re.test(namespace))) return null;
+  if (!namespaces.some((re) => re.test(namespace))) return null;
   const guess = nearestName(name);
   return (
     `Nova knows no such key in its "${namespace}:" namespace, where it refuses unknown keys` +

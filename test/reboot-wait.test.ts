@@ -147,7 +147,7 @@ describe("reboot.sh's report", () => {
 });
 
 describe("RebootWaiterProvider", () => {
-  const provider = rebootWaiterProvider() as Required<
+  const provider = rebootWaiterProvider as Required<
     pulumi.dynamic.ResourceProvider<RebootWaiterInputs, RebootWaiterState>
   >;
   const myBootId = readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();

@@ -47,7 +47,7 @@ async function readBootId(target: SshTarget, auth: SshAuth): Promise<string | Er
   }
 }
 
-export function rebootWaiterProvider(): pulumi.dynamic.ResourceProvider<RebootWaiterInputs, RebootWaiterState> {
+function makeRebootWaiterProvider(): pulumi.dynamic.ResourceProvider<RebootWaiterInputs, RebootWaiterState> {
   const credentials = sshCredentials();
   const settle = async (i: RebootWaiterInputs): Promise<RebootWaiterState> => {
     const state = {
@@ -93,3 +93,5 @@ export function rebootWaiterProvider(): pulumi.dynamic.ResourceProvider<RebootWa
     update: async (_id, _olds, news) => ({ outs: await settle(news) }),
   };
 }
+
+export const rebootWaiterProvider = makeRebootWaiterProvider();

@@ -19,6 +19,7 @@ import {
   guestSetup,
   REBOOT_FLAG,
   SETUP_SCRIPT_PATH,
+  setupCommand,
   setupScript,
   withSshHostKey,
 } from "../lib/cloud-init";
@@ -114,8 +115,9 @@ describe("the user data of an RT flavor on a stock Debian image", () => {
     const script = doc.write_files.find((f) => f.path === SETUP_SCRIPT_PATH);
     assert.ok(script);
     assert.equal(script.permissions, "0755");
-    assert.equal(script.content, setupScript(debianSetup));
-    assert.deepEqual(doc.runcmd, [[SETUP_SCRIPT_PATH]]);
+    assert.equal(script.content, readFileSync(join(__dirname, "..", "hostprep", "guest", "rt-guest-setup.sh"), "utf8"));
+    assert.equal(script.content, setupScript());
+    assert.deepEqual(doc.runcmd, [[SETUP_SCRIPT_PATH, "debian", "2-3", "default_hugepagesz=1G"]]);
     assert.equal(doc.power_state?.mode, "reboot");
     assert.deepEqual(doc.power_state?.condition, ["test", "-f", REBOOT_FLAG]);
     assert.match(REBOOT_FLAG, /^\/run\//, "the flag must not survive the reboot");
@@ -222,20 +224,29 @@ describe("the guest's distribution family", () => {
 });
 
 describe("the setup script's shell", () => {
-  for (const fam of ["debian", "rhel"] as const) {
-    it(`passes bash -n and shellcheck (${fam})`, () => {
-      const file = join(scratch, `setup-${fam}.sh`);
-      writeFileSync(file, setupScript({ ...debianSetup, family: fam }));
-      const n = spawnSync("bash", ["-n", file], { encoding: "utf8" });
-      assert.equal(n.status, 0, n.stderr);
-      const sc = spawnSync("shellcheck", ["--shell=bash", "--severity=style", file], { encoding: "utf8" });
-      assert.equal(sc.status, 0, sc.stdout);
-    });
-  }
+  it("is hostprep/guest/rt-guest-setup.sh: passes bash -n and shellcheck", () => {
+    const file = join(__dirname, "..", "hostprep", "guest", "rt-guest-setup.sh");
+    const n = spawnSync("bash", ["-n", file], { encoding: "utf8" });
+    assert.equal(n.status, 0, n.stderr);
+    const sc = spawnSync("shellcheck", ["--shell=bash", "--severity=style", file], { encoding: "utf8" });
+    assert.equal(sc.status, 0, sc.stdout);
+  });
 
-  it("refuses values that are not a CPU list or kernel arguments", () => {
-    assert.throws(() => setupScript({ ...debianSetup, isolatedCores: "2-3; reboot" }), /not a CPU list/);
-    assert.throws(() => setupScript({ ...debianSetup, kernelArgs: ["a b'c"] }), /not a kernel argument/);
+  it("refuses values that are not a CPU list or kernel arguments, in the plan and in the script", () => {
+    assert.throws(() => setupCommand({ ...debianSetup, isolatedCores: "2-3; reboot" }), /not a CPU list/);
+    assert.throws(() => setupCommand({ ...debianSetup, kernelArgs: ["a b'c"] }), /not a kernel argument/);
+    const file = join(__dirname, "..", "hostprep", "guest", "rt-guest-setup.sh");
+    for (const args of [["debian", "2-3; reboot"], ["debian", "2-3", "a b'c"], ["debian"]]) {
+      const r = spawnSync(file, args, {
+        encoding: "utf8",
+        env: { PATH: "/usr/bin:/bin", OPENSTACK_RT_GUEST_ROOT: scratch },
+      });
+      assert.equal(r.status, 1, `${args.join(" ")}: ${r.stderr}`);
+      assert.match(
+        r.stderr,
+        /openstack-rt-guest-setup: error: (isolated cores .* is not a CPU list|.* is not a kernel argument|usage: )/,
+      );
+    }
   });
 });
 
@@ -271,8 +282,8 @@ describe("the setup script, run against Debian's TuneD files", () => {
   const log = () => join(root.dir, "stub.log");
   const run = (setup: Extract<GuestSetup, { kind: "rt" }>, env: Record<string, string> = {}, stubDir = stubs()) => {
     const file = join(root.dir, "setup.sh");
-    writeFileSync(file, setupScript(setup), { mode: 0o755 });
-    const r = spawnSync(file, [], {
+    writeFileSync(file, setupScript(), { mode: 0o755 });
+    const r = spawnSync(file, setupCommand(setup).slice(1), {
       encoding: "utf8",
       stdio: ["ignore", "pipe", "pipe"],
       env: {

@@ -289,7 +289,10 @@ describe("the dev stack", () => {
       },
       configDrive: true,
     });
-    assert.match(userDataOf(byName(ev, "openstack-rt-rt-server-instance")), /^ +ISOLATED_CORES=2-3$/m);
+    assert.match(
+      userDataOf(byName(ev, "openstack-rt-rt-server-instance")),
+      /^runcmd:\n {2}- - \/usr\/local\/sbin\/openstack-rt-guest-setup\n {4}- debian\n {4}- 2-3\n/m,
+    );
   });
 
   it("replaces flavors and servers the way Nova needs: the old one first, and a server on a new flavor or image", async () => {
@@ -464,9 +467,8 @@ describe("the two-flavors stack (two flavors, three servers)", () => {
     const setup = (s: string) => ud(s).replace(/\nssh_keys:\n(?: {2}.*\n)+/, "\n");
     assert.equal(setup("rt-a"), setup("rt-b"), "servers of one flavor get the same setup");
     assert.notEqual(ud("rt-a"), ud("rt-b"), "each server gets a host key of its own");
-    assert.match(ud("rt-a"), /^ +FAMILY=rhel$/m);
-    assert.match(ud("rt-a"), /^ +ISOLATED_CORES=1-3$/m);
-    assert.match(ud("rt-c"), /^ +ISOLATED_CORES=1$/m);
+    assert.match(ud("rt-a"), /^ {2}- - \/usr\/local\/sbin\/openstack-rt-guest-setup\n {4}- rhel\n {4}- 1-3\n/m);
+    assert.match(ud("rt-c"), /^ {2}- - \/usr\/local\/sbin\/openstack-rt-guest-setup\n {4}- rhel\n {4}- "?1"?\n/m);
   });
 
   it("opens SSH to the IPv6 network and ICMP to the IPv4 one", async () => {

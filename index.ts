@@ -7,13 +7,14 @@
  * The outputs are typed in lib/outputs.ts (StackOutputs) for the stacks that read them.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { computeHosts } from "./components/compute-host";
+import { prepareHosts } from "./components/compute-host";
 import { Controller } from "./components/controller";
 import { DomainVerification } from "./components/domain-verification";
 import { GuestVerification } from "./components/guest-verification";
 import { HostVerification } from "./components/host-verification";
 import { RtCloud } from "./components/rt-cloud";
 import type { Outputs, StackOutputs, VerificationOutput } from "./lib/outputs";
+import { controllerName, controllersOf } from "./lib/host-steps";
 import { planFromPulumiConfig } from "./lib/pulumi-config";
 import { domainCandidates, latencyBudget, wantsGuestCheck } from "./lib/verify-targets";
 
@@ -22,15 +23,13 @@ const { config, plan, cloud: decisions } = planFromPulumiConfig(cfg);
 const privateKey = cfg.getSecret("sshPrivateKey");
 const planned = plan.hosts;
 
-const hosts = computeHosts({
+// In batches of deployment.maxUnavailable: each batch's steps wait for the previous batch's
+// host checks (and, with maintenance, for its nova-compute to be enabled again).
+const prepared = prepareHosts({
   hosts: planned.map((p) => ({ plan: p, host: config.hosts.find((h) => h.name === p.name)! })),
   deployment: config.deployment,
   privateKey,
-});
-const controller =
-  config.controller === false ? undefined : new Controller("controller", { controller: config.controller, privateKey });
-const hostChecks = hosts.map(
-  (h, i) =>
+  verify: (h, i) =>
     new HostVerification(
       `${h.hostName}-verification`,
       {
@@ -42,6 +41,12 @@ const hostChecks = hosts.map(
       },
       { dependsOn: [h] },
     ),
+});
+const hosts = prepared.map((p) => p.host);
+const hostChecks = prepared.map((p) => p.checks as HostVerification);
+// Every nova-scheduler host (`controller`, or each of `controllers`); the first keeps the name "controller".
+const controllers = controllersOf(config).map(
+  (controller, i) => new Controller(controllerName(i), { controller, privateKey }),
 );
 
 const cloud = new RtCloud("openstack-rt", {
@@ -51,7 +56,15 @@ const cloud = new RtCloud("openstack-rt", {
   hostReadiness: Object.fromEntries(
     hosts.map((h, i) => [
       h.hostName,
-      { aggregateHost: h.aggregateHost, resources: [h, hostChecks[i], ...(controller ? [controller] : [])] },
+      {
+        aggregateHost: h.aggregateHost,
+        resources: [
+          h,
+          hostChecks[i],
+          ...controllers,
+          ...(prepared[i].maintenanceEnd ? [prepared[i].maintenanceEnd] : []),
+        ],
+      },
     ]),
   ),
 });

@@ -19,6 +19,8 @@ export interface RtAggregateArgs {
   /** Availability zone the aggregate forms; none keeps the hosts in Nova's default zone. */
   zone?: string;
   metadata: Record<string, string>;
+  /** deployment.protect: the aggregate other stacks schedule into cannot be deleted by this one. */
+  protect?: boolean;
 }
 
 export class RtAggregate extends pulumi.ComponentResource {
@@ -30,7 +32,8 @@ export class RtAggregate extends pulumi.ComponentResource {
     this.aggregate = new openstack.compute.AggregateV2(
       `${name}-aggregate`,
       { name: args.name, hosts: args.hosts, zone: args.zone, metadata: args.metadata },
-      { parent: this },
+      // Hosts and metadata update in place, so protection blocks only a destroy or a removal.
+      { parent: this, protect: args.protect ?? false },
     );
     const a = this.aggregate;
     this.output = pulumi

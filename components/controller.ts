@@ -5,6 +5,10 @@
  * and restarts nova-scheduler only when the list changed. Servers that use RT flavors should
  * depend on this component.
  *
+ * With `nova.configMode: verify` (the deployment tool owns the scheduler's nova.conf) the step
+ * writes nothing and fails, naming the filters to add and the file, until the list has them.
+ * An HA control plane has one Controller per nova-scheduler host (`controllers: [...]`).
+ *
  * Deleting it changes nothing on the controller: other flavors may rely on the filters too.
  */
 import * as pulumi from "@pulumi/pulumi";

@@ -7,27 +7,45 @@ import * as openstack from "@pulumi/openstack";
 import * as pulumi from "@pulumi/pulumi";
 import type { FlavorOutput } from "../lib/outputs";
 import type { FlavorPlan } from "../lib/plan";
+import { flavorRevisionName } from "../lib/rollout";
 
 export interface RtFlavorArgs {
   plan: FlavorPlan;
   /** The project given access to a private flavor (compute.FlavorAccess); required for one. */
   accessProjectId?: pulumi.Input<string>;
+  /** deployment.protect: a superseded or removed revision stays in Nova for the stacks that use it. */
+  protect?: boolean;
 }
 
 export class RtFlavor extends pulumi.ComponentResource {
   readonly flavor: openstack.compute.Flavor;
   readonly output: pulumi.Output<FlavorOutput>;
+  /** The flavor's name in Nova: the configured name and its revision. */
+  readonly novaName: string;
 
   constructor(name: string, args: RtFlavorArgs, opts?: pulumi.ComponentResourceOptions) {
     super("openstack-rt:flavors:RtFlavor", name, {}, opts);
     const p = args.plan;
+    this.novaName = flavorRevisionName(p);
     this.flavor = new openstack.compute.Flavor(
       `${name}-flavor`,
-      { name: p.name, vcpus: p.vcpus, ram: p.ramMb, disk: p.diskGb, isPublic: p.isPublic, extraSpecs: p.extraSpecs },
-      // Extra specs update in place; any other change replaces the flavor, and Nova refuses a
-      // second flavor of the same name, so the old one goes first. Servers keep the copy of the
-      // flavor they were booted with (their user data carries the plan, so they are rebuilt).
-      { parent: this, deleteBeforeReplace: true },
+      {
+        name: this.novaName,
+        vcpus: p.vcpus,
+        ram: p.ramMb,
+        disk: p.diskGb,
+        isPublic: p.isPublic,
+        extraSpecs: p.extraSpecs,
+      },
+      // Every change is a new revision with its own name (lib/rollout.ts flavorRevisionName),
+      // so the new flavor is created next to the old one, the servers move to it one at a time,
+      // and the old one is deleted last, when no server of this stack uses it any more; with
+      // deployment.protect it stays in Nova instead, for whatever else uses it.
+      {
+        parent: this,
+        replaceOnChanges: ["name"],
+        retainOnDelete: args.protect ?? false,
+      },
     );
     if (!p.isPublic) {
       if (args.accessProjectId === undefined)

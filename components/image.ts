@@ -16,6 +16,13 @@ export interface RtImageArgs {
   diskFormat: string;
   containerFormat: string;
   properties: Record<string, string>;
+  /**
+   * deployment.protect: other stacks boot from this image, so a replaced image (a new file) or
+   * a destroy leaves the old one in Glance instead of deleting it. (Pulumi's `protect` would
+   * refuse the replacement itself: the engine replaces a resource only when its old or new
+   * state is unprotected.)
+   */
+  protect?: boolean;
 }
 
 export class RtImage extends pulumi.ComponentResource {
@@ -35,7 +42,11 @@ export class RtImage extends pulumi.ComponentResource {
         properties: src.kind === "file" ? { ...args.properties, [SHA256_PROPERTY]: src.sha256 } : args.properties,
       },
       // Properties update in place, so a new checksum alone would leave the old data in Glance.
-      { parent: this, replaceOnChanges: [`properties.${SHA256_PROPERTY}`] },
+      {
+        parent: this,
+        replaceOnChanges: [`properties.${SHA256_PROPERTY}`],
+        retainOnDelete: args.protect ?? false,
+      },
     );
     const sha256 = src.kind === "file" ? src.sha256 : null;
     this.output = pulumi

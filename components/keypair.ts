@@ -13,7 +13,9 @@ export class RtKeypair extends pulumi.ComponentResource {
     this.keypair = new openstack.compute.Keypair(
       `${name}-keypair`,
       { name: args.name, publicKey: args.publicKey },
-      { parent: this },
+      // Nova's keypair names are unique per user: a new public key can only replace the old
+      // keypair after it is gone. Servers keep the key they were booted with.
+      { parent: this, deleteBeforeReplace: true },
     );
     this.output = pulumi
       .all([this.keypair.name, this.keypair.fingerprint])

@@ -59,6 +59,7 @@ export class RtCloud extends pulumi.ComponentResource {
         hosts: config.hosts.map((h) => args.hostReadiness?.[h.name]?.aggregateHost ?? h.name),
         zone: config.aggregate.zone,
         metadata: config.aggregate.metadata,
+        protect: config.deployment.protect,
       },
       parent,
     );
@@ -69,7 +70,11 @@ export class RtCloud extends pulumi.ComponentResource {
     this.flavors = new Map(
       plan.flavors.map((f) => [
         f.name,
-        new RtFlavor(`${name}-${f.name}`, { plan: f, accessProjectId: projectId }, parent),
+        new RtFlavor(
+          `${name}-${f.name}`,
+          { plan: f, accessProjectId: projectId, protect: config.deployment.protect },
+          parent,
+        ),
       ]),
     );
     const img = config.image;
@@ -81,12 +86,16 @@ export class RtCloud extends pulumi.ComponentResource {
         diskFormat: img.diskFormat,
         containerFormat: img.containerFormat,
         properties: img.properties,
+        protect: config.deployment.protect,
       },
       parent,
     );
     this.securityGroup = new RtSecurityGroup(name, config.securityGroup, parent);
     this.keypair = new RtKeypair(name, config.keypair, parent);
 
+    // One server at a time: each waits for the one before it, so a flavor or image change
+    // replaces the servers one by one (each deleted just before its replacement is created).
+    let previous: RtServer | undefined;
     this.servers = new Map(
       decisions.servers.map((s) => {
         const server = new RtServer(
@@ -109,10 +118,12 @@ export class RtCloud extends pulumi.ComponentResource {
               this.aggregate,
               this.securityGroup,
               ...s.waitsFor.flatMap((h) => args.hostReadiness?.[h]?.resources ?? []),
+              ...(previous === undefined ? [] : [previous]),
             ],
           },
           parent,
         );
+        previous = server;
         return [s.name, server];
       }),
     );

@@ -63,9 +63,12 @@ export class RtServer extends pulumi.ComponentResource {
       {
         parent: this,
         dependsOn: args.dependsOn,
-        // cloud-init sets the guest up for its flavor and image at first boot only, so a new
-        // flavor or image means a new server, not a resize or rebuild. The old one goes first:
-        // its dedicated CPUs are what the new one needs on a full RT host.
+        // cloud-init sets the guest up for its flavor and image at first boot only (TuneD's
+        // isolated_cores are the flavor's RT vCPUs), so a new flavor or image means a new
+        // server, not a resize or rebuild. The old one goes first: its dedicated CPUs are what
+        // the new one needs on a full RT host. Only this server goes: the servers are chained
+        // (RtCloud), so they are replaced one at a time, and the flavor is created before the
+        // old one is deleted, so no cascade deletes every server of a flavor at once.
         replaceOnChanges: ["flavorId", "imageId"],
         deleteBeforeReplace: true,
       },

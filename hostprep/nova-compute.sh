@@ -10,7 +10,18 @@
 #
 #   nova-compute.sh --dedicated <cpulist> [--shared <cpulist>] --reserved-host-memory-mb <N>
 #                   [--reserved-huge-pages "node:0,size:1GB,count:1;node:1,size:1GB,count:1"]
-#                   [--conf /etc/nova/nova.conf|/etc/nova/nova-compute.conf] [--root DIR]
+#                   [--conf /etc/nova/nova.conf|/etc/nova/nova-compute.conf|<absolute path>]
+#                   [--restart-command "<command words>" | --check] [--root DIR]
+#
+# --conf names the file nova-compute reads: a containerized nova-compute (kolla-ansible) reads
+# the file its deployment renders, such as /etc/kolla/nova-compute/nova.conf. Only for the
+# distribution's own files are the other distribution files checked for overriding options.
+# --check (nova.configMode verify) writes nothing: it fails, naming each setting to make in
+# the file, unless the file already has them all.
+# --restart-command replaces the restart of the distribution's nova-compute service, such as
+# "docker restart nova_compute" or "podman restart nova_compute": words separated by single
+# spaces, run without a shell. Under --root the restart is skipped, unless
+# NOVA_COMPUTE_SH_RESTART_UNDER_ROOT=1 (the tests' way to run the configured command).
 #
 # Output: each option set or removed, the nova-compute restart (only when the file changed;
 # skipped under --root), then "changed" or "unchanged".
@@ -51,8 +62,15 @@ check_other_files() { # <the file being edited>
   done
 }
 
+# Each difference: logged when editing; with --check collected for the error instead.
+NEEDED=()
+CHECK=0
+report() {
+  if ((CHECK)); then NEEDED+=("$1"); else log "$1"; fi
+}
+
 main() {
-  local dedicated='' shared='' memory='' conf=/etc/nova/nova.conf pages=()
+  local dedicated='' shared='' memory='' conf=/etc/nova/nova.conf pages=() restart=() std=1
   # One entry as Nova's reserved_huge_pages takes it; entries are joined with ';' here.
   local re_entry='node:(0|[1-9][0-9]{0,2}),size:[1-9][0-9]{0,7}(KB|kB|MB|GB|K|M|G)?,count:(0|[1-9][0-9]{0,5})'
   while (($#)); do
@@ -84,9 +102,26 @@ main() {
     --conf)
       need_value "$1" $#
       case $2 in
-      /etc/nova/nova.conf | /etc/nova/nova-compute.conf) conf=$2 ;;
-      *) usage_error "--conf must be /etc/nova/nova.conf or /etc/nova/nova-compute.conf (got $(shown "$2"))" ;;
+      /etc/nova/nova.conf | /etc/nova/nova-compute.conf) conf=$2 std=1 ;;
+      *)
+        local re_path='^(/[A-Za-z0-9._+-]+)+$'
+        [[ $2 =~ $re_path && /$2/ != */../* && /$2/ != */./* ]] ||
+          usage_error "--conf must be an absolute path of letters, digits and ._+- without . or .. components, such as /etc/kolla/nova-compute/nova.conf (got $(shown "$2"))"
+        conf=$2 std=0
+        ;;
       esac
+      shift 2
+      ;;
+    --check)
+      CHECK=1
+      shift
+      ;;
+    --restart-command)
+      need_value "$1" $#
+      local re_words='^[A-Za-z0-9@%+=:,./_-]+( [A-Za-z0-9@%+=:,./_-]+){0,15}$'
+      [[ $2 =~ $re_words ]] ||
+        usage_error "$1 takes a command and its arguments separated by single spaces, without quotes or shell characters, such as \"docker restart nova_compute\" (got $(shown "$2"))"
+      read -ra restart <<<"$2"
       shift 2
       ;;
     --root)
@@ -94,11 +129,12 @@ main() {
       set_root "$2"
       shift 2
       ;;
-    *) usage_error "unknown argument $(shown "$1"); usage: $PROG --dedicated <cpulist> [--shared <cpulist>] --reserved-host-memory-mb <N> [--reserved-huge-pages <entries>] [--conf PATH] [--root DIR]" ;;
+    *) usage_error "unknown argument $(shown "$1"); usage: $PROG --dedicated <cpulist> [--shared <cpulist>] --reserved-host-memory-mb <N> [--reserved-huge-pages <entries>] [--conf PATH] [--restart-command WORDS | --check] [--root DIR]" ;;
     esac
   done
   [[ -n $dedicated ]] || usage_error "--dedicated is required"
   [[ -n $memory ]] || usage_error "--reserved-host-memory-mb is required"
+  ((!CHECK || ${#restart[@]} == 0)) || usage_error "--check writes nothing, so it restarts nothing: drop --restart-command"
   check_cpus_online --dedicated "$dedicated"
   if [[ -n $shared ]]; then
     check_cpus_online --shared "$shared"
@@ -115,7 +151,7 @@ main() {
   local f
   f=$(under_root "$conf")
   [[ -f $f ]] || die "$f not found: is nova-compute installed?"
-  check_other_files "$conf"
+  if ((std)); then check_other_files "$conf"; fi
   ini_load "$f"
 
   local modified=0 sect
@@ -126,14 +162,14 @@ main() {
     sect=${INI_SECT[ENTRIES[0]]}
     ini_set "$sect" vcpu_pin_set
     modified=1
-    log "removed vcpu_pin_set from [$sect] of $conf"
+    report "removed vcpu_pin_set from [$sect] of $conf"
     ini_entries '*' vcpu_pin_set
   done
 
   ini_set compute cpu_dedicated_set "$dedicated"
   if ((INI_CHANGED)); then
     modified=1
-    log "set [compute] cpu_dedicated_set = $dedicated in $conf"
+    report "set [compute] cpu_dedicated_set = $dedicated in $conf"
   fi
   if [[ -n $shared ]]; then
     ini_set compute cpu_shared_set "$shared"
@@ -142,28 +178,50 @@ main() {
   fi
   if ((INI_CHANGED)); then
     modified=1
-    log "${shared:+set [compute] cpu_shared_set = $shared in $conf}${shared:-removed [compute] cpu_shared_set from $conf}"
+    report "${shared:+set [compute] cpu_shared_set = $shared in $conf}${shared:-removed [compute] cpu_shared_set from $conf}"
   fi
   ini_set DEFAULT reserved_host_memory_mb "$memory"
   if ((INI_CHANGED)); then
     modified=1
-    log "set [DEFAULT] reserved_host_memory_mb = $memory in $conf"
+    report "set [DEFAULT] reserved_host_memory_mb = $memory in $conf"
   fi
   ini_set DEFAULT reserved_huge_pages "${pages[@]}"
   if ((INI_CHANGED)); then
     modified=1
     if ((${#pages[@]})); then
-      log "set [DEFAULT] reserved_huge_pages = ${pages[*]} in $conf (one line each)"
+      report "set [DEFAULT] reserved_huge_pages = ${pages[*]} in $conf (one line each)"
     else
-      log "removed [DEFAULT] reserved_huge_pages from $conf"
+      report "removed [DEFAULT] reserved_huge_pages from $conf"
     fi
   fi
 
+  if ((CHECK)); then
+    if ((modified)); then
+      local needed
+      printf -v needed '%s; ' "${NEEDED[@]// in $conf/}"
+      die "$conf lacks the planned settings; nova.configMode is verify, so this project writes nothing there: ${needed%; }. Set them in $conf through the tool that owns it (npm run plan -- --format tripleo|kolla|osa|juju prints them in its terms), then restart nova-compute"
+    fi
+    log "$conf has the planned settings"
+    finish
+    return 0
+  fi
   if ((modified)); then
     ini_write "$WORK/nova.conf"
     replace_file "$f" "$WORK/nova.conf" 0640
-    openstack_service nova-compute
-    run_system systemctl restart "$SERVICE"
+    if ((${#restart[@]})); then
+      if [[ $ROOT != / && ${NOVA_COMPUTE_SH_RESTART_UNDER_ROOT:-} == 1 ]]; then
+        CHANGED=1
+        log "running: ${restart[*]}"
+        local rc=0
+        "${restart[@]}" </dev/null >&2 || rc=$?
+        ((rc == 0)) || die "'${restart[*]}' failed with exit status $rc; nova-compute still runs with the old settings: restart it by hand"
+      else
+        run_system "${restart[@]}"
+      fi
+    else
+      openstack_service nova-compute
+      run_system systemctl restart "$SERVICE"
+    fi
   fi
   finish
 }

@@ -3,7 +3,11 @@
 # hwlatdetect) from the distribution's own repositories. Checks what is installed first and
 # installs only what is missing.
 #
-#   packages.sh --os debian-12|ubuntu-22.04|ubuntu-24.04|rhel-8|rhel-9 [--root DIR]
+#   packages.sh --os debian-12|ubuntu-22.04|ubuntu-24.04|rhel-8|rhel-9 [--no-rt-kernel] [--root DIR]
+#
+# --no-rt-kernel: for pinned-only hosts (TuneD cpu-partitioning, no RT kernel): TuneD, tuna and
+# rt-tests only (RHEL: tuned-profiles-cpu-partitioning and rt-tests from the base repositories;
+# no RT/NFV repository is enabled).
 #
 # Output: "installed: <pkg>..." and "missing: <pkg>..." lines, the commands run (or skipped
 # under --root), then "changed" or "unchanged". Exit 1 when a package cannot be installed
@@ -76,8 +80,13 @@ enable_rhel_repos() {
 
 main() {
   FAMILY=''
+  local rt_kernel=1
   while (($#)); do
     case $1 in
+    --no-rt-kernel)
+      rt_kernel=0
+      shift
+      ;;
     --os)
       need_value "$1" $#
       is_os_family "$2" || usage_error "--os must be one of debian-12 ubuntu-22.04 ubuntu-24.04 rhel-8 rhel-9 (got $(shown "$2"))"
@@ -89,7 +98,7 @@ main() {
       set_root "$2"
       shift 2
       ;;
-    *) usage_error "unknown argument $(shown "$1"); usage: $PROG --os <family> [--root DIR]" ;;
+    *) usage_error "unknown argument $(shown "$1"); usage: $PROG --os <family> [--no-rt-kernel] [--root DIR]" ;;
     esac
   done
   [[ -n $FAMILY ]] || usage_error "--os is required"
@@ -106,6 +115,12 @@ main() {
   ubuntu-*) wanted=(linux-image-realtime tuned tuna rt-tests) ;;
   rhel-*) wanted=(kernel-rt kernel-rt-kvm tuned-profiles-realtime tuned-profiles-nfv-host rt-tests) ;;
   esac
+  if ((!rt_kernel)); then
+    case $FAMILY in
+    rhel-*) wanted=(tuned tuned-profiles-cpu-partitioning rt-tests) ;;
+    *) wanted=(tuned tuna rt-tests) ;;
+    esac
+  fi
   for p in "${wanted[@]}"; do
     if installed "$p"; then present+=("$p"); else missing+=("$p"); fi
   done
@@ -125,7 +140,7 @@ main() {
     run_system env DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"
     ;;
   rhel-*)
-    enable_rhel_repos
+    if ((rt_kernel)); then enable_rhel_repos; fi
     run_system dnf install -y "${missing[@]}"
     ;;
   esac

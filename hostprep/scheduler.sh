@@ -3,7 +3,13 @@
 # NUMATopologyFilter (pinning, huge pages, NUMA fit) and AggregateInstanceExtraSpecsFilter
 # (RT flavors only on hosts of the RT aggregate). Nova's default list has neither.
 #
-#   scheduler.sh [--conf /etc/nova/nova.conf] [--root DIR]
+#   scheduler.sh [--conf /etc/nova/nova.conf|<absolute path>] [--restart-command "<words>" | --check] [--root DIR]
+#
+# --conf names the file nova-scheduler reads (kolla-ansible: /etc/kolla/nova-scheduler/nova.conf).
+# --restart-command replaces the restart of the distribution's nova-scheduler service, such as
+# "docker restart nova_scheduler": words separated by single spaces, run without a shell.
+# --check (nova.configMode verify) writes nothing: it fails, naming the filters to add and the
+# file, unless the list already has them.
 #
 # [filter_scheduler] enabled_filters keeps its entries and their order; missing filters are
 # appended. When the option is not set, the list starts from Nova's default (Zed and later):
@@ -23,25 +29,38 @@ NOVA_DEFAULT_FILTERS=(ComputeFilter ComputeCapabilitiesFilter ImagePropertiesFil
 REQUIRED_FILTERS=(NUMATopologyFilter AggregateInstanceExtraSpecsFilter)
 
 main() {
-  local conf=/etc/nova/nova.conf
+  local conf=/etc/nova/nova.conf restart=() check=0
   while (($#)); do
     case $1 in
     --conf)
       need_value "$1" $#
-      case $2 in
-      /etc/nova/nova.conf) conf=$2 ;;
-      *) usage_error "--conf must be /etc/nova/nova.conf (got $(shown "$2"))" ;;
-      esac
+      local re_path='^(/[A-Za-z0-9._+-]+)+$'
+      [[ $2 =~ $re_path && /$2/ != */../* && /$2/ != */./* ]] ||
+        usage_error "--conf must be an absolute path of letters, digits and ._+- without . or .. components, such as /etc/nova/nova.conf (got $(shown "$2"))"
+      conf=$2
       shift 2
+      ;;
+    --restart-command)
+      need_value "$1" $#
+      local re_words='^[A-Za-z0-9@%+=:,./_-]+( [A-Za-z0-9@%+=:,./_-]+){0,15}$'
+      [[ $2 =~ $re_words ]] ||
+        usage_error "$1 takes a command and its arguments separated by single spaces, without quotes or shell characters, such as \"docker restart nova_scheduler\" (got $(shown "$2"))"
+      read -ra restart <<<"$2"
+      shift 2
+      ;;
+    --check)
+      check=1
+      shift
       ;;
     --root)
       need_value "$1" $#
       set_root "$2"
       shift 2
       ;;
-    *) usage_error "unknown argument $(shown "$1"); usage: $PROG [--conf /etc/nova/nova.conf] [--root DIR]" ;;
+    *) usage_error "unknown argument $(shown "$1"); usage: $PROG [--conf PATH] [--restart-command WORDS | --check] [--root DIR]" ;;
     esac
   done
+  ((!check || ${#restart[@]} == 0)) || usage_error "--check writes nothing, so it restarts nothing: drop --restart-command"
 
   local f
   f=$(under_root "$conf")
@@ -71,6 +90,14 @@ main() {
     if ((found == 0)); then missing+=("$want"); fi
   done
 
+  if ((check)); then
+    if ((${#missing[@]})); then
+      die "[filter_scheduler] enabled_filters in $conf lacks ${missing[*]}; nova.configMode is verify, so this project writes nothing there: add them through the tool that owns $conf (npm run plan -- --format tripleo|kolla|osa|juju prints the list in its terms), then restart nova-scheduler"
+    fi
+    log "[filter_scheduler] enabled_filters in $conf has ${REQUIRED_FILTERS[*]}"
+    finish
+    return 0
+  fi
   if ((${#missing[@]})); then
     filters+=("${missing[@]}")
     local joined
@@ -82,8 +109,12 @@ main() {
     log "set [filter_scheduler] enabled_filters = $joined in $conf (added ${missing[*]})"
     ini_write "$WORK/nova.conf"
     replace_file "$f" "$WORK/nova.conf" 0640
-    openstack_service nova-scheduler
-    run_system systemctl restart "$SERVICE"
+    if ((${#restart[@]})); then
+      run_system "${restart[@]}"
+    else
+      openstack_service nova-scheduler
+      run_system systemctl restart "$SERVICE"
+    fi
   fi
   finish
 }

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Points TuneD's realtime-virtual-host profile at the isolated CPUs and activates it. The
 # profile turns isolated_cores into isolcpus/nohz_full/rcu_nocbs/irqaffinity on the kernel
-# command line and moves kernel threads and IRQs off those CPUs.
+# command line and moves kernel threads and IRQs off those CPUs. On Debian and Ubuntu it also
+# bans those CPUs from irqbalance, which TuneD cannot do there (see ban_from_irqbalance).
 #
 #   tuned.sh --profile realtime-virtual-host --isolated-cores <cpulist> [--root DIR]
 #
-# (--profile also takes realtime-virtual-guest, whose variables file works the same way.)
+# (--profile also takes realtime-virtual-guest and cpu-partitioning, the profile of pinned-only
+# hosts without an RT kernel, whose variables files work the same way.)
 # Output: the line written to /etc/tuned/<profile>-variables.conf, the activation command run
 # (or skipped under --root), then "changed" or "unchanged".
 set -euo pipefail
@@ -31,6 +33,40 @@ active_profile() {
   fi
 }
 
+# Keeps irqbalance from moving device interrupts onto the isolated CPUs. The profiles'
+# [irqbalance] banned_cpus does that through TuneD's irqbalance plugin, which imports the perf
+# Python module: Debian and Ubuntu do not package it, so there the plugin never loads and this
+# step sets IRQBALANCE_BANNED_CPULIST (irqbalance 1.8 and later) in /etc/default/irqbalance
+# itself, replacing a previous setting, and try-restarts irqbalance when the file changed. On
+# RHEL-family hosts TuneD's plugin writes /etc/sysconfig/irqbalance: nothing to do here. Without
+# irqbalance (no /etc/default/irqbalance) there is nothing to ban from.
+ban_from_irqbalance() { # <cpulist>
+  read_os_release
+  if [[ " $OS_ID $OS_ID_LIKE " != *" debian "* && " $OS_ID $OS_ID_LIKE " != *" ubuntu "* ]]; then return 0; fi
+  local conf f line done_key=0 re='^[[:space:]]*IRQBALANCE_BANNED_(CPULIST|CPUS)='
+  conf=/etc/default/irqbalance
+  f=$(under_root "$conf")
+  if [[ ! -e $f ]]; then
+    log "irqbalance is not installed ($conf missing): no IRQ balancer to keep off $1"
+    return 0
+  fi
+  : >"$WORK/irqbalance"
+  while IFS= read -r line || [[ -n $line ]]; do
+    if [[ $line =~ $re ]]; then
+      if ((done_key == 0)); then printf 'IRQBALANCE_BANNED_CPULIST=%s\n' "$1" >>"$WORK/irqbalance"; fi
+      done_key=1
+    else
+      printf '%s\n' "$line" >>"$WORK/irqbalance"
+    fi
+  done <"$f"
+  if ((done_key == 0)); then printf 'IRQBALANCE_BANNED_CPULIST=%s\n' "$1" >>"$WORK/irqbalance"; fi
+  replace_file "$f" "$WORK/irqbalance" 0644
+  if ((WROTE)); then
+    log "set IRQBALANCE_BANNED_CPULIST=$1 in $conf"
+    run_system systemctl try-restart irqbalance.service
+  fi
+}
+
 main() {
   local profile='' cores=''
   while (($#)); do
@@ -38,8 +74,8 @@ main() {
     --profile)
       need_value "$1" $#
       case $2 in
-      realtime-virtual-host | realtime-virtual-guest) profile=$2 ;;
-      *) usage_error "--profile must be realtime-virtual-host or realtime-virtual-guest (got $(shown "$2"))" ;;
+      realtime-virtual-host | realtime-virtual-guest | cpu-partitioning) profile=$2 ;;
+      *) usage_error "--profile must be realtime-virtual-host, realtime-virtual-guest or cpu-partitioning (got $(shown "$2"))" ;;
       esac
       shift 2
       ;;
@@ -94,6 +130,8 @@ main() {
     file_changed=1
     log "set isolated_cores=$cores in /etc/tuned/$profile-variables.conf"
   fi
+
+  ban_from_irqbalance "$cores"
 
   # Activate when the profile is not the running one, or when it is but its variables just
   # changed (switching to the same profile makes TuneD re-read them).

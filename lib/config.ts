@@ -110,6 +110,37 @@ function refuseDiscover(host: { name?: unknown; topology?: unknown }, ctx: z.Ref
 
 export const OS_FAMILIES = ["debian-12", "ubuntu-22.04", "ubuntu-24.04", "rhel-8", "rhel-9"] as const;
 
+/** An absolute path of plain characters, no `.`/`..` components: it goes into a shell argument and a file edit. */
+const absolutePath = z
+  .string()
+  .max(4096)
+  .regex(/^\/[A-Za-z0-9._+-]+(\/[A-Za-z0-9._+-]+)*$/, {
+    error: "must be an absolute path of letters, digits and ._+- (such as /etc/kolla/nova-compute/nova.conf)",
+  })
+  .refine((p) => !p.split("/").some((c) => c === "." || c === ".."), {
+    error: "must not contain . or .. components; give the path itself",
+  });
+/** A command as words (no shell: no quotes, pipes, `;` or `$`), such as `docker restart nova_compute`. */
+const commandWords = z
+  .string()
+  .max(512)
+  .regex(/^[A-Za-z0-9@%+=:,./_-]+( [A-Za-z0-9@%+=:,./_-]+){0,15}$/, {
+    error:
+      "must be a command and its arguments separated by single spaces, of letters, digits and @%+=:,./_- only (no quotes, pipes, ';' or '$'), such as \"docker restart nova_compute\"",
+  });
+
+/**
+ * Who owns nova-compute's config: `edit` (host prep sets the options in `configPath` and runs
+ * `restartCommand` when the file changed) or `verify` (a deployment tool owns the file: nothing
+ * is written, the host check compares the options and names what to set where).
+ */
+export const novaOwnerSchema = z.strictObject({
+  configMode: z.enum(["edit", "verify"]).optional(),
+  configPath: absolutePath.optional(),
+  restartCommand: commandWords.optional(),
+});
+export type NovaOwnerConfig = z.output<typeof novaOwnerSchema>;
+
 const hostSchema = z
   .strictObject({
     name: hostName.describe("nova-compute service host name (as in `openstack compute service list`)"),
@@ -126,6 +157,29 @@ const hostSchema = z
     reservedHostMemoryMb: z.number().int().min(0).default(4096),
     cpuSharedSet: z.enum(["none", "housekeeping"]).default("none"),
     hugepagesMethod: z.enum(["auto", "cmdline", "boot-unit"]).default("auto"),
+    /** Overrides the stack's `nova` setting for this host, key by key. */
+    nova: novaOwnerSchema.optional(),
+    /**
+     * realtime-virtual-host (the RT kernel, TuneD's realtime profile) or cpu-partitioning: a
+     * pinned-only host that keeps its distribution kernel and gets TuneD's cpu-partitioning.
+     */
+    tunedProfile: z.enum(["realtime-virtual-host", "cpu-partitioning"]).default("realtime-virtual-host"),
+    /** Explicit CPU lists instead of housekeepingCpusPerNode; give one of them, the other is the rest. */
+    housekeepingCpus: cpuList.optional(),
+    isolatedCpus: cpuList.optional(),
+    /** More kernel arguments, after the planned ones: key or key=value, no spaces or quotes. */
+    extraKernelArgs: z
+      .array(
+        z
+          .string()
+          .max(256)
+          .regex(/^[A-Za-z][A-Za-z0-9_.-]*(=[A-Za-z0-9_.,:/+@=-]+)?$/, {
+            error:
+              'must be one kernel argument, key or key=value, of letters, digits and _.,:/+@=- (no spaces or quotes), such as "intel_iommu=on"',
+          }),
+      )
+      .max(32)
+      .default([]),
   })
   .superRefine(refuseDiscover, { when: (p) => (p.value as { topology?: unknown } | null)?.topology === "discover" });
 
@@ -284,8 +338,40 @@ const latencySchema = z.strictObject({
     .default(GUEST_LATENCY_DEFAULTS),
 });
 
+/** What host maintenance does with the guests on a host it disables (lib/rollout.ts). */
+export const GUEST_POLICIES = ["refuse", "live-migrate", "ignore"] as const;
+
 const deploymentSchema = z.strictObject({
-  rollingReboots: z.boolean().default(false),
+  /**
+   * Replaced by maxUnavailable, which orders the whole step chain, not only the reboot. Still
+   * read so that existing stack files (and Pulumi.yaml's old default) keep planning: `true` is
+   * maxUnavailable 1, `false` leaves maxUnavailable alone; see lib/rollout.ts rolloutProblems.
+   */
+  rollingReboots: z.boolean().optional(),
+  /** How many hosts are changed at once: a batch's whole chain waits for the previous batch's host checks. */
+  maxUnavailable: z.number().int().min(1, { error: "must be at least 1 (one host changed at a time)" }).default(1),
+  /** Disable nova-compute through Nova's API around a host's change, and handle its guests. */
+  maintenance: z.boolean().default(true),
+  /**
+   * For the first `pulumi up` after upgrading a stack whose hosts are already prepared: the new
+   * maintenance resources record the hosts as they are instead of disabling them. Remove it after.
+   */
+  adoptPreparedHosts: z.boolean().default(false),
+  guests: z
+    .enum(GUEST_POLICIES, {
+      error: `must be one of ${GUEST_POLICIES.join(", ")}: what to do with guests on a host that is about to change`,
+    })
+    .default("refuse"),
+  migrationTimeoutSeconds: z
+    .number()
+    .int()
+    .min(60)
+    .max(DURATION_LIMITS.waitSeconds, {
+      error: `must be at most ${DURATION_LIMITS.waitSeconds} s (2 hours); a wait that long means something is wrong`,
+    })
+    .default(1800),
+  /** `protect` on the image and aggregate, and flavor revisions kept when superseded (other stacks consume them). */
+  protect: z.boolean().default(true),
   rebootTimeoutSeconds: z
     .number()
     .int()
@@ -296,13 +382,17 @@ const deploymentSchema = z.strictObject({
     .default(900),
 });
 
+/** A host running nova-scheduler, and who owns its nova.conf (`nova`, as for compute hosts). */
+const controllerObject = z.strictObject({
+  ssh: sshTarget.extend({ proxy: sshTarget.optional() }),
+  nova: novaOwnerSchema.optional(),
+});
+
 /** The controller whose nova-scheduler gets the RT filters; false leaves the scheduler to the operator. */
-const controllerSchema = z.union(
-  [z.literal(false), z.strictObject({ ssh: sshTarget.extend({ proxy: sshTarget.optional() }) })],
-  {
-    error: "must be false or {ssh: {host, user, port, hostKey, proxy}}",
-  },
-);
+const controllerSchema = z.union([z.literal(false), controllerObject], {
+  error:
+    "must be false or {ssh: {host, user, port, hostKey, proxy}, nova}; several schedulers go in controllers: [...]",
+});
 
 const aggregateSchema = z.strictObject({
   name: resourceName.default("realtime"),
@@ -314,8 +404,12 @@ const aggregateSchema = z.strictObject({
 
 /** Every key of the stack config, without the `openstack-rt:` namespace. */
 export const stackConfigSchema = z.strictObject({
+  /** Who owns nova-compute's config on every host (a host's own `nova` overrides it key by key). */
+  nova: novaOwnerSchema.optional(),
   hosts: z.array(hostSchema).min(1),
   controller: controllerSchema.default(false),
+  /** Every nova-scheduler of an HA control plane: each gets the filters (instead of `controller`). */
+  controllers: z.array(controllerObject).max(32).default([]),
   flavors: z.array(flavorSchema).min(1),
   aggregate: aggregateSchema.default({ name: "realtime", metadata: { realtime: "true" } }),
   image: imageSchema,
@@ -324,7 +418,15 @@ export const stackConfigSchema = z.strictObject({
   keypair: z.strictObject({ name: resourceName, publicKey }),
   servers: z.array(serverSchema).default([]),
   latency: latencySchema.default({ hwlatdetect: HWLATDETECT_DEFAULTS, guest: GUEST_LATENCY_DEFAULTS }),
-  deployment: deploymentSchema.default({ rollingReboots: false, rebootTimeoutSeconds: 900 }),
+  deployment: deploymentSchema.default({
+    maxUnavailable: 1,
+    maintenance: true,
+    adoptPreparedHosts: false,
+    guests: "refuse",
+    migrationTimeoutSeconds: 1800,
+    protect: true,
+    rebootTimeoutSeconds: 900,
+  }),
 });
 
 export type StackConfig = z.output<typeof stackConfigSchema>;

@@ -14,6 +14,7 @@ import { decideCloud } from "./decide-cloud";
 import { HostStepError, hostSteps } from "./host-steps";
 import type { StackPlan } from "./plan";
 import { planConfig } from "./plan";
+import { rolloutProblems } from "./rollout";
 import type { Problem } from "./problems";
 import { uniqueProblems } from "./problems";
 import type { StackWarnings } from "./warnings";
@@ -37,6 +38,7 @@ export function decideStack(raw: Record<string, unknown>, projectDir: string): S
   // The plan is partial when it has problems; the later checks still run on it, to list theirs too.
   const { plan, problems } = planConfig(config);
   problems.push(...hostPrepProblems(config, plan));
+  problems.push(...rolloutProblems(config));
   const cloud = decideCloud(config, plan, projectDir);
   if (!cloud.ok) problems.push(...cloud.problems);
   if (problems.length > 0 || !cloud.ok) return { ok: false, problems: uniqueProblems(problems), warnings, notes };

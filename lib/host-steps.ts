@@ -12,9 +12,10 @@
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { HostConfig, StackConfig } from "./config";
+import type { HostConfig, NovaOwnerConfig, StackConfig } from "./config";
 import { OS_FAMILIES } from "./config";
 import type { HostPlan } from "./plan-host";
+import { DEFAULT_NOVA_CONF, novaOwner } from "./plan-host";
 import { show } from "./problems";
 import { bashStdinCommand } from "./shell";
 
@@ -62,6 +63,9 @@ const PAGE_ENTRY = "node:(0|[1-9]\\d{0,2}),size:[1-9]\\d{0,7}(KB|kB|MB|GB|K|M|G)
 const PAGE_ENTRIES = new RegExp(`^${PAGE_ENTRY}(;${PAGE_ENTRY})*$`);
 const UNIT_PAIR = "(0|[1-9]\\d{0,2}):(0|[1-9]\\d{0,5})";
 const UNIT_PAIRS = new RegExp(`^${UNIT_PAIR}(,${UNIT_PAIR})*$`);
+// nova-compute.sh's --conf and --restart-command, as lib/config.ts validates them (no `.`/`..` components, no shell characters).
+const CONF_PATH = /^(?!.*\/\.\.?(\/|$))\/[A-Za-z0-9._+-]+(\/[A-Za-z0-9._+-]+)*$/;
+const COMMAND_WORDS = /^[A-Za-z0-9@%+=:,./_-]+( [A-Za-z0-9@%+=:,./_-]+){0,15}$/;
 
 function cpuList(host: string, what: string, value: string): string {
   const ok =
@@ -118,6 +122,7 @@ export function hostSteps(plan: HostPlan, host: HostConfig): HostStep[] {
   const os = plan.os;
   const isolatedCores = cpuList(name, "tuned.isolatedCores", plan.tuned.isolatedCores);
   const profile = plan.tuned.profile;
+  const rtKernel = profile !== "cpu-partitioning";
   const args = kernelArgs(name, plan.kernel.args);
   const unit = hugepagesUnit(plan);
   if (unit !== null) matching(name, "the boot unit's hugepages", unit, UNIT_PAIRS, 'expected "<node>:<count>,..."');
@@ -136,13 +141,44 @@ export function hostSteps(plan: HostPlan, host: HostConfig): HostStep[] {
           'expected entries like "node:0,size:1GB,count:1"',
         );
   const memory = count(name, "nova.reservedHostMemoryMb", nova.reservedHostMemoryMb);
+  // Who owns nova.conf: without `nova:` the step is as it always was (same args, same triggers).
+  const owner = nova.owner;
+  const ownerArgs: string[] = [];
+  const ownerTriggers: Record<string, string> = {};
+  if (owner && owner.configPath !== DEFAULT_NOVA_CONF) {
+    ownerArgs.push(
+      "--conf",
+      matching(name, "nova.configPath", owner.configPath, CONF_PATH, "expected an absolute path"),
+    );
+    ownerTriggers.configPath = owner.configPath;
+  }
+  if (owner?.mode === "verify") {
+    ownerArgs.push("--check");
+    ownerTriggers.configMode = "verify";
+  }
+  if (owner?.restartCommand !== undefined) {
+    ownerArgs.push(
+      "--restart-command",
+      matching(name, "nova.restartCommand", owner.restartCommand, COMMAND_WORDS, "expected words separated by spaces"),
+    );
+    ownerTriggers.restartCommand = owner.restartCommand;
+  }
   const kernel = { os, kernelArgs: [...plan.kernel.args], hugepagesUnit: unit };
 
   return [
     // Read-only: what the host runs (OS, kernel, boot id, topology), for the operator and for
     // the checks; re-read when the OS the plan targets changes.
     { id: "facts", script: "facts.sh", args: [], triggers: { os }, sudo },
-    { id: "packages", script: "packages.sh", args: ["--os", os], triggers: { os }, sudo },
+    // cpu-partitioning: no RT kernel; the args and triggers of RT hosts stay as they were.
+    rtKernel
+      ? { id: "packages", script: "packages.sh", args: ["--os", os], triggers: { os }, sudo }
+      : {
+          id: "packages",
+          script: "packages.sh",
+          args: ["--os", os, "--no-rt-kernel"],
+          triggers: { os, rtKernel },
+          sudo,
+        },
     {
       id: "tuned",
       script: "tuned.sh",
@@ -157,6 +193,8 @@ export function hostSteps(plan: HostPlan, host: HostConfig): HostStep[] {
       triggers: kernel,
       sudo,
     },
+    // configMode verify: the deployment tool owns nova.conf; the step writes nothing and fails,
+    // naming what to set where, unless the file already has the planned settings.
     {
       id: "nova-compute",
       script: "nova-compute.sh",
@@ -167,12 +205,14 @@ export function hostSteps(plan: HostPlan, host: HostConfig): HostStep[] {
         "--reserved-host-memory-mb",
         memory,
         ...(pages === null ? [] : ["--reserved-huge-pages", pages]),
+        ...ownerArgs,
       ],
       triggers: {
         cpuDedicatedSet: dedicated,
         cpuSharedSet: shared,
         reservedHostMemoryMb: nova.reservedHostMemoryMb,
         reservedHugePages: [...nova.reservedHugePages],
+        ...ownerTriggers,
       },
       sudo,
     },
@@ -182,16 +222,49 @@ export function hostSteps(plan: HostPlan, host: HostConfig): HostStep[] {
     {
       id: "reboot",
       script: "reboot.sh",
-      args: ["--args", args, ...unitArgs, "--expect-rt", "yes"],
-      triggers: { ...kernel, profile, isolatedCores, expectRt: true },
+      args: ["--args", args, ...unitArgs, "--expect-rt", rtKernel ? "yes" : "no"],
+      triggers: { ...kernel, profile, isolatedCores, expectRt: rtKernel },
       sudo,
     },
   ];
 }
 
+/** Every nova-scheduler host the stack configures: `controller` (one) or `controllers` (an HA control plane). */
+export function controllersOf(config: Pick<StackConfig, "controller" | "controllers"> & { nova?: NovaOwnerConfig }) {
+  const list = config.controller === false ? config.controllers : [config.controller];
+  // The stack's `nova` owner settings apply to the schedulers' nova.conf too, overridden key by key.
+  return list.map((c): ControllerConfig => {
+    const nova = config.nova || c.nova ? { ...config.nova, ...c.nova } : undefined;
+    return nova === undefined ? c : { ...c, nova };
+  });
+}
+
+/** The resource name of the i-th scheduler host's component: the first keeps the single controller's name (and URN). */
+export function controllerName(i: number): string {
+  return i === 0 ? "controller" : `controller-${i + 1}`;
+}
+
 /** The controller's step: the scheduler filters RT flavors need (fixed in scheduler.sh itself). */
 export function controllerSteps(controller: ControllerConfig): HostStep[] {
-  return [{ id: "scheduler", script: "scheduler.sh", args: [], triggers: {}, sudo: controller.ssh.user !== "root" }];
+  const owner = novaOwner(controller.nova);
+  const args: string[] = [];
+  const triggers: Record<string, string> = {};
+  const where = "the controller";
+  if (owner && owner.configPath !== DEFAULT_NOVA_CONF) {
+    args.push("--conf", matching(where, "nova.configPath", owner.configPath, CONF_PATH, "expected an absolute path"));
+    triggers.configPath = owner.configPath;
+  }
+  if (owner?.mode === "verify") {
+    args.push("--check");
+    triggers.configMode = "verify";
+  } else if (owner?.restartCommand !== undefined) {
+    args.push(
+      "--restart-command",
+      matching(where, "nova.restartCommand", owner.restartCommand, COMMAND_WORDS, "expected words separated by spaces"),
+    );
+    triggers.restartCommand = owner.restartCommand;
+  }
+  return [{ id: "scheduler", script: "scheduler.sh", args, triggers, sudo: controller.ssh.user !== "root" }];
 }
 
 /** The command line SSH runs for a step; the script itself comes on stdin (`bundleScript`). */

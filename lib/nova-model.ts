@@ -264,6 +264,8 @@ export interface HostUsage {
   pinned: Set<number>;
   pagesUsed: Map<string, number>; // `${cell}:${sizeKb}`
   memoryUsedMb: Map<number, number>;
+  /** Per host cell: floating (shared) vCPUs of the guests there, Nova's `cpu_usage`. */
+  sharedCpusUsed: Map<number, number>;
   vcpuUsed: number;
   pcpuUsed: number;
   memoryMbUsed: number;
@@ -274,6 +276,7 @@ export function emptyUsage(): HostUsage {
     pinned: new Set(),
     pagesUsed: new Map(),
     memoryUsedMb: new Map(),
+    sharedCpusUsed: new Map(),
     vcpuUsed: 0,
     pcpuUsed: 0,
     memoryMbUsed: 0,
@@ -513,6 +516,23 @@ function fitCell(
     );
     return null;
   }
+  // Guests with floating vCPUs (shared, mixed, no policy) meet the cell's limits, as
+  // NUMATopologyFilter passes them: the cell's shared CPUs times cpu_allocation_ratio, and its
+  // memory times ram_allocation_ratio, against what the guests already there use.
+  if (req.cpuPolicy !== "dedicated") {
+    const cpuUsage = (usage.sharedCpusUsed.get(cell.id) ?? 0) + guest.cpuset.length;
+    const cpuLimit = cell.cpuset.length * host.cpuAllocationRatio;
+    if (cpuUsage > cpuLimit) {
+      log.push(`${where}: Host cell has limitations on usable CPUs; usage: ${cpuUsage}, limit: ${cpuLimit}`);
+      return null;
+    }
+    const ramUsage = (usage.memoryUsedMb.get(cell.id) ?? 0) + guest.memoryMb;
+    const ramLimit = cell.memoryMb * host.ramAllocationRatio;
+    if (ramUsage > ramLimit) {
+      log.push(`${where}: Host cell has limitations on usable memory; usage: ${ramUsage}, limit: ${ramLimit}`);
+      return null;
+    }
+  }
   if (!pinnedPolicy) return { pinning: [] as (readonly [number, number])[], reserved: [] as number[], pageSizeKb };
   const free = cell.pcpuset.filter((c) => !usage.pinned.has(c)).length;
   if (guest.pcpuset.length + reserve > free) {
@@ -693,16 +713,26 @@ function placeRequest(request: GuestRequest, host: NovaHost, usage: HostUsage, w
   return { outcome: "fits", placement, request };
 }
 
-/** Books a placed guest into the usage, as the resource tracker would. */
-export function consume(usage: HostUsage, req: GuestRequest, placement: Placement | null): void {
+/**
+ * Books a placed guest into the usage, as the resource tracker would
+ * (numa_usage_from_instance_numa): with thread policy `isolate`, the whole core of each pinned
+ * CPU and of the emulator's reserved CPU is marked used (`pin_cpus_with_siblings`). Without the
+ * host, siblings are not known and only the CPUs themselves are marked.
+ */
+export function consume(usage: HostUsage, req: GuestRequest, placement: Placement | null, host?: NovaHost): void {
   const pinnedPolicy = req.cpuPolicy === "dedicated" || req.cpuPolicy === "mixed";
   const dedicatedCount = req.cells ? req.cells.reduce((s, c) => s + c.pcpuset.length, 0) : 0;
   usage.pcpuUsed += pinnedPolicy ? dedicatedCount + (req.emulatorPolicy === "isolate" ? 1 : 0) : 0;
   usage.vcpuUsed += req.vcpus - (pinnedPolicy ? dedicatedCount : 0);
   usage.memoryMbUsed += req.ramMb;
+  const coreOf = new Map<number, readonly number[]>();
+  if (host && req.threadPolicy === "isolate")
+    for (const c of host.cells) for (const group of c.siblings) for (const cpu of group) coreOf.set(cpu, group);
   for (const cell of placement?.cells ?? []) {
-    for (const p of [...Object.values(cell.pinning), ...cell.reserved]) usage.pinned.add(p);
+    for (const p of [...Object.values(cell.pinning), ...cell.reserved])
+      for (const q of coreOf.get(p) ?? [p]) usage.pinned.add(q);
     const guest = req.cells![cell.guestCell];
+    usage.sharedCpusUsed.set(cell.hostCell, (usage.sharedCpusUsed.get(cell.hostCell) ?? 0) + guest.cpuset.length);
     const key = `${cell.hostCell}:${cell.pageSizeKb}`;
     usage.pagesUsed.set(key, (usage.pagesUsed.get(key) ?? 0) + (guest.memoryMb * 1024) / cell.pageSizeKb);
     usage.memoryUsedMb.set(cell.hostCell, (usage.memoryUsedMb.get(cell.hostCell) ?? 0) + guest.memoryMb);
@@ -723,7 +753,7 @@ export function capacity(
   while (n < limit) {
     const v = placeRequest(request, host, usage, false); // counting needs no emulatorpin
     if (v.outcome !== "fits") break;
-    consume(usage, request, v.placement);
+    consume(usage, request, v.placement, host);
     n++;
   }
   return n;

@@ -137,7 +137,16 @@ function fullPlan(plan: StackPlan): string[] {
     ]),
   );
   const flavors = table(
-    ["flavor", "vCPUs", "RAM MiB", "disk GB", "public", "RT vCPUs", "instances per host", "extra specs"],
+    [
+      "flavor",
+      "vCPUs",
+      "RAM MiB",
+      "disk GB",
+      "public",
+      "RT vCPUs",
+      "at most, per host running only this flavor",
+      "extra specs",
+    ],
     plan.flavors.map((f) => [
       code(f.name),
       String(f.vcpus),

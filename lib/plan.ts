@@ -125,6 +125,19 @@ function stackProblems(config: StackConfig): Problem[] {
     for (const d of duplicates([...names]))
       problems.push({ path: settingPath([key]), message: `the name "${d}" is used twice; names must be unique` });
   }
+  if (config.controller !== false && config.controllers.length > 0)
+    problems.push({
+      path: settingPath(["controllers"]),
+      message: `got ${config.controllers.length} controllers and controller as well; give every nova-scheduler host in controllers: [...] (move controller's entry there) and remove controller`,
+    });
+  for (const [i, c] of (config.controller === false ? config.controllers : [config.controller]).entries()) {
+    const nova = { ...config.nova, ...c.nova };
+    if (nova.configMode === "verify" && nova.restartCommand !== undefined)
+      problems.push({
+        path: `${settingPath(config.controller === false ? ["controllers", i] : ["controller"])}.nova.restartCommand`,
+        message: `got "${nova.restartCommand}", but nova.configMode is verify: nothing is written, so nothing is restarted; remove restartCommand, or set configMode: edit`,
+      });
+  }
   const image = imageChoiceProblem(config.image);
   if (image) problems.push(image);
   const sg = config.securityGroup;
@@ -183,7 +196,9 @@ export function planConfig(config: StackConfig): { plan: StackPlan; problems: Pr
       });
       return;
     }
-    const { plan, problems: hostProblems } = planHost(host, topology, path);
+    // The stack's `nova` owner settings, overridden key by key by the host's own.
+    const nova = config.nova || host.nova ? { ...config.nova, ...host.nova } : undefined;
+    const { plan, problems: hostProblems } = planHost({ ...host, nova }, topology, path);
     problems.push(...hostProblems);
     if (plan) {
       hostPlans.push(plan);
@@ -223,7 +238,10 @@ export function planConfig(config: StackConfig): { plan: StackPlan; problems: Pr
       const why = shown.join("; ");
       problems.push({
         path,
-        message: `flavor "${flavor.name}" fits on no RT host (${why}); give it fewer vCPUs or less memory, spread it with numaNodes, or change the hosts`,
+        message: `flavor "${flavor.name}" fits on no RT host (${why}); ${noFitHint(
+          flavor,
+          novaHosts.map((h) => h.nova),
+        )}`,
       });
     }
     return {
@@ -274,7 +292,7 @@ export function planConfig(config: StackConfig): { plan: StackPlan; problems: Pr
     const booked = eligible.find((h) => {
       const v = novaVerdict(nova, h.nova, imageProps, usage.get(h.name));
       if (v.outcome !== "fits") return false;
-      consume(usage.get(h.name)!, v.request, v.placement);
+      consume(usage.get(h.name)!, v.request, v.placement, h.nova);
       return true;
     });
     if (!booked && eligible.length > 0 && problems.every((p) => !p.path.startsWith(settingPath(["flavors"])))) {
@@ -289,6 +307,24 @@ export function planConfig(config: StackConfig): { plan: StackPlan; problems: Pr
     return plan;
   });
   return { plan: { hosts: hostPlans, flavors: flavorPlans, servers: serverPlans }, problems };
+}
+
+/** What to change when a flavor fits no host: the cause the hosts and the flavor show, else the general advice. */
+export function noFitHint(flavor: StackConfig["flavors"][number], hosts: NovaHost[]): string {
+  const smt = (h: NovaHost) => h.cells.some((c) => c.siblings.some((s) => s.length > 1));
+  if (flavor.threadPolicy === "isolate" && hosts.length > 0 && hosts.every(smt))
+    return (
+      "threadPolicy isolate needs hosts with SMT off, and these hosts have SMT on: use threadPolicy: require " +
+      "(vCPUs on sibling threads of whole cores) or prefer (Nova's default), or turn SMT off on the hosts"
+    );
+  if (flavor.threadPolicy === "require" && hosts.length > 0 && !hosts.some(smt))
+    return "threadPolicy require needs hosts with SMT on, and these hosts have SMT off: use threadPolicy: isolate or prefer";
+  const size = flavor.pageSize === "2MB" ? 2 : flavor.pageSize === "1GB" ? 1 : 0;
+  if (size === 2 && hosts.every((h) => h.cells.every((c) => c.hugepages2m === 0)))
+    return "pageSize 2MB needs 2 MiB pages on the hosts, and no RT host has any: use pageSize: 1GB (the hosts' 1 GiB pages) or give the hosts 2 MiB pages";
+  if (size === 1 && hosts.every((h) => h.cells.every((c) => c.hugepages1g === 0)))
+    return "pageSize 1GB needs 1 GiB pages on the hosts, and no RT host has any: give the hosts hugepages1gPerNode";
+  return "give it fewer vCPUs or less memory, spread it with numaNodes, or change the hosts";
 }
 
 /** A host with nothing on it: lets a flavor's guest plan be derived when no host is planned yet. */

@@ -65,9 +65,11 @@ export function renderPlan(stack: string, plan: StackPlan): string {
       `  guest: RT vCPUs ${f.guest.realtimeVcpus || "none"}, housekeeping vCPUs ${f.guest.housekeepingVcpus || "none"}` +
         (f.guest.realtimeVcpus ? `, TuneD realtime-virtual-guest isolated_cores=${f.guest.tunedIsolatedCores}` : ""),
     );
+    // Each count is for a host that runs this flavor alone: flavors share a host's CPUs and pages, so counts of different flavors do not add up.
+    out.push("  fits at most, on a host running only this flavor (flavors share a host: do not add these up):");
     for (const h of f.hosts)
       out.push(
-        `  on ${h.host}: ${h.capacity} instance${h.capacity === 1 ? "" : "s"}${h.reason ? ` (${h.reason})` : ""}`,
+        `    ${h.host}: ${h.capacity} instance${h.capacity === 1 ? "" : "s"}${h.reason ? ` (${h.reason})` : ""}`,
       );
     out.push("");
   }

@@ -139,15 +139,20 @@ export function allResults(v: Verification): CheckResult[] {
   return [...v.observed, ...v.measured];
 }
 
-export function hostFactsArgs(opts: HostVerifyOptions): string[] {
+export function hostFactsArgs(plan: HostPlan, opts: HostVerifyOptions): string[] {
   const h = opts.hwlatdetect;
-  return h.enabled && !opts.observeOnly
-    ? ["--hwlatdetect-seconds", String(h.durationSeconds), "--hwlatdetect-threshold-us", String(h.thresholdUs)]
-    : [];
+  const conf = plan.nova.owner?.configPath;
+  return [
+    ...(h.enabled && !opts.observeOnly
+      ? ["--hwlatdetect-seconds", String(h.durationSeconds), "--hwlatdetect-threshold-us", String(h.thresholdUs)]
+      : []),
+    // The file nova-compute reads, where a deployment tool owns it (nova.configPath).
+    ...(conf !== undefined ? ["--nova-conf", conf] : []),
+  ];
 }
 
 export async function verifyHost(run: RunScript, plan: HostPlan, opts: HostVerifyOptions): Promise<Verification> {
-  const args = hostFactsArgs(opts);
+  const args = hostFactsArgs(plan, opts);
   const timeoutMs = (opts.timeoutSeconds ?? hostFactsTimeoutSeconds(opts.hwlatdetect)) * 1000;
   const got = await collect(run, "host-facts.sh", args, "host facts", timeoutMs);
   if (!got.sections) return { observed: [got.failure], measured: [] };

@@ -83,6 +83,11 @@ export function stackWarnings(config: StackConfig): StackWarnings {
     targetWarnings(out, path, config.controller.ssh, "controller");
     if (config.controller.ssh.proxy) targetWarnings(out, `${path}.proxy`, config.controller.ssh.proxy, "bastion");
   }
+  config.controllers.forEach((c, i) => {
+    const path = `${settingPath(["controllers", i])}.ssh`;
+    targetWarnings(out, path, c.ssh, "controller");
+    if (c.ssh.proxy) targetWarnings(out, `${path}.proxy`, c.ssh.proxy, "bastion");
+  });
 
   const sg = config.securityGroup;
   const ssh = cidrReach(sg.sshCidr);

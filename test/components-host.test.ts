@@ -191,7 +191,7 @@ describe("ComputeHost", () => {
     }
   });
 
-  it("rolling reboots: a host's reboot waits for the previous host to come back, nothing else does", async () => {
+  it("rebootAfter: a host's reboot waits for the given resource, nothing else does", async () => {
     const { regs } = await build("roll-", planned(), { rollingReboots: true });
     assert.deepEqual(unprefixed(regs.get("compute-rt-02-reboot")!.dependsOn, "roll-").sort(), [
       "compute-rt-01-reboot-wait",
@@ -324,14 +324,18 @@ describe("ComputeHost", () => {
 });
 
 describe("computeHosts", () => {
-  it("builds one ComputeHost per planned host, chaining the reboots only in rolling mode", async () => {
+  it("builds one ComputeHost per planned host, in batches of maxUnavailable (rollingReboots: true is 1)", async () => {
     const { computeHosts } = await import("../components/compute-host");
-    const parallel = computeHosts(
-      { hosts: planned(), deployment: { rollingReboots: false, rebootTimeoutSeconds: 600 } },
-      {},
-    );
+    const deployment = {
+      maxUnavailable: 2,
+      rebootTimeoutSeconds: 600,
+      maintenance: false,
+      guests: "refuse" as const,
+      migrationTimeoutSeconds: 600,
+    };
+    const parallel = computeHosts({ hosts: planned(), deployment }, {});
     const rolling = computeHosts(
-      { hosts: planned(), deployment: { rollingReboots: true, rebootTimeoutSeconds: 600 } },
+      { hosts: planned(), deployment: { ...deployment, rollingReboots: true } },
       { parent: new pulumi.ComponentResource("test:index:Rolling", "rolling") },
     );
     await settled(pulumi.all([...parallel, ...rolling].map((h) => h.aggregateHost)));
@@ -339,11 +343,12 @@ describe("computeHosts", () => {
       parallel.map((h) => h.hostName),
       ["compute-rt-01", "compute-rt-02"],
     );
-    const reboot2 = registrations.filter((r) => r.name === "compute-rt-02-reboot").map((r) => r.dependsOn.sort());
-    assert.deepEqual(reboot2, [
-      ["compute-rt-02-nova-compute"],
-      ["compute-rt-01-reboot-wait", "compute-rt-02-nova-compute"],
-    ]);
+    const packages2 = registrations.filter((r) => r.name === "compute-rt-02-packages").map((r) => r.dependsOn.sort());
+    // The previous batch's host (its component, which the SDK expands into its resources).
+    const host1 = [...STEPS, "reboot-wait"].map((s) => `compute-rt-01-${s}`);
+    assert.deepEqual(packages2, [["compute-rt-02-facts"], [...host1, "compute-rt-02-facts"].sort()]);
+    const facts2 = registrations.filter((r) => r.name === "compute-rt-02-facts").map((r) => r.dependsOn);
+    assert.deepEqual(facts2, [[], []], "the read-only facts step waits for nothing");
   });
 });
 

@@ -249,18 +249,34 @@ describe("hostprep scripts: hostile arguments are refused before anything change
       assertRefused(runScript(script, withValue(script, option, v)), `${script} ${option} ${JSON.stringify(v)}`);
   });
 
-  it("paths: --conf only from the fixed set, --root only a plain existing directory", () => {
+  it("paths: --conf only a plain absolute path, --restart-command only plain words, --root only a plain existing directory", () => {
     for (const script of ["nova-compute.sh", "scheduler.sh"]) {
       for (const v of [
         "/etc/nova/../../tmp/x",
         `/etc/nova/nova.conf;touch ${canary}`,
-        "/tmp/nova.conf",
+        "/etc/kolla/./nova.conf",
+        "/etc/kolla/nova compute/nova.conf",
+        "/etc/kolla//nova.conf",
         "../nova.conf",
         "/etc/nova/nova.conf\n",
         "etc/nova/nova.conf",
         "",
       ]) {
         assertRefused(runScript(script, withValue(script, "--conf", v)), `${script} --conf ${JSON.stringify(v)}`);
+      }
+      for (const v of [
+        `docker restart nova_compute;touch ${canary}`,
+        `docker restart $(touch ${canary})`,
+        "docker  restart nova_compute",
+        "docker restart 'nova_compute'",
+        "docker restart nova_compute\n",
+        "docker | sh",
+        "",
+      ]) {
+        assertRefused(
+          runScript(script, withValue(script, "--restart-command", v)),
+          `${script} --restart-command ${JSON.stringify(v)}`,
+        );
       }
     }
     for (const script of SCRIPTS) {

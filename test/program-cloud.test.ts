@@ -206,8 +206,10 @@ describe("the dev stack", () => {
       hosts: ["compute-rt-01", "compute-rt-02"],
       metadata: { realtime: "true" },
     });
-    assert.deepEqual(byName(ev, "openstack-rt-rt1.small-flavor").inputs, {
-      name: "rt1.small",
+    // The Nova name carries the flavor's revision (lib/rollout.ts flavorRevisionName).
+    const { name: rt1Name, ...rt1Inputs } = byName(ev, "openstack-rt-rt1.small-flavor").inputs;
+    assert.match(String(rt1Name), /^rt1\.small\.r[0-9a-f]{8}$/);
+    assert.deepEqual(rt1Inputs, {
       vcpus: 4,
       ram: 4096,
       disk: 20,
@@ -223,8 +225,9 @@ describe("the dev stack", () => {
       },
     });
     // The seeds' pinned-only flavor: dedicated CPUs, thread isolation, no realtime, no page size.
-    assert.deepEqual(byName(ev, "openstack-rt-pin1.medium-flavor").inputs, {
-      name: "pin1.medium",
+    const { name: pin1Name, ...pin1Inputs } = byName(ev, "openstack-rt-pin1.medium-flavor").inputs;
+    assert.match(String(pin1Name), /^pin1\.medium\.r[0-9a-f]{8}$/);
+    assert.deepEqual(pin1Inputs, {
       vcpus: 2,
       ram: 2048,
       disk: 20,
@@ -295,13 +298,13 @@ describe("the dev stack", () => {
     );
   });
 
-  it("replaces flavors and servers the way Nova needs: the old one first, and a server on a new flavor or image", async () => {
+  it("replaces flavors and servers the way Nova needs: a new flavor revision first, each server deleted before its replacement", async () => {
     const ev = await evaluate(devRaw());
     const opts = (name: string) => {
       const r = byName(ev, name);
       return { replaceOnChanges: r.replaceOnChanges, deleteBeforeReplace: r.deleteBeforeReplace };
     };
-    assert.deepEqual(opts("openstack-rt-rt1.small-flavor"), { replaceOnChanges: [], deleteBeforeReplace: true });
+    assert.deepEqual(opts("openstack-rt-rt1.small-flavor"), { replaceOnChanges: ["name"], deleteBeforeReplace: false });
     assert.deepEqual(opts("openstack-rt-rt-server-instance"), {
       replaceOnChanges: ["flavorId", "imageId"],
       deleteBeforeReplace: true,

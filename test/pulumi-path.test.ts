@@ -97,12 +97,16 @@ describe("what the program registers", () => {
       "compute-rt-01-verification",
       "rt-server-domain-verification",
       "rt-server-guest-verification",
+      "compute-rt-01-maintenance",
+      "compute-rt-01-maintenance-end",
     ];
     const foreign: Record<string, RegExp> = {
       "compute-rt-01-reboot-wait": /checkHost|checkDomain|checkCyclictest/,
       "compute-rt-01-verification": /checkDomain|checkCyclictest|verifyGuest/,
       "rt-server-domain-verification": /checkHostState|checkCyclictest|checkTuned/,
       "rt-server-guest-verification": /checkDomain|checkHostState|checkNovaConf/,
+      "compute-rt-01-maintenance": /checkHost|checkDomain|checkCyclictest|runSsh/,
+      "compute-rt-01-maintenance-end": /checkHost|checkDomain|checkCyclictest|runSsh/,
     };
     for (const name of names) {
       const serialized = String(byName(name).inputs.__provider);
@@ -122,9 +126,9 @@ describe("what the program registers", () => {
       }
       const required = [...text.matchAll(/require\("([^"]+)"\)/g)].map((m) => m[1]);
       assert.deepEqual(
-        required.filter((m) => !m.startsWith("node:") && m !== "ssh2"),
+        required.filter((m) => !m.startsWith("node:") && m !== "ssh2" && m !== "yaml"),
         [],
-        `${name} requires only Node's modules and ssh2`,
+        `${name} requires only Node's modules, ssh2 and yaml`,
       );
       assert.doesNotMatch(
         text,

@@ -3,17 +3,21 @@
  * no RT host and no RT guest, so the verdicts must be clear failures, never exceptions.
  */
 import assert from "node:assert/strict";
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { CheckResult } from "../lib/checks/result";
 import { formatReport } from "../lib/checks/result";
 import type { StackPlan } from "../lib/plan";
 import { planStack } from "../lib/plan";
 import type { SshTarget } from "../lib/ssh";
-import type { RunScript } from "../lib/verify";
+import type { RunScript, Verification } from "../lib/verify";
 import {
   allResults,
   allScriptTexts,
   guestReadiness,
+  hostFactsArgs,
   observeGuest,
   parseSections,
   sshRunner,
@@ -65,6 +69,23 @@ describe("host checks over SSH", () => {
     assert.match(byName(results, "RT kernel")!.hint, /install the RT kernel/);
     assert.ok(results.some((x) => !x.ok && /isolated/i.test(x.check)));
     assert.match(formatReport(results), /FAIL/);
+  });
+
+  it("read nova.conf where the deployment tool keeps it (nova.configPath), not /etc/nova/nova.conf", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "kolla-"));
+    try {
+      const conf = join(dir, "nova-compute", "nova.conf");
+      mkdirSync(join(dir, "nova-compute"));
+      copyFileSync(join(__dirname, "fixtures", "host", "rt-host", "nova.conf"), conf);
+      const opts = { hwlatdetect: { enabled: false, thresholdUs: 20, durationSeconds: 1 } };
+      const owned = { ...host, nova: { ...host.nova, owner: { mode: "verify" as const, configPath: conf } } };
+      assert.deepEqual(hostFactsArgs(owned, opts), ["--nova-conf", conf]);
+      const nova = (v: Verification) => allResults(v).find((x) => x.check === "nova cpu_dedicated_set");
+      assert.equal(nova(await verifyHost(run, owned, opts))?.ok, true);
+      assert.equal(allResults(await verifyHost(run, host, opts)).find((x) => x.check === "nova.conf")?.ok, false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("report an unreachable host as a failed check", async () => {

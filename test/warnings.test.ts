@@ -109,6 +109,19 @@ describe("stackWarnings", () => {
     assert.match(warnings[2].message, /scheduler\.sh's root commands/);
   });
 
+  it("warns about each unpinned scheduler of an HA control plane (controllers)", () => {
+    const { warnings } = warningsOf((raw) => {
+      const pinned = (raw.controller as { ssh: Record<string, unknown> }).ssh;
+      raw.controller = false;
+      raw.controllers = [{ ssh: pinned }, { ssh: { host: "192.0.2.6", user: "root" } }];
+    });
+    assert.deepEqual(
+      warnings.map((w) => w.path),
+      ["openstack-rt:controllers[1].ssh"],
+    );
+    assert.match(warnings[0].message, /scheduler\.sh's root commands/);
+  });
+
   it("insecureSkipHostKeyCheck: true turns the warning into a one-line note", () => {
     const { warnings, notes } = warningsOf((raw) => {
       delete ssh(raw, 0).hostKey;
@@ -182,7 +195,7 @@ describe("warnings in npm run plan and in the program", () => {
   it("text: the plan on stdout, the warnings loudly on stderr, the note in one line", () => {
     const r = run();
     assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stdout, /^Plan of stack "dev"/);
+    assert.match(r.stdout, /^Plan of stack "unpinned"/);
     assert.equal(
       r.stderr
         .split("\n")
@@ -218,7 +231,7 @@ describe("warnings in npm run plan and in the program", () => {
     const head = r.stdout.slice(0, r.stdout.indexOf("<details>"));
     assert.match(
       head,
-      /^### Stack `dev`\n\n> \[!WARNING\]\n> \*\*1 warning\*\* about the stack config:\n>\n> - `openstack-rt:hosts\[0\]\.ssh`: no hostKey, so root@192\.0\.2\.11:22 is not authenticated: /m,
+      /^### Stack `unpinned`\n\n> \[!WARNING\]\n> \*\*1 warning\*\* about the stack config:\n>\n> - `openstack-rt:hosts\[0\]\.ssh`: no hostKey, so root@192\.0\.2\.11:22 is not authenticated: /m,
     );
     assert.match(
       head,

@@ -21,10 +21,13 @@ while [[ $# -gt 0 ]]; do
 done
 [[ $hwlat_seconds =~ ^[0-9]{1,5}$ ]] || { echo "host-facts.sh: --hwlatdetect-seconds must be a number" >&2; exit 2; }
 [[ $hwlat_threshold =~ ^[0-9]{1,5}$ ]] || { echo "host-facts.sh: --hwlatdetect-threshold-us must be a number" >&2; exit 2; }
-case $nova_conf in
-  /etc/nova/nova.conf | /etc/nova/nova-compute.conf) ;;
-  *) echo "host-facts.sh: --nova-conf must be /etc/nova/nova.conf or /etc/nova/nova-compute.conf" >&2; exit 2 ;;
-esac
+# The file nova-compute reads: /etc/nova/nova.conf, or the deployment tool's (nova.configPath,
+# such as kolla's /etc/kolla/nova-compute/nova.conf). The same shape nova-compute.sh --conf takes.
+re_path='^(/[A-Za-z0-9._+-]+)+$'
+[[ $nova_conf =~ $re_path && /$nova_conf/ != */../* && /$nova_conf/ != */./* ]] || {
+  echo "host-facts.sh: --nova-conf must be an absolute path of letters, digits and ._+- without . or .. components" >&2
+  exit 2
+}
 
 section() { printf '=== %s ===\n' "$1"; }
 # Prints a file if it exists; a missing file is an empty section, not a failure.

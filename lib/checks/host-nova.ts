@@ -59,6 +59,22 @@ function compareSet(check: string, value: string | undefined, planned: string | 
   }
 }
 
+/**
+ * Where a missing option goes, by who owns nova.conf: host prep (edit, the default) or the
+ * deployment tool (verify: this project writes nothing, so the operator sets it through the tool).
+ */
+function whereToSet(plan: HostPlan): string {
+  const owner = plan.nova.owner;
+  const file = owner?.configPath ?? "nova-compute's nova.conf";
+  const section = `in the [compute] section of ${file}`;
+  if (owner?.mode === "verify")
+    return (
+      `${section} through the tool that owns it (nova.configMode is verify: this project writes nothing there; ` +
+      "`npm run plan -- --format tripleo|kolla|osa|juju` prints the setting in the tool's terms), then restart nova-compute so placement's PCPU/VCPU inventory follows"
+    );
+  return `${section}, then restart nova-compute${owner?.restartCommand ? ` (${owner.restartCommand})` : ""} so placement's PCPU/VCPU inventory follows; host prep's nova-compute step does both`;
+}
+
 export function checkNovaConf(text: string, plan: HostPlan): CheckResult[] {
   if (text.trim() === "") {
     return [
@@ -83,8 +99,7 @@ export function checkNovaConf(text: string, plan: HostPlan): CheckResult[] {
       ),
     ];
   }
-  const restart =
-    "in the [compute] section of nova-compute's nova.conf, then restart nova-compute so placement's PCPU/VCPU inventory follows";
+  const restart = whereToSet(plan);
   const pinSet = [...ini].find(([, options]) => options.has("vcpu_pin_set"));
   return [
     compareSet(

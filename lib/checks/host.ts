@@ -203,13 +203,16 @@ export function checkHugepages(text: string, plan: HostPlan): CheckResult[] {
 
 /** What the host is and is set up to be: its declared topology, kernel, TuneD, command line, isolation, 1 GiB pages, nova.conf. */
 export function checkHostState(facts: HostFacts, plan: HostPlan): CheckResult[] {
+  const rt = plan.tuned.profile !== "cpu-partitioning";
   const sysfsHint = `the kernel isolates other CPUs than the plan's ${plan.isolated}: it uses what /proc/cmdline said at boot, so fix the command line and reboot`;
   return [
     ...checkTopology(facts.lscpu, facts.nodeMeminfo, plan),
-    checkKernel(facts.unameV),
+    // A cpu-partitioning host keeps its distribution kernel and has no isolcpus (systemd's
+    // CPUAffinity keeps tasks off the isolated CPUs): neither is checked there.
+    ...(rt ? [checkKernel(facts.unameV)] : []),
     ...checkTuned(facts.tunedActive, facts.tunedVerify, plan.tuned.profile),
     ...checkCmdline(facts.cmdline, plan),
-    checkSysfsCpus("isolated", facts.isolated, plan.isolated, sysfsHint),
+    ...(rt ? [checkSysfsCpus("isolated", facts.isolated, plan.isolated, sysfsHint)] : []),
     checkSysfsCpus("nohz_full", facts.nohzFull, plan.isolated, sysfsHint),
     ...checkHugepages(facts.hugepages1g, plan),
     ...checkNovaConf(facts.novaConf, plan),

@@ -41,7 +41,28 @@ const OPTIONS = {
   host: { type: "string" },
   identity: { type: "string" },
   json: { type: "boolean", default: false },
+  help: { type: "boolean", short: "h", default: false },
 } as const;
+
+const USAGE = "usage: npm run verify -- host|domain|guest --stack <name> --target <name> [...] [--json] [--help]";
+
+const HELP = `${USAGE}
+
+Runs the deployment's checks on demand, without Pulumi. Options go after \`--\` (npm run verify -- host ...).
+
+  npm run verify -- host   --stack dev --target <host name>
+  npm run verify -- domain --stack dev --target <server name> --server-id <uuid>
+  npm run verify -- guest  --stack dev --target <server name> --address <guest IP> [--user <login>]
+  npm run verify -- domain --stack dev --xml <dumpxml file> --flavor <name> [--host <host name>]
+
+  --stack <name>     the stack whose plan is checked against (default: dev)
+  --config <file>    read this stack file instead of Pulumi.<stack>.yaml
+  --identity <file>  SSH private key (default: the agent, SSH_AUTH_SOCK)
+  --json             a JSON report instead of the table
+  -h, --help         this text
+
+Exit status: 0 every check passes, 1 a check fails, 2 bad usage or config.
+`;
 
 type Args = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>["values"];
 
@@ -148,6 +169,11 @@ async function run(mode: string, args: Args): Promise<{ target: string; results:
 async function main(argv: string[]): Promise<number> {
   try {
     const { values, positionals } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+    if (values.help || process.env.npm_config_help === "true") {
+      process.stdout.write(HELP);
+      return 0;
+    }
+    if (process.env.npm_lifecycle_event === "verify" && process.env.npm_config_json === "true") values.json = true;
     if (positionals.length !== 1) throw new UsageError("name one check: host, domain or guest");
     const { target, results } = await run(positionals[0], values);
     const summary = summarize(results);
@@ -157,9 +183,7 @@ async function main(argv: string[]): Promise<number> {
     return summary.ok ? 0 : 1;
   } catch (e) {
     if (!(e instanceof UsageError) && !(e instanceof TypeError && "code" in e)) throw e;
-    process.stderr.write(
-      `${e.message}\nusage: npm run verify -- host|domain|guest --stack <name> --target <name> [...] (see lib/cli/verify.ts)\n`,
-    );
+    process.stderr.write(`${e.message}\n${USAGE} (npm run verify -- --help)\n`);
     return 2;
   }
 }

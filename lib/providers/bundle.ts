@@ -18,12 +18,13 @@ export const PROVIDER_EXPORTS = {
   "guest-check": "guestCheckProvider",
   "reboot-wait": "rebootWaiterProvider",
   "ssh-host-key": "sshHostKeyProvider",
+  "host-maintenance": "hostMaintenanceProvider",
 } as const;
 export type ProviderModule = keyof typeof PROVIDER_EXPORTS;
 
 const METHODS: readonly ProviderMethod[] = ["configure", "check", "diff", "create", "read", "update", "delete"];
 
-/** The module's code as the provider host gets it: compact CommonJS, ssh2 left to the host's require. */
+/** The module's code as the provider host gets it: compact CommonJS, ssh2 and yaml left to the host's require. */
 export function bundleSource(module: ProviderModule): string {
   const result = buildSync({
     entryPoints: [join(__dirname, `${module}.ts`)],
@@ -35,7 +36,8 @@ export function bundleSource(module: ProviderModule): string {
     minifyWhitespace: true,
     minifySyntax: true,
     legalComments: "none",
-    external: ["ssh2"],
+    // Packages of this project's node_modules, which the provider host's require finds.
+    external: ["ssh2", "yaml"],
     write: false,
     logLevel: "silent",
   });

@@ -1,0 +1,352 @@
+/**
+ * The provider of HostMaintenance and HostMaintenanceEnd (components/host-maintenance.ts): takes
+ * an RT host out of Nova's scheduling before its prep changes it, and back in after its host
+ * checks pass, through Nova's API (lib/nova-api/).
+ *
+ * - start: disables the host's nova-compute with a reason naming the stack, then handles the
+ *   guests on it by `guests`: "refuse" fails with their list (the service stays disabled, so no
+ *   new guest lands while they are moved off), "live-migrate" moves them one at a time and waits,
+ *   bounded, "ignore" goes on and returns a warning the component logs.
+ * - end: enables the service again, only when the start disabled it (an operator's own disable,
+ *   with another reason, is left alone).
+ *
+ * Both take the change digest of the host's steps as input: a host whose steps do not change
+ * runs neither. Credentials come from `configure` (the stack's `openstack:*` config), the
+ * `OS_*` environment or clouds.yaml, read at each operation; they are never inputs, outputs or
+ * state, and no message carries them. `check` and `diff` do no I/O (they run in previews).
+ * `delete` does nothing: a host removed from the stack keeps its service state.
+ */
+import type * as pulumi from "@pulumi/pulumi";
+import { codedError, messageOf } from "../errors";
+import type { ComputeService, NovaSession, ServerSummary } from "../nova-api/client";
+import {
+  authenticate,
+  computeServices,
+  getServer,
+  liveMigrate,
+  migrations,
+  serversOnHost,
+  setServiceStatus,
+} from "../nova-api/client";
+import type { ConfigLookup } from "../nova-api/credentials";
+import { resolveCredentials } from "../nova-api/credentials";
+import type { GuestPolicy } from "../maintenance";
+import { decideGuests, disabledByStack, maintenanceReason, reenableHint } from "../maintenance";
+import { known, nonEmptyString, positiveInteger } from "./inputs";
+
+export interface MaintenanceStartInputs {
+  phase: "start";
+  hostName: string;
+  stack: string;
+  changeDigest: string;
+  guests: GuestPolicy;
+  migrationTimeoutSeconds: number;
+  /**
+   * Only for `create`: record the host as it is (an existing stack's first run with host
+   * maintenance, whose steps will not run again) instead of disabling it.
+   */
+  adopt?: boolean;
+}
+
+export interface MaintenanceStartState extends MaintenanceStartInputs {
+  /** This stack disabled the service (now or in a run that failed): the end enables it. */
+  disabledByStack: boolean;
+  /** What was found and done, one line each, for the operator. */
+  report: string[];
+  /** Set when guests were ignored: the component logs it as a warning. */
+  warning: string;
+}
+
+export interface MaintenanceEndInputs {
+  phase: "end";
+  hostName: string;
+  stack: string;
+  changeDigest: string;
+  disabledByStack: boolean;
+}
+
+export interface MaintenanceEndState extends MaintenanceEndInputs {
+  report: string[];
+}
+
+export type MaintenanceInputs = MaintenanceStartInputs | MaintenanceEndInputs;
+export type MaintenanceState = MaintenanceStartState | MaintenanceEndState;
+
+/** Waiting and progress while guests are migrated; injectable for tests. */
+export interface MigrationClock {
+  now: () => number;
+  sleep: (ms: number) => Promise<void>;
+  intervalMs: number;
+  progress?: (line: string) => void;
+}
+
+const realClock: MigrationClock = {
+  now: () => Date.now(),
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  intervalMs: 5_000,
+};
+
+const describe = (g: ServerSummary) => `${g.name} (${g.id}, project ${g.projectId})`;
+
+async function theService(s: NovaSession, host: string): Promise<ComputeService | undefined> {
+  const services = await computeServices(s, host);
+  if (services.length > 1)
+    throw codedError("maintenance", `Nova lists ${services.length} nova-compute services on ${host}; expected one`);
+  return services[0];
+}
+
+/** Live-migrates each guest off `host`, one at a time, within `timeoutMs` for all of them. */
+async function migrateOff(
+  s: NovaSession,
+  host: string,
+  guests: readonly ServerSummary[],
+  timeoutMs: number,
+  clock: MigrationClock,
+  report: string[],
+): Promise<void> {
+  const deadline = clock.now() + timeoutMs;
+  const note = (line: string) => {
+    report.push(line);
+    clock.progress?.(line);
+  };
+  for (const [i, g] of guests.entries()) {
+    note(`live-migrating ${describe(g)} off ${host} (${i + 1} of ${guests.length})`);
+    await liveMigrate(s, g.id);
+    let last = "";
+    for (;;) {
+      const now = await getServer(s, g.id);
+      if (now.status === "ERROR")
+        throw codedError("maintenance", `the live migration of ${describe(g)} off ${host} left it in ERROR`);
+      if (now.host !== host && now.status === "ACTIVE" && now.taskState === null) {
+        note(`${g.name} now runs on ${now.host}`);
+        break;
+      }
+      if (now.host === host && now.status === "ACTIVE" && now.taskState === null && last !== "") {
+        // Back to ACTIVE on the same host: Nova gave up (no other host fits, or the migration failed).
+        throw codedError(
+          "maintenance",
+          `the live migration of ${describe(g)} off ${host} ended with the server still there ` +
+            `(no other host could take it, or the migration failed: see \`openstack server migration list --server ${g.id}\`)`,
+        );
+      }
+      const m = (await migrations(s, g.id).catch(() => [])).at(0);
+      const pct =
+        m?.memoryTotalBytes && m.memoryProcessedBytes !== null
+          ? `, memory ${Math.round((100 * m.memoryProcessedBytes) / m.memoryTotalBytes)}%`
+          : "";
+      const line = `${g.name}: ${now.status}/${now.taskState ?? "-"} on ${now.host}${m ? `, migration ${m.status}${pct}` : ""}`;
+      if (line !== last) clock.progress?.(line);
+      last = line;
+      if (clock.now() >= deadline)
+        throw codedError(
+          "maintenance",
+          `the guests of ${host} were not migrated within deployment.migrationTimeoutSeconds (${timeoutMs / 1000} s): ` +
+            `last seen ${line}. Done so far: ${report.join("; ")}`,
+        );
+      await clock.sleep(clock.intervalMs);
+    }
+  }
+  const left = await serversOnHost(s, host);
+  if (left.length > 0)
+    throw codedError(
+      "maintenance",
+      `after the live migrations, ${host} still runs ${left.map(describe).join(", ")} (new or not migratable)`,
+    );
+}
+
+/** The start of a host's maintenance against Nova; see the module comment. */
+export async function startMaintenance(
+  s: NovaSession,
+  i: MaintenanceStartInputs,
+  clock: MigrationClock = realClock,
+): Promise<MaintenanceStartState> {
+  const report: string[] = [];
+  let warning = "";
+  const service = await theService(s, i.hostName);
+  if (service === undefined) {
+    // A host whose nova-compute never registered runs no guest and takes none.
+    report.push(`Nova lists no nova-compute on ${i.hostName}: nothing to disable`);
+    return { ...i, disabledByStack: false, report, warning };
+  }
+  let ours: boolean;
+  if (service.status === "disabled" && !disabledByStack(service.disabledReason, i.stack)) {
+    ours = false;
+    report.push(
+      `nova-compute on ${i.hostName} was already disabled by someone else (${JSON.stringify(service.disabledReason)}); left as it is`,
+    );
+  } else {
+    ours = true;
+    if (service.status === "disabled")
+      report.push(`nova-compute on ${i.hostName} stays disabled (a previous run of ${i.stack})`);
+    else {
+      await setServiceStatus(s, service, { enabled: false, reason: maintenanceReason(i.stack) });
+      report.push(`disabled nova-compute on ${i.hostName}: ${maintenanceReason(i.stack)}`);
+    }
+  }
+  const guests = await serversOnHost(s, i.hostName);
+  report.push(
+    `${guests.length} guest(s) on ${i.hostName}${guests.length ? `: ${guests.map(describe).join(", ")}` : ""}`,
+  );
+  const decision = decideGuests(
+    i.hostName,
+    i.guests,
+    guests.map((g) => ({ id: g.id, name: g.name, projectId: g.projectId, status: g.status })),
+  );
+  if (decision.action === "refuse") throw codedError("guests-refused", decision.message);
+  if (decision.action === "ignore") {
+    warning = decision.warning;
+    report.push(warning);
+  }
+  if (decision.action === "live-migrate") {
+    const byId = new Map(guests.map((g) => [g.id, g]));
+    try {
+      await migrateOff(
+        s,
+        i.hostName,
+        decision.guests.map((g) => byId.get(g.id)!),
+        i.migrationTimeoutSeconds * 1000,
+        clock,
+        report,
+      );
+    } catch (e) {
+      throw codedError(
+        "maintenance",
+        `${messageOf(e)}. Nothing on ${i.hostName} was changed; nova-compute there stays disabled: ${reenableHint(i.hostName)}`,
+      );
+    }
+  }
+  return { ...i, disabledByStack: ours, report, warning };
+}
+
+/** The end of a host's maintenance: enables what the start disabled. */
+export async function endMaintenance(s: NovaSession, i: MaintenanceEndInputs): Promise<MaintenanceEndState> {
+  const report: string[] = [];
+  if (!i.disabledByStack) {
+    report.push(`nova-compute on ${i.hostName} was not disabled by ${i.stack}: left as it is`);
+    return { ...i, report };
+  }
+  const service = await theService(s, i.hostName);
+  if (service === undefined) report.push(`Nova lists no nova-compute on ${i.hostName}: nothing to enable`);
+  else if (service.status === "enabled") report.push(`nova-compute on ${i.hostName} is already enabled`);
+  else if (!disabledByStack(service.disabledReason, i.stack))
+    report.push(
+      `nova-compute on ${i.hostName} was disabled again by someone else (${JSON.stringify(service.disabledReason)}); left disabled`,
+    );
+  else {
+    await setServiceStatus(s, service, { enabled: true });
+    report.push(`enabled nova-compute on ${i.hostName} after its host checks passed`);
+  }
+  return { ...i, report };
+}
+
+/**
+ * The inputs whose change runs a phase again. Not `guests` or `migrationTimeoutSeconds`: a new
+ * policy alone changes no host, and a start run without its end would leave the host disabled.
+ */
+const INPUT_KEYS = {
+  start: ["phase", "hostName", "stack", "changeDigest"],
+  end: ["phase", "hostName", "stack", "changeDigest", "disabledByStack"],
+} as const;
+
+function makeHostMaintenanceProvider(
+  options: { env?: NodeJS.ProcessEnv; clock?: MigrationClock; fetch?: typeof fetch } = {},
+): pulumi.dynamic.ResourceProvider<MaintenanceInputs, MaintenanceState> {
+  const held: { config: Record<string, unknown> } = { config: {} };
+  const session = async (): Promise<NovaSession> => {
+    const lookup: ConfigLookup = (key) => held.config[key];
+    try {
+      return await authenticate(resolveCredentials(lookup, options.env ?? process.env), { fetch: options.fetch });
+    } catch (e) {
+      throw codedError("maintenance", `host maintenance cannot reach Nova: ${messageOf(e)}`);
+    }
+  };
+  const run = async (i: MaintenanceInputs): Promise<MaintenanceState> => {
+    const s = await session();
+    return i.phase === "start" ? startMaintenance(s, i, options.clock) : endMaintenance(s, i);
+  };
+  return {
+    configure: (req) => {
+      const config: Record<string, unknown> = {};
+      for (const key of Object.values(KEYS)) {
+        const v: unknown = req.config.get(`openstack:${key}`);
+        if (v !== undefined) config[key] = v;
+      }
+      held.config = config;
+      return Promise.resolve();
+    },
+    check: (_olds, news) => {
+      const phase = news.phase as string;
+      const failures = [
+        ...(!known(phase) || phase === "start" || phase === "end"
+          ? []
+          : [{ property: "phase", reason: 'must be "start" or "end"' }]),
+        ...nonEmptyString(news.hostName, "hostName", "must be the nova-compute service host name"),
+        ...nonEmptyString(news.stack, "stack", "must name the stack"),
+        ...nonEmptyString(news.changeDigest, "changeDigest", "must be the digest of the host's steps"),
+        ...(news.phase === "start"
+          ? [
+              ...(news.adopt !== undefined && known(news.adopt) && typeof news.adopt !== "boolean"
+                ? [{ property: "adopt", reason: "must be true or false" }]
+                : []),
+              ...(known(news.guests) && !["refuse", "live-migrate", "ignore"].includes(news.guests)
+                ? [{ property: "guests", reason: 'must be "refuse", "live-migrate" or "ignore"' }]
+                : []),
+              ...positiveInteger(news.migrationTimeoutSeconds, "migrationTimeoutSeconds", "must be whole seconds"),
+            ]
+          : []),
+      ];
+      return Promise.resolve(failures.length > 0 ? { inputs: news, failures } : { inputs: news });
+    },
+    diff: (_id, olds, news) => {
+      const keys: readonly string[] = INPUT_KEYS[news.phase] ?? [...INPUT_KEYS.start, ...INPUT_KEYS.end];
+      const changed = keys.filter(
+        (k) =>
+          JSON.stringify((olds as unknown as Record<string, unknown>)[k]) !==
+          JSON.stringify((news as unknown as Record<string, unknown>)[k]),
+      );
+      return Promise.resolve({
+        changes: changed.length > 0,
+        replaces: changed.includes("hostName") ? ["hostName"] : [],
+      });
+    },
+    create: async (inputs) => ({
+      id: `${inputs.hostName}-${inputs.phase}`,
+      outs:
+        inputs.phase === "start" && inputs.adopt === true
+          ? {
+              ...inputs,
+              disabledByStack: false,
+              report: [`adopted ${inputs.hostName} as it is (deployment.adoptPreparedHosts): not disabled`],
+              warning: "",
+            }
+          : await run(inputs),
+    }),
+    update: async (_id, _olds, news) => ({ outs: await run(news) }),
+    delete: () => Promise.resolve(),
+  };
+}
+
+/** The stack config keys of the openstack provider that the credentials are read from. */
+const KEYS = {
+  authUrl: "authUrl",
+  cloud: "cloud",
+  userName: "userName",
+  userId: "userId",
+  password: "password",
+  token: "token",
+  applicationCredentialId: "applicationCredentialId",
+  applicationCredentialSecret: "applicationCredentialSecret",
+  tenantName: "tenantName",
+  tenantId: "tenantId",
+  projectDomainName: "projectDomainName",
+  projectDomainId: "projectDomainId",
+  userDomainName: "userDomainName",
+  userDomainId: "userDomainId",
+  domainName: "domainName",
+  domainId: "domainId",
+  region: "region",
+  endpointType: "endpointType",
+} as const;
+
+export { makeHostMaintenanceProvider };
+export const hostMaintenanceProvider = makeHostMaintenanceProvider();

@@ -4,41 +4,34 @@
  * Then, per RT host: host prep and host checks; on the controller: the scheduler filters; in
  * the cloud: aggregate, flavors, image, security group, keypair and servers, each server after
  * the hosts it may land on are prepared and verified; last, the domain and guest checks.
- * The outputs are typed in lib/outputs.ts (StackOutputs) for the stacks that read them.
+ * The outputs are typed in lib/render/outputs.ts (StackOutputs) for the stacks that read them.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { prepareHosts } from "./components/compute-host";
-import { Controller } from "./components/controller";
-import { DomainVerification } from "./components/domain-verification";
-import { GuestVerification } from "./components/guest-verification";
-import { HostVerification } from "./components/host-verification";
-import { RtCloud } from "./components/rt-cloud";
-import type { Outputs, StackOutputs, VerificationOutput } from "./lib/outputs";
-import { controllerName, controllersOf } from "./lib/host-steps";
-import { planFromPulumiConfig } from "./lib/pulumi-config";
-import { domainCandidates, latencyBudget, wantsGuestCheck } from "./lib/verify-targets";
+import { prepareHosts } from "./components/host/compute-host";
+import { Controller } from "./components/host/controller";
+import { DomainVerification } from "./components/checks/domain-verification";
+import { GuestVerification } from "./components/checks/guest-verification";
+import { HostVerification } from "./components/checks/host-verification";
+import { RtCloud } from "./components/cloud/rt-cloud";
+import type { Outputs, StackOutputs, VerificationOutput } from "./lib/render/outputs";
+import { controllerName, controllersOf } from "./lib/desired/host-steps";
+import { planFromPulumiConfig } from "./lib/desired/from-pulumi";
 
 const cfg = new pulumi.Config();
-const { config, plan, cloud: decisions } = planFromPulumiConfig(cfg);
+const { config, plan, cloud: decisions, desired } = planFromPulumiConfig(cfg);
 const privateKey = cfg.getSecret("sshPrivateKey");
 const planned = plan.hosts;
 
 // In batches of deployment.maxUnavailable: each batch's steps wait for the previous batch's
 // host checks (and, with maintenance, for its nova-compute to be enabled again).
 const prepared = prepareHosts({
-  hosts: planned.map((p) => ({ plan: p, host: config.hosts.find((h) => h.name === p.name)! })),
+  hosts: desired.hosts,
   deployment: config.deployment,
   privateKey,
   verify: (h, i) =>
     new HostVerification(
       `${h.hostName}-verification`,
-      {
-        hostName: h.hostName,
-        target: config.hosts.find((c) => c.name === h.hostName)!.ssh,
-        plan: planned[i],
-        hwlatdetect: config.latency.hwlatdetect,
-        bootId: h.bootId,
-      },
+      { hostName: h.hostName, ...desired.hosts[i].check, bootId: h.bootId },
       { dependsOn: [h] },
     ),
 });
@@ -69,48 +62,39 @@ const cloud = new RtCloud("openstack-rt", {
   ),
 });
 
-const domainChecks = plan.servers.map((s) => {
+const domainChecks = desired.servers.map((s) => {
   const server = cloud.servers.get(s.name)!;
   return [
     s.name,
     new DomainVerification(
       `${s.name}-domain-verification`,
-      { serverName: s.name, serverId: server.output.id, candidates: domainCandidates(config, plan, s) },
+      { serverName: s.name, serverId: server.output.id, candidates: s.domainCheck.candidates },
       { dependsOn: [server] },
     ),
   ] as const;
 });
-const guestChecks = plan.servers
-  .filter((s) =>
-    wantsGuestCheck(
-      config,
-      plan.flavors.find((f) => f.name === s.flavor)!,
-    ),
-  )
-  .map((s) => {
-    const server = cloud.servers.get(s.name)!;
-    const target = server.output.apply((o) => ({
-      host: o.floatingIp ?? o.accessIpV4,
-      port: 22,
-      user: o.loginUser,
-      hostKey: o.hostKey,
-    }));
-    const guest = plan.flavors.find((f) => f.name === s.flavor)!.guest;
-    return [
+const guestChecks = desired.servers.flatMap((s) => {
+  if (s.guestCheck === null) return [];
+  const server = cloud.servers.get(s.name)!;
+  const target = server.output.apply((o) => ({
+    host: o.floatingIp ?? o.accessIpV4,
+    port: 22,
+    user: o.loginUser,
+    hostKey: o.hostKey,
+  }));
+  return [
+    [
       s.name,
       new GuestVerification(
         `${s.name}-guest-verification`,
+        { serverName: s.name, target, ...s.guestCheck },
         {
-          serverName: s.name,
-          target,
-          guest,
-          budget: latencyBudget(config.latency.guest),
-          readyTimeoutSeconds: config.latency.guest.readyTimeoutSeconds,
+          dependsOn: [server],
         },
-        { dependsOn: [server] },
       ),
-    ] as const;
-  });
+    ] as const,
+  ];
+});
 
 type Check = { passed: pulumi.Output<boolean>; results: pulumi.Output<VerificationOutput["results"]> };
 function verdicts(checks: readonly (readonly [string, Check])[]): pulumi.Output<Record<string, VerificationOutput>> {

@@ -4,7 +4,7 @@
  * half and quarter size to show how it grows. Targets: under 1 s and 300 MB at full size.
  */
 import { performance } from "node:perf_hooks";
-import { planStack } from "../lib/plan";
+import { planStack } from "../lib/plan/stack";
 import { devRaw } from "../test/support/dev-config";
 
 interface Shape {

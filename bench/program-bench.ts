@@ -8,10 +8,10 @@
 import { spawnSync } from "node:child_process";
 import { performance } from "node:perf_hooks";
 import * as pulumi from "@pulumi/pulumi";
-import type { HostReadiness } from "../components/rt-cloud";
-import { RtCloud } from "../components/rt-cloud";
-import { CONFIG_NAMESPACE } from "../lib/config";
-import { planFromPulumiConfig } from "../lib/pulumi-config";
+import type { HostReadiness } from "../components/cloud/rt-cloud";
+import { RtCloud } from "../components/cloud/rt-cloud";
+import { CONFIG_NAMESPACE } from "../lib/config/schema";
+import { planFromPulumiConfig } from "../lib/desired/from-pulumi";
 import { devRaw } from "../test/support/dev-config";
 
 /** Stands in for a host's prep and checks. */

@@ -16,10 +16,10 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import { parse, stringify } from "yaml";
-import { CONFIG_NAMESPACE, DURATION_LIMITS } from "../lib/config";
-import { code } from "../lib/plan-markdown";
-import { PULUMI_CONFIG_MAX_BYTES } from "../lib/stack-files";
-import { hostFactsTimeoutSeconds } from "../lib/verify";
+import { CONFIG_NAMESPACE, DURATION_LIMITS } from "../lib/config/schema";
+import { code } from "../lib/render/plan-markdown";
+import { PULUMI_CONFIG_MAX_BYTES } from "../lib/config/stack-files";
+import { hostFactsTimeoutSeconds } from "../lib/checks/collect";
 import { PROJECT_DIR } from "./support/dev-config";
 import { computedState } from "./support/mock-state";
 import { onRegister } from "./support/mock-monitor";
@@ -50,7 +50,7 @@ function write(content: string | Buffer): string {
 }
 const writeDoc = (doc: unknown) => write(stringify(doc, { aliasDuplicateObjects: false }));
 
-const PLAN = join(PROJECT_DIR, "lib", "cli", "plan.ts");
+const PLAN = join(PROJECT_DIR, "cli", "plan.ts");
 
 /** `npm run plan -- --config <file> [args]`, without blocking the other cases. */
 function plan(file: string, ...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {

@@ -12,12 +12,12 @@ import { describe, it } from "node:test";
 import { checkTopology, memoryToleranceMb } from "../lib/checks/host-topology";
 import type { CheckResult } from "../lib/checks/result";
 import { formatReport } from "../lib/checks/result";
-import { declaredTopology } from "../lib/discover";
-import { planStack } from "../lib/plan";
-import type { HostPlan } from "../lib/plan-host";
-import { readStackConfig } from "../lib/stack-files";
-import { topologyFromText } from "../lib/topology";
-import { parseSections, scriptText } from "../lib/verify";
+import { declaredTopology } from "../lib/config/discover";
+import { planStack } from "../lib/plan/stack";
+import type { HostPlan } from "../lib/plan/host";
+import { readStackConfig } from "../lib/config/stack-files";
+import { topologyFromText } from "../lib/plan/topology";
+import { parseSections, scriptText } from "../lib/checks/collect";
 import { devHost, PROJECT_DIR } from "./support/checks-plan";
 
 const fixture = (name: string) => readFileSync(join(__dirname, "fixtures", "host", "rt-host", name), "utf8");

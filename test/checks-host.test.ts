@@ -15,7 +15,7 @@ import type { HostFacts } from "../lib/checks/host";
 import { checkHost } from "../lib/checks/host";
 import type { CheckResult } from "../lib/checks/result";
 import { formatReport } from "../lib/checks/result";
-import type { HostPlan } from "../lib/plan-host";
+import type { HostPlan } from "../lib/plan/host";
 import { devHost } from "./support/checks-plan";
 
 function loadFacts(dir: string): HostFacts {

@@ -5,16 +5,16 @@ import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { npmSwallowedOptions, stackOfFile } from "../lib/cli/plan";
-import { planStack } from "../lib/plan";
-import { ENABLED_FILTERS, renderForTool } from "../lib/tool-formats";
+import { npmSwallowedOptions, stackOfFile } from "../cli/plan";
+import { planStack } from "../lib/plan/stack";
+import { ENABLED_FILTERS, renderForTool } from "../lib/render/tool-formats";
 import { PROJECT_DIR, devRaw } from "./support/dev-config";
 
 const tsx = join(PROJECT_DIR, "node_modules", ".bin", "tsx");
 /** Runs a CLI with a clean npm environment (the test runner may itself run under npm). */
 const cli = (name: string, args: string[], env: Record<string, string> = {}) => {
   const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("npm_")));
-  return spawnSync(tsx, [join(PROJECT_DIR, "lib", "cli", `${name}.ts`), ...args], {
+  return spawnSync(tsx, [join(PROJECT_DIR, "cli", `${name}.ts`), ...args], {
     encoding: "utf8",
     cwd: tmpdir(),
     env: { ...base, ...env },

@@ -5,14 +5,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { parse, stringify } from "yaml";
-import { decideStack } from "../lib/decide-stack";
-import { formatProblems } from "../lib/problems";
-import { readStackConfig } from "../lib/stack-files";
+import { decideStack } from "../lib/desired/decide";
+import { formatProblems } from "../lib/config/problems";
+import { readStackConfig } from "../lib/config/stack-files";
 import { PROJECT_DIR } from "./support/dev-config";
 
 const tsx = join(PROJECT_DIR, "node_modules", ".bin", "tsx");
 const run = (...args: string[]) =>
-  spawnSync(tsx, [join(PROJECT_DIR, "lib", "cli", "plan.ts"), ...args], { encoding: "utf8", cwd: tmpdir() });
+  spawnSync(tsx, [join(PROJECT_DIR, "cli", "plan.ts"), ...args], { encoding: "utf8", cwd: tmpdir() });
 const dir = mkdtempSync(join(tmpdir(), "plan-cli-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -10,7 +10,7 @@ import { startSshd } from "./support/sshd";
 
 const tsx = join(PROJECT_DIR, "node_modules", ".bin", "tsx");
 const verify = (...args: string[]) =>
-  spawnSync(tsx, [join(PROJECT_DIR, "lib", "cli", "verify.ts"), ...args], {
+  spawnSync(tsx, [join(PROJECT_DIR, "cli", "verify.ts"), ...args], {
     encoding: "utf8",
     env: { ...process.env, SSH_AUTH_SOCK: "" },
   });

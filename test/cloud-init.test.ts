@@ -1,5 +1,5 @@
 /**
- * lib/cloud-init.ts: the user data of the dev stack's flavors, read back as YAML and checked
+ * lib/render/cloud-init.ts: the user data of the dev stack's flavors, read back as YAML and checked
  * against cloud-init's own JSON schema (Debian 12's cloud-init, the guest image's); the setup
  * script linted (bash -n, shellcheck) and run against Debian's real TuneD files with the package
  * manager, bootloader and service commands stubbed.
@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, afterEach, beforeEach, describe, it } from "node:test";
 import { parse } from "yaml";
-import type { GuestSetup } from "../lib/cloud-init";
+import type { GuestSetup } from "../lib/render/cloud-init";
 import {
   cloudInitUserData,
   GUEST_PLAN_PATH,
@@ -22,10 +22,10 @@ import {
   setupCommand,
   setupScript,
   withSshHostKey,
-} from "../lib/cloud-init";
-import type { StackConfig } from "../lib/config";
-import { parseStackConfig } from "../lib/config";
-import type { FlavorPlan } from "../lib/plan";
+} from "../lib/render/cloud-init";
+import type { StackConfig } from "../lib/config/schema";
+import { parseStackConfig } from "../lib/config/schema";
+import type { FlavorPlan } from "../lib/plan/stack";
 import { devFlavor } from "./support/checks-plan";
 import type { TestRoot } from "./support/debian-root";
 import { buildDebianRoot, buildRhelRoot, cachedDeb, systemPython } from "./support/debian-root";

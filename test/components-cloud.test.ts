@@ -1,5 +1,5 @@
 /**
- * The decisions the cloud components only carry out (lib/decide-cloud.ts, lib/image-source.ts): the image's source and checksum, the
+ * The decisions the cloud components only carry out (lib/desired/cloud.ts, lib/desired/image-source.ts): the image's source and checksum, the
  * security group's rules, a server's availability zone, and which hosts a server waits for.
  */
 import assert from "node:assert/strict";
@@ -8,11 +8,11 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { ingressRules, sshOpenToEveryone } from "../components/security-group";
-import type { StackConfig } from "../lib/config";
-import { decideCloud, NOVA_DEFAULT_ZONE, serverAvailabilityZone } from "../lib/decide-cloud";
-import { imageSource, sha256File, SHA256_PROPERTY } from "../lib/image-source";
-import { planStack } from "../lib/plan";
+import { ingressRules, sshOpenToEveryone } from "../components/cloud/security-group";
+import type { StackConfig } from "../lib/config/schema";
+import { decideCloud, NOVA_DEFAULT_ZONE, serverAvailabilityZone } from "../lib/desired/cloud";
+import { imageSource, sha256File, SHA256_PROPERTY } from "../lib/desired/image-source";
+import { planStack } from "../lib/plan/stack";
 import { devRaw } from "./support/dev-config";
 
 const dir = mkdtempSync(join(tmpdir(), "components-cloud-"));

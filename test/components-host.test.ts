@@ -7,11 +7,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
-import type { ComputeHost } from "../components/compute-host";
-import type { HostConfig } from "../lib/config";
-import { planStack } from "../lib/plan";
-import type { HostPlan } from "../lib/plan-host";
-import { devRaw } from "./support/dev-config";
+import type { ComputeHost } from "../components/host/compute-host";
+import { decideStack } from "../lib/desired/decide";
+import type { DesiredHost } from "../lib/desired/state";
+import { PROJECT_DIR, devRaw } from "./support/dev-config";
 import { onRegister } from "./support/mock-monitor";
 
 const BOOT_BEFORE = "5b0d3f0e-3c55-4a4c-8f47-3d1d0f9b2a61";
@@ -61,12 +60,13 @@ onRegister((req) => {
 });
 
 type Raw = ReturnType<typeof devRaw>;
-function planned(change: (raw: Raw) => void = () => {}): { plan: HostPlan; host: HostConfig }[] {
+/** The dev stack's hosts as the desired state has them (lib/desired/state.ts). */
+function planned(change: (raw: Raw) => void = () => {}): DesiredHost[] {
   const raw = devRaw();
   change(raw);
-  const r = planStack(raw);
+  const r = decideStack(raw, PROJECT_DIR);
   if (!r.ok) throw new Error(r.problems.map((p) => `${p.path}: ${p.message}`).join("\n"));
-  return r.plan.hosts.map((plan) => ({ plan, host: r.config.hosts.find((h) => h.name === plan.name)! }));
+  return r.desired.hosts;
 }
 
 const settled = <T>(o: pulumi.Output<T>) => new Promise<T>((resolve) => o.apply(resolve));
@@ -77,17 +77,18 @@ const settled = <T>(o: pulumi.Output<T>) => new Promise<T>((resolve) => o.apply(
  */
 async function build(
   prefix: string,
-  hosts: { plan: HostPlan; host: HostConfig }[],
+  hosts: DesiredHost[],
   options: { rollingReboots?: boolean; privateKey?: pulumi.Output<string> } = {},
 ): Promise<{ made: ComputeHost[]; regs: Map<string, Registration> }> {
-  const { ComputeHost } = await import("../components/compute-host");
+  const { ComputeHost } = await import("../components/host/compute-host");
   const made: ComputeHost[] = [];
-  for (const { plan, host } of hosts) {
+  for (const { plan, config: host, steps } of hosts) {
     const rebootAfter = options.rollingReboots ? made.at(-1)?.rebootWaiter : undefined;
     made.push(
       new ComputeHost(`${prefix}${plan.name}`, {
         plan,
         host,
+        steps,
         privateKey: options.privateKey,
         rebootTimeoutSeconds: 900,
         rebootAfter,
@@ -165,11 +166,11 @@ describe("ComputeHost", () => {
   });
 
   it("each step sends its bundled script on stdin with its arguments on the command line", async () => {
-    const { bundleScript, hostSteps, remoteCommand } = await import("../lib/host-steps");
+    const { bundleScript, remoteCommand } = await import("../lib/desired/host-steps");
     const hosts = planned();
     const { regs } = await build("cmd-", hosts);
-    for (const { plan, host } of hosts) {
-      for (const step of hostSteps(plan, host)) {
+    for (const { plan, steps } of hosts) {
+      for (const step of steps) {
         const r = regs.get(`${plan.name}-${step.id}`)!;
         assert.equal(r.inputs.create, remoteCommand(step));
         assert.equal(r.inputs.stdin, bundleScript(step.script));
@@ -325,7 +326,7 @@ describe("ComputeHost", () => {
 
 describe("computeHosts", () => {
   it("builds one ComputeHost per planned host, in batches of maxUnavailable (rollingReboots: true is 1)", async () => {
-    const { computeHosts } = await import("../components/compute-host");
+    const { computeHosts } = await import("../components/host/compute-host");
     const deployment = {
       maxUnavailable: 2,
       rebootTimeoutSeconds: 600,
@@ -354,8 +355,8 @@ describe("computeHosts", () => {
 
 describe("Controller", () => {
   it("runs scheduler.sh on the controller over SSH, the key kept secret", async () => {
-    const { Controller } = await import("../components/controller");
-    const { bundleScript } = await import("../lib/host-steps");
+    const { Controller } = await import("../components/host/controller");
+    const { bundleScript } = await import("../lib/desired/host-steps");
     const controller = new Controller("controller", {
       controller: {
         ssh: {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { parseStackConfig } from "../lib/config";
+import { parseStackConfig } from "../lib/config/schema";
 import { devRaw } from "./support/dev-config";
 
 function problemsOf(raw: Record<string, unknown>) {

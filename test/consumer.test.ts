@@ -1,15 +1,15 @@
 /**
  * A consumer stack reading an openstack-rt stack's outputs through a StackReference: the
  * program (index.ts) runs under the SDK's mocks and its exports become the referenced stack's
- * outputs; a second program then boots one more RT guest from them, typed by lib/outputs.ts.
+ * outputs; a second program then boots one more RT guest from them, typed by lib/render/outputs.ts.
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import * as openstack from "@pulumi/openstack";
 import * as pulumi from "@pulumi/pulumi";
-import { CONFIG_NAMESPACE } from "../lib/config";
-import type { StackOutputs } from "../lib/outputs";
-import { readStackOutputs, STACK_OUTPUT_NAMES } from "../lib/outputs";
+import { CONFIG_NAMESPACE } from "../lib/config/schema";
+import type { StackOutputs } from "../lib/render/outputs";
+import { readStackOutputs, STACK_OUTPUT_NAMES } from "../lib/render/outputs";
 import { devFlavor } from "./support/checks-plan";
 import { devRaw } from "./support/dev-config";
 import { computedState } from "./support/mock-state";

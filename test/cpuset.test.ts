@@ -10,7 +10,7 @@ import {
   parseCpuList,
   parseNovaCpuSpec,
   union,
-} from "../lib/cpuset";
+} from "../lib/plan/cpuset";
 
 const cpuSets = fc.uniqueArray(fc.integer({ min: 0, max: 300 }), { maxLength: 60 }).map((a) => cpuSet(a));
 

@@ -1,5 +1,5 @@
 /**
- * decideStack (lib/decide-stack.ts): config, plan, host prep and cloud decisions in one pass,
+ * decideStack (lib/desired/decide.ts): config, plan, host prep and cloud decisions in one pass,
  * before anything is registered, with every problem of every stage listed once.
  */
 import assert from "node:assert/strict";
@@ -7,9 +7,9 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { decideStack } from "../lib/decide-stack";
-import { planStack } from "../lib/plan";
-import type { Problem } from "../lib/problems";
+import { decideStack } from "../lib/desired/decide";
+import { planStack } from "../lib/plan/stack";
+import type { Problem } from "../lib/config/problems";
 import { devRaw } from "./support/dev-config";
 
 type Raw = ReturnType<typeof devRaw>;

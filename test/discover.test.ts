@@ -20,8 +20,8 @@ import {
   parseFacts,
   sameTopology,
   unifiedDiff,
-} from "../lib/discover";
-import { topologyFromText } from "../lib/topology";
+} from "../lib/config/discover";
+import { topologyFromText } from "../lib/plan/topology";
 import type { TestSshd } from "./support/sshd";
 import { startSshd } from "./support/sshd";
 
@@ -29,7 +29,7 @@ const PROJECT_DIR = join(__dirname, "..");
 const FIXTURE = join(__dirname, "fixtures", "stacks", "Pulumi.discover.yaml");
 
 function run(script: "discover" | "plan", args: string[]): SpawnSyncReturns<string> {
-  return spawnSync(process.execPath, ["--import", "tsx", join(PROJECT_DIR, "lib", "cli", `${script}.ts`), ...args], {
+  return spawnSync(process.execPath, ["--import", "tsx", join(PROJECT_DIR, "cli", `${script}.ts`), ...args], {
     cwd: PROJECT_DIR,
     encoding: "utf8",
     env: { ...process.env, SSH_AUTH_SOCK: "" },

@@ -1,5 +1,5 @@
 /**
- * lib/host-steps.ts: the ordered steps derived from the plan, what re-runs them, the command
+ * lib/desired/host-steps.ts: the ordered steps derived from the plan, what re-runs them, the command
  * line SSH runs, and the bundled scripts, run for real with bash against the Debian test root.
  */
 import assert from "node:assert/strict";
@@ -8,8 +8,8 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import type { HostConfig } from "../lib/config";
-import type { HostStep, ScriptName } from "../lib/host-steps";
+import type { HostConfig } from "../lib/config/schema";
+import type { HostStep, ScriptName } from "../lib/desired/host-steps";
 import {
   HOSTPREP_DIR,
   HostStepError,
@@ -17,9 +17,9 @@ import {
   controllerSteps,
   hostSteps,
   remoteCommand,
-} from "../lib/host-steps";
-import { planStack } from "../lib/plan";
-import type { HostPlan } from "../lib/plan-host";
+} from "../lib/desired/host-steps";
+import { planStack } from "../lib/plan/stack";
+import type { HostPlan } from "../lib/plan/host";
 import type { ScriptResult, TestRoot } from "./support/debian-root";
 import {
   FIXTURES_DIR,
@@ -254,7 +254,7 @@ describe("bundleScript", () => {
 
   it("gives the same bytes in another process (no diff on an unchanged checkout)", () => {
     const digest = (text: string) => createHash("sha256").update(text).digest("hex");
-    const code = `const { bundleScript } = require("./lib/host-steps"); for (const s of ${JSON.stringify(SCRIPTS)}) console.log(require("node:crypto").createHash("sha256").update(bundleScript(s)).digest("hex"));`;
+    const code = `const { bundleScript } = require("./lib/desired/host-steps"); for (const s of ${JSON.stringify(SCRIPTS)}) console.log(require("node:crypto").createHash("sha256").update(bundleScript(s)).digest("hex"));`;
     const other = execFileSync(process.execPath, ["--import", "tsx", "-e", code], {
       cwd: PROJECT_DIR,
       encoding: "utf8",

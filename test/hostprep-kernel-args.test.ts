@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
 import { mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { afterEach, describe, it } from "node:test";
-import type { HostPlan } from "../lib/plan-host";
+import type { HostPlan } from "../lib/plan/host";
 import type { TestRoot } from "./support/debian-root";
 import { buildDebianRoot, buildRhelRoot, devHostPlans, runScript, show, snapshotDiff } from "./support/debian-root";
 

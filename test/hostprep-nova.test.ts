@@ -5,8 +5,8 @@
 import assert from "node:assert/strict";
 import { statSync } from "node:fs";
 import { afterEach, beforeEach, describe, it } from "node:test";
-import type { HostPlan } from "../lib/plan-host";
-import { planStack } from "../lib/plan";
+import type { HostPlan } from "../lib/plan/host";
+import { planStack } from "../lib/plan/stack";
 import type { TestRoot } from "./support/debian-root";
 import {
   buildDebianRoot,

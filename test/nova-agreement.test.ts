@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { novaVerdict } from "../lib/nova-model";
+import { novaVerdict } from "../lib/plan/nova/model";
 import type { OracleOutput } from "./support/oracle-case";
 import { loadCases, oracleOutcome, toNovaFlavor, toNovaHost } from "./support/oracle-case";
 

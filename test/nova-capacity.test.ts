@@ -9,8 +9,8 @@ import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import type { NovaFlavor } from "../lib/nova-model";
-import { capacity, consume, emptyUsage, novaVerdict } from "../lib/nova-model";
+import type { NovaFlavor } from "../lib/plan/nova/model";
+import { capacity, consume, emptyUsage, novaVerdict } from "../lib/plan/nova/model";
 import type { OracleInput } from "./support/oracle-case";
 import { toNovaHost } from "./support/oracle-case";
 

@@ -1,5 +1,5 @@
 /**
- * Flavor extra specs as Nova's API checks them (lib/nova-extra-specs.ts): the same verdict as
+ * Flavor extra specs as Nova's API checks them (lib/plan/nova/extra-specs.ts): the same verdict as
  * Nova's own validators on every case of test/fixtures/nova/extra-specs-cases.json (written by
  * test/fixtures/nova/extra_specs.py from Debian's python3-nova), and the planner reporting a
  * refused key at the setting it came from.
@@ -9,9 +9,9 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import { extraSpecError, LINEAR_EQUIVALENTS } from "../lib/nova-extra-specs";
-import { planStack } from "../lib/plan";
-import type { Problem } from "../lib/problems";
+import { extraSpecError, LINEAR_EQUIVALENTS } from "../lib/plan/nova/extra-specs";
+import { planStack } from "../lib/plan/stack";
+import type { Problem } from "../lib/config/problems";
 import { devRaw } from "./support/dev-config";
 
 interface NovaCase {

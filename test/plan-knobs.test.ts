@@ -1,8 +1,8 @@
 /** Issue 15's host knobs: explicit housekeeping/isolated CPU lists and extra kernel arguments. */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { hostSteps } from "../lib/host-steps";
-import { planStack } from "../lib/plan";
+import { hostSteps } from "../lib/desired/host-steps";
+import { planStack } from "../lib/plan/stack";
 import { devRaw } from "./support/dev-config";
 
 function plan(edit: (host: Record<string, unknown>) => void) {

@@ -1,5 +1,5 @@
 /**
- * lib/plan-diff.ts and lib/plan-markdown.ts, and `npm run plan -- --markdown / --diff`: the
+ * lib/render/plan-diff.ts and lib/render/plan-markdown.ts, and `npm run plan -- --markdown / --diff`: the
  * pull-request comment of a stack and the comparison of two plans.
  */
 import assert from "node:assert/strict";
@@ -9,10 +9,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { parse, stringify } from "yaml";
-import type { StackPlan } from "../lib/plan";
-import { planStack } from "../lib/plan";
-import { diffPlans, flatten, formatPlanDiff, planFromDocument } from "../lib/plan-diff";
-import { code, renderPlanMarkdown, renderProblemsMarkdown } from "../lib/plan-markdown";
+import type { StackPlan } from "../lib/plan/stack";
+import { planStack } from "../lib/plan/stack";
+import { diffPlans, flatten, formatPlanDiff, planFromDocument } from "../lib/render/plan-diff";
+import { code, renderPlanMarkdown, renderProblemsMarkdown } from "../lib/render/plan-markdown";
 import { devRaw, PROJECT_DIR } from "./support/dev-config";
 
 type Raw = ReturnType<typeof devRaw>;
@@ -230,7 +230,7 @@ describe("renderPlanMarkdown", () => {
 describe("npm run plan -- --markdown / --diff", () => {
   const tsx = join(PROJECT_DIR, "node_modules", ".bin", "tsx");
   const run = (...args: string[]) =>
-    spawnSync(tsx, [join(PROJECT_DIR, "lib", "cli", "plan.ts"), ...args], { encoding: "utf8", cwd: tmpdir() });
+    spawnSync(tsx, [join(PROJECT_DIR, "cli", "plan.ts"), ...args], { encoding: "utf8", cwd: tmpdir() });
   const dir = mkdtempSync(join(tmpdir(), "plan-diff-"));
   after(() => rmSync(dir, { recursive: true, force: true }));
   const devFile = join(PROJECT_DIR, "Pulumi.dev.yaml");

@@ -9,10 +9,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import { difference, intersection, isSubset, parseCpuList, union } from "../lib/cpuset";
-import type { HostPlan } from "../lib/plan-host";
-import { MIN_SMALL_PAGE_MB_PER_NODE } from "../lib/plan-host";
-import { planStack } from "../lib/plan";
+import { difference, intersection, isSubset, parseCpuList, union } from "../lib/plan/cpuset";
+import type { HostPlan } from "../lib/plan/host";
+import { MIN_SMALL_PAGE_MB_PER_NODE } from "../lib/plan/host";
+import { planStack } from "../lib/plan/stack";
 import { devRaw } from "./support/dev-config";
 
 interface GeneratedHost {

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { FlavorPlan, StackPlan } from "../lib/plan";
-import { planStack } from "../lib/plan";
-import type { HostPlan } from "../lib/plan-host";
-import { pickHousekeeping } from "../lib/plan-host";
+import type { FlavorPlan, StackPlan } from "../lib/plan/stack";
+import { planStack } from "../lib/plan/stack";
+import type { HostPlan } from "../lib/plan/host";
+import { pickHousekeeping } from "../lib/plan/host";
 import { devRaw } from "./support/dev-config";
 
 function plan(raw: Record<string, unknown>): StackPlan {

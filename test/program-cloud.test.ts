@@ -13,16 +13,16 @@ import { join } from "node:path";
 import { after, describe, it, mock } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import { specialSecretSig, specialSigKey } from "@pulumi/pulumi/runtime/rpc";
-import type { HostReadiness } from "../components/rt-cloud";
-import { RtCloud } from "../components/rt-cloud";
-import { cloudInitUserData, guestSetup, withSshHostKey } from "../lib/cloud-init";
-import { CONFIG_NAMESPACE, parseStackConfig } from "../lib/config";
-import { decideStack } from "../lib/decide-stack";
-import type { CloudOutputs } from "../lib/outputs";
-import type { Problem } from "../lib/problems";
-import { formatProblems } from "../lib/problems";
-import { planFromPulumiConfig } from "../lib/pulumi-config";
-import { readStackConfig } from "../lib/stack-files";
+import type { HostReadiness } from "../components/cloud/rt-cloud";
+import { RtCloud } from "../components/cloud/rt-cloud";
+import { cloudInitUserData, guestSetup, withSshHostKey } from "../lib/render/cloud-init";
+import { CONFIG_NAMESPACE, parseStackConfig } from "../lib/config/schema";
+import { decideStack } from "../lib/desired/decide";
+import type { CloudOutputs } from "../lib/render/outputs";
+import type { Problem } from "../lib/config/problems";
+import { formatProblems } from "../lib/config/problems";
+import { planFromPulumiConfig } from "../lib/desired/from-pulumi";
+import { readStackConfig } from "../lib/config/stack-files";
 import { devFlavor } from "./support/checks-plan";
 import { devRaw, PROJECT_DIR } from "./support/dev-config";
 import { computedState, mockedGuestHostKey } from "./support/mock-state";
@@ -206,7 +206,7 @@ describe("the dev stack", () => {
       hosts: ["compute-rt-01", "compute-rt-02"],
       metadata: { realtime: "true" },
     });
-    // The Nova name carries the flavor's revision (lib/rollout.ts flavorRevisionName).
+    // The Nova name carries the flavor's revision (lib/desired/rollout.ts flavorRevisionName).
     const { name: rt1Name, ...rt1Inputs } = byName(ev, "openstack-rt-rt1.small-flavor").inputs;
     assert.match(String(rt1Name), /^rt1\.small\.r[0-9a-f]{8}$/);
     assert.deepEqual(rt1Inputs, {

@@ -12,7 +12,7 @@ import assert from "node:assert/strict";
 import { createRequire } from "node:module";
 import { describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
-import { CONFIG_NAMESPACE } from "../lib/config";
+import { CONFIG_NAMESPACE } from "../lib/config/schema";
 import { devRaw } from "./support/dev-config";
 import { computedState } from "./support/mock-state";
 import { onRegister } from "./support/mock-monitor";

@@ -78,7 +78,7 @@ describe("the workflows", () => {
     const pkg = JSON.parse(readFileSync(join(PROJECT_DIR, "package.json"), "utf8")) as {
       scripts: Record<string, string>;
     };
-    const cli = readFileSync(join(PROJECT_DIR, "lib", "cli", "plan.ts"), "utf8");
+    const cli = readFileSync(join(PROJECT_DIR, "cli", "plan.ts"), "utf8");
     const runs = steps(workflows["ci.yml"])
       .map((s) => s.run ?? "")
       .join("\n");

@@ -2,8 +2,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
-import { CONFIG_NAMESPACE } from "../lib/config";
-import { planFromPulumiConfig } from "../lib/pulumi-config";
+import { CONFIG_NAMESPACE } from "../lib/config/schema";
+import { planFromPulumiConfig } from "../lib/desired/from-pulumi";
 import { devRaw } from "./support/dev-config";
 import { computedState } from "./support/mock-state";
 import { onRegister } from "./support/mock-monitor";

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { describe, it } from "node:test";
 import { parse } from "yaml";
-import { STACK_CONFIG_KEYS, stackConfigSchema } from "../lib/config";
-import { projectDefaults } from "../lib/stack-files";
+import { STACK_CONFIG_KEYS, stackConfigSchema } from "../lib/config/schema";
+import { projectDefaults } from "../lib/config/stack-files";
 import { PROJECT_DIR } from "./support/dev-config";
 
 describe("Pulumi.yaml", () => {
@@ -39,5 +39,44 @@ describe("Pulumi.dev.yaml", () => {
   it("holds no secret in clear text", () => {
     const text = readFileSync(join(PROJECT_DIR, "Pulumi.dev.yaml"), "utf8");
     assert.doesNotMatch(text, /PRIVATE KEY|password\s*:/i);
+  });
+});
+
+/** Every .ts file under `dir`, relative to the project. */
+function tsFiles(dir: string): string[] {
+  return readdirSync(join(PROJECT_DIR, dir), { recursive: true, encoding: "utf8" })
+    .filter((f) => f.endsWith(".ts"))
+    .map((f) => join(dir, f));
+}
+
+/** The project-relative files a module imports by relative path. */
+function relativeImports(file: string): string[] {
+  const text = readFileSync(join(PROJECT_DIR, file), "utf8");
+  return [...text.matchAll(/\bfrom\s+"(\.{1,2}\/[^"]+)"/g)].map((m) => join(dirname(file), m[1]));
+}
+
+describe("the layout", () => {
+  it("points one way: lib/ imports neither components/ nor cli/, components/ never cli/", () => {
+    const wrong: string[] = [];
+    for (const [dir, forbidden] of [
+      ["lib", /^(components|cli)\//],
+      ["components", /^cli\//],
+    ] as const) {
+      for (const f of tsFiles(dir))
+        for (const i of relativeImports(f)) if (forbidden.test(i)) wrong.push(`${f} -> ${i}`);
+    }
+    assert.deepEqual(wrong, []);
+  });
+
+  it("is the one the README's Development section describes", () => {
+    const readme = readFileSync(join(PROJECT_DIR, "README.md"), "utf8");
+    const section = readme.slice(readme.indexOf("## Development"));
+    const dirs = [...section.matchAll(/^ {2}\| `([^`]+\/)`/gm)].map((m) => m[1]);
+    assert.ok(dirs.length >= 8, `the README's layout table names ${dirs.length} directories`);
+    for (const d of dirs) assert.ok(existsSync(join(PROJECT_DIR, d)), `the README names ${d}, which does not exist`);
+    for (const d of readdirSync(join(PROJECT_DIR, "lib"))) {
+      if (statSync(join(PROJECT_DIR, "lib", d)).isDirectory())
+        assert.ok(section.includes(`\`lib/${d}/\``), `lib/${d}/ is not in the README's layout table`);
+    }
   });
 });

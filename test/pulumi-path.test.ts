@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { after, before, describe, it } from "node:test";
 import { unknownValue } from "@pulumi/pulumi/runtime/rpc";
-import { runSsh } from "../lib/ssh";
+import { runSsh } from "../lib/transport/ssh";
 import { devRaw } from "./support/dev-config";
 import type { RegisteredResource } from "./support/pulumi-program";
 import { isDynamic, loadProgram } from "./support/pulumi-program";

@@ -1,5 +1,5 @@
 /**
- * Where host maintenance gets its OpenStack credentials (lib/nova-api/credentials.ts), in the
+ * Where host maintenance gets its OpenStack credentials (lib/transport/nova-api/credentials.ts), in the
  * openstack provider's order: the stack's `openstack:*` config, the `OS_*` environment, then
  * clouds.yaml; and that no error message carries a secret. The provider's `check` runs in
  * previews with every input unknown.
@@ -9,8 +9,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { resolveCredentials } from "../lib/nova-api/credentials";
-import { authenticate } from "../lib/nova-api/client";
+import { resolveCredentials } from "../lib/transport/nova-api/credentials";
+import { authenticate } from "../lib/transport/nova-api/client";
 import { makeHostMaintenanceProvider } from "../lib/providers/host-maintenance";
 
 const dir = mkdtempSync(join(tmpdir(), "clouds-"));

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
-import { decideStack } from "../lib/decide-stack";
+import { decideStack } from "../lib/desired/decide";
 import { PROJECT_DIR, devRaw } from "./support/dev-config";
 import { onRegister } from "./support/mock-monitor";
 
@@ -49,7 +49,7 @@ onRegister((req) => {
 });
 
 async function cloud(prefix: string, deployment: Record<string, unknown>) {
-  const { RtCloud } = await import("../components/rt-cloud");
+  const { RtCloud } = await import("../components/cloud/rt-cloud");
   const raw = devRaw();
   raw.deployment = deployment;
   raw.servers = [

@@ -1,5 +1,5 @@
 /**
- * Rollout on a live cloud: the pure decisions of lib/rollout.ts, and the resource graph the
+ * Rollout on a live cloud: the pure decisions of lib/desired/rollout.ts, and the resource graph the
  * program registers for five hosts with deployment.maxUnavailable 2, loaded by Pulumi's own
  * runner under the SDK's mocks (test/support/pulumi-program.ts): the dependencies the mock
  * monitor records show the batches {01,02} -> {03,04} -> {05}, each host's chain inside its
@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
-import { decideStack } from "../lib/decide-stack";
+import { decideStack } from "../lib/desired/decide";
 import {
   batches,
   changeDigest,
@@ -16,7 +16,7 @@ import {
   flavorRevisionName,
   maintenanceReason,
   maxUnavailable,
-} from "../lib/rollout";
+} from "../lib/desired/rollout";
 import { PROJECT_DIR, devRaw } from "./support/dev-config";
 import type { LoadedProgram, RegisteredResource } from "./support/pulumi-program";
 import { loadProgram } from "./support/pulumi-program";

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import { bashStdinCommand, shellQuote } from "../lib/shell";
+import { bashStdinCommand, shellQuote } from "../lib/transport/shell";
 
 describe("shell quoting", () => {
   it("leaves plain words alone and quotes the rest", () => {

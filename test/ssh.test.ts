@@ -4,9 +4,9 @@ import { execFileSync, spawn } from "node:child_process";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import type { SshTarget } from "../lib/ssh";
+import type { SshTarget } from "../lib/transport/ssh";
 import { Server, utils } from "ssh2";
-import { isSshError, runSsh } from "../lib/ssh";
+import { isSshError, runSsh } from "../lib/transport/ssh";
 import type { TestSshd } from "./support/sshd";
 import { freePort, startSshd } from "./support/sshd";
 

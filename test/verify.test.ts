@@ -9,10 +9,10 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { CheckResult } from "../lib/checks/result";
 import { formatReport } from "../lib/checks/result";
-import type { StackPlan } from "../lib/plan";
-import { planStack } from "../lib/plan";
-import type { SshTarget } from "../lib/ssh";
-import type { RunScript, Verification } from "../lib/verify";
+import type { StackPlan } from "../lib/plan/stack";
+import { planStack } from "../lib/plan/stack";
+import type { SshTarget } from "../lib/transport/ssh";
+import type { RunScript, Verification } from "../lib/checks/collect";
 import {
   allResults,
   allScriptTexts,
@@ -25,7 +25,7 @@ import {
   verifyGuest,
   verifyHost,
   waitForGuest,
-} from "../lib/verify";
+} from "../lib/checks/collect";
 import { expectationFromPlan } from "../lib/checks/domain-expectation";
 import { devRaw } from "./support/dev-config";
 import type { TestSshd } from "./support/sshd";

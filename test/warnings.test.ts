@@ -1,5 +1,5 @@
 /**
- * lib/warnings.ts and lib/ip.ts: unpinned SSH targets and CIDRs that reach public addresses,
+ * lib/config/warnings.ts and lib/config/ip.ts: unpinned SSH targets and CIDRs that reach public addresses,
  * one list that `npm run plan` prints (text, JSON, Markdown) and the program logs once each.
  */
 import assert from "node:assert/strict";
@@ -10,11 +10,11 @@ import { join } from "node:path";
 import { after, describe, it, mock } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import { parse, stringify } from "yaml";
-import { CONFIG_NAMESPACE, parseStackConfig } from "../lib/config";
-import { decideStack } from "../lib/decide-stack";
-import { cidrReach, isIpAddress, parseCidr } from "../lib/ip";
-import { planFromPulumiConfig } from "../lib/pulumi-config";
-import { stackWarnings } from "../lib/warnings";
+import { CONFIG_NAMESPACE, parseStackConfig } from "../lib/config/schema";
+import { decideStack } from "../lib/desired/decide";
+import { cidrReach, isIpAddress, parseCidr } from "../lib/config/ip";
+import { planFromPulumiConfig } from "../lib/desired/from-pulumi";
+import { stackWarnings } from "../lib/config/warnings";
 import { devRaw, PROJECT_DIR } from "./support/dev-config";
 
 type Raw = ReturnType<typeof devRaw>;
@@ -186,11 +186,10 @@ describe("warnings in npm run plan and in the program", () => {
   const file = join(dir, "Pulumi.unpinned.yaml");
   writeFileSync(file, stringify(doc));
   const run = (...args: string[]) =>
-    spawnSync(
-      process.execPath,
-      ["--import", "tsx", join(PROJECT_DIR, "lib", "cli", "plan.ts"), "--config", file, ...args],
-      { encoding: "utf8", cwd: PROJECT_DIR },
-    );
+    spawnSync(process.execPath, ["--import", "tsx", join(PROJECT_DIR, "cli", "plan.ts"), "--config", file, ...args], {
+      encoding: "utf8",
+      cwd: PROJECT_DIR,
+    });
 
   it("text: the plan on stdout, the warnings loudly on stderr, the note in one line", () => {
     const r = run();

@@ -2,12 +2,12 @@
  * What a running RT guest's domain XML should show, derived from the plan: the host's Nova CPU
  * sets and NUMA nodes, and the flavor's realtime vCPUs, emulator policy, page size and PMU.
  */
-import type { CpuSet } from "../cpuset";
-import { isCpuSpecError, formatCpuList, parseCpuList, parseNovaCpuSpec } from "../cpuset";
-import type { GuestRequest } from "../nova-model";
-import { guestRequest } from "../nova-model";
-import type { FlavorPlan } from "../plan";
-import type { HostPlan } from "../plan-host";
+import type { CpuSet } from "../plan/cpuset";
+import { isCpuSpecError, formatCpuList, parseCpuList, parseNovaCpuSpec } from "../plan/cpuset";
+import type { GuestRequest } from "../plan/nova/model";
+import { guestRequest } from "../plan/nova/model";
+import type { FlavorPlan } from "../plan/stack";
+import type { HostPlan } from "../plan/host";
 
 export interface DomainExpectation {
   /** The host's `[compute] cpu_dedicated_set` (Nova notation; a cpulist is one). */

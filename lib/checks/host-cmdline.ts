@@ -3,9 +3,9 @@
  * TuneD's realtime-virtual-host profile adds (isolcpus, nohz_full, rcu_nocbs, irqaffinity).
  * CPU lists are compared as sets: TuneD writes irqaffinity=0,1,2,3 where the plan says 0-3.
  */
-import type { CpuSet } from "../cpuset";
-import { isCpuSpecError, formatCpuList, parseCpuList, sameSet } from "../cpuset";
-import type { HostPlan } from "../plan-host";
+import type { CpuSet } from "../plan/cpuset";
+import { isCpuSpecError, formatCpuList, parseCpuList, sameSet } from "../plan/cpuset";
+import type { HostPlan } from "../plan/host";
 import type { CheckResult } from "./result";
 import { excerpt, fail, verdict } from "./result";
 

@@ -3,7 +3,7 @@
  * caller: the kernel, TuneD, the command line, sysfs CPU isolation, 1 GiB pages, nova.conf,
  * interrupts and (optionally) hwlatdetect. Pure: text in, results out.
  */
-import type { HostPlan } from "../plan-host";
+import type { HostPlan } from "../plan/host";
 import { checkCmdline, checkSysfsCpus } from "./host-cmdline";
 import { checkInterrupts } from "./host-irq";
 import { checkNovaConf } from "./host-nova";

@@ -11,8 +11,8 @@
 import type * as pulumi from "@pulumi/pulumi";
 import type { CheckResult } from "../checks/result";
 import { formatReport, summarize } from "../checks/result";
-import type { SshAuth } from "../ssh";
-import type { Verification } from "../verify";
+import type { SshAuth } from "../transport/ssh";
+import type { Verification } from "../checks/collect";
 import type { Failure } from "./inputs";
 import { sshCredentials } from "./ssh-credentials";
 

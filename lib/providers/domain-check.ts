@@ -1,7 +1,7 @@
 /** The provider of DomainVerification: finds the server's libvirt domain on its candidate hosts and checks its XML. */
 import type { DomainExpectation } from "../checks/domain";
-import type { SshTarget } from "../ssh";
-import { sshRunner, verifyDomain } from "../verify";
+import type { SshTarget } from "../transport/ssh";
+import { sshRunner, verifyDomain } from "../checks/collect";
 import { checkProvider } from "./check";
 import type { Failure } from "./inputs";
 import { known, nonEmptyString, targetProblems } from "./inputs";

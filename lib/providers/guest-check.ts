@@ -3,11 +3,11 @@
  * state) for the guest to answer on SSH, cloud-init to finish and the RT kernel to run; then it
  * runs cyclictest under load. A refresh re-reads the guest's RT setup and measures nothing.
  */
-import type { GuestPlan } from "../plan";
-import type { SshTarget } from "../ssh";
-import { describeTarget } from "../ssh";
-import type { GuestBudget } from "../verify";
-import { observeGuest, sshRunner, verifyGuest, waitForGuest } from "../verify";
+import type { GuestPlan } from "../plan/stack";
+import type { SshTarget } from "../transport/ssh";
+import { describeTarget } from "../transport/ssh";
+import type { GuestBudget } from "../checks/collect";
+import { observeGuest, sshRunner, verifyGuest, waitForGuest } from "../checks/collect";
 import { checkProvider } from "./check";
 import { nonEmptyString, positiveInteger, targetProblems } from "./inputs";
 

@@ -3,10 +3,10 @@
  * re-runs after every reboot (the boot id is an input); a refresh re-reads the host's state and
  * runs neither hwlatdetect nor the interrupt snapshot.
  */
-import type { HostPlan } from "../plan-host";
-import type { SshTarget } from "../ssh";
-import type { HostVerifyOptions } from "../verify";
-import { sshRunner, verifyHost } from "../verify";
+import type { HostPlan } from "../plan/host";
+import type { SshTarget } from "../transport/ssh";
+import type { HostVerifyOptions } from "../checks/collect";
+import { sshRunner, verifyHost } from "../checks/collect";
 import { checkProvider } from "./check";
 import { nonEmptyString, positiveInteger, targetProblems } from "./inputs";
 

@@ -1,7 +1,7 @@
 /**
- * The provider of HostMaintenance and HostMaintenanceEnd (components/host-maintenance.ts): takes
+ * The provider of HostMaintenance and HostMaintenanceEnd (components/host/host-maintenance.ts): takes
  * an RT host out of Nova's scheduling before its prep changes it, and back in after its host
- * checks pass, through Nova's API (lib/nova-api/).
+ * checks pass, through Nova's API (lib/transport/nova-api/).
  *
  * - start: disables the host's nova-compute with a reason naming the stack, then handles the
  *   guests on it by `guests`: "refuse" fails with their list (the service stays disabled, so no
@@ -18,7 +18,7 @@
  */
 import type * as pulumi from "@pulumi/pulumi";
 import { codedError, messageOf } from "../errors";
-import type { ComputeService, NovaSession, ServerSummary } from "../nova-api/client";
+import type { ComputeService, NovaSession, ServerSummary } from "../transport/nova-api/client";
 import {
   authenticate,
   computeServices,
@@ -27,11 +27,11 @@ import {
   migrations,
   serversOnHost,
   setServiceStatus,
-} from "../nova-api/client";
-import type { ConfigLookup } from "../nova-api/credentials";
-import { resolveCredentials } from "../nova-api/credentials";
-import type { GuestPolicy } from "../maintenance";
-import { decideGuests, disabledByStack, maintenanceReason, reenableHint } from "../maintenance";
+} from "../transport/nova-api/client";
+import type { ConfigLookup } from "../transport/nova-api/credentials";
+import { resolveCredentials } from "../transport/nova-api/credentials";
+import type { GuestPolicy } from "../desired/maintenance";
+import { decideGuests, disabledByStack, maintenanceReason, reenableHint } from "../desired/maintenance";
 import { known, nonEmptyString, positiveInteger } from "./inputs";
 
 export interface MaintenanceStartInputs {

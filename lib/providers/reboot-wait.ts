@@ -6,9 +6,9 @@
  */
 import type * as pulumi from "@pulumi/pulumi";
 import { messageOf } from "../errors";
-import { parseBootId, waitForNewBootId } from "../reboot-wait";
-import type { SshAuth, SshTarget } from "../ssh";
-import { describeTarget, isSshError, runSsh } from "../ssh";
+import { parseBootId, waitForNewBootId } from "../transport/boot-id";
+import type { SshAuth, SshTarget } from "../transport/ssh";
+import { describeTarget, isSshError, runSsh } from "../transport/ssh";
 import { known, nonEmptyString, positiveInteger, targetProblems } from "./inputs";
 import { sshCredentials } from "./ssh-credentials";
 

@@ -6,7 +6,7 @@
  * provider's process (SSH_AUTH_SOCK) signs.
  */
 import type * as pulumi from "@pulumi/pulumi";
-import type { SshAuth } from "../ssh";
+import type { SshAuth } from "../transport/ssh";
 
 export const PRIVATE_KEY_CONFIG = "openstack-rt:sshPrivateKey";
 

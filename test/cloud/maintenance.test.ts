@@ -1,19 +1,19 @@
 /**
  * `npm run test:cloud`: the host-maintenance provider (lib/providers/host-maintenance.ts) and
- * its Nova client (lib/nova-api/) against real OpenStack code on 127.0.0.1: Keystone for the
+ * its Nova client (lib/transport/nova-api/) against real OpenStack code on 127.0.0.1: Keystone for the
  * token, Nova's API with two fake-libvirt NUMA computes (test/cloud/servers.ts), and servers
  * booted on them. Each scenario prints what Nova's API reported: the nova-compute services'
  * status and the servers on each host, before and after.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import type { NovaSession } from "../../lib/nova-api/client";
-import { authenticate, computeServices } from "../../lib/nova-api/client";
-import { resolveCredentials } from "../../lib/nova-api/credentials";
+import type { NovaSession } from "../../lib/transport/nova-api/client";
+import { authenticate, computeServices } from "../../lib/transport/nova-api/client";
+import { resolveCredentials } from "../../lib/transport/nova-api/credentials";
 import type { MaintenanceInputs, MaintenanceStartState } from "../../lib/providers/host-maintenance";
 import { makeHostMaintenanceProvider } from "../../lib/providers/host-maintenance";
-import { decideStack } from "../../lib/decide-stack";
-import { flavorRevisionName, maintenanceNotice } from "../../lib/rollout";
+import { decideStack } from "../../lib/desired/decide";
+import { flavorRevisionName, maintenanceNotice } from "../../lib/desired/rollout";
 import { PROJECT_DIR, devRaw } from "../support/dev-config";
 import type { TestCloud } from "./servers";
 import { missingPackages, startTestCloud } from "./servers";

@@ -6,12 +6,12 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import type { DomainExpectation } from "../../lib/checks/domain-expectation";
 import { expectationFromRequest, pmuOffIn } from "../../lib/checks/domain-expectation";
-import { formatCpuList } from "../../lib/cpuset";
-import { guestRequest } from "../../lib/nova-model";
-import type { FlavorPlan, StackPlan } from "../../lib/plan";
-import { planStack } from "../../lib/plan";
-import type { HostPlan } from "../../lib/plan-host";
-import { readStackConfig } from "../../lib/stack-files";
+import { formatCpuList } from "../../lib/plan/cpuset";
+import { guestRequest } from "../../lib/plan/nova/model";
+import type { FlavorPlan, StackPlan } from "../../lib/plan/stack";
+import { planStack } from "../../lib/plan/stack";
+import type { HostPlan } from "../../lib/plan/host";
+import { readStackConfig } from "../../lib/config/stack-files";
 import type { OracleCase } from "./oracle-case";
 import { toNovaFlavor } from "./oracle-case";
 

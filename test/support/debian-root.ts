@@ -29,12 +29,12 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { cpuSet, formatCpuList, parseCpuList } from "../../lib/cpuset";
-import type { ScriptName } from "../../lib/host-steps";
-import { bundleScript, remoteCommand } from "../../lib/host-steps";
-import type { StackPlan } from "../../lib/plan";
-import { planStack } from "../../lib/plan";
-import type { HostPlan } from "../../lib/plan-host";
+import { cpuSet, formatCpuList, parseCpuList } from "../../lib/plan/cpuset";
+import type { ScriptName } from "../../lib/desired/host-steps";
+import { bundleScript, remoteCommand } from "../../lib/desired/host-steps";
+import type { StackPlan } from "../../lib/plan/stack";
+import { planStack } from "../../lib/plan/stack";
+import type { HostPlan } from "../../lib/plan/host";
 import { devRaw, PROJECT_DIR } from "./dev-config";
 
 export const HOSTPREP_DIR = join(PROJECT_DIR, "hostprep");

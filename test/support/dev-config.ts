@@ -1,6 +1,6 @@
 /** The dev stack's raw config (Pulumi.yaml defaults + Pulumi.dev.yaml), fresh for each caller to mutate. */
 import { join } from "node:path";
-import { readStackConfig } from "../../lib/stack-files";
+import { readStackConfig } from "../../lib/config/stack-files";
 
 export const PROJECT_DIR = join(__dirname, "..", "..");
 

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import type { DomainExpectation } from "../../lib/checks/domain";
 import type { CheckResult } from "../../lib/checks/result";
 import { formatReport } from "../../lib/checks/result";
-import { guestRequest } from "../../lib/nova-model";
+import { guestRequest } from "../../lib/plan/nova/model";
 import { expectationFromCase } from "./checks-plan";
 import type { OracleCase } from "./oracle-case";
 import { CASES_DIR, toNovaFlavor } from "./oracle-case";

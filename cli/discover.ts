@@ -1,0 +1,268 @@
+/**
+ * `npm run discover -- --stack <name> --host <host name> [--config <file>] [--identity <key file>] [--yes]`:
+ * connects to the host as the stack file's ssh settings say, runs hostprep/facts.sh there (as
+ * host prep's facts step does), and writes what it read into the stack file: the host's NUMA
+ * nodes, CPUs, SMT thread groups and memory per node (`topology`), and the SSH host key it
+ * presented (`ssh.hostKey`). A pinned hostKey is checked first, as every connection checks it.
+ *
+ * It prints the key's fingerprint and the diff of the stack file, and writes the file only with
+ * `--yes`. Exit 0 when done (or nothing to change), 1 on a problem (SSH, facts.sh, the stack
+ * file), 2 on bad usage.
+ */
+import { readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { basename, dirname, join, relative, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { settingPath, stackConfigSchema } from "../lib/config/schema";
+import { decideStack } from "../lib/desired/decide";
+import type { Discovery } from "../lib/config/discover";
+import { discoverHost, editStackFile, isDiscoverError, keyFingerprint, unifiedDiff } from "../lib/config/discover";
+import { formatProblems } from "../lib/config/problems";
+import type { SshAuth, SshTarget } from "../lib/transport/ssh";
+import { isSshError } from "../lib/transport/ssh";
+import { readStackConfig } from "../lib/config/stack-files";
+
+const USAGE =
+  "usage: npm run discover -- --stack <name> --host <host name> [--config <Pulumi.<stack>.yaml>] [--identity <private key file>] [--yes]";
+
+/** A problem with a setting or the host: exit 1, named and with its fix. (This CLI runs in no dynamic provider: classes are fine.) */
+class SettingProblem extends Error {
+  constructor(
+    readonly path: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+/** Bad usage: exit 2. */
+class UsageProblem extends Error {}
+
+function say(line = ""): void {
+  process.stdout.write(`${line}\n`);
+}
+
+function options(argv: string[]) {
+  let values;
+  try {
+    values = parseArgs({
+      args: argv,
+      options: {
+        stack: { type: "string", default: "dev" },
+        config: { type: "string" },
+        host: { type: "string" },
+        identity: { type: "string" },
+        yes: { type: "boolean", default: false },
+      },
+      strict: true,
+    }).values;
+  } catch (e) {
+    throw new UsageProblem((e as Error).message);
+  }
+  if (!/^[A-Za-z0-9._-]+$/.test(values.stack))
+    throw new UsageProblem(`--stack "${values.stack}" is not a stack name (letters, digits, '.', '_', '-')`);
+  if (values.host === undefined || values.host === "")
+    throw new UsageProblem("--host is needed: the name of the host in the stack's openstack-rt:hosts");
+  return { ...values, host: values.host };
+}
+
+function sshAuth(identity: string | undefined): SshAuth {
+  if (identity !== undefined) {
+    try {
+      return { privateKey: readFileSync(identity, "utf8") };
+    } catch (e) {
+      throw new UsageProblem(`cannot read --identity ${identity}: ${(e as Error).message.split("\n")[0]}`);
+    }
+  }
+  if (!process.env.SSH_AUTH_SOCK)
+    throw new UsageProblem(
+      "no SSH credentials: give --identity <private key file>, or start an SSH agent (SSH_AUTH_SOCK) holding the key",
+    );
+  return { agentSocket: process.env.SSH_AUTH_SOCK };
+}
+
+/** The host's entry and its ssh settings, validated as the config schema validates them (the rest of the file may not plan yet). */
+function hostEntry(
+  values: Record<string, unknown>,
+  name: string,
+  stackFile: string,
+): { index: number; target: SshTarget; os: unknown } {
+  const hosts = values.hosts;
+  if (!Array.isArray(hosts))
+    throw new SettingProblem(
+      settingPath(["hosts"]),
+      `is not set in ${stackFile}; add the host there (name, ssh, os, hugepages1gPerNode) with topology: discover as a placeholder`,
+    );
+  const index = hosts.findIndex((h) => (h as { name?: unknown } | null)?.name === name);
+  if (index < 0) {
+    const names = hosts.map((h) => (h as { name?: unknown } | null)?.name).filter((n) => typeof n === "string");
+    throw new UsageProblem(
+      `"${name}" is not a host of ${stackFile}${names.length ? `: its hosts are ${names.join(", ")}` : ""}`,
+    );
+  }
+  const raw = hosts[index] as { ssh?: unknown; os?: unknown };
+  const parsed = stackConfigSchema.shape.hosts.element.shape.ssh.safeParse(raw.ssh);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new SettingProblem(
+      settingPath(["hosts", index, "ssh", ...issue.path]),
+      `${issue.message}; discover connects as these settings say, so fix them first`,
+    );
+  }
+  const s = parsed.data;
+  const hop = (t: typeof s | NonNullable<typeof s.proxy>) => ({
+    host: t.host,
+    port: t.port,
+    user: t.user,
+    ...(t.hostKey === undefined ? {} : { hostKey: t.hostKey }),
+  });
+  return { index, target: { ...hop(s), ...(s.proxy === undefined ? {} : { proxy: hop(s.proxy) }) }, os: raw.os };
+}
+
+/** An SSH or facts.sh failure, as the setting to look at and what to do. */
+function explain(e: unknown, index: number, target: SshTarget): SettingProblem {
+  const at = (key: string) => `${settingPath(["hosts", index, "ssh"])}.${key}`;
+  if (isSshError(e)) {
+    switch (e.kind) {
+      case "host-key":
+        return new SettingProblem(
+          at("hostKey"),
+          `${e.message}. To take the key the host presents now, remove hostKey from the stack file and run discover again; it shows the new key's fingerprint`,
+        );
+      case "auth":
+        return new SettingProblem(
+          at("user"),
+          `${e.message}; give --identity <private key file> or load the key into your SSH agent, for the user ${target.user}`,
+        );
+      case "unreachable":
+      case "timeout":
+        return new SettingProblem(at("host"), `${e.message}${target.proxy ? " (through the proxy in ssh.proxy)" : ""}`);
+      default:
+        return new SettingProblem(at("host"), e.message);
+    }
+  }
+  if (isDiscoverError(e)) return new SettingProblem(settingPath(["hosts", index]), e.message);
+  throw e;
+}
+
+function keyType(line: string): string {
+  const type = line.split(" ")[0];
+  return type === "ssh-ed25519" ? "ED25519" : type === "ssh-rsa" ? "RSA" : type.startsWith("ecdsa-") ? "ECDSA" : type;
+}
+
+function describeDiscovery(name: string, target: SshTarget, d: Discovery, pinned: boolean): void {
+  say(`Discovered ${name} (${target.user}@${target.host}:${target.port}${d.osFamily ? `, ${d.osFamily}` : ""}):`);
+  for (const n of d.declared.nodes) {
+    say(
+      `  NUMA node ${n.id}: CPUs ${n.cpus}, ${n.memoryMb} MiB${n.threadSiblings ? `, SMT thread groups ${n.threadSiblings.join(" ")}` : ", no SMT"}`,
+    );
+  }
+  say(`  host key: ${d.hostKey}`);
+  say(`  fingerprint: ${d.fingerprint} (${keyType(d.hostKey)})${pinned ? ", the key pinned in the stack file" : ""}`);
+  if (!pinned) {
+    say(
+      `  Check it out of band before you trust it: on the host's console, \`ssh-keygen -lf /etc/ssh/ssh_host_${keyType(d.hostKey).toLowerCase()}_key.pub\` must print the same fingerprint.`,
+    );
+  }
+}
+
+/** The stack decided with the discovered values: problems with what discover writes stop it; the others are only reported. */
+function planProblems(values: Record<string, unknown>, index: number, d: Discovery, projectDir: string) {
+  const next = structuredClone(values) as { hosts: Record<string, unknown>[] };
+  const host: Record<string, unknown> = { ...next.hosts[index], topology: d.declared };
+  host.ssh = { ...(host.ssh as object), hostKey: d.hostKey };
+  next.hosts[index] = host;
+  const decision = decideStack(next, projectDir);
+  const problems = decision.ok ? [] : decision.problems;
+  const mine = settingPath(["hosts", index, "topology"]);
+  const key = `${settingPath(["hosts", index, "ssh"])}.hostKey`;
+  const own = problems.filter((p) => p.path === mine || p.path.startsWith(`${mine}.`) || p.path === key);
+  return { own, others: problems.filter((p) => !own.includes(p)) };
+}
+
+function writeAtomically(file: string, text: string): void {
+  const tmp = join(dirname(file), `.${basename(file)}.discover-${process.pid}`);
+  writeFileSync(tmp, text, { mode: statSync(file).mode & 0o777 });
+  renameSync(tmp, file);
+}
+
+async function main(argv: string[]): Promise<number> {
+  const args = options(argv);
+  const projectDir = resolve(__dirname, "..");
+  const file = args.config ? resolve(args.config) : resolve(projectDir, `Pulumi.${args.stack}.yaml`);
+  const near = relative(process.cwd(), file);
+  const shown = near === "" || near.startsWith("..") ? file : near;
+  const raw = readStackConfig(projectDir, file);
+  if (!raw.usable) {
+    process.stderr.write(`${formatProblems(raw.problems)}\n`);
+    return 1;
+  }
+  const auth = sshAuth(args.identity);
+  const { index, target, os } = hostEntry(raw.values, args.host, shown);
+  const pinned = target.hostKey !== undefined;
+
+  let d: Discovery;
+  try {
+    d = await discoverHost(target, auth, { sudo: target.user !== "root" });
+  } catch (e) {
+    throw explain(e, index, target);
+  }
+  describeDiscovery(args.host, target, d, pinned);
+  if (target.proxy && target.proxy.hostKey === undefined) {
+    say(
+      `  Note: the proxy ${target.proxy.host} has no hostKey: its key was not checked. Pin it in ${settingPath(["hosts", index, "ssh"])}.proxy.hostKey.`,
+    );
+  }
+  if (d.osFamily !== "" && typeof os === "string" && os !== d.osFamily) {
+    say(
+      `  Warning: ${settingPath(["hosts", index, "os"])} is ${os}, but the host runs ${d.osFamily}; discover does not change it: fix it by hand.`,
+    );
+  }
+
+  const { own, others } = planProblems(raw.values, index, d, projectDir);
+  if (own.length) {
+    process.stderr.write(
+      `The discovered values are not a valid config for this host, so ${shown} is left as it is:\n${formatProblems(own)}\n`,
+    );
+    return 1;
+  }
+  const text = readFileSync(file, "utf8");
+  const edit = editStackFile(text, args.host, d);
+  if (!edit.ok) throw new SettingProblem(`${shown}: ${edit.path}`, edit.message);
+  say();
+  if (edit.changed.length === 0) {
+    say(`${shown} already declares this topology and host key: nothing to write.`);
+  } else {
+    process.stdout.write(unifiedDiff(text, edit.text, { before: shown, after: `${shown} (discovered)` }));
+    for (const n of edit.notes) say(`Note: ${n}`);
+    say();
+    if (args.yes) {
+      writeAtomically(file, edit.text);
+      say(`Wrote ${edit.changed.join(" and ")} to ${shown} (host key ${keyFingerprint(d.hostKey)}).`);
+    } else {
+      say(`Not written. Check the fingerprint and the diff, then write them with:`);
+      say(
+        `  npm run discover -- ${args.config ? `--config ${args.config}` : `--stack ${args.stack}`} --host ${args.host}${args.identity ? ` --identity ${args.identity}` : ""} --yes`,
+      );
+    }
+  }
+  if (others.length) {
+    say();
+    say(`With these values the stack still does not plan, for other reasons (\`npm run plan\` lists them too):`);
+    say(formatProblems(others));
+  }
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => (process.exitCode = code),
+  (e: unknown) => {
+    if (e instanceof UsageProblem) {
+      process.stderr.write(`${e.message}\n${USAGE}\n`);
+      process.exitCode = 2;
+    } else if (e instanceof SettingProblem) {
+      process.stderr.write(`${e.path}: ${e.message}\n`);
+      process.exitCode = 1;
+    } else {
+      throw e;
+    }
+  },
+);

@@ -1,0 +1,234 @@
+/**
+ * `npm run plan [-- --stack <name>] [--config <file>] [--json | --markdown | --format <f>] [--diff <other>]`:
+ * validates a stack's config as the program does before its first resource (decideStack: the
+ * plan, host prep, the image file and the guest setup) and prints its plan, offline (no cloud,
+ * no Pulumi CLI). With `--diff` it also compares the plan with another one: a stack config
+ * file, decided the same way, or a `--json` plan document (such as the base branch's, in CI).
+ * Exit 0 when valid, 1 with every problem listed when not, 2 on bad usage.
+ */
+import { readFileSync } from "node:fs";
+import { basename, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { decideStack } from "../lib/desired/decide";
+import type { StackPlan } from "../lib/plan/stack";
+import { diffPlans, formatPlanDiff, planFromDocument } from "../lib/render/plan-diff";
+import { renderPlanMarkdown, renderProblemsMarkdown } from "../lib/render/plan-markdown";
+import type { Problem } from "../lib/config/problems";
+import { formatProblems, formatWarnings } from "../lib/config/problems";
+import { renderPlan } from "../lib/render/plan-text";
+import { readStackConfig } from "../lib/config/stack-files";
+import type { ToolFormat } from "../lib/render/tool-formats";
+import { TOOL_FORMATS, renderForTool } from "../lib/render/tool-formats";
+import type { StackWarnings } from "../lib/config/warnings";
+
+const FORMATS = ["text", "json", "markdown", ...TOOL_FORMATS] as const;
+type Format = (typeof FORMATS)[number];
+
+const USAGE =
+  "usage: npm run plan -- [--stack <name>] [--config <Pulumi.<stack>.yaml>] [--format text|json|markdown|tripleo|kolla|osa|juju | --json | --markdown] [--diff <Pulumi.<other>.yaml | plan.json> [--diff-label <text>]] [--help]";
+
+const HELP = `${USAGE}
+
+Validates a stack's config offline, as \`pulumi preview\` does before its first resource, and prints its plan.
+
+  --stack <name>       the stack to plan: reads Pulumi.<name>.yaml beside Pulumi.yaml (default: dev)
+  --config <file>      read this stack file instead; the plan is labelled with the stack its name
+                       gives (Pulumi.prod.yaml -> prod) unless --stack names it
+  --format <f>         text (default), json, markdown (a PR comment), or the settings in the terms of
+                       the tool that owns nova.conf: tripleo (heat parameters, EDPM variables), kolla
+                       (per-host nova.conf overrides), osa (nova_nova_conf_overrides), juju (juju config)
+  --json, --markdown   the same as --format json / --format markdown
+  --diff <file>        also compare with another stack file or a --json plan document
+  --diff-label <text>  how the compared plan is named in the output (default: its file name)
+  -h, --help           this text
+
+Options go after \`--\` (npm run plan -- --json): without it npm takes them for itself.
+Exit status: 0 valid, 1 invalid (every problem listed), 2 bad usage.
+`;
+
+/** Options of this command that npm swallows when they come before \`--\` (it exports them as npm_config_<name>). */
+const NPM_SWALLOWED = ["json", "markdown", "format", "stack", "config", "diff", "diff-label", "help"] as const;
+
+/**
+ * \`npm run plan --json\` (no \`--\`) gives this program no argument: npm keeps \`--json\` and exports
+ * npm_config_json=true. The two boolean switches are honoured from there; an option with a value
+ * cannot be (npm sets it to "true" and passes the value on as a stray argument), so it is a usage
+ * error that names the fix.
+ */
+export function npmSwallowedOptions(
+  env: NodeJS.ProcessEnv,
+): { ok: true; json: boolean; markdown: boolean; help: boolean } | { ok: false; message: string } {
+  const got = (name: string) => env[`npm_config_${name.replace(/-/g, "_")}`];
+  if (env.npm_lifecycle_event !== "plan" && env.npm_lifecycle_event !== "verify")
+    return { ok: true, json: false, markdown: false, help: false };
+  const valued = NPM_SWALLOWED.filter((o) => !["json", "markdown", "help"].includes(o) && got(o) !== undefined);
+  if (valued.length > 0)
+    return {
+      ok: false,
+      message:
+        `npm took ${valued.map((o) => `--${o}`).join(", ")} for itself (npm_config_${valued[0].replace(/-/g, "_")}=${got(valued[0])}), so the value never reached the plan; ` +
+        `put \`--\` before the plan's options: npm run plan -- ${valued.map((o) => `--${o} <value>`).join(" ")}`,
+    };
+  return {
+    ok: true,
+    json: got("json") === "true",
+    markdown: got("markdown") === "true",
+    help: got("help") === "true",
+  };
+}
+
+/** The stack a config file belongs to, from its name (Pulumi.<stack>.yaml), for labelling the plan. */
+export function stackOfFile(file: string): string {
+  const m = /^Pulumi\.([A-Za-z0-9._-]+)\.ya?ml$/.exec(basename(file));
+  return m ? m[1] : basename(file);
+}
+
+/**
+ * The plan of a stack config file, or every problem with it: decided as the program decides it
+ * (decideStack), image file included, which is read relative to the project directory, as
+ * Pulumi runs the program there.
+ */
+function planFile(
+  projectDir: string,
+  file: string,
+): ({ plan: StackPlan; problems: [] } | { plan: null; problems: Problem[] }) & StackWarnings {
+  const raw = readStackConfig(projectDir, file);
+  if (!raw.usable) return { plan: null, problems: raw.problems, warnings: [], notes: [] };
+  const result = decideStack(raw.values, projectDir);
+  const { warnings, notes } = result;
+  const problems = [...raw.problems, ...(result.ok ? [] : result.problems)];
+  if (problems.length > 0 || !result.ok) return { plan: null, problems, warnings, notes };
+  return { plan: result.plan, problems: [], warnings, notes };
+}
+
+/** The other side of `--diff`: a `--json` plan document (.json) or a stack config file. */
+function otherPlan(
+  projectDir: string,
+  file: string,
+): { plan: StackPlan; problems: [] } | { plan: null; problems: Problem[] } {
+  if (!file.endsWith(".json")) return planFile(projectDir, file);
+  let doc: unknown;
+  try {
+    doc = JSON.parse(readFileSync(file, "utf8"));
+  } catch (e) {
+    return {
+      plan: null,
+      problems: [{ path: file, message: `cannot read the plan document: ${(e as Error).message.split("\n")[0]}` }],
+    };
+  }
+  const r = planFromDocument(doc, file);
+  return r.ok ? { plan: r.plan, problems: [] } : { plan: null, problems: r.problems };
+}
+
+export function main(argv: string[], env: NodeJS.ProcessEnv = process.env): number {
+  const fromNpm = npmSwallowedOptions(env);
+  if (!fromNpm.ok) {
+    process.stderr.write(`${fromNpm.message}\n${USAGE}\n`);
+    return 2;
+  }
+  let args;
+  try {
+    args = parseArgs({
+      args: argv,
+      options: {
+        stack: { type: "string" },
+        config: { type: "string" },
+        json: { type: "boolean", default: false },
+        markdown: { type: "boolean", default: false },
+        format: { type: "string" },
+        diff: { type: "string" },
+        "diff-label": { type: "string" },
+        help: { type: "boolean", short: "h", default: false },
+      },
+      strict: true,
+    }).values;
+  } catch (e) {
+    // A stray argument under npm is an option's value whose option npm kept for itself.
+    const npmHint =
+      env.npm_lifecycle_event === "plan" && /Unexpected argument/.test((e as Error).message)
+        ? "; npm keeps the options that come before `--` for itself and passes their values on: put `--` first (npm run plan -- --format kolla)"
+        : "";
+    process.stderr.write(`${(e as Error).message}${npmHint}\n${USAGE}\n`);
+    return 2;
+  }
+  if (args.help || fromNpm.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  const projectDir = resolve(__dirname, "..");
+  const stack = args.stack ?? (args.config ? stackOfFile(args.config) : "dev");
+  if (args.stack !== undefined && !/^[A-Za-z0-9._-]+$/.test(args.stack)) {
+    process.stderr.write(`--stack "${args.stack}" is not a stack name (letters, digits, '.', '_', '-')\n`);
+    return 2;
+  }
+  if (args.format !== undefined && !(FORMATS as readonly string[]).includes(args.format)) {
+    process.stderr.write(`--format "${args.format}" is not one of ${FORMATS.join(", ")}\n${USAGE}\n`);
+    return 2;
+  }
+  const chosen = [
+    args.format,
+    args.json || fromNpm.json ? "json" : undefined,
+    args.markdown || fromNpm.markdown ? "markdown" : undefined,
+  ].filter((f): f is string => f !== undefined);
+  if (new Set(chosen).size > 1) {
+    process.stderr.write(`${chosen.map((f) => `--format ${f}`).join(" and ")} exclude each other\n${USAGE}\n`);
+    return 2;
+  }
+  const format = (chosen[0] ?? "text") as Format;
+  const json = format === "json";
+  const markdown = format === "markdown";
+  if (args["diff-label"] !== undefined && args.diff === undefined) {
+    process.stderr.write(`--diff-label needs --diff\n${USAGE}\n`);
+    return 2;
+  }
+  if (args.diff !== undefined && (TOOL_FORMATS as readonly string[]).includes(format)) {
+    process.stderr.write(`--diff works with the text, json and markdown formats, not --format ${format}\n${USAGE}\n`);
+    return 2;
+  }
+  const file = args.config ? resolve(args.config) : resolve(projectDir, `Pulumi.${stack}.yaml`);
+  const { plan, problems, warnings, notes } = planFile(projectDir, file);
+  // Warnings go with every output: on stderr beside the text plan, in the JSON document and in the comment.
+  if (!json && !markdown) process.stderr.write(formatWarnings(warnings, notes));
+  if (plan === null) {
+    if (json) process.stdout.write(`${JSON.stringify({ stack, valid: false, problems, warnings, notes }, null, 2)}\n`);
+    else if (markdown) process.stdout.write(renderProblemsMarkdown(stack, problems, { warnings, notes }));
+    else process.stderr.write(`${formatProblems(problems)}\n`);
+    return 1;
+  }
+  if ((TOOL_FORMATS as readonly string[]).includes(format)) {
+    process.stdout.write(renderForTool(format as ToolFormat, stack, plan));
+    return 0;
+  }
+
+  let diff;
+  if (args.diff !== undefined) {
+    const otherFile = resolve(args.diff);
+    const other = otherPlan(projectDir, otherFile);
+    if (other.plan === null) {
+      process.stderr.write(
+        `the plan to compare with (--diff ${args.diff}) is not valid:\n${formatProblems(other.problems)}\n`,
+      );
+      return 1;
+    }
+    diff = {
+      label: args["diff-label"] ?? basename(otherFile),
+      before: other.plan,
+      changes: diffPlans(other.plan, plan),
+    };
+  }
+
+  if (json) {
+    process.stdout.write(
+      `${JSON.stringify({ stack, valid: true, ...plan, warnings, notes, ...(diff ? { changes: diff.changes } : {}) }, null, 2)}\n`,
+    );
+  } else if (markdown) {
+    process.stdout.write(renderPlanMarkdown(stack, plan, diff, { warnings, notes }));
+  } else if (diff) {
+    process.stdout.write(formatPlanDiff(diff.changes, diff.label));
+  } else {
+    process.stdout.write(renderPlan(stack, plan));
+  }
+  return 0;
+}
+
+if (require.main === module) process.exitCode = main(process.argv.slice(2));

@@ -1,0 +1,37 @@
+/**
+ * HostVerification: proves an RT host matches its plan (RT kernel, TuneD, command line,
+ * isolation, 1 GiB pages, nova.conf, IRQs, hwlatdetect) and fails `pulumi up` with the report
+ * when it does not. It runs again after each reboot of the host. Servers depend on it.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import type { HostPlan } from "../../lib/plan/host";
+import { bundledProvider } from "../../lib/providers/bundle";
+import { hostCheckProvider } from "../../lib/providers/host-check";
+import type { SshTarget } from "../../lib/transport/ssh";
+import type { HostVerifyOptions } from "../../lib/checks/collect";
+import { hostFactsTimeoutSeconds, scriptText } from "../../lib/checks/collect";
+import { VerificationResource } from "./verification-resource";
+
+export interface HostVerificationArgs {
+  hostName: string;
+  target: pulumi.Input<SshTarget>;
+  plan: pulumi.Input<HostPlan>;
+  hwlatdetect: pulumi.Input<HostVerifyOptions["hwlatdetect"]>;
+  /** The boot id the host runs after its prep: a new boot checks it again. */
+  bootId: pulumi.Input<string>;
+  /** Change it to re-run the checks with nothing else changed. */
+  verifyRevision?: pulumi.Input<string>;
+}
+
+export class HostVerification extends VerificationResource {
+  constructor(name: string, args: HostVerificationArgs, opts?: pulumi.CustomResourceOptions) {
+    const timeoutSeconds = pulumi.output(args.hwlatdetect).apply(hostFactsTimeoutSeconds);
+    const inputs = {
+      ...args,
+      timeoutSeconds,
+      script: scriptText("host-facts.sh"),
+      verifyRevision: args.verifyRevision ?? "",
+    };
+    super(bundledProvider("host-check", hostCheckProvider), name, inputs, opts, "HostVerification");
+  }
+}

@@ -1,0 +1,361 @@
+/**
+ * Runs the checks against real machines: collects facts with the scripts in hostprep/verify over
+ * a `RunScript` (SSH in production), then hands them to the pure checks in lib/checks. Used by
+ * the dynamic providers and by `npm run verify`.
+ *
+ * Each verification splits its results in two: `observed`, cheap facts that stay the same from
+ * run to run (what `pulumi refresh` re-reads), and `measured`, what a latency tool or a snapshot
+ * of counters found (run only when the checks are created or updated).
+ */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { DomainExpectation } from "./domain";
+import { checkDomain } from "./domain";
+import type { HostFacts } from "./host";
+import { checkHostRuntime, checkHostState, checkKernel } from "./host";
+import { checkCyclictest, parseCyclictest } from "./latency";
+import type { CheckResult } from "./result";
+import { excerpt, fail, verdict } from "./result";
+import { parseCpuList, sameSet } from "../plan/cpuset";
+import type { GuestPlan } from "../plan/stack";
+import type { HostPlan } from "../plan/host";
+import { bashStdinCommand } from "../transport/shell";
+import type { CommandResult, SshAuth, SshOptions, SshTarget } from "../transport/ssh";
+import { messageOf } from "../errors";
+import { isSshError, runSsh } from "../transport/ssh";
+
+export type VerifyScript = "host-facts.sh" | "domain-xml.sh" | "guest-latency.sh";
+
+/** Runs one of the hostprep/verify scripts somewhere and returns what it printed. */
+export type RunScript = (script: VerifyScript, args: string[], timeoutMs?: number) => Promise<CommandResult>;
+
+export const VERIFY_SCRIPTS: readonly VerifyScript[] = ["host-facts.sh", "domain-xml.sh", "guest-latency.sh"];
+
+export function scriptText(script: VerifyScript): string {
+  return readFileSync(join(__dirname, "..", "..", "hostprep", "verify", script), "utf8");
+}
+
+export type ScriptTexts = Partial<Record<VerifyScript, string>>;
+
+/** Every verify script's text, for callers that run them from this checkout (the CLI, tests). */
+export function allScriptTexts(): ScriptTexts {
+  return Object.fromEntries(VERIFY_SCRIPTS.map((s) => [s, scriptText(s)]));
+}
+
+/**
+ * Sends the script on stdin (`bash -s -- args`): nothing is copied to or left on the host.
+ * The texts are passed in, so a dynamic provider's serialized code reads no files.
+ */
+export function sshRunner(target: SshTarget, auth: SshAuth, texts: ScriptTexts, opts: SshOptions = {}): RunScript {
+  return (script, args, timeoutMs) => {
+    const stdin = texts[script];
+    if (stdin === undefined) return Promise.reject(new Error(`no text for the verify script ${script}`));
+    return runSsh(target, auth, bashStdinCommand(args), {
+      ...opts,
+      stdin,
+      ...(timeoutMs ? { commandTimeoutMs: timeoutMs } : {}),
+    });
+  };
+}
+
+/** Splits `=== name ===` sections; a missing `end` marker means the output was cut short. */
+export function parseSections(text: string): { sections: Map<string, string>; complete: boolean } {
+  const sections = new Map<string, string>();
+  let name: string | null = null;
+  let body: string[] = [];
+  for (const line of text.split("\n")) {
+    const m = /^=== ([a-z0-9-]+) ===$/.exec(line);
+    if (!m) {
+      if (name !== null) body.push(line);
+      continue;
+    }
+    if (name !== null) sections.set(name, body.join("\n").replace(/\n$/, ""));
+    name = m[1];
+    body = [];
+  }
+  return { sections, complete: name === "end" };
+}
+
+/** A failure of the collection itself, as a check result an operator can act on. */
+function collectionFailure(what: string, r: CommandResult): CheckResult {
+  return fail(
+    what,
+    "the script to exit 0",
+    `exit ${r.code ?? r.signal ?? "?"}: ${excerpt(r.stderr.trim() || r.stdout.trim(), 160)}`,
+    "read the error above; the script ran read-only and changed nothing",
+  );
+}
+
+/** SSH itself failed: the message says which host and why, worded for the operator. */
+function transportFailure(what: string, e: unknown): CheckResult {
+  const hint = isSshError(e)
+    ? `${e.kind}: fix SSH access to the host, then re-run`
+    : "re-run; if it persists, run the script by hand";
+  return fail(what, "facts collected over SSH", messageOf(e), hint);
+}
+
+async function collect(run: RunScript, script: VerifyScript, args: string[], what: string, timeoutMs?: number) {
+  let r: CommandResult;
+  try {
+    r = await run(script, args, timeoutMs);
+  } catch (e) {
+    return { failure: transportFailure(what, e) };
+  }
+  if (r.code !== 0) return { failure: collectionFailure(what, r) };
+  const { sections, complete } = parseSections(r.stdout);
+  if (!complete)
+    return {
+      failure: fail(
+        what,
+        "complete output",
+        "the output ends before its end marker",
+        "re-run; the connection or the script was cut off",
+      ),
+    };
+  return { sections };
+}
+
+export interface HostVerifyOptions {
+  hwlatdetect: { enabled: boolean; thresholdUs: number; durationSeconds: number };
+  /** Only what `pulumi refresh` may re-read: no hwlatdetect, no interrupt counters. */
+  observeOnly?: boolean;
+  /** How long host-facts.sh may take; by default hostFactsTimeoutSeconds of these options. */
+  timeoutSeconds?: number;
+}
+
+/** host-facts.sh may first wait up to 5 minutes for a fresh boot to finish, then runs hwlatdetect. */
+export function hostFactsTimeoutSeconds(hwlatdetect: HostVerifyOptions["hwlatdetect"]): number {
+  return 300 + 120 + (hwlatdetect.enabled ? hwlatdetect.durationSeconds : 0);
+}
+
+export interface Verification {
+  /** Facts that do not change from run to run while the machine does not. */
+  observed: CheckResult[];
+  /** What a latency tool or a counter snapshot found; empty when only observed. */
+  measured: CheckResult[];
+}
+
+export function allResults(v: Verification): CheckResult[] {
+  return [...v.observed, ...v.measured];
+}
+
+export function hostFactsArgs(plan: HostPlan, opts: HostVerifyOptions): string[] {
+  const h = opts.hwlatdetect;
+  const conf = plan.nova.owner?.configPath;
+  return [
+    ...(h.enabled && !opts.observeOnly
+      ? ["--hwlatdetect-seconds", String(h.durationSeconds), "--hwlatdetect-threshold-us", String(h.thresholdUs)]
+      : []),
+    // The file nova-compute reads, where a deployment tool owns it (nova.configPath).
+    ...(conf !== undefined ? ["--nova-conf", conf] : []),
+  ];
+}
+
+export async function verifyHost(run: RunScript, plan: HostPlan, opts: HostVerifyOptions): Promise<Verification> {
+  const args = hostFactsArgs(plan, opts);
+  const timeoutMs = (opts.timeoutSeconds ?? hostFactsTimeoutSeconds(opts.hwlatdetect)) * 1000;
+  const got = await collect(run, "host-facts.sh", args, "host facts", timeoutMs);
+  if (!got.sections) return { observed: [got.failure], measured: [] };
+  const s = got.sections;
+  const verifyText = s.get("tuned-verify") ?? "";
+  const exit = /^exit=(\d+)/.exec(verifyText);
+  const nohz = s.get("nohz-full") ?? "";
+  const facts: HostFacts = {
+    unameV: s.get("uname-v") ?? "",
+    tunedActive: s.get("tuned-active") ?? "",
+    tunedVerify: { exitCode: exit ? Number(exit[1]) : -1, output: verifyText.replace(/^exit=\d+\n?/, "") },
+    cmdline: s.get("cmdline") ?? "",
+    isolated: s.get("isolated") ?? "",
+    nohzFull: nohz === "<absent>" ? null : nohz,
+    hugepages1g: s.get("hugepages-1g") ?? "",
+    novaConf: s.get("nova-conf") ?? "",
+    interrupts: s.get("interrupts") ?? "",
+    ...(s.has("hwlatdetect") ? { hwlatdetect: s.get("hwlatdetect") } : {}),
+    lscpu: s.get("lscpu") ?? "",
+    nodeMeminfo: s.get("node-meminfo") ?? "",
+  };
+  const observed = checkHostState(facts, plan);
+  if (opts.observeOnly) return { observed, measured: [] };
+  return { observed, measured: checkHostRuntime(facts, plan, { hwlatThresholdUs: opts.hwlatdetect.thresholdUs }) };
+}
+
+/**
+ * Finds the instance on the candidate hosts (`virsh` exits 3 where it is not) and checks its
+ * domain XML against the expectation for that host.
+ */
+export async function verifyDomain(
+  serverId: string,
+  candidates: { name: string; run: RunScript; expectation: DomainExpectation }[],
+): Promise<{ host: string | null; results: CheckResult[] }> {
+  const misses: string[] = [];
+  for (const c of candidates) {
+    let r: CommandResult;
+    try {
+      r = await c.run("domain-xml.sh", [serverId]);
+    } catch (e) {
+      misses.push(`${c.name}: ${messageOf(e)}`);
+      continue;
+    }
+    if (r.code === 3) {
+      misses.push(`${c.name}: not there`);
+      continue;
+    }
+    if (r.code !== 0) return { host: c.name, results: [collectionFailure(`domain XML on ${c.name}`, r)] };
+    return { host: c.name, results: checkDomain(r.stdout, c.expectation) };
+  }
+  return {
+    host: null,
+    results: [
+      fail(
+        "instance found",
+        `libvirt domain ${serverId} on one of the RT hosts`,
+        misses.join("; ") || "no candidate host",
+        "check that the server is ACTIVE and which host runs it: openstack server show <id> -c OS-EXT-SRV-ATTR:host",
+      ),
+    ],
+  };
+}
+
+export interface GuestBudget {
+  durationSeconds: number;
+  maxUs: number;
+  meanUs: number;
+}
+
+function guestArgs(guest: GuestPlan): string[] {
+  return ["--rt-cpus", guest.realtimeVcpus, "--housekeeping-cpus", guest.housekeepingVcpus];
+}
+
+/** The guest's RT setup, from guest-latency.sh's report: RT kernel, TuneD profile, isolated_cores = the RT vCPUs. */
+function guestSetupChecks(s: Map<string, string>, guest: GuestPlan): CheckResult[] {
+  const variables = /^\s*isolated_cores\s*=\s*(\S+)\s*$/m.exec(s.get("tuned-variables") ?? "")?.[1] ?? "";
+  let isolatedOk = false;
+  try {
+    isolatedOk = variables !== "" && sameSet(parseCpuList(variables), parseCpuList(guest.tunedIsolatedCores));
+  } catch {
+    isolatedOk = false;
+  }
+  return [
+    checkKernel(s.get("uname-v") ?? ""),
+    verdict(
+      "guest TuneD profile",
+      /realtime-virtual-guest/.test(s.get("tuned-active") ?? ""),
+      "realtime-virtual-guest",
+      excerpt(s.get("tuned-active") ?? "", 80),
+      "activate it in the guest: tuned-adm profile realtime-virtual-guest (cloud-init does this on first boot)",
+    ),
+    verdict(
+      "guest isolated_cores",
+      isolatedOk,
+      guest.tunedIsolatedCores,
+      variables || "(not set)",
+      `set isolated_cores=${guest.tunedIsolatedCores} in /etc/tuned/realtime-virtual-guest-variables.conf: the RT vCPUs of the flavor's mask`,
+    ),
+  ];
+}
+
+const NOT_REALTIME = fail(
+  "guest RT vCPUs",
+  "a realtime flavor",
+  "the flavor has no RT vCPU",
+  "guest checks apply to realtime flavors only",
+);
+
+/** The guest's RT setup only, without measuring: what `pulumi refresh` re-reads. */
+export async function observeGuest(run: RunScript, guest: GuestPlan): Promise<Verification> {
+  if (guest.realtimeVcpus === "") return { observed: [NOT_REALTIME], measured: [] };
+  const got = await collect(run, "guest-latency.sh", [...guestArgs(guest), "--observe-only"], "guest facts");
+  return { observed: got.sections ? guestSetupChecks(got.sections, guest) : [got.failure], measured: [] };
+}
+
+export async function verifyGuest(run: RunScript, guest: GuestPlan, budget: GuestBudget): Promise<Verification> {
+  if (guest.realtimeVcpus === "") return { observed: [NOT_REALTIME], measured: [] };
+  const args = [...guestArgs(guest), "--seconds", String(budget.durationSeconds)];
+  const got = await collect(
+    run,
+    "guest-latency.sh",
+    args,
+    "guest latency run",
+    budget.durationSeconds * 1000 + 120_000,
+  );
+  if (!got.sections) return { observed: [got.failure], measured: [] };
+  const s = got.sections;
+  return {
+    observed: guestSetupChecks(s, guest),
+    measured: checkCyclictest(
+      parseCyclictest(s.get("cyclictest-json") ?? ""),
+      { maxUs: budget.maxUs, meanUs: budget.meanUs },
+      guest.realtimeVcpus,
+    ),
+  };
+}
+
+/** Where a booting guest is on its way to ready: SSH answers, cloud-init is done, the RT kernel runs. */
+export type GuestReadiness = { ready: true } | { ready: false; final: boolean; state: string };
+
+export async function guestReadiness(run: RunScript, guest: GuestPlan): Promise<GuestReadiness> {
+  let r: CommandResult;
+  try {
+    r = await run("guest-latency.sh", [...guestArgs(guest), "--observe-only"], 60_000);
+  } catch (e) {
+    // A wrong host key or refused credentials stay wrong however long one waits.
+    const final = isSshError(e) && (e.kind === "host-key" || e.kind === "auth");
+    return { ready: false, final, state: messageOf(e) };
+  }
+  if (r.code !== 0)
+    return {
+      ready: false,
+      final: false,
+      state: `guest-latency.sh exited ${r.code ?? r.signal}: ${excerpt(r.stderr, 120)}`,
+    };
+  const s = parseSections(r.stdout).sections;
+  const cloudInit = /^status:\s*(.+)$/m.exec(s.get("cloud-init") ?? "")?.[1].trim() ?? "unknown";
+  const kernel = (s.get("uname-v") ?? "").trim();
+  if (/error/.test(cloudInit)) {
+    return {
+      ready: false,
+      final: true,
+      state: `cloud-init failed (status: ${cloudInit}); the guest runs ${excerpt(kernel, 80)}. Read /var/log/cloud-init-output.log in the guest, or the console log (openstack console log show <server>)`,
+    };
+  }
+  if (cloudInit !== "done" && cloudInit !== "absent")
+    return { ready: false, final: false, state: `cloud-init ${cloudInit}` };
+  if (!checkKernel(kernel).ok)
+    return {
+      ready: false,
+      final: false,
+      state: `${cloudInit === "absent" ? "no cloud-init" : "cloud-init done"}, the guest still runs a non-RT kernel (${excerpt(kernel, 80)}): waiting for its reboot into the RT kernel`,
+    };
+  return { ready: true };
+}
+
+export interface WaitForGuestOptions {
+  /** Names the guest in messages, e.g. "rt-server (debian@203.0.113.7:22)". */
+  name: string;
+  timeoutMs: number;
+  intervalMs: number;
+  now: () => number;
+  sleep: (ms: number) => Promise<void>;
+  /** Told each new state while waiting, so a long wait shows where the guest is. */
+  progress: (message: string) => void;
+}
+
+/** Polls until the guest is ready; fails at once on what waiting cannot fix, or when the time is up. */
+export async function waitForGuest(run: RunScript, guest: GuestPlan, o: WaitForGuestOptions): Promise<void> {
+  const start = o.now();
+  let last = "";
+  for (;;) {
+    const r = await guestReadiness(run, guest);
+    if (r.ready) return;
+    if (r.final) throw new Error(`${o.name} is not ready: ${r.state}`);
+    const waited = o.now() - start;
+    if (r.state !== last) o.progress(`${o.name}: ${r.state} (${Math.round(waited / 1000)} s)`);
+    last = r.state;
+    if (waited >= o.timeoutMs) {
+      throw new Error(
+        `${o.name} was not ready within ${Math.round(o.timeoutMs / 1000)} s (latency.guest.readyTimeoutSeconds): ${r.state}`,
+      );
+    }
+    await o.sleep(Math.min(o.intervalMs, o.timeoutMs - waited));
+  }
+}

@@ -1,0 +1,39 @@
+/** A validation problem: the setting's path and a message that says what was found and what is allowed. */
+export interface Problem {
+  path: string;
+  message: string;
+}
+
+/** The problems without repeats: two checks may find the same one (same path, same message). */
+export function uniqueProblems(problems: readonly Problem[]): Problem[] {
+  const seen = new Set<string>();
+  return problems.filter((p) => {
+    const key = JSON.stringify([p.path, p.message]);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+export function formatProblems(problems: readonly Problem[]): string {
+  const n = problems.length;
+  const lines = problems.map((p) => `  - ${p.path}: ${p.message}`);
+  return [`${n} problem${n === 1 ? "" : "s"} in the stack config:`, ...lines].join("\n");
+}
+
+/** Renders a value for an error message: short, single-line, never a secret (callers never pass one). */
+export function show(value: unknown): string {
+  const text = typeof value === "string" ? JSON.stringify(value) : (JSON.stringify(value) ?? String(value));
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}
+
+/** Warnings and notes (lib/config/warnings.ts) for a terminal: loud warnings, one line per note; "" when there are none. */
+export function formatWarnings(warnings: readonly Problem[], notes: readonly Problem[]): string {
+  const lines: string[] = [];
+  if (warnings.length > 0) {
+    lines.push(`WARNING: ${warnings.length} warning${warnings.length === 1 ? "" : "s"} about the stack config:`);
+    lines.push(...warnings.map((w) => `  ! ${w.path}: ${w.message}`));
+  }
+  lines.push(...notes.map((n) => `note: ${n.path}: ${n.message}`));
+  return lines.length > 0 ? `${lines.join("\n")}\n` : "";
+}

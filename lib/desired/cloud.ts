@@ -1,0 +1,101 @@
+/**
+ * The decisions the cloud components (components/cloud/rt-cloud.ts) only carry out: where the image
+ * comes from and its checksum, the RT guest setup (lib/render/cloud-init.ts) and so the user data of
+ * each server, its availability zone, and the RT hosts it waits for. decideStack makes them
+ * before the first resource is registered; with them made, the components cannot fail on the
+ * input.
+ *
+ * Its only I/O is reading (hashing) a local image file.
+ */
+import type { GuestFamily } from "../render/cloud-init";
+import { cloudInitUserData, guestFamily, guestSetup, needsRtSetup } from "../render/cloud-init";
+import type { StackConfig } from "../config/schema";
+import type { ImageSource } from "./image-source";
+import { imageSource } from "./image-source";
+import type { StackPlan } from "../plan/stack";
+import { imageChoiceProblem, unknownFlavorProblem } from "../plan/stack";
+import type { Problem } from "../config/problems";
+
+/** Nova's `[DEFAULT] default_availability_zone`: the zone of hosts outside any zoned aggregate. */
+export const NOVA_DEFAULT_ZONE = "nova";
+
+/**
+ * The availability zone a server asks for: `zone:host` pins it to one host (Nova's forced-host
+ * syntax; the provider compares only the zone part afterwards), otherwise the aggregate's zone,
+ * or none, leaving the choice within the aggregate to the scheduler.
+ */
+export function serverAvailabilityZone(aggregateZone: string | undefined, host: string | null): string | undefined {
+  if (host !== null) return `${aggregateZone ?? NOVA_DEFAULT_ZONE}:${host}`;
+  return aggregateZone;
+}
+
+export interface ServerDecision {
+  name: string;
+  flavor: string;
+  host: string | null;
+  availabilityZone: string | undefined;
+  /** The RT hosts whose readiness the server waits for. */
+  waitsFor: string[];
+  floatingIpPool: string | undefined;
+  userData: string;
+}
+
+export interface CloudDecisions {
+  image: ImageSource;
+  servers: ServerDecision[];
+}
+
+export type CloudResult = { ok: true; cloud: CloudDecisions } | { ok: false; problems: Problem[] };
+
+/**
+ * Every cloud decision, or every problem in the way of one. `plan` may be partial (planConfig
+ * with problems): what the planner already reports is reported here in the same words, so that
+ * decideStack can list each problem once.
+ */
+export function decideCloud(config: StackConfig, plan: StackPlan, projectDir: string): CloudResult {
+  const problems: Problem[] = [];
+  let image: ImageSource | undefined;
+  const choice = imageChoiceProblem(config.image);
+  if (choice) {
+    problems.push(choice);
+  } else {
+    const source = imageSource(config.image, projectDir);
+    if (source.ok) image = source.source;
+    else problems.push(source.problem);
+  }
+
+  const flavors = new Map(plan.flavors.map((f) => [f.name, f]));
+  config.servers.forEach((s, i) => {
+    if (!flavors.has(s.flavor)) problems.push(unknownFlavorProblem(config, i));
+  });
+  const rtFlavors = [...new Set(config.servers.map((s) => s.flavor))].filter((name) => {
+    const flavor = flavors.get(name);
+    return flavor !== undefined && needsRtSetup(flavor, config.image);
+  });
+  let family: GuestFamily | undefined;
+  if (rtFlavors.length > 0) {
+    const g = guestFamily(config.image, rtFlavors);
+    if (g.ok) family = g.family;
+    else problems.push(g.problem);
+  }
+  if (image === undefined || problems.length > 0) return { ok: false, problems };
+
+  // Nova may put an unpinned server on any host it fits.
+  const userData = new Map<string, string>();
+  const servers = plan.servers.map((s, i): ServerDecision => {
+    const flavor = flavors.get(s.flavor)!;
+    if (!userData.has(flavor.name))
+      userData.set(flavor.name, cloudInitUserData(flavor, guestSetup(flavor, config.image, family)));
+    const hosts = new Set(s.pinnedHost !== null ? [s.pinnedHost] : s.candidates);
+    return {
+      name: s.name,
+      flavor: s.flavor,
+      host: s.pinnedHost,
+      availabilityZone: serverAvailabilityZone(config.aggregate.zone, s.pinnedHost),
+      waitsFor: config.hosts.map((h) => h.name).filter((h) => hosts.has(h)),
+      floatingIpPool: config.servers[i].floatingIpPool,
+      userData: userData.get(flavor.name)!,
+    };
+  });
+  return { ok: true, cloud: { image, servers } };
+}

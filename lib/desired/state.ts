@@ -1,0 +1,91 @@
+/**
+ * The desired state: config, plan and cloud decisions joined once, by name, into what each
+ * resource is made from. The program, `npm run verify` and the e2e run read it; none of them
+ * joins config and plan again, and only components turn it into resources.
+ */
+import type { GuestBudget, HostVerifyOptions } from "../checks/collect";
+import type { HostConfig, StackConfig } from "../config/schema";
+import type { HostPlan } from "../plan/host";
+import type { FlavorPlan, GuestPlan, ServerPlan, StackPlan } from "../plan/stack";
+import type { DomainCandidate } from "../providers/domain-check";
+import type { SshTarget } from "../transport/ssh";
+import { domainCandidates, latencyBudget, wantsGuestCheck } from "./check-targets";
+import type { CloudDecisions, ServerDecision } from "./cloud";
+import type { HostStep } from "./host-steps";
+import type { ImageSource } from "./image-source";
+
+export interface DesiredHost {
+  name: string;
+  config: HostConfig;
+  plan: HostPlan;
+  /** Host prep, in order: each step a hostprep script with its arguments and triggers. */
+  steps: HostStep[];
+  /** What the host check holds the host to; the boot id it checks comes from the reboot. */
+  check: { target: SshTarget; plan: HostPlan; hwlatdetect: HostVerifyOptions["hwlatdetect"] };
+}
+
+export interface DesiredServer {
+  name: string;
+  plan: ServerPlan;
+  flavor: FlavorPlan;
+  /** Zone, pinned host, user data and the RT hosts the server waits for. */
+  decision: ServerDecision;
+  /** The hosts Nova may place it on, each with the domain expected there. */
+  domainCheck: { candidates: DomainCandidate[] };
+  /** The latency check inside the guest: servers of realtime flavors, when switched on. */
+  guestCheck: { guest: GuestPlan; budget: GuestBudget; readyTimeoutSeconds: number } | null;
+}
+
+export interface DesiredState {
+  config: StackConfig;
+  plan: StackPlan;
+  image: ImageSource;
+  hosts: DesiredHost[];
+  servers: DesiredServer[];
+}
+
+/** `steps`: each planned host's prep steps, by host name (decideStack builds them, refusing bad values). */
+export function desiredState(
+  config: StackConfig,
+  plan: StackPlan,
+  cloud: CloudDecisions,
+  steps: ReadonlyMap<string, HostStep[]>,
+): DesiredState {
+  const hosts = plan.hosts.map((p): DesiredHost => {
+    const host = byName(config.hosts, p.name, "host");
+    return {
+      name: p.name,
+      config: host,
+      plan: p,
+      steps: steps.get(p.name) ?? missing("host steps", p.name),
+      check: { target: host.ssh, plan: p, hwlatdetect: config.latency.hwlatdetect },
+    };
+  });
+  const servers = plan.servers.map((s): DesiredServer => {
+    const flavor = byName(plan.flavors, s.flavor, "flavor");
+    return {
+      name: s.name,
+      plan: s,
+      flavor,
+      decision: byName(cloud.servers, s.name, "server decision"),
+      domainCheck: { candidates: domainCandidates(config, plan, s) },
+      guestCheck: wantsGuestCheck(config, flavor)
+        ? {
+            guest: flavor.guest,
+            budget: latencyBudget(config.latency.guest),
+            readyTimeoutSeconds: config.latency.guest.readyTimeoutSeconds,
+          }
+        : null,
+    };
+  });
+  return { config, plan, image: cloud.image, hosts, servers };
+}
+
+// decideStack builds the state only from a plan without problems, where every name resolves.
+function byName<T extends { name: string }>(items: readonly T[], name: string, what: string): T {
+  return items.find((i) => i.name === name) ?? missing(what, name);
+}
+
+function missing(what: string, name: string): never {
+  throw new Error(`desired state: no ${what} named "${name}" (the plan and the config disagree)`);
+}

@@ -1,0 +1,83 @@
+/** Human-readable rendering of a stack plan, as `npm run plan` prints it. */
+import type { StackPlan } from "../plan/stack";
+
+function table(rows: string[][]): string[] {
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+  return rows.map((r) =>
+    r
+      .map((cell, c) => cell.padEnd(widths[c]))
+      .join("  ")
+      .trimEnd(),
+  );
+}
+
+export function renderPlan(stack: string, plan: StackPlan): string {
+  const out: string[] = [`Plan of stack "${stack}"`, ""];
+  for (const host of plan.hosts) {
+    out.push(`Host ${host.name} (${host.os}, SMT ${host.smt ? "on" : "off"})`);
+    out.push(
+      ...table([
+        [
+          "  node",
+          "cpus",
+          "housekeeping",
+          "isolated",
+          "dedicated (guests)",
+          "shared (emulator)",
+          "1G pages",
+          "reserved",
+          "memory MiB",
+        ],
+        ...host.nodes.map((n) => [
+          `  ${n.id}`,
+          n.cpus,
+          n.housekeeping,
+          n.isolated || "-",
+          n.dedicated || "-",
+          n.shared || "-",
+          String(n.hugepages1g),
+          String(n.reservedHugepages1g),
+          String(n.memoryMb),
+        ]),
+      ]),
+    );
+    out.push(`  TuneD ${host.tuned.profile}: isolated_cores=${host.tuned.isolatedCores}`);
+    out.push(`  kernel arguments: ${host.kernel.args.join(" ") || "(none)"}`);
+    out.push(`  TuneD adds: ${host.kernel.tunedArgs.join(" ")}`);
+    out.push(
+      `  hugepages: ${host.hugepages.perNode.map((p) => `node${p.node}=${p.count}`).join(" ")} x 1 GiB, ` +
+        (host.hugepages.method === "cmdline"
+          ? "per-node counts on the kernel command line"
+          : "reserved at boot by a systemd unit (kernel < 5.16)"),
+    );
+    out.push(
+      `  nova-compute: [compute] cpu_dedicated_set=${host.nova.cpuDedicatedSet}` +
+        (host.nova.cpuSharedSet ? ` cpu_shared_set=${host.nova.cpuSharedSet}` : "") +
+        `; [DEFAULT] reserved_host_memory_mb=${host.nova.reservedHostMemoryMb}` +
+        (host.nova.reservedHugePages.length ? ` reserved_huge_pages=${host.nova.reservedHugePages.join(" ")}` : ""),
+      "",
+    );
+  }
+  for (const f of plan.flavors) {
+    out.push(`Flavor ${f.name}: ${f.vcpus} vCPU, ${f.ramMb} MiB, ${f.diskGb} GB${f.isPublic ? "" : ", private"}`);
+    for (const [k, v] of Object.entries(f.extraSpecs)) out.push(`  ${k}=${v}`);
+    out.push(
+      `  guest: RT vCPUs ${f.guest.realtimeVcpus || "none"}, housekeeping vCPUs ${f.guest.housekeepingVcpus || "none"}` +
+        (f.guest.realtimeVcpus ? `, TuneD realtime-virtual-guest isolated_cores=${f.guest.tunedIsolatedCores}` : ""),
+    );
+    // Each count is for a host that runs this flavor alone: flavors share a host's CPUs and pages, so counts of different flavors do not add up.
+    out.push("  fits at most, on a host running only this flavor (flavors share a host: do not add these up):");
+    for (const h of f.hosts)
+      out.push(
+        `    ${h.host}: ${h.capacity} instance${h.capacity === 1 ? "" : "s"}${h.reason ? ` (${h.reason})` : ""}`,
+      );
+    out.push("");
+  }
+  for (const s of plan.servers) {
+    const where = s.pinnedHost
+      ? `pinned to ${s.pinnedHost}`
+      : `can go to ${s.candidates.join(", ") || "no planned host yet"}`;
+    out.push(`Server ${s.name}: flavor ${s.flavor}, ${where}`);
+  }
+  return out.join("\n").trimEnd() + "\n";
+}

@@ -179,8 +179,8 @@ describe("the dev stack", () => {
       [
         ["openstack-rt:cloud:RtCloud", "openstack-rt", null],
         ["openstack-rt:aggregate:RtAggregate", "openstack-rt", "openstack-rt:cloud:RtCloud openstack-rt"],
-        ["openstack-rt:flavors:RtFlavor", "openstack-rt-rt1.small", "openstack-rt:cloud:RtCloud openstack-rt"],
-        ["openstack-rt:flavors:RtFlavor", "openstack-rt-pin1.medium", "openstack-rt:cloud:RtCloud openstack-rt"],
+        ["openstack-rt:flavor:RtFlavor", "openstack-rt-rt1.small", "openstack-rt:cloud:RtCloud openstack-rt"],
+        ["openstack-rt:flavor:RtFlavor", "openstack-rt-pin1.medium", "openstack-rt:cloud:RtCloud openstack-rt"],
         ["openstack-rt:image:RtImage", "openstack-rt", "openstack-rt:cloud:RtCloud openstack-rt"],
         ["openstack-rt:security-group:RtSecurityGroup", "openstack-rt", "openstack-rt:cloud:RtCloud openstack-rt"],
         ["openstack-rt:keypair:RtKeypair", "openstack-rt", "openstack-rt:cloud:RtCloud openstack-rt"],
@@ -189,8 +189,8 @@ describe("the dev stack", () => {
         [KEYPAIR, "openstack-rt-keypair", "openstack-rt:keypair:RtKeypair openstack-rt"],
         [AGG, "openstack-rt-aggregate", "openstack-rt:aggregate:RtAggregate openstack-rt"],
         [IMAGE, "openstack-rt-image", "openstack-rt:image:RtImage openstack-rt"],
-        [FLAVOR, "openstack-rt-rt1.small-flavor", "openstack-rt:flavors:RtFlavor openstack-rt-rt1.small"],
-        [FLAVOR, "openstack-rt-pin1.medium-flavor", "openstack-rt:flavors:RtFlavor openstack-rt-pin1.medium"],
+        [FLAVOR, "openstack-rt-rt1.small-flavor", "openstack-rt:flavor:RtFlavor openstack-rt-rt1.small"],
+        [FLAVOR, "openstack-rt-pin1.medium-flavor", "openstack-rt:flavor:RtFlavor openstack-rt-pin1.medium"],
         [RULE, "openstack-rt-icmp", "openstack-rt:security-group:RtSecurityGroup openstack-rt"],
         [RULE, "openstack-rt-ssh", "openstack-rt:security-group:RtSecurityGroup openstack-rt"],
         [
@@ -405,7 +405,7 @@ describe("the two-flavors stack (two flavors, three servers)", () => {
       [
         [
           "openstack-rt-rt2.private-access",
-          "openstack-rt:flavors:RtFlavor openstack-rt-rt2.private",
+          "openstack-rt:flavor:RtFlavor openstack-rt-rt2.private",
           { flavorId: "openstack-rt-rt2.private-flavor-id", tenantId: "project-of-the-credentials" },
         ],
       ],

@@ -24,7 +24,17 @@ export class RtFlavor extends pulumi.ComponentResource {
   readonly novaName: string;
 
   constructor(name: string, args: RtFlavorArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("openstack-rt:flavors:RtFlavor", name, {}, opts);
+    // The module was "flavors" until the type token took its file's name; the alias keeps the
+    // flavors (and, through it, their children) of existing stacks.
+    super(
+      "openstack-rt:flavor:RtFlavor",
+      name,
+      {},
+      {
+        ...opts,
+        aliases: [...(opts?.aliases ?? []), { type: "openstack-rt:flavors:RtFlavor" }],
+      },
+    );
     const p = args.plan;
     this.novaName = flavorRevisionName(p);
     this.flavor = new openstack.compute.Flavor(

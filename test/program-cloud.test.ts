@@ -174,9 +174,11 @@ describe("the dev stack", () => {
   it("registers exactly these resources, each under its component, with these inputs", async () => {
     const ev = await evaluate(devRaw());
     assertNoError(ev);
+    // As a set: registration order depends on when each resource's inputs (and aliases) resolve.
+    const sorted = (rows: unknown[][]) => rows.map((r) => JSON.stringify(r)).sort();
     assert.deepEqual(
-      ev.resources.map((r) => [r.type, r.name, r.parent]),
-      [
+      sorted(ev.resources.map((r) => [r.type, r.name, r.parent])),
+      sorted([
         ["openstack-rt:cloud:RtCloud", "openstack-rt", null],
         ["openstack-rt:aggregate:RtAggregate", "openstack-rt", "openstack-rt:cloud:RtCloud openstack-rt"],
         ["openstack-rt:flavor:RtFlavor", "openstack-rt-rt1.small", "openstack-rt:cloud:RtCloud openstack-rt"],
@@ -199,7 +201,7 @@ describe("the dev stack", () => {
           "openstack-rt:server:RtServer openstack-rt-rt-server",
         ],
         [INSTANCE, "openstack-rt-rt-server-instance", "openstack-rt:server:RtServer openstack-rt-rt-server"],
-      ],
+      ]),
     );
     assert.deepEqual(byName(ev, "openstack-rt-aggregate").inputs, {
       name: "realtime",

@@ -328,7 +328,7 @@ describe("the setup script, run against Debian's TuneD files", () => {
       assert.deepEqual(r.calls, [
         "dpkg --print-architecture",
         "apt-get update",
-        "apt-get install -y linux-image-rt-amd64 tuned tuna rt-tests",
+        "apt-get install -y linux-image-rt-amd64 tuned tuna rt-tests stress-ng",
         "systemctl enable --now tuned.service",
         "tuned-adm profile realtime-virtual-guest",
         "update-grub",
@@ -405,7 +405,7 @@ describe("the setup script, run against Debian's TuneD files", () => {
       assert.deepEqual(r.calls, [
         "uname -m",
         "subscription-manager repos --enable=rhel-9-for-x86_64-rt-rpms --enable=rhel-9-for-x86_64-nfv-rpms",
-        "dnf -y install kernel-rt tuned-profiles-realtime tuned-profiles-nfv-guest rt-tests",
+        "dnf -y install kernel-rt tuned-profiles-realtime tuned-profiles-nfv-guest rt-tests stress-ng",
         "systemctl enable --now tuned.service",
         "tuned-adm profile realtime-virtual-guest",
         "grubby --set-default /boot/vmlinuz-5.14.0-427.13.1.el9_4.x86_64+rt",
@@ -421,7 +421,7 @@ describe("the setup script, run against Debian's TuneD files", () => {
       assert.equal(r.status, 0, r.stderr);
       assert.ok(
         r.calls.includes(
-          "dnf -y --enablerepo=rt --enablerepo=nfv install kernel-rt tuned-profiles-realtime tuned-profiles-nfv-guest rt-tests",
+          "dnf -y --enablerepo=rt --enablerepo=nfv install kernel-rt tuned-profiles-realtime tuned-profiles-nfv-guest rt-tests stress-ng",
         ),
         r.calls.join("\n"),
       );

@@ -51,7 +51,7 @@ setup_debian() {
   arch=$(dpkg --print-architecture)
   export DEBIAN_FRONTEND=noninteractive
   apt-get update
-  apt-get install -y "linux-image-rt-$arch" tuned tuna rt-tests
+  apt-get install -y "linux-image-rt-$arch" tuned tuna rt-tests stress-ng
   set_isolated_cores
   # Read after /etc/default/grub and the image's own snippets: appends, never replaces.
   # TuneD's arguments (isolcpus, nohz_full, ...) reach GRUB as $tuned_params, which TuneD
@@ -94,7 +94,7 @@ setup_rhel() {
     done < <(dnf -q repolist --all)
     ((${#repos[@]})) || die "no rt repository is defined on this $id $version image"
   fi
-  dnf -y "${repos[@]}" install kernel-rt tuned-profiles-realtime tuned-profiles-nfv-guest rt-tests
+  dnf -y "${repos[@]}" install kernel-rt tuned-profiles-realtime tuned-profiles-nfv-guest rt-tests stress-ng
   set_isolated_cores
   activate_tuned
   kernel=$(printf '%s\n' "$ROOT"/boot/vmlinuz-*rt* | sort -V | tail -n 1)

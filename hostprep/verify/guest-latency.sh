@@ -6,7 +6,13 @@
 # for a ready guest read.
 #
 #   guest-latency.sh --rt-cpus <cpulist> --housekeeping-cpus <cpulist> [--seconds N | --observe-only]
+#
+# It runs as the image's login user (debian, cloud-user, ...): the tools live in sbin, which
+# that user's PATH lacks, and cyclictest needs root for SCHED_FIFO (the user's RLIMIT_RTPRIO is
+# 0). Cloud images give that user passwordless sudo.
 set -euo pipefail
+PATH=$PATH:/usr/local/sbin:/usr/sbin:/sbin
+as_root() { if ((EUID == 0)); then "$@"; else sudo -n "$@"; fi; }
 
 rt=''
 hk=''
@@ -38,7 +44,7 @@ count_cpus() {
 }
 
 section uname-v; uname -v
-section tuned-active; tuned-adm active 2>&1 || true
+section tuned-active; as_root tuned-adm active 2>&1 || true
 section tuned-variables; cat /etc/tuned/realtime-virtual-guest-variables.conf 2>/dev/null || true
 section cloud-init
 if command -v cloud-init >/dev/null; then cloud-init status 2>&1 || true; else echo 'status: absent'; fi
@@ -51,9 +57,9 @@ for tool in cyclictest stress-ng; do
 done
 result=$(mktemp)
 trap 'rm -f -- "$result"; kill "${stress_pid:-}" 2>/dev/null || true' EXIT
-stress-ng --cpu "$(count_cpus "$hk")" --taskset "$hk" --timeout "$((seconds + 5))s" >/dev/null 2>&1 &
+as_root stress-ng --cpu "$(count_cpus "$hk")" --taskset "$hk" --timeout "$((seconds + 5))s" >/dev/null 2>&1 &
 stress_pid=$!
-cyclictest -m -q -p95 --policy=fifo -D "$seconds" -h60 -i 200 \
+as_root cyclictest -m -q -p95 --policy=fifo -D "$seconds" -h60 -i 200 \
   -t "$(count_cpus "$rt")" -a "$rt" --mainaffinity "$hk" --json="$result" >/dev/null
 section cyclictest-json; cat -- "$result"
 section end

@@ -12,7 +12,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { planForVm } from "./harness";
-import { hostSteps } from "../../lib/host-steps";
 import { startMirrorProxy } from "./mirror-proxy";
 import type { MirrorProxy } from "./mirror-proxy";
 import { mirrorSources, parseDeb822, parseOneLine } from "./sources";
@@ -209,8 +208,27 @@ describe("the e2e VM and its plan", () => {
     assert.match(args, /snapshot=on/);
   });
 
+  it("qemu for the RT guest: the flavor's vCPUs and memory in one node, 1 GiB pages backing it only when given", () => {
+    const o = {
+      disk: "/d.raw",
+      snapshot: true,
+      serialLog: "/s.log",
+      accel: { kind: "tcg" as const, args: ["-accel", "tcg", "-cpu", "max,+pdpe1gb"], note: "" },
+      shape: { name: "openstack-rt-e2e-rt-server", nodes: 1, cpusPerNode: 4, memoryPerNodeMb: 4096 },
+      extraArgs: ["-fw_cfg", "name=opt/openstack-rt/apt-proxy,string=http://10.0.2.2:3128"],
+    };
+    const args = qemuArgs(o, 2222).join(" ");
+    assert.match(args, /-machine pc -accel tcg -cpu max,\+pdpe1gb -smp 4,sockets=1,cores=4,threads=1 -m 4096M/);
+    assert.match(args, /memory-backend-ram,id=mem0,size=4096M -numa node,nodeid=0,cpus=0-3,memdev=mem0/);
+    assert.match(args, / -fw_cfg name=opt\/openstack-rt\/apt-proxy,string=http:\/\/10\.0\.2\.2:3128$/);
+    const huge = qemuArgs({ ...o, shape: { ...o.shape, hugePath: "/dev/hugepages1G" } }, 2222).join(" ");
+    assert.match(huge, /memory-backend-file,id=mem0,size=4096M,mem-path=\/dev\/hugepages1G,prealloc=on/);
+  });
+
   it("the e2e stack plans one Debian 12 host whose steps carry the VM's plan", () => {
-    const { plan, host } = planForVm({
+    const {
+      desired: { plan, config: host, steps },
+    } = planForVm({
       host: "127.0.0.1",
       port: 2222,
       user: "root",
@@ -220,7 +238,6 @@ describe("the e2e VM and its plan", () => {
     assert.equal(plan.isolated, "1,3");
     assert.deepEqual(plan.kernel.args, ["default_hugepagesz=1G", "hugepagesz=1G", "hugepages=0:1,1:1"]);
     assert.equal(host.ssh.port, 2222);
-    const steps = hostSteps(plan, host);
     assert.deepEqual(
       steps.map((s) => s.id),
       ["facts", "packages", "tuned", "kernel-args", "nova-compute", "reboot"],

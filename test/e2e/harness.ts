@@ -1,7 +1,7 @@
 /**
  * The e2e harness: a Debian 12 VM, the plan of test/e2e/Pulumi.e2e.yaml for it, and the
  * project's own host-prep steps run against it over SSH. Nothing here decides what a step
- * does: the step list is `hostSteps(plan, host)` (the list the ComputeHost component turns into
+ * does: the step list is the desired state's (the list the ComputeHost component turns into
  * remote.Commands), each step sends `bundleScript(step.script)` on stdin with
  * `remoteCommand(step)` as the command. The reboot wait and the host checks run on the engine's
  * path: the program is loaded by Pulumi's own runner with this stack, and the `__provider` text
@@ -11,18 +11,19 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { CheckResult } from "../../lib/checks/result";
-import type { HostConfig, StackConfig } from "../../lib/config";
-import type { HostStep } from "../../lib/host-steps";
-import { bundleScript, hostSteps, remoteCommand } from "../../lib/host-steps";
-import type { DeclaredTopology } from "../../lib/discover";
-import { discoverHost } from "../../lib/discover";
-import { planStack } from "../../lib/plan";
-import type { HostPlan } from "../../lib/plan-host";
-import { formatProblems } from "../../lib/problems";
-import { parseRebootReport } from "../../lib/reboot-wait";
-import type { SshAuth, SshTarget } from "../../lib/ssh";
-import { runSsh } from "../../lib/ssh";
-import { readStackConfig } from "../../lib/stack-files";
+import type { HostConfig, StackConfig } from "../../lib/config/schema";
+import type { HostStep } from "../../lib/desired/host-steps";
+import { bundleScript, remoteCommand } from "../../lib/desired/host-steps";
+import { decideStack } from "../../lib/desired/decide";
+import type { DesiredHost } from "../../lib/desired/state";
+import type { DeclaredTopology } from "../../lib/config/discover";
+import { discoverHost } from "../../lib/config/discover";
+import type { HostPlan } from "../../lib/plan/host";
+import { formatProblems } from "../../lib/config/problems";
+import { parseRebootReport } from "../../lib/transport/boot-id";
+import type { SshAuth, SshTarget } from "../../lib/transport/ssh";
+import { runSsh } from "../../lib/transport/ssh";
+import { readStackConfig } from "../../lib/config/stack-files";
 import type { RegisteredResource } from "../support/pulumi-program";
 import { isDynamic, loadProgram } from "../support/pulumi-program";
 import type { Props, ProviderHost } from "../support/provider-host";
@@ -85,14 +86,14 @@ function valuesForVm(target: SshTarget, topology?: DeclaredTopology): Record<str
   return values;
 }
 
-/** The e2e stack planned for a VM: its one host's plan and config, and the stack's settings. */
+/** The e2e stack decided for a VM (lib/desired/decide.ts): its one host as the desired state has it. */
 export function planForVm(
   target: SshTarget,
   topology?: DeclaredTopology,
-): { plan: HostPlan; host: HostConfig; config: StackConfig } {
-  const result = planStack(valuesForVm(target, topology));
+): { desired: DesiredHost; config: StackConfig } {
+  const result = decideStack(valuesForVm(target, topology), PROJECT_DIR);
   if (!result.ok) throw new Error(`${STACK_FILE}:\n${formatProblems(result.problems)}`);
-  return { plan: result.plan.hosts[0], host: result.config.hosts[0], config: result.config };
+  return { desired: result.desired.hosts[0], config: result.config };
 }
 
 /** The engine's side of the host's dynamic resources: Pulumi's provider host and what the program registered. */
@@ -174,8 +175,8 @@ export async function startEnv(phases: Phases): Promise<Env> {
     say(
       `discovered: ${discovered.declared.nodes.map((n) => `node ${n.id}: CPUs ${n.cpus}, ${n.memoryMb} MiB`).join("; ")}; host key ${discovered.fingerprint}`,
     );
-    const { plan, host, config } = planForVm(target, discovered.declared);
-    const steps = hostSteps(plan, host);
+    const { desired, config } = planForVm(target, discovered.declared);
+    const { plan, config: host, steps } = desired;
     say(
       `plan: ${plan.name}: isolated ${plan.isolated}, kernel args ${plan.kernel.args.join(" ")}; steps ${steps.map((s) => s.id).join(", ")}`,
     );

@@ -12,8 +12,11 @@
  * check nova-compute runs at start, so the nova-compute step's restart fails where the real
  * service would refuse to start.
  *
- * The image is cached under .cache/e2e, keyed by a hash of its inputs (this file, the mirror
- * entries, the keyrings they name), with a throwaway SSH host key and client key of its own.
+ * The image is cached under .cache/e2e, keyed by a hash of its inputs (this file, the image's
+ * spec, the mirror entries, the keyrings they name), with a throwaway SSH host key and client
+ * key of its own. The steps are shared by every image the e2e run boots; what differs (packages,
+ * files, the last touches of the first boot) is an ImageSpec: HOST_IMAGE here, the RT guest's
+ * in guest-image.ts.
  */
 import { spawn } from "node:child_process";
 import { createHash, randomUUID } from "node:crypto";
@@ -29,7 +32,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import { join, resolve } from "node:path";
-import { runSsh } from "../../lib/ssh";
+import { runSsh } from "../../lib/transport/ssh";
 import type { MirrorProxy } from "./mirror-proxy";
 import type { Accel } from "./vm";
 import { chooseAccel, shutdownVm, startVm, waitForSsh } from "./vm";
@@ -42,7 +45,7 @@ export const CACHE_DIR = join(PROJECT_DIR, ".cache", "e2e");
 /** The name the VM's host has, as in the e2e stack config. */
 export const VM_HOSTNAME = "compute-rt-e2e";
 
-const PACKAGES = [
+const HOST_PACKAGES = [
   "systemd-sysv",
   "udev",
   "linux-image-amd64",
@@ -58,6 +61,25 @@ const PACKAGES = [
 ];
 const DISK_SIZE_MB = 6144;
 const PARTITION_START_MB = 1;
+
+export type ImageFiles = Record<string, { mode: number; text: string }>;
+
+/** What one e2e image is made of, beyond what every e2e image shares. */
+export interface ImageSpec {
+  /** Names the image in messages and its cache directory (`<name>-<key>`). */
+  name: string;
+  packages: string[];
+  /** Files on top of the packages (the shared ones too can be replaced here). */
+  files: (rootUuid: string) => ImageFiles;
+  /** GRUB_CMDLINE_LINUX_DEFAULT of the image. */
+  cmdline: string;
+  /** More of mmdebstrap's customize hook (`$1` is the root directory), after the shared part. */
+  customize: string;
+  /** Kernel arguments added for the first boot only (it boots straight into the kernel). */
+  firstBootArgs: string;
+  /** Run as root at the end of the first boot, before it powers off. */
+  firstBoot: string;
+}
 
 export interface Image {
   dir: string;
@@ -113,21 +135,15 @@ function sh(script: string): string {
   return `set -eu\n${script}`;
 }
 
-/** The files the image gets on top of the packages, written by mmdebstrap's customize hooks. */
-function overlayFiles(rootUuid: string): Record<string, { mode: number; text: string }> {
+/** The files every e2e image gets on top of the packages, written by mmdebstrap's customize hook. */
+function commonFiles(rootUuid: string): ImageFiles {
   return {
-    "/etc/hostname": { mode: 0o644, text: `${VM_HOSTNAME}\n` },
-    "/etc/hosts": { mode: 0o644, text: `127.0.0.1 localhost\n127.0.1.1 ${VM_HOSTNAME}\n` },
     "/etc/fstab": { mode: 0o644, text: `UUID=${rootUuid} / ext4 errors=remount-ro 0 1\n` },
     // DHCP on qemu's user network; neither its DNS server nor a time server is used: the guest
     // talks to nothing but the mirror proxy on 10.0.2.2.
     "/etc/systemd/network/20-e2e.network": {
       mode: 0o644,
       text: "[Match]\nName=en* eth*\n\n[Network]\nDHCP=ipv4\nLinkLocalAddressing=no\nIPv6AcceptRA=no\n\n[DHCPv4]\nUseDNS=no\nUseNTP=no\nUseDomains=no\n",
-    },
-    "/etc/ssh/sshd_config.d/50-e2e.conf": {
-      mode: 0o644,
-      text: "HostKey /etc/ssh/ssh_host_ed25519_key\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nUseDNS no\n",
     },
     // A short menu on the serial console too. The kernel's console is set in /etc/default/grub
     // itself (customize hook): a drop-in here that set GRUB_CMDLINE_LINUX_DEFAULT would be
@@ -144,6 +160,18 @@ function overlayFiles(rootUuid: string): Record<string, { mode: number; text: st
     "/etc/apt/apt.conf.d/90e2e-pipeline": {
       mode: 0o644,
       text: 'Acquire::http::Pipeline-Depth "0";\nAcquire::Retries "0";\n',
+    },
+  };
+}
+
+/** The compute host's own files: its name, sshd with the image's host key, the nova-compute stand-in. */
+function hostFiles(): ImageFiles {
+  return {
+    "/etc/hostname": { mode: 0o644, text: `${VM_HOSTNAME}\n` },
+    "/etc/hosts": { mode: 0o644, text: `127.0.0.1 localhost\n127.0.1.1 ${VM_HOSTNAME}\n` },
+    "/etc/ssh/sshd_config.d/50-e2e.conf": {
+      mode: 0o644,
+      text: "HostKey /etc/ssh/ssh_host_ed25519_key\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nUseDNS no\n",
     },
     "/usr/local/sbin/nova-compute-standin": {
       mode: 0o755,
@@ -173,9 +201,32 @@ print("cpu_dedicated_set=%s cpu_shared_set=%s reserved_host_memory_mb=%s reserve
   };
 }
 
-export function imageKey(sources: MirrorSources): string {
+/**
+ * The compute host: what a plain compute host has before openstack-rt prepares it (see the top
+ * of this file). nokaslr: node 0 has 2.5 GiB, so one 1 GiB-aligned gigabyte ([1, 2) GiB) that
+ * can be free for its boot-time 1 GiB page. One run in two ended with node 0 at 0 pages and
+ * node 1 at 2 (Linux 6.1 falls back to another node without a word); a kernel image placed at
+ * random (KASLR) in that gigabyte is the likely cause, so it stays put here.
+ */
+export const HOST_IMAGE: ImageSpec = {
+  name: "image",
+  packages: HOST_PACKAGES,
+  files: hostFiles,
+  cmdline: "console=ttyS0,115200n8 nokaslr",
+  customize: `
+    chroot "$1" systemctl enable ssh.service
+    # MODULES=dep (set on the first boot, where the VM's own devices are known): the RT
+    # kernel's initramfs holds the modules this VM needs, not every driver, which makes the
+    # packages step's update-initramfs faster.
+  `,
+  firstBootArgs: "",
+  firstBoot: "echo MODULES=dep > /etc/initramfs-tools/conf.d/e2e-modules.conf\n",
+};
+
+export function imageKey(sources: MirrorSources, spec: ImageSpec = HOST_IMAGE): string {
   const h = createHash("sha256");
   h.update(readFileSync(__filename));
+  h.update(JSON.stringify({ ...spec, files: spec.files("ROOT-UUID") }));
   h.update(sources.deb822);
   for (const k of sources.extraKeyrings) h.update(readFileSync(k));
   return h.digest("hex").slice(0, 16);
@@ -190,9 +241,11 @@ export async function ensureImage(
   sources: MirrorSources,
   proxy: MirrorProxy,
   say: (line: string) => void,
+  spec: ImageSpec = HOST_IMAGE,
 ): Promise<{ image: Image; accel: Accel }> {
-  const key = imageKey(sources);
-  const dir = join(CACHE_DIR, `image-${key}`);
+  const key = imageKey(sources, spec);
+  const dir = join(CACHE_DIR, `${spec.name}-${key}`);
+  const what = spec.name;
   const load = (buildMs: number, cached: boolean): Image => {
     const meta = JSON.parse(readFileSync(join(dir, "image.json"), "utf8")) as { rootUuid: string };
     return {
@@ -207,7 +260,7 @@ export async function ensureImage(
     };
   };
   if (existsSync(join(dir, "image.json"))) {
-    say(`image: cached ${dir}`);
+    say(`${what}: cached ${dir}`);
     const image = load(0, true);
     return { image, accel: await chooseAccel(image.kernel, dir) };
   }
@@ -219,18 +272,18 @@ export async function ensureImage(
   mkdirSync(CACHE_DIR, { recursive: true });
   // A build that died left its directory (and its log) behind; the next build clears it.
   for (const old of readdirSync(CACHE_DIR))
-    if (old.startsWith("build-")) rmSync(join(CACHE_DIR, old), { recursive: true, force: true });
-  const work = join(CACHE_DIR, `build-${key}-${process.pid}`);
+    if (old.startsWith(`build-${spec.name}-`)) rmSync(join(CACHE_DIR, old), { recursive: true, force: true });
+  const work = join(CACHE_DIR, `build-${spec.name}-${key}-${process.pid}`);
   mkdirSync(work, { recursive: true });
   const log = join(work, "build.log");
   const root = join(work, "root");
   const rootUuid = randomUUID();
   try {
-    say(`image: building ${dir} (log: ${log})`);
+    say(`${what}: building ${dir} (log: ${log})`);
     await keygen(join(work, "id_ed25519"), "openstack-rt-e2e-client", log);
     await keygen(join(work, "ssh_host_ed25519_key"), "openstack-rt-e2e-vm", log);
     const overlay = join(work, "overlay");
-    for (const [path, f] of Object.entries(overlayFiles(rootUuid))) {
+    for (const [path, f] of Object.entries({ ...commonFiles(rootUuid), ...spec.files(rootUuid) })) {
       mkdirSync(join(overlay, path, ".."), { recursive: true });
       writeFileSync(join(overlay, path), f.text, { mode: f.mode });
     }
@@ -246,13 +299,9 @@ export async function ensureImage(
         install -m 644 ${q(join(work, "ssh_host_ed25519_key.pub"))} "$1"/etc/ssh/ssh_host_ed25519_key.pub
         install -d -m 700 "$1"/root/.ssh
         install -m 600 ${q(join(work, "id_ed25519.pub"))} "$1"/root/.ssh/authorized_keys
-        # nokaslr: node 0 has 2.5 GiB, so one 1 GiB-aligned gigabyte ([1, 2) GiB) that can be
-        # free for its boot-time 1 GiB page. One run in two ended with node 0 at 0 pages and
-        # node 1 at 2 (Linux 6.1 falls back to another node without a word); a kernel image
-        # placed at random (KASLR) in that gigabyte is the likely cause, so it stays put here.
-        sed -i 's/^GRUB_CMDLINE_LINUX_DEFAULT=.*/GRUB_CMDLINE_LINUX_DEFAULT="console=ttyS0,115200n8 nokaslr"/' "$1"/etc/default/grub
-        grep -q '^GRUB_CMDLINE_LINUX_DEFAULT="console=ttyS0,115200n8 nokaslr"$' "$1"/etc/default/grub
-        chroot "$1" systemctl enable systemd-networkd.service ssh.service
+        sed -i 's/^GRUB_CMDLINE_LINUX_DEFAULT=.*/GRUB_CMDLINE_LINUX_DEFAULT="${spec.cmdline}"/' "$1"/etc/default/grub
+        grep -q '^GRUB_CMDLINE_LINUX_DEFAULT="${spec.cmdline}"$' "$1"/etc/default/grub
+        chroot "$1" systemctl enable systemd-networkd.service
         echo 'grub-pc grub-pc/install_devices multiselect /dev/vda' | chroot "$1" debconf-set-selections
         # Nothing runs on its own during a test: no apt timers (they would hold dpkg's lock
         # while the packages step runs), no scrubbing; no DNS server (mmdebstrap copied this
@@ -266,16 +315,17 @@ export async function ensureImage(
         rm -f "$1"/etc/machine-id "$1"/var/lib/dbus/machine-id
         : > "$1"/etc/machine-id
         rm -rf "$1"/var/cache/apt/archives/*.deb "$1"/var/lib/apt/lists/*_Packages "$1"/var/lib/apt/lists/*_Translation-*
+        ${spec.customize}
       `)}`,
     ];
-    say(`image: mmdebstrap ${SUITE} with ${PACKAGES.join(" ")}`);
+    say(`${what}: mmdebstrap ${SUITE} with ${spec.packages.join(" ")}`);
     await run(
       "mmdebstrap",
       [
         "--mode=root",
         "--variant=apt",
         "--format=directory",
-        `--include=${PACKAGES.join(",")}`,
+        `--include=${spec.packages.join(",")}`,
         // Through the harness's proxy: its .deb cache then serves the next build and the VM.
         `--aptopt=Acquire::http::Proxy "http://127.0.0.1:${proxy.port}"`,
         // No manuals, docs or translations: less for dpkg to unpack under emulation.
@@ -300,7 +350,7 @@ export async function ensureImage(
     copyFileSync(join(root, "boot", `vmlinuz-${release}`), join(boot, "vmlinuz"));
     copyFileSync(join(root, "boot", `initrd.img-${release}`), join(boot, "initrd.img"));
 
-    say("image: ext4 file system from the root directory at the first partition");
+    say(`${what}: ext4 file system from the root directory at the first partition`);
     const disk = join(work, "disk.raw");
     await run("truncate", ["-s", `${DISK_SIZE_MB}M`, disk], { log });
     await run("sfdisk", ["--quiet", disk], {
@@ -328,8 +378,8 @@ export async function ensureImage(
     rmSync(root, { recursive: true, force: true });
 
     const accel = await chooseAccel(join(boot, "vmlinuz"), work);
-    if (accel.note) say(`image: ${accel.note}`);
-    say(`image: first boot (${accel.kind}; kernel from the image, no bootloader yet) to install GRUB`);
+    if (accel.note) say(`${what}: ${accel.note}`);
+    say(`${what}: first boot (${accel.kind}; kernel from the image, no bootloader yet) to install GRUB`);
     const vm = await startVm({
       disk,
       snapshot: false,
@@ -338,7 +388,7 @@ export async function ensureImage(
       kernel: {
         kernel: join(boot, "vmlinuz"),
         initrd: join(boot, "initrd.img"),
-        append: `root=UUID=${rootUuid} ro console=ttyS0,115200n8`,
+        append: `root=UUID=${rootUuid} ro console=ttyS0,115200n8${spec.firstBootArgs ? ` ${spec.firstBootArgs}` : ""}`,
       },
     });
     const target = {
@@ -350,15 +400,13 @@ export async function ensureImage(
     const auth = { privateKey: readFileSync(join(work, "id_ed25519"), "utf8") };
     try {
       await waitForSsh(vm, target, auth, accel.kind === "kvm" ? 300_000 : 1_200_000);
-      // MODULES=dep: the RT kernel's initramfs holds the modules this VM needs, not every
-      // driver, which makes the packages step's update-initramfs faster.
       const r = await runSsh(target, auth, "bash -s", {
         stdin: sh(`
           grub-install --target=i386-pc /dev/vda
           update-grub
-          echo MODULES=dep > /etc/initramfs-tools/conf.d/e2e-modules.conf
           test -s /boot/grub/grub.cfg
           fstrim -v / || true
+          ${spec.firstBoot}
         `),
         commandTimeoutMs: 15 * 60_000,
         retries: 0,
@@ -375,21 +423,21 @@ export async function ensureImage(
     }
     writeFileSync(
       join(work, "image.json"),
-      `${JSON.stringify({ rootUuid, suite: SUITE, packages: PACKAGES, builtAt: new Date().toISOString() }, null, 2)}\n`,
+      `${JSON.stringify({ rootUuid, suite: SUITE, packages: spec.packages, builtAt: new Date().toISOString() }, null, 2)}\n`,
     );
     rmSync(overlay, { recursive: true, force: true });
     rmSync(join(work, "ssh_host_ed25519_key"), { force: true });
     // Older images (other inputs) go: each holds a few GB.
     for (const old of readdirSync(CACHE_DIR))
-      if (old.startsWith("image-") && old !== `image-${key}`)
+      if (old.startsWith(`${spec.name}-`) && old !== `${spec.name}-${key}`)
         rmSync(join(CACHE_DIR, old), { recursive: true, force: true });
     renameSync(work, dir);
   } catch (e) {
     rmSync(root, { recursive: true, force: true });
-    throw new Error(`building the e2e image failed (log: ${log}): ${(e as Error).message}`);
+    throw new Error(`building the e2e ${what} failed (log: ${log}): ${(e as Error).message}`);
   }
   const buildMs = Date.now() - started;
-  say(`image: built in ${Math.round(buildMs / 1000)} s`);
+  say(`${what}: built in ${Math.round(buildMs / 1000)} s`);
   const image = load(buildMs, false);
   return { image, accel: await chooseAccel(image.kernel, dir) };
 }

@@ -40,6 +40,9 @@ const HOP_BY_HOP = new Set([
   "transfer-encoding",
   "upgrade",
 ]);
+/** The RT kernel's image package (not the metapackage linux-image-rt-amd64): what the fault runs' mirror "lost". */
+export const RT_KERNEL_IMAGE_DEB = /\/linux-image-[0-9][^/]*-rt-amd64_[^/]*\.deb$/;
+
 const POOL_DEB = /\/pool\/.+\/([A-Za-z0-9.+~%_-]+\.deb)$/;
 
 function forwardHeaders(h: IncomingMessage["headers"]): Record<string, string | string[]> {

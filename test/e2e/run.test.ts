@@ -15,8 +15,9 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { formatReport, summarize } from "../../lib/checks/result";
 import type { CheckResult } from "../../lib/checks/result";
-import { runSsh } from "../../lib/ssh";
+import { runSsh } from "../../lib/transport/ssh";
 import type { Env, PrepResult, StepOutcome } from "./harness";
+import { RT_KERNEL_IMAGE_DEB } from "./mirror-proxy";
 import {
   Phases,
   StepFailed,
@@ -45,7 +46,7 @@ function need(): Env {
 }
 
 /** The RT kernel's image package, not the metapackage linux-image-rt-amd64: the mirror "lost" it. */
-const MISSING = /\/linux-image-[0-9][^/]*-rt-amd64_[^/]*\.deb$/;
+const MISSING = RT_KERNEL_IMAGE_DEB;
 
 function summaryText(e: Env): string {
   const out = [

@@ -11,8 +11,8 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { createServer } from "node:net";
 import type { AddressInfo } from "node:net";
-import type { SshAuth, SshTarget } from "../../lib/ssh";
-import { runSsh } from "../../lib/ssh";
+import type { SshAuth, SshTarget } from "../../lib/transport/ssh";
+import { runSsh } from "../../lib/transport/ssh";
 
 export const QEMU = "qemu-system-x86_64";
 export const NUMA_NODES = 2;
@@ -137,7 +137,32 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** The VM's hardware: vCPUs in equal NUMA nodes, each node's memory, and what backs that memory. */
+export interface VmShape {
+  name: string;
+  nodes: number;
+  cpusPerNode: number;
+  memoryPerNodeMb: number;
+  /**
+   * A hugetlbfs mount of 1 GiB pages on this machine to back the guest's memory with
+   * (memory-backend-file, preallocated); ordinary memory without it.
+   */
+  hugePath?: string;
+}
+
+/** The compute host: 4 vCPUs in 2 NUMA nodes, a 1 GiB page per node plus the OS. */
+export const HOST_SHAPE: VmShape = {
+  name: "openstack-rt-e2e",
+  nodes: NUMA_NODES,
+  cpusPerNode: CPUS_PER_NODE,
+  memoryPerNodeMb: MEMORY_PER_NODE_MB,
+};
+
 export interface VmOptions {
+  /** HOST_SHAPE when not given. */
+  shape?: VmShape;
+  /** More qemu arguments (a seed disk, fw_cfg entries). */
+  extraArgs?: string[];
   disk: string;
   /** Discard the guest's writes when qemu exits (the cached image stays pristine). */
   snapshot: boolean;
@@ -177,31 +202,35 @@ function killAllOnExit() {
 }
 
 export function qemuArgs(o: VmOptions, port: number): string[] {
+  const shape = o.shape ?? HOST_SHAPE;
   const numa: string[] = [];
-  for (let n = 0; n < NUMA_NODES; n++) {
-    const first = n * CPUS_PER_NODE;
+  for (let n = 0; n < shape.nodes; n++) {
+    const first = n * shape.cpusPerNode;
+    const size = `size=${shape.memoryPerNodeMb}M`;
     numa.push(
       "-object",
-      `memory-backend-ram,id=mem${n},size=${MEMORY_PER_NODE_MB}M`,
+      shape.hugePath
+        ? `memory-backend-file,id=mem${n},${size},mem-path=${shape.hugePath},prealloc=on`
+        : `memory-backend-ram,id=mem${n},${size}`,
       "-numa",
-      `node,nodeid=${n},cpus=${first}-${first + CPUS_PER_NODE - 1},memdev=mem${n}`,
+      `node,nodeid=${n},cpus=${first}-${first + shape.cpusPerNode - 1},memdev=mem${n}`,
     );
   }
   return [
     "-name",
-    "openstack-rt-e2e",
+    shape.name,
     // RAM below 4 GiB ends where node 0 does: each node is one contiguous range, and node 1
     // (from 4 GiB up) has whole, 1 GiB-aligned gigabytes for its boot-time 1 GiB page. With
     // qemu's default split, node 1 was 512 MiB below 4 GiB plus 2 GiB above, and the kernel's
     // own early allocations left it no free aligned gigabyte ("allocating 1 of page size
     // 1.00 GiB failed node1").
     "-machine",
-    `pc,max-ram-below-4g=${MEMORY_PER_NODE_MB}M`,
+    shape.nodes > 1 ? `pc,max-ram-below-4g=${shape.memoryPerNodeMb}M` : "pc",
     ...o.accel.args,
     "-smp",
-    `${NUMA_NODES * CPUS_PER_NODE},sockets=${NUMA_NODES},cores=${CPUS_PER_NODE},threads=1`,
+    `${shape.nodes * shape.cpusPerNode},sockets=${shape.nodes},cores=${shape.cpusPerNode},threads=1`,
     "-m",
-    `${NUMA_NODES * MEMORY_PER_NODE_MB}M`,
+    `${shape.nodes * shape.memoryPerNodeMb}M`,
     ...numa,
     "-nodefaults",
     "-no-user-config",
@@ -222,6 +251,7 @@ export function qemuArgs(o: VmOptions, port: number): string[] {
     "-device",
     "virtio-rng-pci",
     ...(o.kernel ? ["-kernel", o.kernel.kernel, "-initrd", o.kernel.initrd, "-append", o.kernel.append] : []),
+    ...(o.extraArgs ?? []),
   ];
 }
 
@@ -329,10 +359,12 @@ export async function shutdownVm(
   target: SshTarget,
   auth: SshAuth,
   timeoutMs = 60_000,
+  /** For a login user that is not root: "sudo -n systemctl poweroff --no-block". */
+  command = "systemctl poweroff --no-block",
 ): Promise<"clean" | "killed"> {
   if (!vm.running()) return "clean";
   try {
-    await runSsh(target, auth, "systemctl poweroff --no-block", {
+    await runSsh(target, auth, command, {
       connectTimeoutMs: 5_000,
       commandTimeoutMs: 10_000,
       retries: 0,

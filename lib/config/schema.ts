@@ -286,6 +286,18 @@ export const DURATION_LIMITS = {
   waitSeconds: 7200,
 } as const;
 
+/** A bounded wait, in seconds: at least a minute, at most DURATION_LIMITS.waitSeconds. */
+function waitSeconds(fallback: number) {
+  return z
+    .number()
+    .int()
+    .min(60)
+    .max(DURATION_LIMITS.waitSeconds, {
+      error: `must be at most ${DURATION_LIMITS.waitSeconds} s (2 hours); a wait that long means something is wrong`,
+    })
+    .default(fallback);
+}
+
 const HWLATDETECT_DEFAULTS = { enabled: true, thresholdUs: 20, durationSeconds: 60 };
 /** readyTimeoutSeconds: a new guest installs its RT kernel from a mirror and reboots into it first. */
 const GUEST_LATENCY_DEFAULTS = { enabled: true, durationSeconds: 60, maxUs: 20, meanUs: 10, readyTimeoutSeconds: 1800 };
@@ -326,14 +338,7 @@ const latencySchema = z.strictObject({
         .default(GUEST_LATENCY_DEFAULTS.durationSeconds),
       maxUs: z.number().int().min(1).default(GUEST_LATENCY_DEFAULTS.maxUs),
       meanUs: z.number().int().min(1).default(GUEST_LATENCY_DEFAULTS.meanUs),
-      readyTimeoutSeconds: z
-        .number()
-        .int()
-        .min(60)
-        .max(DURATION_LIMITS.waitSeconds, {
-          error: `must be at most ${DURATION_LIMITS.waitSeconds} s (2 hours); a wait that long means something is wrong`,
-        })
-        .default(GUEST_LATENCY_DEFAULTS.readyTimeoutSeconds),
+      readyTimeoutSeconds: waitSeconds(GUEST_LATENCY_DEFAULTS.readyTimeoutSeconds),
     })
     .default(GUEST_LATENCY_DEFAULTS),
 });
@@ -362,24 +367,10 @@ const deploymentSchema = z.strictObject({
       error: `must be one of ${GUEST_POLICIES.join(", ")}: what to do with guests on a host that is about to change`,
     })
     .default("refuse"),
-  migrationTimeoutSeconds: z
-    .number()
-    .int()
-    .min(60)
-    .max(DURATION_LIMITS.waitSeconds, {
-      error: `must be at most ${DURATION_LIMITS.waitSeconds} s (2 hours); a wait that long means something is wrong`,
-    })
-    .default(1800),
+  migrationTimeoutSeconds: waitSeconds(1800),
   /** `protect` on the image and aggregate, and flavor revisions kept when superseded (other stacks consume them). */
   protect: z.boolean().default(true),
-  rebootTimeoutSeconds: z
-    .number()
-    .int()
-    .min(60)
-    .max(DURATION_LIMITS.waitSeconds, {
-      error: `must be at most ${DURATION_LIMITS.waitSeconds} s (2 hours); a wait that long means something is wrong`,
-    })
-    .default(900),
+  rebootTimeoutSeconds: waitSeconds(900),
 });
 
 /** A host running nova-scheduler, and who owns its nova.conf (`nova`, as for compute hosts). */

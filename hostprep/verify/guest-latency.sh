@@ -55,8 +55,11 @@ fi
 for tool in cyclictest stress-ng; do
   command -v "$tool" >/dev/null || { echo "guest-latency.sh: $tool is not installed (rt-tests, stress-ng)" >&2; exit 1; }
 done
-result=$(mktemp)
-trap 'rm -f -- "$result"; kill "${stress_pid:-}" 2>/dev/null || true' EXIT
+# cyclictest runs as root: it writes into a directory of ours, not a file of ours in /tmp, where
+# fs.protected_regular keeps root from opening another user's file.
+result_dir=$(mktemp -d)
+result=$result_dir/cyclictest.json
+trap 'rm -rf -- "$result_dir"; kill "${stress_pid:-}" 2>/dev/null || true' EXIT
 as_root stress-ng --cpu "$(count_cpus "$hk")" --taskset "$hk" --timeout "$((seconds + 5))s" >/dev/null 2>&1 &
 stress_pid=$!
 as_root cyclictest -m -q -p95 --policy=fifo -D "$seconds" -h60 -i 200 \

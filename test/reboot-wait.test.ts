@@ -30,6 +30,7 @@ function scripted(answers: (string | Error)[], overrides: Partial<WaitForBootOpt
     host: "compute-rt-01 (root@192.0.2.11:22)",
     previousBootId: OLD,
     probe: () => Promise.resolve(answers[Math.min(calls++, answers.length - 1)]),
+    probeTimeoutMs: 45_000,
     timeoutMs: 900_000,
     intervalMs: 5_000,
     now: () => t,
@@ -51,6 +52,17 @@ const down = () =>
   );
 
 describe("waitForNewBootId", () => {
+  it("counts a probe that never settles as a failed attempt, and still answers within its bound", async () => {
+    let calls = 0;
+    const r = await waitForNewBootId({
+      ...scripted([]).options,
+      // The first probe hangs (a connection that died without a word); the next answers.
+      probe: () => (calls++ === 0 ? new Promise<string | Error>(() => {}) : Promise.resolve(NEW)),
+      probeTimeoutMs: 50,
+    });
+    assert.equal(r.bootId, NEW);
+    assert.equal(r.attempts, 2);
+  });
   it("returns the new boot id once the host answers with one, after the old one and a while unreachable", async () => {
     const s = scripted([OLD, OLD, down(), down(), down(), NEW]);
     const r = await waitForNewBootId(s.options);

@@ -64,6 +64,8 @@ function makeRebootWaiterProvider(): pulumi.dynamic.ResourceProvider<RebootWaite
       host: `${i.hostName} (${describeTarget(i.target)})`,
       previousBootId: i.previousBootId,
       probe: () => readBootId(i.target, auth),
+      // runSsh's own limits (10 s to connect, 20 s for the command) and a margin.
+      probeTimeoutMs: 45_000,
       timeoutMs: i.timeoutSeconds * 1000,
       intervalMs: POLL_INTERVAL_MS,
       now: () => Date.now(),

@@ -43,6 +43,12 @@ export interface WaitForBootOptions {
    * that does not match, refused credentials), which ends the wait at once.
    */
   probe: () => Promise<string | Error>;
+  /**
+   * The longest one probe may take: a probe that has not settled by then (a connection that died
+   * without a word while the host went down) counts as a failed attempt, so the wait still ends
+   * within its bound.
+   */
+  probeTimeoutMs: number;
   timeoutMs: number;
   intervalMs: number;
   now: () => number;
@@ -61,12 +67,20 @@ export async function waitForNewBootId(o: WaitForBootOptions): Promise<WaitForBo
   let attempts = 0;
   for (;;) {
     attempts++;
-    const answer = await o.probe();
+    const answer = await settledWithin(o.probe(), o.probeTimeoutMs);
     const waitedMs = o.now() - start;
     if (typeof answer === "string" && answer !== o.previousBootId) return { bootId: answer, attempts, waitedMs };
     if (waitedMs >= o.timeoutMs) throw new Error(timeoutMessage(o, answer, attempts));
     await o.sleep(Math.min(o.intervalMs, o.timeoutMs - waitedMs));
   }
+}
+
+function settledWithin(probe: Promise<string | Error>, ms: number): Promise<string | Error> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<Error>((resolve) => {
+    timer = setTimeout(() => resolve(new Error(`no answer within ${Math.round(ms / 1000)} s`)), ms);
+  });
+  return Promise.race([probe, late]).finally(() => clearTimeout(timer));
 }
 
 function timeoutMessage(o: WaitForBootOptions, last: string | Error, attempts: number): string {

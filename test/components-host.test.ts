@@ -82,13 +82,11 @@ async function build(
 ): Promise<{ made: ComputeHost[]; regs: Map<string, Registration> }> {
   const { ComputeHost } = await import("../components/host/compute-host");
   const made: ComputeHost[] = [];
-  for (const { plan, config: host, steps } of hosts) {
+  for (const desired of hosts) {
     const rebootAfter = options.rollingReboots ? made.at(-1)?.rebootWaiter : undefined;
     made.push(
-      new ComputeHost(`${prefix}${plan.name}`, {
-        plan,
-        host,
-        steps,
+      new ComputeHost(`${prefix}${desired.name}`, {
+        desired,
         privateKey: options.privateKey,
         rebootTimeoutSeconds: 900,
         rebootAfter,

@@ -22,23 +22,20 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import type { remote } from "@pulumi/command";
-import type { HostConfig, StackConfig } from "../../lib/config/schema";
-import type { HostStep, HostStepId } from "../../lib/desired/host-steps";
-import { bundleScript, sshConnection } from "../../lib/desired/host-steps";
+import type { StackConfig } from "../../lib/config/schema";
+import type { HostStepId } from "../../lib/desired/host-steps";
+import { sshConnection } from "../../lib/desired/host-steps";
 import type { DesiredHost } from "../../lib/desired/state";
-import type { HostPlan } from "../../lib/plan/host";
 import { parseRebootReport } from "../../lib/transport/boot-id";
-import { batches, changeDigest, maxUnavailable } from "../../lib/desired/rollout";
+import { batches, maxUnavailable } from "../../lib/desired/rollout";
 import type { MaintenanceSettings } from "./host-maintenance";
 import { HostMaintenance, HostMaintenanceEnd } from "./host-maintenance";
 import { RebootWaiter } from "./reboot-waiter";
 import { stepCommand, stepConnection } from "./step-command";
 
 export interface ComputeHostArgs {
-  plan: HostPlan;
-  host: HostConfig;
-  /** The host's prep steps, from the desired state (lib/desired/state.ts). */
-  steps: HostStep[];
+  /** The host as the desired state has it (lib/desired/state.ts): plan, config, steps and their digest. */
+  desired: DesiredHost;
   /** The stack's secret `sshPrivateKey`; without it the SSH agent (SSH_AUTH_SOCK) is used. */
   privateKey?: pulumi.Output<string>;
   /** deployment.rebootTimeoutSeconds: how long the host may take to come back. */
@@ -79,14 +76,14 @@ export class ComputeHost extends pulumi.ComponentResource {
 
   constructor(name: string, args: ComputeHostArgs, opts?: pulumi.ComponentResourceOptions) {
     super("openstack-rt:host:ComputeHost", name, {}, opts);
-    this.hostName = args.plan.name;
+    const { plan, config: host } = args.desired;
+    this.hostName = plan.name;
     this.maintenanceSettings = args.maintenance;
-    const connection = stepConnection(args.host.ssh, args.privateKey);
+    const connection = stepConnection(host.ssh, args.privateKey);
     const steps = {} as Record<HostStepId, remote.Command>;
-    const planned = args.steps;
-    this.changeDigest = changeDigest(planned.map((s) => ({ ...s, script: bundleScript(s.script) })));
+    this.changeDigest = args.desired.changeDigest;
     let previous: pulumi.Resource | undefined;
-    for (const step of planned) {
+    for (const step of args.desired.steps) {
       const changes = step.id !== "facts";
       if (changes && this.maintenance === undefined && args.maintenance !== undefined) {
         // Before the first step that may restart nova-compute or reboot: disable the service
@@ -94,7 +91,7 @@ export class ComputeHost extends pulumi.ComponentResource {
         // steps will all be skipped is not disabled.
         this.maintenance = new HostMaintenance(
           `${name}-maintenance`,
-          { ...args.maintenance, hostName: args.plan.name, changeDigest: this.changeDigest },
+          { ...args.maintenance, hostName: plan.name, changeDigest: this.changeDigest },
           { parent: this, dependsOn: [previous, ...(args.after ?? [])].filter((r) => r !== undefined) },
         );
         previous = this.maintenance;
@@ -114,8 +111,8 @@ export class ComputeHost extends pulumi.ComponentResource {
     this.rebootWaiter = new RebootWaiter(
       `${name}-reboot-wait`,
       {
-        hostName: args.plan.name,
-        target: sshConnection(args.host.ssh),
+        hostName: plan.name,
+        target: sshConnection(host.ssh),
         previousBootId: report.bootId,
         rebootScheduled: report.scheduled,
         timeoutSeconds: args.rebootTimeoutSeconds,
@@ -123,7 +120,7 @@ export class ComputeHost extends pulumi.ComponentResource {
       { parent: this, dependsOn: [steps.reboot] },
     );
     this.bootId = this.rebootWaiter.bootId;
-    this.aggregateHost = this.rebootWaiter.bootId.apply(() => args.plan.name);
+    this.aggregateHost = this.rebootWaiter.bootId.apply(() => plan.name);
     this.facts = steps.facts.stdout;
     this.registerOutputs({ aggregateHost: this.aggregateHost, bootId: this.bootId, facts: this.facts });
   }
@@ -194,13 +191,11 @@ export function prepareHosts(args: ComputeHostsArgs, opts?: pulumi.ComponentReso
   const out: PreparedHost[] = [];
   let gate: pulumi.Resource[] = [];
   for (const batch of batches(args.hosts, maxUnavailable(d))) {
-    const prepared = batch.map(({ plan, config: host, steps }) => {
+    const prepared = batch.map((desired) => {
       const made = new ComputeHost(
-        plan.name,
+        desired.name,
         {
-          plan,
-          host,
-          steps,
+          desired,
           privateKey: args.privateKey,
           rebootTimeoutSeconds: d.rebootTimeoutSeconds,
           after: gate,

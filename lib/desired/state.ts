@@ -12,6 +12,8 @@ import type { SshTarget } from "../transport/ssh";
 import { domainCandidates, latencyBudget, wantsGuestCheck } from "./check-targets";
 import type { CloudDecisions, ServerDecision } from "./cloud";
 import type { HostStep } from "./host-steps";
+import { bundleScript } from "./host-steps";
+import { changeDigest } from "./rollout";
 import type { ImageSource } from "./image-source";
 
 export interface DesiredHost {
@@ -20,6 +22,8 @@ export interface DesiredHost {
   plan: HostPlan;
   /** Host prep, in order: each step a hostprep script with its arguments and triggers. */
   steps: HostStep[];
+  /** What those steps would do (lib/desired/rollout.ts changeDigest): unchanged, no maintenance. */
+  changeDigest: string;
   /** What the host check holds the host to; the boot id it checks comes from the reboot. */
   check: { target: SshTarget; plan: HostPlan; hwlatdetect: HostVerifyOptions["hwlatdetect"] };
 }
@@ -53,11 +57,13 @@ export function desiredState(
 ): DesiredState {
   const hosts = plan.hosts.map((p): DesiredHost => {
     const host = byName(config.hosts, p.name, "host");
+    const hostSteps = steps.get(p.name) ?? missing("host steps", p.name);
     return {
       name: p.name,
       config: host,
       plan: p,
-      steps: steps.get(p.name) ?? missing("host steps", p.name),
+      steps: hostSteps,
+      changeDigest: changeDigest(hostSteps.map((s) => ({ ...s, script: bundleScript(s.script) }))),
       check: { target: host.ssh, plan: p, hwlatdetect: config.latency.hwlatdetect },
     };
   });

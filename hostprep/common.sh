@@ -1,9 +1,9 @@
 # shellcheck shell=bash
 # hostprep common: the helpers every hostprep/*.sh sources. A script run from a checkout sources
 # this file from next to itself; sent to a host over SSH it travels as one text on stdin
-# (`bash -s`), so lib/host-steps.ts bundleScript() puts this file's text in place of the
-# script's source line. Each script sets PROG to its own name before sourcing: under `bash -s`
-# $0 is "bash", which would say nothing in an error message.
+# (`bash -s`), so bundleScript() in lib/desired/host-steps.ts puts this file's text in place of
+# the script's source line. Each script sets PROG to its own name before sourcing: under
+# `bash -s` $0 is "bash", which would say nothing in an error message.
 #
 # Sourcing runs the lines below outside any function: the state every script starts from, a
 # private work directory, and the EXIT trap that puts files back when a run fails.
@@ -97,44 +97,156 @@ is_os_family() {
 # Kernel arguments as the plan writes them: "key" or "key=value" from a small alphabet,
 # separated by single spaces. Quotes, $, backticks, ;, tabs and newlines are refused outright,
 # so nothing here can be read as shell or split differently by GRUB.
+# Every key once (the edit replaces by key, so two values for one key cannot both stay), except
+# hugepagesz and hugepages: the kernel reads those as pairs, "hugepages=" counting the pages of
+# the "hugepagesz=" before it, one pair per page size
+# ("hugepagesz=1G hugepages=0:4,1:4 hugepagesz=2M hugepages=0:512,1:512"). So each size once,
+# and at most one count after each size (and one before the first size: the default size's).
+# The edits drop every word with a planned key and append the planned words in order, so the
+# pairs stay as given.
 parse_kernel_args() { # <string> -> ARGS array
-  local s=$1 a k seen=" " re_all='^[A-Za-z0-9_.,:/+@= -]*$' re_one='^[A-Za-z][A-Za-z0-9_.-]*(=[A-Za-z0-9_.,:/+@=-]+)?$'
+  local s=$1 a k v seen=" " sizes=" " size='' counted=0
+  local re_all='^[A-Za-z0-9_.,:/+@= -]*$' re_one='^[A-Za-z][A-Za-z0-9_.-]*(=[A-Za-z0-9_.,:/+@=-]+)?$'
   [[ $s =~ $re_all ]] || usage_error "--args may hold only letters, digits, spaces and _.,:/+@=- (got $(shown "$s"))"
   read -ra ARGS <<<"$s"
   ((${#ARGS[@]} <= 64)) || usage_error "--args holds ${#ARGS[@]} arguments; 64 at most"
   for a in "${ARGS[@]}"; do
     [[ $a =~ $re_one && ${#a} -le 256 ]] || usage_error "kernel argument $(shown "$a") is not key or key=value"
-    k=${a%%=*}
-    # One value per key: the edit replaces by key, so two values for one key cannot both stay.
-    [[ $seen != *" $k "* ]] || usage_error "--args names $k twice"
-    seen+="$k "
+    k=${a%%=*} v=${a#*=}
+    case $k in
+    hugepagesz)
+      [[ $a == *=* ]] || usage_error "kernel argument hugepagesz needs a page size (hugepagesz=2M)"
+      page_size_key "$v"
+      [[ $sizes != *" $REPLY "* ]] || usage_error "--args gives hugepagesz=$v for a page size an earlier hugepagesz= names; the kernel takes one hugepagesz= per size"
+      sizes+="$REPLY "
+      size=$v counted=0
+      ;;
+    hugepages)
+      [[ $a == *=* ]] || usage_error "kernel argument hugepages needs a count (hugepages=<count> or <node>:<count>,...)"
+      if ((counted)) && [[ -n $size ]]; then
+        usage_error "--args gives two hugepages= counts after hugepagesz=$size; hugepages= counts the pages of the hugepagesz= before it, one count per size"
+      elif ((counted)); then
+        usage_error "--args gives two hugepages= counts before the first hugepagesz=; hugepages= counts the pages of the hugepagesz= before it, one count per size"
+      fi
+      counted=1
+      ;;
+    *)
+      [[ $seen != *" $k "* ]] || usage_error "--args names $k twice"
+      seen+="$k "
+      ;;
+    esac
   done
+}
+# REPLY: a page size as the kernel compares them (memparse: a number with an optional K, M or G
+# suffix), so that hugepagesz=1G and hugepagesz=1024M count as one size; another spelling is
+# compared as written.
+page_size_key() { # <hugepagesz value>
+  local re='^([1-9][0-9]{0,8})([KkMmGg]?)$' n
+  if [[ $1 =~ $re ]]; then
+    n=${BASH_REMATCH[1]}
+    case ${BASH_REMATCH[2]} in
+    K | k) n=$((n << 10)) ;;
+    M | m) n=$((n << 20)) ;;
+    G | g) n=$((n << 30)) ;;
+    esac
+    REPLY=$n
+  else
+    REPLY=$1
+  fi
 }
 
-# The per-node 1 GiB page counts of the boot-time unit (kernel-args.sh installs it; reboot.sh
-# checks what it reserved): "<node>:<count>,..." -> UNIT_PAIRS ("0:4" "1:4"), each node once.
+# The huge page sizes these scripts reserve and mount: 1G and 2M, as the plan names them.
+# PAGE_DIR: the size's directory under /sys/.../hugepages/; PAGE_LABEL: the size in messages.
+page_size_info() { # <1G|2M>
+  case $1 in
+  1G) PAGE_DIR=hugepages-1048576kB PAGE_LABEL='1 GiB' ;;
+  2M) PAGE_DIR=hugepages-2048kB PAGE_LABEL='2 MiB' ;;
+  *) die "page size $(shown "$1") is neither 1G nor 2M" ;;
+  esac
+}
+
+# The per-node huge page counts of the boot-time unit (kernel-args.sh installs it; reboot.sh
+# checks what it reserved): "<node>:<count>:<size>,..." with size 1G or 2M -> UNIT_ENTRIES
+# ("0:4:1G" "1:4:1G" "0:512:2M" "1:512:2M"), each node and size once. The unit reserves them in
+# the order given; the plan puts the 1 GiB pages first, which need contiguous memory that
+# 2 MiB pages would fragment.
 parse_hugepages_unit() { # <option> <string>
-  local p seen=' ' re='^(0|[1-9][0-9]{0,2}):(0|[1-9][0-9]{0,5})(,(0|[1-9][0-9]{0,2}):(0|[1-9][0-9]{0,5}))*$'
-  [[ $2 =~ $re ]] || usage_error "$1 must be <node>:<count>[,<node>:<count>...] such as 0:4,1:4 (got $(shown "$2"))"
-  IFS=, read -ra UNIT_PAIRS <<<"$2"
-  for p in "${UNIT_PAIRS[@]}"; do
-    [[ $seen != *" ${p%%:*} "* ]] || usage_error "$1 names node ${p%%:*} twice"
-    seen+="${p%%:*} "
+  local e seen=' ' n='(0|[1-9][0-9]{0,2})' c='(0|[1-9][0-9]{0,6})'
+  local re="^$n:$c:(1G|2M)(,$n:$c:(1G|2M))*\$" old="^$n:$c(,$n:$c)*\$"
+  # The <node>:<count> form of 1 GiB pages only: a caller that still sends it is older than
+  # this script, and guessing the size would reserve the wrong pages.
+  if [[ $2 =~ $old ]]; then
+    usage_error "$1 takes <node>:<count>:<size> entries with size 1G or 2M, such as ${2//,/:1G,}:1G; $2 is the old <node>:<count> form"
+  fi
+  [[ $2 =~ $re ]] || usage_error "$1 must be <node>:<count>:<size>[,<node>:<count>:<size>...] with size 1G or 2M, such as 0:4:1G,1:4:1G,0:512:2M,1:512:2M (got $(shown "$2"))"
+  IFS=, read -ra UNIT_ENTRIES <<<"$2"
+  for e in "${UNIT_ENTRIES[@]}"; do
+    [[ $seen != *" ${e%%:*}:${e##*:} "* ]] || usage_error "$1 names node ${e%%:*} with ${e##*:} pages twice"
+    seen+="${e%%:*}:${e##*:} "
   done
 }
-# REPLY: why the nodes do not hold what UNIT_PAIRS reserve at boot, or "" when they all do.
+# REPLY: why the nodes do not hold what UNIT_ENTRIES reserve at boot, or "" when they all do.
 # The unit runs once per boot, so a changed count takes effect with the next reboot.
 unit_pages_differ() {
-  local pair node count f have
+  local e node count size f have
   REPLY=''
-  for pair in "${UNIT_PAIRS[@]}"; do
-    node=${pair%%:*} count=${pair#*:}
-    f=$(under_root "/sys/devices/system/node/node$node/hugepages/hugepages-1048576kB/nr_hugepages")
+  for e in "${UNIT_ENTRIES[@]}"; do
+    node=${e%%:*} size=${e##*:} count=${e#*:}
+    count=${count%:*}
+    page_size_info "$size"
+    f=$(under_root "/sys/devices/system/node/node$node/hugepages/$PAGE_DIR/nr_hugepages")
     have=''
     if [[ -r $f ]]; then have=$(<"$f"); fi
     if [[ $have != "$count" ]]; then
-      REPLY="node $node holds ${have:-no} pages of 1 GiB, the boot unit reserves $count"
+      REPLY="node $node holds ${have:-no} pages of $PAGE_LABEL, the boot unit reserves $count"
       return 0
+    fi
+  done
+}
+
+# --hugetlbfs-mount <size>: a hugetlbfs mount of that page size at /dev/hugepages<size>, which
+# kernel-args.sh installs as a systemd mount unit. systemd mounts only the default size (at
+# /dev/hugepages), and libvirt, so Nova, backs guests only with the page sizes it finds mounted
+# when libvirtd starts. MOUNT_SIZES: the sizes, each once.
+parse_hugetlbfs_mount() { # <option> <value>
+  case $2 in
+  1G | 2M) ;;
+  *) usage_error "$1 must be 1G or 2M (got $(shown "$2"))" ;;
+  esac
+  [[ " ${MOUNT_SIZES[*]} " != *" $2 "* ]] || usage_error "$1 $2 is given twice"
+  MOUNT_SIZES+=("$2")
+}
+# REPLY: the mount unit of a size (systemd names a mount unit after its path), which
+# kernel-args.sh installs in /etc/systemd/system.
+mount_unit_name() { REPLY=dev-hugepages$1.mount; }
+# MOUNT_MISSING: the sizes of MOUNT_SIZES that <root>/proc/mounts shows no hugetlbfs mount of
+# at /dev/hugepages<size>, and MOUNT_REASONS why, one line each. The mount unit mounts once per
+# boot, before libvirtd starts (which must see the mount), so a missing one comes with the next
+# reboot.
+hugetlbfs_mounts_missing() {
+  local f size want path fstype opts found
+  MOUNT_MISSING=() MOUNT_REASONS=()
+  ((${#MOUNT_SIZES[@]})) || return 0
+  f=$(under_root /proc/mounts)
+  [[ -r $f ]] || die "cannot read $f"
+  for size in "${MOUNT_SIZES[@]}"; do
+    page_size_info "$size"
+    # The page size as the kernel prints it in the mount options: in MiB from 1 MiB up, so
+    # 1 GiB pages show as pagesize=1024M.
+    case $size in
+    1G) want=pagesize=1024M ;;
+    2M) want=pagesize=2M ;;
+    esac
+    found=0
+    while read -r _ path fstype opts _; do
+      if [[ $fstype == hugetlbfs && $path == "/dev/hugepages$size" && ,$opts, == *",$want,"* ]]; then
+        found=1
+        break
+      fi
+    done <"$f"
+    if ((found == 0)); then
+      MOUNT_MISSING+=("$size")
+      MOUNT_REASONS+=("/proc/mounts has no hugetlbfs mount of $PAGE_LABEL pages ($want) at /dev/hugepages$size")
     fi
   done
 }

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Puts the plan's kernel arguments (1 GiB huge pages) on the kernel command line for every
-# boot, and optionally installs a boot-time unit that reserves 1 GiB pages per NUMA node
-# (kernels before 5.16 do not take per-node counts on the command line).
+# Puts the plan's kernel arguments (huge pages of 1 GiB, and of 2 MiB beside them) on the kernel
+# command line for every boot, optionally installs a boot-time unit that reserves the pages per
+# NUMA node (kernels before 5.16 do not take per-node counts on the command line), and mounts
+# hugetlbfs for the page sizes besides the default one.
 #
-#   kernel-args.sh --os <family> --args "<arg> <arg>..." [--hugepages-unit "<node>:<count>,..."]
+#   kernel-args.sh --os <family> --args "<arg> <arg>..."
+#                  [--hugepages-unit "<node>:<count>:<1G|2M>,..."] [--hugetlbfs-mount 1G|2M]...
 #                  [--root DIR]
 #
 # Debian/Ubuntu: GRUB_CMDLINE_LINUX in /etc/default/grub, then update-grub.
@@ -14,16 +16,22 @@
 # With --hugepages-unit: /usr/local/lib/openstack-rt/hugetlb-reserve-pages and
 #   /etc/systemd/system/hugetlb-gigantic-pages.service, enabled for sysinit.target. Without
 #   it, a unit this script installed earlier is removed (the plan no longer wants it).
+# With --hugetlbfs-mount <size> (repeatable): /etc/systemd/system/dev-hugepages<size>.mount,
+#   enabled for sysinit.target. A mount unit this script installed for a size no longer given
+#   is removed.
 #
 # Output: what changed, the commands run (or skipped under --root), "reboot_needed=yes|no"
-# (is /proc/cmdline missing the arguments, or does a node hold another number of 1 GiB pages
-# than the unit reserves?), then "changed" or "unchanged".
+# (is /proc/cmdline missing the arguments, does a node hold another number of pages than the
+# unit reserves, or is a planned hugetlbfs mount missing?), then "changed" or "unchanged".
 set -euo pipefail
 
 PROG=kernel-args.sh
 # shellcheck source-path=SCRIPTDIR source=common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
+# The unit's name says "gigantic" (1 GiB pages, all it reserved at first) although it reserves
+# 2 MiB pages too now: hosts prepared earlier have it enabled under this name, and a new name
+# would leave that unit behind, reserving the old counts at every boot.
 UNIT_NAME=hugetlb-gigantic-pages.service
 UNIT=/etc/systemd/system/$UNIT_NAME
 UNIT_LINK=/etc/systemd/system/sysinit.target.wants/$UNIT_NAME
@@ -147,7 +155,10 @@ update_boot_entries() { # <did /etc/default/grub change: 0|1>
   fi
   if args_satisfied "${current[@]}"; then return 0; fi
   # Drop every word with an owned key before adding the planned ones, so "hugepages=2" and
-  # "hugepages=0:4,1:4" cannot both stay and the order comes out as planned.
+  # "hugepages=0:4,1:4" cannot both stay and the order comes out as planned. The planned words
+  # go in one --args call: RHEL's grubby (the BLS wrapper script) drops every word with the key
+  # of an added one, then appends the added ones in order, so the hugepagesz/hugepages pairs of
+  # one call all stay (rhbz#1652486), where one call per pair would keep only the last.
   for w in "${current[@]}"; do
     if owns_key "$w"; then remove+=("$w"); fi
   done
@@ -160,34 +171,50 @@ update_boot_entries() { # <did /etc/default/grub change: 0|1>
 write_reserve_script() { # <file>
   cat >"$1" <<'RESERVE_EOF'
 #!/bin/sh
-# Installed by openstack-rt hostprep/kernel-args.sh: reserves 1 GiB huge pages per NUMA node
-# early at boot, before memory fragments (hugetlb-gigantic-pages.service).
-#   hugetlb-reserve-pages <node>:<count>...
-# The kernel may allocate fewer pages than asked when it cannot find free contiguous 1 GiB
-# ranges, without failing the write, so each node is written, read back, and retried after
-# compacting memory until it holds the count.
+# Installed by openstack-rt hostprep/kernel-args.sh: reserves huge pages per NUMA node early at
+# boot, before memory fragments (hugetlb-gigantic-pages.service).
+#   hugetlb-reserve-pages <node>:<count>:<size>...   (size 1G or 2M)
+# The entries are reserved in the order given: the plan puts 1 GiB pages first, which need
+# contiguous memory that 2 MiB pages would fragment. The kernel may allocate fewer pages than
+# asked when it cannot find free contiguous ranges, without failing the write, so each entry is
+# written, read back, and retried after compacting memory until the node holds the count.
 set -eu
 # HUGETLB_SYSFS and HUGETLB_PROC exist for tests, which point them at a directory tree.
 sysfs=${HUGETLB_SYSFS:-/sys}
 proc=${HUGETLB_PROC:-/proc}
 attempts=5
 status=0
-for pair in "$@"; do
-  case $pair in
-  '' | *[!0-9:]* | :* | *: | *:*:*) pair=bad ;;
-  esac
-  case $pair in
-  *:*) ;;
+# All entries are checked before the first is written, so bad arguments change nothing.
+for entry in "$@"; do
+  node=${entry%%:*}
+  rest=${entry#*:}
+  count=${rest%%:*}
+  size=${rest#*:}
+  case $node in '' | *[!0-9]*) size=bad ;; esac
+  case $count in '' | *[!0-9]*) size=bad ;; esac
+  case $size in
+  1G | 2M) ;;
   *)
-    echo "hugetlb-reserve-pages: arguments must be <node>:<count>" >&2
+    echo "hugetlb-reserve-pages: arguments must be <node>:<count>:<size> with size 1G or 2M (got $entry)" >&2
     exit 2
     ;;
   esac
-  node=${pair%%:*}
-  count=${pair#*:}
-  f=$sysfs/devices/system/node/node$node/hugepages/hugepages-1048576kB/nr_hugepages
+done
+for entry in "$@"; do
+  node=${entry%%:*}
+  rest=${entry#*:}
+  count=${rest%%:*}
+  size=${rest#*:}
+  if [ "$size" = 1G ]; then
+    dir=hugepages-1048576kB
+    label='1 GiB'
+  else
+    dir=hugepages-2048kB
+    label='2 MiB'
+  fi
+  f=$sysfs/devices/system/node/node$node/hugepages/$dir/nr_hugepages
   if [ ! -w "$f" ]; then
-    echo "hugetlb-reserve-pages: cannot write $f (no NUMA node $node, or no 1 GiB page support)" >&2
+    echo "hugetlb-reserve-pages: cannot write $f (no NUMA node $node, or no $label page support)" >&2
     status=1
     continue
   fi
@@ -197,7 +224,7 @@ for pair in "$@"; do
     got=$(cat "$f")
     if [ "$got" = "$count" ]; then break; fi
     if [ "$try" -ge "$attempts" ]; then
-      echo "hugetlb-reserve-pages: node $node holds ${got:-no} pages of 1 GiB after $attempts attempts, wanted $count" >&2
+      echo "hugetlb-reserve-pages: node $node holds ${got:-no} pages of $label after $attempts attempts, wanted $count" >&2
       status=1
       break
     fi
@@ -205,22 +232,22 @@ for pair in "$@"; do
     try=$((try + 1))
     sleep 1
   done
-  echo "hugetlb-reserve-pages: node $node: ${got:-0} pages of 1 GiB"
+  echo "hugetlb-reserve-pages: node $node: ${got:-0} pages of $label"
 done
 exit "$status"
 RESERVE_EOF
 }
 
-write_unit() { # <file> <node:count...>
+write_unit() { # <file> <node:count:size...>
   local file=$1
   shift
   cat >"$file" <<UNIT_EOF
 $MARK
 [Unit]
-Description=Reserve 1 GiB huge pages on each NUMA node (openstack-rt)
+Description=Reserve huge pages on each NUMA node (openstack-rt)
 # Early, before hugetlbfs is mounted and before memory fragments.
 DefaultDependencies=no
-Before=dev-hugepages.mount sysinit.target
+Before=dev-hugepages.mount dev-hugepages1G.mount dev-hugepages2M.mount sysinit.target
 ConditionPathExists=/sys/devices/system/node
 
 [Service]
@@ -237,16 +264,16 @@ UNIT_EOF
 # the sysinit.target.wants link (what `systemctl enable` creates for this unit, made here
 # so that --root runs do it too).
 sync_hugepages_unit() {
-  local unit reserve link target changed=0 tmp
+  local unit reserve link target tmp
   unit=$(under_root "$UNIT") reserve=$(under_root "$RESERVE") link=$(under_root "$UNIT_LINK")
-  if ((${#UNIT_PAIRS[@]} == 0)); then
+  if ((${#UNIT_ENTRIES[@]} == 0)); then
     # Only a unit carrying this script's mark is taken out: someone else's stays.
     if [[ -f $unit ]] && grep -qxF "$MARK" "$unit"; then
       remove_file "$link"
       remove_file "$unit"
       remove_file "$reserve"
       log "removed $UNIT and $RESERVE: no per-node pages to reserve at boot"
-      run_system systemctl daemon-reload
+      RELOAD=1
     fi
     return 0
   fi
@@ -254,29 +281,98 @@ sync_hugepages_unit() {
   write_reserve_script "$tmp"
   replace_file "$reserve" "$tmp" 0755
   if ((WROTE)); then
-    changed=1
+    RELOAD=1
     log "installed $RESERVE"
   fi
   tmp=$WORK/unit
-  write_unit "$tmp" "${UNIT_PAIRS[@]}"
+  write_unit "$tmp" "${UNIT_ENTRIES[@]}"
   replace_file "$unit" "$tmp" 0644
   if ((WROTE)); then
-    changed=1
-    log "installed $UNIT (reserves ${UNIT_PAIRS[*]})"
+    RELOAD=1
+    log "installed $UNIT (reserves ${UNIT_ENTRIES[*]})"
   fi
   target=$(readlink -- "$link" 2>/dev/null || true)
   if [[ $target != "$UNIT" ]]; then
     backup_once "$link"
     make_dirs "${link%/*}"
     ln -sfn -- "$UNIT" "$link"
-    CHANGED=1 changed=1
+    CHANGED=1 RELOAD=1
     log "enabled $UNIT_NAME (sysinit.target.wants)"
   fi
-  if ((changed)); then run_system systemctl daemon-reload; fi
 }
 
-# Would a reboot bring the planned state? Yes when /proc/cmdline lacks the arguments, or when
-# a node holds another number of 1 GiB pages than the unit reserves at boot.
+write_mount_unit() { # <file> <1G|2M>
+  page_size_info "$2"
+  cat >"$1" <<MOUNT_EOF
+$MARK
+[Unit]
+Description=Huge Pages File System of $PAGE_LABEL pages (openstack-rt)
+# systemd mounts only the default page size, at /dev/hugepages. libvirt backs guests only with
+# the page sizes it finds mounted when libvirtd starts, so this mount comes early, with
+# systemd's own, and only when the kernel has pages of this size (hugepagesz=$2).
+DefaultDependencies=no
+Before=sysinit.target
+ConditionPathExists=/sys/kernel/mm/hugepages/$PAGE_DIR
+
+[Mount]
+What=hugetlbfs
+Where=/dev/hugepages$2
+Type=hugetlbfs
+Options=pagesize=$2
+
+[Install]
+WantedBy=sysinit.target
+MOUNT_EOF
+}
+
+# Installs and enables the mount unit of each MOUNT_SIZES size (the sysinit.target.wants link
+# made here, as for the boot unit), and removes those this script installed for other sizes.
+# A removed unit's mount stays until the next boot: guests may be using its pages.
+sync_mount_units() {
+  local size name unit link target tmp want=" ${MOUNT_SIZES[*]} "
+  for size in "${MOUNT_SIZES[@]}"; do
+    mount_unit_name "$size"
+    name=$REPLY
+    unit=$(under_root "/etc/systemd/system/$name") link=$(under_root "/etc/systemd/system/sysinit.target.wants/$name")
+    # Someone else's unit for this path is theirs to change: overwriting it would lose their
+    # settings without a word.
+    if [[ -e $unit || -L $unit ]] && ! grep -qxF "$MARK" "$unit" 2>/dev/null; then
+      die "$unit exists without this script's mark ($MARK): someone else's unit for /dev/hugepages$size. Remove it (or move it aside) so that this step can install its own"
+    fi
+    tmp=$WORK/mount
+    write_mount_unit "$tmp" "$size"
+    replace_file "$unit" "$tmp" 0644
+    if ((WROTE)); then
+      RELOAD=1
+      log "installed /etc/systemd/system/$name (hugetlbfs of $PAGE_LABEL pages at /dev/hugepages$size)"
+    fi
+    target=$(readlink -- "$link" 2>/dev/null || true)
+    if [[ $target != "/etc/systemd/system/$name" ]]; then
+      backup_once "$link"
+      make_dirs "${link%/*}"
+      ln -sfn -- "/etc/systemd/system/$name" "$link"
+      CHANGED=1 RELOAD=1
+      log "enabled $name (sysinit.target.wants)"
+    fi
+  done
+  for unit in "$(under_root /etc/systemd/system)"/dev-hugepages*.mount; do
+    [[ -f $unit && ! -L $unit ]] || continue
+    size=${unit##*/dev-hugepages}
+    size=${size%.mount}
+    if [[ -n $size && $want == *" $size "* ]]; then continue; fi
+    # Only a unit carrying this script's mark is taken out: someone else's stays.
+    grep -qxF "$MARK" "$unit" || continue
+    link=$(under_root "/etc/systemd/system/sysinit.target.wants/${unit##*/}")
+    remove_file "$link"
+    remove_file "$unit"
+    RELOAD=1
+    log "removed /etc/systemd/system/${unit##*/}: no --hugetlbfs-mount ${size:-<default>}"
+  done
+}
+
+# Would a reboot bring the planned state? Yes when /proc/cmdline lacks the arguments, when a
+# node holds another number of pages than the unit reserves at boot, or when a planned
+# hugetlbfs mount is missing (its unit mounts it at boot). reboot.sh decides the same way.
 reboot_needed() {
   local f words=()
   f=$(under_root /proc/cmdline)
@@ -291,12 +387,17 @@ reboot_needed() {
     log "reboot_reason=$REPLY"
     return 0
   fi
+  hugetlbfs_mounts_missing
+  if ((${#MOUNT_REASONS[@]})); then
+    log "reboot_reason=${MOUNT_REASONS[0]}"
+    return 0
+  fi
   return 1
 }
 
 main() {
   local args_given=0
-  FAMILY='' ARGS=() UNIT_PAIRS=()
+  FAMILY='' ARGS=() UNIT_ENTRIES=() MOUNT_SIZES=() RELOAD=0
   while (($#)); do
     case $1 in
     --os)
@@ -316,12 +417,17 @@ main() {
       parse_hugepages_unit "$1" "$2"
       shift 2
       ;;
+    --hugetlbfs-mount)
+      need_value "$1" $#
+      parse_hugetlbfs_mount "$1" "$2"
+      shift 2
+      ;;
     --root)
       need_value "$1" $#
       set_root "$2"
       shift 2
       ;;
-    *) usage_error "unknown argument $(shown "$1"); usage: $PROG --os <family> --args \"<args>\" [--hugepages-unit 0:4,1:4] [--root DIR]" ;;
+    *) usage_error "unknown argument $(shown "$1"); usage: $PROG --os <family> --args \"<args>\" [--hugepages-unit 0:4:1G,1:4:1G,0:512:2M,1:512:2M] [--hugetlbfs-mount 2M]... [--root DIR]" ;;
     esac
   done
   [[ -n $FAMILY ]] || usage_error "--os is required"
@@ -329,7 +435,7 @@ main() {
   local p
   OWN_KEYS=()
   for p in "${ARGS[@]}"; do OWN_KEYS+=("${p%%=*}"); done
-  if ((${#UNIT_PAIRS[@]})); then
+  if ((${#UNIT_ENTRIES[@]})); then
     for p in "${ARGS[@]}"; do
       [[ ${p%%=*} != hugepages ]] || usage_error "--args sets $p while --hugepages-unit reserves the pages; give one or the other"
     done
@@ -342,6 +448,8 @@ main() {
     update_boot_entries "$GRUB_CHANGED"
   fi
   sync_hugepages_unit
+  sync_mount_units
+  if ((RELOAD)); then run_system systemctl daemon-reload; fi
   if reboot_needed; then log reboot_needed=yes; else log reboot_needed=no; fi
   finish
 }

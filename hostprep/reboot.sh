@@ -2,14 +2,15 @@
 # Reboots the host when, and only when, that brings the planned state: the kernel command line
 # lacks the planned arguments or those TuneD's profile put on the bootloader's (isolcpus,
 # nohz_full, ... for the isolated cores; TuneD records them in /etc/tuned/bootcmdline), a node
-# holds another number of 1 GiB pages than the boot unit reserves (--hugepages-unit, as given
-# to kernel-args.sh), or (--expect-rt yes) the running kernel is not the RT kernel that the
-# bootloader starts by default. The reboot is scheduled a few seconds out, detached from this
-# process, so the caller's SSH session ends cleanly; the caller then waits for boot_id to
-# change.
+# holds another number of pages than the boot unit reserves (--hugepages-unit, as given to
+# kernel-args.sh), a hugetlbfs mount that kernel-args.sh's mount unit makes at boot is missing
+# (--hugetlbfs-mount, as given to kernel-args.sh), or (--expect-rt yes) the running kernel is
+# not the RT kernel that the bootloader starts by default. The reboot is scheduled a few seconds
+# out, detached from this process, so the caller's SSH session ends cleanly; the caller then
+# waits for boot_id to change.
 #
-#   reboot.sh --args "<arg> <arg>..." [--hugepages-unit "<node>:<count>,..."]
-#             [--expect-rt yes|no] [--root DIR]
+#   reboot.sh --args "<arg> <arg>..." [--hugepages-unit "<node>:<count>:<1G|2M>,..."]
+#             [--hugetlbfs-mount 1G|2M]... [--expect-rt yes|no] [--root DIR]
 #
 # Output: reboot_reason=... lines, boot_id=<current boot id>, the scheduling command (skipped
 # under --root), then "changed" (a reboot is scheduled) or "unchanged". Exit 1 when an RT
@@ -119,6 +120,18 @@ tuned_boot_args() {
   done <"$f"
 }
 
+# Stops the step when a missing hugetlbfs mount has no enabled mount unit: only the unit
+# kernel-args.sh installs and enables for sysinit.target mounts it at boot, so without it the
+# host would come back without the mount.
+mount_units_enabled() {
+  local size link
+  for size in "${MOUNT_MISSING[@]}"; do
+    mount_unit_name "$size"
+    link=$(under_root "/etc/systemd/system/sysinit.target.wants/$REPLY")
+    [[ -L $link && -f $(under_root "/etc/systemd/system/$REPLY") ]] || die "$REPLY is not installed and enabled ($link): a reboot would not bring the hugetlbfs mount at /dev/hugepages$size. Run kernel-args.sh with --hugetlbfs-mount $size."
+  done
+}
+
 # REASONS += "/proc/cmdline lacks <arg><note>" for each argument not on the command line.
 missing_args() { # <note> <arg...>
   local note=$1 a
@@ -129,7 +142,7 @@ missing_args() { # <note> <arg...>
 
 main() {
   local args_given=0 expect_rt=no
-  ARGS=() UNIT_PAIRS=()
+  ARGS=() UNIT_ENTRIES=() MOUNT_SIZES=()
   while (($#)); do
     case $1 in
     --args)
@@ -141,6 +154,11 @@ main() {
     --hugepages-unit)
       need_value "$1" $#
       parse_hugepages_unit "$1" "$2"
+      shift 2
+      ;;
+    --hugetlbfs-mount)
+      need_value "$1" $#
+      parse_hugetlbfs_mount "$1" "$2"
       shift 2
       ;;
     --expect-rt)
@@ -156,7 +174,7 @@ main() {
       set_root "$2"
       shift 2
       ;;
-    *) usage_error "unknown argument $(shown "$1"); usage: $PROG --args \"<args>\" [--hugepages-unit 0:4,1:4] [--expect-rt yes|no] [--root DIR]" ;;
+    *) usage_error "unknown argument $(shown "$1"); usage: $PROG --args \"<args>\" [--hugepages-unit 0:4:1G,1:4:1G,0:512:2M,1:512:2M] [--hugetlbfs-mount 2M]... [--expect-rt yes|no] [--root DIR]" ;;
     esac
   done
   ((args_given)) || usage_error "--args is required (it may be \"\")"
@@ -169,6 +187,9 @@ main() {
   missing_args " (TuneD, /etc/tuned/bootcmdline)" "${TUNED_ARGS[@]}"
   unit_pages_differ
   if [[ -n $REPLY ]]; then REASONS+=("$REPLY"); fi
+  hugetlbfs_mounts_missing
+  REASONS+=("${MOUNT_REASONS[@]}")
+  mount_units_enabled
 
   default_entry
   if [[ $expect_rt == yes ]]; then

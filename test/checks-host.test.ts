@@ -28,7 +28,8 @@ function loadFacts(dir: string): HostFacts {
     cmdline: read("cmdline.txt"),
     isolated: read("isolated.txt"),
     nohzFull: existsSync(file("nohz_full.txt")) ? read("nohz_full.txt") : null,
-    hugepages1g: read("hugepages-1g.txt"),
+    hugepages: read("hugepages.txt"),
+    hugetlbfs: read("hugetlbfs.txt"),
     novaConf: read("nova.conf"),
     interrupts: read("interrupts.txt"),
     lscpu: read("lscpu.txt"),
@@ -75,7 +76,8 @@ describe("checkHost on a correctly set up RT host of the dev plan", () => {
       "TuneD profile",
       "TuneD verify",
       "cmdline default_hugepagesz",
-      "cmdline hugepages",
+      "cmdline hugepagesz 1G",
+      "cmdline hugepages 1G",
       "cmdline isolcpus",
       "cmdline nohz",
       "cmdline nohz_full",
@@ -104,7 +106,8 @@ describe("checkHost on this machine (not an RT host)", () => {
     assert.equal(failing(results, "cmdline isolcpus").observed, "absent");
     assert.match(failing(results, "sysfs nohz_full").hint, /CONFIG_NO_HZ_FULL/);
     assert.equal(failing(results, "sysfs isolated").observed, "none");
-    assert.equal(failing(results, "1G pages node 0").observed, "a count without its node name");
+    assert.equal(failing(results, "1G pages node 0").observed, "0");
+    assert.equal(failing(results, "1G pages node 1").observed, "no count for this node");
     assert.equal(failing(results, "nova.conf").observed, "empty output");
     assert.match(
       failing(results, "device IRQs on isolated CPUs").observed,
@@ -124,10 +127,12 @@ describe("checkHost on this machine (not an RT host)", () => {
   it("reads grep's bare count as node 0 of a one-node plan", () => {
     const oneNode = (count: number): HostPlan => ({
       ...plan,
-      hugepages: { ...plan.hugepages, perNode: [{ node: 0, count }] },
+      hugepages: { ...plan.hugepages, sizes: [{ ...plan.hugepages.sizes[0], perNode: [{ node: 0, count }] }] },
     });
-    assert.equal(failing(checkHost(loadFacts("this-machine"), oneNode(1)), "1G pages node 0").observed, "0");
-    assert.equal(result(checkHost(loadFacts("this-machine"), oneNode(0)), "1G pages node 0").ok, true);
+    const bare = { ...loadFacts("this-machine"), hugepages: "0\n" };
+    assert.equal(failing(checkHost(bare, oneNode(1)), "1G pages node 0").observed, "0");
+    assert.equal(result(checkHost(bare, oneNode(0)), "1G pages node 0").ok, true);
+    assert.equal(failing(checkHost(bare, plan), "1G pages node 0").observed, "a count without its node name");
   });
 });
 
@@ -250,9 +255,41 @@ describe("checkHost: each check fails on its own fault, with a hint that fixes i
   });
 
   it("cmdline: the per-node hugepages argument the project adds", () => {
-    const r = failing(check({ cmdline: swap(rtHost.cmdline, " hugepages=0:4,1:4", "") }), "cmdline hugepages");
-    assert.equal(r.expected, "hugepages=0:4,1:4");
+    const r = failing(check({ cmdline: swap(rtHost.cmdline, " hugepages=0:4,1:4", "") }), "cmdline hugepages 1G");
+    assert.equal(r.expected, "hugepages=0:4,1:4 after hugepagesz=1G");
     assert.match(r.hint, /GRUB_CMDLINE_LINUX/);
+  });
+
+  it("cmdline: with a second page size, each hugepages= counts the hugepagesz= before it, so order is meaning", () => {
+    const both: HostPlan = {
+      ...plan,
+      kernel: { ...plan.kernel, args: [...plan.kernel.args, "hugepagesz=2M", "hugepages=0:512,1:512"] },
+    };
+    const right = swap(
+      rtHost.cmdline,
+      " hugepages=0:4,1:4",
+      " hugepages=0:4,1:4 hugepagesz=2048K hugepages=0:512,1:512",
+    );
+    const results = checkHost({ ...rtHost, cmdline: right }, both);
+    for (const name of [
+      "cmdline hugepagesz 1G",
+      "cmdline hugepages 1G",
+      "cmdline hugepagesz 2M",
+      "cmdline hugepages 2M",
+    ])
+      assert.equal(result(results, name).ok, true, name);
+    // The same words, the counts swapped between the sizes: 512 pages of 1 GiB asked for.
+    const swapped = swap(
+      rtHost.cmdline,
+      " hugepages=0:4,1:4",
+      " hugepages=0:512,1:512 hugepagesz=2M hugepages=0:4,1:4",
+    );
+    const r = failing(checkHost({ ...rtHost, cmdline: swapped }, both), "cmdline hugepages 1G");
+    assert.equal(r.observed, "hugepages=0:512,1:512");
+    assert.equal(
+      failing(checkHost({ ...rtHost, cmdline: rtHost.cmdline }, both), "cmdline hugepagesz 2M").observed,
+      "absent",
+    );
   });
 
   it("sysfs: isolated and nohz_full must equal the plan", () => {
@@ -263,38 +300,34 @@ describe("checkHost: each check fails on its own fault, with a hint that fixes i
 
   it("1G pages: a node short of pages, with the hint for how this host reserves them", () => {
     const short = swap(
-      rtHost.hugepages1g,
+      rtHost.hugepages,
       "node1/hugepages/hugepages-1048576kB/nr_hugepages:4",
       "node1/hugepages/hugepages-1048576kB/nr_hugepages:3",
     );
-    const r = failing(check({ hugepages1g: short }), "1G pages node 1");
+    const r = failing(check({ hugepages: short }), "1G pages node 1");
     assert.equal(r.observed, "3");
     assert.match(r.hint, /hugepages=0:4,1:4 on \/proc\/cmdline/);
     const rhel = devHost("compute-rt-02");
-    assert.match(failing(check({ hugepages1g: short }, rhel), "1G pages node 1").hint, /boot-time unit/);
+    assert.match(failing(check({ hugepages: short }, rhel), "1G pages node 1").hint, /boot-time unit/);
   });
 
   it("1G pages: pages the kernel put on another node are named as such (seen in the e2e VM on 6.1)", () => {
     const moved = swap(
       swap(
-        rtHost.hugepages1g,
+        rtHost.hugepages,
         "node0/hugepages/hugepages-1048576kB/nr_hugepages:4",
         "node0/hugepages/hugepages-1048576kB/nr_hugepages:1",
       ),
       "node1/hugepages/hugepages-1048576kB/nr_hugepages:4",
       "node1/hugepages/hugepages-1048576kB/nr_hugepages:7",
     );
-    const r = failing(check({ hugepages1g: moved }), "1G pages node 0");
+    const r = failing(check({ hugepages: moved }), "1G pages node 0");
     assert.equal(r.observed, "1");
     assert.match(
       r.hint,
       /^node 0 has 1 pages of 1 GiB, the plan needs 4; node 1 holds 7, more than its 4: the kernel placed node 0's pages there because node 0 had no free 1 GiB-aligned gigabyte at boot/,
     );
-    assert.equal(
-      result(check({ hugepages1g: moved }), "1G pages node 1").ok,
-      true,
-      "a surplus is no failure of its own",
-    );
+    assert.equal(result(check({ hugepages: moved }), "1G pages node 1").ok, true, "a surplus is no failure of its own");
   });
 
   it("nova.conf: sets are compared as sets; other sets, a shared set the plan lacks and vcpu_pin_set fail", () => {
@@ -365,7 +398,8 @@ describe("checkHost: each check fails on its own fault, with a hint that fixes i
       cmdline: "",
       isolated: "",
       nohzFull: "",
-      hugepages1g: "",
+      hugepages: "",
+      hugetlbfs: "",
       novaConf: "",
       interrupts: "",
       hwlatdetect: "",
@@ -383,7 +417,8 @@ describe("checkHost: each check fails on its own fault, with a hint that fixes i
         cmdline: garbage,
         isolated: garbage,
         nohzFull: garbage,
-        hugepages1g: garbage,
+        hugepages: garbage,
+        hugetlbfs: garbage,
         interrupts: garbage,
         novaConf: garbage,
         lscpu: garbage,

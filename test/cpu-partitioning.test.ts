@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { afterEach, beforeEach, describe, it } from "node:test";
 import { checkHostState } from "../lib/checks/host";
 import type { HostFacts } from "../lib/checks/host";
+import { stackWarnings } from "../lib/config/warnings";
 import { hostSteps } from "../lib/desired/host-steps";
 import { planStack } from "../lib/plan/stack";
 import type { TestRoot } from "./support/debian-root";
@@ -86,7 +87,8 @@ describe("tunedProfile: cpu-partitioning", () => {
       cmdline: "",
       isolated: "",
       nohzFull: "",
-      hugepages1g: "",
+      hugepages: "",
+      hugetlbfs: "",
       novaConf: "",
       interrupts: "",
       lscpu: "",
@@ -105,5 +107,49 @@ describe("tunedProfile: cpu-partitioning", () => {
       pinned.some((n) => /nohz_full/.test(n)),
       pinned.join(", "),
     );
+  });
+});
+
+describe("realtime flavors and pinned-only hosts", () => {
+  it("warns that Nova may place each realtime flavor on the cpu-partitioning host, and says how to avoid it", () => {
+    const raw = devRaw();
+    raw.hosts[0].tunedProfile = "cpu-partitioning";
+    const r = planStack(raw);
+    assert.ok(r.ok, JSON.stringify(!r.ok && r.problems));
+    const w = stackWarnings(r.config).warnings.filter((x) => x.path.startsWith("openstack-rt:flavors"));
+    assert.deepEqual(
+      w.map((x) => x.path),
+      ["openstack-rt:flavors[0].realtime"],
+      "rt1.small only: pin1.medium is realtime: false",
+    );
+    assert.match(
+      w[0].message,
+      /flavor "rt1.small" is realtime, and Nova may place it on compute-rt-01 \(tunedProfile cpu-partitioning/,
+    );
+    assert.match(w[0].message, /Give its servers host: with a realtime-virtual-host host/);
+    const rtOnly = planStack(devRaw());
+    assert.ok(rtOnly.ok);
+    assert.deepEqual(
+      stackWarnings(rtOnly.config).warnings.filter((x) => x.path.startsWith("openstack-rt:flavors")),
+      [],
+    );
+  });
+
+  it("refuses a realtime server pinned to the cpu-partitioning host, naming the RT host to use", () => {
+    const raw = devRaw();
+    raw.hosts[0].tunedProfile = "cpu-partitioning";
+    raw.servers[0].host = "compute-rt-01";
+    const r = planStack(raw);
+    assert.ok(!r.ok);
+    assert.deepEqual(
+      r.problems.map((p) => p.path),
+      ["openstack-rt:servers[0].host"],
+    );
+    assert.match(
+      r.problems[0].message,
+      /flavor "rt1.small" is realtime: .* pin it to compute-rt-02, or use a flavor with realtime: false/,
+    );
+    raw.servers[0].host = "compute-rt-02";
+    assert.ok(planStack(raw).ok);
   });
 });

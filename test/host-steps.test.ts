@@ -82,15 +82,38 @@ describe("hostSteps", () => {
       "--args",
       "default_hugepagesz=1G hugepagesz=1G",
       "--hugepages-unit",
-      "0:4,1:4",
+      "0:4:1G,1:4:1G",
     ]);
     assert.deepEqual(steps.get("reboot"), [
       "--args",
       "default_hugepagesz=1G hugepagesz=1G",
       "--hugepages-unit",
-      "0:4,1:4",
+      "0:4:1G,1:4:1G",
       "--expect-rt",
       "yes",
+    ]);
+  });
+
+  it("adds 2 MiB pages beside 1 GiB ones: a second hugepagesz/hugepages pair, or boot-unit entries, and their hugetlbfs mount", () => {
+    const [debian, rhel] = stepsOf((raw) =>
+      raw.hosts.forEach((h) => Object.assign(h, { hugepages2mPerNode: [512, 256], reservedHugepages2mPerNode: 64 })),
+    ).map((steps) => new Map(steps.map((s) => [s.id, s.args])));
+    const both = `${ARGS} hugepagesz=2M hugepages=0:512,1:256`;
+    assert.deepEqual(debian.get("kernel-args"), ["--os", "debian-12", "--args", both, "--hugetlbfs-mount", "2M"]);
+    assert.deepEqual(debian.get("reboot"), ["--args", both, "--hugetlbfs-mount", "2M", "--expect-rt", "yes"]);
+    assert.deepEqual(rhel.get("kernel-args"), [
+      "--os",
+      "rhel-9",
+      "--args",
+      "default_hugepagesz=1G hugepagesz=1G hugepagesz=2M",
+      "--hugepages-unit",
+      "0:4:1G,1:4:1G,0:512:2M,1:256:2M",
+      "--hugetlbfs-mount",
+      "2M",
+    ]);
+    assert.deepEqual(debian.get("nova-compute")!.slice(-2), [
+      "--reserved-huge-pages",
+      "node:0,size:2MB,count:64;node:1,size:2MB,count:64",
     ]);
   });
 
@@ -159,10 +182,11 @@ describe("hostSteps", () => {
         (p) => (p.kernel.args = ["quiet", "$(reboot)"]),
         /kernel argument is "\$\(reboot\)"/,
       ],
+      ["a kernel argument twice", (p) => (p.kernel.args = ["quiet", "nosmt", "quiet"]), /quiet appears twice/],
       [
-        "a kernel argument twice",
-        (p) => (p.kernel.args = ["hugepages=1", "hugepages=2"]),
-        /the key hugepages appears twice/,
+        "one page size twice (hugepagesz/hugepages pairs may repeat, a size may not)",
+        (p) => (p.kernel.args = ["hugepagesz=1G", "hugepages=0:1", "hugepagesz=1G", "hugepages=0:2"]),
+        /hugepagesz=1G appears twice/,
       ],
       [
         "a newline in reserved pages",

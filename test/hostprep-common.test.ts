@@ -115,7 +115,16 @@ describe("hostprep scripts: hostile arguments are refused before anything change
     ],
     "nova-compute.sh": ["--dedicated", "4-11", "--reserved-host-memory-mb", "4096", "--root", r],
     "scheduler.sh": ["--root", r],
-    "reboot.sh": ["--args", "default_hugepagesz=1G", "--hugepages-unit", "0:0,1:0", "--expect-rt", "no", "--root", r],
+    "reboot.sh": [
+      "--args",
+      "default_hugepagesz=1G",
+      "--hugepages-unit",
+      "0:0:1G,1:0:1G",
+      "--expect-rt",
+      "no",
+      "--root",
+      r,
+    ],
   });
 
   /** The valid arguments of `script` with `option` set to `value` (added when absent). */
@@ -197,6 +206,13 @@ describe("hostprep scripts: hostile arguments are refused before anything change
       "x=$HOME",
       "a\\b",
       "hugepages=1 hugepages=2",
+      // hugepagesz/hugepages may repeat only as pairs, one per page size.
+      "hugepagesz=1G hugepages=1 hugepages=2",
+      "hugepagesz=2M hugepages=1 hugepagesz=2M hugepages=2",
+      "hugepagesz=1G hugepagesz=1024M",
+      "hugepagesz hugepages=1",
+      "hugepagesz=1G hugepages",
+      "default_hugepagesz=1G default_hugepagesz=2M",
       "=1G",
       "-quiet",
     ];
@@ -241,8 +257,26 @@ describe("hostprep scripts: hostile arguments are refused before anything change
       cases.push(["nova-compute.sh", "--reserved-huge-pages", v]);
     }
     for (const script of ["kernel-args.sh", "reboot.sh"]) {
-      for (const v of [`0:4,1:4;touch ${canary}`, `$(touch ${canary})`, "0:4 1:4", "0:4,0:2", "a:4", "0:4,", "0:04"])
+      for (const v of [
+        `0:4:1G,1:4:1G;touch ${canary}`,
+        `$(touch ${canary})`,
+        "0:4:1G 1:4:1G",
+        "0:4:1G,0:2:1G",
+        "a:4:1G",
+        "0:4:1G,",
+        "0:04:1G",
+        "0:4:4M",
+        "0:4:1g",
+        "0:4:",
+        "0:4:1G:2M",
+        "0:12345678:2M",
+        // The <node>:<count> form of 1 GiB pages only, which callers no longer send.
+        "0:4,1:4",
+        "0:4",
+      ])
         cases.push([script, "--hugepages-unit", v]);
+      for (const v of [`2M;touch ${canary}`, `$(touch ${canary})`, "4M", "2m", "2048kB", "2M\n", "", "../2M"])
+        cases.push([script, "--hugetlbfs-mount", v]);
     }
     for (const v of ["yes;reboot", "maybe", "YES"]) cases.push(["reboot.sh", "--expect-rt", v]);
     for (const [script, option, v] of cases)

@@ -1,28 +1,39 @@
 /**
  * hostprep/kernel-args.sh: GRUB_CMDLINE_LINUX in Debian's /etc/default/grub (from grub2-common)
- * and RHEL 9's, the 1 GiB page boot unit, and the reboot verdict.
+ * and RHEL 9's, the 1 GiB page boot unit, and the reboot verdict, with the dev plan's arguments.
+ * 2 MiB pages beside the 1 GiB ones and the hugetlbfs mounts: test/hostprep-hugepages.test.ts.
  */
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
 import { mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { afterEach, describe, it } from "node:test";
+import { hostSteps } from "../lib/desired/host-steps";
 import type { HostPlan } from "../lib/plan/host";
+import { planStack } from "../lib/plan/stack";
 import type { TestRoot } from "./support/debian-root";
-import { buildDebianRoot, buildRhelRoot, devHostPlans, runScript, show, snapshotDiff } from "./support/debian-root";
+import { buildDebianRoot, buildRhelRoot, runScript, show, snapshotDiff } from "./support/debian-root";
+import { devRaw } from "./support/dev-config";
 
 const GRUB = "/etc/default/grub";
 const UNIT = "/etc/systemd/system/hugetlb-gigantic-pages.service";
 const LINK = "/etc/systemd/system/sysinit.target.wants/hugetlb-gigantic-pages.service";
 const RESERVE = "/usr/local/lib/openstack-rt/hugetlb-reserve-pages";
 
-const { debian, rhel } = devHostPlans();
+const dev = planStack(devRaw());
+if (!dev.ok) throw new Error(dev.problems.map((p) => `${p.path}: ${p.message}`).join("\n"));
+const debian = dev.plan.hosts.find((h) => h.os === "debian-12")!;
+const rhel = dev.plan.hosts.find((h) => h.os === "rhel-9")!;
+
+/** The arguments the kernel-args step of a host plan passes (lib/desired/host-steps.ts), without --root. */
+function stepArgs(plan: HostPlan): string[] {
+  const host = dev.ok ? dev.config.hosts.find((h) => h.name === plan.name) : undefined;
+  if (!host) throw new Error(`no host config for ${plan.name}`);
+  return hostSteps(plan, host).find((s) => s.id === "kernel-args")!.args;
+}
 
 /** The arguments a caller passes for a host plan. */
 function planArgs(plan: HostPlan, root: TestRoot): string[] {
-  const args = ["--os", plan.os, "--args", plan.kernel.args.join(" "), "--root", root.dir];
-  if (plan.hugepages.method === "boot-unit")
-    args.push("--hugepages-unit", plan.hugepages.perNode.map((n) => `${n.node}:${n.count}`).join(","));
-  return args;
+  return [...stepArgs(plan), "--root", root.dir];
 }
 
 /** GRUB_CMDLINE_LINUX as update-grub sees it: the file sourced by a shell. */
@@ -70,8 +81,12 @@ afterEach(() => {
 
 describe("kernel-args.sh on Debian 12 (dev plan compute-rt-01: per-node pages on the command line)", () => {
   it("the dev plan's arguments", () => {
-    assert.deepEqual(debian.kernel.args, ["default_hugepagesz=1G", "hugepagesz=1G", "hugepages=0:4,1:4"]);
-    assert.equal(debian.hugepages.method, "cmdline");
+    assert.deepEqual(stepArgs(debian), [
+      "--os",
+      "debian-12",
+      "--args",
+      "default_hugepagesz=1G hugepagesz=1G hugepages=0:4,1:4",
+    ]);
   });
 
   it("sets GRUB_CMDLINE_LINUX in the packaged /etc/default/grub, then is unchanged on the second run", () => {
@@ -245,7 +260,7 @@ describe("kernel-args.sh on Debian 12 (dev plan compute-rt-01: per-node pages on
       "--args",
       "default_hugepagesz=1G hugepagesz=1G",
       "--hugepages-unit",
-      "0:4,1:4",
+      "0:4:1G,1:4:1G",
       "--root",
       root.dir,
     ]);
@@ -264,11 +279,13 @@ describe("kernel-args.sh on Debian 12 (dev plan compute-rt-01: per-node pages on
 
 describe("kernel-args.sh on RHEL 9 (dev plan compute-rt-02: 5.14 kernel, so a boot unit reserves the pages)", () => {
   it("the dev plan's arguments", () => {
-    assert.deepEqual(rhel.kernel.args, ["default_hugepagesz=1G", "hugepagesz=1G"]);
-    assert.equal(rhel.hugepages.method, "boot-unit");
-    assert.deepEqual(rhel.hugepages.perNode, [
-      { node: 0, count: 4 },
-      { node: 1, count: 4 },
+    assert.deepEqual(stepArgs(rhel), [
+      "--os",
+      "rhel-9",
+      "--args",
+      "default_hugepagesz=1G hugepagesz=1G",
+      "--hugepages-unit",
+      "0:4:1G,1:4:1G",
     ]);
   });
 
@@ -294,7 +311,7 @@ describe("kernel-args.sh on RHEL 9 (dev plan compute-rt-02: 5.14 kernel, so a bo
     assert.ok(!first.stdout.includes("update-grub"), "RHEL has no update-grub");
 
     const unit = root.read(UNIT);
-    assert.match(unit, /^ExecStart=\/bin\/sh \/usr\/local\/lib\/openstack-rt\/hugetlb-reserve-pages 0:4 1:4$/m);
+    assert.match(unit, /^ExecStart=\/bin\/sh \/usr\/local\/lib\/openstack-rt\/hugetlb-reserve-pages 0:4:1G 1:4:1G$/m);
     assert.match(unit, /^Before=dev-hugepages\.mount/m);
     assert.match(unit, /^WantedBy=sysinit\.target$/m);
     assert.match(unit, /^Type=oneshot$/m);
@@ -323,7 +340,7 @@ describe("kernel-args.sh on RHEL 9 (dev plan compute-rt-02: 5.14 kernel, so a bo
     runScript("kernel-args.sh", planArgs(rhel, root));
     const sc = spawnSync("shellcheck", ["-s", "sh", root.path(RESERVE)], { encoding: "utf8" });
     assert.equal(sc.status, 0, sc.stdout);
-    const run = spawnSync("/bin/sh", [root.path(RESERVE), "0:4", "1:4"], {
+    const run = spawnSync("/bin/sh", [root.path(RESERVE), "0:4:1G", "1:4:1G"], {
       encoding: "utf8",
       env: { PATH: "/usr/bin:/bin", HUGETLB_SYSFS: root.path("/sys"), HUGETLB_PROC: root.path("/proc") },
     });
@@ -352,7 +369,7 @@ describe("kernel-args.sh on RHEL 9 (dev plan compute-rt-02: 5.14 kernel, so a bo
     symlinkSync("/dev/null", f);
     mkdirSync(root.path("/proc/sys/vm"), { recursive: true });
     writeFileSync(root.path("/proc/sys/vm/compact_memory"), "");
-    const run = spawnSync("/bin/sh", [root.path(RESERVE), "0:4", "1:4"], {
+    const run = spawnSync("/bin/sh", [root.path(RESERVE), "0:4:1G", "1:4:1G"], {
       encoding: "utf8",
       env: { PATH: "/usr/bin:/bin", HUGETLB_SYSFS: root.path("/sys"), HUGETLB_PROC: root.path("/proc") },
     });

@@ -197,7 +197,7 @@ describe("reboot.sh", () => {
         "--args",
         "default_hugepagesz=1G hugepagesz=1G",
         "--hugepages-unit",
-        "0:4,1:4",
+        "0:4:1G,1:4:1G",
         "--expect-rt",
         "yes",
         "--root",

@@ -11,6 +11,8 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import type { NovaFlavor } from "../lib/plan/nova/model";
 import { capacity, consume, emptyUsage, novaVerdict } from "../lib/plan/nova/model";
+import { planStack } from "../lib/plan/stack";
+import { devRaw } from "./support/dev-config";
 import type { OracleInput } from "./support/oracle-case";
 import { toNovaHost } from "./support/oracle-case";
 
@@ -103,5 +105,40 @@ describe("booking with thread policy isolate", () => {
     assert.equal(next.outcome, "fits");
     if (next.outcome !== "fits" || !next.placement) return;
     for (const p of Object.values(next.placement.cells[0].pinning)) assert.ok(!usage.pinned.has(p), `CPU ${p}`);
+  });
+});
+
+describe("a planned host with 2 MiB pages beside its 1 GiB pages, as Nova sees it", () => {
+  // The fixture was generated with the values this plan writes: reserved_huge_pages in the
+  // plan's own spelling (size:2MB), so it also shows that Nova parses that spelling.
+  const c = cases.find((x) => x.name === "dev_2m_beside_1g")!;
+  const raw = devRaw();
+  for (const h of raw.hosts)
+    Object.assign(h, { hugepages2mPerNode: 256, reservedHugepages2mPerNode: 64, reservedHostMemoryMb: 512 });
+  raw.flavors.push({ name: "pin2m.tiny", vcpus: 1, ramMb: 128, realtime: false, pageSize: "2MB" });
+  const r = planStack(raw);
+  if (!r.ok) throw new Error(r.problems.map((p) => `${p.path}: ${p.message}`).join("\n"));
+  const host = r.plan.hosts.find((h) => h.name === "compute-rt-01")!;
+
+  it("writes the reserved pages as the fixture gave them to Nova", () => {
+    assert.deepEqual(
+      host.nova.reservedHugePages,
+      (c.input.nova_conf?.DEFAULT?.reserved_huge_pages ?? []).map(
+        (p) => `node:${p.node},size:${p.size},count:${p.count}`,
+      ),
+    );
+  });
+
+  it("plans the flavor's extra specs and the capacity Nova reached", () => {
+    const flavor = r.plan.flavors.find((f) => f.name === "pin2m.tiny")!;
+    // The aggregate key is for the scheduler's aggregate filter; Nova's NUMA fitting reads the rest.
+    const { "aggregate_instance_extra_specs:realtime": aggregate, ...specs } = flavor.extraSpecs;
+    assert.equal(aggregate, "true");
+    assert.deepEqual(specs, c.input.flavor.extra_specs);
+    assert.equal(flavor.hosts.find((h) => h.host === host.name)!.capacity, c.nova.capacity);
+    assert.deepEqual(
+      host.nodes.map((n) => [n.hugepages1g, n.hugepages2m]),
+      c.input.host.cells.map((cell) => [cell.hugepages_1g, cell.hugepages_2m]),
+    );
   });
 });

@@ -158,12 +158,12 @@ describe("renderPlanMarkdown", () => {
     assert.ok(md.trimEnd().endsWith("</details>"));
     assert.ok(
       lines.includes(
-        "| `compute-rt-01` | debian-12 | off | `0-3` | `4-11` | `default_hugepagesz=1G hugepagesz=1G hugepages=0:4,1:4` | node0: 4, node1: 4 | `4-11` |   |",
+        "| `compute-rt-01` | debian-12 | off | `0-3` | `4-11` | `default_hugepagesz=1G hugepagesz=1G hugepages=0:4,1:4` | 1G: node0 4, node1 4 | `4-11` |   |",
       ),
     );
     assert.ok(
       lines.includes(
-        "| `compute-rt-02` | rhel-9 | off | `0-3` | `4-11` | `default_hugepagesz=1G hugepagesz=1G` | node0: 4, node1: 4 (boot unit) | `4-11` |   |",
+        "| `compute-rt-02` | rhel-9 | off | `0-3` | `4-11` | `default_hugepagesz=1G hugepagesz=1G` | 1G: node0 4, node1 4 (boot unit) | `4-11` |   |",
       ),
     );
     const rt = lines.find((l) => l.startsWith("| `rt1.small` |"));

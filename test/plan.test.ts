@@ -38,7 +38,7 @@ describe("the dev stack's plan (the seed deployment)", () => {
         ["1,3", "5,7,9,11"],
       ],
     );
-    assert.deepEqual(h.hugepages.perNode, [
+    assert.deepEqual(h.hugepages.sizes[0].perNode, [
       { node: 0, count: 4 },
       { node: 1, count: 4 },
     ]);

@@ -46,7 +46,7 @@ function recordedRtHostScript(): string {
     ["cmdline", file("cmdline.txt")],
     ["isolated", file("isolated.txt")],
     ["nohz-full", file("nohz_full.txt")],
-    ["hugepages-1g", file("hugepages-1g.txt")],
+    ["hugepages", file("hugepages.txt")],
     ["nova-conf", file("nova.conf")],
     ["interrupts", file("interrupts.txt")],
     ["lscpu", file("lscpu.txt")],

@@ -75,8 +75,12 @@ section cmdline; show /proc/cmdline
 section isolated; show /sys/devices/system/cpu/isolated
 section nohz-full
 if [[ -r /sys/devices/system/cpu/nohz_full ]]; then cat /sys/devices/system/cpu/nohz_full; else echo '<absent>'; fi
-section hugepages-1g
-grep -H . /sys/devices/system/node/node*/hugepages/hugepages-1048576kB/nr_hugepages 2>/dev/null || true
+# Every page size's count per node (1 GiB, and 2 MiB beside them), named by its file.
+section hugepages
+grep -H . /sys/devices/system/node/node*/hugepages/hugepages-*/nr_hugepages 2>/dev/null || true
+# The hugetlbfs mounts: libvirt backs guests only with the page sizes mounted when it started.
+section hugetlbfs
+awk '$3 == "hugetlbfs"' /proc/mounts 2>/dev/null || true
 section nova-conf; show "$nova_conf"
 section interrupts; show /proc/interrupts
 # The topology, read with the commands facts.sh runs for `npm run discover`: the check compares

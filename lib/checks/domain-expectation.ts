@@ -100,11 +100,12 @@ export function expectationFromPlan(
   imageProps: Record<string, string> = {},
 ): DomainExpectation {
   const request = guestRequest({ vcpus: flavor.vcpus, ramMb: flavor.ramMb, extraSpecs: flavor.extraSpecs }, imageProps);
-  // The plan reserves one huge page size per host. `large` can only get that one; `any` falls
-  // back to small pages when a guest cell's memory is not a whole number of them.
-  const cellMb = request.cells?.[0]?.memoryMb ?? flavor.ramMb;
-  const wholePages = (cellMb * 1024) % host.hugepages.sizeKb === 0;
-  const hostPageSizeKb = wholePages || request.pageSize !== "any" ? host.hugepages.sizeKb : null;
+  // `large` and `any` get the largest host page size a guest cell fits in whole pages, as Nova
+  // tries them (on an empty host: enough pages on one node); `any` falls back to small pages.
+  const cellKb = (request.cells?.[0]?.memoryMb ?? flavor.ramMb) * 1024;
+  const sizes = host.hugepages.sizes.filter((s) => s.perNode.some((n) => n.count > 0));
+  const fitting = sizes.find((s) => cellKb % s.sizeKb === 0 && s.perNode.some((n) => n.count >= cellKb / s.sizeKb));
+  const hostPageSizeKb = fitting?.sizeKb ?? (request.pageSize === "any" ? null : (sizes[0]?.sizeKb ?? null));
   return expectationFromRequest(
     request,
     {

@@ -1,5 +1,5 @@
 /**
- * /proc/cmdline against the plan: the arguments this project adds (hugepages) and the ones
+ * /proc/cmdline against the plan: the arguments this project adds (huge pages, extraKernelArgs) and the ones
  * TuneD's realtime-virtual-host profile adds (isolcpus, nohz_full, rcu_nocbs, irqaffinity).
  * CPU lists are compared as sets: TuneD writes irqaffinity=0,1,2,3 where the plan says 0-3.
  */
@@ -56,6 +56,63 @@ function checkArg(params: Map<string, string | null>, arg: string, hint: string)
   }
 }
 
+/** A kernel size (memparse: 2M, 2048K, 1G, 1024M) in KiB; null when it is not one. */
+function sizeKb(value: string): number | null {
+  const m = /^(\d+)([KMG]?)$/i.exec(value);
+  if (!m) return null;
+  const shift = { "": 0, K: 0, M: 10, G: 20 }[m[2].toUpperCase() as "" | "K" | "M" | "G"];
+  return m[2] === "" ? Number(m[1]) / 1024 : Number(m[1]) * 2 ** shift;
+}
+
+/**
+ * The huge page pools the command line asks for, as the kernel reads it: each `hugepages=` counts
+ * pages of the `hugepagesz=` before it (the default size when none is), so these keys repeat and
+ * their order is their meaning. Size in KiB -> the hugepages value ("" when the size is named
+ * without a count).
+ */
+function hugepagePools(cmdline: string): Map<number | "default", string> {
+  const pools = new Map<number | "default", string>();
+  let current: number | "default" = "default";
+  for (const token of cmdline.match(/(?:[^\s"]+|"[^"]*")+/g) ?? []) {
+    if (token === "--") break;
+    const [key, value = ""] = token.split(/=(.*)/s);
+    if (key === "hugepagesz") {
+      current = sizeKb(value) ?? -1;
+      if (!pools.has(current)) pools.set(current, "");
+    } else if (key === "hugepages") pools.set(current, value);
+  }
+  return pools;
+}
+
+/** The plan's hugepagesz/hugepages pairs, one check each, named by size: the keys repeat. */
+function checkHugepageArgs(cmdline: string, args: readonly string[], hint: string): CheckResult[] {
+  const pools = hugepagePools(cmdline);
+  const results: CheckResult[] = [];
+  let size = "";
+  for (const arg of args) {
+    const [key, value = ""] = arg.split(/=(.*)/s);
+    if (key === "hugepagesz") {
+      size = value;
+      const named = pools.has(sizeKb(size) ?? -1);
+      results.push(verdict(`cmdline hugepagesz ${size}`, named, arg, named ? arg : "absent", hint));
+    } else if (key === "hugepages") {
+      const got = pools.get(sizeKb(size) ?? -1);
+      results.push(
+        verdict(
+          `cmdline hugepages ${size}`,
+          got === value,
+          `hugepages=${value} after hugepagesz=${size}`,
+          got ? `hugepages=${got}` : "absent",
+          hint,
+        ),
+      );
+    }
+  }
+  return results;
+}
+
+const PAIRED = ["hugepagesz", "hugepages"];
+
 export function checkCmdline(cmdline: string, plan: HostPlan): CheckResult[] {
   if (cmdline.trim() === "") {
     return [fail("cmdline", "the kernel command line", "empty output", "collect `cat /proc/cmdline` from the host")];
@@ -64,8 +121,10 @@ export function checkCmdline(cmdline: string, plan: HostPlan): CheckResult[] {
   const ours =
     "this project adds it to the bootloader's command line (GRUB_CMDLINE_LINUX): rerun the host step, regenerate the GRUB config (update-grub / grub2-mkconfig) and reboot";
   const tuned = `TuneD's ${plan.tuned.profile} profile adds it: check isolated_cores=${plan.tuned.isolatedCores} in /etc/tuned/${plan.tuned.profile}-variables.conf, that the profile is active, that GRUB uses TuneD's parameters ($tuned_params), then reboot`;
+  const paired = (a: string) => PAIRED.includes(a.split("=")[0]);
   return [
-    ...plan.kernel.args.map((a) => checkArg(params, a, ours)),
+    ...plan.kernel.args.filter((a) => !paired(a)).map((a) => checkArg(params, a, ours)),
+    ...checkHugepageArgs(cmdline, plan.kernel.args.filter(paired), ours),
     ...plan.kernel.tunedArgs.map((a) => checkArg(params, a, tuned)),
   ];
 }

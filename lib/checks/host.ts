@@ -1,16 +1,17 @@
 /**
  * Verifies an RT compute host from the raw output of a few commands, collected over SSH by the
- * caller: the kernel, TuneD, the command line, sysfs CPU isolation, 1 GiB pages, nova.conf,
+ * caller: the kernel, TuneD, the command line, sysfs CPU isolation, huge pages, nova.conf,
  * interrupts and (optionally) hwlatdetect. Pure: text in, results out.
  */
 import type { HostPlan } from "../plan/host";
 import { checkCmdline, checkSysfsCpus } from "./host-cmdline";
+import { checkHugepages, checkHugetlbfsMounts } from "./host-hugepages";
 import { checkInterrupts } from "./host-irq";
 import { checkNovaConf } from "./host-nova";
 import { checkTopology } from "./host-topology";
 import { checkHwlatdetect, parseHwlatdetect } from "./latency";
 import type { CheckResult } from "./result";
-import { excerpt, fail, verdict } from "./result";
+import { excerpt, verdict } from "./result";
 
 export interface HostFacts {
   /** `uname -v` */
@@ -25,8 +26,10 @@ export interface HostFacts {
   isolated: string;
   /** /sys/devices/system/cpu/nohz_full; null when the file does not exist */
   nohzFull: string | null;
-  /** `grep -H . /sys/devices/system/node/node*\/hugepages/hugepages-1048576kB/nr_hugepages` */
-  hugepages1g: string;
+  /** `grep -H . /sys/devices/system/node/node*\/hugepages/hugepages-*\/nr_hugepages` */
+  hugepages: string;
+  /** The hugetlbfs lines of /proc/mounts */
+  hugetlbfs: string;
   /** nova-compute's nova.conf, whole or its [compute] section */
   novaConf: string;
   /** /proc/interrupts */
@@ -139,69 +142,7 @@ export function checkTuned(active: string, verify: HostFacts["tunedVerify"], pro
   ];
 }
 
-/** Node -> nr_hugepages from `grep -H` output; a bare count (grep on one file drops the name) is node null. */
-export function parseHugepageCounts(text: string): { counts: Map<number | null, number>; error: string | null } {
-  const counts = new Map<number | null, number>();
-  for (const line of text
-    .split("\n")
-    .map((l) => l.trim())
-    .filter((l) => l !== "")) {
-    const named = /node(\d+)\/hugepages\/hugepages-1048576kB\/nr_hugepages:(\d+)$/.exec(line);
-    if (named) counts.set(Number(named[1]), Number(named[2]));
-    else if (/^\d+$/.test(line)) counts.set(null, Number(line));
-    else return { counts, error: `unreadable line ${excerpt(line, 60)}` };
-  }
-  return { counts, error: counts.size === 0 ? "empty output" : null };
-}
-
-export function checkHugepages(text: string, plan: HostPlan): CheckResult[] {
-  const { counts, error } = parseHugepageCounts(text);
-  const how =
-    plan.hugepages.method === "cmdline"
-      ? `check hugepages=${plan.hugepages.perNode.map((n) => `${n.node}:${n.count}`).join(",")} on /proc/cmdline and reboot`
-      : "check that the boot-time unit writing nr_hugepages ran (journalctl -b) and reboot: allocating at runtime fails on fragmented memory";
-  if (error !== null)
-    return [
-      fail(
-        "1G pages",
-        "nr_hugepages per NUMA node",
-        error,
-        "collect `grep -H . /sys/devices/system/node/node*/hugepages/hugepages-1048576kB/nr_hugepages`",
-      ),
-    ];
-  // A bare count belongs to the only node of a one-node host and is ambiguous on any other.
-  const bare = counts.get(null);
-  if (bare !== undefined && plan.hugepages.perNode.length === 1) counts.set(plan.hugepages.perNode[0].node, bare);
-  return plan.hugepages.perNode.map(({ node, count }) => {
-    const got = counts.get(node);
-    if (got === undefined) {
-      return fail(
-        `1G pages node ${node}`,
-        `>= ${count}`,
-        bare !== undefined ? "a count without its node name" : "no count for this node",
-        bare !== undefined
-          ? "collect the counts with `grep -H` so each names its node"
-          : `node ${node} has no 1 GiB page pool: the host's NUMA layout differs from the plan, or the kernel lacks 1 GiB page support (pdpe1gb); ${how}`,
-      );
-    }
-    // The pages may all be there, on the wrong node: the kernel (6.1 does, seen in the e2e VM)
-    // places a node's boot-time 1 GiB pages on another node when this one has no free aligned
-    // gigabyte at that moment, and says nothing.
-    const surplus = plan.hugepages.perNode.filter((n) => n.node !== node && (counts.get(n.node) ?? 0) > n.count);
-    const moved = surplus.length
-      ? `; ${surplus.map((n) => `node ${n.node} holds ${counts.get(n.node)}, more than its ${n.count}`).join(", ")}: the kernel placed node ${node}'s pages there because node ${node} had no free 1 GiB-aligned gigabyte at boot (its kernel image, initrd and early allocations took them). Give node ${node} more memory or fewer pages, or reserve them with the boot unit, then reboot`
-      : `: ${how}`;
-    return verdict(
-      `1G pages node ${node}`,
-      got >= count,
-      `>= ${count}`,
-      `${got}`,
-      `node ${node} has ${got} pages of 1 GiB, the plan needs ${count}${moved}`,
-    );
-  });
-}
-
-/** What the host is and is set up to be: its declared topology, kernel, TuneD, command line, isolation, 1 GiB pages, nova.conf. */
+/** What the host is and is set up to be: its declared topology, kernel, TuneD, command line, isolation, huge pages, nova.conf. */
 export function checkHostState(facts: HostFacts, plan: HostPlan): CheckResult[] {
   const rt = plan.tuned.profile !== "cpu-partitioning";
   const sysfsHint = `the kernel isolates other CPUs than the plan's ${plan.isolated}: it uses what /proc/cmdline said at boot, so fix the command line and reboot`;
@@ -214,7 +155,8 @@ export function checkHostState(facts: HostFacts, plan: HostPlan): CheckResult[] 
     ...checkCmdline(facts.cmdline, plan),
     ...(rt ? [checkSysfsCpus("isolated", facts.isolated, plan.isolated, sysfsHint)] : []),
     checkSysfsCpus("nohz_full", facts.nohzFull, plan.isolated, sysfsHint),
-    ...checkHugepages(facts.hugepages1g, plan),
+    ...checkHugepages(facts.hugepages, plan),
+    ...checkHugetlbfsMounts(facts.hugetlbfs, plan),
     ...checkNovaConf(facts.novaConf, plan),
   ];
 }

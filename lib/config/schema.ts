@@ -154,6 +154,13 @@ const hostSchema = z
       error: "must be a count of 1 GiB pages for every node, or a list with one count per node",
     }),
     reservedHugepages1gPerNode: z.number().int().min(0).default(0),
+    /** 2 MiB pages beside the 1 GiB ones, for flavors with pageSize 2MB (or large/any when 1 GiB pages run out). */
+    hugepages2mPerNode: z
+      .union([z.number().int().min(0), z.array(z.number().int().min(0))], {
+        error: "must be a count of 2 MiB pages for every node, or a list with one count per node",
+      })
+      .default(0),
+    reservedHugepages2mPerNode: z.number().int().min(0).default(0),
     reservedHostMemoryMb: z.number().int().min(0).default(4096),
     cpuSharedSet: z.enum(["none", "housekeeping"]).default("none"),
     hugepagesMethod: z.enum(["auto", "cmdline", "boot-unit"]).default("auto"),

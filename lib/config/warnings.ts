@@ -1,6 +1,7 @@
 /**
  * What a valid config does that an operator should know about before it runs: SSH targets whose
- * host key is not pinned, and security-group rules that reach beyond private address space.
+ * host key is not pinned, realtime flavors that Nova may place on pinned-only (cpu-partitioning)
+ * hosts, and security-group rules that reach beyond private address space.
  * `npm run plan` prints these (text, JSON, Markdown) and the program logs each once with
  * `pulumi.log.warn`; both take them from decideStack. Pure.
  *
@@ -88,6 +89,20 @@ export function stackWarnings(config: StackConfig): StackWarnings {
     targetWarnings(out, path, c.ssh, "controller");
     if (c.ssh.proxy) targetWarnings(out, `${path}.proxy`, c.ssh.proxy, "bastion");
   });
+
+  // All RT hosts share the stack's aggregate, so Nova may place a realtime flavor on a pinned-only host.
+  const pinnedOnly = config.hosts.filter((h) => h.tunedProfile === "cpu-partitioning").map((h) => h.name);
+  if (pinnedOnly.length)
+    config.flavors.forEach((f, i) => {
+      if (f.realtime === false) return;
+      out.warnings.push({
+        path: settingPath(["flavors", i, "realtime"]),
+        message:
+          `flavor "${f.name}" is realtime, and Nova may place it on ${pinnedOnly.join(", ")} (tunedProfile cpu-partitioning, no RT kernel), ` +
+          "where its RT vCPUs get no latency bound: the stack's hosts share one aggregate. Give its servers host: with a realtime-virtual-host host, " +
+          "or keep the pinned-only hosts in a stack of their own",
+      });
+    });
 
   const sg = config.securityGroup;
   const ssh = cidrReach(sg.sshCidr);

@@ -61,8 +61,8 @@ const CPU_LIST = new RegExp(`^${CPU_ID}(-${CPU_ID})?(,${CPU_ID}(-${CPU_ID})?)*$`
 const KERNEL_ARG = /^[A-Za-z][A-Za-z0-9_.-]*(=[A-Za-z0-9_.,:/+@=-]+)?$/;
 const PAGE_ENTRY = "node:(0|[1-9]\\d{0,2}),size:[1-9]\\d{0,7}(KB|kB|MB|GB|K|M|G)?,count:(0|[1-9]\\d{0,5})";
 const PAGE_ENTRIES = new RegExp(`^${PAGE_ENTRY}(;${PAGE_ENTRY})*$`);
-const UNIT_PAIR = "(0|[1-9]\\d{0,2}):(0|[1-9]\\d{0,5})";
-const UNIT_PAIRS = new RegExp(`^${UNIT_PAIR}(,${UNIT_PAIR})*$`);
+const UNIT_ENTRY = "(0|[1-9]\\d{0,2}):(0|[1-9]\\d{0,6}):(1G|2M)";
+const UNIT_ENTRIES = new RegExp(`^${UNIT_ENTRY}(,${UNIT_ENTRY})*$`);
 // nova-compute.sh's --conf and --restart-command, as lib/config/schema.ts validates them (no `.`/`..` components, no shell characters).
 const CONF_PATH = /^(?!.*\/\.\.?(\/|$))\/[A-Za-z0-9._+-]+(\/[A-Za-z0-9._+-]+)*$/;
 const COMMAND_WORDS = /^[A-Za-z0-9@%+=:,./_-]+( [A-Za-z0-9@%+=:,./_-]+){0,15}$/;
@@ -78,6 +78,9 @@ function cpuList(host: string, what: string, value: string): string {
   return value;
 }
 
+/** hugepagesz/hugepages come in pairs, one pair per page size; every other key once. */
+const PAIRED_KEYS = new Set(["hugepagesz", "hugepages"]);
+
 function kernelArgs(host: string, args: string[]): string {
   const keys = new Set<string>();
   for (const a of args) {
@@ -85,8 +88,8 @@ function kernelArgs(host: string, args: string[]): string {
       throw new HostStepError(host, "kernel argument", a, "expected key or key=value of letters, digits and _.,:/+@=-");
     if (a.length > 256)
       throw new HostStepError(host, "kernel argument", a, `expected 256 characters at most, not ${a.length}`);
-    const key = a.split("=")[0];
-    if (keys.has(key)) throw new HostStepError(host, "kernel arguments", args, `the key ${key} appears twice`);
+    const key = PAIRED_KEYS.has(a.split("=")[0]) ? a : a.split("=")[0];
+    if (keys.has(key)) throw new HostStepError(host, "kernel arguments", args, `${key} appears twice`);
     keys.add(key);
   }
   if (args.length > 64) throw new HostStepError(host, "the number of kernel arguments", args.length, "64 at most");
@@ -104,11 +107,16 @@ function count(host: string, what: string, value: number): string {
   return String(value);
 }
 
-/** The per-node counts the boot-time unit reserves, or null when the kernel command line does (or there are none). */
+/**
+ * The per-node counts the boot-time unit reserves, `<node>:<count>:<size>` (1 GiB first: they
+ * need contiguous memory that 2 MiB pages would fragment), or null when the kernel command line
+ * does (or there are none).
+ */
 function hugepagesUnit(plan: HostPlan): string | null {
-  const { method, perNode } = plan.hugepages;
-  if (method !== "boot-unit" || perNode.every((n) => n.count === 0)) return null;
-  return perNode.map((n) => `${n.node}:${n.count}`).join(",");
+  const { method, sizes } = plan.hugepages;
+  const used = sizes.filter((s) => s.perNode.some((n) => n.count > 0));
+  if (method !== "boot-unit" || used.length === 0) return null;
+  return used.flatMap((s) => s.perNode.map((n) => `${n.node}:${n.count}:${s.name}`)).join(",");
 }
 
 /** The steps that prepare one compute host, in the order they must run. */
@@ -125,8 +133,12 @@ export function hostSteps(plan: HostPlan, host: HostConfig): HostStep[] {
   const rtKernel = profile !== "cpu-partitioning";
   const args = kernelArgs(name, plan.kernel.args);
   const unit = hugepagesUnit(plan);
-  if (unit !== null) matching(name, "the boot unit's hugepages", unit, UNIT_PAIRS, 'expected "<node>:<count>,..."');
-  const unitArgs = unit === null ? [] : ["--hugepages-unit", unit];
+  if (unit !== null)
+    matching(name, "the boot unit's hugepages", unit, UNIT_ENTRIES, 'expected "<node>:<count>:<1G|2M>,..."');
+  const unitArgs = [
+    ...(unit === null ? [] : ["--hugepages-unit", unit]),
+    ...plan.hugepages.extraMounts.flatMap((size) => ["--hugetlbfs-mount", size]),
+  ];
   const nova = plan.nova;
   const dedicated = cpuList(name, "nova.cpuDedicatedSet", nova.cpuDedicatedSet);
   const shared = nova.cpuSharedSet === null ? null : cpuList(name, "nova.cpuSharedSet", nova.cpuSharedSet);
@@ -163,7 +175,13 @@ export function hostSteps(plan: HostPlan, host: HostConfig): HostStep[] {
     );
     ownerTriggers.restartCommand = owner.restartCommand;
   }
-  const kernel = { os, kernelArgs: [...plan.kernel.args], hugepagesUnit: unit };
+  // Triggers: a key appears only when it has a value, so hosts planned before it existed keep theirs.
+  const kernel = {
+    os,
+    kernelArgs: [...plan.kernel.args],
+    hugepagesUnit: unit,
+    ...(plan.hugepages.extraMounts.length ? { hugetlbfsMounts: [...plan.hugepages.extraMounts] } : {}),
+  };
 
   return [
     // Read-only: what the host runs (OS, kernel, boot id, topology), for the operator and for

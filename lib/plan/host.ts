@@ -23,9 +23,32 @@ export interface NodePlan {
   shared: string;
   hugepages1g: number;
   reservedHugepages1g: number;
+  hugepages2m: number;
+  reservedHugepages2m: number;
 }
 
 export type HugepageMethod = "cmdline" | "boot-unit";
+export type HugepageSizeName = "1G" | "2M";
+
+/** One huge page size the host reserves: per-node counts, as the kernel and Nova see them. */
+export interface HugepageSizePlan {
+  name: HugepageSizeName;
+  sizeKb: number;
+  perNode: { node: number; count: number }[];
+}
+
+export interface HugepagePlan {
+  method: HugepageMethod;
+  /** `default_hugepagesz`: the size systemd mounts at /dev/hugepages; null without huge pages. */
+  defaultSize: HugepageSizeName | null;
+  /** 1 GiB always (its counts are checked even when all 0), 2 MiB when the host has any. Largest first. */
+  sizes: HugepageSizePlan[];
+  /**
+   * Sizes besides the default that need a hugetlbfs mount of their own (/dev/hugepages2M):
+   * libvirt backs guests only with page sizes it finds mounted when it starts.
+   */
+  extraMounts: HugepageSizeName[];
+}
 
 export interface HostPlan {
   name: string;
@@ -42,7 +65,7 @@ export interface HostPlan {
     /** Arguments TuneD's realtime-virtual-host profile adds for these isolated cores. */
     tunedArgs: string[];
   };
-  hugepages: { sizeKb: 1048576; method: HugepageMethod; perNode: { node: number; count: number }[] };
+  hugepages: HugepagePlan;
   nova: {
     cpuDedicatedSet: string;
     cpuSharedSet: string | null;
@@ -98,16 +121,23 @@ export function pickHousekeeping(cores: readonly CpuSet[], want: number): CpuSet
   return union(picked);
 }
 
-export function hugepagesPerNode(host: HostConfig, nodeCount: number): number[] {
-  const v = host.hugepages1gPerNode;
+/** The config keys of each size's per-node counts and reserved pages, and how they read in messages. */
+const SIZE_KEYS = {
+  "1G": { count: "hugepages1gPerNode", reserved: "reservedHugepages1gPerNode", label: "1 GiB", mb: 1024, kb: 1048576 },
+  "2M": { count: "hugepages2mPerNode", reserved: "reservedHugepages2mPerNode", label: "2 MiB", mb: 2, kb: 2048 },
+} as const;
+const SIZE_NAMES = ["1G", "2M"] as const;
+
+export function hugepagesPerNode(host: HostConfig, nodeCount: number, size: HugepageSizeName = "1G"): number[] {
+  const v = host[SIZE_KEYS[size].count];
   return typeof v === "number" ? Array<number>(nodeCount).fill(v) : v;
 }
 
 /** Kernel arguments the plan or TuneD's profile set: extraKernelArgs may not set them as well. */
 const OWNED_KERNEL_ARGS: Record<string, string> = {
-  default_hugepagesz: "hugepages1gPerNode",
-  hugepagesz: "hugepages1gPerNode",
-  hugepages: "hugepages1gPerNode",
+  default_hugepagesz: "hugepages1gPerNode and hugepages2mPerNode",
+  hugepagesz: "hugepages1gPerNode and hugepages2mPerNode",
+  hugepages: "hugepages1gPerNode and hugepages2mPerNode",
   isolcpus: "housekeepingCpusPerNode, housekeepingCpus or isolatedCpus (TuneD sets it)",
   nohz: "the TuneD profile",
   nohz_full: "housekeepingCpusPerNode, housekeepingCpus or isolatedCpus (TuneD sets it)",
@@ -207,14 +237,19 @@ export function planHost(
   path: string,
 ): { plan: HostPlan | null; problems: Problem[] } {
   const problems: Problem[] = [];
-  const pages = hugepagesPerNode(host, topology.nodes.length);
-  if (pages.length !== topology.nodes.length) {
-    problems.push({
-      path: `${path}.hugepages1gPerNode`,
-      message: `got ${pages.length} counts for ${topology.nodes.length} NUMA nodes; give one count per node (node order ${topology.nodes.map((n) => n.id).join(",")}) or a single number for all`,
-    });
-    return { plan: null, problems };
+  const counts = { "1G": [] as number[], "2M": [] as number[] };
+  for (const size of SIZE_NAMES) {
+    counts[size] = hugepagesPerNode(host, topology.nodes.length, size);
+    if (counts[size].length !== topology.nodes.length)
+      problems.push({
+        path: `${path}.${SIZE_KEYS[size].count}`,
+        message: `got ${counts[size].length} counts for ${topology.nodes.length} NUMA nodes; give one count per node (node order ${topology.nodes.map((n) => n.id).join(",")}) or a single number for all`,
+      });
   }
+  if (problems.length > 0) return { plan: null, problems };
+  const pages = counts["1G"];
+  const pages2m = counts["2M"];
+  const hugeMbOf = (i: number) => pages[i] * 1024 + pages2m[i] * 2;
   const explicit = explicitHousekeeping(host, topology, path);
   problems.push(...explicit.problems);
   const housekeepingOf = (i: number) =>
@@ -222,18 +257,28 @@ export function planHost(
   const nodes = topology.nodes.map((node, i): NodePlan => {
     const housekeeping = housekeepingOf(i);
     const isolated = difference(node.cpus, housekeeping);
-    const hugepageMb = pages[i] * 1024;
-    if (hugepageMb + MIN_SMALL_PAGE_MB_PER_NODE > node.memoryMb) {
-      problems.push({
-        path: `${path}.hugepages1gPerNode`,
-        message: `got ${pages[i]} pages of 1 GiB on NUMA node ${node.id}, which has ${node.memoryMb} MiB; at most ${Math.max(0, Math.floor((node.memoryMb - MIN_SMALL_PAGE_MB_PER_NODE) / 1024))} fit while ${MIN_SMALL_PAGE_MB_PER_NODE} MiB stay in small pages for the host`,
-      });
+    const roomMb = node.memoryMb - MIN_SMALL_PAGE_MB_PER_NODE;
+    if (hugeMbOf(i) > roomMb) {
+      problems.push(
+        pages2m[i] === 0
+          ? {
+              path: `${path}.hugepages1gPerNode`,
+              message: `got ${pages[i]} pages of 1 GiB on NUMA node ${node.id}, which has ${node.memoryMb} MiB; at most ${Math.max(0, Math.floor(roomMb / 1024))} fit while ${MIN_SMALL_PAGE_MB_PER_NODE} MiB stay in small pages for the host`,
+            }
+          : {
+              path: `${path}.hugepages2mPerNode`,
+              message: `got ${pages2m[i]} pages of 2 MiB beside ${pages[i]} of 1 GiB on NUMA node ${node.id} (${hugeMbOf(i)} MiB), which has ${node.memoryMb} MiB; at most ${Math.max(0, Math.floor((roomMb - pages[i] * 1024) / 2))} pages of 2 MiB fit beside them while ${MIN_SMALL_PAGE_MB_PER_NODE} MiB stay in small pages for the host`,
+            },
+      );
     }
-    if (host.reservedHugepages1gPerNode > pages[i]) {
-      problems.push({
-        path: `${path}.reservedHugepages1gPerNode`,
-        message: `got ${host.reservedHugepages1gPerNode}, more than the ${pages[i]} pages node ${node.id} gets; reserve at most hugepages1gPerNode`,
-      });
+    for (const size of SIZE_NAMES) {
+      const reserved = host[SIZE_KEYS[size].reserved];
+      const have = counts[size][i];
+      if (reserved > have)
+        problems.push({
+          path: `${path}.${SIZE_KEYS[size].reserved}`,
+          message: `got ${reserved}, more than the ${have} pages of ${SIZE_KEYS[size].label} node ${node.id} gets; reserve at most ${SIZE_KEYS[size].count}`,
+        });
     }
     return {
       id: node.id,
@@ -246,6 +291,8 @@ export function planHost(
       shared: host.cpuSharedSet === "housekeeping" ? formatCpuList(housekeeping) : "",
       hugepages1g: pages[i],
       reservedHugepages1g: host.reservedHugepages1gPerNode,
+      hugepages2m: pages2m[i],
+      reservedHugepages2m: host.reservedHugepages2mPerNode,
     };
   });
   const housekeeping = union(...topology.nodes.map((_, i) => housekeepingOf(i)));
@@ -256,27 +303,31 @@ export function planHost(
       message: `got ${host.housekeepingCpusPerNode}, which leaves no CPU of the host (${formatCpuList(housekeeping)}) for RT guests; lower it so each node keeps CPUs to isolate`,
     });
   }
-  // Pinned guests take their memory from the NUMA nodes of their dedicated CPUs: 1 GiB pages on
+  // Pinned guests take their memory from the NUMA nodes of their dedicated CPUs: huge pages on
   // a node without any would be taken from the host and never used. A problem rather than a
   // silent zero, so that the plan never differs from what the config says.
   if (isolated.length > 0) {
     nodes.forEach((n, i) => {
-      if (n.isolated !== "" || pages[i] === 0) return;
-      const fixed = topology.nodes.map((_, j) => (j === i ? 0 : pages[j]));
-      problems.push({
-        path: `${path}.hugepages1gPerNode`,
-        message:
-          `got ${pages[i]} pages of 1 GiB on NUMA node ${n.id}, whose CPUs (${n.cpus}) are all housekeeping: no pinned guest runs there to use them; ` +
-          `give that node 0 pages (hugepages1gPerNode: [${fixed.join(", ")}]) or lower housekeepingCpusPerNode`,
-      });
+      if (n.isolated !== "") return;
+      for (const size of SIZE_NAMES) {
+        const c = counts[size];
+        if (c[i] === 0) continue;
+        const fixed = topology.nodes.map((_, j) => (j === i ? 0 : c[j]));
+        problems.push({
+          path: `${path}.${SIZE_KEYS[size].count}`,
+          message:
+            `got ${c[i]} pages of ${SIZE_KEYS[size].label} on NUMA node ${n.id}, whose CPUs (${n.cpus}) are all housekeeping: no pinned guest runs there to use them; ` +
+            `give that node 0 pages (${SIZE_KEYS[size].count}: [${fixed.join(", ")}]) or lower housekeepingCpusPerNode`,
+        });
+      }
     });
   }
   const totalMb = topology.nodes.reduce((s, n) => s + n.memoryMb, 0);
-  const hugeMb = pages.reduce((s, p) => s + p * 1024, 0);
+  const hugeMb = topology.nodes.reduce((s, _, i) => s + hugeMbOf(i), 0);
   if (host.reservedHostMemoryMb >= totalMb - hugeMb) {
     problems.push({
       path: `${path}.reservedHostMemoryMb`,
-      message: `got ${host.reservedHostMemoryMb}, but only ${totalMb - hugeMb} MiB are left in small pages after ${hugeMb} MiB of 1 GiB pages; lower it or the hugepage counts`,
+      message: `got ${host.reservedHostMemoryMb}, but only ${totalMb - hugeMb} MiB are left in small pages after ${hugeMb} MiB of huge pages; lower it or the hugepage counts`,
     });
   }
   problems.push(...extraKernelArgProblems(host, path));
@@ -290,18 +341,8 @@ export function planHost(
 
   const iso = formatCpuList(isolated);
   const hk = formatCpuList(housekeeping);
-  const anyPages = pages.some((p) => p > 0);
-  const method: HugepageMethod =
-    host.hugepagesMethod === "auto"
-      ? KERNEL_TAKES_PER_NODE_HUGEPAGES[host.os]
-        ? "cmdline"
-        : "boot-unit"
-      : host.hugepagesMethod;
-  const args = anyPages ? ["default_hugepagesz=1G", "hugepagesz=1G"] : [];
-  if (anyPages && method === "cmdline") {
-    args.push(`hugepages=${topology.nodes.map((n, i) => `${n.id}:${pages[i]}`).join(",")}`);
-  }
-  args.push(...host.extraKernelArgs);
+  const hugepages = hugepagePlan(host, topology, counts);
+  const args = [...hugepageKernelArgs(hugepages), ...host.extraKernelArgs];
   return {
     problems,
     plan: {
@@ -321,17 +362,55 @@ export function planHost(
             ? ["nohz=on", `nohz_full=${iso}`, `rcu_nocbs=${iso}`]
             : [`isolcpus=${iso}`, "nohz=on", `nohz_full=${iso}`, `rcu_nocbs=${iso}`, `irqaffinity=${hk}`],
       },
-      hugepages: { sizeKb: 1048576, method, perNode: topology.nodes.map((n, i) => ({ node: n.id, count: pages[i] })) },
+      hugepages,
       nova: {
         cpuDedicatedSet: iso,
         cpuSharedSet: host.cpuSharedSet === "housekeeping" ? hk : null,
         reservedHostMemoryMb: host.reservedHostMemoryMb,
-        reservedHugePages:
-          host.reservedHugepages1gPerNode > 0
-            ? topology.nodes.map((n) => `node:${n.id},size:1GB,count:${host.reservedHugepages1gPerNode}`)
-            : [],
+        // Nova reads the size with oslo's string_to_bytes: "1GB" and "2MB" are 1 GiB and 2 MiB.
+        reservedHugePages: SIZE_NAMES.flatMap((size) => {
+          const reserved = host[SIZE_KEYS[size].reserved];
+          return reserved > 0 ? topology.nodes.map((n) => `node:${n.id},size:${size}B,count:${reserved}`) : [];
+        }),
         ...(host.nova === undefined ? {} : { owner: novaOwner(host.nova) }),
       },
     },
   };
+}
+
+function hugepagePlan(host: HostConfig, topology: Topology, counts: Record<HugepageSizeName, number[]>): HugepagePlan {
+  const method: HugepageMethod =
+    host.hugepagesMethod === "auto"
+      ? KERNEL_TAKES_PER_NODE_HUGEPAGES[host.os]
+        ? "cmdline"
+        : "boot-unit"
+      : host.hugepagesMethod;
+  const has = (size: HugepageSizeName) => counts[size].some((c) => c > 0);
+  const sizes = SIZE_NAMES.filter((size) => size === "1G" || has(size)).map((size) => ({
+    name: size,
+    sizeKb: SIZE_KEYS[size].kb,
+    perNode: topology.nodes.map((n, i) => ({ node: n.id, count: counts[size][i] })),
+  }));
+  // The RT guests' size is the default: it is what /dev/hugepages serves.
+  const defaultSize = SIZE_NAMES.find(has) ?? null;
+  return { method, defaultSize, sizes, extraMounts: SIZE_NAMES.filter((s) => has(s) && s !== defaultSize) };
+}
+
+/**
+ * The command line for the plan's pages: default_hugepagesz, then for each size with pages its
+ * hugepagesz and, when the kernel takes per-node counts, `hugepages=` right after it: that
+ * count belongs to the hugepagesz before it.
+ */
+function hugepageKernelArgs(plan: HugepagePlan): string[] {
+  if (plan.defaultSize === null) return [];
+  const args = [`default_hugepagesz=${plan.defaultSize}`];
+  for (const size of plan.sizes) {
+    if (size.perNode.every((n) => n.count === 0)) continue;
+    const perNode = `hugepages=${size.perNode.map((n) => `${n.node}:${n.count}`).join(",")}`;
+    // Kernels before 5.7 (RHEL 8's 4.18) register no 2 MiB pool once the default is 1 GiB
+    // unless hugepagesz=2M names it, so the boot unit's sizes are named as well.
+    args.push(`hugepagesz=${size.name}`);
+    if (plan.method === "cmdline") args.push(perNode);
+  }
+  return args;
 }

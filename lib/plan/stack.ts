@@ -6,7 +6,7 @@ import type { StackConfig } from "../config/schema";
 import { discoverCommand, parseStackConfig, settingPath } from "../config/schema";
 import { formatCpuList, parseCpuList } from "./cpuset";
 import type { NovaFlavor, NovaHost, Verdict } from "./nova/model";
-import { NOVA_DEFAULTS, PAGE_1G, capacity, consume, emptyUsage, novaVerdict } from "./nova/model";
+import { NOVA_DEFAULTS, PAGE_1G, PAGE_2M, capacity, consume, emptyUsage, novaVerdict } from "./nova/model";
 import type { ExtraSpecs } from "./flavor";
 import { flavorExtraSpecs } from "./flavor";
 import type { HostPlan } from "./host";
@@ -62,15 +62,14 @@ export function novaHostOf(plan: HostPlan, topology: Topology): NovaHost {
       cpus: n.cpus,
       siblings: n.cores.filter((c) => c.length > 1),
       memoryMb: n.memoryMb,
-      hugepages1g: plan.hugepages.perNode[i].count,
-      hugepages2m: 0,
+      hugepages1g: plan.nodes[i].hugepages1g,
+      hugepages2m: plan.nodes[i].hugepages2m,
     })),
     reservedHostMemoryMb: plan.nova.reservedHostMemoryMb,
-    reservedHugePages: topology.nodes.map((n, i) => ({
-      node: n.id,
-      sizeKb: PAGE_1G,
-      count: plan.nodes[i].reservedHugepages1g,
-    })),
+    reservedHugePages: topology.nodes.flatMap((n, i) => [
+      { node: n.id, sizeKb: PAGE_1G, count: plan.nodes[i].reservedHugepages1g },
+      { node: n.id, sizeKb: PAGE_2M, count: plan.nodes[i].reservedHugepages2m },
+    ]),
     cpuAllocationRatio: NOVA_DEFAULTS.cpuAllocationRatio,
     ramAllocationRatio: NOVA_DEFAULTS.ramAllocationRatio,
     packCells: NOVA_DEFAULTS.packCells,
@@ -284,6 +283,22 @@ export function planConfig(config: StackConfig): { plan: StackPlan; problems: Pr
       });
       return plan;
     }
+    const pinnedTo = config.hosts.find((h) => h.name === server.host);
+    const flavorConfig = config.flavors.find((f) => f.name === server.flavor);
+    if (pinnedTo?.tunedProfile === "cpu-partitioning" && flavorConfig && flavorConfig.realtime !== false) {
+      const rtHosts = config.hosts.filter((h) => h.tunedProfile !== "cpu-partitioning").map((h) => h.name);
+      problems.push({
+        path: `${path}.host`,
+        message:
+          `got "${server.host}", which runs TuneD cpu-partitioning without an RT kernel, but flavor "${server.flavor}" is realtime: ` +
+          "its RT vCPUs would run SCHED_FIFO on a kernel that does not bound their latency; " +
+          (rtHosts.length
+            ? `pin it to ${rtHosts.join(" or ")}`
+            : "give the stack a realtime-virtual-host host for it") +
+          `, or use a flavor with realtime: false`,
+      });
+      return plan;
+    }
     const eligible = novaHosts.filter((h) => server.host === undefined || h.name === server.host);
     plan.candidates = eligible
       .filter((h) => novaVerdict(nova, h.nova, imageProps).outcome === "fits")
@@ -321,7 +336,7 @@ export function noFitHint(flavor: StackConfig["flavors"][number], hosts: NovaHos
     return "threadPolicy require needs hosts with SMT on, and these hosts have SMT off: use threadPolicy: isolate or prefer";
   const size = flavor.pageSize === "2MB" ? 2 : flavor.pageSize === "1GB" ? 1 : 0;
   if (size === 2 && hosts.every((h) => h.cells.every((c) => c.hugepages2m === 0)))
-    return "pageSize 2MB needs 2 MiB pages on the hosts, and no RT host has any: use pageSize: 1GB (the hosts' 1 GiB pages) or give the hosts 2 MiB pages";
+    return "pageSize 2MB needs 2 MiB pages on the hosts, and no RT host has any: use pageSize: 1GB (the hosts' 1 GiB pages) or give the hosts 2 MiB pages (hugepages2mPerNode)";
   if (size === 1 && hosts.every((h) => h.cells.every((c) => c.hugepages1g === 0)))
     return "pageSize 1GB needs 1 GiB pages on the hosts, and no RT host has any: give the hosts hugepages1gPerNode";
   return "give it fewer vCPUs or less memory, spread it with numaNodes, or change the hosts";

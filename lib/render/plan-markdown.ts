@@ -119,7 +119,7 @@ function fullPlan(plan: StackPlan): string[] {
       "housekeeping",
       "isolated = TuneD isolated_cores",
       "kernel arguments",
-      "1 GiB pages",
+      "huge pages per node",
       "cpu_dedicated_set",
       "cpu_shared_set",
     ],
@@ -130,8 +130,9 @@ function fullPlan(plan: StackPlan): string[] {
       code(h.housekeeping),
       code(h.isolated),
       code(h.kernel.args.join(" ")),
-      h.hugepages.perNode.map((p) => `node${p.node}: ${p.count}`).join(", ") +
-        (h.hugepages.method === "boot-unit" ? " (boot unit)" : ""),
+      h.hugepages.sizes
+        .map((s) => `${s.name}: ${s.perNode.map((p) => `node${p.node} ${p.count}`).join(", ")}`)
+        .join("; ") + (h.hugepages.method === "boot-unit" ? " (boot unit)" : ""),
       code(h.nova.cpuDedicatedSet),
       code(h.nova.cpuSharedSet ?? ""),
     ]),

@@ -1,5 +1,8 @@
 /** Human-readable rendering of a stack plan, as `npm run plan` prints it. */
 import type { StackPlan } from "../plan/stack";
+import type { HugepageSizeName } from "../plan/host";
+
+const SIZE_LABEL: Record<HugepageSizeName, string> = { "1G": "1 GiB", "2M": "2 MiB" };
 
 function table(rows: string[][]): string[] {
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
@@ -45,10 +48,11 @@ export function renderPlan(stack: string, plan: StackPlan): string {
     out.push(`  kernel arguments: ${host.kernel.args.join(" ") || "(none)"}`);
     out.push(`  TuneD adds: ${host.kernel.tunedArgs.join(" ")}`);
     out.push(
-      `  hugepages: ${host.hugepages.perNode.map((p) => `node${p.node}=${p.count}`).join(" ")} x 1 GiB, ` +
+      `  hugepages: ${host.hugepages.sizes.map((s) => `${s.perNode.map((p) => `node${p.node}=${p.count}`).join(" ")} x ${SIZE_LABEL[s.name]}`).join(", ")}, ` +
         (host.hugepages.method === "cmdline"
           ? "per-node counts on the kernel command line"
-          : "reserved at boot by a systemd unit (kernel < 5.16)"),
+          : "reserved at boot by a systemd unit (kernel < 5.16)") +
+        host.hugepages.extraMounts.map((m) => `; hugetlbfs /dev/hugepages${m} for libvirt`).join(""),
     );
     out.push(
       `  nova-compute: [compute] cpu_dedicated_set=${host.nova.cpuDedicatedSet}` +

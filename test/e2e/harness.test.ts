@@ -236,7 +236,14 @@ describe("the e2e VM and its plan", () => {
     });
     assert.equal(plan.os, "debian-12");
     assert.equal(plan.isolated, "1,3");
-    assert.deepEqual(plan.kernel.args, ["default_hugepagesz=1G", "hugepagesz=1G", "hugepages=0:1,1:1"]);
+    assert.deepEqual(plan.kernel.args, [
+      "default_hugepagesz=1G",
+      "hugepagesz=1G",
+      "hugepages=0:1,1:1",
+      "hugepagesz=2M",
+      "hugepages=0:64,1:64",
+    ]);
+    assert.deepEqual(plan.hugepages.extraMounts, ["2M"]);
     assert.equal(host.ssh.port, 2222);
     assert.deepEqual(
       steps.map((s) => s.id),

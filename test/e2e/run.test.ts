@@ -163,7 +163,7 @@ describe("e2e: a Debian 12 VM prepared by the project's host-prep steps", () => 
   );
 
   it(
-    "host checks pass: RT kernel, TuneD realtime-virtual-host, planned kernel args, isolated CPUs, 1 GiB pages per node, nova.conf CPU sets",
+    "host checks pass: RT kernel, TuneD realtime-virtual-host, planned kernel args, isolated CPUs, 1 GiB and 2 MiB pages per node, the 2 MiB hugetlbfs mount, nova.conf CPU sets",
     { timeout: 30 * MIN },
     async () => {
       const e = need();
@@ -179,12 +179,19 @@ describe("e2e: a Debian 12 VM prepared by the project's host-prep steps", () => 
         "RT kernel",
         "TuneD profile",
         "TuneD verify",
-        ...e.plan.kernel.args.map((a) => `cmdline ${a.split("=")[0]}`),
+        "cmdline default_hugepagesz",
+        "cmdline hugepagesz 1G",
+        "cmdline hugepages 1G",
+        "cmdline hugepagesz 2M",
+        "cmdline hugepages 2M",
         "cmdline isolcpus",
         "cmdline nohz_full",
         "sysfs isolated",
         "1G pages node 0",
         "1G pages node 1",
+        "2M pages node 0",
+        "2M pages node 1",
+        "hugetlbfs 2M",
         "nova cpu_dedicated_set",
       ];
       for (const want of wanted) assert.ok(names.includes(want), `a "${want}" check among ${names.join(", ")}`);

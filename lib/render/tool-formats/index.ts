@@ -43,26 +43,37 @@ export const NOVA_DEFAULT_FILTERS = [
 /** A tool's whole list replaces Nova's, so it is written out: the defaults, then the RT filters. */
 export const ENABLED_FILTERS = [...NOVA_DEFAULT_FILTERS, ...RT_SCHEDULER_FILTERS];
 
-/** The kernel arguments a tool that owns the boot command line must set: the plan's, with a total when the plan reserves per node at boot. */
+const HUGEPAGE_KEYS = new Set(["default_hugepagesz", "hugepagesz", "hugepages"]);
+
+/**
+ * The kernel arguments a tool that owns the boot command line must set: the plan's, or, when
+ * the plan reserves per node at boot (a kernel before 5.16), each size's total instead, since
+ * the tool has no boot unit.
+ */
 export function toolKernelArgs(host: HostPlan): { args: string[]; note?: string } {
-  const args = [...host.kernel.args];
-  let note: string | undefined;
-  if (host.hugepages.method === "boot-unit") {
-    for (const size of hugepageSizes(host)) {
-      const counts = size.perNode;
-      const total = counts.reduce((s, c) => s + c, 0);
-      if (total === 0) continue;
-      args.push(`hugepagesz=${size.name}`, `hugepages=${total}`);
-      if (new Set(counts).size > 1)
-        note = `${host.name} plans uneven ${size.name} page counts per node (${counts.join(", ")}), which its kernel cannot take on the command line: hugepages=${total} spreads them evenly; reserve them per node at boot instead`;
-    }
+  const hp = host.hugepages;
+  if (hp.method !== "boot-unit") return { args: [...host.kernel.args] };
+  const args = hp.defaultSize ? [`default_hugepagesz=${hp.defaultSize}`] : [];
+  const notes: string[] = [];
+  for (const size of hp.sizes) {
+    const counts = size.perNode.map((p) => p.count);
+    const total = counts.reduce((s, c) => s + c, 0);
+    if (total === 0) continue;
+    args.push(`hugepagesz=${size.name}`, `hugepages=${total}`);
+    if (new Set(counts).size > 1)
+      notes.push(
+        `${host.name} plans uneven ${size.name} page counts per node (${counts.join(", ")}), which its kernel cannot take on the command line: hugepages=${total} spreads them evenly; reserve them per node at boot instead`,
+      );
   }
-  // The plan's own args already hold default_hugepagesz and hugepagesz; keep each once, in order.
-  return note ? { args: [...new Set(args)], note } : { args: [...new Set(args)] };
+  args.push(...host.kernel.args.filter((a) => !HUGEPAGE_KEYS.has(a.split("=")[0])));
+  return notes.length ? { args, note: notes.join("; ") } : { args };
 }
 
-function hugepageSizes(host: HostPlan): { name: string; perNode: number[] }[] {
-  return [{ name: "1G", perNode: host.hugepages.perNode.map((p) => p.count) }];
+/** What a tool that owns the host must add for a second page size: libvirt uses only the sizes mounted when it starts. */
+function mountNote(host: HostPlan): string | undefined {
+  const m = host.hugepages.extraMounts;
+  if (m.length === 0) return undefined;
+  return `${host.name} has ${m.join(", ")} pages beside its default ${host.hugepages.defaultSize} pages: mount them (${m.map((s) => `hugetlbfs at /dev/hugepages${s} with pagesize=${s}`).join("; ")}) before libvirt starts, as this project's host prep does with a systemd mount unit, or libvirt cannot back guests with them`;
 }
 
 /** Hosts with the same values share one role / application / group; each group lists its hosts. */
@@ -111,11 +122,12 @@ function iniFragment(v: NovaValues): string[] {
 function hostSide(h: HostPlan, tool: string): string[] {
   const boot =
     h.hugepages.method === "boot-unit"
-      ? `; 1 GiB pages per node (${h.hugepages.perNode.map((p) => `${p.node}:${p.count}`).join(",")}) reserved at boot by a systemd unit`
+      ? `; pages per node (${h.hugepages.sizes.map((s) => `${s.name} ${s.perNode.map((p) => `${p.node}:${p.count}`).join(",")}`).join("; ")}) reserved at boot by a systemd unit`
       : "";
   return [
     `# ${h.name}: ${tool} leaves the kernel command line and TuneD to the host; this project's host prep applies them:`,
     `#   kernel arguments: ${h.kernel.args.join(" ") || "(none)"}${boot}`,
+    ...h.hugepages.extraMounts.map((m) => `#   hugetlbfs mount /dev/hugepages${m} (pagesize=${m}) for libvirt`),
     `#   TuneD ${h.tuned.profile}: isolated_cores=${h.tuned.isolatedCores}`,
   ];
 }
@@ -141,6 +153,10 @@ function renderTripleo(stack: string, plan: StackPlan): string {
     const role = `ComputeRealTime${i === 0 ? "" : i + 1}`;
     const v = g.value;
     if (v.kernel.note) notes.push(v.kernel.note);
+    for (const h of g.hosts) {
+      const mount = mountNote(h);
+      if (mount) notes.push(mount);
+    }
     out.push(`  # hosts: ${names(g.hosts)}`, `  ${role}Parameters:`);
     out.push(`    NovaComputeCpuDedicatedSet: ${yamlString(v.nova.cpuDedicatedSet)}`);
     if (v.nova.cpuSharedSet) out.push(`    NovaComputeCpuSharedSet: ${yamlString(v.nova.cpuSharedSet)}`);

@@ -1,0 +1,97 @@
+/** The host as Nova sees it: its cells' CPUs, cores and pages, and what guests already use. */
+import type { CpuSet } from "../cpuset";
+import { cpuSet, intersection, union } from "../cpuset";
+import type { NovaHost } from "./types";
+import { PAGE_1G, PAGE_2M, PAGE_4K } from "./types";
+
+export interface CellState {
+  id: number;
+  cpuset: CpuSet; // CPUs for floating vCPUs
+  pcpuset: CpuSet; // CPUs for pinned vCPUs
+  pcpuMembers: Set<number>;
+  siblings: CpuSet[]; // every usable CPU in exactly one core
+  threadsPerCore: number;
+  memoryMb: number;
+  /** Pages per size (KiB): total and reserved. */
+  pages: Map<number, { total: number; reserved: number }>;
+}
+
+/** Usage of an empty or partly filled host, for capacity counting. */
+export interface HostUsage {
+  pinned: Set<number>;
+  pagesUsed: Map<string, number>; // `${cell}:${sizeKb}`
+  memoryUsedMb: Map<number, number>;
+  /** Per host cell: floating (shared) vCPUs of the guests there, Nova's `cpu_usage`. */
+  sharedCpusUsed: Map<number, number>;
+  vcpuUsed: number;
+  pcpuUsed: number;
+  memoryMbUsed: number;
+}
+
+export function emptyUsage(): HostUsage {
+  return {
+    pinned: new Set(),
+    pagesUsed: new Map(),
+    memoryUsedMb: new Map(),
+    sharedCpusUsed: new Map(),
+    vcpuUsed: 0,
+    pcpuUsed: 0,
+    memoryMbUsed: 0,
+  };
+}
+
+export function onlineCpus(host: NovaHost): CpuSet {
+  return union(...host.cells.map((c) => c.cpus));
+}
+
+export function vcpuAvailable(host: NovaHost): CpuSet {
+  if (host.cpuSharedSet) return intersection(host.cpuSharedSet, onlineCpus(host));
+  return host.cpuDedicatedSet ? [] : onlineCpus(host);
+}
+
+export function pcpuAvailable(host: NovaHost): CpuSet {
+  return host.cpuDedicatedSet ? intersection(host.cpuDedicatedSet, onlineCpus(host)) : [];
+}
+
+// Derived once per host object: capacity counting asks for the same host's cells many times.
+const cellCache = new WeakMap<NovaHost, CellState[]>();
+
+export function hostCells(host: NovaHost): CellState[] {
+  const cached = cellCache.get(host);
+  if (cached) return cached;
+  const cells = deriveCells(host);
+  cellCache.set(host, cells);
+  return cells;
+}
+
+function deriveCells(host: NovaHost): CellState[] {
+  const shared = vcpuAvailable(host);
+  let dedicated = pcpuAvailable(host);
+  // Legacy hosts (no cpu_dedicated_set, no cpu_shared_set) offer every CPU to both.
+  if (dedicated.length === 0 && !host.cpuSharedSet) dedicated = shared;
+  return host.cells.map((c) => {
+    const usable = union(intersection(c.cpus, shared), intersection(c.cpus, dedicated));
+    const grouped = new Set(c.siblings.flat());
+    const cores = [...c.siblings, ...c.cpus.filter((x) => !grouped.has(x)).map((x) => [x])]
+      .map((s) => intersection(cpuSet(s), usable))
+      .filter((s) => s.length > 0)
+      .sort((a, b) => a[0] - b[0]);
+    const huge = c.hugepages1g * PAGE_1G + c.hugepages2m * PAGE_2M;
+    const reserved = (size: number) =>
+      host.reservedHugePages.filter((r) => r.node === c.id && r.sizeKb === size).reduce((s, r) => s + r.count, 0);
+    return {
+      id: c.id,
+      cpuset: intersection(c.cpus, shared),
+      pcpuset: intersection(c.cpus, dedicated),
+      pcpuMembers: new Set(intersection(c.cpus, dedicated)),
+      siblings: cores,
+      threadsPerCore: Math.max(1, ...cores.map((s) => s.length)),
+      memoryMb: c.memoryMb,
+      pages: new Map([
+        [PAGE_4K, { total: Math.floor((c.memoryMb * 1024 - huge) / PAGE_4K), reserved: reserved(PAGE_4K) }],
+        [PAGE_2M, { total: c.hugepages2m, reserved: reserved(PAGE_2M) }],
+        [PAGE_1G, { total: c.hugepages1g, reserved: reserved(PAGE_1G) }],
+      ]),
+    };
+  });
+}

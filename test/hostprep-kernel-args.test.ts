@@ -5,7 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterEach, describe, it } from "node:test";
 import { hostSteps } from "../lib/desired/host-steps";
 import type { HostPlan } from "../lib/plan/host";
@@ -381,6 +382,36 @@ describe("kernel-args.sh on RHEL 9 (dev plan compute-rt-02: 5.14 kernel, so a bo
       "node 0 still done",
     );
     assert.equal(root.read("/proc/sys/vm/compact_memory"), "1\n", "memory was compacted between attempts");
+  });
+
+  it("upgrades a host the previous release prepared: the unit gets the sized entries, no reboot is asked for", () => {
+    const root = track(buildRhelRoot());
+    runScript("kernel-args.sh", planArgs(rhel, root));
+    // The host as the release before 2 MiB pages left it, after its reboot: that release's unit
+    // (entries <node>:<count>), its arguments on the running command line, the pages held.
+    root.write(
+      UNIT,
+      readFileSync(
+        join(__dirname, "fixtures", "hostprep", "previous-release", "hugetlb-gigantic-pages.service"),
+        "utf8",
+      ),
+    );
+    root.write(
+      "/proc/cmdline",
+      "BOOT_IMAGE=(hd0,gpt2)/vmlinuz-5.14.0-427.13.1.el9_4.x86_64+rt ro default_hugepagesz=1G hugepagesz=1G rhgb quiet\n",
+    );
+    for (const node of [0, 1])
+      root.write(`/sys/devices/system/node/node${node}/hugepages/hugepages-1048576kB/nr_hugepages`, "4\n");
+    const r = runScript("kernel-args.sh", planArgs(rhel, root));
+    assert.equal(r.status, 0, show(r));
+    assert.equal(r.last, "changed");
+    assert.equal(r.values.get("reboot_needed"), "no", show(r));
+    assert.match(
+      root.read(UNIT),
+      /^ExecStart=\/bin\/sh \/usr\/local\/lib\/openstack-rt\/hugetlb-reserve-pages 0:4:1G 1:4:1G$/m,
+    );
+    assert.ok(!r.stdout.includes("grubby --update-kernel"), "the boot entries already carry the arguments");
+    assert.equal(runScript("kernel-args.sh", planArgs(rhel, root)).last, "unchanged");
   });
 
   it("takes the unit out again when the plan moves the counts to the command line", () => {

@@ -11,7 +11,7 @@ import { describe, it } from "node:test";
 import fc from "fast-check";
 import { difference, intersection, isSubset, parseCpuList, union } from "../lib/plan/cpuset";
 import type { HostPlan } from "../lib/plan/host";
-import { MIN_SMALL_PAGE_MB_PER_NODE } from "../lib/plan/host";
+import { MIN_SMALL_PAGE_MB_PER_NODE } from "../lib/plan/hugepages";
 import { planStack } from "../lib/plan/stack";
 import { devRaw } from "./support/dev-config";
 

@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 import type { FlavorPlan, StackPlan } from "../lib/plan/stack";
 import { planStack } from "../lib/plan/stack";
 import type { HostPlan } from "../lib/plan/host";
-import { pickHousekeeping } from "../lib/plan/host";
+import { pickHousekeeping } from "../lib/plan/housekeeping";
 import { devRaw } from "./support/dev-config";
 
 function plan(raw: Record<string, unknown>): StackPlan {

@@ -2,7 +2,8 @@
  * Huge pages against the plan: each planned size's pages per NUMA node (sysfs nr_hugepages),
  * and the hugetlbfs mount libvirt needs for a size besides the default one.
  */
-import type { HostPlan, HugepageSizePlan } from "../plan/host";
+import type { HostPlan } from "../plan/host";
+import type { HugepageSizePlan } from "../plan/hugepages";
 import type { CheckResult } from "./result";
 import { excerpt, fail, verdict } from "./result";
 

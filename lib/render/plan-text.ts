@@ -1,6 +1,6 @@
 /** Human-readable rendering of a stack plan, as `npm run plan` prints it. */
 import type { StackPlan } from "../plan/stack";
-import type { HugepageSizeName } from "../plan/host";
+import type { HugepageSizeName } from "../plan/hugepages";
 
 const SIZE_LABEL: Record<HugepageSizeName, string> = { "1G": "1 GiB", "2M": "2 MiB" };
 

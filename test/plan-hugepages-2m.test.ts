@@ -203,6 +203,17 @@ describe("rendering 2 MiB pages", () => {
 
   it("npm run plan names both sizes and the mount", () => {
     const text = renderPlan("dev", plan);
+    const lines = text.split("\n");
+    assert.match(lines[3], /1G pages +reserved +2M pages +reserved +memory MiB$/);
+    assert.match(lines[5], /^ {2}1 .* 4 +0 +256 +0 +16384$/);
+    assert.doesNotMatch(
+      renderPlan(
+        "dev",
+        ok(() => {}),
+      ),
+      /2M pages/,
+      "no 2 MiB columns without 2 MiB pages",
+    );
     assert.match(
       text,
       /hugepages: node0=4 node1=4 x 1 GiB, node0=512 node1=256 x 2 MiB, per-node counts on the kernel command line; hugetlbfs \/dev\/hugepages2M for libvirt/,

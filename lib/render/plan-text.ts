@@ -18,6 +18,8 @@ export function renderPlan(stack: string, plan: StackPlan): string {
   const out: string[] = [`Plan of stack "${stack}"`, ""];
   for (const host of plan.hosts) {
     out.push(`Host ${host.name} (${host.os}, SMT ${host.smt ? "on" : "off"})`);
+    // 2 MiB columns only for a host that has such pages: the others read as before.
+    const with2m = host.hugepages.sizes.some((s) => s.name === "2M");
     out.push(
       ...table([
         [
@@ -29,6 +31,7 @@ export function renderPlan(stack: string, plan: StackPlan): string {
           "shared (emulator)",
           "1G pages",
           "reserved",
+          ...(with2m ? ["2M pages", "reserved"] : []),
           "memory MiB",
         ],
         ...host.nodes.map((n) => [
@@ -40,6 +43,7 @@ export function renderPlan(stack: string, plan: StackPlan): string {
           n.shared || "-",
           String(n.hugepages1g),
           String(n.reservedHugepages1g),
+          ...(with2m ? [String(n.hugepages2m), String(n.reservedHugepages2m)] : []),
           String(n.memoryMb),
         ]),
       ]),

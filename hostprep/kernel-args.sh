@@ -260,11 +260,25 @@ WantedBy=sysinit.target
 UNIT_EOF
 }
 
+# Enables a unit for sysinit.target: the sysinit.target.wants link `systemctl enable` would
+# create, made here so that --root runs do it too.
+enable_for_sysinit() { # <unit path on the host>
+  local name=${1##*/} link target
+  link=$(under_root "/etc/systemd/system/sysinit.target.wants/$name")
+  target=$(readlink -- "$link" 2>/dev/null || true)
+  if [[ $target != "$1" ]]; then
+    backup_once "$link"
+    make_dirs "${link%/*}"
+    ln -sfn -- "$1" "$link"
+    CHANGED=1 RELOAD=1
+    log "enabled $name (sysinit.target.wants)"
+  fi
+}
+
 # Installs, updates or (without --hugepages-unit) removes the unit, the script it runs and
-# the sysinit.target.wants link (what `systemctl enable` creates for this unit, made here
-# so that --root runs do it too).
+# its sysinit.target.wants link.
 sync_hugepages_unit() {
-  local unit reserve link target tmp
+  local unit reserve link tmp
   unit=$(under_root "$UNIT") reserve=$(under_root "$RESERVE") link=$(under_root "$UNIT_LINK")
   if ((${#UNIT_ENTRIES[@]} == 0)); then
     # Only a unit carrying this script's mark is taken out: someone else's stays.
@@ -291,14 +305,7 @@ sync_hugepages_unit() {
     RELOAD=1
     log "installed $UNIT (reserves ${UNIT_ENTRIES[*]})"
   fi
-  target=$(readlink -- "$link" 2>/dev/null || true)
-  if [[ $target != "$UNIT" ]]; then
-    backup_once "$link"
-    make_dirs "${link%/*}"
-    ln -sfn -- "$UNIT" "$link"
-    CHANGED=1 RELOAD=1
-    log "enabled $UNIT_NAME (sysinit.target.wants)"
-  fi
+  enable_for_sysinit "$UNIT"
 }
 
 write_mount_unit() { # <file> <1G|2M>
@@ -325,15 +332,14 @@ WantedBy=sysinit.target
 MOUNT_EOF
 }
 
-# Installs and enables the mount unit of each MOUNT_SIZES size (the sysinit.target.wants link
-# made here, as for the boot unit), and removes those this script installed for other sizes.
+# Installs and enables the mount unit of each MOUNT_SIZES size, and removes those this script installed for other sizes.
 # A removed unit's mount stays until the next boot: guests may be using its pages.
 sync_mount_units() {
-  local size name unit link target tmp want=" ${MOUNT_SIZES[*]} "
+  local size name unit link tmp want=" ${MOUNT_SIZES[*]} "
   for size in "${MOUNT_SIZES[@]}"; do
     mount_unit_name "$size"
     name=$REPLY
-    unit=$(under_root "/etc/systemd/system/$name") link=$(under_root "/etc/systemd/system/sysinit.target.wants/$name")
+    unit=$(under_root "/etc/systemd/system/$name")
     # Someone else's unit for this path is theirs to change: overwriting it would lose their
     # settings without a word.
     if [[ -e $unit || -L $unit ]] && ! grep -qxF "$MARK" "$unit" 2>/dev/null; then
@@ -346,14 +352,7 @@ sync_mount_units() {
       RELOAD=1
       log "installed /etc/systemd/system/$name (hugetlbfs of $PAGE_LABEL pages at /dev/hugepages$size)"
     fi
-    target=$(readlink -- "$link" 2>/dev/null || true)
-    if [[ $target != "/etc/systemd/system/$name" ]]; then
-      backup_once "$link"
-      make_dirs "${link%/*}"
-      ln -sfn -- "/etc/systemd/system/$name" "$link"
-      CHANGED=1 RELOAD=1
-      log "enabled $name (sysinit.target.wants)"
-    fi
+    enable_for_sysinit "/etc/systemd/system/$name"
   done
   for unit in "$(under_root /etc/systemd/system)"/dev-hugepages*.mount; do
     [[ -f $unit && ! -L $unit ]] || continue

@@ -22,7 +22,7 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import type { TestRoot } from "./support/debian-root";
 import {
   FIXTURES_DIR,
@@ -31,9 +31,11 @@ import {
   RT_VERSION,
   buildDebianRoot,
   buildRhelRoot,
+  removedAfterEach,
   runScript,
   show,
   snapshotDiff,
+  sourcedCmdline,
 } from "./support/debian-root";
 
 /** The plan's arguments for a host with both sizes, the counts on the command line (kernel 5.16 and later). */
@@ -65,24 +67,7 @@ const FIXTURE_ARGS = "default_hugepagesz=1G hugepagesz=1G hugepages=0:4,1:4";
 const rtCmdline = (args: string) =>
   `BOOT_IMAGE=/boot/vmlinuz-${RT_KERNEL} root=UUID=2f6c3c1e-8d1a-4c55-9a7e-51a0c3f0d7b4 ro ${args} quiet skew_tick=1 isolcpus=managed_irq,domain,4-11 nohz=on nohz_full=4-11 rcu_nocbs=4-11 irqaffinity=0-3`;
 
-let roots: TestRoot[] = [];
-function track(r: TestRoot): TestRoot {
-  roots.push(r);
-  return r;
-}
-afterEach(() => {
-  for (const r of roots) r.remove();
-  roots = [];
-});
-
-/** GRUB_CMDLINE_LINUX as update-grub sees it: the file sourced by a shell. */
-function sourcedCmdline(root: TestRoot): string {
-  return execFileSync(
-    "bash",
-    ["-c", 'set -a; . "$1" >/dev/null 2>&1; printf %s "$GRUB_CMDLINE_LINUX"', "_", root.path(GRUB)],
-    { encoding: "utf8", env: { PATH: "/usr/bin:/bin" }, stdio: ["ignore", "pipe", "pipe"] },
-  );
-}
+const track = removedAfterEach();
 
 const kernelArgs = (root: TestRoot, os: string, args: string, ...more: string[]) =>
   runScript("kernel-args.sh", ["--os", os, "--args", args, ...more, "--root", root.dir]);

@@ -7,12 +7,20 @@ import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { hostSteps } from "../lib/desired/host-steps";
 import type { HostPlan } from "../lib/plan/host";
 import { planStack } from "../lib/plan/stack";
 import type { TestRoot } from "./support/debian-root";
-import { buildDebianRoot, buildRhelRoot, runScript, show, snapshotDiff } from "./support/debian-root";
+import {
+  buildDebianRoot,
+  buildRhelRoot,
+  removedAfterEach,
+  runScript,
+  show,
+  snapshotDiff,
+  sourcedCmdline,
+} from "./support/debian-root";
 import { devRaw } from "./support/dev-config";
 
 const GRUB = "/etc/default/grub";
@@ -37,20 +45,6 @@ function planArgs(plan: HostPlan, root: TestRoot): string[] {
   return [...stepArgs(plan), "--root", root.dir];
 }
 
-/** GRUB_CMDLINE_LINUX as update-grub sees it: the file sourced by a shell. */
-function sourcedCmdline(root: TestRoot): string {
-  return execFileSync(
-    "bash",
-    ["-c", 'set -a; . "$1" >/dev/null 2>&1; printf %s "$GRUB_CMDLINE_LINUX"', "_", root.path(GRUB)],
-    {
-      encoding: "utf8",
-      env: { PATH: "/usr/bin:/bin" },
-      // No stdin socket, so bash does not take itself for an ssh session and read ~/.bashrc.
-      stdio: ["ignore", "pipe", "pipe"],
-    },
-  );
-}
-
 /** GRUB_CMDLINE_LINUX_DEFAULT as grub-mkconfig ends up with it: /etc/default/grub, then grub.d/*.cfg. */
 function sourcedDefault(root: TestRoot): string {
   const script =
@@ -70,15 +64,7 @@ function changedLines(before: string, after: string): [string, string][] {
   return a.flatMap((l, i): [string, string][] => (l === b[i] ? [] : [[l, b[i]]]));
 }
 
-let roots: TestRoot[] = [];
-function track(r: TestRoot): TestRoot {
-  roots.push(r);
-  return r;
-}
-afterEach(() => {
-  for (const r of roots) r.remove();
-  roots = [];
-});
+const track = removedAfterEach();
 
 describe("kernel-args.sh on Debian 12 (dev plan compute-rt-01: per-node pages on the command line)", () => {
   it("the dev plan's arguments", () => {

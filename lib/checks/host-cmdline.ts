@@ -6,6 +6,7 @@
 import type { CpuSet } from "../plan/cpuset";
 import { isCpuSpecError, formatCpuList, parseCpuList, sameSet } from "../plan/cpuset";
 import type { HostPlan } from "../plan/host";
+import { HUGEPAGE_PAIR_KEYS } from "../plan/hugepages";
 import type { CheckResult } from "./result";
 import { excerpt, fail, verdict } from "./result";
 
@@ -111,8 +112,6 @@ function checkHugepageArgs(cmdline: string, args: readonly string[], hint: strin
   return results;
 }
 
-const PAIRED = ["hugepagesz", "hugepages"];
-
 export function checkCmdline(cmdline: string, plan: HostPlan): CheckResult[] {
   if (cmdline.trim() === "") {
     return [fail("cmdline", "the kernel command line", "empty output", "collect `cat /proc/cmdline` from the host")];
@@ -121,7 +120,7 @@ export function checkCmdline(cmdline: string, plan: HostPlan): CheckResult[] {
   const ours =
     "this project adds it to the bootloader's command line (GRUB_CMDLINE_LINUX): rerun the host step, regenerate the GRUB config (update-grub / grub2-mkconfig) and reboot";
   const tuned = `TuneD's ${plan.tuned.profile} profile adds it: check isolated_cores=${plan.tuned.isolatedCores} in /etc/tuned/${plan.tuned.profile}-variables.conf, that the profile is active, that GRUB uses TuneD's parameters ($tuned_params), then reboot`;
-  const paired = (a: string) => PAIRED.includes(a.split("=")[0]);
+  const paired = (a: string) => HUGEPAGE_PAIR_KEYS.includes(a.split("=")[0]);
   return [
     ...plan.kernel.args.filter((a) => !paired(a)).map((a) => checkArg(params, a, ours)),
     ...checkHugepageArgs(cmdline, plan.kernel.args.filter(paired), ours),

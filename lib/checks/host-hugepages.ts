@@ -4,10 +4,10 @@
  */
 import type { HostPlan } from "../plan/host";
 import type { HugepageSizePlan } from "../plan/hugepages";
+import { SIZE_LABEL as LABEL } from "../plan/hugepages";
 import type { CheckResult } from "./result";
 import { excerpt, fail, verdict } from "./result";
 
-const LABEL: Record<HugepageSizePlan["name"], string> = { "1G": "1 GiB", "2M": "2 MiB" };
 /** The page size as /proc/mounts prints it in a hugetlbfs mount's options. */
 const MOUNT_PAGESIZE: Record<HugepageSizePlan["name"], string> = { "1G": "1024M", "2M": "2M" };
 

@@ -16,6 +16,7 @@ import type { HostConfig, NovaOwnerConfig, StackConfig } from "../config/schema"
 import { OS_FAMILIES } from "../config/schema";
 import type { HostPlan } from "../plan/host";
 import { DEFAULT_NOVA_CONF, novaOwner } from "../plan/host";
+import { HUGEPAGE_PAIR_KEYS } from "../plan/hugepages";
 import { show } from "../config/problems";
 import { bashStdinCommand } from "../transport/shell";
 
@@ -78,9 +79,6 @@ function cpuList(host: string, what: string, value: string): string {
   return value;
 }
 
-/** hugepagesz/hugepages come in pairs, one pair per page size; every other key once. */
-const PAIRED_KEYS = new Set(["hugepagesz", "hugepages"]);
-
 function kernelArgs(host: string, args: string[]): string {
   const keys = new Set<string>();
   for (const a of args) {
@@ -88,7 +86,8 @@ function kernelArgs(host: string, args: string[]): string {
       throw new HostStepError(host, "kernel argument", a, "expected key or key=value of letters, digits and _.,:/+@=-");
     if (a.length > 256)
       throw new HostStepError(host, "kernel argument", a, `expected 256 characters at most, not ${a.length}`);
-    const key = PAIRED_KEYS.has(a.split("=")[0]) ? a : a.split("=")[0];
+    // hugepagesz/hugepages come in pairs, one pair per page size; every other key once.
+    const key = HUGEPAGE_PAIR_KEYS.includes(a.split("=")[0]) ? a : a.split("=")[0];
     if (keys.has(key)) throw new HostStepError(host, "kernel arguments", args, `${key} appears twice`);
     keys.add(key);
   }

@@ -41,12 +41,30 @@ const KERNEL_TAKES_PER_NODE_HUGEPAGES: Record<HostConfig["os"], boolean> = {
 /** Memory a node keeps in small pages for the kernel and host processes, whatever the config says. */
 export const MIN_SMALL_PAGE_MB_PER_NODE = 1024;
 
-/** The config keys of each size's per-node counts and reserved pages, and how they read in messages. */
+/** How each size reads in messages and reports. */
+export const SIZE_LABEL: Record<HugepageSizeName, string> = { "1G": "1 GiB", "2M": "2 MiB" };
+
+/** The kernel arguments that come in pairs, one pair per page size: `hugepages=` counts the `hugepagesz=` before it. */
+export const HUGEPAGE_PAIR_KEYS: readonly string[] = ["hugepagesz", "hugepages"];
+
+/** The config keys of each size's per-node counts and reserved pages, and the size itself. */
 const SIZE_KEYS = {
-  "1G": { count: "hugepages1gPerNode", reserved: "reservedHugepages1gPerNode", label: "1 GiB", mb: 1024, kb: 1048576 },
-  "2M": { count: "hugepages2mPerNode", reserved: "reservedHugepages2mPerNode", label: "2 MiB", mb: 2, kb: 2048 },
+  "1G": {
+    count: "hugepages1gPerNode",
+    reserved: "reservedHugepages1gPerNode",
+    label: SIZE_LABEL["1G"],
+    mb: 1024,
+    kb: 1048576,
+  },
+  "2M": {
+    count: "hugepages2mPerNode",
+    reserved: "reservedHugepages2mPerNode",
+    label: SIZE_LABEL["2M"],
+    mb: 2,
+    kb: 2048,
+  },
 } as const;
-export const SIZE_NAMES = ["1G", "2M"] as const;
+const SIZE_NAMES = ["1G", "2M"] as const;
 
 function hugepagesPerNode(host: HostConfig, nodeCount: number, size: HugepageSizeName): number[] {
   const v = host[SIZE_KEYS[size].count];
@@ -74,7 +92,8 @@ export function pageCounts(
   return { counts, problems };
 }
 
-const hugeMbOf = (counts: PageCounts, i: number) => counts["1G"][i] * 1024 + counts["2M"][i] * 2;
+const hugeMbOf = (counts: PageCounts, i: number) =>
+  SIZE_NAMES.reduce((mb, s) => mb + counts[s][i] * SIZE_KEYS[s].mb, 0);
 
 /** The node plan's page fields. */
 export function nodePages(host: HostConfig, counts: PageCounts, i: number) {

@@ -1,8 +1,6 @@
 /** Human-readable rendering of a stack plan, as `npm run plan` prints it. */
 import type { StackPlan } from "../plan/stack";
-import type { HugepageSizeName } from "../plan/hugepages";
-
-const SIZE_LABEL: Record<HugepageSizeName, string> = { "1G": "1 GiB", "2M": "2 MiB" };
+import { SIZE_LABEL } from "../plan/hugepages";
 
 function table(rows: string[][]): string[] {
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));

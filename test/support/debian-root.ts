@@ -29,6 +29,7 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import { afterEach } from "node:test";
 import { cpuSet, formatCpuList, parseCpuList } from "../../lib/plan/cpuset";
 import type { ScriptName } from "../../lib/desired/host-steps";
 import { bundleScript, remoteCommand } from "../../lib/desired/host-steps";
@@ -451,4 +452,31 @@ export function systemPython(code: string, args: string[] = []): string {
   const r = spawnSync(SYSTEM_PYTHON, ["-c", code, ...args], { encoding: "utf8" });
   if (r.status !== 0) throw new Error(`${SYSTEM_PYTHON} failed (exit ${r.status}): ${r.stderr}`);
   return r.stdout;
+}
+
+/** For a test file's top level: `const track = removedAfterEach()`; every root passed to track is removed after its test. */
+export function removedAfterEach(): (root: TestRoot) => TestRoot {
+  let roots: TestRoot[] = [];
+  afterEach(() => {
+    for (const r of roots) r.remove();
+    roots = [];
+  });
+  return (root) => {
+    roots.push(root);
+    return root;
+  };
+}
+
+/** GRUB_CMDLINE_LINUX as update-grub sees it: the root's /etc/default/grub sourced by a shell. */
+export function sourcedCmdline(root: TestRoot): string {
+  return execFileSync(
+    "bash",
+    ["-c", 'set -a; . "$1" >/dev/null 2>&1; printf %s "$GRUB_CMDLINE_LINUX"', "_", root.path("/etc/default/grub")],
+    {
+      encoding: "utf8",
+      env: { PATH: "/usr/bin:/bin" },
+      // No stdin socket, so bash does not take itself for an ssh session and read ~/.bashrc.
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
 }

@@ -82,7 +82,14 @@ describe("host checks over SSH", () => {
       assert.deepEqual(hostFactsArgs(owned, opts), ["--nova-conf", conf]);
       const nova = (v: Verification) => allResults(v).find((x) => x.check === "nova cpu_dedicated_set");
       assert.equal(nova(await verifyHost(run, owned, opts))?.ok, true);
-      assert.equal(allResults(await verifyHost(run, host, opts)).find((x) => x.check === "nova.conf")?.ok, false);
+      // Without nova.configPath the script reads its default (/etc/nova/nova.conf); this machine's own
+      // file, if any, is no part of the test: a path that does not exist stands for a host without one.
+      assert.deepEqual(hostFactsArgs(host, opts), []);
+      const absent = {
+        ...host,
+        nova: { ...host.nova, owner: { mode: "verify" as const, configPath: join(dir, "none") } },
+      };
+      assert.equal(allResults(await verifyHost(run, absent, opts)).find((x) => x.check === "nova.conf")?.ok, false);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

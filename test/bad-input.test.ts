@@ -405,6 +405,35 @@ describe(
       );
     });
 
+    it("a 107 KB CPU list of repeated 0-8191 ranges: refused by its length, never expanded", async () => {
+      const list = Array(15_300).fill("0-8191").join(",");
+      await refusedByBoth(
+        (d) => (d.config["openstack-rt:hosts"][0].topology.nodes[0].cpus = list),
+        "openstack-rt:hosts[0].topology.nodes[0].cpus",
+        /is longer than any list of CPUs 0-8191 needs \(20480 characters at most\)/,
+      );
+    });
+
+    it("counts beyond any machine or Nova's limits, and maps of thousands of entries", async () => {
+      await refusedByBoth(
+        (d) => (d.config["openstack-rt:hosts"][0].hugepages1gPerNode = 1e15),
+        "openstack-rt:hosts[0].hugepages1gPerNode",
+        /got 1000000000000000; /,
+      );
+      await refusedByBoth(
+        (d) => ((d.config["openstack-rt:flavors"] as Record<string, unknown>[])[0].ramMb = 2 ** 31),
+        "openstack-rt:flavors[0].ramMb: got 2147483648",
+      );
+      await refusedByBoth(
+        (d) =>
+          ((d.config["openstack-rt:flavors"] as Record<string, unknown>[])[0].extraSpecs = Object.fromEntries(
+            Array.from({ length: 5000 }, (_, i) => [`custom:k${i}`, "v"]),
+          )),
+        "openstack-rt:flavors[0].extraSpecs",
+        /has more than 128 entries/,
+      );
+    });
+
     it("a clear-text sshPrivateKey: the plan and the program refuse it, and the program takes it as a secret", async () => {
       const doc = devDoc();
       doc.config["openstack-rt:sshPrivateKey"] = "-----BEGIN OPENSSH PRIVATE KEY----- not-a-real-key";
@@ -468,10 +497,44 @@ describe("bad input only the plan can see: the stack file itself", { concurrency
     );
   });
 
+  it("40,000 keys: refused by their count in bounded time, the error short", async () => {
+    const keys = Array.from({ length: 40_000 }, (_, i) => `  openstack-rt:k${i}: 1`).join("\n");
+    const started = Date.now();
+    const text = await refusedByPlan(
+      write(`${DEV_TEXT}${keys}\n`),
+      /holds 400\d\d keys and list items, more than the 32768 a stack file may hold/,
+    );
+    assert.ok(Date.now() - started < 30_000, `${Date.now() - started} ms`);
+    assert.ok(text.length < 1000);
+  });
+
+  it("5,000 unknown keys under the limit: one problem naming ten of them, and 2,000 unknown namespaces cut to 50 lines", async () => {
+    const doc = devDoc();
+    for (let i = 0; i < 5000; i++) doc.config["openstack-rt:hosts"][0][`k${i}`] = 1;
+    const text = await refusedByPlan(
+      writeDoc(doc),
+      /unknown settings "k0", .*"k9" and 4990 more; allowed here: name, ssh/,
+    );
+    assert.ok(text.length < 2000);
+    const many = devDoc();
+    for (let i = 0; i < 2000; i++) many.config[`ns${i}:k`] = 1;
+    const lines = await refusedByPlan(writeDoc(many), /unknown namespace "ns0"/);
+    assert.match(lines, /^2000 problems in the stack config:\n(  - .*\n){50}  \.\.\. and 1950 more/);
+  });
+
+  it("lists nested thousands deep: refused with the depth limit, no stack overflow", async () => {
+    for (const n of [40, 5000]) {
+      await refusedByPlan(
+        write(`${DEV_TEXT}  openstack-rt:deep: ${"[".repeat(n)}${"]".repeat(n)}\n`),
+        /nests lists or mappings more deeply than a stack file may \(32 levels\)/,
+      );
+    }
+  });
+
   it("a duplicated key", async () => {
     await refusedByPlan(
       write(DEV_TEXT + "  openstack-rt:servers: []\n"),
-      /cannot read the stack file: Map keys must be unique/,
+      /cannot read the stack file: Map keys must be unique: "openstack-rt:servers" appears again at line \d+/,
     );
   });
 

@@ -9,6 +9,7 @@ import {
   intersection,
   parseCpuList,
   parseNovaCpuSpec,
+  MAX_CPU_LIST_CHARS,
   union,
 } from "../lib/plan/cpuset";
 
@@ -90,5 +91,49 @@ describe("Nova CPU spec (parse_cpu_spec)", () => {
         assert.deepEqual(parseNovaCpuSpec(spec), difference(all, inRange));
       }),
     );
+  });
+});
+
+describe("bounded work: a list is never expanded before it is checked", () => {
+  const repeated = (chars: number) =>
+    Array(Math.ceil(chars / 7))
+      .fill("0-8191")
+      .join(",");
+
+  it("a 107 KB list of repeated 0-8191 ranges is refused by its length at once, quoted short", () => {
+    for (const parse of [parseCpuList, parseNovaCpuSpec]) {
+      const started = Date.now();
+      assert.throws(
+        () => parse(repeated(107_000)),
+        (e: Error) =>
+          isCpuSpecError(e) &&
+          /is 10\d{4} characters, more than the 20480 any list of CPUs 0-8191 needs/.test(e.message) &&
+          e.message.length < 300,
+      );
+      assert.ok(Date.now() - started < 100, "refused before any range is expanded");
+    }
+  });
+
+  it("a list just under the limit of overlapping full ranges costs the bitmap, not the ranges' sum", () => {
+    const list = repeated(MAX_CPU_LIST_CHARS - 7);
+    assert.ok(list.length <= MAX_CPU_LIST_CHARS);
+    const started = Date.now();
+    assert.equal(parseCpuList(list).length, 8192);
+    assert.equal(parseNovaCpuSpec(list).length, 8192);
+    assert.equal(parseCpuList(Array(1800).fill("0-8191:1/1").join(",")).length, 8192);
+    assert.ok(Date.now() - started < 2000, `${Date.now() - started} ms`);
+  });
+
+  it("the longest list of distinct CPUs (every even one, no ranges) fits the limit", () => {
+    const evens = Array.from({ length: 4096 }, (_, i) => 2 * i);
+    const text = evens.join(",");
+    assert.ok(text.length <= MAX_CPU_LIST_CHARS, `${text.length}`);
+    assert.deepEqual(parseCpuList(text), evens);
+  });
+
+  it("a CPU number of thousands of digits, and a stride group beyond the CPUs, are refused by their size", () => {
+    assert.throws(() => parseCpuList("9".repeat(5000)), /CPU "9999999999999999999.*" is above 8191/);
+    assert.throws(() => parseNovaCpuSpec(`0-${"9".repeat(400)}`), /is above 8191/);
+    assert.throws(() => parseCpuList(`0-15:1/${"9".repeat(400)}`), /needs 1 <= used <= group <= 8192/);
   });
 });

@@ -15,9 +15,13 @@ export function uniqueProblems(problems: readonly Problem[]): Problem[] {
   });
 }
 
+/** The most problems printed; a file with thousands of bad keys would otherwise bury the first. */
+export const MAX_PROBLEMS_SHOWN = 50;
+
 export function formatProblems(problems: readonly Problem[]): string {
   const n = problems.length;
-  const lines = problems.map((p) => `  - ${p.path}: ${p.message}`);
+  const lines = problems.slice(0, MAX_PROBLEMS_SHOWN).map((p) => `  - ${p.path}: ${p.message}`);
+  if (n > MAX_PROBLEMS_SHOWN) lines.push(`  ... and ${n - MAX_PROBLEMS_SHOWN} more (fix these first)`);
   return [`${n} problem${n === 1 ? "" : "s"} in the stack config:`, ...lines].join("\n");
 }
 

@@ -4,7 +4,7 @@
  * unvalidated ever reaches a shell command or an API call.
  */
 import { z } from "zod";
-import { isCpuSpecError, parseCpuList, parseNovaCpuSpec } from "../plan/cpuset";
+import { isCpuSpecError, MAX_CPU_LIST_CHARS, parseCpuList, parseNovaCpuSpec } from "../plan/cpuset";
 import { isIpAddress, looksNumeric, parseCidr } from "./ip";
 import type { Problem } from "./problems";
 import { show } from "./problems";
@@ -19,6 +19,34 @@ const RESOURCE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 // One public key line: type, base64 blob, optional comment without shell-special characters.
 const SSH_PUBLIC_KEY =
   /^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com) [A-Za-z0-9+/]+={0,3}( [A-Za-z0-9@._+-]{1,100})?$/;
+
+/**
+ * Upper bounds of the counts and sizes, each checked before any work that grows with it. The
+ * cloud's own limits are Nova's API schema (nova/api/openstack/compute/schemas: flavor ram,
+ * vcpus and disk at most db.MAX_INT; extra spec and aggregate metadata keys and values at most
+ * 255 characters); the host ones hold the largest machines Linux runs (NR_CPUS 8192, 64 NUMA
+ * nodes) with room to spare.
+ */
+export const CONFIG_LIMITS = {
+  /** Nova's db.MAX_INT, the most a flavor's ram (MiB), vcpus and disk (GiB) may be. */
+  novaMaxInt: 2_147_483_647,
+  /** Nova's extra spec and aggregate metadata key and value length. */
+  novaMetadataChars: 255,
+  /** Memory of one NUMA node, and memory reserved for the host: 64 TiB. */
+  nodeMemoryMb: 64 * 1024 * 1024,
+  /** 1 GiB pages of one node (64 TiB), 2 MiB pages of one node (64 TiB). */
+  hugepages1g: 65_536,
+  hugepages2m: 32 * 1024 * 1024,
+  /** CPUs of a host (NR_CPUS). */
+  cpus: 8192,
+  hosts: 1024,
+  flavors: 256,
+  servers: 1024,
+  /** Extra specs of a flavor, properties of the image, metadata items of the aggregate. */
+  mapEntries: 128,
+  /** Latency bounds, in µs: a second is no real-time bound. */
+  latencyUs: 1_000_000,
+} as const;
 
 const hostName = z.string().regex(HOST_NAME, {
   error: "must be a host name: letters, digits, '-' and '.' (no spaces or shell characters)",
@@ -47,20 +75,26 @@ const publicKey = z
   });
 
 /** A kernel cpulist such as "0,2,4" or "4-11". */
-const cpuList = z.string().check((ctx) => {
-  try {
-    if (parseCpuList(ctx.value).length === 0) {
-      ctx.issues.push({ code: "custom", input: ctx.value, message: "must name at least one CPU" });
+const cpuList = z
+  .string()
+  .max(MAX_CPU_LIST_CHARS, {
+    abort: true,
+    error: `is longer than any list of CPUs 0-${CONFIG_LIMITS.cpus - 1} needs (${MAX_CPU_LIST_CHARS} characters at most); write ranges such as "0-63"`,
+  })
+  .check((ctx) => {
+    try {
+      if (parseCpuList(ctx.value).length === 0) {
+        ctx.issues.push({ code: "custom", input: ctx.value, message: "must name at least one CPU" });
+      }
+    } catch (e) {
+      if (!isCpuSpecError(e)) throw e;
+      ctx.issues.push({
+        code: "custom",
+        input: ctx.value,
+        message: `${e.message}; use CPU lists like "0,2,4" or "4-11"`,
+      });
     }
-  } catch (e) {
-    if (!isCpuSpecError(e)) throw e;
-    ctx.issues.push({
-      code: "custom",
-      input: ctx.value,
-      message: `${e.message}; use CPU lists like "0,2,4" or "4-11"`,
-    });
-  }
-});
+  });
 
 const sshTarget = z.strictObject({
   host: address.describe("SSH address of the host"),
@@ -74,10 +108,13 @@ const sshTarget = z.strictObject({
 const numaNode = z.strictObject({
   id: z.number().int().min(0).max(63),
   cpus: cpuList,
-  memoryMb: z.number().int().min(1024),
+  memoryMb: z.number().int().min(1024).max(CONFIG_LIMITS.nodeMemoryMb),
   /** SMT thread groups, each a cpulist of sibling threads ("0,24"); absent means SMT off. */
-  threadSiblings: z.array(cpuList).default([]),
+  threadSiblings: z.array(cpuList).max(CONFIG_LIMITS.cpus).default([]),
 });
+
+const pageCount1g = z.number().int().min(0).max(CONFIG_LIMITS.hugepages1g);
+const pageCount2m = z.number().int().min(0).max(CONFIG_LIMITS.hugepages2m);
 
 const declaredTopology = z.strictObject({ nodes: z.array(numaNode).min(1).max(64) });
 
@@ -149,19 +186,19 @@ const hostSchema = z
     topology: z.union([discoverPlaceholder, declaredTopology], {
       error: "must be {nodes: [{id, cpus, memoryMb, threadSiblings}]}, as `npm run discover` writes it",
     }),
-    housekeepingCpusPerNode: z.number().int().min(1).default(2),
-    hugepages1gPerNode: z.union([z.number().int().min(0), z.array(z.number().int().min(0))], {
+    housekeepingCpusPerNode: z.number().int().min(1).max(CONFIG_LIMITS.cpus).default(2),
+    hugepages1gPerNode: z.union([pageCount1g, z.array(pageCount1g).max(64)], {
       error: "must be a count of 1 GiB pages for every node, or a list with one count per node",
     }),
-    reservedHugepages1gPerNode: z.number().int().min(0).default(0),
+    reservedHugepages1gPerNode: pageCount1g.default(0),
     /** 2 MiB pages beside the 1 GiB ones, for flavors with pageSize 2MB (or large/any when 1 GiB pages run out). */
     hugepages2mPerNode: z
-      .union([z.number().int().min(0), z.array(z.number().int().min(0))], {
+      .union([pageCount2m, z.array(pageCount2m).max(64)], {
         error: "must be a count of 2 MiB pages for every node, or a list with one count per node",
       })
       .default(0),
-    reservedHugepages2mPerNode: z.number().int().min(0).default(0),
-    reservedHostMemoryMb: z.number().int().min(0).default(4096),
+    reservedHugepages2mPerNode: pageCount2m.default(0),
+    reservedHostMemoryMb: z.number().int().min(0).max(CONFIG_LIMITS.nodeMemoryMb).default(4096),
     cpuSharedSet: z.enum(["none", "housekeeping"]).default("none"),
     hugepagesMethod: z.enum(["auto", "cmdline", "boot-unit"]).default("auto"),
     /** Overrides the stack's `nova` setting for this host, key by key. */
@@ -194,9 +231,10 @@ const realtimeSpec = z.union(
   [
     z.literal(false),
     z.strictObject({
-      housekeepingVcpus: z.number().int().min(0).optional(),
+      housekeepingVcpus: z.number().int().min(0).max(1024).optional(),
       mask: z
         .string()
+        .max(MAX_CPU_LIST_CHARS, { abort: true })
         .regex(/^[\d\s,^-]+$/, { error: 'must be a Nova CPU mask such as "^0-1"' })
         .optional(),
     }),
@@ -204,13 +242,27 @@ const realtimeSpec = z.union(
   { error: 'must be false, {housekeepingVcpus: N} or {mask: "^0-1"}' },
 );
 
+/** A map of `key` to `value` with at most CONFIG_LIMITS.mapEntries entries, counted first. */
+function boundedMap(key: RegExp, value: z.ZodString) {
+  return z
+    .custom<Record<string, unknown>>(
+      (v) =>
+        typeof v !== "object" || v === null || Array.isArray(v) || Object.keys(v).length <= CONFIG_LIMITS.mapEntries,
+      {
+        error: `has more than ${CONFIG_LIMITS.mapEntries} entries`,
+        abort: true,
+      },
+    )
+    .pipe(z.record(z.string().regex(key), value));
+}
+
 export const PAGE_SIZES = ["1GB", "2MB", "large", "small", "any"] as const;
 
 const flavorSchema = z.strictObject({
   name: resourceName,
   vcpus: z.number().int().min(1).max(1024),
-  ramMb: z.number().int().min(64),
-  diskGb: z.number().int().min(0).default(20),
+  ramMb: z.number().int().min(64).max(CONFIG_LIMITS.novaMaxInt),
+  diskGb: z.number().int().min(0).max(CONFIG_LIMITS.novaMaxInt).default(20),
   cpuPolicy: z.enum(["dedicated", "mixed"]).default("dedicated"),
   realtime: realtimeSpec.default({ housekeepingVcpus: 1 }),
   threadPolicy: z.enum(["prefer", "isolate", "require"]).optional(),
@@ -220,7 +272,7 @@ const flavorSchema = z.strictObject({
   numaNodes: z.number().int().min(1).max(8).default(1),
   pmu: z.boolean().default(false),
   isPublic: z.boolean().default(true),
-  extraSpecs: z.record(z.string().regex(/^[A-Za-z0-9_:.-]+$/), z.string().max(255)).default({}),
+  extraSpecs: boundedMap(/^[A-Za-z0-9_:.-]{1,255}$/, z.string().max(CONFIG_LIMITS.novaMetadataChars)).default({}),
 });
 
 /**
@@ -251,7 +303,7 @@ const imageSchema = z.strictObject({
   url: imageUrl.optional(),
   diskFormat: z.enum(["qcow2", "raw", "vmdk", "vdi", "iso"]).default("qcow2"),
   containerFormat: z.enum(["bare", "ovf"]).default("bare"),
-  properties: z.record(z.string().regex(/^[A-Za-z0-9_:.-]{1,255}$/), z.string().max(65535)).default({}),
+  properties: boundedMap(/^[A-Za-z0-9_:.-]{1,255}$/, z.string().max(65535)).default({}),
   /** Set when the image already runs an RT kernel with TuneD's guest profile; cloud-init then skips that setup. */
   prebuiltRt: z.boolean().default(false),
   loginUser: z.string().regex(UNIX_USER, { error: "must be a Unix user name" }).default("debian"),
@@ -343,8 +395,8 @@ const latencySchema = z.strictObject({
           error: `must be at most ${DURATION_LIMITS.guestSeconds} s, what guest-latency.sh takes; minutes to hours are what cyclictest needs`,
         })
         .default(GUEST_LATENCY_DEFAULTS.durationSeconds),
-      maxUs: z.number().int().min(1).default(GUEST_LATENCY_DEFAULTS.maxUs),
-      meanUs: z.number().int().min(1).default(GUEST_LATENCY_DEFAULTS.meanUs),
+      maxUs: z.number().int().min(1).max(CONFIG_LIMITS.latencyUs).default(GUEST_LATENCY_DEFAULTS.maxUs),
+      meanUs: z.number().int().min(1).max(CONFIG_LIMITS.latencyUs).default(GUEST_LATENCY_DEFAULTS.meanUs),
       readyTimeoutSeconds: waitSeconds(GUEST_LATENCY_DEFAULTS.readyTimeoutSeconds),
     })
     .default(GUEST_LATENCY_DEFAULTS),
@@ -361,7 +413,12 @@ const deploymentSchema = z.strictObject({
    */
   rollingReboots: z.boolean().optional(),
   /** How many hosts are changed at once: a batch's whole chain waits for the previous batch's host checks. */
-  maxUnavailable: z.number().int().min(1, { error: "must be at least 1 (one host changed at a time)" }).default(1),
+  maxUnavailable: z
+    .number()
+    .int()
+    .min(1, { error: "must be at least 1 (one host changed at a time)" })
+    .max(CONFIG_LIMITS.hosts)
+    .default(1),
   /** Disable nova-compute through Nova's API around a host's change, and handle its guests. */
   maintenance: z.boolean().default(true),
   /**
@@ -395,26 +452,26 @@ const controllerSchema = z.union([z.literal(false), controllerObject], {
 const aggregateSchema = z.strictObject({
   name: resourceName.default("realtime"),
   zone: resourceName.optional(),
-  metadata: z
-    .record(z.string().regex(/^[A-Za-z0-9_.-]+$/), z.string().regex(/^[A-Za-z0-9_.-]+$/))
-    .default({ realtime: "true" }),
+  metadata: boundedMap(/^[A-Za-z0-9_.-]{1,255}$/, z.string().regex(/^[A-Za-z0-9_.-]{1,255}$/)).default({
+    realtime: "true",
+  }),
 });
 
 /** Every key of the stack config, without the `openstack-rt:` namespace. */
 export const stackConfigSchema = z.strictObject({
   /** Who owns nova-compute's config on every host (a host's own `nova` overrides it key by key). */
   nova: novaOwnerSchema.optional(),
-  hosts: z.array(hostSchema).min(1),
+  hosts: z.array(hostSchema).min(1).max(CONFIG_LIMITS.hosts),
   controller: controllerSchema.default(false),
   /** Every nova-scheduler of an HA control plane: each gets the filters (instead of `controller`). */
   controllers: z.array(controllerObject).max(32).default([]),
-  flavors: z.array(flavorSchema).min(1),
+  flavors: z.array(flavorSchema).min(1).max(CONFIG_LIMITS.flavors),
   aggregate: aggregateSchema.default({ name: "realtime", metadata: { realtime: "true" } }),
   image: imageSchema,
   network: z.strictObject({ name: resourceName }),
   securityGroup: securityGroupSchema,
   keypair: z.strictObject({ name: resourceName, publicKey }),
-  servers: z.array(serverSchema).default([]),
+  servers: z.array(serverSchema).max(CONFIG_LIMITS.servers).default([]),
   latency: latencySchema.default({ hwlatdetect: HWLATDETECT_DEFAULTS, guest: GUEST_LATENCY_DEFAULTS }),
   deployment: deploymentSchema.default({
     maxUnavailable: 1,
@@ -458,7 +515,7 @@ export function parseStackConfig(raw: Record<string, unknown>): ParseResult {
       return {
         path: settingPath(issue.path),
         message:
-          `unknown setting${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `"${k}"`).join(", ")}; ` +
+          `unknown setting${issue.keys.length > 1 ? "s" : ""} ${namedKeys(issue.keys)}; ` +
           `allowed here: ${allowedKeys(issue.path).join(", ")}`,
       };
     }
@@ -466,6 +523,12 @@ export function parseStackConfig(raw: Record<string, unknown>): ParseResult {
     return { path: settingPath(issue.path), message: `got ${got}; ${issue.message}` };
   });
   return { ok: false, problems };
+}
+
+/** Keys for a message: the first ten, each quoted short, and how many more there are. */
+function namedKeys(keys: readonly string[]): string {
+  const named = keys.slice(0, 10).map((k) => show(k));
+  return keys.length > 10 ? `${named.join(", ")} and ${keys.length - 10} more` : named.join(", ");
 }
 
 /**

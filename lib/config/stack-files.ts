@@ -23,7 +23,8 @@ import { isUtf8 } from "node:buffer";
 import { join } from "node:path";
 import type { Document, Node as YamlNode } from "yaml";
 import { isAlias, isMap, isPair, isScalar, isSeq, parse, parseDocument } from "yaml";
-import { CONFIG_NAMESPACE, SECRET_KEYS } from "./schema";
+import { CONFIG_NAMESPACE, SECRET_KEYS, stackConfigSchema } from "./schema";
+import { readPulumiProject, stackConfigRefusal, stackNameOf } from "./pulumi-cli";
 import type { Problem } from "./problems";
 
 export interface RawStackConfig {
@@ -65,6 +66,38 @@ export function projectDefaults(projectDir: string): Record<string, unknown> {
     if (decl && typeof decl === "object" && "default" in decl) out[key] = decl.default;
   }
   return out;
+}
+
+/**
+ * What `pulumi preview` refuses before the program runs (lib/config/pulumi-cli.ts), with the fix.
+ * A missing key that the schema requires anyway is left to the schema, which names it better.
+ */
+function pulumiCliProblems(projectDir: string, stackFile: string, entries: [string, unknown][]): Problem[] {
+  const refusal = stackConfigRefusal(
+    readPulumiProject(projectDir),
+    stackNameOf(stackFile),
+    Object.fromEntries(entries),
+  );
+  if (refusal === null) return [];
+  const required = (key: string) =>
+    key in stackConfigSchema.shape &&
+    !stackConfigSchema.shape[key as keyof typeof stackConfigSchema.shape].safeParse(undefined).success;
+  if ("missing" in refusal) {
+    const left = refusal.missing.filter((k) => !required(k));
+    if (left.length === 0) return [];
+    return [
+      {
+        path: stackFile,
+        message: `the Pulumi CLI refuses this stack before the program runs ("${refusal.message}"): set ${left.map((k) => `${CONFIG_NAMESPACE}:${k}`).join(", ")} in the stack file, or declare a default for it in Pulumi.yaml`,
+      },
+    ];
+  }
+  return [
+    {
+      path: `${CONFIG_NAMESPACE}:${refusal.key}`,
+      message: `the Pulumi CLI refuses this stack before the program runs ("${refusal.message}"): ${refusal.fix}`,
+    },
+  ];
 }
 
 /** Optimal-string-alignment distance: edits, a swap of two neighbours counting as one. */
@@ -158,32 +191,76 @@ function firstBadUtf8Byte(b: Buffer): number {
 }
 
 /**
- * The size of the document's JSON once every alias is expanded, without expanding it: each
- * anchored node is measured once. Infinity for an alias inside its own anchor.
+ * The most entries (mapping keys plus list items, aliases expanded) a stack file may hold: a
+ * thousand hosts take about 30,000, and PULUMI_CONFIG carries a few hundred.
  */
-export function expandedSize(doc: Document): number {
-  const memo = new Map<YamlNode, number>();
+export const STACK_FILE_MAX_ENTRIES = 32_768;
+/** The deepest a stack file may nest mappings and lists: the schema's own depth is under 10. */
+export const STACK_FILE_MAX_DEPTH = 32;
+
+export interface DocumentMeasure {
+  /** Bytes of its JSON once every alias is expanded; Infinity for an alias inside its own anchor. */
+  bytes: number;
+  /** Mapping keys plus list items, aliases expanded. */
+  entries: number;
+  /** How deeply mappings and lists nest (a scalar is 0). */
+  depth: number;
+  /** The first key that a mapping holds twice, and its line. */
+  duplicate?: { key: string; line: number };
+}
+
+/**
+ * Measures the document without expanding it: each anchored node is measured once, so a
+ * "billion laughs" costs nothing. Keys are compared through a Set per mapping (YAML's own
+ * uniqueKeys check compares every pair: 40,000 keys took minutes). Stops descending below
+ * STACK_FILE_MAX_DEPTH, so no input can exhaust the stack.
+ */
+export function measureDocument(doc: Document, text: string): DocumentMeasure {
+  type M = { bytes: number; entries: number; depth: number };
+  const memo = new Map<YamlNode, M>();
   const open = new Set<YamlNode>();
-  const size = (node: unknown): number => {
-    if (node === null || node === undefined) return 4;
+  let duplicate: DocumentMeasure["duplicate"];
+  const leaf = (bytes: number): M => ({ bytes, entries: 0, depth: 0 });
+  const measure = (node: unknown, level: number): M => {
+    if (node === null || node === undefined) return leaf(4);
     if (isAlias(node)) {
       const target = node.resolve(doc);
-      return target ? size(target) : 4;
+      return target ? measure(target, level) : leaf(4);
     }
-    if (isScalar(node)) return (JSON.stringify(node.value) ?? "null").length;
-    if (isPair(node)) return size(node.key) + 1 + size(node.value);
-    if (!isMap(node) && !isSeq(node)) return 4;
+    if (isScalar(node)) return leaf((JSON.stringify(node.value) ?? "null").length);
+    if (!isMap(node) && !isSeq(node)) return leaf(4);
     const cached = memo.get(node);
     if (cached !== undefined) return cached;
-    if (open.has(node)) return Infinity;
+    if (open.has(node)) return { bytes: Infinity, entries: Infinity, depth: Infinity };
+    if (level > STACK_FILE_MAX_DEPTH) return { bytes: 2, entries: 0, depth: Infinity };
     open.add(node);
     const items = node.items as unknown[];
-    const total = 2 + Math.max(0, items.length - 1) + items.reduce<number>((s, item) => s + size(item), 0);
+    const total: M = { bytes: 2 + Math.max(0, items.length - 1), entries: items.length, depth: 1 };
+    const keys = isMap(node) ? new Set<string>() : undefined;
+    for (const item of items) {
+      const parts = isPair(item) ? [item.key, item.value] : [item];
+      if (isPair(item)) total.bytes += 1;
+      if (keys && isPair(item) && duplicate === undefined) {
+        const key = isScalar(item.key) ? String(item.key.value) : JSON.stringify(String(item.key));
+        if (key !== "<<" && keys.has(key)) {
+          const offset = isScalar(item.key) ? (item.key.range?.[0] ?? 0) : 0;
+          duplicate = { key, line: text.slice(0, offset).split("\n").length };
+        }
+        keys.add(key);
+      }
+      for (const part of parts) {
+        const m = measure(part, level + 1);
+        total.bytes += m.bytes;
+        total.entries += m.entries;
+        total.depth = Math.max(total.depth, m.depth + 1);
+      }
+    }
     open.delete(node);
     memo.set(node, total);
     return total;
   };
-  return size(doc.contents);
+  const m = measure(doc.contents, 0);
+  return { ...m, duplicate };
 }
 
 const kib = (n: number) =>
@@ -252,10 +329,30 @@ export function readStackConfig(projectDir: string, stackFile: string): RawStack
     );
   }
   const text = bytes.toString("utf8");
-  // Merge keys (<<: *anchor) as Pulumi's own YAML reader takes them.
-  const doc = parseDocument(text, { uniqueKeys: true, merge: true });
-  if (doc.errors.length > 0) return refuse(`cannot read the stack file: ${doc.errors[0].message.split("\n")[0]}`);
-  const expanded = expandedSize(doc);
+  // Merge keys (<<: *anchor) as Pulumi's own YAML reader takes them; duplicate keys are found by measureDocument.
+  const doc = parseDocument(text, { uniqueKeys: false, merge: true });
+  if (doc.errors.length > 0) {
+    const why = doc.errors[0].message.split("\n")[0];
+    return refuse(
+      /Maximum call stack/.test(why)
+        ? `nests lists or mappings more deeply than a stack file may (${STACK_FILE_MAX_DEPTH} levels) ${why.replace(/^.*?(at line \d+, column \d+).*$/, "$1")}`
+        : `cannot read the stack file: ${why}`,
+    );
+  }
+  const measured = measureDocument(doc, text);
+  if (measured.depth > STACK_FILE_MAX_DEPTH && measured.bytes !== Infinity)
+    return refuse(
+      `nests lists or mappings more deeply than a stack file may (${STACK_FILE_MAX_DEPTH} levels); the settings nest fewer than 10 deep. Look for a value pasted by mistake`,
+    );
+  if (measured.entries > STACK_FILE_MAX_ENTRIES && measured.bytes <= STACK_FILE_MAX_BYTES)
+    return refuse(
+      `holds ${measured.entries} keys and list items, more than the ${STACK_FILE_MAX_ENTRIES} a stack file may hold (a fleet of a thousand hosts needs about 30,000); look for a value pasted or generated by mistake`,
+    );
+  if (measured.duplicate)
+    return refuse(
+      `cannot read the stack file: Map keys must be unique: "${shortKey(measured.duplicate.key)}" appears again at line ${measured.duplicate.line}; keep one of them`,
+    );
+  const expanded = measured.bytes;
   if (expanded > STACK_FILE_MAX_BYTES) {
     return refuse(
       `expands to ${kib(expanded)} of config through its YAML aliases (*name), more than the ${kib(STACK_FILE_MAX_BYTES)} a stack file may hold; ` +
@@ -290,6 +387,7 @@ export function readStackConfig(projectDir: string, stackFile: string): RawStack
   const isSecure = (_key: string, value: unknown) => typeof value === "object" && value !== null && "secure" in value;
   const sorted = sortConfigKeys(entries, isSecure, stackFile);
   problems.push(...sorted.problems);
+  problems.push(...pulumiCliProblems(projectDir, stackFile, entries));
 
   // What PULUMI_CONFIG would carry: the project's defaults under the stack's settings.
   const passed: Record<string, unknown> = Object.fromEntries(

@@ -21,12 +21,32 @@ export function isCpuSpecError(e: unknown): e is Error {
 
 const MAX_CPU = 8191; // the kernel's NR_CPUS ceiling; bigger ids are typos, not hosts
 
+/**
+ * The longest CPU list or spec taken: every CPU of 0..MAX_CPU written once without ranges
+ * ("0,2,4,...,8190" is 19,924 characters) fits. Checked before anything is parsed, and the
+ * ranges are marked in a bitmap of MAX_CPU + 1 entries, so neither time nor memory grows with
+ * repeated or overlapping ranges.
+ */
+export const MAX_CPU_LIST_CHARS = 20480;
+
+/** A long list quoted for a message: its start, JSON-escaped (no control character reaches a terminal). */
+function quoted(text: string): string {
+  const json = JSON.stringify(text);
+  return json.length > 60 ? `${json.slice(0, 57)}..."` : json;
+}
+
+function checkLength(text: string): void {
+  if (text.length > MAX_CPU_LIST_CHARS)
+    throw cpuSpecError(
+      `${quoted(text)} is ${text.length} characters, more than the ${MAX_CPU_LIST_CHARS} any list of CPUs 0-${MAX_CPU} needs; write ranges such as "0-63"`,
+    );
+}
+
 function toCpu(text: string, whole: string): number {
   const t = text.trim();
-  if (!/^\d+$/.test(t)) throw cpuSpecError(`"${whole}": "${text}" is not a CPU number`);
-  const n = Number(t);
-  if (n > MAX_CPU) throw cpuSpecError(`"${whole}": CPU ${n} is above ${MAX_CPU}`);
-  return n;
+  if (!/^\d+$/.test(t)) throw cpuSpecError(`${quoted(whole)}: ${quoted(text)} is not a CPU number`);
+  if (t.length > 5 || Number(t) > MAX_CPU) throw cpuSpecError(`${quoted(whole)}: CPU ${quoted(t)} is above ${MAX_CPU}`);
+  return Number(t);
 }
 
 export function cpuSet(cpus: Iterable<number>): CpuSet {
@@ -36,38 +56,39 @@ export function cpuSet(cpus: Iterable<number>): CpuSet {
   return [...new Set(list)].sort((a, b) => a - b);
 }
 
-function range(start: number, end: number): number[] {
+/** The CPUs marked in a bitmap, in order. */
+function marked(bits: Uint8Array): number[] {
   const out: number[] = [];
-  for (let i = start; i <= end; i++) out.push(i);
+  for (let c = 0; c < bits.length; c++) if (bits[c]) out.push(c);
   return out;
 }
 
 /** Parses a kernel cpulist. The empty string is the empty set. */
 export function parseCpuList(text: string): CpuSet {
+  checkLength(text);
   const whole = text;
   const trimmed = text.trim();
   if (trimmed === "") return [];
-  const cpus: number[] = [];
+  const bits = new Uint8Array(MAX_CPU + 1);
   for (const part of trimmed.split(",")) {
     const m = /^\s*(\d+)\s*(?:-\s*(\d+)\s*(?::\s*(\d+)\s*\/\s*(\d+)\s*)?)?$/.exec(part);
-    if (!m) throw cpuSpecError(`"${whole}": "${part}" is not a CPU, a range a-b or a stride a-b:used/group`);
+    if (!m)
+      throw cpuSpecError(`${quoted(whole)}: ${quoted(part)} is not a CPU, a range a-b or a stride a-b:used/group`);
     const start = toCpu(m[1], whole);
     const end = m[2] === undefined ? start : toCpu(m[2], whole);
-    if (start > end) throw cpuSpecError(`"${whole}": range ${start}-${end} runs backwards`);
+    if (start > end) throw cpuSpecError(`${quoted(whole)}: range ${start}-${end} runs backwards`);
     if (m[3] === undefined) {
-      cpus.push(...range(start, end));
+      bits.fill(1, start, end + 1);
       continue;
     }
-    const used = Number(m[3]);
-    const group = Number(m[4]);
-    if (used < 1 || group < 1 || used > group) {
-      throw cpuSpecError(`"${whole}": stride ${used}/${group} needs 1 <= used <= group`);
+    const used = m[3].length > 5 ? Infinity : Number(m[3]);
+    const group = m[4].length > 5 ? Infinity : Number(m[4]);
+    if (used < 1 || group < 1 || used > group || group > MAX_CPU + 1) {
+      throw cpuSpecError(`${quoted(whole)}: stride ${m[3]}/${m[4]} needs 1 <= used <= group <= ${MAX_CPU + 1}`);
     }
-    for (let base = start; base <= end; base += group) {
-      for (let i = base; i < base + used && i <= end; i++) cpus.push(i);
-    }
+    for (let base = start; base <= end; base += group) bits.fill(1, base, Math.min(base + used, end + 1));
   }
-  return cpuSet(cpus);
+  return marked(bits);
 }
 
 /** Formats a set as the kernel prints cpulists (sysfs `isolated`, `thread_siblings_list`): `0-3,8,10-11`. */
@@ -88,8 +109,9 @@ export function formatCpuList(set: CpuSet): string {
  * result is the inclusions minus the exclusions (a spec of exclusions only is the empty set).
  */
 export function parseNovaCpuSpec(spec: string): CpuSet {
-  const include = new Set<number>();
-  const exclude = new Set<number>();
+  checkLength(spec);
+  const include = new Uint8Array(MAX_CPU + 1);
+  const exclude = new Uint8Array(MAX_CPU + 1);
   for (const raw of spec.split(",")) {
     const rule = raw.trim();
     if (rule === "") continue;
@@ -100,20 +122,21 @@ export function parseNovaCpuSpec(spec: string): CpuSet {
     if (dash >= 0) {
       const [a, b] = [body.slice(0, dash), body.slice(dash + 1)];
       if (!/^\s*\d+\s*$/.test(a) || !/^\s*\d+\s*$/.test(b)) {
-        throw cpuSpecError(`"${spec}": invalid range expression "${rule}"`);
+        throw cpuSpecError(`${quoted(spec)}: invalid range expression ${quoted(rule)}`);
       }
       const start = toCpu(a, spec);
       const end = toCpu(b, spec);
-      if (start > end) throw cpuSpecError(`"${spec}": invalid range expression "${rule}"`);
-      for (const c of range(start, end)) target.add(c);
+      if (start > end) throw cpuSpecError(`${quoted(spec)}: invalid range expression ${quoted(rule)}`);
+      target.fill(1, start, end + 1);
     } else {
       if (!/^\s*\d+\s*$/.test(body)) {
-        throw cpuSpecError(`"${spec}": invalid ${reject ? "exclusion" : "inclusion"} expression "${rule}"`);
+        throw cpuSpecError(`${quoted(spec)}: invalid ${reject ? "exclusion" : "inclusion"} expression ${quoted(rule)}`);
       }
-      target.add(toCpu(body, spec));
+      target[toCpu(body, spec)] = 1;
     }
   }
-  return cpuSet([...include].filter((c) => !exclude.has(c)));
+  for (let c = 0; c <= MAX_CPU; c++) if (exclude[c]) include[c] = 0;
+  return marked(include);
 }
 
 export function union(...sets: CpuSet[]): CpuSet {

@@ -460,7 +460,7 @@ const aggregateSchema = z.strictObject({
 /** Every key of the stack config, without the `openstack-rt:` namespace. */
 export const stackConfigSchema = z.strictObject({
   /** Who owns nova-compute's config on every host (a host's own `nova` overrides it key by key). */
-  nova: novaOwnerSchema.optional(),
+  nova: novaOwnerSchema.default({}),
   hosts: z.array(hostSchema).min(1).max(CONFIG_LIMITS.hosts),
   controller: controllerSchema.default(false),
   /** Every nova-scheduler of an HA control plane: each gets the filters (instead of `controller`). */

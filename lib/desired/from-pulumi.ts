@@ -52,7 +52,10 @@ export function planFromPulumiConfig(
       message: `the project is named "${cfg.name}"; its settings are read as ${CONFIG_NAMESPACE}:<key>, so name it ${CONFIG_NAMESPACE}`,
     });
   }
-  const entries = Object.entries(pulumi.runtime.allConfig()).map(([k, v]): [string, unknown] => [k, parseValue(v)]);
+  const entries = Object.entries(pulumi.runtime.allConfig()).map(([k, v]): [string, unknown] => [
+    k,
+    configValueFromText(v),
+  ]);
   const sorted = sortConfigKeys(entries, (key) => isSecretConfigKey(key), "the stack's config");
   problems.push(...sorted.problems);
   const decided = decideStack(sorted.values, projectDir);
@@ -68,7 +71,7 @@ export function planFromPulumiConfig(
  * where the schema wants a structure (`pulumi config set openstack-rt:network provider-net`)
  * stays a string, and the schema names the setting, instead of a JSON error ending the run.
  */
-function parseValue(text: string): unknown {
+export function configValueFromText(text: string): unknown {
   try {
     return JSON.parse(text);
   } catch {

@@ -15,7 +15,7 @@ import { join } from "node:path";
 import type { HostConfig, NovaOwnerConfig, StackConfig } from "../config/schema";
 import { OS_FAMILIES } from "../config/schema";
 import type { HostPlan } from "../plan/host";
-import { DEFAULT_NOVA_CONF, novaOwner } from "../plan/host";
+import { DEFAULT_NOVA_CONF, mergedNovaOwner, novaOwner } from "../plan/host";
 import { HUGEPAGE_PAIR_KEYS } from "../plan/hugepages";
 import { show } from "../config/problems";
 import { bashStdinCommand } from "../transport/shell";
@@ -251,7 +251,7 @@ export function controllersOf(config: Pick<StackConfig, "controller" | "controll
   const list = config.controller === false ? config.controllers : [config.controller];
   // The stack's `nova` owner settings apply to the schedulers' nova.conf too, overridden key by key.
   return list.map((c): ControllerConfig => {
-    const nova = config.nova || c.nova ? { ...config.nova, ...c.nova } : undefined;
+    const nova = mergedNovaOwner(config.nova, c.nova);
     return nova === undefined ? c : { ...c, nova };
   });
 }

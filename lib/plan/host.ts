@@ -79,6 +79,19 @@ export interface NovaOwner {
   restartCommand?: string;
 }
 
+/**
+ * The stack's `nova` settings overridden key by key by a host's or controller's own; undefined
+ * when neither sets a key, so `nova: {}` (Pulumi.yaml's default, which the CLI always passes)
+ * plans exactly as no `nova` at all.
+ */
+export function mergedNovaOwner(
+  stack: NovaOwnerConfig | undefined,
+  own: NovaOwnerConfig | undefined,
+): NovaOwnerConfig | undefined {
+  const merged = { ...stack, ...own };
+  return Object.values(merged).some((v) => v !== undefined) ? merged : undefined;
+}
+
 export function novaOwner(nova: NovaOwnerConfig | undefined): NovaOwner | undefined {
   if (nova === undefined) return undefined;
   return {

@@ -10,7 +10,7 @@ import { NOVA_DEFAULTS, PAGE_1G, PAGE_2M, capacity, consume, emptyUsage, novaVer
 import type { ExtraSpecs } from "./flavor";
 import { flavorExtraSpecs } from "./flavor";
 import type { HostPlan } from "./host";
-import { planHost } from "./host";
+import { mergedNovaOwner, planHost } from "./host";
 import type { Problem } from "../config/problems";
 import type { Topology } from "./topology";
 import { isTopologyError, topologyFromConfig } from "./topology";
@@ -195,8 +195,7 @@ export function planConfig(config: StackConfig): { plan: StackPlan; problems: Pr
       });
       return;
     }
-    // The stack's `nova` owner settings, overridden key by key by the host's own.
-    const nova = config.nova || host.nova ? { ...config.nova, ...host.nova } : undefined;
+    const nova = mergedNovaOwner(config.nova, host.nova);
     const { plan, problems: hostProblems } = planHost({ ...host, nova }, topology, path);
     problems.push(...hostProblems);
     if (plan) {

@@ -68,15 +68,17 @@ describe("the layout", () => {
     assert.deepEqual(wrong, []);
   });
 
-  it("is the one the README's Development section describes", () => {
-    const readme = readFileSync(join(PROJECT_DIR, "README.md"), "utf8");
-    const section = readme.slice(readme.indexOf("## Development"));
-    const dirs = [...section.matchAll(/^ {2}\| `([^`]+\/)`/gm)].map((m) => m[1]);
-    assert.ok(dirs.length >= 8, `the README's layout table names ${dirs.length} directories`);
-    for (const d of dirs) assert.ok(existsSync(join(PROJECT_DIR, d)), `the README names ${d}, which does not exist`);
+  it("is the one docs/development.md's Layout section describes", () => {
+    const doc = readFileSync(join(PROJECT_DIR, "docs", "development.md"), "utf8");
+    const start = doc.indexOf("## Layout");
+    const section = doc.slice(start, doc.indexOf("\n## ", start + 1));
+    const dirs = [...section.matchAll(/^\| `([^`]+\/)`/gm)].map((m) => m[1]);
+    assert.ok(dirs.length >= 8, `the layout table names ${dirs.length} directories`);
+    for (const d of dirs)
+      assert.ok(existsSync(join(PROJECT_DIR, d)), `the layout table names ${d}, which does not exist`);
     for (const d of readdirSync(join(PROJECT_DIR, "lib"))) {
       if (statSync(join(PROJECT_DIR, "lib", d)).isDirectory())
-        assert.ok(section.includes(`\`lib/${d}/\``), `lib/${d}/ is not in the README's layout table`);
+        assert.ok(section.includes(`\`lib/${d}/\``), `lib/${d}/ is not in the layout table`);
     }
   });
 });

@@ -1,8 +1,8 @@
 /**
  * The outputs of an openstack-rt stack, typed for the stacks that read them through a
  * `StackReference` (an application stack that boots more guests on the RT flavors, a monitoring
- * stack that scrapes the RT servers). The program exports exactly these names; the README shows
- * a consumer.
+ * stack that scrapes the RT servers). The program exports exactly these names; docs/stack-outputs.md
+ * shows a consumer.
  */
 import type * as pulumi from "@pulumi/pulumi";
 import type { CheckResult } from "../checks/result";

@@ -13,21 +13,28 @@ BACKUPS=()
 CREATED_DIRS=()
 PENDING_TMP=''
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/hostprep.XXXXXX")
+# Sent over SSH, the script's stdout and stderr are the connection: when it drops, the next
+# write would kill the script with SIGPIPE, possibly between a file change and the action the
+# change needs (a service restart). Ignored, a write to the closed pipe fails instead, which
+# log() and the relay of run_system() let pass: the run completes what it started.
+trap '' PIPE
 
-log() { printf '%s\n' "$*"; }
+log() { printf '%s\n' "$*" 2>/dev/null || true; }
 # Shows a value the way bash would need it quoted, so newlines and $(...) in bad input are
 # visible in messages instead of being printed raw.
 shown() { printf '%q' "$1"; }
 # Bad input exits 2 and a failure exits 1, so a caller can tell "you asked for something this
 # script refuses" from "the host did not do it".
 usage_error() {
-  printf '%s: invalid input: %s\n' "$PROG" "$*" >&2
+  printf '%s: invalid input: %s\n' "$PROG" "$*" >&2 2>/dev/null || true
   exit 2
 }
 die() {
-  printf '%s: error: %s\n' "$PROG" "$*" >&2
+  printf '%s: error: %s\n' "$PROG" "$*" >&2 2>/dev/null || true
   exit 1
 }
+# A message to stderr, which a closed connection cannot turn into an exit.
+warn() { printf '%s: %s\n' "$PROG" "$*" >&2 2>/dev/null || true; }
 need_value() { # <option> <number of arguments left, the option included>
   if (($2 < 2)); then usage_error "$1 needs a value"; fi
 }
@@ -305,9 +312,12 @@ openstack_service() { # <name>: nova-compute, nova-scheduler
 # Saves a file's state before this run first changes it. When a later step fails (say
 # update-grub or a service restart), the EXIT trap puts every saved file back, so a re-run sees
 # the same difference and retries the whole step instead of reporting "unchanged" over a
-# half-applied change. Directories the run created go again too.
+# half-applied change. Directories the run created go again too. Every change passes through
+# here first, so this is also where the actions the change will need are recorded
+# (pending_save).
 backup_once() {
   local f=$1 i
+  pending_save
   for i in "${!BACKUPS[@]}"; do
     if [[ ${BACKUPS[i]} == "$f" ]]; then return 0; fi
   done
@@ -316,24 +326,132 @@ backup_once() {
   if [[ -e $f || -L $f ]]; then cp -a -- "$f" "$WORK/backup/$i"; fi
   BACKUPS+=("$f")
 }
+# Puts a saved file back the way replace_file writes: a copy next to it, renamed over it, so
+# the file is whole at every moment, also when the disk is full. RESTORE_FAILED=1 when the
+# copy could not be made: the file then stays as this run left it, and the message names the
+# saved copy and the command that puts it back.
+restore_backup() { # <index>
+  local f=${BACKUPS[$1]} saved=$WORK/backup/$1 tmp
+  if [[ ! -e $saved && ! -L $saved ]]; then
+    if rm -f -- "$f"; then
+      warn "removed $f, which this run created"
+    else
+      warn "could not remove $f, which this run created: remove it by hand"
+      RESTORE_FAILED=1
+    fi
+    return 0
+  fi
+  tmp=$f.hostprep-restore.$$
+  if cp -a -- "$saved" "$tmp" 2>"$WORK/restore.err" && sync -- "$tmp" 2>/dev/null && mv -fT -- "$tmp" "$f" 2>>"$WORK/restore.err"; then
+    warn "put back $f as it was before this run"
+    return 0
+  fi
+  rm -f -- "$tmp"
+  RESTORE_FAILED=1
+  warn "could not put back $f ($(tr '\n' ' ' <"$WORK/restore.err" 2>/dev/null)); it is left as this run wrote it, whole. The copy from before this run is $saved; put it back with: cp -a -- $(shown "$saved") $(shown "$tmp") && mv -fT -- $(shown "$tmp") $(shown "$f")"
+}
 on_exit() {
-  local rc=$? i f
+  local rc=$? i
+  RESTORE_FAILED=0
   if ((rc != 0)); then
-    for i in "${!BACKUPS[@]}"; do
-      f=${BACKUPS[i]}
-      rm -f -- "$f"
-      if [[ -e $WORK/backup/$i || -L $WORK/backup/$i ]]; then cp -a -- "$WORK/backup/$i" "$f"; fi
-      printf '%s: put back %s as it was before this run\n' "$PROG" "$f" >&2
-    done
+    for i in "${!BACKUPS[@]}"; do restore_backup "$i"; done
     for ((i = ${#CREATED_DIRS[@]} - 1; i >= 0; i--)); do
       rmdir -- "${CREATED_DIRS[i]}" 2>/dev/null || true
     done
   fi
   if [[ -n $PENDING_TMP ]]; then rm -f -- "$PENDING_TMP"; fi
-  rm -rf -- "$WORK"
+  # A copy that could not be put back stays where the message said it is.
+  if ((RESTORE_FAILED == 0)); then rm -rf -- "$WORK"; fi
   exit "$rc"
 }
 trap on_exit EXIT
+
+# Pending actions. A change and the action it needs (restart nova-compute after nova.conf,
+# update-grub after /etc/default/grub, tuned-adm profile after the variables) are two steps,
+# and a run can end between them (the host loses power, the process is killed). So before its
+# first change a run writes down the actions the change will need, in a marker file under
+# /var/lib/openstack-rt/pending/ (atomically and synced), and removes the marker only after
+# they all succeeded. The next run of the script does what a marker names first: the file it
+# would compare already holds the planned settings, and "unchanged" would leave the service
+# running with the old ones. Each action is safe to repeat.
+PENDING_ID=''
+PENDING_WANTED=()
+PENDING_SAVED=''
+# Each word of an action as the marker stores it: the characters of the scripts' commands.
+PENDING_WORD_RE='^[A-Za-z0-9@%+=:,./_ -]+$'
+pending_file() { under_root "/var/lib/openstack-rt/pending/$PENDING_ID"; }
+# Names this run's marker and runs what an earlier run of it left pending, through <runner>
+# (run_system unless the script has its own), in order; then removes the marker.
+pending_begin() { # <id> [runner]
+  local runner=${2:-run_system} f line w words=()
+  PENDING_ID=$1
+  f=$(pending_file)
+  [[ -e $f ]] || return 0
+  [[ -f $f && -r $f ]] || die "$f is not a readable file; do by hand what it names (nothing if it is empty), then remove it"
+  while IFS= read -r line || [[ -n $line ]]; do
+    IFS=$'\t' read -ra words <<<"$line"
+    for w in "${words[@]}"; do
+      [[ $w =~ $PENDING_WORD_RE ]] || die "$f holds $(shown "$line"), which is not an action of this script; do by hand what the previous run left undone, then remove $f"
+    done
+    ((${#words[@]})) || continue
+    log "a previous run changed files and ended before running: ${words[*]}"
+    "$runner" "${words[@]}"
+  done <"$f"
+  pending_done
+}
+# From here on a change needs this action afterwards (recorded at the next change).
+needs_after_change() { # <command words...>
+  local line
+  line=$(
+    IFS=$'\t'
+    printf '%s' "$*"
+  )
+  PENDING_WANTED+=("$line")
+}
+# Writes the marker when the actions a change would need are not all recorded yet: a
+# temporary file, synced, renamed, and the directory synced, so a marker is whole or absent.
+pending_save() {
+  [[ -n $PENDING_ID ]] || return 0
+  ((${#PENDING_WANTED[@]})) || return 0
+  local text f dir tmp
+  text=$(printf '%s\n' "${PENDING_WANTED[@]}")
+  [[ $text != "$PENDING_SAVED" ]] || return 0
+  f=$(pending_file)
+  dir=${f%/*}
+  mkdir -p -- "$dir"
+  tmp=$(mktemp "$f.XXXXXX")
+  PENDING_TMP=$tmp
+  printf '%s\n' "$text" >"$tmp"
+  sync -- "$tmp"
+  mv -f -- "$tmp" "$f"
+  PENDING_TMP=''
+  sync -- "$dir"
+  PENDING_SAVED=$text
+}
+# Every recorded action succeeded: the marker goes.
+pending_done() {
+  local f
+  f=$(pending_file)
+  if [[ -e $f ]]; then
+    rm -f -- "$f"
+    sync -- "${f%/*}"
+  fi
+  PENDING_SAVED='' PENDING_WANTED=()
+}
+
+# Serializes the runs that edit files in one directory (nova-compute.sh and scheduler.sh on
+# one nova.conf: an all-in-one host, or two hosts declared on one address): each holds a lock
+# on the directory itself until it exits, so neither reads the file while the other is between
+# reading and renaming it, and neither edit is lost. The directory, not a lock file in it: a
+# stray file in /etc/nova could be read as configuration by a tool that globs there.
+LOCK_FD=''
+lock_directory() { # <directory>
+  local wait=${HOSTPREP_LOCK_WAIT_SECONDS:-600}
+  exec {LOCK_FD}<"$1" || die "cannot open $1 to lock it"
+  if ! flock -w "$wait" "$LOCK_FD"; then
+    die "another hostprep step has held the lock on $1 for $wait s (it edits a file there and runs its action); wait for it to finish and run this step again"
+  fi
+}
 
 make_dirs() { # mkdir -p that remembers what it created, for the EXIT trap
   local d=$1 missing=()
@@ -363,6 +481,7 @@ replace_file() { # <dest> <src> <mode>
   tmp=$(mktemp "$dest.hostprep.XXXXXX")
   PENDING_TMP=$tmp
   cat -- "$src" >"$tmp"
+  sync -- "$tmp"
   if [[ -e $dest ]]; then
     chmod --reference="$dest" -- "$tmp"
     # Only root can give a file away; a non-root test run keeps its own files anyway.
@@ -397,10 +516,24 @@ run_system() {
     return 0
   fi
   log "running: $*"
-  local rc=0
-  "$@" </dev/null >&2 || rc=$?
-  ((rc == 0)) || die "'$*' failed with exit status $rc"
+  run_relayed "$@"
+  ((REPLY == 0)) || die "'$*' failed with exit status $REPLY"
 }
+# Runs a command with its output on stderr, passed through a relay that keeps reading when
+# stderr is closed (the command itself would stop at its next write, maybe half done: SIGPIPE
+# is ignored here, and so in the command too). REPLY: its exit status.
+# A lock this run holds is not passed on: a daemon the command leaves behind would hold it.
+run_relayed() { # <command words...>
+  set +e
+  if [[ -n $LOCK_FD ]]; then
+    "$@" </dev/null 2>&1 {LOCK_FD}<&- | relay_output
+  else
+    "$@" </dev/null 2>&1 | relay_output
+  fi
+  REPLY=${PIPESTATUS[0]}
+  set -e
+}
+relay_output() { cat >&2 2>/dev/null || cat >/dev/null; }
 
 finish() {
   if ((CHANGED)); then log changed; else log unchanged; fi

@@ -441,14 +441,19 @@ main() {
     OWN_KEYS+=(hugepages)
   fi
   check_os_family "$FAMILY"
+  pending_begin kernel-args
 
   if ((${#OWN_KEYS[@]})); then
+    # RHEL's boot entries need no record: update_boot_entries compares them themselves.
+    if [[ $FAMILY != rhel-* ]]; then needs_after_change update-grub; fi
     edit_default_grub
     update_boot_entries "$GRUB_CHANGED"
   fi
+  needs_after_change systemctl daemon-reload
   sync_hugepages_unit
   sync_mount_units
   if ((RELOAD)); then run_system systemctl daemon-reload; fi
+  pending_done
   if reboot_needed; then log reboot_needed=yes; else log reboot_needed=no; fi
   finish
 }

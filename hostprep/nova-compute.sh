@@ -62,6 +62,20 @@ check_other_files() { # <the file being edited>
   done
 }
 
+# The restart: the configured command or the distribution's service. Under --root it is only
+# logged, unless NOVA_COMPUTE_SH_RESTART_UNDER_ROOT=1 runs a configured command (the tests;
+# never systemctl, which would reach the services of the machine running the test).
+restart_nova_compute() { # <command words...>
+  if [[ $ROOT != / && ${NOVA_COMPUTE_SH_RESTART_UNDER_ROOT:-} == 1 && $1 != systemctl ]]; then
+    CHANGED=1
+    log "running: $*"
+    run_relayed "$@"
+    ((REPLY == 0)) || die "'$*' failed with exit status $REPLY; nova-compute still runs with the old settings: restart it by hand"
+  else
+    run_system "$@"
+  fi
+}
+
 # Each difference: logged when editing; with --check collected for the error instead.
 NEEDED=()
 CHECK=0
@@ -70,7 +84,7 @@ report() {
 }
 
 main() {
-  local dedicated='' shared='' memory='' conf=/etc/nova/nova.conf pages=() restart=() std=1
+  local dedicated='' shared='' memory='' conf=/etc/nova/nova.conf pages=() restart=() action=() std=1
   # One entry as Nova's reserved_huge_pages takes it; entries are joined with ';' here.
   local re_entry='node:(0|[1-9][0-9]{0,2}),size:[1-9][0-9]{0,7}(KB|kB|MB|GB|K|M|G)?,count:(0|[1-9][0-9]{0,5})'
   while (($#)); do
@@ -151,6 +165,16 @@ main() {
   local f
   f=$(under_root "$conf")
   [[ -f $f ]] || die "$f not found: is nova-compute installed?"
+  if ((!CHECK)); then
+    # scheduler.sh may edit the same file (an all-in-one host); one at a time.
+    lock_directory "${f%/*}"
+    action=("${restart[@]}")
+    if ((${#action[@]} == 0)); then
+      openstack_service nova-compute
+      action=(systemctl restart "$SERVICE")
+    fi
+    pending_begin nova-compute restart_nova_compute
+  fi
   if ((std)); then check_other_files "$conf"; fi
   ini_load "$f"
 
@@ -207,21 +231,10 @@ main() {
   fi
   if ((modified)); then
     ini_write "$WORK/nova.conf"
+    needs_after_change "${action[@]}"
     replace_file "$f" "$WORK/nova.conf" 0640
-    if ((${#restart[@]})); then
-      if [[ $ROOT != / && ${NOVA_COMPUTE_SH_RESTART_UNDER_ROOT:-} == 1 ]]; then
-        CHANGED=1
-        log "running: ${restart[*]}"
-        local rc=0
-        "${restart[@]}" </dev/null >&2 || rc=$?
-        ((rc == 0)) || die "'${restart[*]}' failed with exit status $rc; nova-compute still runs with the old settings: restart it by hand"
-      else
-        run_system "${restart[@]}"
-      fi
-    else
-      openstack_service nova-compute
-      run_system systemctl restart "$SERVICE"
-    fi
+    restart_nova_compute "${action[@]}"
+    pending_done
   fi
   finish
 }

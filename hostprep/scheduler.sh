@@ -65,6 +65,15 @@ main() {
   local f
   f=$(under_root "$conf")
   [[ -f $f ]] || die "$f not found: is nova-scheduler installed?"
+  if ((!check)); then
+    # nova-compute.sh may edit the same file (an all-in-one host); one at a time.
+    lock_directory "${f%/*}"
+    if ((${#restart[@]} == 0)); then
+      openstack_service nova-scheduler
+      restart=(systemctl restart "$SERVICE")
+    fi
+    pending_begin nova-scheduler
+  fi
   ini_load "$f"
 
   # The last enabled_filters line is the one oslo.config uses; a list may continue on indented
@@ -108,13 +117,10 @@ main() {
     ini_set filter_scheduler enabled_filters "$joined"
     log "set [filter_scheduler] enabled_filters = $joined in $conf (added ${missing[*]})"
     ini_write "$WORK/nova.conf"
+    needs_after_change "${restart[@]}"
     replace_file "$f" "$WORK/nova.conf" 0640
-    if ((${#restart[@]})); then
-      run_system "${restart[@]}"
-    else
-      openstack_service nova-scheduler
-      run_system systemctl restart "$SERVICE"
-    fi
+    run_system "${restart[@]}"
+    pending_done
   fi
   finish
 }

@@ -60,6 +60,7 @@ ban_from_irqbalance() { # <cpulist>
     fi
   done <"$f"
   if ((done_key == 0)); then printf 'IRQBALANCE_BANNED_CPULIST=%s\n' "$1" >>"$WORK/irqbalance"; fi
+  needs_after_change systemctl try-restart irqbalance.service
   replace_file "$f" "$WORK/irqbalance" 0644
   if ((WROTE)); then
     log "set IRQBALANCE_BANNED_CPULIST=$1 in $conf"
@@ -96,6 +97,7 @@ main() {
   [[ -n $profile ]] || usage_error "--profile is required"
   [[ -n $cores ]] || usage_error "--isolated-cores is required"
   check_cpus_online --isolated-cores "$cores"
+  pending_begin tuned
 
   # TuneD 2.x keeps profiles in /usr/lib/tuned/<name>, 2.23 and later in
   # /usr/lib/tuned/profiles/<name>; /etc/tuned/<name> is a local one.
@@ -125,6 +127,8 @@ main() {
   fi
   if ((done_key == 0)); then printf 'isolated_cores=%s\n' "$cores" >>"$new"; fi
   local file_changed=0
+  needs_after_change systemctl enable --now tuned.service
+  needs_after_change tuned-adm profile "$profile"
   replace_file "$vars" "$new" 0644
   if ((WROTE)); then
     file_changed=1
@@ -141,6 +145,7 @@ main() {
     run_system systemctl enable --now tuned.service
     run_system tuned-adm profile "$profile"
   fi
+  pending_done
   finish
 }
 

@@ -6,12 +6,16 @@
  * file, decided the same way, or a `--json` plan document (such as the base branch's, in CI).
  * Exit 0 when valid, 1 with every problem listed when not, 2 on bad usage.
  */
+import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { basename, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { decideStack } from "../lib/desired/decide";
 import type { StackPlan } from "../lib/plan/stack";
-import { diffPlans, formatPlanDiff, planFromDocument } from "../lib/render/plan-diff";
+import type { ImpactSide, RolloutSettings } from "../lib/render/plan-diff";
+import { diffPlans, formatImpact, formatPlanDiff, planFromDocument, planImpact } from "../lib/render/plan-diff";
+import type { DesiredState } from "../lib/desired/state";
+import { bundleScript } from "../lib/desired/host-steps";
 import { renderPlanMarkdown, renderProblemsMarkdown } from "../lib/render/plan-markdown";
 import type { Problem } from "../lib/config/problems";
 import { formatProblems, formatWarnings } from "../lib/config/problems";
@@ -83,6 +87,29 @@ export function stackOfFile(file: string): string {
   return m ? m[1] : basename(file);
 }
 
+/** A valid stack's plan with what applying it does: its hosts' steps, its image, its rollout settings. */
+interface PlannedFile {
+  plan: StackPlan;
+  side: ImpactSide;
+  settings: RolloutSettings;
+}
+
+const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
+
+/** The desired state as far as a comparison of impact needs it; also what the `--json` document carries. */
+export function impactSide(desired: DesiredState): ImpactSide {
+  return {
+    plan: desired.plan,
+    steps: Object.fromEntries(
+      desired.hosts.map((h) => [
+        h.name,
+        h.steps.map((s) => ({ id: s.id, args: s.args, triggers: s.triggers, script: sha256(bundleScript(s.script)) })),
+      ]),
+    ),
+    image: desired.image.kind === "file" ? `sha256:${desired.image.sha256}` : `url:${desired.image.url}`,
+  };
+}
+
 /**
  * The plan of a stack config file, or every problem with it: decided as the program decides it
  * (decideStack), image file included, which is read relative to the project directory, as
@@ -91,33 +118,42 @@ export function stackOfFile(file: string): string {
 function planFile(
   projectDir: string,
   file: string,
-): ({ plan: StackPlan; problems: [] } | { plan: null; problems: Problem[] }) & StackWarnings {
+): ({ planned: PlannedFile; problems: [] } | { planned: null; problems: Problem[] }) & StackWarnings {
   const raw = readStackConfig(projectDir, file);
-  if (!raw.usable) return { plan: null, problems: raw.problems, warnings: [], notes: [] };
+  if (!raw.usable) return { planned: null, problems: raw.problems, warnings: [], notes: [] };
   const result = decideStack(raw.values, projectDir);
   const { warnings, notes } = result;
   const problems = [...raw.problems, ...(result.ok ? [] : result.problems)];
-  if (problems.length > 0 || !result.ok) return { plan: null, problems, warnings, notes };
-  return { plan: result.plan, problems: [], warnings, notes };
+  if (problems.length > 0 || !result.ok) return { planned: null, problems, warnings, notes };
+  const { maintenance, guests } = result.config.deployment;
+  return {
+    planned: { plan: result.plan, side: impactSide(result.desired), settings: { maintenance, guests } },
+    problems: [],
+    warnings,
+    notes,
+  };
 }
 
 /** The other side of `--diff`: a `--json` plan document (.json) or a stack config file. */
 function otherPlan(
   projectDir: string,
   file: string,
-): { plan: StackPlan; problems: [] } | { plan: null; problems: Problem[] } {
-  if (!file.endsWith(".json")) return planFile(projectDir, file);
+): { side: ImpactSide; problems: [] } | { side: null; problems: Problem[] } {
+  if (!file.endsWith(".json")) {
+    const r = planFile(projectDir, file);
+    return r.planned === null ? { side: null, problems: r.problems } : { side: r.planned.side, problems: [] };
+  }
   let doc: unknown;
   try {
     doc = JSON.parse(readFileSync(file, "utf8"));
   } catch (e) {
     return {
-      plan: null,
+      side: null,
       problems: [{ path: file, message: `cannot read the plan document: ${(e as Error).message.split("\n")[0]}` }],
     };
   }
   const r = planFromDocument(doc, file);
-  return r.ok ? { plan: r.plan, problems: [] } : { plan: null, problems: r.problems };
+  return r.ok ? { side: r.side, problems: [] } : { side: null, problems: r.problems };
 }
 
 export function main(argv: string[], env: NodeJS.ProcessEnv = process.env): number {
@@ -186,15 +222,16 @@ export function main(argv: string[], env: NodeJS.ProcessEnv = process.env): numb
     return 2;
   }
   const file = args.config ? resolve(args.config) : resolve(projectDir, `Pulumi.${stack}.yaml`);
-  const { plan, problems, warnings, notes } = planFile(projectDir, file);
+  const { planned, problems, warnings, notes } = planFile(projectDir, file);
   // Warnings go with every output: on stderr beside the text plan, in the JSON document and in the comment.
   if (!json && !markdown) process.stderr.write(formatWarnings(warnings, notes));
-  if (plan === null) {
+  if (planned === null) {
     if (json) process.stdout.write(`${JSON.stringify({ stack, valid: false, problems, warnings, notes }, null, 2)}\n`);
     else if (markdown) process.stdout.write(renderProblemsMarkdown(stack, problems, { warnings, notes }));
     else process.stderr.write(`${formatProblems(problems)}\n`);
     return 1;
   }
+  const { plan } = planned;
   if ((TOOL_FORMATS as readonly string[]).includes(format)) {
     process.stdout.write(renderForTool(format as ToolFormat, stack, plan));
     return 0;
@@ -204,7 +241,7 @@ export function main(argv: string[], env: NodeJS.ProcessEnv = process.env): numb
   if (args.diff !== undefined) {
     const otherFile = resolve(args.diff);
     const other = otherPlan(projectDir, otherFile);
-    if (other.plan === null) {
+    if (other.side === null) {
       process.stderr.write(
         `the plan to compare with (--diff ${args.diff}) is not valid:\n${formatProblems(other.problems)}\n`,
       );
@@ -212,19 +249,22 @@ export function main(argv: string[], env: NodeJS.ProcessEnv = process.env): numb
     }
     diff = {
       label: args["diff-label"] ?? basename(otherFile),
-      before: other.plan,
-      changes: diffPlans(other.plan, plan),
+      before: other.side.plan,
+      changes: diffPlans(other.side.plan, plan),
+      impact: planImpact(other.side, planned.side, planned.settings),
     };
   }
 
   if (json) {
+    const { steps: hostSteps, image } = planned.side;
+    const compared = diff ? { changes: diff.changes, impact: diff.impact } : {};
     process.stdout.write(
-      `${JSON.stringify({ stack, valid: true, ...plan, warnings, notes, ...(diff ? { changes: diff.changes } : {}) }, null, 2)}\n`,
+      `${JSON.stringify({ stack, valid: true, ...plan, hostSteps, image, warnings, notes, ...compared }, null, 2)}\n`,
     );
   } else if (markdown) {
     process.stdout.write(renderPlanMarkdown(stack, plan, diff, { warnings, notes }));
   } else if (diff) {
-    process.stdout.write(formatPlanDiff(diff.changes, diff.label));
+    process.stdout.write(formatPlanDiff(diff.changes, diff.label) + formatImpact(diff.impact));
   } else {
     process.stdout.write(renderPlan(stack, plan));
   }

@@ -51,7 +51,17 @@ describe("npm run plan", () => {
         ["compute-rt-02", "4-11"],
       ],
     );
-    assert.deepEqual(Object.keys(doc).sort(), ["flavors", "hosts", "notes", "servers", "stack", "valid", "warnings"]);
+    assert.deepEqual(Object.keys(doc).sort(), [
+      "flavors",
+      "hostSteps",
+      "hosts",
+      "image",
+      "notes",
+      "servers",
+      "stack",
+      "valid",
+      "warnings",
+    ]);
   });
 
   it("is deterministic: two runs print the same bytes", () => {

@@ -4,7 +4,8 @@
  * Pure.
  */
 import type { StackPlan } from "../plan/stack";
-import type { EntityChange } from "./plan-diff";
+import type { EntityChange, PlanImpact } from "./plan-diff";
+import { describeFlavorImpact, describeHostImpact, describeServerImpact } from "./plan-diff";
 import type { Problem } from "../config/problems";
 
 /** C0 and C1 controls and Unicode's line and paragraph separators: none may reach a line of the comment. */
@@ -187,6 +188,23 @@ export interface MarkdownDiff {
   label: string;
   before: StackPlan;
   changes: EntityChange[];
+  /** What applying the plan does to hosts, flavors and servers. */
+  impact?: PlanImpact;
+}
+
+/** The impact for a reviewer: the summary in bold, then one item per host, flavor and server touched. */
+function impactSection(impact: PlanImpact): string[] {
+  const out = [`**Impact of \`pulumi up\`:** ${text(impact.summary)}.`, ""];
+  for (const h of impact.hosts) {
+    const [head, ...rest] = describeHostImpact(h);
+    out.push(`- ${text(head)}`, ...rest.map((l) => `  - ${text(l.trim())}`));
+  }
+  for (const h of impact.unknownHosts)
+    out.push(`- host ${code(h)}: not compared (the base plan document lists no host steps)`);
+  for (const f of impact.flavors) out.push(`- ${text(describeFlavorImpact(f))}`);
+  for (const s of impact.servers) out.push(`- ${text(describeServerImpact(s))}`);
+  if (impact.hosts.length === 0 && impact.unknownHosts.length === 0) out.push("- no host step runs again");
+  return [...out, ""];
 }
 
 /** The plan of one stack; with `diff`, its changes against the other plan first. */
@@ -198,6 +216,10 @@ export function renderPlanMarkdown(
 ): string {
   const counts = `${plural(plan.hosts.length, "host")}, ${plural(plan.flavors.length, "flavor")}, ${plural(plan.servers.length, "server")}`;
   const out = [`### Stack ${code(stack)}`, "", ...warningsSection(warnings)];
+  const i = diff?.impact;
+  // A changed script re-runs steps with no plan value changed: the impact shows it even then.
+  if (i !== undefined && i.hosts.length + i.unknownHosts.length + i.flavors.length + i.servers.length > 0)
+    out.push(...impactSection(i));
   if (diff === undefined) out.push(`${counts}.`, "");
   else if (diff.changes.length === 0) out.push(`${counts}. **No changes** against ${code(diff.label)}.`, "");
   else {

@@ -2,6 +2,7 @@
  * The outcome of one verification check, and the report an operator reads. Results are plain
  * JSON values so the same list can be printed as a table or written out for CI.
  */
+import { terminalText } from "../render/terminal-text";
 
 export interface CheckResult {
   /** What was checked, short: "vcpupin vCPU 2", "kernel isolcpus". */
@@ -40,7 +41,7 @@ export function verdict(check: string, ok: boolean, expected: string, observed: 
 export function excerpt(text: string, max = 60): string {
   const flat = text.replace(/\s+/g, " ").trim();
   if (flat === "") return "(empty)";
-  return JSON.stringify(flat.length > max ? `${flat.slice(0, max - 3)}...` : flat);
+  return terminalText(JSON.stringify(flat.length > max ? `${flat.slice(0, max - 3)}...` : flat));
 }
 
 export function summarize(results: readonly CheckResult[]): ReportSummary {
@@ -49,8 +50,9 @@ export function summarize(results: readonly CheckResult[]): ReportSummary {
   return { ok: failed === 0 && results.length > 0, total: results.length, passed: results.length - failed, failed };
 }
 
+/** One line of the report: what the host sent is in it, so every control character is escaped. */
 function oneLine(text: string): string {
-  return text.replace(/\s*\n\s*/g, " ");
+  return terminalText(text.replace(/\s*\n\s*/g, " "));
 }
 
 /** An aligned table (status, check, expected, observed), each failure's hint under it, and a summary line. */

@@ -1,3 +1,5 @@
+import { terminalText } from "../render/terminal-text";
+
 /** A validation problem: the setting's path and a message that says what was found and what is allowed. */
 export interface Problem {
   path: string;
@@ -20,14 +22,18 @@ export const MAX_PROBLEMS_SHOWN = 50;
 
 export function formatProblems(problems: readonly Problem[]): string {
   const n = problems.length;
-  const lines = problems.slice(0, MAX_PROBLEMS_SHOWN).map((p) => `  - ${p.path}: ${p.message}`);
+  // Paths and messages quote keys and values from the stack file: escaped for the terminal.
+  const lines = problems
+    .slice(0, MAX_PROBLEMS_SHOWN)
+    .map((p) => `  - ${terminalText(p.path)}: ${terminalText(p.message, { multiline: true })}`);
   if (n > MAX_PROBLEMS_SHOWN) lines.push(`  ... and ${n - MAX_PROBLEMS_SHOWN} more (fix these first)`);
   return [`${n} problem${n === 1 ? "" : "s"} in the stack config:`, ...lines].join("\n");
 }
 
-/** Renders a value for an error message: short, single-line, never a secret (callers never pass one). */
+/** Renders a value for an error message: short, single-line, terminal-safe, never a secret (callers never pass one). */
 export function show(value: unknown): string {
-  const text = typeof value === "string" ? JSON.stringify(value) : (JSON.stringify(value) ?? String(value));
+  const json = typeof value === "string" ? JSON.stringify(value) : (JSON.stringify(value) ?? String(value));
+  const text = terminalText(json);
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }
 
@@ -36,8 +42,8 @@ export function formatWarnings(warnings: readonly Problem[], notes: readonly Pro
   const lines: string[] = [];
   if (warnings.length > 0) {
     lines.push(`WARNING: ${warnings.length} warning${warnings.length === 1 ? "" : "s"} about the stack config:`);
-    lines.push(...warnings.map((w) => `  ! ${w.path}: ${w.message}`));
+    lines.push(...warnings.map((w) => `  ! ${terminalText(w.path)}: ${terminalText(w.message)}`));
   }
-  lines.push(...notes.map((n) => `note: ${n.path}: ${n.message}`));
+  lines.push(...notes.map((n) => `note: ${terminalText(n.path)}: ${terminalText(n.message)}`));
   return lines.length > 0 ? `${lines.join("\n")}\n` : "";
 }

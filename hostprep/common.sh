@@ -119,7 +119,9 @@ parse_kernel_args() { # <string> -> ARGS array
   ((${#ARGS[@]} <= 64)) || usage_error "--args holds ${#ARGS[@]} arguments; 64 at most"
   for a in "${ARGS[@]}"; do
     [[ $a =~ $re_one && ${#a} -le 256 ]] || usage_error "kernel argument $(shown "$a") is not key or key=value"
+    # The kernel reads - and _ in a parameter name alike: nohz-full= is nohz_full=.
     k=${a%%=*} v=${a#*=}
+    k=${k//-/_}
     case $k in
     hugepagesz)
       [[ $a == *=* ]] || usage_error "kernel argument hugepagesz needs a page size (hugepagesz=2M)"

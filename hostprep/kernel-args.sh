@@ -41,10 +41,10 @@ MARK='# Installed by openstack-rt hostprep/kernel-args.sh'
 # The keys this step owns: those of ARGS, plus "hugepages" when the boot unit reserves the
 # pages (a count left on the command line would reserve them twice, and kernels before 5.16,
 # the reason for the unit, misread the per-node form).
-owns_key() { # <word>
+owns_key() { # <word>; - and _ in a name are one character to the kernel (nohz-full= is nohz_full=)
   local k=${1%%=*} o
   for o in "${OWN_KEYS[@]}"; do
-    if [[ $k == "$o" ]]; then return 0; fi
+    if [[ ${k//-/_} == "${o//-/_}" ]]; then return 0; fi
   done
   return 1
 }

@@ -17,6 +17,7 @@ import { OS_FAMILIES } from "../config/schema";
 import type { HostPlan } from "../plan/host";
 import { DEFAULT_NOVA_CONF, mergedNovaOwner, novaOwner } from "../plan/host";
 import { HUGEPAGE_PAIR_KEYS } from "../plan/hugepages";
+import { kernelParamName } from "../plan/kernel-param";
 import { show } from "../config/problems";
 import { bashStdinCommand } from "../transport/shell";
 
@@ -87,7 +88,8 @@ function kernelArgs(host: string, args: string[]): string {
     if (a.length > 256)
       throw new HostStepError(host, "kernel argument", a, `expected 256 characters at most, not ${a.length}`);
     // hugepagesz/hugepages come in pairs, one pair per page size; every other key once.
-    const key = HUGEPAGE_PAIR_KEYS.includes(a.split("=")[0]) ? a : a.split("=")[0];
+    const name = kernelParamName(a);
+    const key = HUGEPAGE_PAIR_KEYS.includes(name) ? `${name}=${a.split("=").slice(1).join("=")}` : name;
     if (keys.has(key)) throw new HostStepError(host, "kernel arguments", args, `${key} appears twice`);
     keys.add(key);
   }

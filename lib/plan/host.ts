@@ -3,6 +3,7 @@
  * guests, and the TuneD, kernel, hugepage and nova-compute settings that follow from that.
  * The CPU split is decided in housekeeping.ts, the huge pages in hugepages.ts.
  */
+import { kernelParamName } from "./kernel-param";
 import type { HostConfig, NovaOwnerConfig } from "../config/schema";
 import { difference, formatCpuList, union } from "./cpuset";
 import type { Problem } from "../config/problems";
@@ -117,12 +118,12 @@ function extraKernelArgProblems(host: HostConfig, path: string): Problem[] {
   const problems: Problem[] = [];
   const seen = new Set<string>();
   host.extraKernelArgs.forEach((arg, i) => {
-    const key = arg.split("=")[0];
+    const key = kernelParamName(arg);
     const where = `${path}.extraKernelArgs[${i}]`;
     if (key in OWNED_KERNEL_ARGS)
       problems.push({
         path: where,
-        message: `got "${arg}", but the plan sets ${key} itself (from ${OWNED_KERNEL_ARGS[key]}); remove it here and change that setting instead`,
+        message: `got "${arg}", but the plan sets ${key} itself (from ${OWNED_KERNEL_ARGS[key]}; the kernel reads - and _ in a name alike); remove it here and change that setting instead`,
       });
     else if (seen.has(key))
       problems.push({

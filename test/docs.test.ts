@@ -32,12 +32,13 @@ const CONFIGURATION_MD = join("docs", "configuration.md");
 const scratch = mkdtempSync(join(tmpdir(), "docs-test-"));
 after(() => rmSync(scratch, { recursive: true, force: true }));
 
+/** The schema inside its wrappers (default, optional, nullable, catch, readonly, ...) and a pipe's input side. */
 function unwrap(schema: z.ZodType): z.ZodType {
   let s = schema;
   for (;;) {
-    if (s instanceof z.ZodDefault || s instanceof z.ZodOptional || s instanceof z.ZodNullable)
-      s = s.unwrap() as z.ZodType;
-    else if (s instanceof z.ZodPipe) s = s.in as z.ZodType;
+    const def = s._zod.def as { type: string; innerType?: z.ZodType; in?: z.ZodType };
+    if (def.innerType) s = def.innerType;
+    else if (def.type === "pipe" && def.in) s = def.in;
     else return s;
   }
 }
@@ -196,6 +197,17 @@ describe("the configuration reference (docs/configuration.md)", () => {
       assert.ok(keys.includes(k), `the schema walk misses ${k}`);
     assert.ok(keys.length > 130, `only ${keys.length} keys found`);
     assert.deepEqual(undocumentedKeys(PROJECT_DIR), []);
+  });
+
+  it("walks objects inside defaults, optionals, catches, pipes, lists and unions", () => {
+    const schema = z.strictObject({
+      a: z.object({ b: z.string() }).optional().default({ b: "x" }),
+      c: z.array(z.union([z.literal(false), z.strictObject({ d: z.number().catch(1) })])),
+      e: z.strictObject({ f: z.boolean() }).readonly().nullable(),
+      g: z.string().transform((s) => s.length),
+      h: z.record(z.string(), z.strictObject({ i: z.string() })),
+    });
+    assert.deepEqual(schemaKeyPaths(schema), ["a", "a.b", "c", "c[].d", "e", "e.f", "g", "h"]);
   });
 
   it("names no key that does not exist", () => {

@@ -1,6 +1,6 @@
 /**
- * The harness for the Pulumi path: the dev stack loaded by @pulumi/pulumi's own runner (ts-node,
- * type-checked) under mocks, and its dynamic providers driven through Pulumi's own provider host
+ * The harness for the Pulumi path: the dev stack loaded by @pulumi/pulumi's own runner (with
+ * Pulumi.yaml's nodeargs, as the language host starts it) under mocks, and its dynamic providers driven through Pulumi's own provider host
  * over gRPC, as the engine would.
  */
 import assert from "node:assert/strict";

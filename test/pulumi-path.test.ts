@@ -1,6 +1,6 @@
 /**
  * The dynamic providers on the path `pulumi up` takes: the program loaded by @pulumi/pulumi's own
- * runner (its ts-node, the project's TypeScript and tsconfig) under mocks, and each dynamic
+ * runner (started with Pulumi.yaml's nodeargs, as the language host starts it) under mocks, and each dynamic
  * resource it registers driven through @pulumi/pulumi's dynamic-provider host over gRPC, with the
  * `__provider` text and the inputs the program registered, against a throwaway sshd.
  * Where a test changes an input (the mock server's address, a script), it changes data the

@@ -1,7 +1,7 @@
 /**
- * Child process of test/support/pulumi-program.ts: runs the Pulumi program the way the nodejs
- * language host does (@pulumi/pulumi's own cmd/run/run.js: ts-node 7 with the project's
- * typescript and tsconfig.json, type-checking, index.ts inside runInPulumiStack), but against
+ * Child process of test/support/pulumi-program.ts, started with Pulumi.yaml's nodeargs: runs the
+ * Pulumi program the way the nodejs language host does (@pulumi/pulumi's own cmd/run/run.js,
+ * index.ts inside runInPulumiStack), but against
  * the SDK's mock resource monitor, and writes one JSON document describing every resource
  * registration to the file named by argv[3].
  *
@@ -52,7 +52,7 @@ Object.assign(standIn, {
 projectRequire.cache[runIndex] = standIn;
 
 // What the providers would report: test/support/mock-state.ts, the table the in-process tests
-// use. It is TypeScript: required lazily, once Pulumi's runner has registered ts-node.
+// use. It is TypeScript: required lazily, once the program's loader is in place.
 const computedState = (type, name, n) => createRequire(import.meta.url)("./mock-state.ts").computedState(type, name, n);
 
 /** Plain JSON for the report: unknowns become the engine's sentinel string, secrets their value. */

@@ -1,12 +1,13 @@
 /**
  * Loads the Pulumi program as `pulumi up` / `pulumi preview` would, under the SDK's mocks, in a
- * child `node` process (pulumi-program-child.mjs): @pulumi/pulumi's own runner registers its
- * vendored ts-node with the project's typescript and tsconfig.json, type-checks, and runs
- * index.ts inside the root stack. Returns every resource registration the mock monitor saw.
+ * child `node` process (pulumi-program-child.mjs) started as the nodejs language host starts
+ * it: `node <runtime.options.nodeargs> <runner>` (pulumi/pulumi v3.248.0
+ * sdk/nodejs/cmd/pulumi-language-nodejs/main.go), so Pulumi.yaml's `--import tsx` loads index.ts,
+ * and @pulumi/pulumi's own runner runs it inside the root stack (with its ts-node instead, should
+ * `typescript: true` come back). Returns every resource registration the mock monitor saw.
  *
- * A child process, because the runner takes over the process (ts-node's require hooks,
- * uncaught-error handlers, process.exit) and because tsx's loader in the test process would
- * compete with ts-node for .ts files.
+ * A child process, because the runner takes over the process (require hooks, uncaught-error
+ * handlers, process.exit).
  */
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -42,9 +43,9 @@ export interface LoadProgramOptions {
   secretKeys?: string[];
   cwd?: string;
   preview?: boolean;
-  /** Extra environment, e.g. { TS_NODE_CACHE: "true" } or { PULUMI_NODEJS_TRANSPILE_ONLY: "true" }. */
+  /** Extra environment for the program's process. */
   env?: Record<string, string>;
-  /** Default 180 s: type-checking the program with ts-node takes seconds, not minutes. */
+  /** Default 180 s: loading the program takes seconds, not minutes. */
   timeoutMs?: number;
 }
 
@@ -56,7 +57,18 @@ export function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv 
   return { ...env, ...extra };
 }
 
-/** Pulumi.yaml's project name and `runtime.options` (e.g. typescript: true). */
+/**
+ * `runtime.options.nodeargs` as words. The language host splits it with shlex; this project's
+ * needs no quoting, so a quote is refused rather than split differently.
+ */
+export function nodeArgsOf(runtimeOptions: Record<string, unknown>): string[] {
+  const text = runtimeOptions.nodeargs;
+  if (text === undefined) return [];
+  if (typeof text !== "string" || /["'\\]/.test(text)) throw new Error(`unsupported nodeargs ${JSON.stringify(text)}`);
+  return text.split(/\s+/).filter(Boolean);
+}
+
+/** Pulumi.yaml's project name and `runtime.options` (typescript, nodeargs). */
 export function projectInfo(dir: string): { name: string; runtimeOptions: Record<string, unknown> } {
   const y = parse(readFileSync(join(dir, "Pulumi.yaml"), "utf8")) as {
     name: string;
@@ -93,12 +105,9 @@ export async function loadProgram(opts: LoadProgramOptions): Promise<LoadedProgr
   const timeoutMs = opts.timeoutMs ?? 180_000;
   const started = Date.now();
   try {
-    // TS_NODE_CACHE=false: ts-node 7 otherwise reuses a file's compiled output from $TMPDIR
-    // without type-checking it again, so a type error an unchanged file gets from a changed
-    // one would pass. Every load here type-checks what it loads, as on a fresh machine.
-    const child = spawn(process.execPath, [CHILD, requestPath, resultPath], {
+    const child = spawn(process.execPath, [...nodeArgsOf(runtimeOptions), CHILD, requestPath, resultPath], {
       cwd,
-      env: childEnv({ TS_NODE_CACHE: "false", ...opts.env }),
+      env: childEnv(opts.env),
       stdio: ["ignore", "pipe", "pipe"],
     });
     children.add(child);

@@ -14,8 +14,8 @@
  *
  * Pure: no I/O.
  */
-// Not "./nova-extra-specs.json": Node's require tries .json before the .ts that ts-node (which
-// runs the program under Pulumi) adds, so the program would load the data instead of this module.
+// Not "./nova-extra-specs.json": Node's require tries .json before the .ts that the program's
+// loader (tsx, under Pulumi) adds, so the program would load the data instead of this module.
 import novaValidators from "./extra-spec-validators.json";
 
 interface ValueRule {

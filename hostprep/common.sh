@@ -353,7 +353,7 @@ restore_backup() { # <index>
   warn "could not put back $f ($(tr '\n' ' ' <"$WORK/restore.err" 2>/dev/null)); it is left as this run wrote it, whole. The copy from before this run is $saved; put it back with: cp -a -- $(shown "$saved") $(shown "$tmp") && mv -fT -- $(shown "$tmp") $(shown "$f")"
 }
 on_exit() {
-  local rc=$? i
+  local rc=$? i owed
   RESTORE_FAILED=0
   if ((rc != 0)); then
     for i in "${!BACKUPS[@]}"; do restore_backup "$i"; done
@@ -362,6 +362,16 @@ on_exit() {
     done
   fi
   if [[ -n $PENDING_TMP ]]; then rm -f -- "$PENDING_TMP"; fi
+  if ((rc != 0)) && [[ -n $PENDING_SAVED ]]; then
+    # Every file as it was and no action begun: nothing is owed. Otherwise the action may
+    # have used the new files (update-grub wrote grub.cfg from them) and runs again first.
+    if ((RESTORE_FAILED == 0 && ACTED == 0)); then
+      pending_done
+    else
+      owed=${PENDING_SAVED//$'\t'/ }
+      warn "the next run of this step first runs: ${owed//$'\n'/; } ($(pending_file))"
+    fi
+  fi
   # A copy that could not be put back stays where the message said it is.
   if ((RESTORE_FAILED == 0)); then rm -rf -- "$WORK"; fi
   exit "$rc"
@@ -379,6 +389,7 @@ trap on_exit EXIT
 PENDING_ID=''
 PENDING_WANTED=()
 PENDING_SAVED=''
+ACTED=0 # an action (run_system, run_relayed) has begun in this run
 # Each word of an action as the marker stores it: the characters of the scripts' commands.
 PENDING_WORD_RE='^[A-Za-z0-9@%+=:,./_ -]+$'
 pending_file() { under_root "/var/lib/openstack-rt/pending/$PENDING_ID"; }
@@ -512,7 +523,7 @@ remove_file() { # <path>; WROTE=1 when there was something to remove
 # /dev/null: sent over SSH, the script itself arrives on stdin (`bash -s`), and a command that
 # reads stdin (a package manager's prompt) must never see it.
 run_system() {
-  CHANGED=1
+  CHANGED=1 ACTED=1
   if [[ $ROOT != / ]]; then
     log "skipped (--root $ROOT): $*"
     return 0
@@ -526,6 +537,7 @@ run_system() {
 # is ignored here, and so in the command too). REPLY: its exit status.
 # A lock this run holds is not passed on: a daemon the command leaves behind would hold it.
 run_relayed() { # <command words...>
+  ACTED=1
   set +e
   if [[ -n $LOCK_FD ]]; then
     "$@" </dev/null 2>&1 {LOCK_FD}<&- | relay_output

@@ -90,6 +90,8 @@ describe("tunedProfile: cpu-partitioning", () => {
       hugepages: "",
       hugetlbfs: "",
       novaConf: "",
+      applied: "",
+      tunedVariables: "",
       interrupts: "",
       lscpu: "",
       nodeMeminfo: "",

@@ -254,7 +254,18 @@ describe("kernel-args.sh on Debian 12 (dev plan compute-rt-01: per-node pages on
     ]);
     assert.equal(r.status, 1, show(r));
     assert.match(r.stderr, /put back .*\/etc\/default\/grub/);
-    assert.deepEqual(snapshotDiff(snap, root.snapshot()), []);
+    // update-grub ran on the edited file before the failure: the next run runs it (and the
+    // daemon-reload the unit would have needed) again first, on the files as they were.
+    assert.deepEqual(snapshotDiff(snap, root.snapshot()), [
+      "var/lib/openstack-rt",
+      "var/lib/openstack-rt/pending",
+      "var/lib/openstack-rt/pending/kernel-args",
+    ]);
+    assert.equal(root.read("/var/lib/openstack-rt/pending/kernel-args"), "update-grub\nsystemctl\tdaemon-reload\n");
+    assert.match(r.stderr, /the next run of this step first runs: update-grub; systemctl daemon-reload /);
+    const next = runScript("kernel-args.sh", ["--os", "debian-12", "--args", "", "--root", root.dir]);
+    assert.match(next.stdout, /^a previous run changed files and ended before running: update-grub$/m, show(next));
+    assert.ok(!root.exists("/var/lib/openstack-rt/pending/kernel-args"));
   });
 
   it("refuses --os for another distribution", () => {

@@ -3,6 +3,7 @@
 # section "=== name ===" followed by the command's output, so one SSH session gathers all.
 #
 #   host-facts.sh [--hwlatdetect-seconds N --hwlatdetect-threshold-us N] [--nova-conf PATH]
+#                 [--tuned-profile NAME]
 #
 # A missing command or file gives an empty section (the check then says what is missing);
 # the script itself fails only on bad arguments.
@@ -11,11 +12,13 @@ set -euo pipefail
 hwlat_seconds=0
 hwlat_threshold=20
 nova_conf=/etc/nova/nova.conf
+tuned_profile=realtime-virtual-host
 while [[ $# -gt 0 ]]; do
   case $1 in
     --hwlatdetect-seconds) hwlat_seconds=${2:-}; shift 2 ;;
     --hwlatdetect-threshold-us) hwlat_threshold=${2:-}; shift 2 ;;
     --nova-conf) nova_conf=${2:-}; shift 2 ;;
+    --tuned-profile) tuned_profile=${2:-}; shift 2 ;;
     *) printf 'host-facts.sh: unknown argument %q\n' "$1" >&2; exit 2 ;;
   esac
 done
@@ -28,6 +31,11 @@ re_path='^(/[A-Za-z0-9._+-]+)+$'
   echo "host-facts.sh: --nova-conf must be an absolute path of letters, digits and ._+- without . or .. components" >&2
   exit 2
 }
+
+case $tuned_profile in
+  realtime-virtual-host | cpu-partitioning) ;;
+  *) echo "host-facts.sh: --tuned-profile must be realtime-virtual-host or cpu-partitioning" >&2; exit 2 ;;
+esac
 
 section() { printf '=== %s ===\n' "$1"; }
 # Prints a file if it exists; a missing file is an empty section, not a failure.
@@ -82,6 +90,37 @@ grep -H . /sys/devices/system/node/node*/hugepages/hugepages-*/nr_hugepages 2>/d
 section hugetlbfs
 awk '$3 == "hugetlbfs"' /proc/mounts 2>/dev/null || true
 section nova-conf; show "$nova_conf"
+# What the services run with, beside what the files say: a service reads its files when it
+# starts, so one started before the file's last change runs the settings from before it (a
+# step cut off between the edit and the restart). Times in seconds since the epoch.
+section applied
+mtime() { stat -c %Y -- "$1" 2>/dev/null || true; }
+printf 'nova_conf_changed=%s\n' "$(mtime "$nova_conf")"
+# nova-compute: the systemd unit's last activation (Debian, Ubuntu, RDO), else the oldest
+# process of that name (a container, kolla's nova_compute).
+nova_seen=none nova_started=''
+for unit in nova-compute.service openstack-nova-compute.service; do
+  if [[ $(systemctl show -p ActiveState --value "$unit" 2>/dev/null) == active ]]; then
+    nova_seen=$unit
+    since=$(systemctl show -p ActiveEnterTimestamp --value "$unit" 2>/dev/null || true)
+    if [[ -n $since ]]; then nova_started=$(date -d "$since" +%s 2>/dev/null || true); fi
+    break
+  fi
+done
+if [[ $nova_seen == none ]]; then
+  pid=$(pgrep -o -x nova-compute 2>/dev/null || true)
+  if [[ -n $pid ]]; then
+    nova_seen="process $pid"
+    since=$(ps -o lstart= -p "$pid" 2>/dev/null || true)
+    if [[ -n $since ]]; then nova_started=$(date -d "$since" +%s 2>/dev/null || true); fi
+  fi
+fi
+printf 'nova_compute=%s\nnova_compute_started=%s\n' "$nova_seen" "$nova_started"
+# TuneD rewrites /etc/tuned/active_profile each time it applies a profile, after reading the
+# profile's variables file.
+printf 'tuned_variables_changed=%s\n' "$(mtime "/etc/tuned/$tuned_profile-variables.conf")"
+printf 'tuned_applied=%s\n' "$(mtime /etc/tuned/active_profile)"
+section tuned-variables; show "/etc/tuned/$tuned_profile-variables.conf"
 section interrupts; show /proc/interrupts
 # The topology, read with the commands facts.sh runs for `npm run discover`: the check compares
 # it with the one the stack declares.

@@ -148,6 +148,8 @@ export function hostFactsArgs(plan: HostPlan, opts: HostVerifyOptions): string[]
       : []),
     // The file nova-compute reads, where a deployment tool owns it (nova.configPath).
     ...(conf !== undefined ? ["--nova-conf", conf] : []),
+    "--tuned-profile",
+    plan.tuned.profile,
   ];
 }
 
@@ -170,6 +172,8 @@ export async function verifyHost(run: RunScript, plan: HostPlan, opts: HostVerif
     hugepages: s.get("hugepages") ?? "",
     hugetlbfs: s.get("hugetlbfs") ?? "",
     novaConf: s.get("nova-conf") ?? "",
+    applied: s.get("applied") ?? "",
+    tunedVariables: s.get("tuned-variables") ?? "",
     interrupts: s.get("interrupts") ?? "",
     ...(s.has("hwlatdetect") ? { hwlatdetect: s.get("hwlatdetect") } : {}),
     lscpu: s.get("lscpu") ?? "",

@@ -5,6 +5,7 @@
  */
 import type { HostPlan } from "../plan/host";
 import { checkCmdline, checkSysfsCpus } from "./host-cmdline";
+import { checkNovaApplied, checkTunedApplied } from "./host-applied";
 import { checkHugepages, checkHugetlbfsMounts } from "./host-hugepages";
 import { checkInterrupts } from "./host-irq";
 import { checkNovaConf } from "./host-nova";
@@ -32,6 +33,10 @@ export interface HostFacts {
   hugetlbfs: string;
   /** nova-compute's nova.conf, whole or its [compute] section */
   novaConf: string;
+  /** host-facts.sh's `applied` section: when nova-compute started and TuneD applied, when their files changed */
+  applied: string;
+  /** /etc/tuned/<profile>-variables.conf */
+  tunedVariables: string;
   /** /proc/interrupts */
   interrupts: string;
   /** hwlatdetect's output, when it was run */
@@ -142,7 +147,7 @@ export function checkTuned(active: string, verify: HostFacts["tunedVerify"], pro
   ];
 }
 
-/** What the host is and is set up to be: its declared topology, kernel, TuneD, command line, isolation, huge pages, nova.conf. */
+/** What the host is and is set up to be: its declared topology, kernel, TuneD, command line, isolation, huge pages, nova.conf, and whether TuneD and nova-compute run with their files as they are. */
 export function checkHostState(facts: HostFacts, plan: HostPlan): CheckResult[] {
   const rt = plan.tuned.profile !== "cpu-partitioning";
   const sysfsHint = `the kernel isolates other CPUs than the plan's ${plan.isolated}: it uses what /proc/cmdline said at boot, so fix the command line and reboot`;
@@ -152,12 +157,14 @@ export function checkHostState(facts: HostFacts, plan: HostPlan): CheckResult[] 
     // CPUAffinity keeps tasks off the isolated CPUs): neither is checked there.
     ...(rt ? [checkKernel(facts.unameV)] : []),
     ...checkTuned(facts.tunedActive, facts.tunedVerify, plan.tuned.profile),
+    ...checkTunedApplied(facts.applied, facts.tunedVariables, plan),
     ...checkCmdline(facts.cmdline, plan),
     ...(rt ? [checkSysfsCpus("isolated", facts.isolated, plan.isolated, sysfsHint)] : []),
     checkSysfsCpus("nohz_full", facts.nohzFull, plan.isolated, sysfsHint),
     ...checkHugepages(facts.hugepages, plan),
     ...checkHugetlbfsMounts(facts.hugetlbfs, plan),
     ...checkNovaConf(facts.novaConf, plan),
+    checkNovaApplied(facts.applied, plan),
   ];
 }
 

@@ -356,7 +356,7 @@ describe(
       await refusedByBoth(
         (d) => (d.config["openstack-rt:deploymnet"] = { rollingReboots: true }),
         "openstack-rt",
-        /unknown setting "deploymnet"; allowed here: .*deployment/,
+        /unknown setting "deploymnet" \(did you mean "deployment"\?\); allowed here: .*deployment/,
       );
     });
 
@@ -432,6 +432,34 @@ describe(
         "openstack-rt:flavors[0].extraSpecs",
         /has more than 128 entries/,
       );
+    });
+
+    it("an RSA host key pin: refused with the fix (the step commands can only offer ssh-rsa, which OpenSSH refuses)", async () => {
+      const rsa =
+        "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC7vbqajDhA6Wl4kN0vXg0vJ1QzWbW9ZLkNQ2U8xXh3mYk2rA7Jf4yq0p2sC1mN5bL8vT3dF6gH9jK0lP2oQ4rS5tU7vW8xY9zA0bC1dE2fG3hI4jK5lM6nO7pQ8rS9tU0vW1xY2zA3bC4dE5fG6hI7jK8lM9nO0pQ1rS2tU3vW4xY5zA6bC7dE8fG9hI0jK1lM2nO3pQ4rS5tU6vW7xY8zA9bC0dE1fG2hI3jK4lM5nO6pQ7rS8tU9vW0xY1zA2bC3dE4fG5hI6jK7lM8nO9pQ0rS1tU2vW3xY4zA5bC6dE7fG8hI9jK0lM1nO2pQ3rS4tU5vW6xY7zA8bC9dE0fG1hI2jK3lM4nO5pQ6rS7tU8vW9xY0zA1bC2dE3fG4hI5jK6lM7nO8pQ9r root@host";
+      await refusedByBoth(
+        (d) => (d.config["openstack-rt:hosts"][0].ssh.hostKey = rsa),
+        "openstack-rt:hosts[0].ssh.hostKey",
+        /is an RSA key, .* pin the host's ed25519 or ECDSA key instead \(`npm run discover/,
+      );
+      await refusedByBoth(
+        (d) => (d.config["openstack-rt:hosts"][1].ssh.proxy = { host: "192.0.2.10", hostKey: rsa }),
+        "openstack-rt:hosts[1].ssh.proxy.hostKey",
+        /is an RSA key/,
+      );
+    });
+
+    it("clear-text OpenStack secrets (password, token, application credential secret): refused, never quoted", async () => {
+      for (const key of ["openstack:password", "openstack:token", "openstack:applicationCredentialSecret"]) {
+        const doc = devDoc();
+        doc.config[key] = "hunter2-not-a-real-secret";
+        const text = await refusedByPlan(writeDoc(doc), `${key}: is in clear text in`);
+        assert.doesNotMatch(text, /hunter2/);
+        const message = await refusedByProgram(programConfig(doc), `${key}: is in clear text in the stack's config`);
+        assert.doesNotMatch(message, /hunter2/);
+        const secret = await loadProgram(programConfig(doc), [key]);
+        assert.equal(secret.error, undefined, String(secret.error));
+      }
     });
 
     it("a clear-text sshPrivateKey: the plan and the program refuse it, and the program takes it as a secret", async () => {

@@ -74,6 +74,18 @@ const publicKey = z
     error: "must be one OpenSSH public key line: '<type> <base64> [comment]'",
   });
 
+/**
+ * A pinned host key. Not RSA: the step commands run through @pulumi/command 1.2.1, which
+ * verifies an RSA host key only with ssh-rsa (SHA-1) signatures, and OpenSSH 8.8 and later
+ * (Debian 12, RHEL 9) refuse those, so every step would fail to connect.
+ */
+const hostKeyPin = publicKey.refine((key) => !key.startsWith("ssh-rsa "), {
+  error:
+    "is an RSA key, which the step commands (@pulumi/command) can only verify with ssh-rsa (SHA-1) signatures that current OpenSSH refuses: " +
+    "pin the host's ed25519 or ECDSA key instead (`npm run discover -- --stack <stack> --host <name>` writes it, " +
+    "or `ssh-keyscan -t ed25519 -p <port> <address>` after checking the fingerprint out of band)",
+});
+
 /** A kernel cpulist such as "0,2,4" or "4-11". */
 const cpuList = z
   .string()
@@ -100,7 +112,7 @@ const sshTarget = z.strictObject({
   host: address.describe("SSH address of the host"),
   user: z.string().regex(UNIX_USER, { error: "must be a Unix user name" }).default("root"),
   port: z.number().int().min(1).max(65535).default(22),
-  hostKey: publicKey.optional().describe("the host's public SSH key; pinned when given"),
+  hostKey: hostKeyPin.optional().describe("the host's public SSH key; pinned when given"),
   /** Accepts an unpinned host without the warning (a note instead); absent, not false, so the SSH inputs stay as they were. */
   insecureSkipHostKeyCheck: z.boolean().optional(),
 });

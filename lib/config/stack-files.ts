@@ -53,6 +53,13 @@ export const STACK_FILE_MAX_BYTES = 1 << 20;
  */
 export const ALLOWED_NAMESPACES = [CONFIG_NAMESPACE, "openstack", "command", "pulumi"] as const;
 
+/** The OpenStack provider's keys that only ever hold a secret: in clear text, each is refused like sshPrivateKey. */
+export const PROVIDER_SECRET_KEYS = [
+  "openstack:password",
+  "openstack:token",
+  "openstack:applicationCredentialSecret",
+] as const;
+
 /** Top-level keys of a Pulumi stack settings file. */
 const STACK_FILE_KEYS = ["config", "environment", "secretsprovider", "encryptedkey", "encryptionsalt"] as const;
 
@@ -152,6 +159,14 @@ export function sortConfigKeys(
           `a key here is read by nobody, so its setting would be lost. This stack reads ${CONFIG_NAMESPACE}: (this project), ` +
           "openstack: and command: (its providers) and pulumi: (the engine)",
       });
+      continue;
+    }
+    if ((PROVIDER_SECRET_KEYS as readonly string[]).includes(fullKey)) {
+      if (!isSecure(fullKey, value))
+        problems.push({
+          path: fullKey,
+          message: `is in clear text in ${where}, and it is only ever a secret: it would sit readable in the stack file and in every copy of it; remove it and set it with \`pulumi config set --secret ${fullKey}\``,
+        });
       continue;
     }
     if (ns !== CONFIG_NAMESPACE) continue; // provider settings such as openstack:authUrl

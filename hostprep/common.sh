@@ -459,10 +459,9 @@ pending_done() {
 # stray file in /etc/nova could be read as configuration by a tool that globs there.
 LOCK_FD=''
 lock_directory() { # <directory>
-  local wait=${HOSTPREP_LOCK_WAIT_SECONDS:-600}
   exec {LOCK_FD}<"$1" || die "cannot open $1 to lock it"
-  if ! flock -w "$wait" "$LOCK_FD"; then
-    die "another hostprep step has held the lock on $1 for $wait s (it edits a file there and runs its action); wait for it to finish and run this step again"
+  if ! flock -w 600 "$LOCK_FD"; then
+    die "another hostprep step has held the lock on $1 for 600 s (it edits a file there and runs its action); wait for it to finish and run this step again"
   fi
 }
 

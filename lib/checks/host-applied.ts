@@ -53,7 +53,13 @@ export function checkNovaApplied(appliedText: string, plan: HostPlan): CheckResu
   const restart = plan.nova.owner?.restartCommand ?? "systemctl restart nova-compute";
   const hint = `restart nova-compute (${restart}) so that it reads nova.conf as it is, and placement's PCPU inventory follows; host prep's nova-compute step does it first on its next run when a run was cut off after the edit`;
   const seen = a.get("nova_compute");
-  if (seen === undefined) return fail(check, "the applied facts", "not collected", "re-run the host check");
+  if (seen === undefined || !/^[\w .@-]{1,80}$/.test(seen))
+    return fail(
+      check,
+      "nova_compute=<unit or process> in host-facts.sh's applied section",
+      seen === undefined ? "not collected" : excerpt(seen),
+      "re-run the host check",
+    );
   if (seen === "none")
     return fail(
       check,
@@ -66,7 +72,7 @@ export function checkNovaApplied(appliedText: string, plan: HostPlan): CheckResu
     {
       started: seconds(a.get("nova_compute_started")),
       changed: seconds(a.get("nova_conf_changed")),
-      service: `nova-compute (${excerpt(seen, 60)})`,
+      service: `nova-compute (${seen})`,
       verb: "started",
       file: "nova.conf",
     },

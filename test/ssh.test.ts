@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { SshTarget } from "../lib/transport/ssh";
 import { Server, utils } from "ssh2";
-import { isSshError, runSsh } from "../lib/transport/ssh";
+import { isSshError, MAX_OUTPUT_BYTES, runSsh } from "../lib/transport/ssh";
 import type { TestSshd } from "./support/sshd";
 import { freePort, startSshd } from "./support/sshd";
 
@@ -31,6 +31,32 @@ describe("runSsh", () => {
       const r = await runSsh({ ...target, hostKey }, { privateKey: sshd.userKey }, "echo pinned");
       assert.equal(r.stdout, "pinned\n", hostKey.split(" ")[0]);
     }
+  });
+
+  it("stops a command that sends hundreds of MB, naming the host and the limit, with memory bounded", async () => {
+    const before = process.memoryUsage().rss;
+    for (const command of ["head -c 300000000 /dev/zero", "head -c 300000000 /dev/zero >&2"]) {
+      await assert.rejects(runSsh(target, { privateKey: sshd.userKey }, command), (e: unknown) => {
+        assert.ok(kindOf("output")(e), String(e));
+        assert.match(
+          (e as Error).message,
+          new RegExp(
+            `^ssh ${sshd.user}@127\\.0\\.0\\.1:${sshd.port}: the command sent more than ${MAX_OUTPUT_BYTES} bytes of output \\(the limit\\)`,
+          ),
+        );
+        return true;
+      });
+    }
+    assert.ok(process.memoryUsage().rss - before < 200 << 20, "the output was not kept");
+    const small = await runSsh(target, { privateKey: sshd.userKey }, "head -c 2048 /dev/zero", {
+      maxOutputBytes: 1024,
+    }).then(
+      () => "ran",
+      (e: unknown) => (kindOf("output")(e) ? "stopped" : String(e)),
+    );
+    assert.equal(small, "stopped", "the limit is an option");
+    const r = await runSsh(target, { privateKey: sshd.userKey }, "head -c 1024 /dev/zero", { maxOutputBytes: 1024 });
+    assert.equal(r.stdout.length, 1024, "output up to the limit is whole");
   });
 
   it("refuses a server whose host key is not the pinned one", async () => {

@@ -7,6 +7,7 @@ import type { ClientChannel, ConnectConfig } from "ssh2";
 import { Client } from "ssh2";
 import type { CodedError } from "../errors";
 import { codedError, hasCode } from "../errors";
+import { terminalText } from "../render/terminal-text";
 
 export interface SshTarget {
   host: string;
@@ -30,6 +31,8 @@ export interface SshOptions {
   retries?: number;
   retryDelayMs?: number;
   stdin?: string;
+  /** The most stdout plus stderr a command may send; more ends it with an "output" error. */
+  maxOutputBytes?: number;
   /**
    * Told the key blob the target (not its proxy) presents, before the pinned hostKey is checked:
    * how `npm run discover` learns a host's key. Its type is the blob's first field.
@@ -44,20 +47,35 @@ export interface CommandResult {
   stderr: string;
 }
 
-export type SshErrorKind = "host-key" | "unreachable" | "timeout" | "auth" | "protocol";
+/** "output": the command sent more than maxOutputBytes and was stopped. */
+export type SshErrorKind = "host-key" | "unreachable" | "timeout" | "auth" | "protocol" | "output";
 
 /** An SSH failure, worded for the operator; a plain tagged Error so it survives a dynamic provider. */
 export type SshError = CodedError<"SSH"> & { kind: SshErrorKind; target: string };
 
 export function sshError(kind: SshErrorKind, target: string, detail: string): SshError {
-  return codedError("SSH", `ssh ${target}: ${detail}`, { kind, target });
+  // The detail may quote what the server sent (a disconnect reason): escaped for the terminal.
+  return codedError("SSH", `ssh ${target}: ${terminalText(detail)}`, { kind, target });
 }
 
 export function isSshError(e: unknown): e is SshError {
   return hasCode(e, "SSH");
 }
 
-const DEFAULTS = { connectTimeoutMs: 15_000, commandTimeoutMs: 120_000, retries: 2, retryDelayMs: 2_000 };
+/**
+ * 16 MiB of output: the biggest any check reads (a guest's cyclictest histogram, a domain's
+ * XML) is well under 1 MiB. Output is held in memory until the command ends, so a host or guest
+ * sending without end would otherwise exhaust it.
+ */
+export const MAX_OUTPUT_BYTES = 16 << 20;
+
+const DEFAULTS = {
+  connectTimeoutMs: 15_000,
+  commandTimeoutMs: 120_000,
+  retries: 2,
+  retryDelayMs: 2_000,
+  maxOutputBytes: MAX_OUTPUT_BYTES,
+};
 
 export function describeTarget(t: Pick<SshTarget, "host" | "port" | "user">): string {
   return `${t.user}@${t.host}:${t.port}`;
@@ -205,6 +223,7 @@ function exec(
   command: string,
   stdin: string | undefined,
   timeoutMs: number,
+  maxOutputBytes: number,
 ): Promise<CommandResult> {
   return new Promise((resolve, reject) => {
     // No name is used before its declaration: Pulumi's closure serializer cannot follow that.
@@ -243,8 +262,28 @@ function exec(
       state.stream = s;
       const out: Buffer[] = [];
       const errOut: Buffer[] = [];
-      s.on("data", (d: Buffer) => out.push(d));
-      s.stderr.on("data", (d: Buffer) => errOut.push(d));
+      const received = { bytes: 0 };
+      const keep = (into: Buffer[]) => (d: Buffer) => {
+        if (state.settled) return;
+        received.bytes += d.length;
+        if (received.bytes <= maxOutputBytes) return void into.push(d);
+        out.length = 0;
+        errOut.length = 0;
+        settle(
+          () => (
+            s.close(),
+            reject(
+              sshError(
+                "output",
+                name,
+                `the command sent more than ${maxOutputBytes} bytes of output (the limit), so it was stopped: the host or guest is not answering as the step expects`,
+              ),
+            )
+          ),
+        );
+      };
+      s.on("data", keep(out));
+      s.stderr.on("data", keep(errOut));
       s.on("close", (code: number | null, signal: string | undefined) =>
         settle(() =>
           resolve({
@@ -282,7 +321,7 @@ export async function runSsh(
       continue;
     }
     try {
-      return await exec(conn.client, name, command, opts.stdin, o.commandTimeoutMs);
+      return await exec(conn.client, name, command, opts.stdin, o.commandTimeoutMs, o.maxOutputBytes);
     } finally {
       conn.close();
     }

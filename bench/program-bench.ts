@@ -1,83 +1,71 @@
 /**
- * `npm run bench` (program part): evaluates the whole program under the SDK's mocks, the way
- * index.ts runs it (config -> decideStack -> RtCloud, every resource registered), for a generated stack
- * of 100 hosts, 20 flavors and 100 servers, and at a quarter and half of that to show how it
- * grows, each size in its own process. Every server waits for the readiness of the hosts it may land on, as with host prep
- * wired in. Prints wall time and memory. Target: under 10 s at full size, linear in size.
+ * `npm run bench` (program part): the whole program, index.ts with the real ComputeHost, host,
+ * domain and guest checks and cloud objects, evaluated under the SDK's mocks for a generated stack:
+ * the dev stack's two hosts repeated to 25, 100 and 400 hosts, one server per host (unpinned, so
+ * every RT host is a candidate of every server). Each size runs in a fresh process, after the
+ * program's modules are loaded (the cold load is load-bench.ts's). Prints wall, CPU, peak RSS, the
+ * resources, the bytes of their inputs (about half the state: the outputs repeat them) by type,
+ * the bytes of the serialized `__provider` texts, the ratios 100/25 and 400/100, and the goals.
  */
 import { spawnSync } from "node:child_process";
+import { createRequire } from "node:module";
 import { performance } from "node:perf_hooks";
 import * as pulumi from "@pulumi/pulumi";
-import type { HostReadiness } from "../components/cloud/rt-cloud";
-import { RtCloud } from "../components/cloud/rt-cloud";
 import { CONFIG_NAMESPACE } from "../lib/config/schema";
-import { planFromPulumiConfig } from "../lib/desired/from-pulumi";
 import { devRaw } from "../test/support/dev-config";
+import { computedState } from "../test/support/mock-state";
 
-/** Stands in for a host's prep and checks. */
-class HostReady extends pulumi.CustomResource {
-  constructor(name: string) {
-    super("bench:host:Ready", name, {});
-  }
+const SIZES = [25, 100, 400] as const;
+const GOALS = { cpuMs100: 5000, rssMb100: 400, linearRatio: 4.5, inputsMb100: 5 };
+
+export interface ProgramFigures {
+  hosts: number;
+  servers: number;
+  ms: number;
+  cpuMs: number;
+  peakRssMb: number;
+  resources: number;
+  inputBytes: number;
+  byType: Record<string, { count: number; bytes: number }>;
+  providerBytes: number;
+  /** The largest input of one resource, by type: what grows per resource. */
+  largest: Record<string, number>;
 }
 
-// Two NUMA nodes of 16 cores (SMT off) and 64 GiB, 2 housekeeping CPUs and 24 pages of 1 GiB per node.
-function host(i: number) {
-  const node = (id: number) => ({ id, cpus: `${id * 16}-${id * 16 + 15}`, memoryMb: 65536 });
-  return {
-    name: `compute-${String(i).padStart(3, "0")}`,
-    ssh: { host: `10.0.${i >> 8}.${i & 255}` },
-    os: i % 2 ? "debian-12" : "rhel-9",
-    topology: { nodes: [node(0), node(1)] },
-    hugepages1gPerNode: 24,
-  };
+/** The dev stack with its hosts repeated to `hosts` (distinct names and addresses) and one rt1.small server per host. */
+export function fleetStack(hosts: number): Record<string, unknown> {
+  const dev = devRaw();
+  const fleet = Array.from({ length: hosts }, (_, i) => {
+    const base = structuredClone(dev.hosts[i % dev.hosts.length]) as { ssh: Record<string, unknown> };
+    return {
+      ...base,
+      name: `compute-rt-${String(i + 1).padStart(3, "0")}`,
+      ssh: { ...base.ssh, host: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}` },
+    };
+  });
+  const servers = fleet.map((_, i) => ({ name: `rt-server-${String(i + 1).padStart(3, "0")}`, flavor: "rt1.small" }));
+  return { ...dev, hosts: fleet, servers };
 }
 
-function flavor(i: number) {
-  const vcpus = [2, 3, 4, 6][i % 4];
-  return {
-    name: `rt${i}.bench`,
-    vcpus,
-    ramMb: 1024 * (1 + (i % 3)),
-    realtime: { housekeepingVcpus: 1 },
-    isPublic: i % 5 !== 0,
-  };
-}
-
-function stack(hosts: number, flavors: number, servers: number): Record<string, unknown> {
-  return {
-    ...devRaw(),
-    hosts: Array.from({ length: hosts }, (_, i) => host(i)),
-    flavors: Array.from({ length: flavors }, (_, i) => flavor(i)),
-    // Every fourth server pinned to a host, every tenth with a floating IP.
-    servers: Array.from({ length: servers }, (_, i) => ({
-      name: `rt-${i}`,
-      flavor: `rt${i % flavors}.bench`,
-      ...(i % 4 === 0 ? { host: host(i % hosts).name } : {}),
-      ...(i % 10 === 0 ? { floatingIpPool: "public" } : {}),
-    })),
-  };
-}
-
-async function run(
-  hosts: number,
-  flavors: number,
-  servers: number,
-): Promise<{ ms: number; cpuMs: number; resources: number; heapMb: number }> {
-  let resources = 0;
+/** Evaluates index.ts for `raw` under mocks in this process; its modules must not be loaded yet. */
+async function evaluate(raw: Record<string, unknown>): Promise<ProgramFigures> {
+  const figures = { resources: 0, inputBytes: 0, providerBytes: 0 };
+  const byType: ProgramFigures["byType"] = {};
+  const largest: Record<string, number> = {};
   await pulumi.runtime.setMocks(
     {
       newResource: (a) => {
-        resources += 1;
-        return {
-          id: `${a.name}-id`,
-          state: {
-            ...(a.inputs as Record<string, unknown>),
-            accessIpV4: "10.0.0.1",
-            address: "203.0.113.1",
-            fingerprint: "SHA256:bench",
-          },
-        };
+        const inputs = a.inputs as Record<string, unknown>;
+        const bytes = Buffer.byteLength(JSON.stringify(inputs));
+        const provider = typeof inputs.__provider === "string" ? Buffer.byteLength(inputs.__provider) : 0;
+        figures.resources += 1;
+        figures.inputBytes += bytes;
+        figures.providerBytes += provider;
+        const t = (byType[a.type] ??= { count: 0, bytes: 0 });
+        t.count += 1;
+        t.bytes += bytes;
+        largest[a.type] = Math.max(largest[a.type] ?? 0, bytes);
+        return { id: `${a.name}-id`, state: { ...inputs, ...computedState(a.type, a.name, figures.resources) } };
       },
       call: (a) =>
         a.token === "openstack:identity/getAuthScope:getAuthScope"
@@ -88,72 +76,84 @@ async function run(
     "bench",
     false,
   );
-  const raw = stack(hosts, flavors, servers);
   pulumi.runtime.setAllConfig(
     Object.fromEntries(Object.entries(raw).map(([k, v]) => [`${CONFIG_NAMESPACE}:${k}`, JSON.stringify(v)])),
   );
-  const heapBefore = process.memoryUsage().heapUsed;
+  const load = createRequire(__filename);
+  // Every module the program imports, loaded before the clock starts: this measures the evaluation.
+  for (const m of ["../components/host/compute-host", "../components/cloud/rt-cloud", "../lib/desired/from-pulumi"])
+    load(m);
+  for (const m of ["../components/checks/domain-verification", "../components/checks/guest-verification"]) load(m);
+  for (const m of ["../components/checks/host-verification", "../components/host/controller"]) load(m);
   const cpuBefore = process.cpuUsage();
   const start = performance.now();
-  const { config, plan, cloud: decisions } = planFromPulumiConfig(new pulumi.Config());
-  const hostReadiness: Record<string, HostReadiness> = {};
-  for (const h of config.hosts) {
-    const ready = new HostReady(`ready-${h.name}`);
-    hostReadiness[h.name] = { resources: [ready], aggregateHost: ready.id.apply(() => h.name) };
-  }
-  const cloud = new RtCloud("openstack-rt", { config, plan, decisions, hostReadiness });
-  await new Promise((resolve) => pulumi.output(cloud.outputs).apply(resolve));
+  const program = load("../index") as Record<string, pulumi.Output<unknown>>;
+  await Promise.all(Object.values(program).map((o) => new Promise((resolve) => o.apply(resolve))));
   await pulumi.runtime.disconnect();
   const ms = performance.now() - start;
   const cpu = process.cpuUsage(cpuBefore);
+  const hosts = (raw.hosts as unknown[]).length;
   return {
+    hosts,
+    servers: (raw.servers as unknown[]).length,
     ms,
     cpuMs: (cpu.user + cpu.system) / 1000,
-    resources,
-    heapMb: (process.memoryUsage().heapUsed - heapBefore) / 2 ** 20,
+    peakRssMb: process.resourceUsage().maxRSS / 1024,
+    ...figures,
+    byType,
+    largest,
   };
 }
 
-/** One size, measured in this process after a warm-up: prints one JSON line. */
-async function measure(scale: number): Promise<void> {
-  await run(8, 4, 8); // warm-up: JIT and module loading are not what is measured
-  const [hosts, flavors, servers] = [100 * scale, 20 * scale, 100 * scale];
-  const r = await run(hosts, flavors, servers);
-  const peakRssMb = process.resourceUsage().maxRSS / 1024;
-  console.log(JSON.stringify({ hosts, flavors, servers, ...r, peakRssMb }));
+const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(2)} MB`;
+const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KB`;
+
+function print(r: ProgramFigures): void {
+  console.log(
+    `program: ${r.hosts} hosts / ${r.servers} servers: ${r.resources} resources in ${r.ms.toFixed(0)} ms ` +
+      `(cpu ${r.cpuMs.toFixed(0)} ms), peak rss ${r.peakRssMb.toFixed(0)} MB; resource inputs ${mb(r.inputBytes)}, ` +
+      `of which __provider ${mb(r.providerBytes)}`,
+  );
+  const types = Object.entries(r.byType).sort(([, a], [, b]) => b.bytes - a.bytes);
+  for (const [type, t] of types.slice(0, 8))
+    console.log(
+      `  ${type}: ${t.count} x ${kb(t.bytes / t.count)} average (${kb(r.largest[type])} largest) = ${mb(t.bytes)}`,
+    );
 }
 
-/** Each size in a fresh process, so that one size's garbage does not bill the next. */
+function ratio(a: number, b: number): string {
+  return `x${(a / b).toFixed(2)}`;
+}
+
 function main(): void {
-  const results = [0.25, 0.5, 1].map((scale) => {
-    const child = spawnSync(process.execPath, [...process.execArgv, __filename, "--scale", String(scale)], {
+  const results = SIZES.map((hosts) => {
+    const child = spawnSync(process.execPath, [...process.execArgv, __filename, "--hosts", String(hosts)], {
       encoding: "utf8",
+      maxBuffer: 64 * 2 ** 20,
     });
-    if (child.status !== 0) throw new Error(`bench at scale ${scale} failed:\n${child.stderr}`);
-    const r = JSON.parse(child.stdout.trim().split("\n").at(-1)!) as {
-      hosts: number;
-      flavors: number;
-      servers: number;
-      ms: number;
-      cpuMs: number;
-      resources: number;
-      heapMb: number;
-      peakRssMb: number;
-    };
-    // CPU time next to wall time: on a busy machine the wall time also counts other processes.
-    console.log(
-      `program: ${r.hosts} hosts x ${r.flavors} flavors x ${r.servers} servers: ${r.resources} resources in ${r.ms.toFixed(0)} ms ` +
-        `(cpu ${r.cpuMs.toFixed(0)} ms), heap +${r.heapMb.toFixed(0)} MB, peak rss ${r.peakRssMb.toFixed(0)} MB`,
-    );
+    if (child.status !== 0) throw new Error(`program bench at ${hosts} hosts failed:\n${child.stderr}`);
+    const r = JSON.parse(child.stdout.trim().split("\n").at(-1)!) as ProgramFigures;
+    print(r);
     return r;
   });
-  const [quarter, , full] = results;
+  const [small, medium, large] = results;
+  const line = (from: ProgramFigures, to: ProgramFigures) =>
+    `${to.hosts}/${from.hosts}: time ${ratio(to.ms, from.ms)}, cpu ${ratio(to.cpuMs, from.cpuMs)}, ` +
+    `peak rss ${ratio(to.peakRssMb, from.peakRssMb)}, resources ${ratio(to.resources, from.resources)}, ` +
+    `inputs ${ratio(to.inputBytes, from.inputBytes)} (for x${to.hosts / from.hosts} hosts and servers)`;
+  console.log(`growth ${line(small, medium)}`);
+  console.log(`growth ${line(medium, large)}`);
+  const goal = (ok: boolean) => (ok ? "met" : "NOT met");
+  const linear = Math.max(large.cpuMs / medium.cpuMs, large.peakRssMb / medium.peakRssMb);
   console.log(
-    `growth 25 -> 100 hosts: x${(full.ms / quarter.ms).toFixed(1)} the time, x${(full.cpuMs / quarter.cpuMs).toFixed(1)} the cpu, for x4 the size ` +
-      "(target: < 10000 ms at 100 hosts, linear)",
+    `goals: 100/100 under ${GOALS.cpuMs100} ms cpu and ${GOALS.rssMb100} MB rss: ${goal(medium.cpuMs < GOALS.cpuMs100 && medium.peakRssMb < GOALS.rssMb100)}; ` +
+      `400/400 within x${GOALS.linearRatio} of 100/100 (cpu, rss): ${goal(linear <= GOALS.linearRatio)} (x${linear.toFixed(2)}); ` +
+      `inputs under ${GOALS.inputsMb100} MB at 100/100: ${goal(medium.inputBytes < GOALS.inputsMb100 * 2 ** 20)}; ` +
+      `inputs O(hosts + servers), 400/100 at most x4.4: ${goal(large.inputBytes / medium.inputBytes <= 4.4)}`,
   );
 }
 
-const scaleArg = process.argv.indexOf("--scale");
-if (scaleArg > 0) void measure(Number(process.argv[scaleArg + 1]));
-else main();
+const hostsArg = process.argv.indexOf("--hosts");
+if (hostsArg > 0)
+  void evaluate(fleetStack(Number(process.argv[hostsArg + 1]))).then((r) => console.log(JSON.stringify(r)));
+else if (require.main === module) main();

@@ -9,7 +9,6 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { basename, resolve } from "node:path";
-import { parseArgs } from "node:util";
 import { decideStack } from "../lib/desired/decide";
 import type { StackPlan } from "../lib/plan/stack";
 import type { ImpactSide, RolloutSettings } from "../lib/render/plan-diff";
@@ -18,7 +17,9 @@ import type { DesiredState } from "../lib/desired/state";
 import { bundleScript } from "../lib/desired/host-steps";
 import { renderPlanMarkdown, renderProblemsMarkdown } from "../lib/render/plan-markdown";
 import type { Problem } from "../lib/config/problems";
-import { formatProblems, formatWarnings } from "../lib/config/problems";
+import { closestName, formatProblems, formatWarnings } from "../lib/config/problems";
+import { terminalText } from "../lib/render/terminal-text";
+import { CommandLineError, parseCommandLine, stackFile } from "./args";
 import { renderPlan } from "../lib/render/plan-text";
 import { readStackConfig } from "../lib/config/stack-files";
 import type { ToolFormat } from "../lib/render/tool-formats";
@@ -45,6 +46,14 @@ Validates a stack's config offline, as \`pulumi preview\` does before its first 
   --diff <file>        also compare with another stack file or a --json plan document
   --diff-label <text>  how the compared plan is named in the output (default: its file name)
   -h, --help           this text
+
+Examples:
+  npm run plan                                         the dev stack's plan, as text
+  npm run plan -- --stack prod --markdown              the PR comment of stack prod
+  npm run plan -- --diff base.json --diff-label main   what changes against main's \`--json\` plan, and what
+                                                       \`pulumi up\` would do: steps re-run, nova-compute
+                                                       restarts, reboots, guests touched, servers replaced
+  npm run plan -- --format kolla                       the nova.conf overrides for kolla-ansible
 
 Options go after \`--\` (npm run plan -- --json): without it npm takes them for itself.
 Exit status: 0 valid, 1 invalid (every problem listed), 2 bad usage.
@@ -164,27 +173,24 @@ export function main(argv: string[], env: NodeJS.ProcessEnv = process.env): numb
   }
   let args;
   try {
-    args = parseArgs({
-      args: argv,
-      options: {
-        stack: { type: "string" },
-        config: { type: "string" },
-        json: { type: "boolean", default: false },
-        markdown: { type: "boolean", default: false },
-        format: { type: "string" },
-        diff: { type: "string" },
-        "diff-label": { type: "string" },
-        help: { type: "boolean", short: "h", default: false },
-      },
-      strict: true,
+    args = parseCommandLine(argv, {
+      stack: { type: "string" },
+      config: { type: "string" },
+      json: { type: "boolean", default: false },
+      markdown: { type: "boolean", default: false },
+      format: { type: "string" },
+      diff: { type: "string" },
+      "diff-label": { type: "string" },
+      help: { type: "boolean", short: "h", default: false },
     }).values;
   } catch (e) {
+    if (!(e instanceof CommandLineError)) throw e;
     // A stray argument under npm is an option's value whose option npm kept for itself.
     const npmHint =
-      env.npm_lifecycle_event === "plan" && /Unexpected argument/.test((e as Error).message)
+      env.npm_lifecycle_event === "plan" && /Unexpected argument/.test(e.message)
         ? "; npm keeps the options that come before `--` for itself and passes their values on: put `--` first (npm run plan -- --format kolla)"
         : "";
-    process.stderr.write(`${(e as Error).message}${npmHint}\n${USAGE}\n`);
+    process.stderr.write(`${e.message}${npmHint}\n${USAGE}\n`);
     return 2;
   }
   if (args.help || fromNpm.help) {
@@ -193,12 +199,11 @@ export function main(argv: string[], env: NodeJS.ProcessEnv = process.env): numb
   }
   const projectDir = resolve(__dirname, "..");
   const stack = args.stack ?? (args.config ? stackOfFile(args.config) : "dev");
-  if (args.stack !== undefined && !/^[A-Za-z0-9._-]+$/.test(args.stack)) {
-    process.stderr.write(`--stack "${args.stack}" is not a stack name (letters, digits, '.', '_', '-')\n`);
-    return 2;
-  }
   if (args.format !== undefined && !(FORMATS as readonly string[]).includes(args.format)) {
-    process.stderr.write(`--format "${args.format}" is not one of ${FORMATS.join(", ")}\n${USAGE}\n`);
+    const meant = closestName(args.format, FORMATS);
+    process.stderr.write(
+      `--format ${JSON.stringify(terminalText(args.format))} is not one of ${FORMATS.join(", ")}${meant ? `; did you mean --format ${meant}?` : ""}\n${USAGE}\n`,
+    );
     return 2;
   }
   const chosen = [
@@ -221,7 +226,14 @@ export function main(argv: string[], env: NodeJS.ProcessEnv = process.env): numb
     process.stderr.write(`--diff works with the text, json and markdown formats, not --format ${format}\n${USAGE}\n`);
     return 2;
   }
-  const file = args.config ? resolve(args.config) : resolve(projectDir, `Pulumi.${stack}.yaml`);
+  let file;
+  try {
+    file = args.config ? resolve(args.config) : stackFile(projectDir, stack);
+  } catch (e) {
+    if (!(e instanceof CommandLineError)) throw e;
+    process.stderr.write(`${e.message}\n`);
+    return 2;
+  }
   const { planned, problems, warnings, notes } = planFile(projectDir, file);
   // Warnings go with every output: on stderr beside the text plan, in the JSON document and in the comment.
   if (!json && !markdown) process.stderr.write(formatWarnings(warnings, notes));

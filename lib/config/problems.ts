@@ -47,3 +47,33 @@ export function formatWarnings(warnings: readonly Problem[], notes: readonly Pro
   lines.push(...notes.map((n) => `note: ${terminalText(n.path)}: ${terminalText(n.message)}`));
   return lines.length > 0 ? `${lines.join("\n")}\n` : "";
 }
+
+/**
+ * The candidate a mistyped name most likely meant ("did you mean"), or undefined when none is
+ * close: at most 2 edits (insert, delete, substitute, swap of neighbours) and fewer than a third
+ * of the name, case ignored. Names over 64 characters are no typo of a short one: not compared.
+ */
+export function closestName(word: string, candidates: readonly string[]): string | undefined {
+  if (word.length > 64) return undefined;
+  const w = word.toLowerCase();
+  let best: { name: string; d: number } | undefined;
+  for (const name of candidates) {
+    if (name.length > 64 || name === word) continue;
+    const d = editDistance(w, name.toLowerCase());
+    if (d <= 2 && d < Math.max(w.length, 3) / 3 + 1 && (best === undefined || d < best.d)) best = { name, d };
+  }
+  return best?.name;
+}
+
+function editDistance(a: string, b: string): number {
+  const rows = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) rows[0][j] = j;
+  for (let i = 1; i <= a.length; i++)
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let d = Math.min(rows[i - 1][j] + 1, rows[i][j - 1] + 1, rows[i - 1][j - 1] + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d = Math.min(d, rows[i - 2][j - 2] + 1);
+      rows[i][j] = d;
+    }
+  return rows[a.length][b.length];
+}

@@ -7,7 +7,7 @@ import { z } from "zod";
 import { isCpuSpecError, MAX_CPU_LIST_CHARS, parseCpuList, parseNovaCpuSpec } from "../plan/cpuset";
 import { isIpAddress, looksNumeric, parseCidr } from "./ip";
 import type { Problem } from "./problems";
-import { show } from "./problems";
+import { closestName, show } from "./problems";
 
 export const CONFIG_NAMESPACE = "openstack-rt";
 
@@ -524,11 +524,13 @@ export function parseStackConfig(raw: Record<string, unknown>): ParseResult {
   if (result.success) return { ok: true, config: result.data };
   const problems = result.error.issues.flatMap(explainUnion).map((issue) => {
     if (issue.code === "unrecognized_keys") {
+      const allowed = allowedKeys(issue.path);
+      const meant = issue.keys.length === 1 ? closestName(issue.keys[0], allowed) : undefined;
       return {
         path: settingPath(issue.path),
         message:
-          `unknown setting${issue.keys.length > 1 ? "s" : ""} ${namedKeys(issue.keys)}; ` +
-          `allowed here: ${allowedKeys(issue.path).join(", ")}`,
+          `unknown setting${issue.keys.length > 1 ? "s" : ""} ${namedKeys(issue.keys)}` +
+          `${meant === undefined ? "" : ` (did you mean "${meant}"?)`}; allowed here: ${allowed.join(", ")}`,
       };
     }
     const got = issue.input === undefined ? "nothing (the setting is required)" : show(issue.input);

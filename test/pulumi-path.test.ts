@@ -48,6 +48,8 @@ function recordedRtHostScript(): string {
     ["nohz-full", file("nohz_full.txt")],
     ["hugepages", file("hugepages.txt")],
     ["nova-conf", file("nova.conf")],
+    ["applied", file("applied.txt")],
+    ["tuned-variables", file("tuned-variables.txt")],
     ["interrupts", file("interrupts.txt")],
     ["lscpu", file("lscpu.txt")],
     ["node-meminfo", file("node-meminfo.txt")],

@@ -434,6 +434,24 @@ describe(
       );
     });
 
+    it("user data over Nova's 65535 bytes (base64): a plan error naming the server, the flavor and the size", async () => {
+      await refusedByBoth(
+        (d) => {
+          const flavors = d.config["openstack-rt:flavors"] as Record<string, unknown>[];
+          const servers = d.config["openstack-rt:servers"] as Record<string, unknown>[];
+          flavors[0].extraSpecs = Object.fromEntries(
+            Array.from({ length: 120 }, (_, i) => [
+              `custom:${String(i).padStart(3, "0")}${"k".repeat(240)}`,
+              "v".repeat(255),
+            ]),
+          );
+          servers[0].flavor = flavors[0].name;
+        },
+        "openstack-rt:servers[0]",
+        /server "[^"]+" of flavor "[^"]+" would get \d{5,} bytes of user data \(base64\), more than the 65535 Nova takes/,
+      );
+    });
+
     it("an RSA host key pin: refused with the fix (the step commands can only offer ssh-rsa, which OpenSSH refuses)", async () => {
       const rsa =
         "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC7vbqajDhA6Wl4kN0vXg0vJ1QzWbW9ZLkNQ2U8xXh3mYk2rA7Jf4yq0p2sC1mN5bL8vT3dF6gH9jK0lP2oQ4rS5tU7vW8xY9zA0bC1dE2fG3hI4jK5lM6nO7pQ8rS9tU0vW1xY2zA3bC4dE5fG6hI7jK8lM9nO0pQ1rS2tU3vW4xY5zA6bC7dE8fG9hI0jK1lM2nO3pQ4rS5tU6vW7xY8zA9bC0dE1fG2hI3jK4lM5nO6pQ7rS8tU9vW0xY1zA2bC3dE4fG5hI6jK7lM8nO9pQ0rS1tU2vW3xY4zA5bC6dE7fG8hI9jK0lM1nO2pQ3rS4tU5vW6xY7zA8bC9dE0fG1hI2jK3lM4nO5pQ6rS7tU8vW9xY0zA1bC2dE3fG4hI5jK6lM7nO8pQ9r root@host";

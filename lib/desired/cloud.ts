@@ -8,7 +8,15 @@
  * Its only I/O is reading (hashing) a local image file.
  */
 import type { GuestFamily } from "../render/cloud-init";
-import { cloudInitUserData, guestFamily, guestSetup, needsRtSetup } from "../render/cloud-init";
+import {
+  cloudInitUserData,
+  guestFamily,
+  guestSetup,
+  needsRtSetup,
+  NOVA_MAX_USER_DATA_BYTES,
+  userDataSize,
+} from "../render/cloud-init";
+import { settingPath } from "../config/schema";
 import type { StackConfig } from "../config/schema";
 import type { ImageSource } from "./image-source";
 import { imageSource } from "./image-source";
@@ -97,5 +105,17 @@ export function decideCloud(config: StackConfig, plan: StackPlan, projectDir: st
       userData: userData.get(flavor.name)!,
     };
   });
+  servers.forEach((s, i) => {
+    const size = userDataSize(s.userData, s.name);
+    if (size > NOVA_MAX_USER_DATA_BYTES)
+      problems.push({
+        path: settingPath(["servers", i]),
+        message:
+          `server "${s.name}" of flavor "${s.flavor}" would get ${size} bytes of user data (base64), more than the ${NOVA_MAX_USER_DATA_BYTES} Nova takes: ` +
+          "Nova would refuse the server at `pulumi up`, after the hosts were prepared. The flavor's guest plan (its extraSpecs), " +
+          "the RT guest setup script and the guest's SSH host key go into it: shorten the flavor's extraSpecs, or use an image with the RT setup built in (image.prebuiltRt: true)",
+      });
+  });
+  if (problems.length > 0) return { ok: false, problems };
   return { ok: true, cloud: { image, servers } };
 }

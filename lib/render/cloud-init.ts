@@ -21,6 +21,7 @@
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { utils } from "ssh2";
 import { parse, stringify } from "yaml";
 import type { StackConfig } from "../config/schema";
 import { settingPath } from "../config/schema";
@@ -168,6 +169,25 @@ export function cloudInitUserData(flavor: FlavorPlan, setup: GuestSetup): string
     };
   }
   return `#cloud-config\n${stringify(doc, { lineWidth: 0 })}`;
+}
+
+/**
+ * Nova's limit on user data, in bytes once base64-encoded (nova/compute/api.py
+ * MAX_USERDATA_SIZE; InstanceUserDataTooLarge: "User data must be no larger than 65535 bytes
+ * once base64 encoded"). A larger server fails at `pulumi up`, after the hosts were prepared.
+ */
+export const NOVA_MAX_USER_DATA_BYTES = 65535;
+
+/**
+ * The size Nova checks for a server's user data: base64 of the text as the server sends it,
+ * with its SSH host key planted. The key is a fresh ed25519 pair with the comment the server's
+ * key gets (components/cloud/server.ts): OpenSSH's ed25519 format has a fixed size for a given
+ * comment, so this is the deployed size exactly.
+ */
+export function userDataSize(userData: string, serverName: string): number {
+  const pair = utils.generateKeyPairSync("ed25519", { comment: `openstack-rt ${serverName}` });
+  const text = withSshHostKey(userData, { publicKey: pair.public.trim(), privateKey: pair.private });
+  return 4 * Math.ceil(Buffer.byteLength(text) / 3);
 }
 
 /**

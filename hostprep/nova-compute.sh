@@ -232,6 +232,13 @@ main() {
   if ((modified)); then
     ini_write "$WORK/nova.conf"
     needs_after_change "${action[@]}"
+    # When this step last changed nova-compute's settings, for the host check to compare with
+    # nova-compute's start: nova.conf's own time also moves for scheduler.sh's filters on an
+    # all-in-one host, which nova-compute does not read.
+    local stamp
+    stamp=$(under_root /var/lib/openstack-rt/nova-compute.settings-changed)
+    mkdir -p -- "${stamp%/*}"
+    touch -- "$stamp"
     replace_file "$f" "$WORK/nova.conf" 0640
     restart_nova_compute "${action[@]}"
     pending_done

@@ -82,6 +82,23 @@ describe("host-facts.sh's applied section and the nova-compute check, on this ma
   });
 });
 
+describe("nova-compute's start against the settings host prep changed", () => {
+  const applied = (settings: number | "", conf: number) =>
+    `nova_conf_changed=${conf}\nnova_settings_changed=${settings}\nnova_compute=nova-compute.service\nnova_compute_started=2000\n`;
+
+  it("an all-in-one host: scheduler.sh's later edit of nova.conf does not count, host prep's edit of nova-compute's settings does", () => {
+    const scheduler = checkNovaApplied(applied(1990, 2010), plan);
+    assert.equal(scheduler.ok, true, JSON.stringify(scheduler));
+    assert.match(scheduler.observed, /its settings in nova\.conf changed 1970-01-01T00:33:10Z/);
+    const cut = checkNovaApplied(applied(2010, 2010), plan);
+    assert.equal(cut.ok, false);
+    assert.match(cut.observed, /before its settings in nova\.conf changed/);
+    // Without host prep's record (nova.configMode verify): nova.conf's own time.
+    assert.equal(checkNovaApplied(applied("", 2010), plan).ok, false);
+    assert.equal(checkNovaApplied(applied("", 1990), plan).ok, true);
+  });
+});
+
 describe("TuneD applied its variables", () => {
   const applied = (variables: number, tuned: number | "") =>
     `nova_conf_changed=1\nnova_compute=none\nnova_compute_started=\ntuned_variables_changed=${variables}\ntuned_applied=${tuned}\n`;

@@ -152,6 +152,8 @@ describe("an interrupted step resumes", () => {
       [],
     );
     assert.match(root.read(`${STATE}/nova-compute`), /restart\tkilled_run/);
+    // The time the host check compares nova-compute's start with.
+    assert.ok(root.exists("/var/lib/openstack-rt/nova-compute.settings-changed"));
     const again = runScript("nova-compute.sh", args, { NOVA_COMPUTE_SH_RESTART_UNDER_ROOT: "1" });
     assert.equal(again.status, 0, show(again));
     assert.deepEqual(

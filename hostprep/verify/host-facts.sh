@@ -96,6 +96,9 @@ section nova-conf; show "$nova_conf"
 section applied
 mtime() { stat -c %Y -- "$1" 2>/dev/null || true; }
 printf 'nova_conf_changed=%s\n' "$(mtime "$nova_conf")"
+# When host prep's nova-compute step last changed nova-compute's settings in it (absent where
+# host prep does not edit nova.conf).
+printf 'nova_settings_changed=%s\n' "$(mtime /var/lib/openstack-rt/nova-compute.settings-changed)"
 # nova-compute: the systemd unit's last activation (Debian, Ubuntu, RDO), else the oldest
 # process of that name (a container, kolla's nova_compute).
 nova_seen=none nova_started=''

@@ -67,14 +67,17 @@ export function checkNovaApplied(appliedText: string, plan: HostPlan): CheckResu
       "no active nova-compute.service or openstack-nova-compute.service and no nova-compute process",
       `start nova-compute (${restart}) and read its log if it does not stay up`,
     );
+  // Where host prep edits nova.conf, the time it last changed nova-compute's settings there:
+  // the file's own time also moves for scheduler.sh's filters on an all-in-one host.
+  const settings = seconds(a.get("nova_settings_changed"));
   return startedAfter(
     check,
     {
       started: seconds(a.get("nova_compute_started")),
-      changed: seconds(a.get("nova_conf_changed")),
+      changed: settings ?? seconds(a.get("nova_conf_changed")),
       service: `nova-compute (${seen})`,
       verb: "started",
-      file: "nova.conf",
+      file: settings === null ? "nova.conf" : "its settings in nova.conf",
     },
     hint,
   );

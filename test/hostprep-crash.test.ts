@@ -10,8 +10,11 @@ import type { ChildProcess } from "node:child_process";
 import { execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { after, describe, it } from "node:test";
+import { after, before, describe, it } from "node:test";
+import { bundleScript, remoteCommand } from "../lib/desired/host-steps";
 import type { TestRoot } from "./support/debian-root";
+import type { TestSshd } from "./support/sshd";
+import { startSshd } from "./support/sshd";
 import {
   buildDebianRoot,
   devHostPlans,
@@ -202,6 +205,72 @@ describe("an interrupted step resumes", () => {
     const third = runScript("kernel-args.sh", args);
     assert.doesNotMatch(third.stdout, /update-grub/, show(third));
     assert.equal(third.last, "unchanged", show(third));
+  });
+});
+
+describe("over SSH: the connection drops right after nova.conf is replaced", () => {
+  const h = harness();
+  let sshd: TestSshd;
+  before(async () => {
+    sshd = await startSshd();
+  });
+  after(async () => {
+    await sshd.stop();
+    h.remove();
+  });
+
+  it("the remote run still restarts nova-compute, and the next run over SSH has nothing left to do", async () => {
+    const root = track(buildDebianRoot());
+    const args = novaArgs(root, h.restartCommand.replace("nova_compute", "over_ssh"));
+    const key = join(h.dir, "id");
+    writeFileSync(key, sshd.userKey, { mode: 0o600 });
+    // The step's own command line and bundled script; the environment puts the pausing mv
+    // first on PATH and lets the test's restart command run under --root.
+    const env = h.env("/etc/nova/nova.conf");
+    const remote = `env PATH=${h.dir}:/usr/bin:/bin PAUSE_AFTER=/etc/nova/nova.conf TMPDIR=${h.dir} NOVA_COMPUTE_SH_RESTART_UNDER_ROOT=1 ${remoteCommand({ args, sudo: false })}`;
+    const ssh = (input: string) =>
+      spawn(
+        "ssh",
+        [
+          "-i",
+          key,
+          "-p",
+          String(sshd.port),
+          "-o",
+          "BatchMode=yes",
+          "-o",
+          "StrictHostKeyChecking=no",
+          "-o",
+          "UserKnownHostsFile=/dev/null",
+          "-o",
+          "LogLevel=ERROR",
+          `${sshd.user}@127.0.0.1`,
+          remote,
+        ],
+        { stdio: ["pipe", "pipe", "pipe"], env },
+      ).once("spawn", function (this: ChildProcess) {
+        this.stdin!.end(input);
+      });
+    const restarts = () => h.restarts().filter((l) => l.includes("over_ssh"));
+    rmSync(join(h.dir, "moved"), { force: true });
+    rmSync(join(h.dir, "go"), { force: true });
+    const first = ssh(bundleScript("nova-compute.sh"));
+    await until("the remote run to replace nova.conf", () => existsSync(join(h.dir, "moved")));
+    // The connection drops: the client dies, sshd closes the session's pipes.
+    first.kill("SIGKILL");
+    await new Promise((r) => first.once("exit", r));
+    writeFileSync(join(h.dir, "go"), "");
+    await until("the remote run to restart nova-compute", () => restarts().length > 0, 20_000);
+    assert.deepEqual(restarts(), ["restart over_ssh"]);
+
+    const again = ssh(bundleScript("nova-compute.sh"));
+    let out = "";
+    again.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+    again.stderr!.on("data", (d: Buffer) => (out += d.toString()));
+    const code = await new Promise((r) => again.once("exit", r));
+    assert.equal(code, 0, out);
+    assert.match(out, /^unchanged$/m, out);
+    assert.deepEqual(restarts(), ["restart over_ssh"]);
   });
 });
 

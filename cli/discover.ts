@@ -6,12 +6,23 @@
  * presented (`ssh.hostKey`). A pinned hostKey is checked first, as every connection checks it.
  *
  * It prints the key's fingerprint and the diff of the stack file, and writes the file only with
- * `--yes`. Exit 0 when done (or nothing to change), 1 on a problem (SSH, facts.sh, the stack
- * file), 2 on bad usage.
+ * `--yes`. Everything the host sent is printed escaped, and the fingerprint, computed here from
+ * the key, is printed last, so no text of the host's can move over it. The write goes to a
+ * symlink's target, atomically, and is refused if the file changed since it was read. Exit 0
+ * when done (or nothing to change), 1 on a problem (SSH, facts.sh, the stack file), 2 on bad usage.
  */
-import { readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import {
+  closeSync,
+  fsyncSync,
+  openSync,
+  readFileSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from "node:fs";
 import { basename, dirname, join, relative, resolve } from "node:path";
-import { parseArgs } from "node:util";
 import { settingPath, stackConfigSchema } from "../lib/config/schema";
 import { decideStack } from "../lib/desired/decide";
 import type { Discovery } from "../lib/config/discover";
@@ -20,9 +31,33 @@ import { formatProblems } from "../lib/config/problems";
 import type { SshAuth, SshTarget } from "../lib/transport/ssh";
 import { isSshError } from "../lib/transport/ssh";
 import { readStackConfig } from "../lib/config/stack-files";
+import { terminalText } from "../lib/render/terminal-text";
+import { CommandLineError, parseCommandLine, stackFile } from "./args";
 
 const USAGE =
-  "usage: npm run discover -- --stack <name> --host <host name> [--config <Pulumi.<stack>.yaml>] [--identity <private key file>] [--yes]";
+  "usage: npm run discover -- --stack <name> --host <host name> [--config <Pulumi.<stack>.yaml>] [--identity <private key file>] [--yes] [--help]";
+
+const HELP = `${USAGE}
+
+Connects to a host of the stack file as its ssh settings say, reads its NUMA topology and SSH host
+key (hostprep/facts.sh, read-only), and shows the stack file's diff; --yes writes it.
+
+  --stack <name>       the stack: reads Pulumi.<name>.yaml beside Pulumi.yaml (default: dev)
+  --config <file>      this stack file instead (a symlink's target is written)
+  --host <name>        the host of openstack-rt:hosts to discover
+  --identity <file>    SSH private key (default: the agent, SSH_AUTH_SOCK)
+  --yes                write the topology and host key into the stack file
+  -h, --help           this text
+
+Compare the fingerprint it prints with the host's own, out of band (on its console:
+ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub), before you write it.
+
+Examples:
+  npm run discover -- --stack dev --host compute-rt-01
+  npm run discover -- --stack dev --host compute-rt-01 --identity ~/.ssh/id_ed25519 --yes
+
+Exit status: 0 done (or nothing to change), 1 a problem with SSH, the host or the stack file, 2 bad usage.
+`;
 
 /** A problem with a setting or the host: exit 1, named and with its fix. (This CLI runs in no dynamic provider: classes are fine.) */
 class SettingProblem extends Error {
@@ -43,22 +78,22 @@ function say(line = ""): void {
 function options(argv: string[]) {
   let values;
   try {
-    values = parseArgs({
-      args: argv,
-      options: {
-        stack: { type: "string", default: "dev" },
-        config: { type: "string" },
-        host: { type: "string" },
-        identity: { type: "string" },
-        yes: { type: "boolean", default: false },
-      },
-      strict: true,
+    values = parseCommandLine(argv, {
+      stack: { type: "string", default: "dev" },
+      config: { type: "string" },
+      host: { type: "string" },
+      identity: { type: "string" },
+      yes: { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
     }).values;
   } catch (e) {
-    throw new UsageProblem((e as Error).message);
+    throw e instanceof CommandLineError ? new UsageProblem(e.message) : e;
   }
+  if (values.help) return { ...values, host: "" };
   if (!/^[A-Za-z0-9._-]+$/.test(values.stack))
-    throw new UsageProblem(`--stack "${values.stack}" is not a stack name (letters, digits, '.', '_', '-')`);
+    throw new UsageProblem(
+      `--stack "${terminalText(values.stack)}" is not a stack name (letters, digits, '.', '_', '-')`,
+    );
   if (values.host === undefined || values.host === "")
     throw new UsageProblem("--host is needed: the name of the host in the stack's openstack-rt:hosts");
   return { ...values, host: values.host };
@@ -148,20 +183,33 @@ function keyType(line: string): string {
   return type === "ssh-ed25519" ? "ED25519" : type === "ssh-rsa" ? "RSA" : type.startsWith("ecdsa-") ? "ECDSA" : type;
 }
 
-function describeDiscovery(name: string, target: SshTarget, d: Discovery, pinned: boolean): void {
-  say(`Discovered ${name} (${target.user}@${target.host}:${target.port}${d.osFamily ? `, ${d.osFamily}` : ""}):`);
+/**
+ * What discover read, as lines for the terminal: every text the host sent (its OS family) escaped.
+ * The fingerprint line is computed here from the key blob and printed last by the caller too.
+ */
+export function discoveryReport(name: string, target: SshTarget, d: Discovery): string[] {
+  const os = d.osFamily ? `, ${terminalText(d.osFamily)}` : "";
+  const lines = [`Discovered ${terminalText(name)} (${target.user}@${target.host}:${target.port}${os}):`];
   for (const n of d.declared.nodes) {
-    say(
+    lines.push(
       `  NUMA node ${n.id}: CPUs ${n.cpus}, ${n.memoryMb} MiB${n.threadSiblings ? `, SMT thread groups ${n.threadSiblings.join(" ")}` : ", no SMT"}`,
     );
   }
-  say(`  host key: ${d.hostKey}`);
-  say(`  fingerprint: ${d.fingerprint} (${keyType(d.hostKey)})${pinned ? ", the key pinned in the stack file" : ""}`);
-  if (!pinned) {
-    say(
-      `  Check it out of band before you trust it: on the host's console, \`ssh-keygen -lf /etc/ssh/ssh_host_${keyType(d.hostKey).toLowerCase()}_key.pub\` must print the same fingerprint.`,
+  lines.push(`  host key: ${terminalText(d.hostKey)}`);
+  return lines;
+}
+
+/** The fingerprint the operator compares out of band: from the key itself, nothing of the host's text in it. */
+export function fingerprintLines(d: Pick<Discovery, "hostKey">, pinned: boolean): string[] {
+  const type = keyType(d.hostKey);
+  const lines = [
+    `Host key fingerprint: ${keyFingerprint(d.hostKey)} (${type})${pinned ? ", the key pinned in the stack file" : ""}`,
+  ];
+  if (!pinned)
+    lines.push(
+      `  Check it out of band before you trust it: on the host's console, \`ssh-keygen -lf /etc/ssh/ssh_host_${type.toLowerCase()}_key.pub\` must print the same fingerprint.`,
     );
-  }
+  return lines;
 }
 
 /** The stack decided with the discovered values: problems with what discover writes stop it; the others are only reported. */
@@ -178,16 +226,49 @@ function planProblems(values: Record<string, unknown>, index: number, d: Discove
   return { own, others: problems.filter((p) => !own.includes(p)) };
 }
 
-function writeAtomically(file: string, text: string): void {
-  const tmp = join(dirname(file), `.${basename(file)}.discover-${process.pid}`);
-  writeFileSync(tmp, text, { mode: statSync(file).mode & 0o777 });
-  renameSync(tmp, file);
+/**
+ * Replaces the stack file's text: a symlink's target is written (the link stays), through a new
+ * file in the same directory renamed over it, so a crash leaves the old or the new text, never a
+ * part. `expected` is the text the edit was made from: a file changed since (an editor, another
+ * discover) is left alone, with an error that says so. Returns the path written.
+ */
+export function writeStackFile(file: string, expected: string, text: string): string {
+  const target = realpathSync(file);
+  const tmp = join(dirname(target), `.${basename(target)}.discover-${process.pid}`);
+  const fd = openSync(tmp, "wx", statSync(target).mode & 0o777);
+  try {
+    try {
+      writeSync(fd, text);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    if (readFileSync(target, "utf8") !== expected)
+      throw new SettingProblem(
+        target,
+        "changed while discover ran (another editor or discover?); nothing was written: run discover again",
+      );
+    renameSync(tmp, target);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+  return target;
 }
 
 async function main(argv: string[]): Promise<number> {
   const args = options(argv);
+  if (args.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
   const projectDir = resolve(__dirname, "..");
-  const file = args.config ? resolve(args.config) : resolve(projectDir, `Pulumi.${args.stack}.yaml`);
+  let file;
+  try {
+    file = args.config ? resolve(args.config) : stackFile(projectDir, args.stack);
+  } catch (e) {
+    throw e instanceof CommandLineError ? new UsageProblem(e.message) : e;
+  }
   const near = relative(process.cwd(), file);
   const shown = near === "" || near.startsWith("..") ? file : near;
   const raw = readStackConfig(projectDir, file);
@@ -205,7 +286,7 @@ async function main(argv: string[]): Promise<number> {
   } catch (e) {
     throw explain(e, index, target);
   }
-  describeDiscovery(args.host, target, d, pinned);
+  for (const line of discoveryReport(args.host, target, d)) say(line);
   if (target.proxy && target.proxy.hostKey === undefined) {
     say(
       `  Note: the proxy ${target.proxy.host} has no hostKey: its key was not checked. Pin it in ${settingPath(["hosts", index, "ssh"])}.proxy.hostKey.`,
@@ -213,7 +294,7 @@ async function main(argv: string[]): Promise<number> {
   }
   if (d.osFamily !== "" && typeof os === "string" && os !== d.osFamily) {
     say(
-      `  Warning: ${settingPath(["hosts", index, "os"])} is ${os}, but the host runs ${d.osFamily}; discover does not change it: fix it by hand.`,
+      `  Warning: ${settingPath(["hosts", index, "os"])} is ${terminalText(os)}, but the host runs ${terminalText(d.osFamily)}; discover does not change it: fix it by hand.`,
     );
   }
 
@@ -229,14 +310,22 @@ async function main(argv: string[]): Promise<number> {
   if (!edit.ok) throw new SettingProblem(`${shown}: ${edit.path}`, edit.message);
   say();
   if (edit.changed.length === 0) {
+    for (const line of fingerprintLines(d, pinned)) say(line);
     say(`${shown} already declares this topology and host key: nothing to write.`);
   } else {
-    process.stdout.write(unifiedDiff(text, edit.text, { before: shown, after: `${shown} (discovered)` }));
-    for (const n of edit.notes) say(`Note: ${n}`);
+    // The stack file's own text may hold anything: escaped like the host's.
+    process.stdout.write(
+      terminalText(unifiedDiff(text, edit.text, { before: shown, after: `${shown} (discovered)` }), {
+        multiline: true,
+      }),
+    );
+    for (const n of edit.notes) say(`Note: ${terminalText(n)}`);
     say();
+    for (const line of fingerprintLines(d, pinned)) say(line);
     if (args.yes) {
-      writeAtomically(file, edit.text);
-      say(`Wrote ${edit.changed.join(" and ")} to ${shown} (host key ${keyFingerprint(d.hostKey)}).`);
+      const written = writeStackFile(file, text, edit.text);
+      const link = written === file ? "" : ` (a link to ${written}, which is written)`;
+      say(`Wrote ${edit.changed.join(" and ")} to ${shown}${link} (host key ${keyFingerprint(d.hostKey)}).`);
     } else {
       say(`Not written. Check the fingerprint and the diff, then write them with:`);
       say(
@@ -252,17 +341,18 @@ async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
-main(process.argv.slice(2)).then(
-  (code) => (process.exitCode = code),
-  (e: unknown) => {
-    if (e instanceof UsageProblem) {
-      process.stderr.write(`${e.message}\n${USAGE}\n`);
-      process.exitCode = 2;
-    } else if (e instanceof SettingProblem) {
-      process.stderr.write(`${e.path}: ${e.message}\n`);
-      process.exitCode = 1;
-    } else {
-      throw e;
-    }
-  },
-);
+if (require.main === module)
+  main(process.argv.slice(2)).then(
+    (code) => (process.exitCode = code),
+    (e: unknown) => {
+      if (e instanceof UsageProblem) {
+        process.stderr.write(`${e.message}\n${USAGE}\n`);
+        process.exitCode = 2;
+      } else if (e instanceof SettingProblem) {
+        process.stderr.write(`${terminalText(e.path)}: ${terminalText(e.message)}\n`);
+        process.exitCode = 1;
+      } else {
+        throw e;
+      }
+    },
+  );

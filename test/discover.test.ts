@@ -7,7 +7,16 @@
 import assert from "node:assert/strict";
 import type { SpawnSyncReturns } from "node:child_process";
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import {
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -22,6 +31,7 @@ import {
   unifiedDiff,
 } from "../lib/config/discover";
 import { topologyFromText } from "../lib/plan/topology";
+import { discoveryReport, fingerprintLines, writeStackFile } from "../cli/discover";
 import type { TestSshd } from "./support/sshd";
 import { startSshd } from "./support/sshd";
 
@@ -92,6 +102,11 @@ describe("npm run discover against this machine", () => {
     assert.match(dry.stdout, /^- {6}topology: discover # written by `npm run discover`$/m);
     assert.match(dry.stdout, /^\+ {8}hostKey: ssh-ed25519 AAAA/m);
     assert.match(dry.stdout, /Not written\. .*\n {2}npm run discover -- --config .* --yes\n/);
+    // The fingerprint comes after everything the host sent and the diff: nothing printed later can hide it.
+    assert.ok(
+      dry.stdout.indexOf("Host key fingerprint: ") > dry.stdout.lastIndexOf("hostKey: ssh-ed25519"),
+      dry.stdout,
+    );
     assert.equal(readFileSync(file, "utf8"), stackText, "nothing is written without --yes");
 
     const memBefore = nodeMemoryMb();
@@ -172,22 +187,46 @@ describe("npm run discover against this machine", () => {
     assert.equal(readFileSync(file, "utf8"), text);
   });
 
-  it("takes a pinned RSA key as pinned: the host is asked for that key type, and the key stays", () => {
+  it("refuses a pinned RSA key, as the plan does, and leaves the file alone", () => {
     const text = stackText.replace(
       `port: ${sshd.port}\n`,
       `port: ${sshd.port}\n        hostKey: ${sshd.otherHostKeys.rsa.split(" ").slice(0, 2).join(" ")}\n`,
     );
     const file = stackCopy("pinned-rsa", text);
     const r = run("discover", ["--config", file, "--host", "compute-local", "--identity", identity, "--yes"]);
+    assert.equal(r.status, 1, show(r));
+    assert.match(r.stderr, /hostKey: is an RSA key.*pin the host's ed25519 or ECDSA key instead/);
+    assert.equal(readFileSync(file, "utf8"), text);
+  });
+
+  it("writes through a symlinked stack file to its target, and the link stays", () => {
+    const real = join(dir, "real");
+    mkdirSync(real);
+    const target = join(real, "Pulumi.linked.yaml");
+    writeFileSync(target, stackText);
+    const link = join(dir, "Pulumi.linked.yaml");
+    symlinkSync(target, link);
+    const r = run("discover", ["--config", link, "--host", "compute-local", "--identity", identity, "--yes"]);
     assert.equal(r.status, 0, show(r));
-    assert.match(r.stdout, /\(RSA\), the key pinned in the stack file/);
-    assert.doesNotMatch(r.stdout, /^\+.*hostKey/m);
-    assert.equal(
-      (parse(readFileSync(file, "utf8")) as { config: Record<string, { ssh: { hostKey: string } }[]> }).config[
-        "openstack-rt:hosts"
-      ][0].ssh.hostKey,
-      sshd.otherHostKeys.rsa.split(" ").slice(0, 2).join(" "),
+    assert.ok(lstatSync(link).isSymbolicLink(), "the link is not replaced by a file");
+    assert.match(readFileSync(target, "utf8"), /hostKey: ssh-ed25519 /);
+    assert.match(r.stdout, /\(a link to .*real\/Pulumi\.linked\.yaml, which is written\)/);
+    assert.deepEqual(readdirSync(real), ["Pulumi.linked.yaml"], "no temporary file is left");
+  });
+
+  it("--help shows the options and examples; a stack without a file lists the stacks there are", () => {
+    const help = run("discover", ["--help"]);
+    assert.equal(help.status, 0, show(help));
+    assert.match(
+      help.stdout,
+      /--host <name>.*\n[\s\S]*Examples:\n {2}npm run discover -- --stack dev --host compute-rt-01\n/,
     );
+    const missing = run("discover", ["--stack", "nope", "--host", "x", "--identity", identity]);
+    assert.equal(missing.status, 2, show(missing));
+    assert.match(missing.stderr, /--stack nope: there is no Pulumi\.nope\.yaml in .*\n {2}stacks there: dev\n/);
+    const typo = run("discover", ["--hots", "x"]);
+    assert.equal(typo.status, 2, show(typo));
+    assert.match(typo.stderr, /unknown option --hots; did you mean --host\?/);
   });
 
   it("exits 2 on bad usage and names what is wrong", () => {
@@ -226,6 +265,43 @@ describe("npm run discover against this machine", () => {
 });
 
 describe("discover's parts", () => {
+  it("writes the stack file only if it is still the text the edit was made from", () => {
+    const sub = mkdtempSync(join(tmpdir(), "discover-write-"));
+    try {
+      const file = join(sub, "Pulumi.x.yaml");
+      writeFileSync(file, "config: {}\n# changed by an editor meanwhile\n");
+      assert.throws(
+        () => writeStackFile(file, "config: {}\n", "config: {a: 1}\n"),
+        /changed while discover ran .*nothing was written: run discover again/,
+      );
+      assert.equal(readFileSync(file, "utf8"), "config: {}\n# changed by an editor meanwhile\n");
+      assert.deepEqual(readdirSync(sub), ["Pulumi.x.yaml"], "the temporary file is removed");
+      assert.equal(writeStackFile(file, readFileSync(file, "utf8"), "config: {a: 1}\n"), file);
+      assert.equal(readFileSync(file, "utf8"), "config: {a: 1}\n");
+    } finally {
+      rmSync(sub, { recursive: true, force: true });
+    }
+  });
+
+  it("prints what the host sent escaped, and the fingerprint from the key alone", () => {
+    const key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJmLMDzsXv6Fx8Sw0Lue6LH45zNKPzEe5Sehxmp2dyp6";
+    const d = {
+      osFamily: "debian-12\u001b[2K\r\u001b]0;owned\u0007",
+      declared: { nodes: [{ id: 0, cpus: "0-3", memoryMb: 1024 }] },
+      hostKey: key,
+      fingerprint: keyFingerprint(key),
+    };
+    const lines = discoveryReport("h1", { host: "192.0.2.1", port: 22, user: "root" }, d as never);
+    const text = [...lines, ...fingerprintLines(d, false)].join("\n");
+    // eslint-disable-next-line no-control-regex -- no raw control character may reach the terminal
+    assert.doesNotMatch(text, /[\u0000-\u0009\u000b-\u001f]/);
+    assert.match(lines[0], /debian-12\\e\[2K\\r\\e\]0;owned\\a/);
+    assert.match(
+      text,
+      new RegExp(`Host key fingerprint: ${keyFingerprint(key).replace(/[+/]/g, "\\$&")} \\(ED25519\\)`),
+    );
+  });
+
   it("prints each key type's fingerprint as ssh-keygen -lf does", () => {
     for (const pub of ["host.pub", "host-rsa.pub", "host-ecdsa.pub"]) {
       const line = readFileSync(join(sshd.dir, pub), "utf8").trim();

@@ -152,4 +152,39 @@ describe("npm run plan", () => {
     assert.equal(run("--bogus").status, 2);
     assert.equal(run("--stack", "../etc").status, 2);
   });
+
+  it("answers a mistyped option, format or config key with the closest one", () => {
+    const option = run("--markdwn");
+    assert.equal(option.status, 2);
+    assert.match(option.stderr, /^unknown option --markdwn; did you mean --markdown\?/);
+    assert.match(run("--format", "kola").stderr, /did you mean --format kolla\?/);
+    assert.doesNotMatch(run("--frobnicate").stderr, /did you mean/, "no suggestion when nothing is close");
+    const text = readFileSync(join(PROJECT_DIR, "Pulumi.dev.yaml"), "utf8").replace(
+      "housekeepingCpusPerNode: 2",
+      "housekepingCpusPerNode: 2",
+    );
+    const file = join(dir, "Pulumi.typo.yaml");
+    writeFileSync(file, text);
+    const key = run("--config", file);
+    assert.equal(key.status, 1);
+    assert.match(key.stderr, /unknown setting "housekepingCpusPerNode" \(did you mean "housekeepingCpusPerNode"\?\)/);
+  });
+
+  it("a --stack without a stack file lists the stacks there are and how to make it from the dev stack", () => {
+    const r = run("--stack", "prod");
+    assert.equal(r.status, 2);
+    assert.match(
+      r.stderr,
+      /^--stack prod: there is no Pulumi\.prod\.yaml in .*\n {2}stacks there: dev\n {2}to make it from the dev stack: cp Pulumi\.dev\.yaml Pulumi\.prod\.yaml, .*pulumi stack init prod\n/,
+    );
+  });
+
+  it("--help lists every option and an example of each use", () => {
+    const r = run("--help");
+    assert.equal(r.status, 0);
+    for (const o of ["--stack", "--config", "--format", "--json", "--diff", "--diff-label", "-h, --help"])
+      assert.ok(r.stdout.includes(`  ${o}`), o);
+    assert.match(r.stdout, /Examples:\n {2}npm run plan {2,}/);
+    assert.match(r.stdout, /npm run plan -- --diff base\.json/);
+  });
 });

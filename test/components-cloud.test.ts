@@ -41,7 +41,12 @@ describe("imageSource", () => {
     const r = imageSource(image({ file: "images/guest.qcow2" }), dir);
     assert.deepEqual(r, {
       ok: true,
-      source: { kind: "file", path: "images/guest.qcow2", sha256: createHash("sha256").update(data).digest("hex") },
+      source: {
+        kind: "file",
+        path: "images/guest.qcow2",
+        sha256: createHash("sha256").update(data).digest("hex"),
+        md5: createHash("md5").update(data).digest("hex"),
+      },
     });
     assert.equal(sha256File(join(dir, "images", "guest.qcow2")), createHash("sha256").update(data).digest("hex"));
   });

@@ -51,6 +51,7 @@ describe("decideStack", () => {
       kind: "file",
       path: "guest.qcow2",
       sha256: "6105d6cc76af400325e94d588ce511be5bfdbb73b437dc51eca43917d7a43e3d",
+      md5: "78805a221a988e79ef3f42d7c5bfd418",
     });
   });
 

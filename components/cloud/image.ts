@@ -25,8 +25,25 @@ export interface RtImageArgs {
   protect?: boolean;
 }
 
+/**
+ * The image's id once what Glance holds is the file the plan hashed: a file changed between the
+ * preview and the upload has another checksum (md5, Glance's `checksum`), and no server may boot
+ * from it. Glance sets the checksum of every image it holds data for; only a mocked one has none.
+ */
+export function verifiedImageId(name: string, src: ImageSource, id: string, checksum: string | undefined): string {
+  if (src.kind === "file" && checksum && checksum !== src.md5)
+    throw new pulumi.RunError(
+      `image ${name}: Glance holds data with checksum (md5) ${JSON.stringify(checksum)}, but ${src.path} had ${src.md5} when it was planned (sha256 ${src.sha256}): ` +
+        "the file changed between the preview and the upload, so no server is created from this image. Run `pulumi preview` and `pulumi up` again: " +
+        "the image is replaced with the file as it is now",
+    );
+  return id;
+}
+
 export class RtImage extends pulumi.ComponentResource {
   readonly image: openstack.images.Image;
+  /** The image's id, once Glance's checksum is the planned file's (a URL's image: at once). */
+  readonly imageId: pulumi.Output<string>;
   readonly output: pulumi.Output<ImageOutput>;
 
   constructor(name: string, args: RtImageArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -49,8 +66,11 @@ export class RtImage extends pulumi.ComponentResource {
       },
     );
     const sha256 = src.kind === "file" ? src.sha256 : null;
+    this.imageId = pulumi
+      .all([this.image.id, this.image.checksum])
+      .apply(([id, checksum]) => verifiedImageId(args.name, src, id, checksum));
     this.output = pulumi
-      .all([this.image.id, this.image.name])
+      .all([this.imageId, this.image.name])
       .apply(([id, imageName]): ImageOutput => ({ id, name: imageName, sha256 }));
     this.registerOutputs({ output: this.output });
   }

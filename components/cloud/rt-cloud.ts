@@ -104,7 +104,7 @@ export class RtCloud extends pulumi.ComponentResource {
             name: s.name,
             flavor: s.flavor,
             flavorId: this.flavors.get(s.flavor)!.flavor.id,
-            imageId: this.image.image.id,
+            imageId: this.image.imageId,
             keyPair: this.keypair.keypair.name,
             securityGroups: [this.securityGroup.group.name],
             network: config.network.name,

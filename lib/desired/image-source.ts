@@ -7,33 +7,57 @@
  * Its only I/O is reading the local image file.
  */
 import { createHash } from "node:crypto";
-import { closeSync, openSync, readSync, statSync } from "node:fs";
-import { isAbsolute, resolve } from "node:path";
+import { closeSync, openSync, readSync, realpathSync, statSync } from "node:fs";
+import { isAbsolute, resolve, sep } from "node:path";
 import type { StackConfig } from "../config/schema";
 import { settingPath } from "../config/schema";
 import type { Problem } from "../config/problems";
+import { show } from "../config/problems";
 
 /** The image property holding the uploaded file's sha256. */
 export const SHA256_PROPERTY = "openstack_rt_source_sha256";
 
 export type ImageSource =
-  /** `path` as configured (relative to the project directory, where Pulumi runs the provider too). */
-  { kind: "file"; path: string; sha256: string } | { kind: "url"; url: string };
+  /**
+   * `path` as configured (relative to the project directory, where Pulumi runs the provider too);
+   * `md5` is what Glance reports as the uploaded data's `checksum`, compared after the upload
+   * (components/cloud/image.ts) so that the data in Glance is the file that was previewed.
+   */
+  { kind: "file"; path: string; sha256: string; md5: string } | { kind: "url"; url: string };
 
-/** sha256 of a file, read in chunks so that a multi-GB image does not have to fit in memory. */
-export function sha256File(path: string): string {
-  const hash = createHash("sha256");
+/** sha256 and md5 of a file in one pass, read in chunks so that a multi-GB image does not have to fit in memory. */
+export function hashFile(path: string): { sha256: string; md5: string } {
+  const sha256 = createHash("sha256");
+  const md5 = createHash("md5");
   const buf = Buffer.alloc(4 << 20);
   const fd = openSync(path, "r");
   try {
-    for (let n = readSync(fd, buf); n > 0; n = readSync(fd, buf)) hash.update(buf.subarray(0, n));
+    for (let n = readSync(fd, buf); n > 0; n = readSync(fd, buf)) {
+      sha256.update(buf.subarray(0, n));
+      md5.update(buf.subarray(0, n));
+    }
   } finally {
     closeSync(fd);
   }
-  return hash.digest("hex");
+  return { sha256: sha256.digest("hex"), md5: md5.digest("hex") };
 }
 
-/** The image's source, or why it has none: `image` has exactly one of file and url (planStack checks that). */
+/** sha256 of a file. */
+export function sha256File(path: string): string {
+  return hashFile(path).sha256;
+}
+
+/** Kernel and device file systems: reading them is not reading an image (and may never end). */
+const SPECIAL_TREES = ["/proc", "/sys", "/dev"];
+
+const within = (dir: string, path: string) => path === dir || path.startsWith(dir.endsWith(sep) ? dir : dir + sep);
+
+/**
+ * The image's source, or why it has none: `image` has exactly one of file and url (planStack
+ * checks that). A file is a regular, non-empty file; a relative path must stay inside the
+ * project directory once symlinks are followed (an absolute path is the operator's explicit
+ * choice), and nothing under /proc, /sys or /dev is read.
+ */
 export function imageSource(
   image: StackConfig["image"],
   projectDir: string,
@@ -43,7 +67,7 @@ export function imageSource(
       ok: false,
       problem: {
         path: settingPath(["image", "properties", SHA256_PROPERTY]),
-        message: `got ${JSON.stringify(image.properties[SHA256_PROPERTY])}, but the program sets it from the image file; remove it`,
+        message: `got ${show(image.properties[SHA256_PROPERTY])}, but the program sets it from the image file; remove it`,
       },
     };
   }
@@ -51,16 +75,25 @@ export function imageSource(
   const file = image.file ?? "";
   const full = isAbsolute(file) ? file : resolve(projectDir, file);
   const path = settingPath(["image", "file"]);
+  const refuse = (why: string) => ({
+    ok: false as const,
+    problem: { path, message: `got ${show(file)} (${full}), ${why}` },
+  });
   try {
-    if (!statSync(full).isFile())
-      return {
-        ok: false,
-        problem: {
-          path,
-          message: `got "${file}" (${full}), which is not a regular file; give the path of the image file`,
-        },
-      };
-    return { ok: true, source: { kind: "file", path: file, sha256: sha256File(full) } };
+    const real = realpathSync(full);
+    const special = SPECIAL_TREES.find((t) => within(t, real));
+    if (special)
+      return refuse(
+        `which is ${real === full ? "" : `a link to ${show(real)}, `}under ${special}, not an image file; give the path of the image file`,
+      );
+    if (!isAbsolute(file) && !within(realpathSync(projectDir), real))
+      return refuse(
+        `which leads to ${show(real)}, outside the project directory; give an image file inside the project directory, or its absolute path if you mean one elsewhere`,
+      );
+    const st = statSync(real);
+    if (!st.isFile()) return refuse("which is not a regular file; give the path of the image file");
+    if (st.size === 0) return refuse("which is empty; give the path of the image file (was its download cut short?)");
+    return { ok: true, source: { kind: "file", path: file, ...hashFile(real) } };
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code ?? String(e);
     const why =
@@ -69,12 +102,6 @@ export function imageSource(
         : code === "EACCES"
           ? "cannot be read (permission denied)"
           : `cannot be read (${code})`;
-    return {
-      ok: false,
-      problem: {
-        path,
-        message: `got "${file}" (${full}), which ${why}; give the path of the image file, relative to the project directory or absolute`,
-      },
-    };
+    return refuse(`which ${why}; give the path of the image file, relative to the project directory or absolute`);
   }
 }

@@ -228,29 +228,20 @@ describe("over SSH: the connection drops right after nova.conf is replaced", () 
     // first on PATH and lets the test's restart command run under --root.
     const env = h.env("/etc/nova/nova.conf");
     const remote = `env PATH=${h.dir}:/usr/bin:/bin PAUSE_AFTER=/etc/nova/nova.conf TMPDIR=${h.dir} NOVA_COMPUTE_SH_RESTART_UNDER_ROOT=1 ${remoteCommand({ args, sudo: false })}`;
-    const ssh = (input: string) =>
-      spawn(
+    const knownHosts = join(h.dir, "known_hosts");
+    writeFileSync(knownHosts, `[127.0.0.1]:${sshd.port} ${sshd.hostKeyPub}\n`);
+    const ssh = (input: string) => {
+      const child = spawn(
         "ssh",
         [
-          "-i",
-          key,
-          "-p",
-          String(sshd.port),
-          "-o",
-          "BatchMode=yes",
-          "-o",
-          "StrictHostKeyChecking=no",
-          "-o",
-          "UserKnownHostsFile=/dev/null",
-          "-o",
-          "LogLevel=ERROR",
-          `${sshd.user}@127.0.0.1`,
-          remote,
+          ...["-i", key, "-p", String(sshd.port), "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes"],
+          ...["-o", `UserKnownHostsFile=${knownHosts}`, "-o", "LogLevel=ERROR", `${sshd.user}@127.0.0.1`, remote],
         ],
         { stdio: ["pipe", "pipe", "pipe"], env },
-      ).once("spawn", function (this: ChildProcess) {
-        this.stdin!.end(input);
-      });
+      );
+      child.stdin.end(input);
+      return child;
+    };
     const restarts = () => h.restarts().filter((l) => l.includes("over_ssh"));
     rmSync(join(h.dir, "moved"), { force: true });
     rmSync(join(h.dir, "go"), { force: true });
@@ -265,8 +256,8 @@ describe("over SSH: the connection drops right after nova.conf is replaced", () 
 
     const again = ssh(bundleScript("nova-compute.sh"));
     let out = "";
-    again.stdout!.on("data", (d: Buffer) => (out += d.toString()));
-    again.stderr!.on("data", (d: Buffer) => (out += d.toString()));
+    again.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    again.stderr.on("data", (d: Buffer) => (out += d.toString()));
     const code = await new Promise((r) => again.once("exit", r));
     assert.equal(code, 0, out);
     assert.match(out, /^unchanged$/m, out);

@@ -40,7 +40,7 @@ describe("plan and verify --help", () => {
   it("verify --help prints the usage, exit 0", () => {
     const r = cli("verify", ["--help"]);
     assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stdout, /npm run verify -- host\s+--stack dev --target <host name>/);
+    assert.match(r.stdout, /npm run verify -- host --stack dev --target compute-rt-01/);
   });
 });
 
@@ -57,12 +57,19 @@ describe("plan's stack label and stack files", () => {
     assert.equal(stackOfFile("/x/Pulumi.eu-west.yml"), "eu-west");
     assert.equal(stackOfFile("/x/stack.yaml"), "stack.yaml");
   });
-  it("a missing stack file is one problem, not a list of knock-on errors", () => {
+  it("a missing stack file is one usage error naming the stacks there are, not a list of knock-on errors", () => {
     const r = cli("plan", ["--stack", "nosuchstack"]);
-    assert.equal(r.status, 1);
+    assert.equal(r.status, 2);
     assert.match(
       r.stderr,
-      /^1 problem in the stack config:\n {2}- .*Pulumi\.nosuchstack\.yaml: cannot read the stack file/,
+      /^--stack nosuchstack: there is no Pulumi\.nosuchstack\.yaml in .*\n {2}stacks there: dev\n/,
+    );
+    assert.doesNotMatch(r.stderr, /problem/);
+    const file = cli("plan", ["--config", join(dir, "Pulumi.nosuchfile.yaml")]);
+    assert.equal(file.status, 1);
+    assert.match(
+      file.stderr,
+      /^1 problem in the stack config:\n {2}- .*Pulumi\.nosuchfile\.yaml: cannot read the stack file/,
     );
   });
 });
@@ -129,7 +136,7 @@ describe("--format for the tool that owns nova.conf (dev stack)", () => {
       );
     assert.match(
       out,
-      /# --- \/etc\/kolla\/config\/nova\/nova-scheduler.conf\n\[filter_scheduler\]\nenabled_filters = (.*)$/m,
+      /# --- \/etc\/kolla\/config\/nova\/nova-scheduler.conf\n# MERGE, do not replace: .*\n\[filter_scheduler\]\nenabled_filters = (.*)$/m,
     );
     assert.ok(out.includes(`enabled_filters = ${filters}`));
     assert.match(out, /kernel arguments: default_hugepagesz=1G hugepagesz=1G hugepages=0:4,1:4/);
@@ -138,7 +145,7 @@ describe("--format for the tool that owns nova.conf (dev stack)", () => {
     const out = renderForTool("osa", "dev", plan);
     assert.match(
       out,
-      /^nova_scheduler_default_filters:\n(?: {2}- \w+\n)*? {2}- NUMATopologyFilter\n {2}- AggregateInstanceExtraSpecsFilter$/m,
+      /^# MERGE, do not replace: .*\nnova_scheduler_default_filters:\n(?: {2}- \w+\n)*? {2}- NUMATopologyFilter\n {2}- AggregateInstanceExtraSpecsFilter$/m,
     );
     assert.match(
       out,
@@ -154,6 +161,26 @@ describe("--format for the tool that owns nova.conf (dev stack)", () => {
     );
     assert.ok(out.includes(`juju config nova-cloud-controller scheduler-default-filters='${filters}'`));
     assert.match(out, /kernel arguments: default_hugepagesz=1G hugepagesz=1G hugepages=0:4,1:4/);
+  });
+  it("every format says to merge the filter list with the deployment's own, right above it", () => {
+    for (const format of ["tripleo", "kolla", "osa", "juju"] as const) {
+      const lines = renderForTool(format, "dev", plan).split("\n");
+      const lists = lines
+        .map((l, i) => [l, i] as const)
+        .filter(([l]) =>
+          /NovaSchedulerEnabledFilters|enabled_filters =|nova_scheduler_default_filters:|scheduler-default-filters=/.test(
+            l,
+          ),
+        );
+      assert.ok(lists.length > 0, format);
+      for (const [, i] of lists) {
+        const above =
+          lines[i - 1] === "#   [filter_scheduler]" || lines[i - 1] === "[filter_scheduler]"
+            ? lines[i - 2]
+            : lines[i - 1];
+        assert.match(above, /MERGE, do not replace: .*keep them and add only the RT ones/, `${format}: ${lines[i]}`);
+      }
+    }
   });
   it("the CLI prints the same as the renderer", () => {
     const r = cli("plan", ["--format", "juju"]);

@@ -43,6 +43,15 @@ export const NOVA_DEFAULT_FILTERS = [
 /** A tool's whole list replaces Nova's, so it is written out: the defaults, then the RT filters. */
 export const ENABLED_FILTERS = [...NOVA_DEFAULT_FILTERS, ...RT_SCHEDULER_FILTERS];
 
+/**
+ * Said above every filter list: each tool's list replaces the deployment's whole list, which may
+ * enable more than Nova's defaults (PciPassthroughFilter for SR-IOV, ...); copying ours over it
+ * would drop those silently.
+ */
+export const MERGE_FILTERS_NOTE =
+  `MERGE, do not replace: the list below is Nova's default filters plus ${RT_SCHEDULER_FILTERS.join(" and ")}. ` +
+  "If your deployment already enables other filters (PciPassthroughFilter, ...), keep them and add only the RT ones.";
+
 const HUGEPAGE_KEYS = new Set(["default_hugepagesz", "hugepagesz", "hugepages"]);
 
 /**
@@ -145,6 +154,7 @@ function renderTripleo(stack: string, plan: StackPlan): string {
     "# edpm-ansible (edpm_kernel_args, edpm_tuned_profile, edpm_tuned_isolated_cores).",
     "# Give each group of hosts its own role (a copy of roles/ComputeRealTime.yaml) named as below.",
     "parameter_defaults:",
+    `  # ${MERGE_FILTERS_NOTE}`,
     `  NovaSchedulerEnabledFilters: ${yamlString(ENABLED_FILTERS.join(","))}`,
   ];
   const notes: string[] = [];
@@ -181,6 +191,7 @@ function renderTripleo(stack: string, plan: StackPlan): string {
   });
   out.push(
     "# RHOSO scheduler (OpenStackControlPlane spec.nova.template.schedulerServiceTemplate.customServiceConfig):",
+    `#   ${MERGE_FILTERS_NOTE}`,
     "#   [filter_scheduler]",
     `#   enabled_filters = ${ENABLED_FILTERS.join(",")}`,
   );
@@ -204,6 +215,7 @@ function renderKolla(stack: string, plan: StackPlan): string {
   }
   out.push(
     "# --- /etc/kolla/config/nova/nova-scheduler.conf",
+    `# ${MERGE_FILTERS_NOTE}`,
     "[filter_scheduler]",
     `enabled_filters = ${ENABLED_FILTERS.join(",")}`,
   );
@@ -218,6 +230,7 @@ function renderOsa(stack: string, plan: StackPlan): string {
     "# nova_scheduler_default_filters). Apply with: openstack-ansible os-nova-install.yml",
     "",
     "# --- /etc/openstack_deploy/user_variables.yml",
+    `# ${MERGE_FILTERS_NOTE}`,
     "nova_scheduler_default_filters:",
     ...ENABLED_FILTERS.map((f) => `  - ${f}`),
   ];
@@ -264,7 +277,11 @@ function renderJuju(stack: string, plan: StackPlan): string {
       ...g.hosts.flatMap((h) => hostSide(h, "the nova-compute charm")),
     );
   });
-  out.push("", `juju config nova-cloud-controller scheduler-default-filters=${shq(ENABLED_FILTERS.join(","))}`);
+  out.push(
+    "",
+    `# ${MERGE_FILTERS_NOTE}`,
+    `juju config nova-cloud-controller scheduler-default-filters=${shq(ENABLED_FILTERS.join(","))}`,
+  );
   return out.join("\n") + "\n";
 }
 

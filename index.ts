@@ -9,7 +9,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { prepareHosts } from "./components/host/compute-host";
 import { Controller } from "./components/host/controller";
-import { DomainVerification } from "./components/checks/domain-verification";
+import { verifyServerDomain } from "./components/checks/domain-verification";
 import { GuestVerification } from "./components/checks/guest-verification";
 import { HostVerification } from "./components/checks/host-verification";
 import { RtCloud } from "./components/cloud/rt-cloud";
@@ -64,14 +64,7 @@ const cloud = new RtCloud("openstack-rt", {
 
 const domainChecks = desired.servers.map((s) => {
   const server = cloud.servers.get(s.name)!;
-  return [
-    s.name,
-    new DomainVerification(
-      `${s.name}-domain-verification`,
-      { serverName: s.name, serverId: server.output.id, candidates: s.domainCheck.candidates },
-      { dependsOn: [server] },
-    ),
-  ] as const;
+  return [s.name, verifyServerDomain(s.name, s.domainCheck, server.output.id, { dependsOn: [server] })] as const;
 });
 const guestChecks = desired.servers.flatMap((s) => {
   if (s.guestCheck === null) return [];

@@ -65,7 +65,12 @@ async function evaluate(raw: Record<string, unknown>): Promise<ProgramFigures> {
         t.count += 1;
         t.bytes += bytes;
         largest[a.type] = Math.max(largest[a.type] ?? 0, bytes);
-        return { id: `${a.name}-id`, state: { ...inputs, ...computedState(a.type, a.name, figures.resources) } };
+        // Nova places server rt-server-N on host compute-rt-N (fleetStack's names).
+        const placed = a.type.endsWith(":ServerHost")
+          ? { host: a.name.replace(/^rt-server-(\d+)-.*/, "compute-rt-$1") }
+          : {};
+        const state = { ...inputs, ...computedState(a.type, a.name, figures.resources), ...placed };
+        return { id: `${a.name}-id`, state };
       },
       call: (a) =>
         a.token === "openstack:identity/getAuthScope:getAuthScope"

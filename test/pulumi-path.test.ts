@@ -101,6 +101,7 @@ describe("what the program registers", () => {
       "rt-server-guest-verification",
       "compute-rt-01-maintenance",
       "compute-rt-01-maintenance-end",
+      "rt-server-server-host",
     ];
     const foreign: Record<string, RegExp> = {
       "compute-rt-01-reboot-wait": /checkHost|checkDomain|checkCyclictest/,
@@ -109,6 +110,7 @@ describe("what the program registers", () => {
       "rt-server-guest-verification": /checkDomain|checkHostState|checkNovaConf/,
       "compute-rt-01-maintenance": /checkHost|checkDomain|checkCyclictest|runSsh/,
       "compute-rt-01-maintenance-end": /checkHost|checkDomain|checkCyclictest|runSsh/,
+      "rt-server-server-host": /checkHost|checkDomain|checkCyclictest|runSsh|setServiceStatus|migrateOff/,
     };
     for (const name of names) {
       const serialized = String(byName(name).inputs.__provider);
@@ -278,7 +280,7 @@ describe("domain and guest verification through the provider host", () => {
     const news = { ...r.inputs, serverId: "0b7f6c1e-2a3d-4e5f-8a9b-0c1d2e3f4a5b" };
     await assert.rejects(
       host.create(r.urn, news),
-      /domain verification of rt-server \(0b7f6c1e-.*\) failed:\n.*instance found/s,
+      /domain verification of rt-server \(0b7f6c1e-[^)]*\) on compute-rt-01 failed:\n.*instance found/s,
     );
   });
 

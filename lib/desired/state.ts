@@ -7,9 +7,9 @@ import type { GuestBudget, HostVerifyOptions } from "../checks/collect";
 import type { HostConfig, StackConfig } from "../config/schema";
 import type { HostPlan } from "../plan/host";
 import type { FlavorPlan, GuestPlan, ServerPlan, StackPlan } from "../plan/stack";
-import type { DomainCandidate } from "../providers/domain-check";
 import type { SshTarget } from "../transport/ssh";
-import { domainCandidates, latencyBudget, wantsGuestCheck } from "./check-targets";
+import type { DomainCheckTargets } from "./check-targets";
+import { domainCheckTargets, latencyBudget, wantsGuestCheck } from "./check-targets";
 import type { CloudDecisions, ServerDecision } from "./cloud";
 import type { HostStep } from "./host-steps";
 import { bundleScript } from "./host-steps";
@@ -34,8 +34,8 @@ export interface DesiredServer {
   flavor: FlavorPlan;
   /** Zone, pinned host, user data and the RT hosts the server waits for. */
   decision: ServerDecision;
-  /** The hosts Nova may place it on, each with the domain expected there. */
-  domainCheck: { candidates: DomainCandidate[] };
+  /** The hosts Nova may place it on, and the domain expected on each. */
+  domainCheck: DomainCheckTargets;
   /** The latency check inside the guest: servers of realtime flavors, when switched on. */
   guestCheck: { guest: GuestPlan; budget: GuestBudget; readyTimeoutSeconds: number } | null;
 }
@@ -67,6 +67,7 @@ export function desiredState(
       check: { target: host.ssh, plan: p, hwlatdetect: config.latency.hwlatdetect },
     };
   });
+  const domainTargets = domainCheckTargets(config, plan);
   const servers = plan.servers.map((s): DesiredServer => {
     const flavor = byName(plan.flavors, s.flavor, "flavor");
     return {
@@ -74,7 +75,7 @@ export function desiredState(
       plan: s,
       flavor,
       decision: byName(cloud.servers, s.name, "server decision"),
-      domainCheck: { candidates: domainCandidates(config, plan, s) },
+      domainCheck: domainTargets(s),
       guestCheck: wantsGuestCheck(config, flavor)
         ? {
             guest: flavor.guest,

@@ -19,6 +19,7 @@ export const PROVIDER_EXPORTS = {
   "reboot-wait": "rebootWaiterProvider",
   "ssh-host-key": "sshHostKeyProvider",
   "host-maintenance": "hostMaintenanceProvider",
+  "server-host": "serverHostProvider",
 } as const;
 export type ProviderModule = keyof typeof PROVIDER_EXPORTS;
 
@@ -52,18 +53,18 @@ export function providerBundle(module: ProviderModule): string {
   return built[module];
 }
 
+const providers: Partial<Record<ProviderModule, pulumi.dynamic.ResourceProvider>> = {};
+
 /**
  * The serializable provider for a module. `provider` is the same module's export, imported as
- * usual: it says which methods the loader must offer.
+ * usual: it says which methods the loader must offer. One object per module and program run:
+ * the SDK serializes a provider once per object, so every resource of a kind reuses that text.
  */
 export function bundledProvider<I, O>(
   module: ProviderModule,
   provider: pulumi.dynamic.ResourceProvider<I, O>,
 ): pulumi.dynamic.ResourceProvider<I, O> {
   const methods = METHODS.filter((m) => typeof provider[m] === "function");
-  return providerFromBundle(
-    providerBundle(module),
-    PROVIDER_EXPORTS[module],
-    methods,
-  ) as pulumi.dynamic.ResourceProvider<I, O>;
+  providers[module] ??= providerFromBundle(providerBundle(module), PROVIDER_EXPORTS[module], methods);
+  return providers[module] as pulumi.dynamic.ResourceProvider<I, O>;
 }

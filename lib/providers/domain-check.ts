@@ -1,7 +1,13 @@
-/** The provider of DomainVerification: finds the server's libvirt domain on its candidate hosts and checks its XML. */
+/**
+ * The provider of DomainVerification: checks a server's libvirt domain XML on the host that runs
+ * it. The program gives it that one host (the pinned or only candidate, or the one Nova names:
+ * ServerHost), with what the domain must look like there, so its inputs do not grow with the
+ * number of hosts; a host outside the plan comes with no candidate and fails the check.
+ */
 import type { DomainExpectation } from "../checks/domain";
 import type { SshTarget } from "../transport/ssh";
 import { sshRunner, verifyDomain } from "../checks/collect";
+import { fail } from "../checks/result";
 import { checkProvider } from "./check";
 import type { Failure } from "./inputs";
 import { known, nonEmptyString, targetProblems } from "./inputs";
@@ -15,6 +21,9 @@ export interface DomainCandidate {
 export interface DomainCheckInputs {
   serverName: string;
   serverId: string;
+  /** The host that runs the server: pinned, the only candidate, or as Nova says. */
+  placedOn: string;
+  /** That host, when it is one the server may be placed on, with its expected domain; else empty. */
   candidates: DomainCandidate[];
   script: string;
   verifyRevision: string;
@@ -22,20 +31,35 @@ export interface DomainCheckInputs {
 
 function candidateProblems(c: unknown): Failure[] {
   if (!known(c)) return [];
-  if (!Array.isArray(c) || c.length === 0)
-    return [{ property: "candidates", reason: "must list the RT hosts the server may run on" }];
+  if (!Array.isArray(c) || c.length > 1)
+    return [{ property: "candidates", reason: "must list the planned host that runs the server, or none" }];
   return c.flatMap((x: DomainCandidate, n) => (known(x) ? targetProblems(x.target, `candidates[${n}].target`) : []));
 }
 
 export const domainCheckProvider = checkProvider<DomainCheckInputs>({
-  inputs: ["serverName", "serverId", "candidates", "script", "verifyRevision"],
-  what: (i) => `domain verification of ${i.serverName} (${i.serverId})`,
+  inputs: ["serverName", "serverId", "placedOn", "candidates", "script", "verifyRevision"],
+  what: (i) => `domain verification of ${i.serverName} (${i.serverId}) on ${i.placedOn}`,
   id: (i) => `domain-verification-${i.serverId}`,
   problems: (i) => [
     ...nonEmptyString(i.serverId, "serverId", "must be the server's instance UUID"),
+    ...nonEmptyString(i.placedOn, "placedOn", "must name the host that runs the server"),
     ...candidateProblems(i.candidates),
   ],
   run: async (i, auth) => {
+    if (i.candidates.length === 0)
+      return {
+        observed: [
+          fail(
+            "instance placement",
+            "on an RT host of the plan that the server's flavor may use",
+            `on ${i.placedOn}`,
+            "Nova placed the server outside the RT aggregate: check that AggregateInstanceExtraSpecsFilter is in " +
+              "[filter_scheduler] enabled_filters and the flavor's aggregate extra spec, then rebuild the server " +
+              "(`pulumi refresh` re-reads where it runs)",
+          ),
+        ],
+        measured: [],
+      };
     const found = await verifyDomain(
       i.serverId,
       i.candidates.map((c) => ({

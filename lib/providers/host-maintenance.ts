@@ -17,10 +17,9 @@
  * `delete` does nothing: a host removed from the stack keeps its service state.
  */
 import type * as pulumi from "@pulumi/pulumi";
-import { codedError, messageOf } from "../errors";
+import { codedError, hasCode, messageOf } from "../errors";
 import type { ComputeService, NovaSession, ServerSummary } from "../transport/nova-api/client";
 import {
-  authenticate,
   computeServices,
   getServer,
   liveMigrate,
@@ -28,8 +27,7 @@ import {
   serversOnHost,
   setServiceStatus,
 } from "../transport/nova-api/client";
-import type { ConfigLookup } from "../transport/nova-api/credentials";
-import { resolveCredentials } from "../transport/nova-api/credentials";
+import { openstackSession } from "./openstack-session";
 import type { GuestPolicy } from "../desired/maintenance";
 import { decideGuests, disabledByStack, maintenanceReason, reenableHint } from "../desired/maintenance";
 import { known, nonEmptyString, positiveInteger } from "./inputs";
@@ -88,6 +86,29 @@ const realClock: MigrationClock = {
 
 const describe = (g: ServerSummary) => `${g.name} (${g.id}, project ${g.projectId})`;
 
+/** An answer that may come right on the next try: a 5xx (a restarting nova-api, a proxy's 502) or no answer at all. */
+function transient(e: unknown): boolean {
+  if (!hasCode(e, "nova-api")) return false;
+  const status = (e as { status?: unknown }).status;
+  return typeof status !== "number" || status >= 500;
+}
+
+/**
+ * A read while guests migrate, tried again after a transient failure until the migration's
+ * deadline: a nova-api restart or a proxy hiccup must not fail a migration Nova carries on with.
+ */
+async function polled<T>(read: () => Promise<T>, deadline: number, clock: MigrationClock, what: string): Promise<T> {
+  for (;;) {
+    try {
+      return await read();
+    } catch (e) {
+      if (!transient(e) || clock.now() + clock.intervalMs >= deadline) throw e;
+      clock.progress?.(`${what}: ${messageOf(e)}; trying again`);
+      await clock.sleep(clock.intervalMs);
+    }
+  }
+}
+
 async function theService(s: NovaSession, host: string): Promise<ComputeService | undefined> {
   const services = await computeServices(s, host);
   if (services.length > 1)
@@ -114,7 +135,7 @@ async function migrateOff(
     await liveMigrate(s, g.id);
     let last = "";
     for (;;) {
-      const now = await getServer(s, g.id);
+      const now = await polled(() => getServer(s, g.id), deadline, clock, `reading ${g.name}`);
       if (now.status === "ERROR")
         throw codedError("maintenance", `the live migration of ${describe(g)} off ${host} left it in ERROR`);
       if (now.host !== host && now.status === "ACTIVE" && now.taskState === null) {
@@ -146,7 +167,7 @@ async function migrateOff(
       await clock.sleep(clock.intervalMs);
     }
   }
-  const left = await serversOnHost(s, host);
+  const left = await polled(() => serversOnHost(s, host), deadline, clock, `listing the servers on ${host}`);
   if (left.length > 0)
     throw codedError(
       "maintenance",
@@ -154,34 +175,25 @@ async function migrateOff(
     );
 }
 
-/** The start of a host's maintenance against Nova; see the module comment. */
-export async function startMaintenance(
+/** Disables the service (when it is this stack's to disable) and handles the guests on the host. */
+async function handleGuests(
   s: NovaSession,
   i: MaintenanceStartInputs,
-  clock: MigrationClock = realClock,
+  service: ComputeService,
+  ours: boolean,
+  clock: MigrationClock,
+  report: string[],
 ): Promise<MaintenanceStartState> {
-  const report: string[] = [];
   let warning = "";
-  const service = await theService(s, i.hostName);
-  if (service === undefined) {
-    // A host whose nova-compute never registered runs no guest and takes none.
-    report.push(`Nova lists no nova-compute on ${i.hostName}: nothing to disable`);
-    return { ...i, disabledByStack: false, report, warning };
-  }
-  let ours: boolean;
-  if (service.status === "disabled" && !disabledByStack(service.disabledReason, i.stack)) {
-    ours = false;
+  if (!ours)
     report.push(
       `nova-compute on ${i.hostName} was already disabled by someone else (${JSON.stringify(service.disabledReason)}); left as it is`,
     );
-  } else {
-    ours = true;
-    if (service.status === "disabled")
-      report.push(`nova-compute on ${i.hostName} stays disabled (a previous run of ${i.stack})`);
-    else {
-      await setServiceStatus(s, service, { enabled: false, reason: maintenanceReason(i.stack) });
-      report.push(`disabled nova-compute on ${i.hostName}: ${maintenanceReason(i.stack)}`);
-    }
+  else if (service.status === "disabled")
+    report.push(`nova-compute on ${i.hostName} stays disabled (a previous run of ${i.stack})`);
+  else {
+    await setServiceStatus(s, service, { enabled: false, reason: maintenanceReason(i.stack) });
+    report.push(`disabled nova-compute on ${i.hostName}: ${maintenanceReason(i.stack)}`);
   }
   const guests = await serversOnHost(s, i.hostName);
   report.push(
@@ -199,23 +211,43 @@ export async function startMaintenance(
   }
   if (decision.action === "live-migrate") {
     const byId = new Map(guests.map((g) => [g.id, g]));
-    try {
-      await migrateOff(
-        s,
-        i.hostName,
-        decision.guests.map((g) => byId.get(g.id)!),
-        i.migrationTimeoutSeconds * 1000,
-        clock,
-        report,
-      );
-    } catch (e) {
-      throw codedError(
-        "maintenance",
-        `${messageOf(e)}. Nothing on ${i.hostName} was changed; nova-compute there stays disabled: ${reenableHint(i.hostName)}`,
-      );
-    }
+    await migrateOff(
+      s,
+      i.hostName,
+      decision.guests.map((g) => byId.get(g.id)!),
+      i.migrationTimeoutSeconds * 1000,
+      clock,
+      report,
+    );
   }
   return { ...i, disabledByStack: ours, report, warning };
+}
+
+/** The start of a host's maintenance against Nova; see the module comment. */
+export async function startMaintenance(
+  s: NovaSession,
+  i: MaintenanceStartInputs,
+  clock: MigrationClock = realClock,
+): Promise<MaintenanceStartState> {
+  const report: string[] = [];
+  const service = await theService(s, i.hostName);
+  if (service === undefined) {
+    // A host whose nova-compute never registered runs no guest and takes none.
+    report.push(`Nova lists no nova-compute on ${i.hostName}: nothing to disable`);
+    return { ...i, disabledByStack: false, report, warning: "" };
+  }
+  const ours = service.status !== "disabled" || disabledByStack(service.disabledReason, i.stack);
+  // From here on the service is disabled (or may be, when the disable itself failed): every
+  // failure says so, and how to enable it again.
+  const stays = ours
+    ? `nova-compute on ${i.hostName} stays disabled: ${reenableHint(i.hostName)}`
+    : `nova-compute on ${i.hostName} stays disabled, as someone else left it (${JSON.stringify(service.disabledReason)})`;
+  try {
+    return await handleGuests(s, i, service, ours, clock, report);
+  } catch (e) {
+    if (hasCode(e, "guests-refused")) throw e; // its message says it already
+    throw codedError("maintenance", `${messageOf(e)}. Nothing on ${i.hostName} was changed; ${stays}`);
+  }
 }
 
 /** The end of a host's maintenance: enables what the start disabled. */
@@ -233,7 +265,14 @@ export async function endMaintenance(s: NovaSession, i: MaintenanceEndInputs): P
       `nova-compute on ${i.hostName} was disabled again by someone else (${JSON.stringify(service.disabledReason)}); left disabled`,
     );
   else {
-    await setServiceStatus(s, service, { enabled: true });
+    try {
+      await setServiceStatus(s, service, { enabled: true });
+    } catch (e) {
+      throw codedError(
+        "maintenance",
+        `${messageOf(e)}. The host checks of ${i.hostName} passed, but nova-compute there stays disabled: ${reenableHint(i.hostName)}`,
+      );
+    }
     report.push(`enabled nova-compute on ${i.hostName} after its host checks passed`);
   }
   return { ...i, report };
@@ -251,11 +290,10 @@ const INPUT_KEYS = {
 function makeHostMaintenanceProvider(
   options: { env?: NodeJS.ProcessEnv; clock?: MigrationClock; fetch?: typeof fetch } = {},
 ): pulumi.dynamic.ResourceProvider<MaintenanceInputs, MaintenanceState> {
-  const held: { config: Record<string, unknown> } = { config: {} };
+  const openstack = openstackSession(options);
   const session = async (): Promise<NovaSession> => {
-    const lookup: ConfigLookup = (key) => held.config[key];
     try {
-      return await authenticate(resolveCredentials(lookup, options.env ?? process.env), { fetch: options.fetch });
+      return await openstack.session();
     } catch (e) {
       throw codedError("maintenance", `host maintenance cannot reach Nova: ${messageOf(e)}`);
     }
@@ -265,15 +303,7 @@ function makeHostMaintenanceProvider(
     return i.phase === "start" ? startMaintenance(s, i, options.clock) : endMaintenance(s, i);
   };
   return {
-    configure: (req) => {
-      const config: Record<string, unknown> = {};
-      for (const key of Object.values(KEYS)) {
-        const v: unknown = req.config.get(`openstack:${key}`);
-        if (v !== undefined) config[key] = v;
-      }
-      held.config = config;
-      return Promise.resolve();
-    },
+    configure: openstack.configure,
     check: (_olds, news) => {
       const phase = news.phase as string;
       const failures = [
@@ -325,28 +355,6 @@ function makeHostMaintenanceProvider(
     delete: () => Promise.resolve(),
   };
 }
-
-/** The stack config keys of the openstack provider that the credentials are read from. */
-const KEYS = {
-  authUrl: "authUrl",
-  cloud: "cloud",
-  userName: "userName",
-  userId: "userId",
-  password: "password",
-  token: "token",
-  applicationCredentialId: "applicationCredentialId",
-  applicationCredentialSecret: "applicationCredentialSecret",
-  tenantName: "tenantName",
-  tenantId: "tenantId",
-  projectDomainName: "projectDomainName",
-  projectDomainId: "projectDomainId",
-  userDomainName: "userDomainName",
-  userDomainId: "userDomainId",
-  domainName: "domainName",
-  domainId: "domainId",
-  region: "region",
-  endpointType: "endpointType",
-} as const;
 
 export { makeHostMaintenanceProvider };
 export const hostMaintenanceProvider = makeHostMaintenanceProvider();

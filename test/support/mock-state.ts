@@ -31,6 +31,9 @@ export function computedState(type: string, name: string, n: number): Record<str
       return { bootId: BOOT_AFTER };
     case "pulumi-nodejs:dynamic/guest:GuestHostKey":
       return mockedGuestHostKey(name);
+    case "pulumi-nodejs:dynamic/cloud:ServerHost":
+      // Where Nova placed the server: the dev stack's first RT host.
+      return { host: "compute-rt-01" };
     default:
       return /^pulumi-nodejs:dynamic\/verify:/.test(type)
         ? {

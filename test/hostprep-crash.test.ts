@@ -208,6 +208,54 @@ describe("an interrupted step resumes", () => {
   });
 });
 
+describe("a pending marker", () => {
+  it("runs first and goes; one whose action fails again stays; one that is not an action of the script is refused, naming it", () => {
+    const root = track(buildDebianRoot());
+    const args = ["--profile", "realtime-virtual-host", "--isolated-cores", "4-11", "--root", root.dir];
+    const marker = `${STATE}/tuned`;
+    // Under --root the recorded command is only logged, so a failing one is a script that fails.
+    root.write(marker, "tuned-adm\tprofile\trealtime-virtual-host\n");
+    const ok = runScript("tuned.sh", args);
+    assert.equal(ok.status, 0, show(ok));
+    assert.match(
+      ok.stdout,
+      /^a previous run changed files and ended before running: tuned-adm profile realtime-virtual-host$/m,
+    );
+    assert.ok(!root.exists(marker));
+
+    const novaMarker = `${STATE}/nova-compute`;
+    root.write(novaMarker, "/bin/false\tnova_compute\n");
+    const failing = runScript(
+      "nova-compute.sh",
+      ["--dedicated", "4-11", "--reserved-host-memory-mb", "4096", "--root", root.dir],
+      {
+        NOVA_COMPUTE_SH_RESTART_UNDER_ROOT: "1",
+      },
+    );
+    assert.equal(failing.status, 1, show(failing));
+    assert.match(
+      failing.stderr,
+      /'\/bin\/false nova_compute' failed with exit status 1; nova-compute still runs with the old settings/,
+    );
+    assert.equal(root.read(novaMarker), "/bin/false\tnova_compute\n", "a pending action that failed stays pending");
+    assert.doesNotMatch(
+      root.read("/etc/nova/nova.conf"),
+      /^cpu_dedicated_set/m,
+      "nothing is changed before it is done",
+    );
+
+    root.write(marker, "systemctl\trestart\ttuned.service; rm -rf /\n");
+    const bad = runScript("tuned.sh", args);
+    assert.equal(bad.status, 1, show(bad));
+    assert.match(
+      bad.stderr,
+      /pending\/tuned holds .*, which is not an action of this script; do by hand what the previous run left undone, then remove /,
+    );
+    assert.ok(root.exists(marker), "a marker it refuses stays for the operator");
+    assert.deepEqual(bad.tripped, []);
+  });
+});
+
 describe("over SSH: the connection drops right after nova.conf is replaced", () => {
   const h = harness();
   let sshd: TestSshd;

@@ -6,6 +6,7 @@
  * the password.
  */
 import { codedError } from "../../errors";
+import { terminalText } from "../../render/terminal-text";
 import type { OpenStackCredentials } from "./credentials";
 
 /** The compute microversions used: each is the lowest that has what the call needs. */
@@ -89,11 +90,37 @@ function errorMessage(text: string): string {
   try {
     const body = JSON.parse(text) as Record<string, { message?: unknown }>;
     for (const v of Object.values(body))
-      if (v && typeof v === "object" && typeof v.message === "string") return v.message.slice(0, 500);
+      if (v && typeof v === "object" && typeof v.message === "string") return terminalText(v.message.slice(0, 500));
   } catch {
     // not JSON
   }
-  return text.replace(/\s+/g, " ").slice(0, 300);
+  return bodyExcerpt(text);
+}
+
+/** The start of a body that is not the JSON expected (an HTML error page of a proxy), one line, terminal-safe. */
+function bodyExcerpt(text: string): string {
+  const flat = text.replace(/\s+/g, " ").trim();
+  return flat === "" ? "an empty body" : terminalText(JSON.stringify(flat.slice(0, 200)));
+}
+
+/**
+ * The JSON body of a successful answer, or an error that names the call, its status and what
+ * came instead: a load balancer or proxy in front of the API answers with HTML.
+ */
+async function jsonBody<T>(what: string, method: string, url: string, res: Response): Promise<T> {
+  const text = await res.text();
+  if (text === "") return {} as T;
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    const type = res.headers.get("content-type") ?? "no Content-Type";
+    throw codedError(
+      "nova-api",
+      `${what}: ${method} ${new URL(url).pathname} returned ${res.status} with a body that is not JSON (${terminalText(type)}): ${bodyExcerpt(text)}; ` +
+        "is the endpoint (the catalog's URL, a proxy in front of it) the API's?",
+      { status: res.status },
+    );
+  }
 }
 
 async function request(
@@ -141,9 +168,9 @@ export async function authenticate(
     },
     timeoutMs,
   );
+  const body = await jsonBody<{ token?: { catalog?: Catalog[] } }>("Keystone authentication", "POST", url, res);
   const token = res.headers.get("x-subject-token");
   if (token === null) throw codedError("nova-api", "Keystone authentication: the answer carried no X-Subject-Token");
-  const body = (await res.json()) as { token?: { catalog?: Catalog[] } };
   const wanted = (c.interface ?? "public").replace(/URL$/, "");
   const compute = (body.token?.catalog ?? []).find((e) => e.type === "compute");
   const endpoint = compute?.endpoints.find(
@@ -183,8 +210,7 @@ async function compute<T>(
     },
     s.timeoutMs,
   );
-  const text = await res.text();
-  return (text === "" ? {} : JSON.parse(text)) as T;
+  return jsonBody<T>(what, method, `${s.computeUrl}${path}`, res);
 }
 
 interface RawService {

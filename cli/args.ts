@@ -4,7 +4,7 @@
  * and how to make one when it does not exist.
  */
 import { existsSync, readdirSync } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import type { ParseArgsConfig } from "node:util";
 import { parseArgs } from "node:util";
 import { closestName } from "../lib/config/problems";
@@ -75,4 +75,10 @@ export function stackFile(projectDir: string, stack: string): string {
       "  or name a stack file anywhere with --config <file>",
     ].join("\n"),
   );
+}
+
+/** The stack a config file belongs to, from its name (Pulumi.<stack>.yaml), for labelling the plan. */
+export function stackOfFile(file: string): string {
+  const m = STACK_FILE.exec(basename(file));
+  return m ? m[1] : basename(file);
 }

@@ -32,7 +32,7 @@ import type { SshAuth, SshTarget } from "../lib/transport/ssh";
 import { isSshError } from "../lib/transport/ssh";
 import { readStackConfig } from "../lib/config/stack-files";
 import { terminalText } from "../lib/render/terminal-text";
-import { CommandLineError, parseCommandLine, stackFile } from "./args";
+import { CommandLineError, parseCommandLine, stackFile, stackOfFile } from "./args";
 
 const USAGE =
   "usage: npm run discover -- --stack <name> --host <host name> [--config <Pulumi.<stack>.yaml>] [--identity <private key file>] [--yes] [--help]";
@@ -213,12 +213,12 @@ export function fingerprintLines(d: Pick<Discovery, "hostKey">, pinned: boolean)
 }
 
 /** The stack decided with the discovered values: problems with what discover writes stop it; the others are only reported. */
-function planProblems(values: Record<string, unknown>, index: number, d: Discovery, projectDir: string) {
+function planProblems(values: Record<string, unknown>, index: number, d: Discovery, projectDir: string, stack: string) {
   const next = structuredClone(values) as { hosts: Record<string, unknown>[] };
   const host: Record<string, unknown> = { ...next.hosts[index], topology: d.declared };
   host.ssh = { ...(host.ssh as object), hostKey: d.hostKey };
   next.hosts[index] = host;
-  const decision = decideStack(next, projectDir);
+  const decision = decideStack(next, projectDir, stack);
   const problems = decision.ok ? [] : decision.problems;
   const mine = settingPath(["hosts", index, "topology"]);
   const key = `${settingPath(["hosts", index, "ssh"])}.hostKey`;
@@ -298,7 +298,7 @@ async function main(argv: string[]): Promise<number> {
     );
   }
 
-  const { own, others } = planProblems(raw.values, index, d, projectDir);
+  const { own, others } = planProblems(raw.values, index, d, projectDir, args.config ? stackOfFile(file) : args.stack);
   if (own.length) {
     process.stderr.write(
       `The discovered values are not a valid config for this host, so ${shown} is left as it is:\n${formatProblems(own)}\n`,

@@ -19,7 +19,9 @@ import { renderPlanMarkdown, renderProblemsMarkdown } from "../lib/render/plan-m
 import type { Problem } from "../lib/config/problems";
 import { closestName, formatProblems, formatWarnings } from "../lib/config/problems";
 import { terminalText } from "../lib/render/terminal-text";
-import { CommandLineError, parseCommandLine, stackFile } from "./args";
+import { CommandLineError, parseCommandLine, stackFile, stackOfFile } from "./args";
+
+export { stackOfFile };
 import { renderPlan } from "../lib/render/plan-text";
 import { readStackConfig } from "../lib/config/stack-files";
 import type { ToolFormat } from "../lib/render/tool-formats";
@@ -90,12 +92,6 @@ export function npmSwallowedOptions(
   };
 }
 
-/** The stack a config file belongs to, from its name (Pulumi.<stack>.yaml), for labelling the plan. */
-export function stackOfFile(file: string): string {
-  const m = /^Pulumi\.([A-Za-z0-9._-]+)\.ya?ml$/.exec(basename(file));
-  return m ? m[1] : basename(file);
-}
-
 /** A valid stack's plan with what applying it does: its hosts' steps, its image, its rollout settings. */
 interface PlannedFile {
   plan: StackPlan;
@@ -127,10 +123,11 @@ export function impactSide(desired: DesiredState): ImpactSide {
 function planFile(
   projectDir: string,
   file: string,
+  stack: string,
 ): ({ planned: PlannedFile; problems: [] } | { planned: null; problems: Problem[] }) & StackWarnings {
   const raw = readStackConfig(projectDir, file);
   if (!raw.usable) return { planned: null, problems: raw.problems, warnings: [], notes: [] };
-  const result = decideStack(raw.values, projectDir);
+  const result = decideStack(raw.values, projectDir, stack);
   const { warnings, notes } = result;
   const problems = [...raw.problems, ...(result.ok ? [] : result.problems)];
   if (problems.length > 0 || !result.ok) return { planned: null, problems, warnings, notes };
@@ -149,7 +146,7 @@ function otherPlan(
   file: string,
 ): { side: ImpactSide; problems: [] } | { side: null; problems: Problem[] } {
   if (!file.endsWith(".json")) {
-    const r = planFile(projectDir, file);
+    const r = planFile(projectDir, file, stackOfFile(file));
     return r.planned === null ? { side: null, problems: r.problems } : { side: r.planned.side, problems: [] };
   }
   let doc: unknown;
@@ -234,7 +231,7 @@ export function main(argv: string[], env: NodeJS.ProcessEnv = process.env): numb
     process.stderr.write(`${e.message}\n`);
     return 2;
   }
-  const { planned, problems, warnings, notes } = planFile(projectDir, file);
+  const { planned, problems, warnings, notes } = planFile(projectDir, file, stack);
   // Warnings go with every output: on stderr beside the text plan, in the JSON document and in the comment.
   if (!json && !markdown) process.stderr.write(formatWarnings(warnings, notes));
   if (planned === null) {

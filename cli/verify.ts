@@ -30,7 +30,7 @@ import { latencyBudget } from "../lib/desired/check-targets";
 import type { ServerOutput } from "../lib/render/outputs";
 import { closestName } from "../lib/config/problems";
 import { terminalText } from "../lib/render/terminal-text";
-import { CommandLineError, parseCommandLine, stackFile } from "./args";
+import { CommandLineError, parseCommandLine, stackFile, stackOfFile } from "./args";
 
 class UsageError extends Error {}
 
@@ -103,7 +103,7 @@ function loadDesired(args: Args): DesiredState {
   const file = args.config ? resolve(args.config) : stackFile(projectDir, args.stack);
   const raw = readStackConfig(projectDir, file);
   if (!raw.usable) throw new UsageError(formatProblems(raw.problems));
-  const decided = decideStack(raw.values, projectDir);
+  const decided = decideStack(raw.values, projectDir, args.config ? stackOfFile(args.config) : args.stack);
   const problems = [...raw.problems, ...(decided.ok ? [] : decided.problems)];
   if (!decided.ok || problems.length) throw new UsageError(formatProblems(problems));
   return decided.desired;

@@ -199,12 +199,15 @@ describe("warnings in npm run plan and in the program", () => {
       r.stderr
         .split("\n")
         .filter((l) => l !== "")
-        .map((l) => l.replace(/: no hostKey.*/, ": no hostKey ..."))
+        .map((l) =>
+          l.replace(/: no hostKey.*/, ": no hostKey ...").replace(/(aggregate): flavors of the rest .*/, "$1: ..."),
+        )
         .join("\n"),
       [
         "WARNING: 1 warning about the stack config:",
         "  ! openstack-rt:hosts[0].ssh: no hostKey ...",
         "note: openstack-rt:hosts[1].ssh: root@192.0.2.12:22: host key not checked (insecureSkipHostKeyCheck: true)",
+        "note: openstack-rt:aggregate: ...",
       ].join("\n"),
     );
   });
@@ -220,7 +223,7 @@ describe("warnings in npm run plan and in the program", () => {
     );
     assert.deepEqual(
       json.notes.map((w) => w.path),
-      ["openstack-rt:hosts[1].ssh"],
+      ["openstack-rt:hosts[1].ssh", "openstack-rt:aggregate"],
     );
   });
 
@@ -262,14 +265,125 @@ describe("warnings in npm run plan and in the program", () => {
         warned[0],
         /^openstack-rt:hosts\[0\]\.ssh: no hostKey, so root@192\.0\.2\.11:22 is not authenticated/,
       );
-      assert.deepEqual(
-        info.mock.calls.map((c) => String(c.arguments[0])),
-        ["openstack-rt:hosts[1].ssh: root@192.0.2.12:22: host key not checked (insecureSkipHostKeyCheck: true)"],
+      assert.match(warned[0], /npm run discover -- --stack dev --host compute-rt-01/, "the real stack name");
+      const infos = info.mock.calls.map((c) => String(c.arguments[0]));
+      assert.equal(infos.length, 2);
+      assert.equal(
+        infos[0],
+        "openstack-rt:hosts[1].ssh: root@192.0.2.12:22: host key not checked (insecureSkipHostKeyCheck: true)",
       );
+      assert.match(infos[1], /^openstack-rt:aggregate: flavors of the rest of the cloud can land on the RT hosts/);
     } finally {
       warn.mock.restore();
       info.mock.restore();
       await pulumi.runtime.disconnect();
     }
+  });
+});
+
+describe("warnings an RT operator expects (lib/plan/rt-warnings.ts)", () => {
+  function decided(edit: (raw: Raw) => void, stack = "lab") {
+    const raw = devRaw();
+    edit(raw);
+    const d = decideStack(raw, PROJECT_DIR, stack);
+    assert.ok(d.ok, JSON.stringify(d.ok ? [] : d.problems));
+    return d;
+  }
+  /** compute-rt-01 with two threads per core: node 0 cores (0,1) (2,3) ..., node 1 cores (12,13) ... */
+  const smtTopology = {
+    nodes: [
+      { id: 0, cpus: "0-11", memoryMb: 16384, threadSiblings: ["0,1", "2,3", "4,5", "6,7", "8,9", "10,11"] },
+      { id: 1, cpus: "12-23", memoryMb: 16384, threadSiblings: ["12,13", "14,15", "16,17", "18,19", "20,21", "22,23"] },
+    ],
+  };
+
+  it("the dev stack: no RT warning, and the plain note that other flavors can land on the RT hosts", () => {
+    const d = decided(() => {});
+    assert.deepEqual(d.warnings, []);
+    assert.deepEqual(
+      d.notes.map((n) => n.path),
+      ["openstack-rt:aggregate"],
+    );
+    assert.match(d.notes[0].message, /trait:CUSTOM_<NAME>=required .*enable_isolated_aggregate_filtering = true/);
+  });
+
+  it("SMT on an RT host: Nova's advice, what each RT flavor's thread policy does about it, and the fix with the real stack", () => {
+    const d = decided((raw) => {
+      raw.hosts[0].topology = smtTopology;
+      raw.flavors.push({
+        name: "rt1.pair",
+        vcpus: 4,
+        ramMb: 2048,
+        diskGb: 20,
+        realtime: { housekeepingVcpus: 2 },
+        threadPolicy: "require",
+      });
+      raw.flavors = raw.flavors.filter((f) => f.name !== "pin1.medium");
+    });
+    const smt = d.warnings.filter((w) => /SMT on/.test(w.message));
+    assert.deepEqual(
+      smt.map((w) => w.path),
+      ["openstack-rt:hosts[0].topology"],
+    );
+    const m = smt[0].message;
+    assert.match(m, /^host compute-rt-01 has SMT on, and Nova's real-time guide advises turning it off on RT hosts/);
+    assert.match(
+      m,
+      /"rt1\.small" \(threadPolicy prefer, Nova's default\) may put an RT vCPU on a core whose other thread runs another vCPU/,
+    );
+    assert.match(m, /"rt1\.pair" \(threadPolicy require\) takes whole cores/);
+    assert.match(m, /npm run discover -- --stack lab --host compute-rt-01\)$/);
+  });
+
+  it("a flavor without a page size that Nova would place past the small-page memory", () => {
+    // 2 x 16 GiB, 12 GiB of each node in 1 GiB pages, 4 GiB reserved: 4 GiB of small pages for guests.
+    const d = decided((raw) => {
+      for (const h of raw.hosts) h.hugepages1gPerNode = 12;
+      raw.flavors = raw.flavors.filter((f) => f.name === "pin1.medium");
+      raw.servers = [];
+    });
+    const plan = d.plan.flavors[0].hosts[0];
+    assert.ok(plan.capacity * 2048 > 4096, `Nova places ${plan.capacity} of 2 GiB`);
+    const w = d.warnings.filter((x) => x.path === "openstack-rt:flavors[0].pageSize");
+    assert.equal(w.length, 1, JSON.stringify(d.warnings));
+    assert.match(w[0].message, /flavor "pin1\.medium" sets no pageSize, so its guests use small pages/);
+    assert.match(
+      w[0].message,
+      new RegExp(`compute-rt-01: Nova places ${plan.capacity} \\(${plan.capacity * 2048} MiB\\), 4096 MiB hold 2`),
+    );
+    assert.match(w[0].message, /Set pageSize: small \(hw:mem_page_size=small/);
+    // The fix the warning names: Nova then counts small pages, and the warning is gone.
+    const fixed = decided((raw) => {
+      for (const h of raw.hosts) h.hugepages1gPerNode = 12;
+      raw.flavors = raw.flavors.filter((f) => f.name === "pin1.medium");
+      raw.flavors[0].pageSize = "small";
+      raw.servers = [];
+    });
+    assert.deepEqual(fixed.warnings, []);
+  });
+
+  it("two hosts, or a host and the controller, on one SSH address", () => {
+    const { warnings } = warningsOf((raw) => {
+      ssh(raw, 1).host = "192.0.2.11";
+      (raw.controller as { ssh: Record<string, unknown> }).ssh.host = "192.0.2.11";
+    });
+    assert.deepEqual(
+      warnings.map((w) => w.path),
+      ["openstack-rt:hosts[1].ssh.host", "openstack-rt:controller.ssh.host"],
+    );
+    assert.match(
+      warnings[0].message,
+      /^host compute-rt-02 and host compute-rt-01 \(openstack-rt:hosts\[0\]\) are reached at one address, 192\.0\.2\.11:22: one machine, whose nova\.conf both edit/,
+    );
+    assert.match(warnings[0].message, /Give each host its own ssh\.host/);
+    assert.match(
+      warnings[1].message,
+      /^the controller and host compute-rt-01 .*Fine for an all-in-one controller that is also a compute host/,
+    );
+    const otherPort = warningsOf((raw) => {
+      ssh(raw, 1).host = "192.0.2.11";
+      ssh(raw, 1).port = 2222;
+    });
+    assert.deepEqual(otherPort.warnings, [], "another port is another sshd");
   });
 });

@@ -38,6 +38,7 @@ function targetWarnings(
   t: Target,
   what: "host" | "controller" | "bastion",
   hostName?: string,
+  stack = "<stack>",
 ): void {
   if (t.hostKey !== undefined) return;
   const address = `${t.user}@${t.host}:${t.port}`;
@@ -53,7 +54,7 @@ function targetWarnings(
         : "any machine answering at that address gets host prep's root commands (packages, kernel arguments, nova.conf, reboots), the reboot waits and the checks";
   const fix =
     what === "host" && hostName !== undefined
-      ? `run \`npm run discover -- --stack <stack> --host ${hostName}\`, which writes the key into the stack file, or set ${path}.hostKey from \`${KEYSCAN(t)}\` after checking its fingerprint out of band (on the host's console: ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub)`
+      ? `run \`npm run discover -- --stack ${stack} --host ${hostName}\`, which writes the key into the stack file, or set ${path}.hostKey from \`${KEYSCAN(t)}\` after checking its fingerprint out of band (on the host's console: ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub)`
       : `set ${path}.hostKey from \`${KEYSCAN(t)}\` after checking its fingerprint out of band (on the machine's console: ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub)`;
   out.warnings.push({
     path,
@@ -72,11 +73,53 @@ export function sshFromAnywhere(sg: StackConfig["securityGroup"]): boolean {
   return cidrReach(sg.sshCidr) === "anywhere";
 }
 
-export function stackWarnings(config: StackConfig): StackWarnings {
+/**
+ * Two hosts, or a host and a controller, that SSH reaches at one address are one machine: their
+ * steps edit one nova.conf (the scripts take turns on a lock) and a host's reboot takes the other
+ * down with it. An all-in-one controller that is also a compute host is such a case, on purpose;
+ * two hosts on one address are a copy-paste slip more often than not.
+ */
+function sharedAddressWarnings(config: StackConfig): Warning[] {
+  // Behind different bastions one private address may name different machines.
+  const key = (t: SshTargetConfig) =>
+    JSON.stringify([t.host.toLowerCase(), t.port, t.proxy ? [t.proxy.host.toLowerCase(), t.proxy.port] : null]);
+  const seen = new Map<string, { path: string; what: string }>();
+  const out: Warning[] = [];
+  const controllers = config.controller === false ? config.controllers : [config.controller];
+  const targets = [
+    ...config.hosts.map((h, i) => ({ path: settingPath(["hosts", i]), what: `host ${h.name}`, ssh: h.ssh })),
+    ...controllers.map((c, i) => ({
+      path: settingPath(config.controller === false ? ["controllers", i] : ["controller"]),
+      what: "the controller",
+      ssh: c.ssh,
+    })),
+  ];
+  for (const t of targets) {
+    const first = seen.get(key(t.ssh));
+    if (first === undefined) {
+      seen.set(key(t.ssh), t);
+      continue;
+    }
+    const both = first.what.startsWith("host") && t.what.startsWith("host");
+    out.push({
+      path: `${t.path}.ssh.host`,
+      message:
+        `${t.what} and ${first.what} (${first.path}) are reached at one address, ${t.ssh.host}:${t.ssh.port}: one machine, whose nova.conf both edit ` +
+        `(the scripts take turns on a lock) and which ${both ? "each reboots" : "the host's reboot takes down with the controller"}. ` +
+        (both
+          ? "Give each host its own ssh.host, or remove the duplicate"
+          : "Fine for an all-in-one controller that is also a compute host; otherwise fix the address"),
+    });
+  }
+  return out;
+}
+
+export function stackWarnings(config: StackConfig, stack = "<stack>"): StackWarnings {
   const out: StackWarnings = { warnings: [], notes: [] };
+  out.warnings.push(...sharedAddressWarnings(config));
   config.hosts.forEach((h, i) => {
     const path = `${settingPath(["hosts", i])}.ssh`;
-    targetWarnings(out, path, h.ssh, "host", h.name);
+    targetWarnings(out, path, h.ssh, "host", h.name, stack);
     if (h.ssh.proxy) targetWarnings(out, `${path}.proxy`, h.ssh.proxy, "bastion");
   });
   if (config.controller !== false) {

@@ -22,6 +22,7 @@ import type { Problem } from "../config/problems";
 import { uniqueProblems } from "../config/problems";
 import type { StackWarnings } from "../config/warnings";
 import { stackWarnings } from "../config/warnings";
+import { planWarnings } from "../plan/rt-warnings";
 
 /**
  * `warnings` and `notes` (lib/config/warnings.ts) come with either outcome once the config parses: a
@@ -33,12 +34,15 @@ export type StackDecision = (
 ) &
   StackWarnings;
 
-/** `raw`: the values of the stack's config keys, namespace stripped; `projectDir`: where Pulumi.yaml is. */
-export function decideStack(raw: Record<string, unknown>, projectDir: string): StackDecision {
+/**
+ * `raw`: the values of the stack's config keys, namespace stripped; `projectDir`: where Pulumi.yaml
+ * is; `stack`: the stack's name, for the commands the warnings give.
+ */
+export function decideStack(raw: Record<string, unknown>, projectDir: string, stack?: string): StackDecision {
   const parsed = parseStackConfig(raw);
   if (!parsed.ok) return { ok: false, problems: uniqueProblems(parsed.problems), warnings: [], notes: [] };
   const config = parsed.config;
-  const { warnings, notes } = stackWarnings(config);
+  const { warnings, notes } = stackWarnings(config, stack);
   // The plan is partial when it has problems; the later checks still run on it, to list theirs too.
   const { plan, problems } = planConfig(config);
   const hostPrep = decideHostSteps(config, plan);
@@ -47,6 +51,10 @@ export function decideStack(raw: Record<string, unknown>, projectDir: string): S
   const cloud = decideCloud(config, plan, projectDir);
   if (!cloud.ok) problems.push(...cloud.problems);
   if (problems.length > 0 || !cloud.ok) return { ok: false, problems: uniqueProblems(problems), warnings, notes };
+  // The plan's own warnings need a whole plan.
+  const rt = planWarnings(config, plan, stack);
+  warnings.push(...rt.warnings);
+  notes.push(...rt.notes);
   const desired = desiredState(config, plan, cloud.cloud, hostPrep.steps);
   return { ok: true, config, plan, cloud: cloud.cloud, desired, warnings, notes };
 }

@@ -58,7 +58,7 @@ export function planFromPulumiConfig(
   ]);
   const sorted = sortConfigKeys(entries, (key) => isSecretConfigKey(key), "the stack's config");
   problems.push(...sorted.problems);
-  const decided = decideStack(sorted.values, projectDir);
+  const decided = decideStack(sorted.values, projectDir, pulumi.getStack());
   for (const w of decided.warnings) void pulumi.log.warn(`${w.path}: ${w.message}`);
   for (const n of decided.notes) void pulumi.log.info(`${n.path}: ${n.message}`);
   if (!decided.ok) problems.push(...decided.problems);

@@ -31,7 +31,20 @@ export function novaVerdict(
   return "outcome" in request ? request : placeRequest(request, host, usage);
 }
 
+// The request depends on the flavor and image only: the planner asks for it on every host.
+const requests = new WeakMap<NovaFlavor, WeakMap<Record<string, string>, GuestRequest | Verdict>>();
+
 function requestOrRejection(flavor: NovaFlavor, imageProps: Record<string, string>): GuestRequest | Verdict {
+  const byImage = requests.get(flavor) ?? new WeakMap<Record<string, string>, GuestRequest | Verdict>();
+  requests.set(flavor, byImage);
+  const known = byImage.get(imageProps);
+  if (known !== undefined) return known;
+  const made = newRequestOrRejection(flavor, imageProps);
+  byImage.set(imageProps, made);
+  return made;
+}
+
+function newRequestOrRejection(flavor: NovaFlavor, imageProps: Record<string, string>): GuestRequest | Verdict {
   // The flavor extra-spec API's checks (lib/plan/nova/extra-specs.ts), then the server API's.
   const specErrors = validateExtraSpecs(flavor.extraSpecs);
   if (specErrors.length > 0) return { outcome: "rejected", stage: "extra-specs", errors: specErrors };

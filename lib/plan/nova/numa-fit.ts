@@ -188,11 +188,14 @@ export function numaFit(req: GuestRequest, host: NovaHost, usage: HostUsage, log
   }
   if (cells.length > guests.length) {
     const spread = !host.packCells;
-    const avail = (c: CellState) => c.memoryMb - (usage.memoryUsedMb.get(c.id) ?? 0);
-    cells = stableSort(cells, (a, b) => (spread ? avail(b) - avail(a) : avail(a) - avail(b)));
+    // Each cell's sort keys computed once: a comparison must not rescan the cell's CPUs.
+    const avail = new Map(cells.map((c) => [c, c.memoryMb - (usage.memoryUsedMb.get(c.id) ?? 0)]));
+    const byAvail = (a: CellState, b: CellState) => avail.get(a)! - avail.get(b)!;
+    cells = stableSort(cells, (a, b) => (spread ? byAvail(b, a) : byAvail(a, b)));
     if (req.cpuPolicy === "dedicated" || req.cpuPolicy === "mixed") {
-      const freeP = (c: CellState) => c.pcpuset.filter((x) => !usage.pinned.has(x)).length;
-      cells = stableSort(cells, (a, b) => (spread ? freeP(b) - freeP(a) : freeP(a) - freeP(b)));
+      const freeP = new Map(cells.map((c) => [c, c.pcpuset.filter((x) => !usage.pinned.has(x)).length]));
+      const byFree = (a: CellState, b: CellState) => freeP.get(a)! - freeP.get(b)!;
+      cells = stableSort(cells, (a, b) => (spread ? byFree(b, a) : byFree(a, b)));
     }
   }
   const failed = new Set<string>();

@@ -11,6 +11,7 @@ import { after, describe, it } from "node:test";
 import { parse, stringify } from "yaml";
 import type { StackPlan } from "../lib/plan/stack";
 import { planStack } from "../lib/plan/stack";
+import { decideStack } from "../lib/desired/decide";
 import { diffPlans, flatten, formatPlanDiff, planFromDocument } from "../lib/render/plan-diff";
 import { code, renderPlanMarkdown, renderProblemsMarkdown } from "../lib/render/plan-markdown";
 import { devRaw, PROJECT_DIR } from "./support/dev-config";
@@ -245,7 +246,9 @@ describe("npm run plan -- --markdown / --diff", () => {
   it("--markdown prints the comment", () => {
     const r = run("--markdown");
     assert.equal(r.status, 0, r.stderr);
-    assert.equal(r.stdout, renderPlanMarkdown("dev", dev));
+    const decided = decideStack(devRaw(), PROJECT_DIR, "dev");
+    assert.ok(decided.ok);
+    assert.equal(r.stdout, renderPlanMarkdown("dev", dev, undefined, decided));
   });
 
   it("--diff compares with another stack config, as text, Markdown or JSON", () => {

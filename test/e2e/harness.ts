@@ -8,6 +8,7 @@
  * and inputs it registers for the host's RebootWaiter and HostVerification are driven through
  * @pulumi/pulumi's dynamic-provider host over gRPC, configured with the VM's key.
  */
+import { spawn } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { CheckResult } from "../../lib/checks/result";
@@ -327,4 +328,148 @@ export async function refreshHostCheck(env: Env, inputs: Props, state: Props): P
 
 export function kernelStarts(env: Env): number {
   return kernelBoots(env.vm);
+}
+
+/** nova-compute's unit on the VM (the stand-in) and host prep's pending restart, as one reading. */
+export interface NovaComputeState {
+  /** systemd's id of the unit's current activation: a restart gives a new one. */
+  invocation: string;
+  activeSince: string;
+  state: string;
+  /** What /var/lib/openstack-rt/pending/nova-compute names (words space separated), "" when absent. */
+  pending: string;
+  /** The [compute] cpu_dedicated_set line of /etc/nova/nova.conf, "" when absent. */
+  dedicatedLine: string;
+}
+
+export async function novaComputeState(env: Env): Promise<NovaComputeState> {
+  const marker = "/var/lib/openstack-rt/pending/nova-compute";
+  const r = await runSsh(
+    env.target,
+    env.auth,
+    `systemctl show -p InvocationID -p ActiveEnterTimestamp -p ActiveState nova-compute.service && ` +
+      `printf 'pending=%s\\n' "$(if [ -e ${marker} ]; then tr '\\t\\n' '  ' <${marker}; fi)" && ` +
+      `printf 'dedicated=%s\\n' "$(grep -m1 '^cpu_dedicated_set' /etc/nova/nova.conf || true)"`,
+    { connectTimeoutMs: 30_000, commandTimeoutMs: 60_000 },
+  );
+  if (r.code !== 0) throw new Error(`reading nova-compute's state failed (exit ${r.code}): ${r.stderr}`);
+  const v = new Map(r.stdout.split("\n").map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
+  return {
+    invocation: v.get("InvocationID") ?? "",
+    activeSince: v.get("ActiveEnterTimestamp") ?? "",
+    state: v.get("ActiveState") ?? "",
+    pending: (v.get("pending") ?? "").trim(),
+    dedicatedLine: v.get("dedicated") ?? "",
+  };
+}
+
+/** The directory of the cut's mv shim on the VM; it is first on PATH for the cut step only. */
+const CUT_DIR = "/run/openstack-rt-e2e-cut";
+const REPLACED = /^e2e-cut: replaced \/etc\/nova\/nova\.conf; script pid (\d+), shim pid (\d+)$/m;
+
+export interface CutStep {
+  /** From the step's start to nova.conf replaced (the moment the connection is cut). */
+  replacedMs: number;
+  /** From the cut to the remote run's end (killed, or finished on its own). */
+  endedMs: number;
+  /** What the client had received when it was cut. */
+  output: string;
+}
+
+/**
+ * Runs the nova-compute step (its bundled script on stdin, `remoteCommand(step)`) over a
+ * connection of its own, the OpenSSH client's, with an `mv` first on PATH that holds the script
+ * right after it replaced /etc/nova/nova.conf, before the restart; there the connection is cut:
+ * the client is killed, and sshd closes the session's pipes. With `killRun` the remote run is
+ * killed as well (SIGKILL: no EXIT trap runs, as when the host ends the session's processes);
+ * without it the run is let go on, its output going to a closed connection. Returns once the
+ * remote run has ended.
+ */
+export async function cutNovaComputeStep(env: Env, killRun: boolean): Promise<CutStep> {
+  const step = env.steps.find((s) => s.id === "nova-compute");
+  if (!step) throw new Error(`the plan has no nova-compute step (${env.steps.map((s) => s.id).join(", ")})`);
+  if (step.sudo) throw new Error("the e2e stack logs in as root: the cut puts its mv first on PATH without sudo");
+  const shim = `#!/bin/sh
+/bin/mv "$@" || exit $?
+for last; do :; done
+case $last in
+*/etc/nova/nova.conf)
+  printf 'e2e-cut: replaced /etc/nova/nova.conf; script pid %s, shim pid %s\\n' "$PPID" "$$" >&2
+  while [ ! -e ${CUT_DIR}/go ]; do sleep 0.1; done
+  ;;
+esac
+`;
+  const put = await runSsh(
+    env.target,
+    env.auth,
+    `rm -rf ${CUT_DIR} && mkdir -p ${CUT_DIR} && cat >${CUT_DIR}/mv && chmod 755 ${CUT_DIR}/mv`,
+    { stdin: shim },
+  );
+  if (put.code !== 0) throw new Error(`cannot put the mv shim on the VM: ${put.stderr}`);
+  const key = join(env.runDir, "id_ed25519");
+  writeFileSync(key, env.auth.privateKey ?? "", { mode: 0o600 });
+  const knownHosts = join(env.runDir, "known_hosts");
+  writeFileSync(knownHosts, `[${env.target.host}]:${env.target.port} ${env.target.hostKey}\n`);
+  const remote = `env PATH=${CUT_DIR}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin ${remoteCommand(step)}`;
+  const t0 = Date.now();
+  const client = spawn(
+    "ssh",
+    [
+      ...["-i", key, "-p", String(env.target.port), "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes"],
+      ...["-o", `UserKnownHostsFile=${knownHosts}`, "-o", "LogLevel=ERROR", `${env.target.user}@${env.target.host}`],
+      remote,
+    ],
+    { stdio: ["pipe", "pipe", "pipe"] },
+  );
+  client.stdin.end(bundleScript(step.script));
+  let output = "";
+  client.stdout.on("data", (d: Buffer) => (output += d.toString()));
+  client.stderr.on("data", (d: Buffer) => (output += d.toString()));
+  const exited = new Promise<number | null>((resolve) => client.once("exit", (code) => resolve(code)));
+  const pids = await new Promise<[string, string]>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`the nova-compute step did not replace nova.conf in 10 min:\n${output}`)),
+      600_000,
+    );
+    const look = () => {
+      const m = REPLACED.exec(output);
+      if (m) {
+        clearTimeout(timer);
+        resolve([m[1], m[2]]);
+      }
+    };
+    client.stderr.on("data", look);
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`the nova-compute step ended (exit ${code}) before it replaced nova.conf:\n${output}`));
+    });
+  });
+  const replacedMs = Date.now() - t0;
+  say(
+    `nova-compute step: nova.conf replaced after ${seconds(replacedMs)}; cutting the connection${killRun ? " and killing the run" : ""}`,
+  );
+  const cutAt = Date.now();
+  client.kill("SIGKILL");
+  await exited;
+  const [script, shimPid] = pids;
+  const then = killRun ? `kill -KILL ${script} ${shimPid}` : `: >${CUT_DIR}/go`;
+  const act = await runSsh(env.target, env.auth, then);
+  if (act.code !== 0) throw new Error(`'${then}' on the VM failed: ${act.stderr}`);
+  // The remote run's end: its process gone (killed, or done with the restart and its output).
+  for (;;) {
+    const r = await runSsh(env.target, env.auth, `kill -0 ${script} 2>/dev/null`);
+    if (r.code !== 0) break;
+    if (Date.now() - cutAt > 600_000)
+      throw new Error(`the cut nova-compute step (pid ${script}) still runs 10 min later`);
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  const endedMs = Date.now() - cutAt;
+  const clean = await runSsh(env.target, env.auth, `rm -rf ${CUT_DIR}`);
+  if (clean.code !== 0) throw new Error(`cannot remove ${CUT_DIR} from the VM: ${clean.stderr}`);
+  writeFileSync(
+    join(env.runDir, "steps.log"),
+    `=== nova-compute cut after nova.conf was replaced (${killRun ? "connection and run" : "connection"}): received before the cut\n${output}\n`,
+    { flag: "a" },
+  );
+  return { replacedMs, endedMs, output };
 }

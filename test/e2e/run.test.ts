@@ -6,6 +6,10 @@
  *   - a step that fails mid-way: the mirror (the harness's proxy) lacks the RT kernel's package,
  *     so the packages step fails after `apt-get update`, with a clear error; the re-run of the
  *     whole step list (what `pulumi up` does next) finishes the job;
+ *   - the nova-compute step's SSH connection cut right after nova.conf is replaced (issue 21): a cut
+ *     connection alone does not stop the run, it restarts nova-compute itself; a cut that kills the
+ *     run too leaves the restart pending, the host check fails naming it, and the next run of the
+ *     steps restarts nova-compute first, after which the check passes;
  *   - a host that never reboots, and a host that does not come back (the VM powered off): the
  *     reboot waiter fails with a clear error within a short timeout.
  *
@@ -16,14 +20,16 @@ import { after, before, describe, it } from "node:test";
 import { formatReport, summarize } from "../../lib/checks/result";
 import type { CheckResult } from "../../lib/checks/result";
 import { runSsh } from "../../lib/transport/ssh";
-import type { Env, PrepResult, StepOutcome } from "./harness";
+import type { Env, NovaComputeState, PrepResult, StepOutcome } from "./harness";
 import { RT_KERNEL_IMAGE_DEB } from "./mirror-proxy";
 import {
   Phases,
   StepFailed,
   checkHost,
   currentBootId,
+  cutNovaComputeStep,
   kernelStarts,
+  novaComputeState,
   prepareHost,
   refreshHostCheck,
   say,
@@ -39,6 +45,8 @@ let env: Env | undefined;
 const runs: { name: string; outcomes: StepOutcome[] }[] = [];
 let checks: CheckResult[] = [];
 let shutdown = "";
+/** The nova-compute cut's figures, for the summary. */
+const cutRows: string[] = [];
 
 function need(): Env {
   if (!env) throw new Error("no VM: the environment did not start");
@@ -62,6 +70,8 @@ function summaryText(e: Env): string {
       (r) => `  ${r.name.padEnd(36)} ${r.outcomes.map((o) => `${o.id}=${o.status}(${seconds(o.ms)})`).join(" ")}`,
     ),
     `reboots: ${e.bootIds.length - 1} (boot ids ${e.bootIds.map((b) => b.slice(0, 8)).join(" -> ")}; kernel starts on the serial console: ${kernelStarts(e)})`,
+    "nova-compute step cut right after nova.conf was replaced:",
+    ...(cutRows.length ? cutRows.map((r) => `  ${r}`) : ["  not run"]),
     `host checks: ${checks.length ? `${summarize(checks).passed}/${checks.length} passed` : "not run"}`,
     `mirror proxy: ${e.proxy.stats.requests} requests, ${e.proxy.stats.cacheHits} from the .deb cache, ${(e.proxy.stats.bytesFromMirror / 1e6).toFixed(1)} MB from the mirror, ` +
       `${e.proxy.stats.faulted.length} refused by the injected fault, ${e.proxy.stats.refused.length} refused as not the mirror`,
@@ -218,6 +228,101 @@ describe("e2e: a Debian 12 VM prepared by the project's host-prep steps", () => 
     assert.equal(e.bootIds.length - 1, 1, "exactly one reboot in the whole run");
     assert.equal(kernelStarts(e), 2, "the serial console shows two kernel starts: the first boot and the one reboot");
   });
+
+  it(
+    "fault: the nova-compute step's SSH connection is cut right after nova.conf is replaced; the restart is never lost",
+    { timeout: 45 * MIN },
+    async () => {
+      const e = need();
+      const settings = checks.find((c) => c.check === "nova cpu_dedicated_set");
+      assert.ok(settings?.ok, "the host checks before the cut passed");
+      // The step has a change to make only when nova.conf lacks a planned setting.
+      const revert = async () => {
+        const r = await runSsh(e.target, e.auth, "sed -i '/^cpu_dedicated_set[[:space:]]*=/d' /etc/nova/nova.conf");
+        assert.equal(r.code, 0, r.stderr);
+        assert.equal((await novaComputeState(e)).dedicatedLine, "", "nova.conf lost its cpu_dedicated_set");
+      };
+      const planned = `cpu_dedicated_set = ${e.plan.nova.cpuDedicatedSet}`;
+      const restarted = (before: NovaComputeState, after: NovaComputeState) =>
+        after.invocation !== before.invocation && after.state === "active";
+
+      // 1. The connection alone: the run goes on to the restart, its output to a closed pipe.
+      await revert();
+      const s0 = await novaComputeState(e);
+      const dropped = await phases.time("cut: connection only", () => cutNovaComputeStep(e, false));
+      const s1 = await novaComputeState(e);
+      assert.equal(s1.dedicatedLine, planned);
+      assert.ok(restarted(s0, s1), `the cut run restarted nova-compute itself: ${JSON.stringify({ s0, s1 })}`);
+      assert.equal(s1.pending, "", "and cleared its pending restart");
+      cutRows.push(
+        `connection only: nova.conf replaced ${seconds(dropped.replacedMs)} into the step; the run went on and ` +
+          `restarted nova-compute (${s0.activeSince} -> ${s1.activeSince}), its end ${seconds(dropped.endedMs)} after the cut`,
+      );
+
+      // 2. The connection and the run: the restart is pending, the host check fails naming it.
+      await revert();
+      const killed = await phases.time("cut: connection and run", () => cutNovaComputeStep(e, true));
+      const s2 = await novaComputeState(e);
+      assert.equal(s2.dedicatedLine, planned, "the cut came after nova.conf was replaced");
+      assert.equal(s2.invocation, s1.invocation, "nova-compute was not restarted");
+      assert.match(s2.pending, /^systemctl restart nova-compute(\.service)?$/, "the restart is recorded as pending");
+      let failed = "";
+      await phases.time("host checks after the cut (fail)", () =>
+        assert.rejects(checkHost(e), (err: Error) => {
+          failed = err.message;
+          return true;
+        }),
+      );
+      say(`as expected, the host check fails:\n${failed}`);
+      assert.match(
+        failed,
+        /^FAIL +nova-compute runs nova\.conf +.*before its settings in nova\.conf changed .*: it runs the settings from before that change$/m,
+      );
+      assert.match(
+        failed,
+        /^PASS +nova cpu_dedicated_set /m,
+        "the file alone says planned: only the new check sees it",
+      );
+      assert.match(failed, /, 1 failed - NOT OK$/m, "that check alone fails");
+
+      // 3. The next `pulumi up`: the nova-compute step restarts nova-compute first; nothing else changes.
+      const resumed = await phases.time("prep 4 (after the cut)", () => prepareHost(e));
+      runs.push({ name: "prep 4 (after the cut)", outcomes: resumed.outcomes });
+      const status = Object.fromEntries(resumed.outcomes.map((o) => [o.id, o.status]));
+      assert.deepEqual(status, {
+        facts: "unchanged",
+        packages: "unchanged",
+        tuned: "unchanged",
+        "kernel-args": "unchanged",
+        "nova-compute": "changed",
+        reboot: "unchanged",
+      });
+      const nova = resumed.outcomes.find((o) => o.id === "nova-compute")!;
+      assert.match(
+        nova.stdout,
+        /^a previous run changed files and ended before running: systemctl restart nova-compute(\.service)?$/m,
+      );
+      assert.equal(resumed.reboot.scheduled, false);
+      const s3 = await novaComputeState(e);
+      assert.ok(restarted(s2, s3), `the re-run restarted nova-compute: ${JSON.stringify({ s2, s3 })}`);
+      assert.equal(s3.pending, "", "the pending restart is gone");
+
+      const passed = await phases.time(
+        "host checks after the re-run",
+        () => checkHost(e),
+        (r) => `${summarize(r.results).passed}/${r.results.length} passed`,
+      );
+      assert.ok(summarize(passed.results).ok, formatReport(passed.results));
+      assert.ok(passed.results.find((c) => c.check === "nova-compute runs nova.conf")?.ok);
+      assert.equal(await currentBootId(e), e.bootIds[1], "no reboot for a nova.conf change");
+      cutRows.push(
+        `connection and run: nova.conf replaced ${seconds(killed.replacedMs)} into the step; restart pending ` +
+          `(${s2.pending}); host check: 1 failed (nova-compute runs nova.conf); the re-run restarted nova-compute ` +
+          `in its step (${seconds(nova.ms)}; ${s2.activeSince} -> ${s3.activeSince}); host check: ` +
+          `${summarize(passed.results).passed}/${passed.results.length} passed`,
+      );
+    },
+  );
 
   it("fault: a host that never reboots fails the wait with a clear error", { timeout: 10 * MIN }, async () => {
     const e = need();

@@ -110,7 +110,7 @@ describe("bounded work: a list is never expanded before it is checked", () => {
           /is 10\d{4} characters, more than the 20480 any list of CPUs 0-8191 needs/.test(e.message) &&
           e.message.length < 300,
       );
-      assert.ok(Date.now() - started < 100, "refused before any range is expanded");
+      assert.ok(Date.now() - started < 1000, "refused before any range is expanded");
     }
   });
 
@@ -121,7 +121,7 @@ describe("bounded work: a list is never expanded before it is checked", () => {
     assert.equal(parseCpuList(list).length, 8192);
     assert.equal(parseNovaCpuSpec(list).length, 8192);
     assert.equal(parseCpuList(Array(1800).fill("0-8191:1/1").join(",")).length, 8192);
-    assert.ok(Date.now() - started < 2000, `${Date.now() - started} ms`);
+    assert.ok(Date.now() - started < 3000, `${Date.now() - started} ms`);
   });
 
   it("the longest list of distinct CPUs (every even one, no ranges) fits the limit", () => {

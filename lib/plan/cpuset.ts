@@ -56,10 +56,10 @@ export function cpuSet(cpus: Iterable<number>): CpuSet {
   return [...new Set(list)].sort((a, b) => a - b);
 }
 
-/** The CPUs marked in a bitmap, in order. */
-function marked(bits: Uint8Array): number[] {
+/** The CPUs marked in a bitmap, in order; only `lo..hi` can be marked. */
+function marked(bits: Uint8Array, lo: number, hi: number): number[] {
   const out: number[] = [];
-  for (let c = 0; c < bits.length; c++) if (bits[c]) out.push(c);
+  for (let c = lo; c <= hi; c++) if (bits[c]) out.push(c);
   return out;
 }
 
@@ -70,6 +70,7 @@ export function parseCpuList(text: string): CpuSet {
   const trimmed = text.trim();
   if (trimmed === "") return [];
   const bits = new Uint8Array(MAX_CPU + 1);
+  let [lo, hi] = [MAX_CPU, 0];
   for (const part of trimmed.split(",")) {
     const m = /^\s*(\d+)\s*(?:-\s*(\d+)\s*(?::\s*(\d+)\s*\/\s*(\d+)\s*)?)?$/.exec(part);
     if (!m)
@@ -77,6 +78,7 @@ export function parseCpuList(text: string): CpuSet {
     const start = toCpu(m[1], whole);
     const end = m[2] === undefined ? start : toCpu(m[2], whole);
     if (start > end) throw cpuSpecError(`${quoted(whole)}: range ${start}-${end} runs backwards`);
+    [lo, hi] = [Math.min(lo, start), Math.max(hi, end)];
     if (m[3] === undefined) {
       bits.fill(1, start, end + 1);
       continue;
@@ -86,9 +88,14 @@ export function parseCpuList(text: string): CpuSet {
     if (used < 1 || group < 1 || used > group || group > MAX_CPU + 1) {
       throw cpuSpecError(`${quoted(whole)}: stride ${m[3]}/${m[4]} needs 1 <= used <= group <= ${MAX_CPU + 1}`);
     }
-    for (let base = start; base <= end; base += group) bits.fill(1, base, Math.min(base + used, end + 1));
+    if (used === group)
+      bits.fill(1, start, end + 1); // every CPU of every group: the whole range
+    // Plain stores: a fill() call per group costs more than the few CPUs it marks.
+    else
+      for (let base = start; base <= end; base += group)
+        for (let c = base; c < base + used && c <= end; c++) bits[c] = 1;
   }
-  return marked(bits);
+  return marked(bits, lo, hi);
 }
 
 /** Formats a set as the kernel prints cpulists (sysfs `isolated`, `thread_siblings_list`): `0-3,8,10-11`. */
@@ -136,7 +143,7 @@ export function parseNovaCpuSpec(spec: string): CpuSet {
     }
   }
   for (let c = 0; c <= MAX_CPU; c++) if (exclude[c]) include[c] = 0;
-  return marked(include);
+  return marked(include, 0, MAX_CPU);
 }
 
 export function union(...sets: CpuSet[]): CpuSet {

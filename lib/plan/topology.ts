@@ -39,6 +39,12 @@ export function isTopologyError(e: unknown): e is TopologyError {
   return hasCode(e, "TOPOLOGY");
 }
 
+/** A line or list for a message: JSON-quoted (no control character survives), cut to 80 characters. */
+function quoted(text: string): string {
+  const json = JSON.stringify(text);
+  return json.length > 80 ? `${json.slice(0, 77)}..."` : json;
+}
+
 export interface LscpuRow {
   cpu: number;
   core: number;
@@ -55,7 +61,7 @@ export function parseLscpu(text: string): LscpuRow[] {
     const fields = line.split(",");
     if (fields.length !== 4 || !fields.slice(0, 3).every((f) => /^\d+$/.test(f)) || !/^\d*$/.test(fields[3])) {
       throw topologyError(
-        `lscpu line ${i + 1} "${line}" is not CPU,CORE,SOCKET,NODE (run lscpu -p=CPU,CORE,SOCKET,NODE)`,
+        `lscpu line ${i + 1} ${quoted(line)} is not CPU,CORE,SOCKET,NODE (run lscpu -p=CPU,CORE,SOCKET,NODE)`,
       );
     }
     const [cpu, core, socket, node] = fields.map((f) => (f === "" ? 0 : Number(f)));
@@ -85,7 +91,9 @@ export function topologyFromFacts(rows: LscpuRow[], memoryMbByNode: Map<number, 
     const cores = byNode.get(r.node) ?? new Map<string, number[]>();
     byNode.set(r.node, cores);
     const key = `${r.socket}:${r.core}`;
-    cores.set(key, [...(cores.get(key) ?? []), r.cpu]);
+    const core = cores.get(key) ?? [];
+    core.push(r.cpu);
+    cores.set(key, core);
   }
   const nodes = [...byNode.entries()]
     .sort(([a], [b]) => a - b)
@@ -108,6 +116,7 @@ export function topologyFromConfig(nodes: readonly NumaNodeConfig[]): Topology {
     if (ids.has(n.id)) throw topologyError(`NUMA node ${n.id} is declared twice`);
     ids.add(n.id);
     const cpus = parseCpuList(n.cpus);
+    const inNode = new Set(cpus);
     for (const c of cpus) {
       const other = owner.get(c);
       if (other !== undefined) throw topologyError(`CPU ${c} is in node ${other} and node ${n.id}`);
@@ -117,9 +126,9 @@ export function topologyFromConfig(nodes: readonly NumaNodeConfig[]): Topology {
     const cores: CpuSet[] = n.threadSiblings.map((g) => {
       const group = parseCpuList(g);
       for (const c of group) {
-        if (!cpus.includes(c))
+        if (!inNode.has(c))
           throw topologyError(
-            `thread group "${g}" names CPU ${c}, which is not in node ${n.id} (${formatCpuList(cpus)})`,
+            `thread group ${quoted(g)} names CPU ${c}, which is not in node ${n.id} (${formatCpuList(cpus)})`,
           );
         if (grouped.has(c)) throw topologyError(`CPU ${c} is in two thread groups of node ${n.id}`);
         grouped.add(c);

@@ -321,10 +321,13 @@ const imageSchema = z.strictObject({
   loginUser: z.string().regex(UNIX_USER, { error: "must be a Unix user name" }).default("debian"),
 });
 
-const cidr = z.string().refine((s) => parseCidr(s) !== null, {
-  error:
-    "must be a CIDR such as 192.0.2.0/24 or 2001:db8::/32 (IPv4 parts 0-255 without leading zeros, a valid IPv6 address, a prefix length up to 32 or 128)",
-});
+const cidr = z
+  .string()
+  .max(64, { abort: true, error: "is longer than any CIDR (64 characters at most)" })
+  .refine((s) => parseCidr(s) !== null, {
+    error:
+      "must be a CIDR such as 192.0.2.0/24 or 2001:db8::/32 (IPv4 parts 0-255 without leading zeros, a valid IPv6 address, a prefix length up to 32 or 128)",
+  });
 
 const securityGroupSchema = z.strictObject({
   name: resourceName.default("rt-ssh-icmp"),

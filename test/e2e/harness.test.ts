@@ -1,17 +1,22 @@
 /**
  * The harness's own pieces that need no VM: reading the mirror from apt's sources, the mirror
- * proxy (only the mirror, the .deb cache, the injected fault), the qemu command line and the
- * e2e stack's plan and steps. Seconds, so a broken harness shows before the VM run starts.
+ * proxy (only the mirror, the .deb cache, the injected fault), the qemu command line, the
+ * e2e stack's plan and steps, and the nova-compute step's cut (a throwaway sshd and a scratch
+ * root). Seconds, so a broken harness shows before the VM run starts.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import type { IncomingMessage } from "node:http";
 import { createServer, request } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { planForVm } from "./harness";
+import { buildDebianRoot, removedAfterEach } from "../support/debian-root";
+import type { TestSshd } from "../support/sshd";
+import { startSshd } from "../support/sshd";
+import type { Env } from "./harness";
+import { cutNovaComputeStep, planForVm } from "./harness";
 import { startMirrorProxy } from "./mirror-proxy";
 import type { MirrorProxy } from "./mirror-proxy";
 import { mirrorSources, parseDeb822, parseOneLine } from "./sources";
@@ -253,5 +258,59 @@ describe("the e2e VM and its plan", () => {
       steps.every((s) => !s.sudo),
       "root: no sudo",
     );
+  });
+});
+
+describe("the nova-compute step's cut (sshd on 127.0.0.1, a scratch root)", () => {
+  const track = removedAfterEach();
+  let sshd: TestSshd;
+  let runDir: string;
+  before(async () => {
+    sshd = await startSshd();
+    runDir = mkdtempSync(join(tmpdir(), "e2e-cut-"));
+  });
+  after(async () => {
+    await sshd.stop();
+    rmSync(runDir, { recursive: true, force: true });
+  });
+
+  /** The harness's Env as far as the cut reads it: the sshd as the VM, the step under --root. */
+  function envFor(rootDir: string): Env {
+    return {
+      target: {
+        host: "127.0.0.1",
+        port: sshd.port,
+        user: sshd.user,
+        hostKey: sshd.hostKeyPub.split(/\s+/).slice(0, 2).join(" "),
+      },
+      auth: { privateKey: sshd.userKey },
+      runDir,
+      steps: [
+        {
+          id: "nova-compute",
+          sudo: false,
+          script: "nova-compute.sh",
+          args: ["--dedicated", "1", "--reserved-host-memory-mb", "512", "--root", rootDir],
+        },
+      ],
+    } as unknown as Env;
+  }
+  const marker = "/var/lib/openstack-rt/pending/nova-compute";
+
+  it("cuts right after nova.conf is replaced; the connection alone lets the run finish, with the run it leaves the restart pending", async () => {
+    const root = track(buildDebianRoot());
+    const env = envFor(root.dir);
+    const alone = await cutNovaComputeStep(env, false);
+    assert.match(alone.output, /^set \[compute\] cpu_dedicated_set = 1 in \/etc\/nova\/nova\.conf$/m);
+    assert.doesNotMatch(alone.output, /^(changed|unchanged)$/m, "the client was cut before the step's verdict");
+    assert.match(root.read("/etc/nova/nova.conf"), /^cpu_dedicated_set = 1$/m);
+    assert.ok(!root.exists(marker), "the run went on past the cut and did its (skipped under --root) restart");
+
+    root.write("/etc/nova/nova.conf", root.read("/etc/nova/nova.conf").replace(/^cpu_dedicated_set.*\n/m, ""));
+    const killed = await cutNovaComputeStep(env, true);
+    assert.ok(killed.replacedMs > 0 && killed.endedMs > 0);
+    assert.match(root.read("/etc/nova/nova.conf"), /^cpu_dedicated_set = 1$/m);
+    assert.equal(root.read(marker), "systemctl\trestart\tnova-compute.service\n", "killed before its restart");
+    assert.ok(!existsSync("/run/openstack-rt-e2e-cut"), "the shim is gone");
   });
 });

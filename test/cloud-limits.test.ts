@@ -4,6 +4,7 @@ import { describe, it } from "node:test";
 import { NOVA_MAX_USER_DATA_BYTES, userDataSize, withSshHostKey } from "../lib/render/cloud-init";
 import { sshHostKeyProvider } from "../lib/providers/ssh-host-key";
 import { decideStack } from "../lib/desired/decide";
+import { parseStackConfig } from "../lib/config/schema";
 import { PROJECT_DIR, devRaw } from "./support/dev-config";
 
 describe("user data size", () => {
@@ -37,5 +38,21 @@ describe("user data size", () => {
     assert.match(problem?.message ?? "", new RegExp(`of flavor "${flavor.name}" would get \\d+ bytes of user data`));
     flavor.extraSpecs = specs(20);
     assert.ok(decideStack(raw, PROJECT_DIR).ok);
+  });
+
+  it("image properties: at most 127, as Glance's image_property_quota (128) less the sha256 the program adds", () => {
+    const props = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`p${i}`, "v"]));
+    const raw = devRaw();
+    raw.image = { ...(raw.image as object), properties: props(128) };
+    const over = parseStackConfig(raw);
+    assert.ok(!over.ok);
+    assert.ok(
+      over.problems.some(
+        (p) => p.path === "openstack-rt:image.properties" && /has more than 127 entries/.test(p.message),
+      ),
+      JSON.stringify(over.problems),
+    );
+    raw.image = { ...(raw.image as object), properties: props(127) };
+    assert.ok(parseStackConfig(raw).ok);
   });
 });

@@ -44,6 +44,11 @@ export const CONFIG_LIMITS = {
   servers: 1024,
   /** Extra specs of a flavor, properties of the image, metadata items of the aggregate. */
   mapEntries: 128,
+  /**
+   * Glance's image_property_quota (128 by default) counts every property of an image, and the
+   * program adds one (the file's sha256): the image's own properties may be one fewer.
+   */
+  imageProperties: 127,
   /** Latency bounds, in µs: a second is no real-time bound. */
   latencyUs: 1_000_000,
 } as const;
@@ -254,14 +259,13 @@ const realtimeSpec = z.union(
   { error: 'must be false, {housekeepingVcpus: N} or {mask: "^0-1"}' },
 );
 
-/** A map of `key` to `value` with at most CONFIG_LIMITS.mapEntries entries, counted first. */
-function boundedMap(key: RegExp, value: z.ZodString) {
+/** A map of `key` to `value` with at most `most` entries, counted before any entry is checked. */
+function boundedMap(key: RegExp, value: z.ZodString, most: number = CONFIG_LIMITS.mapEntries) {
   return z
     .custom<Record<string, unknown>>(
-      (v) =>
-        typeof v !== "object" || v === null || Array.isArray(v) || Object.keys(v).length <= CONFIG_LIMITS.mapEntries,
+      (v) => typeof v !== "object" || v === null || Array.isArray(v) || Object.keys(v).length <= most,
       {
-        error: `has more than ${CONFIG_LIMITS.mapEntries} entries`,
+        error: `has more than ${most} entries`,
         abort: true,
       },
     )
@@ -315,7 +319,7 @@ const imageSchema = z.strictObject({
   url: imageUrl.optional(),
   diskFormat: z.enum(["qcow2", "raw", "vmdk", "vdi", "iso"]).default("qcow2"),
   containerFormat: z.enum(["bare", "ovf"]).default("bare"),
-  properties: boundedMap(/^[A-Za-z0-9_:.-]{1,255}$/, z.string().max(65535)).default({}),
+  properties: boundedMap(/^[A-Za-z0-9_:.-]{1,255}$/, z.string().max(65535), CONFIG_LIMITS.imageProperties).default({}),
   /** Set when the image already runs an RT kernel with TuneD's guest profile; cloud-init then skips that setup. */
   prebuiltRt: z.boolean().default(false),
   loginUser: z.string().regex(UNIX_USER, { error: "must be a Unix user name" }).default("debian"),

@@ -108,7 +108,7 @@ describe("the program as Pulumi loads it", () => {
     after(() => host?.stop());
 
     // One of each provider: every one is a separate serialized module with its own captures.
-    for (const kind of ["RebootWaiter", "HostVerification", "GuestVerification", "DomainVerification"]) {
+    for (const kind of ["RebootWaiter", "HostVerification", "GuestVerification", "DomainVerification", "ServerHost"]) {
       it(`checks a ${kind} and diffs its inputs against themselves, as the engine would`, async () => {
         const r = dynamic.find((d) => d.type.endsWith(`:${kind}`));
         assert.ok(r, `a ${kind} is registered`);

@@ -5,6 +5,7 @@ import { planStack } from "../lib/plan/stack";
 import type { HostPlan } from "../lib/plan/host";
 import { pickHousekeeping } from "../lib/plan/housekeeping";
 import { devRaw } from "./support/dev-config";
+import { renderPlan } from "../lib/render/plan-text";
 
 function plan(raw: Record<string, unknown>): StackPlan {
   const r = planStack(raw);
@@ -292,5 +293,30 @@ describe("topology", () => {
       p.message,
       /CPU 10 is in node 0 and node 1; fix the declared nodes, or write them from the host with `npm run discover -- --stack <stack> --host compute-rt-01`/,
     );
+  });
+});
+
+describe("small-page memory in the text plan", () => {
+  it("shows each host's small-page memory and bounds a flavor without a page size by it, saying what Nova would place", () => {
+    const raw = devRaw();
+    for (const h of raw.hosts) h.hugepages1gPerNode = 12;
+    raw.flavors = raw.flavors.filter((f) => f.name === "pin1.medium");
+    raw.servers = [];
+    const p = plan(raw);
+    const nova = flavor(p, "pin1.medium").hosts[0].capacity;
+    assert.ok(nova > 2, `Nova places ${nova}`);
+    const text = renderPlan("dev", p);
+    // 2 x (16384 - 12 x 1024) - 4096 reserved
+    assert.match(
+      text,
+      /small-page memory for guests: 4096 MiB \(outside the huge page pools, less reserved_host_memory_mb\)/,
+    );
+    assert.match(
+      text,
+      new RegExp(
+        `compute-rt-01: 2 instances \\(small pages; Nova would place ${nova}, counting the huge page pools' memory too\\)`,
+      ),
+    );
+    assert.doesNotMatch(renderPlan("dev", plan(devRaw())), /Nova would place/, "the dev stack's pages leave room");
   });
 });

@@ -1,6 +1,7 @@
 /** Human-readable rendering of a stack plan, as `npm run plan` prints it. */
 import type { StackPlan } from "../plan/stack";
 import { SIZE_LABEL } from "../plan/hugepages";
+import { smallPageMemoryMb } from "../plan/rt-warnings";
 
 function table(rows: string[][]): string[] {
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
@@ -57,6 +58,9 @@ export function renderPlan(stack: string, plan: StackPlan): string {
         host.hugepages.extraMounts.map((m) => `; hugetlbfs /dev/hugepages${m} for libvirt`).join(""),
     );
     out.push(
+      `  small-page memory for guests: ${smallPageMemoryMb(host)} MiB (outside the huge page pools, less reserved_host_memory_mb)`,
+    );
+    out.push(
       `  nova-compute: [compute] cpu_dedicated_set=${host.nova.cpuDedicatedSet}` +
         (host.nova.cpuSharedSet ? ` cpu_shared_set=${host.nova.cpuSharedSet}` : "") +
         `; [DEFAULT] reserved_host_memory_mb=${host.nova.reservedHostMemoryMb}` +
@@ -73,10 +77,18 @@ export function renderPlan(stack: string, plan: StackPlan): string {
     );
     // Each count is for a host that runs this flavor alone: flavors share a host's CPUs and pages, so counts of different flavors do not add up.
     out.push("  fits at most, on a host running only this flavor (flavors share a host: do not add these up):");
-    for (const h of f.hosts)
+    const smallPages = f.extraSpecs["hw:mem_page_size"] === undefined;
+    for (const h of f.hosts) {
+      // Without a page size Nova counts the pools' memory too: what the small pages hold is the real bound.
+      const host = plan.hosts.find((p) => p.name === h.host);
+      const holds = smallPages && host ? Math.floor(smallPageMemoryMb(host) / f.ramMb) : Infinity;
+      const note =
+        holds < h.capacity ? `; Nova would place ${h.capacity}, counting the huge page pools' memory too` : "";
+      const n = Math.min(h.capacity, holds);
       out.push(
-        `    ${h.host}: ${h.capacity} instance${h.capacity === 1 ? "" : "s"}${h.reason ? ` (${h.reason})` : ""}`,
+        `    ${h.host}: ${n} instance${n === 1 ? "" : "s"}${h.reason ? ` (${h.reason})` : ""}${note ? ` (small pages${note})` : ""}`,
       );
+    }
     out.push("");
   }
   for (const s of plan.servers) {

@@ -43,7 +43,11 @@ function localTopology() {
     .filter((d) => /^node\d+$/.test(d))
     .map((d) => {
       const kb = Number(/MemTotal:\s+(\d+) kB/.exec(readFileSync(join(base, d, "meminfo"), "utf8"))![1]);
-      return { id: Number(d.slice(4)), cpus: readFileSync(join(base, d, "cpulist"), "utf8").trim(), memoryMb: Math.floor(kb / 1024) };
+      return {
+        id: Number(d.slice(4)),
+        cpus: readFileSync(join(base, d, "cpulist"), "utf8").trim(),
+        memoryMb: Math.floor(kb / 1024),
+      };
     });
 }
 
@@ -85,7 +89,9 @@ function stackConfig(cloud: OpenStackCloud, sshd: TestSshd, imageFile: string) {
 function bootSector(): Buffer {
   const msg = Buffer.from("openstack-rt guest up\r\n");
   // mov si,msg; mov dx,0x3f8; lodsb; test al,al; jz halt; out dx,al; jmp lodsb; halt: cli; hlt; jmp halt
-  const code = Buffer.from([0xbe, 0x00, 0x00, 0xba, 0xf8, 0x03, 0xac, 0x84, 0xc0, 0x74, 0x03, 0xee, 0xeb, 0xf8, 0xfa, 0xf4, 0xeb, 0xfc]);
+  const code = Buffer.from([
+    0xbe, 0x00, 0x00, 0xba, 0xf8, 0x03, 0xac, 0x84, 0xc0, 0x74, 0x03, 0xee, 0xeb, 0xf8, 0xfa, 0xf4, 0xeb, 0xfc,
+  ]);
   const sector = Buffer.alloc(1 << 20);
   code.copy(sector, 0);
   const msgAt = code.length;
@@ -130,7 +136,9 @@ interface Observed {
   hint: string;
 }
 const summary = (observed: unknown) =>
-  (observed as Observed[]).map((o) => `${o.ok ? "ok" : "FAIL"} ${o.check}${o.ok ? "" : ` (${o.observed}; ${o.hint})`}`).join("; ");
+  (observed as Observed[])
+    .map((o) => `${o.ok ? "ok" : "FAIL"} ${o.check}${o.ok ? "" : ` (${o.observed}; ${o.hint})`}`)
+    .join("; ");
 
 /** The number of CPUs in a CPU list such as 1 or 0-3,6. */
 function cpuCount(list: string): number {
@@ -158,10 +166,9 @@ function engineConfig(): Record<string, string> {
   };
 }
 async function computeService(): Promise<{ status: string; disabled_reason: string | null }> {
-  const { services } = await nova<{ services: { host: string; binary: string; status: string; disabled_reason: string | null }[] }>(
-    "GET",
-    "/os-services?binary=nova-compute",
-  );
+  const { services } = await nova<{
+    services: { host: string; binary: string; status: string; disabled_reason: string | null }[];
+  }>("GET", "/os-services?binary=nova-compute");
   const s = services.find((x) => x.host === HOST)!;
   say(`nova-compute on ${HOST}: ${s.status}${s.disabled_reason ? ` (${s.disabled_reason})` : ""}`);
   return s;
@@ -180,7 +187,9 @@ async function hostInventory(): Promise<Inventory | null> {
     "/resource_providers",
   );
   if (resource_providers.length !== 1) return null;
-  const inv = await placement<{ inventories: Inventory }>(`/resource_providers/${resource_providers[0].uuid}/inventories`);
+  const inv = await placement<{ inventories: Inventory }>(
+    `/resource_providers/${resource_providers[0].uuid}/inventories`,
+  );
   return inv.inventories;
 }
 
@@ -198,7 +207,9 @@ async function waitForInventory(
       return inv;
     }
     if (Date.now() - started > timeoutMs)
-      throw new Error(`Placement did not get PCPU=${wantPcpu} from nova-compute within ${timeoutMs / 1000} s: ${JSON.stringify(inv)}`);
+      throw new Error(
+        `Placement did not get PCPU=${wantPcpu} from nova-compute within ${timeoutMs / 1000} s: ${JSON.stringify(inv)}`,
+      );
     await sleep(2000);
   }
 }
@@ -206,12 +217,14 @@ async function waitForInventory(
 function virsh(...args: string[]): string {
   return execFileSync("virsh", ["--connect", "qemu:///system", ...args], { encoding: "utf8", timeout: 30_000 });
 }
-const element = (xml: string, tag: string) => new RegExp(`<${tag}[\\s>][\\s\\S]*?</${tag}>|<${tag}[^>]*/>`).exec(xml)?.[0] ?? "(none)";
+const element = (xml: string, tag: string) =>
+  new RegExp(`<${tag}[\\s>][\\s\\S]*?</${tag}>|<${tag}[^>]*/>`).exec(xml)?.[0] ?? "(none)";
 
 before(async () => {
   const missing = missingPackages();
   if (missing) throw new Error(missing);
-  if (process.getuid?.() !== 0) throw new Error("test:openstack runs libvirtd and sets the 2 MiB page pool: run it as root");
+  if (process.getuid?.() !== 0)
+    throw new Error("test:openstack runs libvirtd and sets the 2 MiB page pool: run it as root");
   const started = Date.now();
   sshd = await startSshd();
   cloud = await startOpenStack({ computeHost: HOST, hugepages2m: PAGES_2M });
@@ -229,9 +242,13 @@ before(async () => {
     networkUrl: cloud.network.url,
     projectDir: PROJECT_DIR,
   });
+  // A compute host of a running cloud: registered with Placement and mapped to its cell, before
+  // the stack prepares it.
+  await waitForInventory(0, 240_000, () => true);
+  say(`nova-compute registered after ${((Date.now() - started) / 1000).toFixed(0)} s`);
   const plan = planStack(raw);
   assert.ok(plan.ok, plan.ok ? "" : formatProblems(plan.problems));
-  const dedicated = plan.plan.hosts[0].nova.cpuDedicatedSet!;
+  const dedicated = plan.plan.hosts[0].nova.cpuDedicatedSet;
   const pcpus = cpuCount(dedicated);
   run = await runProgram(raw, { sshPrivateKey: sshd.userKey }, standIn, async () => {
     const inv = await waitForInventory(pcpus);
@@ -239,7 +256,7 @@ before(async () => {
   });
   if (run.error) {
     failed = true;
-    throw run.error;
+    throw run.error instanceof Error ? run.error : new Error(JSON.stringify(run.error));
   }
   say(`program applied after ${((Date.now() - started) / 1000).toFixed(0)} s`);
 });
@@ -264,7 +281,10 @@ describe("the program on a real OpenStack", () => {
     assert.match(conf, /^cpu_dedicated_set = 1$/m);
     assert.match(conf, /^cpu_shared_set = 0$/m);
     assert.match(conf, /^reserved_huge_pages = node:0,size:2MB,count:16$/m);
-    assert.match(readFileSync(cloud!.schedulerConf, "utf8"), /^enabled_filters = .*NUMATopologyFilter,AggregateInstanceExtraSpecsFilter$/m);
+    assert.match(
+      readFileSync(cloud!.schedulerConf, "utf8"),
+      /^enabled_filters = .*NUMATopologyFilter,AggregateInstanceExtraSpecsFilter$/m,
+    );
   });
 
   it("Placement's inventory of the host and Nova's reserved pages are the plan's", async () => {
@@ -275,7 +295,9 @@ describe("the program on a real OpenStack", () => {
     assert.equal(inv.VCPU.total, cpuCount(host.nova.cpuSharedSet!));
     assert.equal(inv.MEMORY_MB.reserved, host.nova.reservedHostMemoryMb);
     // Nova keeps huge pages out of Placement: its NUMA topology of the host has them.
-    const topo = JSON.parse(await cloud!.sql(`SELECT numa_topology FROM nova.compute_nodes WHERE host='${HOST}'`)) as NumaTopology;
+    const topo = JSON.parse(
+      await cloud!.sql(`SELECT numa_topology FROM nova.compute_nodes WHERE host='${HOST}'`),
+    ) as NumaTopology;
     const pages = topo["nova_object.data"].cells.flatMap((c) =>
       c["nova_object.data"].mempages.map((p) => ({ node: c["nova_object.data"].id, ...p["nova_object.data"] })),
     );
@@ -295,7 +317,8 @@ describe("the program on a real OpenStack", () => {
     assert.equal(s["OS-EXT-SRV-ATTR:host"], HOST);
     assert.equal(s["OS-EXT-AZ:availability_zone"], ZONE);
     const xml = virsh("dumpxml", id);
-    for (const tag of ["cputune", "numatune", "memoryBacking"]) say(`domain <${tag}>: ${element(xml, tag).replace(/\s+/g, " ")}`);
+    for (const tag of ["cputune", "numatune", "memoryBacking"])
+      say(`domain <${tag}>: ${element(xml, tag).replace(/\s+/g, " ")}`);
     assert.match(xml, /<vcpusched vcpus='1' scheduler='fifo' priority='1'\/>/);
     assert.match(xml, /<vcpupin vcpu='1' cpuset='1'\/>/);
     assert.match(xml, /<page size='2048' unit='KiB'/);
@@ -314,7 +337,11 @@ describe("the program on a real OpenStack", () => {
     assert.ok(fits.ok);
     const registered = [...run.inputs].find(([k]) => k.startsWith("openstack:compute/flavor:Flavor "))![1];
     const specs = { ...(registered.extraSpecs as Record<string, string>), "hw:cpu_policy": "dedicated" };
-    const flavor = await standIn.create("openstack:compute/flavor:Flavor", { ...registered, name: "rt2.local", extraSpecs: specs });
+    const flavor = await standIn.create("openstack:compute/flavor:Flavor", {
+      ...registered,
+      name: "rt2.local",
+      extraSpecs: specs,
+    });
     const instance = run.inputs.get(`openstack:compute/instance:Instance ${SERVER}-instance`)!;
     await assert.rejects(
       standIn.create("openstack:compute/instance:Instance", { ...instance, name: "rt2-server", flavorId: flavor.id }),
@@ -339,7 +366,9 @@ describe("the program on a real OpenStack", () => {
     const conf = readFileSync(cloud!.computeConf, "utf8");
     writeFileSync(
       cloud!.computeConf,
-      conf.replace(/^cpu_dedicated_set = 1$/m, "cpu_dedicated_set = 0").replace(/^cpu_shared_set = 0$/m, "cpu_shared_set = 1"),
+      conf
+        .replace(/^cpu_dedicated_set = 1$/m, "cpu_dedicated_set = 0")
+        .replace(/^cpu_shared_set = 0$/m, "cpu_shared_set = 1"),
     );
     execFileSync(cloud!.computeRestart.split(" ")[0], cloud!.computeRestart.split(" ").slice(1));
     await waitForInventory(1, 240_000, (inv) => inv.PCPU?.total === 1 && inv.VCPU?.total === 1);
@@ -353,14 +382,22 @@ describe("the program on a real OpenStack", () => {
     say(`domain check: passed=${String(properties.passed)} ${summary(properties.observed)}`);
     assert.equal(properties.passed, false);
     const failedChecks = (properties.observed as Observed[]).filter((o) => !o.ok);
-    assert.ok(failedChecks.some((o) => /pCPU|dedicated/.test(`${o.check} ${o.hint}`)), summary(failedChecks));
+    assert.ok(
+      failedChecks.some((o) => /pCPU|dedicated/.test(`${o.check} ${o.hint}`)),
+      summary(failedChecks),
+    );
     // Put back as the stack has it: the program's own step, run again, writes and restarts.
     const step = run.inputs.get(`command:remote:Command ${HOST}-nova-compute`)!;
     const c = step.connection as { host: string; port: number; user: string; hostKey: string; privateKey: string };
-    const again = await runSsh({ host: c.host, port: c.port, user: c.user, hostKey: c.hostKey }, { privateKey: c.privateKey }, String(step.create), {
-      stdin: String(step.stdin),
-      commandTimeoutMs: 300_000,
-    });
+    const again = await runSsh(
+      { host: c.host, port: c.port, user: c.user, hostKey: c.hostKey },
+      { privateKey: c.privateKey },
+      String(step.create),
+      {
+        stdin: String(step.stdin),
+        commandTimeoutMs: 300_000,
+      },
+    );
     const said = (again.stdout + again.stderr).trim();
     say(`nova-compute step run again: ${said.replace(/\n/g, " | ")}`);
     assert.equal(again.code, 0, said);

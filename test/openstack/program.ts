@@ -93,7 +93,9 @@ export async function runProgram(
           say(`ran ${a.name} over SSH: exit ${r.code}`);
           // @pulumi/command's error for a failed command: the exit status, then its output.
           if (r.code !== 0)
-            throw new Error(`${a.name}: Process exited with status ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
+            throw new Error(
+              `${a.name}: Process exited with status ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`,
+            );
           return { id: `${a.name}-id`, state: { ...inputs, stdout: r.stdout, stderr: r.stderr } };
         }
         return { id: a.custom ? `${a.name}-id` : "", state: { ...inputs, ...computedState(a.type, a.name, n++) } };
@@ -124,13 +126,18 @@ export async function runProgram(
   try {
     // As @pulumi/pulumi's runner does before a program: the dynamic providers' closures are
     // serialized through V8's inspector, which must be up first.
-    await (await import("@pulumi/pulumi/runtime/closure/v8Hooks")).isInitializedAsync();
+    const v8Hooks = (await import("@pulumi/pulumi/runtime/closure/v8Hooks")) as unknown as {
+      isInitializedAsync(): Promise<void>;
+    };
+    await v8Hooks.isInitializedAsync();
     // The program's module runs once per process: this test applies one stack.
     const program = (await import("../../index")) as Record<string, unknown>;
     const names = ["hostPlans", "aggregate", "flavors", "image", "keypair", "securityGroup", "servers", "verification"];
     // Output.promise() rejects when a resource behind the output failed; apply() would never run.
     const values = await Promise.race([
-      Promise.all(names.map((k) => (pulumi.output(program[k]) as unknown as { promise(): Promise<unknown> }).promise())),
+      Promise.all(
+        names.map((k) => (pulumi.output(program[k]) as unknown as { promise(): Promise<unknown> }).promise()),
+      ),
       failed,
     ]);
     result.outputs = Object.fromEntries(names.map((k, i) => [k, values[i]]));

@@ -96,7 +96,9 @@ export class ProviderStandIn {
       method,
       path,
       body,
-      microversion ? { "OpenStack-API-Version": `compute ${microversion}`, "X-OpenStack-Nova-API-Version": microversion } : {},
+      microversion
+        ? { "OpenStack-API-Version": `compute ${microversion}`, "X-OpenStack-Nova-API-Version": microversion }
+        : {},
     );
   }
 
@@ -129,7 +131,10 @@ export class ProviderStandIn {
         if (Object.keys(specs).length > 0)
           await this.nova("POST", `/flavors/${flavor.id}/os-extra_specs`, { extra_specs: specs });
         // resourceComputeFlavorV2Read: extra_specs as Nova reports them.
-        const read = await this.nova<{ extra_specs: Record<string, string> }>("GET", `/flavors/${flavor.id}/os-extra_specs`);
+        const read = await this.nova<{ extra_specs: Record<string, string> }>(
+          "GET",
+          `/flavors/${flavor.id}/os-extra_specs`,
+        );
         return { id: flavor.id, state: { ...i, extraSpecs: read.extra_specs, flavorId: flavor.id } };
       }
       case AGGREGATE: {
@@ -148,7 +153,9 @@ export class ProviderStandIn {
           `/os-aggregates/${aggregate.id}`,
         );
         // resourceComputeAggregateV2Read sets metadata without the availability_zone key Nova adds.
-        const { availability_zone: _zone, ...metadata } = read.aggregate.metadata;
+        const metadata = Object.fromEntries(
+          Object.entries(read.aggregate.metadata).filter(([k]) => k !== "availability_zone"),
+        );
         return { id: String(aggregate.id), state: { ...i, hosts: read.aggregate.hosts, metadata } };
       }
       case IMAGE: {
@@ -244,7 +251,7 @@ export class ProviderStandIn {
           config_drive: i.configDrive ?? false,
         };
         if (i.availabilityZone) server.availability_zone = i.availabilityZone;
-        if (i.userData !== undefined) server.user_data = Buffer.from(String(i.userData)).toString("base64");
+        if (typeof i.userData === "string") server.user_data = Buffer.from(i.userData).toString("base64");
         if (i.keyPair) server.key_name = i.keyPair;
         if (i.metadata) server.metadata = i.metadata;
         const hints = i.schedulerHints as Inputs[] | undefined;
@@ -292,7 +299,9 @@ export class ProviderStandIn {
     for (const r of [...this.created].reverse()) {
       if (seen.has(`${r.type} ${r.id}`)) continue;
       seen.add(`${r.type} ${r.id}`);
-      await this.deleteOne(r).catch((e: unknown) => process.stdout.write(`# [standin] delete ${r.type} ${r.id}: ${String(e)}\n`));
+      await this.deleteOne(r).catch((e: unknown) =>
+        process.stdout.write(`# [standin] delete ${r.type} ${r.id}: ${String(e)}\n`),
+      );
     }
     this.created.length = 0;
   }

@@ -116,7 +116,12 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function ini(sections: Record<string, Record<string, string | number | boolean>>): string {
   return Object.entries(sections)
-    .map(([s, kv]) => `[${s}]\n${Object.entries(kv).map(([k, v]) => `${k} = ${v}\n`).join("")}`)
+    .map(
+      ([s, kv]) =>
+        `[${s}]\n${Object.entries(kv)
+          .map(([k, v]) => `${k} = ${v}\n`)
+          .join("")}`,
+    )
     .join("\n");
 }
 
@@ -153,6 +158,7 @@ export async function startOpenStack(opts: StartOptions): Promise<OpenStackCloud
       return execFileSync("virsh", ["--connect", "qemu:///system", "list", "--all", "--uuid"], {
         encoding: "utf8",
         timeout: 20_000,
+        stdio: ["ignore", "pipe", "ignore"], // before libvirtd starts, virsh only complains
       })
         .split("\n")
         .map((l) => l.trim())
@@ -194,7 +200,8 @@ export async function startOpenStack(opts: StartOptions): Promise<OpenStackCloud
       await sleep(500);
     }
   }
-  const httpAnswers = (url: string) => async () => (await fetch(url, { signal: AbortSignal.timeout(5000) })).status < 500;
+  const httpAnswers = (url: string) => async () =>
+    (await fetch(url, { signal: AbortSignal.timeout(5000) })).status < 500;
 
   /** A setup command (db sync, bootstrap); its output goes to log/<name>.log. */
   async function once(name: string, cmd: string, args: string[], env: Record<string, string> = {}): Promise<string> {
@@ -238,10 +245,14 @@ export async function startOpenStack(opts: StartOptions): Promise<OpenStackCloud
       if (!startedDomains.has(uuid)) continue;
       for (const verb of ["destroy", "undefine"]) {
         try {
-          execFileSync("virsh", ["--connect", "qemu:///system", verb, uuid, ...(verb === "undefine" ? ["--nvram"] : [])], {
-            stdio: "ignore",
-            timeout: 30_000,
-          });
+          execFileSync(
+            "virsh",
+            ["--connect", "qemu:///system", verb, uuid, ...(verb === "undefine" ? ["--nvram"] : [])],
+            {
+              stdio: "ignore",
+              timeout: 30_000,
+            },
+          );
         } catch {
           // destroy fails on a domain that is not running; undefine is what matters.
         }
@@ -295,7 +306,18 @@ export async function startOpenStack(opts: StartOptions): Promise<OpenStackCloud
     const base = (port: number) => `http://127.0.0.1:${port}`;
     const authUrl = `${base(ports.keystone)}/v3`;
     const db = (name: string) => `mysql+pymysql://root@127.0.0.1:${ports.mysql}/${name}`;
-    for (const d of ["mysql", "rabbitmq", "keystone", "glance", "nova", "compute", "compute/instances", "run", "hugepages2M", "libvirt"])
+    for (const d of [
+      "mysql",
+      "rabbitmq",
+      "keystone",
+      "glance",
+      "nova",
+      "compute",
+      "compute/instances",
+      "run",
+      "hugepages2M",
+      "libvirt",
+    ])
       mkdirSync(join(dir, d));
 
     // MariaDB: Keystone under uwsgi fails on SQLite ("database is locked"), Nova's services share

@@ -9,6 +9,7 @@
 
 import type { HostUsage } from "./host-cells";
 import { emptyUsage } from "./host-cells";
+import { singleCellCapacity } from "./cell-capacity";
 import { emulatorPcpus, numaFit } from "./numa-fit";
 import { placementProblems } from "./placement";
 import { Rejected, guestRequest } from "./request";
@@ -142,6 +143,11 @@ export function capacity(
 ): number {
   const request = requestOrRejection(flavor, imageProps);
   if ("outcome" in request) return 0;
+  return singleCellCapacity(request, host, limit) ?? placedCapacity(request, host, limit);
+}
+
+/** capacity() by placing instances in turn: what singleCellCapacity reaches in one step for its requests. */
+export function placedCapacity(request: GuestRequest, host: NovaHost, limit = 4096): number {
   const usage = emptyUsage();
   let n = 0;
   while (n < limit) {

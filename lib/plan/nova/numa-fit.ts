@@ -34,7 +34,7 @@ function pickPageSize(
 }
 
 /** _pack_instance_onto_cores: pins the guest cell's dedicated vCPUs, or null when the thread policy forbids it. */
-function packOntoCores(
+export function packOntoCores(
   cell: CellState,
   guest: GuestCell,
   policy: ThreadPolicy | null,

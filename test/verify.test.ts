@@ -79,7 +79,7 @@ describe("host checks over SSH", () => {
       copyFileSync(join(__dirname, "fixtures", "host", "rt-host", "nova.conf"), conf);
       const opts = { hwlatdetect: { enabled: false, thresholdUs: 20, durationSeconds: 1 } };
       const owned = { ...host, nova: { ...host.nova, owner: { mode: "verify" as const, configPath: conf } } };
-      assert.deepEqual(hostFactsArgs(owned, opts), ["--nova-conf", conf]);
+      assert.deepEqual(hostFactsArgs(owned, opts), ["--nova-conf", conf, "--tuned-profile", "realtime-virtual-host"]);
       const nova = (v: Verification) => allResults(v).find((x) => x.check === "nova cpu_dedicated_set");
       assert.equal(nova(await verifyHost(run, owned, opts))?.ok, true);
       // Without nova.configPath the script reads its default (/etc/nova/nova.conf); this machine's own

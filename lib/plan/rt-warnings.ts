@@ -1,8 +1,8 @@
 /**
  * What a valid plan does that an RT operator expects to be told (Nova's real-time guide, Red
- * Hat's NFV guide): SMT left on under RT guests, guests without a page size counted by Nova
- * against memory the huge page pools hold, and flavors of the rest of the cloud that Nova may
- * place on the RT hosts. Pure: from the config and its plan.
+ * Hat's NFV guide): SMT left on under RT guests, and guests without a page size counted by Nova
+ * against memory the huge page pools hold; and what the plan says about the flavors of the rest
+ * of the cloud, which Nova may place on the RT hosts. Pure: from the config and its plan.
  */
 import type { StackConfig } from "../config/schema";
 import { settingPath } from "../config/schema";
@@ -81,22 +81,15 @@ function smallPageWarnings(config: StackConfig, plan: StackPlan): Warning[] {
 
 /**
  * AggregateInstanceExtraSpecsFilter keeps the RT flavors on the RT hosts, not the other flavors
- * off them: a flavor without the aggregate's key passes every host. Said on every plan, plainly.
+ * off them: a flavor without the aggregate's key passes every host. The plan says so plainly
+ * (lib/render/plan-text.ts, plan-markdown.ts), with Nova's way to keep them off.
  */
-function otherFlavorsNote(): Warning {
-  return {
-    path: settingPath(["aggregate"]),
-    message:
-      "flavors of the rest of the cloud can land on the RT hosts and take their CPUs and memory: the aggregate's metadata " +
-      "keeps the RT flavors on these hosts, not other flavors off them. Nova's isolated aggregates keep those off: a trait " +
-      "CUSTOM_<NAME> on each RT host's resource provider, trait:CUSTOM_<NAME>=required in the aggregate's metadata and in " +
-      "every flavor meant for it, and [scheduler] enable_isolated_aggregate_filtering = true; this stack sets none of these yet",
-  };
-}
+export const OTHER_FLAVORS_LAND_THERE =
+  "flavors of the rest of the cloud can land on these hosts and take their CPUs and memory: the aggregate's metadata " +
+  "keeps the RT flavors on the RT hosts, not other flavors off them. Nova's isolated aggregates keep those off: a trait " +
+  "CUSTOM_<NAME> on each RT host's resource provider, trait:CUSTOM_<NAME>=required in the aggregate's metadata and in " +
+  "every flavor meant for it, and [scheduler] enable_isolated_aggregate_filtering = true; this stack sets none of these yet";
 
 export function planWarnings(config: StackConfig, plan: StackPlan, stack = "<stack>"): StackWarnings {
-  return {
-    warnings: [...smtWarnings(config, plan, stack), ...smallPageWarnings(config, plan)],
-    notes: [otherFlavorsNote()],
-  };
+  return { warnings: [...smtWarnings(config, plan, stack), ...smallPageWarnings(config, plan)], notes: [] };
 }

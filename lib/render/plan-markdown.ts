@@ -7,6 +7,7 @@ import type { StackPlan } from "../plan/stack";
 import type { EntityChange, PlanImpact } from "./plan-diff";
 import { describeFlavorImpact, describeHostImpact, describeServerImpact } from "./plan-diff";
 import type { Problem } from "../config/problems";
+import { OTHER_FLAVORS_LAND_THERE } from "../plan/rt-warnings";
 
 /** C0 and C1 controls and Unicode's line and paragraph separators: none may reach a line of the comment. */
 // eslint-disable-next-line no-control-regex -- finding control characters is the point
@@ -174,6 +175,8 @@ function fullPlan(plan: StackPlan): string[] {
     "#### Hosts",
     "",
     ...hosts,
+    "",
+    `_RT hosts:_ ${text(OTHER_FLAVORS_LAND_THERE)}`,
     "",
     "#### Flavors",
     "",

@@ -1,7 +1,7 @@
 /** Human-readable rendering of a stack plan, as `npm run plan` prints it. */
 import type { StackPlan } from "../plan/stack";
 import { SIZE_LABEL } from "../plan/hugepages";
-import { smallPageMemoryMb } from "../plan/rt-warnings";
+import { OTHER_FLAVORS_LAND_THERE, smallPageMemoryMb } from "../plan/rt-warnings";
 
 function table(rows: string[][]): string[] {
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
@@ -68,6 +68,7 @@ export function renderPlan(stack: string, plan: StackPlan): string {
       "",
     );
   }
+  out.push(`RT hosts: ${OTHER_FLAVORS_LAND_THERE}`, "");
   for (const f of plan.flavors) {
     out.push(`Flavor ${f.name}: ${f.vcpus} vCPU, ${f.ramMb} MiB, ${f.diskGb} GB${f.isPublic ? "" : ", private"}`);
     for (const [k, v] of Object.entries(f.extraSpecs)) out.push(`  ${k}=${v}`);

@@ -202,7 +202,11 @@ main() {
   fi
   if ((INI_CHANGED)); then
     modified=1
-    report "${shared:+set [compute] cpu_shared_set = $shared in $conf}${shared:-removed [compute] cpu_shared_set from $conf}"
+    if [[ -n $shared ]]; then
+      report "set [compute] cpu_shared_set = $shared in $conf"
+    else
+      report "removed [compute] cpu_shared_set from $conf"
+    fi
   fi
   ini_set DEFAULT reserved_host_memory_mb "$memory"
   if ((INI_CHANGED)); then

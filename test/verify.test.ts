@@ -84,7 +84,7 @@ describe("host checks over SSH", () => {
       assert.equal(nova(await verifyHost(run, owned, opts))?.ok, true);
       // Without nova.configPath the script reads its default (/etc/nova/nova.conf); this machine's own
       // file, if any, is no part of the test: a path that does not exist stands for a host without one.
-      assert.deepEqual(hostFactsArgs(host, opts), []);
+      assert.deepEqual(hostFactsArgs(host, opts), ["--tuned-profile", "realtime-virtual-host"]);
       const absent = {
         ...host,
         nova: { ...host.nova, owner: { mode: "verify" as const, configPath: join(dir, "none") } },

@@ -13,6 +13,7 @@ import { performance } from "node:perf_hooks";
 import * as pulumi from "@pulumi/pulumi";
 import { CONFIG_NAMESPACE } from "../lib/config/schema";
 import { devRaw } from "../test/support/dev-config";
+import { onRegister } from "../test/support/mock-monitor";
 import { computedState } from "../test/support/mock-state";
 
 const SIZES = [25, 100, 400] as const;
@@ -28,6 +29,8 @@ export interface ProgramFigures {
   inputBytes: number;
   byType: Record<string, { count: number; bytes: number }>;
   providerBytes: number;
+  /** Dependency URNs the engine records with each resource (state `dependencies`), in all and by type. */
+  dependencies: { urns: number; bytes: number; byType: Record<string, number> };
   /** The largest input of one resource, by type: what grows per resource. */
   largest: Record<string, number>;
 }
@@ -81,6 +84,13 @@ async function evaluate(raw: Record<string, unknown>): Promise<ProgramFigures> {
     "bench",
     false,
   );
+  const dependencies: ProgramFigures["dependencies"] = { urns: 0, bytes: 0, byType: {} };
+  onRegister((req) => {
+    const urns = req.getDependenciesList();
+    dependencies.urns += urns.length;
+    dependencies.bytes += urns.reduce((sum, u) => sum + Buffer.byteLength(u) + 3, 0);
+    dependencies.byType[req.getType()] = (dependencies.byType[req.getType()] ?? 0) + urns.length;
+  });
   pulumi.runtime.setAllConfig(
     Object.fromEntries(Object.entries(raw).map(([k, v]) => [`${CONFIG_NAMESPACE}:${k}`, JSON.stringify(v)])),
   );
@@ -105,6 +115,7 @@ async function evaluate(raw: Record<string, unknown>): Promise<ProgramFigures> {
     cpuMs: (cpu.user + cpu.system) / 1000,
     peakRssMb: process.resourceUsage().maxRSS / 1024,
     ...figures,
+    dependencies,
     byType,
     largest,
   };
@@ -117,7 +128,14 @@ function print(r: ProgramFigures): void {
   console.log(
     `program: ${r.hosts} hosts / ${r.servers} servers: ${r.resources} resources in ${r.ms.toFixed(0)} ms ` +
       `(cpu ${r.cpuMs.toFixed(0)} ms), peak rss ${r.peakRssMb.toFixed(0)} MB; resource inputs ${mb(r.inputBytes)}, ` +
-      `of which __provider ${mb(r.providerBytes)}`,
+      `of which __provider ${mb(r.providerBytes)}; dependency URNs ${r.dependencies.urns} (${mb(r.dependencies.bytes)} in state)`,
+  );
+  const deps = Object.entries(r.dependencies.byType).sort(([, a], [, b]) => b - a);
+  console.log(
+    `  dependency URNs by type: ${deps
+      .slice(0, 3)
+      .map(([t, n]) => `${t} ${n}`)
+      .join(", ")}`,
   );
   const types = Object.entries(r.byType).sort(([, a], [, b]) => b.bytes - a.bytes);
   for (const [type, t] of types.slice(0, 8))

@@ -448,21 +448,46 @@ describe("the two-flavors stack (two flavors, three servers)", () => {
     assert.equal(ev.outputs?.servers["rt-c"].floatingIp, null);
   });
 
-  it("waits for the hosts each server can land on: the pinned one, or every host it fits", async () => {
+  it("waits for the hosts each server can land on, naming each host once: later servers wait through the chain", async () => {
     const ev = await evaluate(twoFlavorsRaw(), { readiness: true });
     assertNoError(ev);
-    const ready = (s: string) =>
+    const direct = (s: string) =>
       byName(ev, `openstack-rt-${s}-instance`)
         .dependsOn.filter((d) => d.startsWith("test:"))
         .sort();
+    // What a server's instance waits for, directly or through the instances it waits for.
+    const waited = (s: string): string[] => {
+      const seen = new Set<string>();
+      const visit = (name: string) => {
+        for (const d of byName(ev, name).dependsOn) {
+          if (seen.has(d)) continue;
+          seen.add(d);
+          if (d.startsWith("openstack:compute/instance:Instance ")) visit(d.split(" ")[1]);
+        }
+      };
+      visit(`openstack-rt-${s}-instance`);
+      return [...seen].filter((d) => d.startsWith("test:")).sort();
+    };
     const all = [
       "test:host:Ready ready-compute-a",
       "test:host:Ready ready-compute-b",
       "test:host:Ready ready-compute-c",
     ];
-    assert.deepEqual(ready("rt-a"), all);
-    assert.deepEqual(ready("rt-b"), ["test:host:Ready ready-compute-b"]);
-    assert.deepEqual(ready("rt-c"), all);
+    assert.deepEqual(direct("rt-a"), all);
+    assert.deepEqual(direct("rt-b"), [], "rt-a, before it, waited for its pinned host");
+    assert.deepEqual(direct("rt-c"), []);
+    for (const s of ["rt-a", "rt-b", "rt-c"]) assert.deepEqual(waited(s), all, s);
+    // A pinned server first in the chain waits for its own host only, and the next one for the rest.
+    const pinnedFirst = twoFlavorsRaw();
+    pinnedFirst.servers = [pinnedFirst.servers[1], pinnedFirst.servers[0], pinnedFirst.servers[2]];
+    const ev2 = await evaluate(pinnedFirst, { readiness: true });
+    assertNoError(ev2);
+    const direct2 = (s: string) =>
+      byName(ev2, `openstack-rt-${s}-instance`)
+        .dependsOn.filter((d) => d.startsWith("test:"))
+        .sort();
+    assert.deepEqual(direct2("rt-b"), ["test:host:Ready ready-compute-b"]);
+    assert.deepEqual(direct2("rt-a"), ["test:host:Ready ready-compute-a", "test:host:Ready ready-compute-c"]);
   });
 
   it("sets the Rocky Linux guests up with the RHEL family's packages and each flavor's RT vCPUs", async () => {

@@ -96,6 +96,9 @@ export class RtCloud extends pulumi.ComponentResource {
     // One server at a time: each waits for the one before it, so a flavor or image change
     // replaces the servers one by one (each deleted just before its replacement is created).
     let previous: RtServer | undefined;
+    // Hosts an earlier server waits for: a later one waits for them through the chain, so each
+    // host's readiness is named once, not by every server (hosts x servers in the state).
+    const awaited = new Set<string>();
     this.servers = new Map(
       decisions.servers.map((s) => {
         const server = new RtServer(
@@ -117,13 +120,14 @@ export class RtCloud extends pulumi.ComponentResource {
             dependsOn: [
               this.aggregate,
               this.securityGroup,
-              ...s.waitsFor.flatMap((h) => args.hostReadiness?.[h]?.resources ?? []),
+              ...s.waitsFor.filter((h) => !awaited.has(h)).flatMap((h) => args.hostReadiness?.[h]?.resources ?? []),
               ...(previous === undefined ? [] : [previous]),
             ],
           },
           parent,
         );
         previous = server;
+        s.waitsFor.forEach((h) => awaited.add(h));
         return [s.name, server];
       }),
     );

@@ -20,6 +20,7 @@ import type { TestSshd } from "../support/sshd";
 import { startSshd } from "../support/sshd";
 import { PROJECT_DIR } from "../support/pulumi-program";
 import { runSsh } from "../../lib/transport/ssh";
+import { controllerSteps, remoteCommand } from "../../lib/desired/host-steps";
 import type { OpenStackCloud } from "./stack";
 import { missingPackages, startOpenStack } from "./stack";
 import type { ProgramRun } from "./program";
@@ -111,6 +112,7 @@ let providerHost: ProviderHost | undefined;
 let failed = false;
 
 interface HostPlanOut {
+  name: string;
   nova: { cpuDedicatedSet: string | null; cpuSharedSet: string | null; reservedHostMemoryMb: number };
 }
 interface NumaTopology {
@@ -118,6 +120,7 @@ interface NumaTopology {
     cells: {
       "nova_object.data": {
         id: number;
+        pcpuset: number[];
         mempages: { "nova_object.data": { size_kb: number; total: number; reserved: number; used: number } }[];
       };
     }[];
@@ -153,6 +156,18 @@ function dynamicResource(name: string) {
   assert.ok(r, `the program registered ${name}: ${[...run.dynamic.keys()].join(", ")}`);
   return { urn: `urn:pulumi:openstack::openstack-rt::${r.type}::${name}`, inputs: r.inputs };
 }
+/** A host step the program registered, run again over SSH as @pulumi/command runs it: `create` with the script on stdin. */
+async function runStepAgain(name: string, create?: string) {
+  const step = run.inputs.get(`command:remote:Command ${name}`)!;
+  const c = step.connection as { host: string; port: number; user: string; hostKey: string; privateKey: string };
+  return runSsh(
+    { host: c.host, port: c.port, user: c.user, hostKey: c.hostKey },
+    { privateKey: c.privateKey },
+    create ?? String(step.create),
+    { stdin: String(step.stdin), commandTimeoutMs: 300_000 },
+  );
+}
+
 /** The stack config the engine hands a dynamic provider: the openstack provider's settings. */
 function engineConfig(): Record<string, string> {
   return {
@@ -209,6 +224,27 @@ async function waitForInventory(
     if (Date.now() - started > timeoutMs)
       throw new Error(
         `Placement did not get PCPU=${wantPcpu} from nova-compute within ${timeoutMs / 1000} s: ${JSON.stringify(inv)}`,
+      );
+    await sleep(2000);
+  }
+}
+
+/** Nova's NUMA topology of the host, as nova-compute last reported it. */
+async function hostTopology(): Promise<NumaTopology> {
+  return JSON.parse(
+    await cloud!.sql(`SELECT numa_topology FROM nova.compute_nodes WHERE host='${HOST}'`),
+  ) as NumaTopology;
+}
+/** Waits until the restarted nova-compute reported these dedicated CPUs (the totals alone would not change). */
+async function waitForPcpus(want: number[], timeoutMs = 240_000): Promise<void> {
+  const started = Date.now();
+  for (;;) {
+    const cells = (await hostTopology())["nova_object.data"].cells;
+    const pcpus = cells.flatMap((c) => c["nova_object.data"].pcpuset).sort();
+    if (JSON.stringify(pcpus) === JSON.stringify(want)) return;
+    if (Date.now() - started > timeoutMs)
+      throw new Error(
+        `nova-compute did not report dedicated CPUs ${want.join(",")} within ${timeoutMs / 1000} s: ${pcpus.join(",")}`,
       );
     await sleep(2000);
   }
@@ -276,7 +312,11 @@ after(async () => {
 describe("the program on a real OpenStack", () => {
   it("its steps wrote nova-compute's and nova-scheduler's config and restarted them", () => {
     for (const s of run.steps) say(`step ${s.name}: ${(s.stdout + s.stderr).trim().replace(/\n/g, " | ")}`);
-    assert.deepEqual(run.steps.map((s) => s.name).sort(), ["controller-scheduler", `${HOST}-nova-compute`]);
+    assert.deepEqual(run.steps.map((s) => s.name).sort(), [`${HOST}-nova-compute`, "controller-scheduler"]);
+    // Each setting reported on its own line, naming the file (a real run once showed "...conf0").
+    const report = run.steps.find((s) => s.name === `${HOST}-nova-compute`)!.stdout;
+    for (const line of ["cpu_dedicated_set = 1", "cpu_shared_set = 0"])
+      assert.ok(report.split("\n").includes(`set [compute] ${line} in ${cloud!.computeConf}`), report);
     const conf = readFileSync(cloud!.computeConf, "utf8");
     assert.match(conf, /^cpu_dedicated_set = 1$/m);
     assert.match(conf, /^cpu_shared_set = 0$/m);
@@ -288,7 +328,7 @@ describe("the program on a real OpenStack", () => {
   });
 
   it("Placement's inventory of the host and Nova's reserved pages are the plan's", async () => {
-    const host = (run.outputs!.hostPlans as Record<string, HostPlanOut>)[HOST];
+    const host = (run.outputs!.hostPlans as HostPlanOut[]).find((h) => h.name === HOST)!;
     const inv = (await hostInventory())!;
     say(`inventory: ${JSON.stringify(inv)}`);
     assert.equal(inv.PCPU.total, cpuCount(host.nova.cpuDedicatedSet!));
@@ -342,7 +382,7 @@ describe("the program on a real OpenStack", () => {
       name: "rt2.local",
       extraSpecs: specs,
     });
-    const instance = run.inputs.get(`openstack:compute/instance:Instance ${SERVER}-instance`)!;
+    const instance = run.inputs.get(`openstack:compute/instance:Instance openstack-rt-${SERVER}-instance`)!;
     await assert.rejects(
       standIn.create("openstack:compute/instance:Instance", { ...instance, name: "rt2-server", flavorId: flavor.id }),
       (e: Error) => {
@@ -370,38 +410,56 @@ describe("the program on a real OpenStack", () => {
         .replace(/^cpu_dedicated_set = 1$/m, "cpu_dedicated_set = 0")
         .replace(/^cpu_shared_set = 0$/m, "cpu_shared_set = 1"),
     );
-    execFileSync(cloud!.computeRestart.split(" ")[0], cloud!.computeRestart.split(" ").slice(1));
-    await waitForInventory(1, 240_000, (inv) => inv.PCPU?.total === 1 && inv.VCPU?.total === 1);
-    await sleep(5000); // the scheduler reads the host's NUMA topology from its next report
-    const instance = run.inputs.get(`openstack:compute/instance:Instance ${SERVER}-instance`)!;
-    const moved = await standIn.create("openstack:compute/instance:Instance", { ...instance, name: "rt-moved" });
-    const xml = virsh("dumpxml", moved.id);
-    say(`domain booted under the changed set: ${element(xml, "cputune").replace(/\s+/g, " ")}`);
-    const check = dynamicResource(`${SERVER}-domain-verification`);
-    const { properties } = await providerHost!.create(check.urn, { ...check.inputs, serverId: moved.id });
-    say(`domain check: passed=${String(properties.passed)} ${summary(properties.observed)}`);
-    assert.equal(properties.passed, false);
-    const failedChecks = (properties.observed as Observed[]).filter((o) => !o.ok);
-    assert.ok(
-      failedChecks.some((o) => /pCPU|dedicated/.test(`${o.check} ${o.hint}`)),
-      summary(failedChecks),
-    );
-    // Put back as the stack has it: the program's own step, run again, writes and restarts.
-    const step = run.inputs.get(`command:remote:Command ${HOST}-nova-compute`)!;
-    const c = step.connection as { host: string; port: number; user: string; hostKey: string; privateKey: string };
-    const again = await runSsh(
-      { host: c.host, port: c.port, user: c.user, hostKey: c.hostKey },
-      { privateKey: c.privateKey },
-      String(step.create),
-      {
-        stdin: String(step.stdin),
-        commandTimeoutMs: 300_000,
-      },
-    );
-    const said = (again.stdout + again.stderr).trim();
-    say(`nova-compute step run again: ${said.replace(/\n/g, " | ")}`);
-    assert.equal(again.code, 0, said);
-    assert.match(said, /set \[compute\] cpu_dedicated_set = 1/);
+    const [restart, ...restartArgs] = cloud!.computeRestart.split(" ");
+    execFileSync(restart, restartArgs);
+    let moved: { id: string } | undefined;
+    try {
+      await waitForPcpus([0]);
+      const instance = run.inputs.get(`openstack:compute/instance:Instance openstack-rt-${SERVER}-instance`)!;
+      moved = await standIn.create("openstack:compute/instance:Instance", { ...instance, name: "rt-moved" });
+      const xml = virsh("dumpxml", moved.id);
+      say(`domain booted under the changed set: ${element(xml, "cputune").replace(/\s+/g, " ")}`);
+      const check = dynamicResource(`${SERVER}-domain-verification`);
+      const { properties } = await providerHost!.create(check.urn, { ...check.inputs, serverId: moved.id });
+      say(`domain check: passed=${String(properties.passed)} ${summary(properties.observed)}`);
+      assert.equal(properties.passed, false);
+      const failedChecks = (properties.observed as Observed[]).filter((o) => !o.ok);
+      assert.ok(failedChecks.length > 0 && failedChecks.every((o) => o.hint.length > 0), summary(failedChecks));
+      assert.ok(
+        failedChecks.some((o) => /vcpupin|emulatorpin/.test(o.check)),
+        summary(failedChecks),
+      );
+    } finally {
+      if (moved) await standIn.delete("openstack:compute/instance:Instance", moved.id);
+      // Put back as the stack has it: the program's own step, run again, writes and restarts.
+      const again = await runStepAgain(`${HOST}-nova-compute`);
+      const said = (again.stdout + again.stderr).trim();
+      say(`nova-compute step run again: ${said.replace(/\n/g, " | ")}`);
+      assert.equal(again.code, 0, said);
+      assert.match(said, /set \[compute\] cpu_dedicated_set = 1/);
+      await waitForPcpus([1]);
+    }
+  });
+
+  it("scheduler filters taken out behind the stack's back: the verify-mode step names them, the edit-mode step puts them back", async () => {
+    const conf = readFileSync(cloud!.schedulerConf, "utf8");
+    writeFileSync(cloud!.schedulerConf, conf.replace(/,NUMATopologyFilter,AggregateInstanceExtraSpecsFilter$/m, ""));
+    // What the program runs with nova.configMode verify (a deployment tool owns the file).
+    const [verify] = controllerSteps({
+      ssh: { host: "127.0.0.1", port: sshd!.port, user: sshd!.user, hostKey: sshd!.hostKeyPub },
+      nova: { configMode: "verify", configPath: cloud!.schedulerConf },
+    });
+    const checked = await runStepAgain("controller-scheduler", remoteCommand(verify));
+    const said = (checked.stdout + checked.stderr).trim();
+    say(`scheduler step, verify mode: exit ${checked.code}: ${said}`);
+    assert.notEqual(checked.code, 0);
+    assert.match(said, /enabled_filters in \S+ lacks NUMATopologyFilter AggregateInstanceExtraSpecsFilter/);
+    const fixed = await runStepAgain("controller-scheduler");
+    const fixedSaid = (fixed.stdout + fixed.stderr).trim();
+    say(`scheduler step, edit mode: ${fixedSaid.replace(/\n/g, " | ")}`);
+    assert.equal(fixed.code, 0, fixedSaid);
+    assert.match(fixedSaid, /added NUMATopologyFilter AggregateInstanceExtraSpecsFilter/);
+    assert.match(fixedSaid, /restarted: pid \d+ -> \d+/);
   });
 
   it("host maintenance disables the real nova-compute, `refuse` stops on the running server, and the end enables it again", async () => {

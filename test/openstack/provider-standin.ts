@@ -306,6 +306,13 @@ export class ProviderStandIn {
     this.created.length = 0;
   }
 
+  /** Deletes one resource this stand-in created (what the engine does for a resource gone from the program). */
+  async delete(type: string, id: string): Promise<void> {
+    await this.deleteOne({ type, id, state: {} });
+    const rest = this.created.filter((r) => !(r.type === type && r.id === id));
+    this.created.splice(0, this.created.length, ...rest);
+  }
+
   private async deleteOne(r: Created): Promise<void> {
     switch (r.type) {
       case INSTANCE:

@@ -149,7 +149,6 @@ export async function startOpenStack(opts: StartOptions): Promise<OpenStackCloud
   const logDir = join(dir, "log");
   mkdirSync(logDir);
   const services: Service[] = [];
-  const startedDomains = new Set<string>();
   const previousPages = readFileSync(HUGEPAGES_2M, "utf8").trim();
   let network: NetworkEndpoint | undefined;
 
@@ -167,6 +166,9 @@ export async function startOpenStack(opts: StartOptions): Promise<OpenStackCloud
       return [];
     }
   };
+
+  // The domains libvirt had when it came up: only the ones Nova defines in this run are removed.
+  let before: Set<string> | undefined;
 
   /** A long-running process in its own process group (QEMU, uwsgi and eventlet workers are its children), logging to log/<name>.log. */
   function start(name: string, cmd: string, args: string[], env: Record<string, string> = {}): ChildProcess {
@@ -230,19 +232,10 @@ export async function startOpenStack(opts: StartOptions): Promise<OpenStackCloud
   };
   let stopping = false;
   // If this process ends without stopAll (killed, or the runner gave up), its services go with it.
-  const killAll = () => {
-    services.forEach((s) => s.child.pid !== undefined && tryKill(-s.child.pid, "SIGKILL"));
-    restorePages();
-  };
-  const onSignal = (signal: NodeJS.Signals) => (killAll(), process.exit(signal === "SIGINT" ? 130 : 143));
-  process.once("exit", killAll);
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
-  async function stopAll(keepLogs: boolean): Promise<void> {
-    stopping = true;
-    // Nova defines its domains persistently: any domain that appeared while the cloud ran goes.
+  // Nova defines its domains persistently: any domain that appeared while the cloud ran goes.
+  const removeDomains = () => {
     for (const uuid of domainsNow()) {
-      if (!startedDomains.has(uuid)) continue;
+      if (before === undefined || before.has(uuid)) continue;
       for (const verb of ["destroy", "undefine"]) {
         try {
           execFileSync(
@@ -258,6 +251,19 @@ export async function startOpenStack(opts: StartOptions): Promise<OpenStackCloud
         }
       }
     }
+  };
+  const killAll = () => {
+    removeDomains();
+    services.forEach((s) => s.child.pid !== undefined && tryKill(-s.child.pid, "SIGKILL"));
+    restorePages();
+  };
+  const onSignal = (signal: NodeJS.Signals) => (killAll(), process.exit(signal === "SIGINT" ? 130 : 143));
+  process.once("exit", killAll);
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  async function stopAll(keepLogs: boolean): Promise<void> {
+    stopping = true;
+    removeDomains();
     // Dependants first: nova-compute before libvirtd, everything before RabbitMQ and MariaDB.
     for (const svc of [...services].reverse()) {
       const pid = svc.child.pid;
@@ -288,9 +294,6 @@ export async function startOpenStack(opts: StartOptions): Promise<OpenStackCloud
   }
 
   try {
-    for (const uuid of domainsNow()) startedDomains.add(uuid);
-    const before = new Set(startedDomains);
-    startedDomains.clear();
     const ports = {
       mysql: await freePort(),
       amqp: await freePort(),
@@ -644,10 +647,13 @@ export async function startOpenStack(opts: StartOptions): Promise<OpenStackCloud
         await novaManage("db", "sync");
       })(),
       waitFor("rabbitmq", () => portOpen(ports.amqp)),
-      waitFor("libvirtd", async () => {
-        await run("virsh", ["--connect", "qemu:///system", "version"], { timeout: 10_000 });
-        return true;
-      }),
+      (async () => {
+        await waitFor("libvirtd", async () => {
+          await run("virsh", ["--connect", "qemu:///system", "version"], { timeout: 10_000 });
+          return true;
+        });
+        before = new Set(domainsNow());
+      })(),
     ]);
     await waitFor("keystone", httpAnswers(authUrl));
 
@@ -685,7 +691,6 @@ export async function startOpenStack(opts: StartOptions): Promise<OpenStackCloud
     const computePid = join(dir, "run", "nova-compute.pid");
     start("nova-compute", supervise, [computePid, "nova-compute", "--config-file", computeConf]);
 
-    for (const uuid of domainsNow()) if (!before.has(uuid)) startedDomains.add(uuid);
     const cloud: OpenStackCloud = {
       dir,
       logDir,
@@ -705,10 +710,7 @@ export async function startOpenStack(opts: StartOptions): Promise<OpenStackCloud
       schedulerRestart: `${join(HERE, "restart-service.sh")} ${schedulerPid}`,
       sql,
       novaManage,
-      stop: async (keepLogs) => {
-        for (const uuid of domainsNow()) if (!before.has(uuid)) startedDomains.add(uuid);
-        await stopAll(keepLogs);
-      },
+      stop: (keepLogs) => stopAll(keepLogs),
     };
     return cloud;
   } catch (e) {

@@ -11,9 +11,11 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { after, afterEach, before, describe, it } from "node:test";
+import { after, before, describe, it } from "node:test";
 import { planStack } from "../../lib/plan/stack";
 import { formatProblems } from "../../lib/config/problems";
+import { parseStackConfig } from "../../lib/config/schema";
+import { flavorExtraSpecs } from "../../lib/plan/flavor";
 import type { ProviderHost } from "../support/provider-host";
 import { startProviderHost } from "../support/provider-host";
 import type { TestSshd } from "../support/sshd";
@@ -297,10 +299,17 @@ before(async () => {
   say(`program applied after ${((Date.now() - started) / 1000).toFixed(0)} s`);
 });
 
-afterEach((t) => {
-  // A failed test keeps the cloud's logs for the reader.
-  if (!t.passed) failed = true;
-});
+/** A test whose failure keeps the cloud's logs for the reader. */
+function step(name: string, fn: () => Promise<void> | void): void {
+  it(name, async () => {
+    try {
+      await fn();
+    } catch (e) {
+      failed = true;
+      throw e;
+    }
+  });
+}
 
 after(async () => {
   await providerHost?.stop();
@@ -310,7 +319,7 @@ after(async () => {
 });
 
 describe("the program on a real OpenStack", () => {
-  it("its steps wrote nova-compute's and nova-scheduler's config and restarted them", () => {
+  step("its steps wrote nova-compute's and nova-scheduler's config and restarted them", () => {
     for (const s of run.steps) say(`step ${s.name}: ${(s.stdout + s.stderr).trim().replace(/\n/g, " | ")}`);
     assert.deepEqual(run.steps.map((s) => s.name).sort(), [`${HOST}-nova-compute`, "controller-scheduler"]);
     // Each setting reported on its own line, naming the file (a real run once showed "...conf0").
@@ -327,7 +336,7 @@ describe("the program on a real OpenStack", () => {
     );
   });
 
-  it("Placement's inventory of the host and Nova's reserved pages are the plan's", async () => {
+  step("Placement's inventory of the host and Nova's reserved pages are the plan's", async () => {
     const host = (run.outputs!.hostPlans as HostPlanOut[]).find((h) => h.name === HOST)!;
     const inv = (await hostInventory())!;
     say(`inventory: ${JSON.stringify(inv)}`);
@@ -349,37 +358,43 @@ describe("the program on a real OpenStack", () => {
     );
   });
 
-  it("the RT server is ACTIVE on the RT host, in the aggregate's zone, with the domain libvirt built from the flavor", async () => {
-    const id = serverId();
-    const s = (await nova<{ server: ServerShow }>("GET", `/servers/${id}`)).server;
-    say(`server ${SERVER}: ${s.status} on ${s["OS-EXT-SRV-ATTR:host"]} in ${s["OS-EXT-AZ:availability_zone"]}`);
-    assert.equal(s.status, "ACTIVE");
-    assert.equal(s["OS-EXT-SRV-ATTR:host"], HOST);
-    assert.equal(s["OS-EXT-AZ:availability_zone"], ZONE);
-    const xml = virsh("dumpxml", id);
-    for (const tag of ["cputune", "numatune", "memoryBacking"])
-      say(`domain <${tag}>: ${element(xml, tag).replace(/\s+/g, " ")}`);
-    assert.match(xml, /<vcpusched vcpus='1' scheduler='fifo' priority='1'\/>/);
-    assert.match(xml, /<vcpupin vcpu='1' cpuset='1'\/>/);
-    assert.match(xml, /<page size='2048' unit='KiB'/);
-    assert.match(xml, /<locked\/>/);
-  });
+  step(
+    "the RT server is ACTIVE on the RT host, in the aggregate's zone, with the domain libvirt built from the flavor",
+    async () => {
+      const id = serverId();
+      const s = (await nova<{ server: ServerShow }>("GET", `/servers/${id}`)).server;
+      say(`server ${SERVER}: ${s.status} on ${s["OS-EXT-SRV-ATTR:host"]} in ${s["OS-EXT-AZ:availability_zone"]}`);
+      assert.equal(s.status, "ACTIVE");
+      assert.equal(s["OS-EXT-SRV-ATTR:host"], HOST);
+      assert.equal(s["OS-EXT-AZ:availability_zone"], ZONE);
+      const xml = virsh("dumpxml", id);
+      for (const tag of ["cputune", "numatune", "memoryBacking"])
+        say(`domain <${tag}>: ${element(xml, tag).replace(/\s+/g, " ")}`);
+      assert.match(xml, /<vcpusched vcpus='1' scheduler='fifo' priority='1'\/>/);
+      assert.match(xml, /<vcpupin vcpu='1' cpuset='1'\/>/);
+      assert.match(xml, /<page size='2048' unit='KiB'/);
+      assert.match(xml, /<locked\/>/);
+    },
+  );
 
-  it("a flavor the planner says does not fit gets NoValidHost from the real scheduler", async () => {
+  step("a flavor the planner says does not fit gets NoValidHost from the real scheduler", async () => {
     const big = { name: "rt2.local", vcpus: 2, ramMb: 128, diskGb: 1, pageSize: "2MB", realtime: { mask: "^0" } };
     const planned = planStack({ ...raw, flavors: [...raw.flavors, big], servers: [] });
     assert.ok(!planned.ok);
     const problem = formatProblems(planned.problems);
-    say(`the planner: ${problem}`);
+    say(`the planner: ${problem.replace(/\n\s*/g, " ")}`);
     assert.match(problem, /flavor "rt2.local" fits on no RT host/);
     // The same flavor, with the extra specs the planner gives it, created and booted as the program would.
-    const fits = planStack({ ...raw, flavors: [{ ...big, vcpus: 1, realtime: false }], servers: [] });
-    assert.ok(fits.ok);
+    const parsed = parseStackConfig({ ...raw, flavors: [big] });
+    assert.ok(parsed.ok);
+    const { specs, problems } = flavorExtraSpecs(parsed.config.flavors[0], parsed.config.aggregate, "flavors[0]");
+    assert.deepEqual(problems, []);
+    say(`its extra specs: ${JSON.stringify(specs)}`);
     const registered = [...run.inputs].find(([k]) => k.startsWith("openstack:compute/flavor:Flavor "))![1];
-    const specs = { ...(registered.extraSpecs as Record<string, string>), "hw:cpu_policy": "dedicated" };
     const flavor = await standIn.create("openstack:compute/flavor:Flavor", {
       ...registered,
-      name: "rt2.local",
+      name: big.name,
+      vcpus: big.vcpus,
       extraSpecs: specs,
     });
     const instance = run.inputs.get(`openstack:compute/instance:Instance openstack-rt-${SERVER}-instance`)!;
@@ -392,86 +407,102 @@ describe("the program on a real OpenStack", () => {
     );
   });
 
-  it("the domain check, run by Pulumi's dynamic-provider host with the program's provider, passes on the real domain", async () => {
-    providerHost = await startProviderHost({ env: { SSH_AUTH_SOCK: "" } });
-    await providerHost.configure({ ...engineConfig(), "openstack-rt:sshPrivateKey": sshd!.userKey });
-    const check = dynamicResource(`${SERVER}-domain-verification`);
-    assert.equal(check.inputs.serverId, serverId());
-    const { properties } = await providerHost.create(check.urn, check.inputs);
-    say(`domain check: passed=${String(properties.passed)} ${summary(properties.observed)}`);
-    assert.equal(properties.passed, true);
-  });
-
-  it("the domain check fails with its hint on a server booted after cpu_dedicated_set was changed behind the stack's back", async () => {
-    const conf = readFileSync(cloud!.computeConf, "utf8");
-    writeFileSync(
-      cloud!.computeConf,
-      conf
-        .replace(/^cpu_dedicated_set = 1$/m, "cpu_dedicated_set = 0")
-        .replace(/^cpu_shared_set = 0$/m, "cpu_shared_set = 1"),
-    );
-    const [restart, ...restartArgs] = cloud!.computeRestart.split(" ");
-    execFileSync(restart, restartArgs);
-    let moved: { id: string } | undefined;
-    try {
-      await waitForPcpus([0]);
-      const instance = run.inputs.get(`openstack:compute/instance:Instance openstack-rt-${SERVER}-instance`)!;
-      moved = await standIn.create("openstack:compute/instance:Instance", { ...instance, name: "rt-moved" });
-      const xml = virsh("dumpxml", moved.id);
-      say(`domain booted under the changed set: ${element(xml, "cputune").replace(/\s+/g, " ")}`);
+  step(
+    "the domain check, run by Pulumi's dynamic-provider host with the program's provider, passes on the real domain",
+    async () => {
+      providerHost = await startProviderHost({ env: { SSH_AUTH_SOCK: "" } });
+      await providerHost.configure({ ...engineConfig(), "openstack-rt:sshPrivateKey": sshd!.userKey });
       const check = dynamicResource(`${SERVER}-domain-verification`);
-      const { properties } = await providerHost!.create(check.urn, { ...check.inputs, serverId: moved.id });
+      assert.equal(check.inputs.serverId, serverId());
+      const { properties } = await providerHost.create(check.urn, check.inputs);
       say(`domain check: passed=${String(properties.passed)} ${summary(properties.observed)}`);
-      assert.equal(properties.passed, false);
-      const failedChecks = (properties.observed as Observed[]).filter((o) => !o.ok);
-      assert.ok(failedChecks.length > 0 && failedChecks.every((o) => o.hint.length > 0), summary(failedChecks));
-      assert.ok(
-        failedChecks.some((o) => /vcpupin|emulatorpin/.test(o.check)),
-        summary(failedChecks),
+      assert.equal(properties.passed, true);
+    },
+  );
+
+  step(
+    "host maintenance disables the real nova-compute, `refuse` stops on the running server, and the end enables it again",
+    async () => {
+      const start = dynamicResource(`${HOST}-maintenance`);
+      await assert.rejects(providerHost!.create(start.urn, start.inputs), (e: Error) => {
+        say(`maintenance start (refuse): ${e.message}`);
+        return e.message.includes(serverId()) || e.message.includes(SERVER);
+      });
+      assert.equal((await computeService()).status, "disabled");
+      const end = dynamicResource(`${HOST}-maintenance-end`);
+      const { properties } = await providerHost!.create(end.urn, { ...end.inputs, disabledByStack: true });
+      say(`maintenance end: ${JSON.stringify(properties.report)}`);
+      assert.equal((await computeService()).status, "enabled");
+    },
+  );
+
+  step(
+    "scheduler filters taken out behind the stack's back: the verify-mode step names them, the edit-mode step puts them back",
+    async () => {
+      const conf = readFileSync(cloud!.schedulerConf, "utf8");
+      writeFileSync(cloud!.schedulerConf, conf.replace(/,NUMATopologyFilter,AggregateInstanceExtraSpecsFilter$/m, ""));
+      // What the program runs with nova.configMode verify (a deployment tool owns the file).
+      const [verify] = controllerSteps({
+        ssh: { host: "127.0.0.1", port: sshd!.port, user: sshd!.user, hostKey: sshd!.hostKeyPub },
+        nova: { configMode: "verify", configPath: cloud!.schedulerConf },
+      });
+      const checked = await runStepAgain("controller-scheduler", remoteCommand(verify));
+      const said = (checked.stdout + checked.stderr).trim();
+      say(`scheduler step, verify mode: exit ${checked.code}: ${said}`);
+      assert.notEqual(checked.code, 0);
+      assert.match(said, /enabled_filters in \S+ lacks NUMATopologyFilter AggregateInstanceExtraSpecsFilter/);
+      const fixed = await runStepAgain("controller-scheduler");
+      const fixedSaid = (fixed.stdout + fixed.stderr).trim();
+      say(`scheduler step, edit mode: ${fixedSaid.replace(/\n/g, " | ")}`);
+      assert.equal(fixed.code, 0, fixedSaid);
+      assert.match(fixedSaid, /added NUMATopologyFilter AggregateInstanceExtraSpecsFilter/);
+      assert.match(fixedSaid, /restarted: pid \d+ -> \d+/);
+    },
+  );
+
+  step(
+    "the domain check fails with its hint on a server booted after cpu_dedicated_set was changed behind the stack's back",
+    async () => {
+      // The running guest goes first: nova-compute stops accounting a host whose guest is pinned
+      // outside its dedicated set (CPUPinningUnknown on every resource update), so the scheduler
+      // would never see the changed set.
+      await standIn.delete("openstack:compute/instance:Instance", serverId());
+      const conf = readFileSync(cloud!.computeConf, "utf8");
+      writeFileSync(
+        cloud!.computeConf,
+        conf
+          .replace(/^cpu_dedicated_set = 1$/m, "cpu_dedicated_set = 0")
+          .replace(/^cpu_shared_set = 0$/m, "cpu_shared_set = 1"),
       );
-    } finally {
-      if (moved) await standIn.delete("openstack:compute/instance:Instance", moved.id);
-      // Put back as the stack has it: the program's own step, run again, writes and restarts.
-      const again = await runStepAgain(`${HOST}-nova-compute`);
-      const said = (again.stdout + again.stderr).trim();
-      say(`nova-compute step run again: ${said.replace(/\n/g, " | ")}`);
-      assert.equal(again.code, 0, said);
-      assert.match(said, /set \[compute\] cpu_dedicated_set = 1/);
-      await waitForPcpus([1]);
-    }
-  });
-
-  it("scheduler filters taken out behind the stack's back: the verify-mode step names them, the edit-mode step puts them back", async () => {
-    const conf = readFileSync(cloud!.schedulerConf, "utf8");
-    writeFileSync(cloud!.schedulerConf, conf.replace(/,NUMATopologyFilter,AggregateInstanceExtraSpecsFilter$/m, ""));
-    // What the program runs with nova.configMode verify (a deployment tool owns the file).
-    const [verify] = controllerSteps({
-      ssh: { host: "127.0.0.1", port: sshd!.port, user: sshd!.user, hostKey: sshd!.hostKeyPub },
-      nova: { configMode: "verify", configPath: cloud!.schedulerConf },
-    });
-    const checked = await runStepAgain("controller-scheduler", remoteCommand(verify));
-    const said = (checked.stdout + checked.stderr).trim();
-    say(`scheduler step, verify mode: exit ${checked.code}: ${said}`);
-    assert.notEqual(checked.code, 0);
-    assert.match(said, /enabled_filters in \S+ lacks NUMATopologyFilter AggregateInstanceExtraSpecsFilter/);
-    const fixed = await runStepAgain("controller-scheduler");
-    const fixedSaid = (fixed.stdout + fixed.stderr).trim();
-    say(`scheduler step, edit mode: ${fixedSaid.replace(/\n/g, " | ")}`);
-    assert.equal(fixed.code, 0, fixedSaid);
-    assert.match(fixedSaid, /added NUMATopologyFilter AggregateInstanceExtraSpecsFilter/);
-    assert.match(fixedSaid, /restarted: pid \d+ -> \d+/);
-  });
-
-  it("host maintenance disables the real nova-compute, `refuse` stops on the running server, and the end enables it again", async () => {
-    const start = dynamicResource(`${HOST}-maintenance`);
-    await assert.rejects(providerHost!.create(start.urn, start.inputs), (e: Error) => {
-      say(`maintenance start (refuse): ${e.message}`);
-      return e.message.includes(serverId()) || e.message.includes(SERVER);
-    });
-    assert.equal((await computeService()).status, "disabled");
-    const end = dynamicResource(`${HOST}-maintenance-end`);
-    const { properties } = await providerHost!.create(end.urn, { ...end.inputs, disabledByStack: true });
-    say(`maintenance end: ${JSON.stringify(properties.report)}`);
-    assert.equal((await computeService()).status, "enabled");
-  });
+      const [restart, ...restartArgs] = cloud!.computeRestart.split(" ");
+      execFileSync(restart, restartArgs);
+      let moved: { id: string } | undefined;
+      try {
+        await waitForPcpus([0]);
+        const instance = run.inputs.get(`openstack:compute/instance:Instance openstack-rt-${SERVER}-instance`)!;
+        moved = await standIn.create("openstack:compute/instance:Instance", { ...instance, name: "rt-moved" });
+        const xml = virsh("dumpxml", moved.id);
+        say(`domain booted under the changed set: ${element(xml, "cputune").replace(/\s+/g, " ")}`);
+        const check = dynamicResource(`${SERVER}-domain-verification`);
+        const { properties } = await providerHost!.create(check.urn, { ...check.inputs, serverId: moved.id });
+        say(`domain check: passed=${String(properties.passed)} ${summary(properties.observed)}`);
+        assert.equal(properties.passed, false);
+        const failedChecks = (properties.observed as Observed[]).filter((o) => !o.ok);
+        assert.ok(failedChecks.length > 0 && failedChecks.every((o) => o.hint.length > 0), summary(failedChecks));
+        assert.ok(
+          failedChecks.some((o) => /vcpupin|emulatorpin/.test(o.check)),
+          summary(failedChecks),
+        );
+      } finally {
+        if (moved) await standIn.delete("openstack:compute/instance:Instance", moved.id);
+        // Put back as the stack has it: the program's own step, run again, writes and restarts.
+        const again = await runStepAgain(`${HOST}-nova-compute`);
+        const said = (again.stdout + again.stderr).trim();
+        say(`nova-compute step run again: ${said.replace(/\n/g, " | ")}`);
+        assert.equal(again.code, 0, said);
+        assert.match(said, /set \[compute\] cpu_dedicated_set = 1/);
+        await waitForPcpus([1]);
+      }
+    },
+  );
 });

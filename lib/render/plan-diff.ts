@@ -268,14 +268,14 @@ function hostImpact(
   const reboot = step("reboot");
   const rebootLikely: Likelihood =
     reboot === undefined ? "no" : kind === "added" ? "maybe" : rebootOf(old.get("reboot"), reboot);
-  // A reboot restarts nova-compute too; so does nova-compute.sh when it rewrites nova.conf.
+  // A reboot restarts nova-compute too; so does nova-compute.sh when it rewrites nova.conf, which a
+  // changed planned value makes it do (a new host's nova.conf may already be as planned).
+  const writes = nova !== undefined && !verifyOnly;
   const novaRestart: Likelihood =
-    rebootLikely === "yes" || (novaConfChanges && !verifyOnly && kind === "changed")
+    rebootLikely === "yes" || (writes && novaConfChanges && kind === "changed")
       ? "yes"
-      : nova !== undefined || rebootLikely === "maybe"
-        ? verifyOnly && rebootLikely === "no"
-          ? "no"
-          : "maybe"
+      : writes || rebootLikely === "maybe"
+        ? "maybe"
         : "no";
   return {
     host,

@@ -12,7 +12,14 @@ import { basename, resolve } from "node:path";
 import { decideStack } from "../lib/desired/decide";
 import type { StackPlan } from "../lib/plan/stack";
 import type { ImpactSide, RolloutSettings } from "../lib/render/plan-diff";
-import { diffPlans, formatImpact, formatPlanDiff, planFromDocument, planImpact } from "../lib/render/plan-diff";
+import {
+  NOTHING_DEPLOYED,
+  diffPlans,
+  formatImpact,
+  formatPlanDiff,
+  planFromDocument,
+  planImpact,
+} from "../lib/render/plan-diff";
 import type { DesiredState } from "../lib/desired/state";
 import { bundleScript } from "../lib/desired/host-steps";
 import { renderPlanMarkdown, renderProblemsMarkdown } from "../lib/render/plan-markdown";
@@ -275,7 +282,12 @@ export function main(argv: string[], env: NodeJS.ProcessEnv = process.env): numb
   } else if (diff) {
     process.stdout.write(formatPlanDiff(diff.changes, diff.label) + formatImpact(diff.impact));
   } else {
-    process.stdout.write(renderPlan(stack, plan));
+    // Without a base, what a first `pulumi up` does; --diff tells what re-runs on a deployed stack.
+    const first = planImpact(NOTHING_DEPLOYED, planned.side, planned.settings);
+    process.stdout.write(
+      renderPlan(stack, plan) +
+        formatImpact(first, "A first `pulumi up` (npm run plan -- --diff <deployed plan.json> tells what re-runs):"),
+    );
   }
   return 0;
 }

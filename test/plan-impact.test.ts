@@ -129,6 +129,21 @@ describe("npm run plan -- --diff: the impact", () => {
 });
 
 describe("planImpact", () => {
+  it("a first pulumi up: every host's steps run, flavors and servers are created (npm run plan without --diff)", () => {
+    const r = plan();
+    assert.equal(r.status, 0, r.stderr);
+    const first = r.stdout.slice(r.stdout.indexOf("A first `pulumi up`"));
+    assert.match(
+      first,
+      /host compute-rt-01 \(new\): runs packages, tuned, kernel-args, nova-compute, reboot\n {4}reboot: only if the running kernel lacks what is planned/,
+    );
+    assert.match(first, /flavor rt1\.small: new, created as rt1\.small\.r[0-9a-f]{8}/);
+    assert.match(
+      first,
+      /Summary: 0 hosts reboot, 0 hosts restart nova-compute, 2 hosts may reboot, 0 flavor revisions, 2 flavors created, 0 servers replaced, 1 server created\n$/,
+    );
+  });
+
   it("nothing when nothing changed", () => {
     const i = impact(() => {});
     assert.deepEqual([i.hosts, i.flavors, i.servers, i.unknownHosts], [[], [], [], []]);

@@ -170,6 +170,9 @@ function documentSteps(value: unknown): Record<string, StepFingerprint[]> | null
   return ok ? (value as Record<string, StepFingerprint[]>) : null;
 }
 
+/** Nothing deployed yet: the other side of a first `pulumi up`. */
+export const NOTHING_DEPLOYED: ImpactSide = { plan: { hosts: [], flavors: [], servers: [] }, steps: {}, image: null };
+
 /** One side of a comparison, as far as the impact of applying it goes. */
 export interface ImpactSide {
   plan: StackPlan;
@@ -395,7 +398,10 @@ function impactSummary(
           ),
         ]
       : []),
-    counted(flavors.filter((f) => f.kind !== "removed").length, "flavor revision", "flavor revisions"),
+    counted(flavors.filter((f) => f.kind === "revised").length, "flavor revision", "flavor revisions"),
+    ...(flavors.some((f) => f.kind === "added")
+      ? [counted(flavors.filter((f) => f.kind === "added").length, "flavor created", "flavors created")]
+      : []),
     counted(servers.filter((s) => s.kind === "replaced").length, "server replaced", "servers replaced"),
     ...(servers.some((s) => s.kind === "added")
       ? [counted(servers.filter((s) => s.kind === "added").length, "server created", "servers created")]
@@ -458,8 +464,8 @@ export function describeServerImpact(s: ServerImpact): string {
 }
 
 /** The impact as text, for the terminal: what `pulumi up` would do, then the summary line. */
-export function formatImpact(impact: PlanImpact): string {
-  const lines = ["", "Impact of applying this plan:"];
+export function formatImpact(impact: PlanImpact, heading = "Impact of applying this plan:"): string {
+  const lines = ["", heading];
   for (const h of impact.hosts) lines.push(...describeHostImpact(h).map((l) => `  ${l}`));
   for (const h of impact.unknownHosts)
     lines.push(`  host ${h}: not compared (the other plan document lists no host steps; make it with this revision)`);

@@ -3,7 +3,7 @@
  * needs an L2 agent and network namespaces to bind a port, which this machine cannot give; the
  * servers boot with `networks: none` (compute API 2.37+), but Nova still asks the network
  * service for the ports of a server on `show`, `list` and delete. This endpoint answers those
- * port queries with no ports, and keeps the security groups and rules the stand-in provider
+ * port (and network) queries with none, and keeps the security groups and rules the stand-in provider
  * creates (test/openstack/provider-standin.ts) in memory, in Neutron's v2.0 request and response
  * shapes, so the program's security group resources are applied and read back. Nothing else:
  * any other request gets 404 and is logged.
@@ -57,6 +57,8 @@ export async function startNetworkEndpoint(logFile: string): Promise<NetworkEndp
       if (req.method === "GET" && (path === "" || path === "/v2.0"))
         return reply(res, 200, { versions: [{ id: "v2.0", status: "CURRENT", links: [] }] });
       if (req.method === "GET" && path === "/v2.0/ports") return reply(res, 200, { ports: [] });
+      // nova-compute lists the networks of a server's ports when it deletes the server.
+      if (req.method === "GET" && path === "/v2.0/networks") return reply(res, 200, { networks: [] });
       if (req.method === "GET" && path === "/v2.0/extensions") return reply(res, 200, { extensions: [] });
       if (req.method === "POST" && path === "/v2.0/security-groups") {
         const g = (await body(req)).security_group as { name?: string; description?: string };

@@ -118,7 +118,8 @@ export function impactSide(desired: DesiredState): ImpactSide {
         h.steps.map((s) => ({ id: s.id, args: s.args, triggers: s.triggers, script: sha256(bundleScript(s.script)) })),
       ]),
     ),
-    image: desired.image.kind === "file" ? `sha256:${desired.image.sha256}` : `url:${desired.image.url}`,
+    // A URL may carry credentials: only its digest goes into the plan document.
+    image: desired.image.kind === "file" ? `sha256:${desired.image.sha256}` : `url-sha256:${sha256(desired.image.url)}`,
   };
 }
 

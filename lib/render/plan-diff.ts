@@ -182,7 +182,7 @@ export interface ImpactSide {
    * revision): then the hosts' impact is unknown.
    */
   steps: Record<string, StepFingerprint[]> | null;
-  /** What the servers boot: the image file's sha256 or its url; null when unknown. */
+  /** What the servers boot: the image file's sha256 or its URL's; null when unknown. */
   image: string | null;
 }
 

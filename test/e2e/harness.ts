@@ -169,6 +169,10 @@ export async function startEnv(phases: Phases): Promise<Env> {
       const conf = `Acquire::http::Proxy "http://10.0.2.2:${proxy.port}";\nAcquire::https::Proxy "http://10.0.2.2:${proxy.port}";\n`;
       const r = await runSsh(target, auth, "cat > /etc/apt/apt.conf.d/80e2e-proxy", { stdin: conf });
       if (r.code !== 0) throw new Error(`cannot configure the VM's apt proxy: ${r.stderr}`);
+      // nova-compute starts at boot on a compute host (its package enables the unit): the
+      // stand-in too, so the host check after the reboot finds it running.
+      const enabled = await runSsh(target, auth, "systemctl enable nova-compute.service");
+      if (enabled.code !== 0) throw new Error(`cannot enable the VM's nova-compute stand-in: ${enabled.stderr}`);
       return { vm, target, auth, bootId };
     });
     // The topology as `npm run discover` reads it (facts.sh over SSH); the host checks compare the VM with it after the reboot.
@@ -271,7 +275,12 @@ export async function prepareHost(
     const report = parseRebootReport(o.stdout);
     const t0 = Date.now();
     const bootId = await waitForReboot(env, report.bootId, report.scheduled, rebootTimeoutSeconds);
-    if (bootId !== env.bootIds.at(-1)) env.bootIds.push(bootId);
+    if (bootId !== env.bootIds.at(-1)) {
+      env.bootIds.push(bootId);
+      // The boot's start jobs done: the stand-in is a oneshot, "activating" while it reads
+      // nova.conf (a minute under emulation), where nova-compute itself is active once started.
+      await runSsh(env.target, env.auth, "systemctl is-system-running --wait", { commandTimeoutMs: 600_000 });
+    }
     return {
       outcomes,
       reboot: { scheduled: report.scheduled, previousBootId: report.bootId, bootId, waitedMs: Date.now() - t0 },

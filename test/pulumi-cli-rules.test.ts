@@ -27,7 +27,7 @@ import { PROJECT_DIR } from "./support/dev-config";
 
 const project = (yaml: string): PulumiProject => parse(yaml) as PulumiProject;
 const stack = (yaml: string): Record<string, unknown> =>
-  ((parse(yaml) as { config?: Record<string, unknown> } | null)?.config ?? {}) as Record<string, unknown>;
+  (parse(yaml) as { config?: Record<string, unknown> } | null)?.config ?? {};
 const refusal = (p: PulumiProject, s: Record<string, unknown>) => stackConfigRefusal(p, "dev", s)?.message ?? null;
 
 describe(`the Pulumi CLI's rules (pulumi/pulumi v${PULUMI_CLI_RULES_VERSION}), on Pulumi's own cases`, () => {

@@ -54,7 +54,7 @@ export interface PulumiProject {
 
 /** The long form of a declaration; a bare scalar or array is a `value` (project.json's short form). */
 function declaration(raw: unknown): ProjectConfigDeclaration {
-  if (raw !== null && typeof raw === "object" && !Array.isArray(raw)) return raw as ProjectConfigDeclaration;
+  if (raw !== null && typeof raw === "object" && !Array.isArray(raw)) return raw;
   return { value: raw };
 }
 
@@ -182,7 +182,8 @@ export function stackConfigRefusal(
       };
     if (isSecure(value)) continue;
     // A plain scalar reaches the check as its text; a mapping or list as the structure JSON gives.
-    const seen = value !== null && typeof value === "object" ? JSON.parse(JSON.stringify(value)) : String(value);
+    const seen: unknown =
+      value !== null && typeof value === "object" ? JSON.parse(JSON.stringify(value)) : String(value);
     if (!matchesType(decl.type, decl.items, seen))
       return {
         key,

@@ -317,15 +317,19 @@ export class ProviderStandIn {
     switch (r.type) {
       case INSTANCE:
         await this.nova("DELETE", `/servers/${r.id}`);
+        // resourceComputeInstanceV2Delete waits for DELETED; a server gone to ERROR is a failed delete.
         for (let n = 0; n < 120; n++) {
+          let server: { status: string; fault?: { message: string } };
           try {
-            await this.nova("GET", `/servers/${r.id}`);
+            server = (await this.nova<{ server: typeof server }>("GET", `/servers/${r.id}`)).server;
           } catch {
             return;
           }
+          if (server.status === "ERROR")
+            throw new Error(`Error deleting OpenStack instance ${r.id}: ${server.fault?.message ?? "status ERROR"}`);
           await sleep(1000);
         }
-        return;
+        throw new Error(`Error waiting for instance (${r.id}) to delete: still there after 120 s`);
       case FLAVOR:
         return void (await this.nova("DELETE", `/flavors/${r.id}`));
       case KEYPAIR:

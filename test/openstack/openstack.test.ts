@@ -505,4 +505,42 @@ describe("the program on a real OpenStack", () => {
       assert.match(fixedSaid, /restarted: pid \d+ -> \d+/);
     },
   );
+  step(
+    "nova-compute not restarted after its settings changed: the host check, through the provider host, says so",
+    async () => {
+      const check = dynamicResource(`${HOST}-verification`);
+      // On this machine other rows fail (no RT kernel, no TuneD profile): only this row is read.
+      const row = async () => {
+        const text = await providerHost!.create(check.urn, check.inputs).then(
+          (r) => summary(r.properties.observed),
+          (e: Error) => e.message,
+        );
+        return { text, line: (text.split("\n").find((l) => l.includes("nova-compute runs nova.conf")) ?? "").trim() };
+      };
+      const ran = await row();
+      say(`host check: ${ran.line}`);
+      assert.match(ran.line, /^(PASS|ok)\s+nova-compute runs nova\.conf/);
+      // The nova-compute step cut off between its edit and its restart: a new reservation written,
+      // a restart that does nothing.
+      const step = run.inputs.get(`command:remote:Command ${HOST}-nova-compute`)!;
+      const cut = String(step.create)
+        .replace(cloud!.computeRestart, "/bin/true")
+        .replace(/(--reserved-host-memory-mb'? '?)1024\b/, "$11025");
+      assert.ok(cut.includes("/bin/true") && cut.includes("1025"), cut);
+      await sleep(1100); // the check compares times to the second
+      const edited = await runStepAgain(`${HOST}-nova-compute`, cut);
+      assert.equal(edited.code, 0, edited.stdout + edited.stderr);
+      const stale = await row();
+      say(`host check after the cut-off step: ${stale.line}`);
+      assert.match(stale.line, /^(FAIL|FAIL\S*)\s+nova-compute runs nova\.conf/);
+      assert.match(stale.text, /restart nova-compute \(.*\) so that it reads nova\.conf/);
+      // The program's step, run again, writes the planned value back and restarts nova-compute.
+      const again = await runStepAgain(`${HOST}-nova-compute`);
+      assert.equal(again.code, 0, again.stdout + again.stderr);
+      assert.match(again.stdout + again.stderr, /restarted: pid \d+ -> \d+/);
+      const fixed = await row();
+      say(`host check after the step ran again: ${fixed.line}`);
+      assert.match(fixed.line, /^(PASS|ok)\s+nova-compute runs nova\.conf/);
+    },
+  );
 });

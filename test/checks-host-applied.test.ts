@@ -24,8 +24,9 @@ describe("host-facts.sh's applied section and the nova-compute check, on this ma
   writeFileSync(fake, "#!/bin/sh\nsleep 60\n", { mode: 0o755 });
   after(() => rmSync(dir, { recursive: true, force: true }));
   /**
-   * host-facts.sh's applied section, run in a PID namespace of its own, so that the processes it
-   * sees are the ones the test starts there (this machine may run a real nova-compute).
+   * host-facts.sh's applied section, run in PID and mount namespaces of its own, so that the
+   * processes it sees are the ones the test starts there (this machine may run a real
+   * nova-compute) and host prep's own records on this machine (/var/lib/openstack-rt) are hidden.
    */
   const facts = (withNovaCompute: boolean) => {
     const args = hostFactsArgs(plan, { hwlatdetect: { enabled: false, thresholdUs: 20, durationSeconds: 0 } });
@@ -33,11 +34,13 @@ describe("host-facts.sh's applied section and the nova-compute check, on this ma
       "unshare",
       [
         "--pid",
+        "--mount",
         "--fork",
         "--mount-proc",
         "bash",
         "-c",
-        'if [ "$1" = yes ]; then "$2" & sleep 0.2; fi; shift 2; exec bash -s -- "$@"',
+        "if [ -d /var/lib/openstack-rt ]; then mount -t tmpfs none /var/lib/openstack-rt; fi; " +
+          'if [ "$1" = yes ]; then "$2" & sleep 0.2; fi; shift 2; exec bash -s -- "$@"',
         "_",
         withNovaCompute ? "yes" : "no",
         fake,

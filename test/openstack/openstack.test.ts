@@ -9,7 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { planStack } from "../../lib/plan/stack";
@@ -112,6 +112,9 @@ let run: ProgramRun;
 let raw: ReturnType<typeof stackConfig>;
 let providerHost: ProviderHost | undefined;
 let failed = false;
+/** Where the steps, run on this machine's own root, keep their records (pending actions, the settings stamp). */
+const HOST_PREP_RECORDS = "/var/lib/openstack-rt";
+const hadHostPrepRecords = existsSync(HOST_PREP_RECORDS);
 
 interface HostPlanOut {
   name: string;
@@ -316,6 +319,7 @@ after(async () => {
   if (standIn) await standIn.destroy();
   await cloud?.stop(failed);
   await sshd?.stop();
+  if (!hadHostPrepRecords) rmSync(HOST_PREP_RECORDS, { recursive: true, force: true });
 });
 
 describe("the program on a real OpenStack", () => {

@@ -436,17 +436,6 @@ export async function startOpenStack(opts: StartOptions): Promise<OpenStackCloud
         .join(" "),
     );
 
-    const authtoken = {
-      www_authenticate_uri: authUrl,
-      auth_url: authUrl,
-      auth_type: "password",
-      username: "admin",
-      password,
-      project_name: "admin",
-      user_domain_name: "Default",
-      project_domain_name: "Default",
-      region_name: region,
-    };
     const serviceAuth = {
       auth_url: authUrl,
       auth_type: "password",
@@ -457,6 +446,7 @@ export async function startOpenStack(opts: StartOptions): Promise<OpenStackCloud
       project_domain_name: "Default",
       region_name: region,
     };
+    const authtoken = { www_authenticate_uri: authUrl, ...serviceAuth };
     // uwsgi's own HTTP server: `Connection: close`, or it resets keystoneauth's keep-alive requests.
     const uwsgi = (name: string, port: number, wsgi: string, env: Record<string, string>) => {
       const conf = join(dir, `${name}-uwsgi.ini`);

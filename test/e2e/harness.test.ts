@@ -311,6 +311,6 @@ describe("the nova-compute step's cut (sshd on 127.0.0.1, a scratch root)", () =
     assert.ok(killed.replacedMs > 0 && killed.endedMs > 0);
     assert.match(root.read("/etc/nova/nova.conf"), /^cpu_dedicated_set = 1$/m);
     assert.equal(root.read(marker), "systemctl\trestart\tnova-compute.service\n", "killed before its restart");
-    assert.ok(!existsSync("/run/openstack-rt-e2e-cut"), "the shim is gone");
+    assert.ok(!existsSync("/var/lib/openstack-rt-e2e-cut"), "the shim is gone");
   });
 });

@@ -372,8 +372,11 @@ export async function novaComputeState(env: Env): Promise<NovaComputeState> {
   };
 }
 
-/** The directory of the cut's mv shim on the VM; it is first on PATH for the cut step only. */
-const CUT_DIR = "/run/openstack-rt-e2e-cut";
+/**
+ * The directory of the cut's mv shim on the VM, first on PATH for the cut step only. Not under
+ * /run: Debian's initramfs mounts it noexec, and bash's PATH search passes over the shim there.
+ */
+const CUT_DIR = "/var/lib/openstack-rt-e2e-cut";
 const REPLACED = /^e2e-cut: replaced \/etc\/nova\/nova\.conf; script pid (\d+), shim pid (\d+)$/m;
 
 export interface CutStep {
@@ -411,7 +414,9 @@ esac
   const put = await runSsh(
     env.target,
     env.auth,
-    `rm -rf ${CUT_DIR} && mkdir -p ${CUT_DIR} && cat >${CUT_DIR}/mv && chmod 755 ${CUT_DIR}/mv`,
+    `rm -rf ${CUT_DIR} && mkdir -p ${CUT_DIR} && cat >${CUT_DIR}/mv && chmod 755 ${CUT_DIR}/mv && ` +
+      `found=$(PATH=${CUT_DIR}:/usr/bin:/bin bash -c 'type -P mv') && [ "$found" = ${CUT_DIR}/mv ] || ` +
+      `{ echo "PATH finds $found, not the shim" >&2; exit 1; }`,
     { stdin: shim },
   );
   if (put.code !== 0) throw new Error(`cannot put the mv shim on the VM: ${put.stderr}`);

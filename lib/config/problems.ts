@@ -65,7 +65,8 @@ export function closestName(word: string, candidates: readonly string[]): string
   return best?.name;
 }
 
-function editDistance(a: string, b: string): number {
+/** Optimal-string-alignment distance: edits, a swap of two neighbours counting as one. */
+export function editDistance(a: string, b: string): number {
   const rows = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
   for (let j = 1; j <= b.length; j++) rows[0][j] = j;
   for (let i = 1; i <= a.length; i++)

@@ -26,6 +26,7 @@ import { isAlias, isMap, isPair, isScalar, isSeq, parse, parseDocument } from "y
 import { CONFIG_NAMESPACE, SECRET_KEYS, stackConfigSchema } from "./schema";
 import { readPulumiProject, stackConfigRefusal, stackNameOf } from "./pulumi-cli";
 import type { Problem } from "./problems";
+import { editDistance } from "./problems";
 
 export interface RawStackConfig {
   /** Values of the `openstack-rt:` keys, with the project's defaults filled in. */
@@ -107,27 +108,11 @@ function pulumiCliProblems(projectDir: string, stackFile: string, entries: [stri
   ];
 }
 
-/** Optimal-string-alignment distance: edits, a swap of two neighbours counting as one. */
-function distance(a: string, b: string): number {
-  const d = Array.from({ length: a.length + 1 }, (_, i) =>
-    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
-  );
-  for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
-        d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
-    }
-  }
-  return d[a.length][b.length];
-}
-
 /** The known word `word` is most likely a typo of, if any is close. */
 export function closest(word: string, known: readonly string[]): string | undefined {
   if (word.length > 64) return undefined;
   const lower = word.toLowerCase();
-  const scored = known.map((k) => ({ k, d: distance(lower, k.toLowerCase()) })).sort((x, y) => x.d - y.d);
+  const scored = known.map((k) => ({ k, d: editDistance(lower, k.toLowerCase()) })).sort((x, y) => x.d - y.d);
   const best = scored[0];
   return best && best.d <= Math.max(1, Math.min(3, Math.floor(best.k.length / 3))) ? best.k : undefined;
 }

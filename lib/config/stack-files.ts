@@ -20,9 +20,8 @@
  */
 import { readFileSync, statSync } from "node:fs";
 import { isUtf8 } from "node:buffer";
-import { join } from "node:path";
 import type { Document, Node as YamlNode } from "yaml";
-import { isAlias, isMap, isPair, isScalar, isSeq, parse, parseDocument } from "yaml";
+import { isAlias, isMap, isPair, isScalar, isSeq, parseDocument } from "yaml";
 import { CONFIG_NAMESPACE, SECRET_KEYS, stackConfigSchema } from "./schema";
 import { readPulumiProject, stackConfigRefusal, stackNameOf } from "./pulumi-cli";
 import type { Problem } from "./problems";
@@ -66,11 +65,8 @@ const STACK_FILE_KEYS = ["config", "environment", "secretsprovider", "encryptedk
 
 /** The `default:` of every key declared in Pulumi.yaml's `config:` section. */
 export function projectDefaults(projectDir: string): Record<string, unknown> {
-  const project = parse(readFileSync(join(projectDir, "Pulumi.yaml"), "utf8")) as {
-    config?: Record<string, { default?: unknown }>;
-  };
   const out: Record<string, unknown> = {};
-  for (const [key, decl] of Object.entries(project.config ?? {})) {
+  for (const [key, decl] of Object.entries(readPulumiProject(projectDir).config ?? {})) {
     if (decl && typeof decl === "object" && "default" in decl) out[key] = decl.default;
   }
   return out;

@@ -5,7 +5,7 @@
  * not in the program: a preview stays free of random values.
  */
 import type * as pulumi from "@pulumi/pulumi";
-import { utils } from "ssh2";
+import { generateEd25519HostKey } from "../transport/host-key";
 import { nonEmptyString } from "./inputs";
 
 export interface SshHostKeyInputs {
@@ -29,11 +29,10 @@ export const sshHostKeyProvider: pulumi.dynamic.ResourceProvider<SshHostKeyInput
   diff: (_id, olds, news) =>
     Promise.resolve(olds.comment === news.comment ? { changes: false } : { changes: true, replaces: ["comment"] }),
   create: (inputs) => {
-    const pair = utils.generateKeyPairSync("ed25519", { comment: inputs.comment });
-    const publicKey = pair.public.trim();
+    const { publicKey, privateKey } = generateEd25519HostKey(inputs.comment);
     return Promise.resolve({
       id: publicKey.split(" ")[1],
-      outs: { comment: inputs.comment, publicKey, privateKey: pair.private },
+      outs: { comment: inputs.comment, publicKey, privateKey },
     });
   },
 };

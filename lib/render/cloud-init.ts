@@ -21,7 +21,7 @@
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { utils } from "ssh2";
+import { generateEd25519HostKey } from "../transport/host-key";
 import { parse, stringify } from "yaml";
 import type { StackConfig } from "../config/schema";
 import { settingPath } from "../config/schema";
@@ -185,8 +185,7 @@ export const NOVA_MAX_USER_DATA_BYTES = 65535;
  * comment, so this is the deployed size exactly.
  */
 export function userDataSize(userData: string, serverName: string): number {
-  const pair = utils.generateKeyPairSync("ed25519", { comment: `openstack-rt ${serverName}` });
-  const text = withSshHostKey(userData, { publicKey: pair.public.trim(), privateKey: pair.private });
+  const text = withSshHostKey(userData, generateEd25519HostKey(`openstack-rt ${serverName}`));
   return 4 * Math.ceil(Buffer.byteLength(text) / 3);
 }
 

@@ -46,6 +46,7 @@ const cloud = new RtCloud("openstack-rt", {
   config,
   plan,
   decisions,
+  schedulers: controllers,
   hostReadiness: Object.fromEntries(
     hosts.map((h, i) => [
       h.hostName,

@@ -115,6 +115,8 @@ describe("the program", () => {
     for (const dep of ["compute-rt-01-verification", "compute-rt-02-verification", "controller-scheduler"]) {
       assert.ok(server.dependsOn.includes(dep), `the server waits for ${dep}: ${server.dependsOn.join(", ")}`);
     }
+    // The aggregate's fanout to the schedulers must not meet a scheduler being restarted.
+    assert.ok(one("openstack-rt-aggregate").dependsOn.includes("controller-scheduler"));
     assert.ok(one("rt-server-domain-verification").dependsOn.includes(server.name));
     assert.ok(one("rt-server-guest-verification").dependsOn.includes(server.name));
   });

@@ -21,6 +21,8 @@ export interface RtAggregateArgs {
   metadata: Record<string, string>;
   /** deployment.protect: the aggregate other stacks schedule into cannot be deleted by this one. */
   protect?: boolean;
+  /** What the aggregate waits for (the scheduler steps, RtCloudArgs.schedulers). */
+  dependsOn?: pulumi.Resource[];
 }
 
 export class RtAggregate extends pulumi.ComponentResource {
@@ -33,7 +35,7 @@ export class RtAggregate extends pulumi.ComponentResource {
       `${name}-aggregate`,
       { name: args.name, hosts: args.hosts, zone: args.zone, metadata: args.metadata },
       // Hosts and metadata update in place, so protection blocks only a destroy or a removal.
-      { parent: this, protect: args.protect ?? false },
+      { parent: this, protect: args.protect ?? false, dependsOn: args.dependsOn },
     );
     const a = this.aggregate;
     this.output = pulumi

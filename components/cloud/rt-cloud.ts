@@ -35,6 +35,13 @@ export interface RtCloudArgs {
   decisions: CloudDecisions;
   /** Per RT host, by nova service host name. A server waits for every host Nova may place it on. */
   hostReadiness?: Record<string, HostReadiness>;
+  /**
+   * The scheduler steps (Controller). The aggregate waits for them: nova-api tells the
+   * schedulers of an aggregate change by a fanout cast, and a scheduler being restarted misses
+   * it, or makes nova-api fail the request with a 500 (MessageDeliveryFailure: the fanout
+   * exchange went with the last scheduler's queue).
+   */
+  schedulers?: pulumi.Resource[];
 }
 
 export class RtCloud extends pulumi.ComponentResource {
@@ -60,6 +67,7 @@ export class RtCloud extends pulumi.ComponentResource {
         zone: config.aggregate.zone,
         metadata: config.aggregate.metadata,
         protect: config.deployment.protect,
+        dependsOn: args.schedulers,
       },
       parent,
     );

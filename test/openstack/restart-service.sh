@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test cloud's restart command (the stack's nova.restartCommand, run by nova-compute.sh and
-# scheduler.sh): ends the service supervise.sh keeps running and waits until supervise.sh has
-# started it again, as `systemctl restart` returns once the new process is started.
+# scheduler.sh): ends the service supervise.sh keeps running and waits until the new process
+# has said READY=1, as `systemctl restart` does for Debian's nova units (Type=notify): oslo.service
+# says it once the service's RPC server consumes, so a caller never sees the service half up.
 #
 #   restart-service.sh <pidfile>
 set -euo pipefail
@@ -13,12 +14,12 @@ pidfile=${1:?usage: restart-service.sh <pidfile>}
 }
 old=$(<"$pidfile")
 kill "$old"
-for _ in $(seq 1 600); do
-  if [[ ! -e /proc/$old && -f $pidfile && $(<"$pidfile") != "$old" ]]; then
-    echo "restarted: pid $old -> $(<"$pidfile")"
+for _ in $(seq 1 1800); do
+  if [[ ! -e /proc/$old && -f $pidfile.ready && $(<"$pidfile.ready") != "$old" ]]; then
+    echo "restarted: pid $old -> $(<"$pidfile.ready")"
     exit 0
   fi
   sleep 0.1
 done
-echo "restart-service.sh: the service (pid $old) did not restart within 60 s" >&2
+echo "restart-service.sh: the service (pid $old) was not ready again within 180 s" >&2
 exit 1

@@ -219,6 +219,26 @@ describe("RebootWaiterProvider", () => {
     );
   });
 
+  it("what a failing host printed reaches the error escaped: no terminal sequence passes through", async () => {
+    const hostile = await startSshd({
+      forceCommand: "printf '\\033]0;owned\\007\\033[2Jboot id unreadable\\n' >&2; exit 1",
+    });
+    try {
+      await configureKey(provider, hostile.userKey);
+      const target = { host: "127.0.0.1", port: hostile.port, user: hostile.user, hostKey: hostile.hostKeyPub };
+      const error = await provider.create({ ...inputs, target, timeoutSeconds: 1 }).then(
+        () => assert.fail("the wait passed"),
+        (e: unknown) => String(e),
+      );
+      assert.match(error, /exited with 1: \\e\]0;owned\\a\\e\[2Jboot id unreadable/);
+      // eslint-disable-next-line no-control-regex -- no control character may pass
+      assert.doesNotMatch(error, /[\u0000-\u0008\u000b-\u001f]/);
+    } finally {
+      await configureKey(provider, sshd.userKey);
+      await hostile.stop();
+    }
+  });
+
   it("a host key that does not match ends the wait at once", async () => {
     const other = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILEZ9Ak3Chw7pUqhmeFtPzChapi4MzTG0VCi8fxsKcRb";
     const started = Date.now();

@@ -6,6 +6,7 @@
  */
 import type * as pulumi from "@pulumi/pulumi";
 import { messageOf } from "../errors";
+import { terminalText } from "../render/terminal-text";
 import { parseBootId, waitForNewBootId } from "../transport/boot-id";
 import type { SshAuth, SshTarget } from "../transport/ssh";
 import { describeTarget, isSshError, runSsh } from "../transport/ssh";
@@ -39,8 +40,10 @@ async function readBootId(target: SshTarget, auth: SshAuth): Promise<string | Er
       retries: 0,
     });
     if (r.code !== 0)
-      return new Error(`reading the boot id exited with ${r.code ?? r.signal}: ${r.stderr.trim().slice(0, 200)}`);
-    return parseBootId(r.stdout) ?? new Error(`the boot id file held ${JSON.stringify(r.stdout.slice(0, 80))}`);
+      return new Error(
+        `reading the boot id exited with ${r.code ?? r.signal}: ${terminalText(r.stderr.trim().slice(0, 200))}`,
+      );
+    return parseBootId(r.stdout) ?? new Error(`the boot id file held "${terminalText(r.stdout.slice(0, 80))}"`);
   } catch (e) {
     if (isSshError(e) && (e.kind === "unreachable" || e.kind === "timeout" || e.kind === "protocol")) return e;
     throw new Error(messageOf(e));

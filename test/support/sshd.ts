@@ -54,7 +54,11 @@ async function waitForPort(port: number, child: ChildProcess, deadlineMs: number
 }
 
 /** `hostKey`: an OpenSSH private key to serve as the ed25519 host key instead of a fresh one. */
-export async function startSshd(opts: { hostKey?: string } = {}): Promise<TestSshd> {
+/**
+ * A throwaway sshd on 127.0.0.1. `forceCommand` makes it run that command for every session,
+ * whatever the client asked (sshd_config's ForceCommand): a host that answers in its own way.
+ */
+export async function startSshd(opts: { hostKey?: string; forceCommand?: string } = {}): Promise<TestSshd> {
   const dir = mkdtempSync(join(tmpdir(), "openstack-rt-sshd-"));
   if (opts.hostKey === undefined) keygen(join(dir, "host"), "test-host");
   else {
@@ -84,12 +88,14 @@ export async function startSshd(opts: { hostKey?: string } = {}): Promise<TestSs
       "AllowTcpForwarding yes",
       `PidFile ${join(dir, "sshd.pid")}`,
       "LogLevel ERROR",
+      ...(opts.forceCommand === undefined ? [] : [`ForceCommand ${opts.forceCommand}`]),
       "",
     ].join("\n"),
   );
   mkdirSync("/run/sshd", { recursive: true }); // sshd's privilege-separation directory
   const spawnSshd = async () => {
-    const c = spawn("/usr/sbin/sshd", ["-D", "-e", "-f", join(dir, "sshd_config")], {
+    // setpriv's parent-death signal ends sshd with the test process, even one killed by a signal.
+    const c = spawn("setpriv", ["--pdeathsig", "TERM", "/usr/sbin/sshd", "-D", "-e", "-f", join(dir, "sshd_config")], {
       stdio: ["ignore", "ignore", "pipe"],
     });
     await waitForPort(port, c, 10_000);

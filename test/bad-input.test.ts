@@ -19,7 +19,7 @@ import { parse, stringify } from "yaml";
 import { CONFIG_NAMESPACE, DURATION_LIMITS } from "../lib/config/schema";
 import { code } from "../lib/render/plan-markdown";
 import { PULUMI_CONFIG_MAX_BYTES, readStackConfig } from "../lib/config/stack-files";
-import { hostFactsTimeoutSeconds } from "../lib/checks/collect";
+import { hostFactsTimeoutSeconds } from "../lib/checks/verification";
 import { PROJECT_DIR } from "./support/dev-config";
 import { computedState } from "./support/mock-state";
 import { onRegister } from "./support/mock-monitor";

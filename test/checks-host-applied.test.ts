@@ -9,7 +9,8 @@ import { mkdtempSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { checkNovaApplied, checkTunedApplied } from "../lib/checks/host-applied";
-import { hostFactsArgs, parseSections, scriptText } from "../lib/checks/collect";
+import { hostFactsArgs, parseSections } from "../lib/checks/verification";
+import { scriptText } from "../lib/providers/collect";
 import { devHost } from "./support/checks-plan";
 import { SCRATCH } from "./support/debian-root";
 

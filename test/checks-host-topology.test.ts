@@ -17,7 +17,8 @@ import { planStack } from "../lib/plan/stack";
 import type { HostPlan } from "../lib/plan/host";
 import { readStackConfig } from "../lib/config/stack-files";
 import { topologyFromText } from "../lib/plan/topology";
-import { parseSections, scriptText } from "../lib/checks/collect";
+import { parseSections } from "../lib/checks/verification";
+import { scriptText } from "../lib/providers/collect";
 import { devHost, PROJECT_DIR } from "./support/checks-plan";
 
 const fixture = (name: string) => readFileSync(join(__dirname, "fixtures", "host", "rt-host", name), "utf8");

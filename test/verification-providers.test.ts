@@ -9,7 +9,7 @@ import { domainCheckProvider } from "../lib/providers/domain-check";
 import { guestCheckProvider } from "../lib/providers/guest-check";
 import type { HostCheckInputs } from "../lib/providers/host-check";
 import { hostCheckProvider } from "../lib/providers/host-check";
-import { scriptText } from "../lib/checks/collect";
+import { scriptText } from "../lib/providers/collect";
 import { devRaw } from "./support/dev-config";
 import { configureKey } from "./support/provider-config";
 import type { TestSshd } from "./support/sshd";

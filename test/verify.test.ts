@@ -12,20 +12,19 @@ import { formatReport } from "../lib/checks/result";
 import type { StackPlan } from "../lib/plan/stack";
 import { planStack } from "../lib/plan/stack";
 import type { SshTarget } from "../lib/transport/ssh";
-import type { RunScript, Verification } from "../lib/checks/collect";
+import type { Verification } from "../lib/checks/verification";
+import { allResults, hostFactsArgs, parseSections } from "../lib/checks/verification";
+import type { RunScript } from "../lib/providers/collect";
 import {
-  allResults,
   allScriptTexts,
   guestReadiness,
-  hostFactsArgs,
   observeGuest,
-  parseSections,
   sshRunner,
   verifyDomain,
   verifyGuest,
   verifyHost,
   waitForGuest,
-} from "../lib/checks/collect";
+} from "../lib/providers/collect";
 import { expectationFromPlan } from "../lib/checks/domain-expectation";
 import { devRaw } from "./support/dev-config";
 import type { TestSshd } from "./support/sshd";

@@ -8,7 +8,7 @@ import type { DomainCheckTargets } from "../../lib/desired/check-targets";
 import type { DomainCandidate } from "../../lib/providers/domain-check";
 import { bundledProvider } from "../../lib/providers/bundle";
 import { domainCheckProvider } from "../../lib/providers/domain-check";
-import { scriptText } from "../../lib/checks/collect";
+import { scriptText } from "../../lib/providers/collect";
 import { ServerHost } from "./server-host";
 import { VerificationResource } from "./verification-resource";
 

@@ -8,8 +8,8 @@ import type { GuestPlan } from "../../lib/plan/stack";
 import { bundledProvider } from "../../lib/providers/bundle";
 import { guestCheckProvider } from "../../lib/providers/guest-check";
 import type { SshTarget } from "../../lib/transport/ssh";
-import type { GuestBudget } from "../../lib/checks/collect";
-import { scriptText } from "../../lib/checks/collect";
+import type { GuestBudget } from "../../lib/checks/verification";
+import { scriptText } from "../../lib/providers/collect";
 import { VerificationResource } from "./verification-resource";
 
 export interface GuestVerificationArgs {

@@ -8,8 +8,9 @@ import type { HostPlan } from "../../lib/plan/host";
 import { bundledProvider } from "../../lib/providers/bundle";
 import { hostCheckProvider } from "../../lib/providers/host-check";
 import type { SshTarget } from "../../lib/transport/ssh";
-import type { HostVerifyOptions } from "../../lib/checks/collect";
-import { hostFactsTimeoutSeconds, scriptText } from "../../lib/checks/collect";
+import type { HostVerifyOptions } from "../../lib/checks/verification";
+import { hostFactsTimeoutSeconds } from "../../lib/checks/verification";
+import { scriptText } from "../../lib/providers/collect";
 import { VerificationResource } from "./verification-resource";
 
 export interface HostVerificationArgs {

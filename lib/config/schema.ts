@@ -350,7 +350,7 @@ const serverSchema = z.strictObject({
 /**
  * Upper bounds of the durations, each what its consumer takes: host-facts.sh and
  * guest-latency.sh accept at most 5 and 6 digits, and the checks' timers (setTimeout, at most
- * 2^31-1 ms, about 24.8 days) add their margins to these (lib/checks/collect.ts). The waits are bounded
+ * 2^31-1 ms, about 24.8 days) add their margins to these (lib/providers/collect.ts). The waits are bounded
  * by what an operator would wait for, well inside the timers.
  */
 export const DURATION_LIMITS = {

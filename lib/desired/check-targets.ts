@@ -3,7 +3,7 @@ import { expectationFromPlan } from "../checks/domain-expectation";
 import type { StackConfig } from "../config/schema";
 import type { FlavorPlan, ServerPlan, StackPlan } from "../plan/stack";
 import type { DomainCandidate } from "../providers/domain-check";
-import type { GuestBudget } from "../checks/collect";
+import type { GuestBudget } from "../checks/verification";
 
 /**
  * Where a server's domain check looks. The program checks only the host that runs the server, so

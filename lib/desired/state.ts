@@ -3,7 +3,7 @@
  * resource is made from. The program, `npm run verify` and the e2e run read it; none of them
  * joins config and plan again, and only components turn it into resources.
  */
-import type { GuestBudget, HostVerifyOptions } from "../checks/collect";
+import type { GuestBudget, HostVerifyOptions } from "../checks/verification";
 import type { HostConfig, StackConfig } from "../config/schema";
 import type { HostPlan } from "../plan/host";
 import type { FlavorPlan, GuestPlan, ServerPlan, StackPlan } from "../plan/stack";

@@ -12,7 +12,7 @@ import type * as pulumi from "@pulumi/pulumi";
 import type { CheckResult } from "../checks/result";
 import { formatReport, summarize } from "../checks/result";
 import type { SshAuth } from "../transport/ssh";
-import type { Verification } from "../checks/collect";
+import type { Verification } from "../checks/verification";
 import type { Failure } from "./inputs";
 import { sshCredentials } from "./ssh-credentials";
 

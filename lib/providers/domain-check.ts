@@ -6,7 +6,7 @@
  */
 import type { DomainExpectation } from "../checks/domain";
 import type { SshTarget } from "../transport/ssh";
-import { sshRunner, verifyDomain } from "../checks/collect";
+import { sshRunner, verifyDomain } from "./collect";
 import { fail } from "../checks/result";
 import { checkProvider } from "./check";
 import type { Failure } from "./inputs";

@@ -6,8 +6,8 @@
 import type { GuestPlan } from "../plan/stack";
 import type { SshTarget } from "../transport/ssh";
 import { describeTarget } from "../transport/ssh";
-import type { GuestBudget } from "../checks/collect";
-import { observeGuest, sshRunner, verifyGuest, waitForGuest } from "../checks/collect";
+import type { GuestBudget } from "../checks/verification";
+import { observeGuest, sshRunner, verifyGuest, waitForGuest } from "./collect";
 import { checkProvider } from "./check";
 import { nonEmptyString, positiveInteger, targetProblems } from "./inputs";
 

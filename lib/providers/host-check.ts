@@ -5,8 +5,8 @@
  */
 import type { HostPlan } from "../plan/host";
 import type { SshTarget } from "../transport/ssh";
-import type { HostVerifyOptions } from "../checks/collect";
-import { sshRunner, verifyHost } from "../checks/collect";
+import type { HostVerifyOptions } from "../checks/verification";
+import { sshRunner, verifyHost } from "./collect";
 import { checkProvider } from "./check";
 import { nonEmptyString, positiveInteger, targetProblems } from "./inputs";
 

@@ -2,20 +2,18 @@
  * Runs the checks against real machines: collects facts with the scripts in hostprep/verify over
  * a `RunScript` (SSH in production), then hands them to the pure checks in lib/checks. Used by
  * the dynamic providers and by `npm run verify`.
- *
- * Each verification splits its results in two: `observed`, cheap facts that stay the same from
- * run to run (what `pulumi refresh` re-reads), and `measured`, what a latency tool or a snapshot
- * of counters found (run only when the checks are created or updated).
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { DomainExpectation } from "./domain";
-import { checkDomain } from "./domain";
-import type { HostFacts } from "./host";
-import { checkHostRuntime, checkHostState, checkKernel } from "./host";
-import { checkCyclictest, parseCyclictest } from "./latency";
-import type { CheckResult } from "./result";
-import { excerpt, fail, verdict } from "./result";
+import type { DomainExpectation } from "../checks/domain";
+import { checkDomain } from "../checks/domain";
+import type { HostFacts } from "../checks/host";
+import { checkHostRuntime, checkHostState, checkKernel } from "../checks/host";
+import { checkCyclictest, parseCyclictest } from "../checks/latency";
+import type { CheckResult } from "../checks/result";
+import { excerpt, fail, verdict } from "../checks/result";
+import type { GuestBudget, HostVerifyOptions, Verification, VerifyScript } from "../checks/verification";
+import { hostFactsArgs, hostFactsTimeoutSeconds, parseSections, VERIFY_SCRIPTS } from "../checks/verification";
 import { parseCpuList, sameSet } from "../plan/cpuset";
 import type { GuestPlan } from "../plan/stack";
 import type { HostPlan } from "../plan/host";
@@ -24,12 +22,8 @@ import type { CommandResult, SshAuth, SshOptions, SshTarget } from "../transport
 import { messageOf } from "../errors";
 import { isSshError, runSsh } from "../transport/ssh";
 
-export type VerifyScript = "host-facts.sh" | "domain-xml.sh" | "guest-latency.sh";
-
 /** Runs one of the hostprep/verify scripts somewhere and returns what it printed. */
 export type RunScript = (script: VerifyScript, args: string[], timeoutMs?: number) => Promise<CommandResult>;
-
-export const VERIFY_SCRIPTS: readonly VerifyScript[] = ["host-facts.sh", "domain-xml.sh", "guest-latency.sh"];
 
 export function scriptText(script: VerifyScript): string {
   return readFileSync(join(__dirname, "..", "..", "hostprep", "verify", script), "utf8");
@@ -56,24 +50,6 @@ export function sshRunner(target: SshTarget, auth: SshAuth, texts: ScriptTexts, 
       ...(timeoutMs ? { commandTimeoutMs: timeoutMs } : {}),
     });
   };
-}
-
-/** Splits `=== name ===` sections; a missing `end` marker means the output was cut short. */
-export function parseSections(text: string): { sections: Map<string, string>; complete: boolean } {
-  const sections = new Map<string, string>();
-  let name: string | null = null;
-  let body: string[] = [];
-  for (const line of text.split("\n")) {
-    const m = /^=== ([a-z0-9-]+) ===$/.exec(line);
-    if (!m) {
-      if (name !== null) body.push(line);
-      continue;
-    }
-    if (name !== null) sections.set(name, body.join("\n").replace(/\n$/, ""));
-    name = m[1];
-    body = [];
-  }
-  return { sections, complete: name === "end" };
 }
 
 /** A failure of the collection itself, as a check result an operator can act on. */
@@ -113,44 +89,6 @@ async function collect(run: RunScript, script: VerifyScript, args: string[], wha
       ),
     };
   return { sections };
-}
-
-export interface HostVerifyOptions {
-  hwlatdetect: { enabled: boolean; thresholdUs: number; durationSeconds: number };
-  /** Only what `pulumi refresh` may re-read: no hwlatdetect, no interrupt counters. */
-  observeOnly?: boolean;
-  /** How long host-facts.sh may take; by default hostFactsTimeoutSeconds of these options. */
-  timeoutSeconds?: number;
-}
-
-/** host-facts.sh may first wait up to 5 minutes for a fresh boot to finish, then runs hwlatdetect. */
-export function hostFactsTimeoutSeconds(hwlatdetect: HostVerifyOptions["hwlatdetect"]): number {
-  return 300 + 120 + (hwlatdetect.enabled ? hwlatdetect.durationSeconds : 0);
-}
-
-export interface Verification {
-  /** Facts that do not change from run to run while the machine does not. */
-  observed: CheckResult[];
-  /** What a latency tool or a counter snapshot found; empty when only observed. */
-  measured: CheckResult[];
-}
-
-export function allResults(v: Verification): CheckResult[] {
-  return [...v.observed, ...v.measured];
-}
-
-export function hostFactsArgs(plan: HostPlan, opts: HostVerifyOptions): string[] {
-  const h = opts.hwlatdetect;
-  const conf = plan.nova.owner?.configPath;
-  return [
-    ...(h.enabled && !opts.observeOnly
-      ? ["--hwlatdetect-seconds", String(h.durationSeconds), "--hwlatdetect-threshold-us", String(h.thresholdUs)]
-      : []),
-    // The file nova-compute reads, where a deployment tool owns it (nova.configPath).
-    ...(conf !== undefined ? ["--nova-conf", conf] : []),
-    "--tuned-profile",
-    plan.tuned.profile,
-  ];
 }
 
 export async function verifyHost(run: RunScript, plan: HostPlan, opts: HostVerifyOptions): Promise<Verification> {
@@ -219,12 +157,6 @@ export async function verifyDomain(
       ),
     ],
   };
-}
-
-export interface GuestBudget {
-  durationSeconds: number;
-  maxUs: number;
-  meanUs: number;
 }
 
 function guestArgs(guest: GuestPlan): string[] {

@@ -1,0 +1,75 @@
+/**
+ * What running a check script gives and takes, without running it: the scripts' names, how their
+ * `=== name ===` sections are split, the options of a host verification, and a verification's
+ * result split into `observed` (cheap facts that stay the same from run to run, what
+ * `pulumi refresh` re-reads) and `measured` (what a latency tool or a snapshot of counters found,
+ * run only when the checks are created or updated). Pure; lib/providers/collect.ts runs them.
+ */
+import type { HostPlan } from "../plan/host";
+import type { CheckResult } from "./result";
+
+export type VerifyScript = "host-facts.sh" | "domain-xml.sh" | "guest-latency.sh";
+
+export const VERIFY_SCRIPTS: readonly VerifyScript[] = ["host-facts.sh", "domain-xml.sh", "guest-latency.sh"];
+
+/** Splits `=== name ===` sections; a missing `end` marker means the output was cut short. */
+export function parseSections(text: string): { sections: Map<string, string>; complete: boolean } {
+  const sections = new Map<string, string>();
+  let name: string | null = null;
+  let body: string[] = [];
+  for (const line of text.split("\n")) {
+    const m = /^=== ([a-z0-9-]+) ===$/.exec(line);
+    if (!m) {
+      if (name !== null) body.push(line);
+      continue;
+    }
+    if (name !== null) sections.set(name, body.join("\n").replace(/\n$/, ""));
+    name = m[1];
+    body = [];
+  }
+  return { sections, complete: name === "end" };
+}
+
+export interface HostVerifyOptions {
+  hwlatdetect: { enabled: boolean; thresholdUs: number; durationSeconds: number };
+  /** Only what `pulumi refresh` may re-read: no hwlatdetect, no interrupt counters. */
+  observeOnly?: boolean;
+  /** How long host-facts.sh may take; by default hostFactsTimeoutSeconds of these options. */
+  timeoutSeconds?: number;
+}
+
+/** host-facts.sh may first wait up to 5 minutes for a fresh boot to finish, then runs hwlatdetect. */
+export function hostFactsTimeoutSeconds(hwlatdetect: HostVerifyOptions["hwlatdetect"]): number {
+  return 300 + 120 + (hwlatdetect.enabled ? hwlatdetect.durationSeconds : 0);
+}
+
+export interface Verification {
+  /** Facts that do not change from run to run while the machine does not. */
+  observed: CheckResult[];
+  /** What a latency tool or a counter snapshot found; empty when only observed. */
+  measured: CheckResult[];
+}
+
+export function allResults(v: Verification): CheckResult[] {
+  return [...v.observed, ...v.measured];
+}
+
+export function hostFactsArgs(plan: HostPlan, opts: HostVerifyOptions): string[] {
+  const h = opts.hwlatdetect;
+  const conf = plan.nova.owner?.configPath;
+  return [
+    ...(h.enabled && !opts.observeOnly
+      ? ["--hwlatdetect-seconds", String(h.durationSeconds), "--hwlatdetect-threshold-us", String(h.thresholdUs)]
+      : []),
+    // The file nova-compute reads, where a deployment tool owns it (nova.configPath).
+    ...(conf !== undefined ? ["--nova-conf", conf] : []),
+    "--tuned-profile",
+    plan.tuned.profile,
+  ];
+}
+
+export interface GuestBudget {
+  durationSeconds: number;
+  maxUs: number;
+  meanUs: number;
+}

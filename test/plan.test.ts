@@ -62,6 +62,7 @@ describe("the dev stack's plan (the seed deployment)", () => {
       "nohz_full=4-11",
       "rcu_nocbs=4-11",
       "irqaffinity=0-3",
+      "intel_pstate=disable",
     ]);
   });
 

@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import { isCpuSpecError, MAX_CPU_LIST_CHARS, parseCpuList, parseNovaCpuSpec } from "../plan/cpuset";
+import { CPU_POWER_MANAGEMENT, LATENCY_MODES } from "../plan/latency-mode";
 import { isIpAddress, looksNumeric, parseCidr } from "./ip";
 import type { Problem } from "./problems";
 import { closestName, show } from "./problems";
@@ -192,6 +193,12 @@ export const novaOwnerSchema = z.strictObject({
   configMode: z.enum(["edit", "verify"]).optional(),
   configPath: absolutePath.optional(),
   restartCommand: commandWords.optional(),
+  /** `[libvirt] cpu_power_management` (Nova 2023.1+) on compute hosts; unset: not written. */
+  cpuPowerManagement: z
+    .enum(CPU_POWER_MANAGEMENT, {
+      error: `must be one of ${CPU_POWER_MANAGEMENT.join(", ")}: Nova's power management of idle dedicated CPUs (only off fits a TuneD-tuned host)`,
+    })
+    .optional(),
 });
 export type NovaOwnerConfig = z.output<typeof novaOwnerSchema>;
 
@@ -225,6 +232,12 @@ const hostSchema = z
      * pinned-only host that keeps its distribution kernel and gets TuneD's cpu-partitioning.
      */
     tunedProfile: z.enum(["realtime-virtual-host", "cpu-partitioning"]).default("realtime-virtual-host"),
+    /** How awake the CPUs are kept: C-state limits and idle=poll on the command line (lib/plan/latency-mode.ts). */
+    latencyMode: z
+      .enum(LATENCY_MODES, {
+        error: `must be one of ${LATENCY_MODES.join(", ")}: default (TuneD's own C-state limit), low-latency (C1 at most from boot), ultra-low-latency (also idle=poll)`,
+      })
+      .default("default"),
     /** Explicit CPU lists instead of housekeepingCpusPerNode; give one of them, the other is the rest. */
     housekeepingCpus: cpuList.optional(),
     isolatedCpus: cpuList.optional(),
@@ -459,7 +472,8 @@ const deploymentSchema = z.strictObject({
 /** A host running nova-scheduler, and who owns its nova.conf (`nova`, as for compute hosts). */
 const controllerObject = z.strictObject({
   ssh: sshTarget.extend({ proxy: sshTarget.optional() }),
-  nova: novaOwnerSchema.optional(),
+  // cpuPowerManagement is nova-compute's: a scheduler has no dedicated CPUs.
+  nova: novaOwnerSchema.omit({ cpuPowerManagement: true }).optional(),
 });
 
 /** The controller whose nova-scheduler gets the RT filters; false leaves the scheduler to the operator. */

@@ -4,6 +4,8 @@
  * The CPU split is decided in housekeeping.ts, the huge pages in hugepages.ts.
  */
 import { kernelParamName } from "./kernel-param";
+import type { PowerPlan } from "./latency-mode";
+import { latencyModeKernelArgs, powerPlan, powerProblems, REALTIME_PROFILE_PSTATE_ARG } from "./latency-mode";
 import type { HostConfig, NovaOwnerConfig } from "../config/schema";
 import { difference, formatCpuList, union } from "./cpuset";
 import type { Problem } from "../config/problems";
@@ -56,6 +58,8 @@ export interface HostPlan {
     tunedArgs: string[];
   };
   hugepages: HugepagePlan;
+  /** latencyMode and Nova's CPU power management (latency-mode.ts). */
+  power: PowerPlan;
   nova: {
     cpuDedicatedSet: string;
     cpuSharedSet: string | null;
@@ -94,7 +98,9 @@ export function mergedNovaOwner(
 }
 
 export function novaOwner(nova: NovaOwnerConfig | undefined): NovaOwner | undefined {
-  if (nova === undefined) return undefined;
+  // cpuPowerManagement alone says nothing about who owns the file.
+  if (nova === undefined || [nova.configMode, nova.configPath, nova.restartCommand].every((v) => v === undefined))
+    return undefined;
   return {
     mode: nova.configMode ?? "edit",
     configPath: nova.configPath ?? DEFAULT_NOVA_CONF,
@@ -173,6 +179,7 @@ export function planHost(
   if (isolated.length > 0) problems.push(...idleNodePageProblems(nodes, counts, path));
   problems.push(...hostMemoryProblems(host, topology, counts, path));
   problems.push(...extraKernelArgProblems(host, path));
+  problems.push(...powerProblems(host, path));
   if (host.nova?.configMode === "verify" && host.nova.restartCommand !== undefined) {
     problems.push({
       path: `${path}.nova.restartCommand`,
@@ -184,7 +191,7 @@ export function planHost(
   const iso = formatCpuList(isolated);
   const hk = formatCpuList(housekeeping);
   const hugepages = hugepagePlan(host, topology, counts);
-  const args = [...hugepageKernelArgs(hugepages), ...host.extraKernelArgs];
+  const args = [...hugepageKernelArgs(hugepages), ...latencyModeKernelArgs(host.latencyMode), ...host.extraKernelArgs];
   return {
     problems,
     plan: {
@@ -202,9 +209,17 @@ export function planHost(
         tunedArgs:
           host.tunedProfile === "cpu-partitioning"
             ? ["nohz=on", `nohz_full=${iso}`, `rcu_nocbs=${iso}`]
-            : [`isolcpus=${iso}`, "nohz=on", `nohz_full=${iso}`, `rcu_nocbs=${iso}`, `irqaffinity=${hk}`],
+            : [
+                `isolcpus=${iso}`,
+                "nohz=on",
+                `nohz_full=${iso}`,
+                `rcu_nocbs=${iso}`,
+                `irqaffinity=${hk}`,
+                REALTIME_PROFILE_PSTATE_ARG,
+              ],
       },
       hugepages,
+      power: powerPlan(host.latencyMode, host.nova?.cpuPowerManagement),
       nova: {
         cpuDedicatedSet: iso,
         cpuSharedSet: host.cpuSharedSet === "housekeeping" ? hk : null,

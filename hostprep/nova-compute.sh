@@ -5,11 +5,15 @@
 #   [DEFAULT] reserved_host_memory_mb
 #   [DEFAULT] reserved_huge_pages one line per entry (an oslo.config MultiOpt); removed when
 #                                 not given
+#   [libvirt] cpu_power_management false, with cpu_power_management_strategy removed, when
+#                                 --cpu-power-management off is given (Nova 2023.1+; the
+#                                 plan refuses Nova's strategies on TuneD-tuned hosts)
 # and removes vcpu_pin_set wherever it is: it is deprecated, and nova-compute refuses to start
 # when it is set together with cpu_dedicated_set. Every other line and comment stays.
 #
 #   nova-compute.sh --dedicated <cpulist> [--shared <cpulist>] --reserved-host-memory-mb <N>
 #                   [--reserved-huge-pages "node:0,size:1GB,count:1;node:1,size:1GB,count:1"]
+#                   [--cpu-power-management off]
 #                   [--conf /etc/nova/nova.conf|/etc/nova/nova-compute.conf|<absolute path>]
 #                   [--restart-command "<command words>" | --check] [--root DIR]
 #
@@ -84,7 +88,7 @@ report() {
 }
 
 main() {
-  local dedicated='' shared='' memory='' conf=/etc/nova/nova.conf pages=() restart=() action=() std=1
+  local dedicated='' shared='' memory='' conf=/etc/nova/nova.conf pages=() restart=() action=() std=1 power=''
   # One entry as Nova's reserved_huge_pages takes it; entries are joined with ';' here.
   local re_entry='node:(0|[1-9][0-9]{0,2}),size:[1-9][0-9]{0,7}(KB|kB|MB|GB|K|M|G)?,count:(0|[1-9][0-9]{0,5})'
   while (($#)); do
@@ -111,6 +115,12 @@ main() {
           usage_error "$1 takes entries like node:0,size:1GB,count:1 separated by ';' (got $(shown "$2"))"
         IFS=';' read -ra pages <<<"$2"
       fi
+      shift 2
+      ;;
+    --cpu-power-management)
+      need_value "$1" $#
+      [[ $2 == off ]] || usage_error "$1 takes off (got $(shown "$2"))"
+      power=$2
       shift 2
       ;;
     --conf)
@@ -143,7 +153,7 @@ main() {
       set_root "$2"
       shift 2
       ;;
-    *) usage_error "unknown argument $(shown "$1"); usage: $PROG --dedicated <cpulist> [--shared <cpulist>] --reserved-host-memory-mb <N> [--reserved-huge-pages <entries>] [--conf PATH] [--restart-command WORDS | --check] [--root DIR]" ;;
+    *) usage_error "unknown argument $(shown "$1"); usage: $PROG --dedicated <cpulist> [--shared <cpulist>] --reserved-host-memory-mb <N> [--reserved-huge-pages <entries>] [--cpu-power-management off] [--conf PATH] [--restart-command WORDS | --check] [--root DIR]" ;;
     esac
   done
   [[ -n $dedicated ]] || usage_error "--dedicated is required"
@@ -175,6 +185,7 @@ main() {
     fi
     pending_begin nova-compute restart_nova_compute
   fi
+  if [[ -n $power ]]; then MANAGED+=("libvirt cpu_power_management" "libvirt cpu_power_management_strategy"); fi
   if ((std)); then check_other_files "$conf"; fi
   ini_load "$f"
 
@@ -220,6 +231,18 @@ main() {
       report "set [DEFAULT] reserved_huge_pages = ${pages[*]} in $conf (one line each)"
     else
       report "removed [DEFAULT] reserved_huge_pages from $conf"
+    fi
+  fi
+  if [[ -n $power ]]; then
+    ini_set libvirt cpu_power_management false
+    if ((INI_CHANGED)); then
+      modified=1
+      report "set [libvirt] cpu_power_management = false in $conf"
+    fi
+    ini_set libvirt cpu_power_management_strategy
+    if ((INI_CHANGED)); then
+      modified=1
+      report "removed [libvirt] cpu_power_management_strategy from $conf"
     fi
   fi
 

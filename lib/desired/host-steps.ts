@@ -224,6 +224,7 @@ export function hostSteps(plan: HostPlan, host: HostConfig): HostStep[] {
         "--reserved-host-memory-mb",
         memory,
         ...(pages === null ? [] : ["--reserved-huge-pages", pages]),
+        ...(plan.power.novaCpuPowerManagement === null ? [] : ["--cpu-power-management", "off"]),
         ...ownerArgs,
       ],
       triggers: {
@@ -231,6 +232,7 @@ export function hostSteps(plan: HostPlan, host: HostConfig): HostStep[] {
         cpuSharedSet: shared,
         reservedHostMemoryMb: nova.reservedHostMemoryMb,
         reservedHugePages: [...nova.reservedHugePages],
+        ...(plan.power.novaCpuPowerManagement === null ? {} : { cpuPowerManagement: "off" }),
         ...ownerTriggers,
       },
       sudo,

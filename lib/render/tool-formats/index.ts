@@ -107,6 +107,8 @@ interface NovaValues {
   cpuSharedSet: string | null;
   reservedHostMemoryMb: number;
   reservedHugePages: string[];
+  /** `[libvirt] cpu_power_management = false` when the plan writes it (nova.cpuPowerManagement: off). */
+  cpuPowerManagementOff: boolean;
 }
 
 function novaValues(h: HostPlan): NovaValues {
@@ -115,8 +117,13 @@ function novaValues(h: HostPlan): NovaValues {
     cpuSharedSet: h.nova.cpuSharedSet,
     reservedHostMemoryMb: h.nova.reservedHostMemoryMb,
     reservedHugePages: h.nova.reservedHugePages,
+    cpuPowerManagementOff: h.power.novaCpuPowerManagement === "off",
   };
 }
+
+/** For a tool with no option for it: Nova's own default is off, so nothing may set it. */
+const POWER_OFF_NOTE =
+  "[libvirt] cpu_power_management = false (Nova 2023.1+; its default): this tool has no option for it, so nothing may set it to true";
 
 /** nova.conf lines ([section] key = value) for one host, as an INI fragment. */
 function iniFragment(v: NovaValues): string[] {
@@ -124,6 +131,7 @@ function iniFragment(v: NovaValues): string[] {
   for (const p of v.reservedHugePages) out.push(`reserved_huge_pages = ${p}`);
   out.push("", "[compute]", `cpu_dedicated_set = ${v.cpuDedicatedSet}`);
   if (v.cpuSharedSet) out.push(`cpu_shared_set = ${v.cpuSharedSet}`);
+  if (v.cpuPowerManagementOff) out.push("", "[libvirt]", "cpu_power_management = false");
   return out;
 }
 
@@ -175,6 +183,8 @@ function renderTripleo(stack: string, plan: StackPlan): string {
     out.push(`    KernelArgs: ${yamlString(v.kernel.args.join(" "))}`);
     out.push(`    IsolCpusList: ${yamlString(v.tuned.isolatedCores)}`);
     out.push(`    TunedProfileName: ${yamlString(v.tuned.profile)}`);
+    // RHOSP 17 is Nova 23 (Wallaby), before the option: RHOSO 18 sets it in the ini fragment below.
+    if (v.nova.cpuPowerManagementOff) out.push(`    # ${POWER_OFF_NOTE}`);
   });
   out.push("", "# RHOSO 18: the same values as EDPM ansible variables of each OpenStackDataPlaneNodeSet");
   groups.forEach((g) => {
@@ -242,6 +252,7 @@ function renderOsa(stack: string, plan: StackPlan): string {
       out.push(`    reserved_huge_pages: [${v.reservedHugePages.map(yamlString).join(", ")}]`);
     out.push("  compute:", `    cpu_dedicated_set: ${yamlString(v.cpuDedicatedSet)}`);
     if (v.cpuSharedSet) out.push(`    cpu_shared_set: ${yamlString(v.cpuSharedSet)}`);
+    if (v.cpuPowerManagementOff) out.push("  libvirt:", "    cpu_power_management: false");
     out.push(...hostSide(h, "OpenStack-Ansible"));
   }
   return out.join("\n") + "\n";
@@ -274,6 +285,7 @@ function renderJuju(stack: string, plan: StackPlan): string {
       "",
       `# hosts: ${names(g.hosts)}`,
       `juju config ${app} ${kv.join(" ")}`,
+      ...(v.nova.cpuPowerManagementOff ? [`# ${POWER_OFF_NOTE}`] : []),
       ...g.hosts.flatMap((h) => hostSide(h, "the nova-compute charm")),
     );
   });

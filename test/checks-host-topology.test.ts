@@ -16,7 +16,7 @@ import { declaredTopology } from "../lib/config/discover";
 import { planStack } from "../lib/plan/stack";
 import type { HostPlan } from "../lib/plan/host";
 import { readStackConfig } from "../lib/config/stack-files";
-import { topologyFromText } from "../lib/plan/topology";
+import { topologyFromText } from "../lib/cpu/topology";
 import { parseSections } from "../lib/checks/verification";
 import { scriptText } from "../lib/providers/collect";
 import { devHost, PROJECT_DIR } from "./support/checks-plan";

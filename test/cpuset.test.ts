@@ -11,7 +11,7 @@ import {
   parseNovaCpuSpec,
   MAX_CPU_LIST_CHARS,
   union,
-} from "../lib/plan/cpuset";
+} from "../lib/cpu/cpuset";
 
 const cpuSets = fc.uniqueArray(fc.integer({ min: 0, max: 300 }), { maxLength: 60 }).map((a) => cpuSet(a));
 

@@ -30,7 +30,7 @@ import {
   sameTopology,
   unifiedDiff,
 } from "../lib/config/discover";
-import { topologyFromText } from "../lib/plan/topology";
+import { topologyFromText } from "../lib/cpu/topology";
 import { discoveryReport, fingerprintLines, writeStackFile } from "../cli/discover";
 import type { TestSshd } from "./support/sshd";
 import { startSshd } from "./support/sshd";

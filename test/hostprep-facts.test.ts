@@ -1,10 +1,10 @@
-/** hostprep/facts.sh: what it reports must be what lib/plan/topology.ts and the later steps read. */
+/** hostprep/facts.sh: what it reports must be what lib/cpu/topology.ts and the later steps read. */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { readFileSync, rmSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { parseStackConfig } from "../lib/config/schema";
-import { parseLscpu, parseNodeMeminfo, topologyFromConfig, topologyFromFacts } from "../lib/plan/topology";
+import { parseLscpu, parseNodeMeminfo, topologyFromConfig, topologyFromFacts } from "../lib/cpu/topology";
 import type { ScriptResult, TestRoot } from "./support/debian-root";
 import {
   RT_KERNEL,
@@ -95,7 +95,7 @@ describe("facts.sh against a Debian 12 root laid out like the dev stack's first 
 });
 
 describe("facts.sh on this machine (read-only)", () => {
-  it("matches uname, /proc and lscpu, in a shape lib/plan/topology.ts parses", () => {
+  it("matches uname, /proc and lscpu, in a shape lib/cpu/topology.ts parses", () => {
     const r = runScript("facts.sh", []);
     assert.equal(r.status, 0, show(r));
     assert.deepEqual(r.tripped, []);

@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import { difference, intersection, isSubset, parseCpuList, union } from "../lib/plan/cpuset";
+import { difference, intersection, isSubset, parseCpuList, union } from "../lib/cpu/cpuset";
 import type { HostPlan } from "../lib/plan/host";
 import { MIN_SMALL_PAGE_MB_PER_NODE } from "../lib/plan/hugepages";
 import { planStack } from "../lib/plan/stack";

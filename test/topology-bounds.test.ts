@@ -1,7 +1,7 @@
 /** Declared and discovered topologies cost time linear in their size, and quote bad input short. */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { parseLscpu, topologyFromConfig, topologyFromFacts } from "../lib/plan/topology";
+import { parseLscpu, topologyFromConfig, topologyFromFacts } from "../lib/cpu/topology";
 
 describe("topology work is linear in its size", () => {
   it("8192 thread groups of a node of 8192 CPUs are checked quickly", () => {

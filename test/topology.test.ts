@@ -2,14 +2,14 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { formatCpuList } from "../lib/plan/cpuset";
+import { formatCpuList } from "../lib/cpu/cpuset";
 import {
   isTopologyError,
   parseLscpu,
   parseNodeMeminfo,
   topologyFromConfig,
   topologyFromFacts,
-} from "../lib/plan/topology";
+} from "../lib/cpu/topology";
 
 const fixture = (name: string) => readFileSync(join(__dirname, "fixtures", "topology", name), "utf8");
 const facts = (name: string) =>

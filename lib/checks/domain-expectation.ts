@@ -2,8 +2,8 @@
  * What a running RT guest's domain XML should show, derived from the plan: the host's Nova CPU
  * sets and NUMA nodes, and the flavor's realtime vCPUs, emulator policy, page size and PMU.
  */
-import type { CpuSet } from "../plan/cpuset";
-import { isCpuSpecError, formatCpuList, parseCpuList, parseNovaCpuSpec } from "../plan/cpuset";
+import type { CpuSet } from "../cpu/cpuset";
+import { isCpuSpecError, formatCpuList, parseCpuList, parseNovaCpuSpec } from "../cpu/cpuset";
 import type { GuestRequest } from "../plan/nova/model";
 import { guestRequest } from "../plan/nova/model";
 import type { FlavorPlan } from "../plan/stack";

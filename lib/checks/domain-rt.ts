@@ -3,8 +3,8 @@
  * SCHED_FIFO, how guest memory is backed, and the PMU switch. Expectations follow what Nova's
  * libvirt driver writes (checked with the Nova oracle, see test/fixtures/domain).
  */
-import type { CpuSet } from "../plan/cpuset";
-import { difference, formatCpuList, intersection, sameSet, union } from "../plan/cpuset";
+import type { CpuSet } from "../cpu/cpuset";
+import { difference, formatCpuList, intersection, sameSet, union } from "../cpu/cpuset";
 import { PAGE_4K } from "../plan/nova/model";
 import type { DomainExpectation, PlannedSets } from "./domain-expectation";
 import type { DomainFacts } from "./domain-xml";

@@ -3,8 +3,8 @@
  * `<numatune>`, `<memoryBacking>`, the guest NUMA cells and the PMU switch. A cpuset that is
  * not a cpulist is kept as its raw text (set: null) so the check can quote it back.
  */
-import type { CpuSet } from "../plan/cpuset";
-import { isCpuSpecError, parseCpuList, union } from "../plan/cpuset";
+import type { CpuSet } from "../cpu/cpuset";
+import { isCpuSpecError, parseCpuList, union } from "../cpu/cpuset";
 import type { XmlElement } from "./xml";
 import { childrenNamed, firstChild, parseXml } from "./xml";
 

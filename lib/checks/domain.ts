@@ -4,8 +4,8 @@
  * domain-rt.ts. Sets are compared, never orders: Nova's vCPU -> pCPU order comes from Python set
  * hashing (seed: 6,8,4,10), so "vCPU i on the i-th dedicated CPU" would be a false alarm.
  */
-import type { CpuSet } from "../plan/cpuset";
-import { cpuSet, difference, formatCpuList, isSubset, sameSet } from "../plan/cpuset";
+import type { CpuSet } from "../cpu/cpuset";
+import { cpuSet, difference, formatCpuList, isSubset, sameSet } from "../cpu/cpuset";
 import type { DomainExpectation, PlannedSets } from "./domain-expectation";
 import { plannedSets } from "./domain-expectation";
 import { REBOOT, checkEmulatorpin, checkMemoryBacking, checkPmu, checkVcpusched } from "./domain-rt";

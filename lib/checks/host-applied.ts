@@ -5,7 +5,7 @@
  * prep step cut off between the edit and the restart). From host-facts.sh's `applied` section:
  * times in seconds since the epoch, to the second.
  */
-import { isCpuSpecError, parseCpuList, sameSet } from "../plan/cpuset";
+import { isCpuSpecError, parseCpuList, sameSet } from "../cpu/cpuset";
 import type { HostPlan } from "../plan/host";
 import type { CheckResult } from "./result";
 import { excerpt, fail, verdict } from "./result";

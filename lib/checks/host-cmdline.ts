@@ -3,8 +3,8 @@
  * TuneD's realtime-virtual-host profile adds (isolcpus, nohz_full, rcu_nocbs, irqaffinity).
  * CPU lists are compared as sets: TuneD writes irqaffinity=0,1,2,3 where the plan says 0-3.
  */
-import type { CpuSet } from "../plan/cpuset";
-import { isCpuSpecError, formatCpuList, parseCpuList, sameSet } from "../plan/cpuset";
+import type { CpuSet } from "../cpu/cpuset";
+import { isCpuSpecError, formatCpuList, parseCpuList, sameSet } from "../cpu/cpuset";
 import type { HostPlan } from "../plan/host";
 import { HUGEPAGE_PAIR_KEYS } from "../plan/hugepages";
 import type { CheckResult } from "./result";

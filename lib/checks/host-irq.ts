@@ -4,7 +4,7 @@
  * is reported by name. Named rows (LOC, RES, CAL, TLB, NMI, ...) are per-CPU by nature and some
  * ticks remain even with nohz_full, so they are not judged here.
  */
-import { isCpuSpecError, difference, formatCpuList, parseCpuList } from "../plan/cpuset";
+import { isCpuSpecError, difference, formatCpuList, parseCpuList } from "../cpu/cpuset";
 import type { CheckResult } from "./result";
 import { excerpt, fail, verdict } from "./result";
 

@@ -2,7 +2,7 @@
  * nova-compute's CPU inventory settings against the plan. Sets are compared in Nova's own
  * notation (`4-11`, `4,5,6-11`, `4-12,^12` are all the same set).
  */
-import { isCpuSpecError, formatCpuList, parseNovaCpuSpec, sameSet } from "../plan/cpuset";
+import { isCpuSpecError, formatCpuList, parseNovaCpuSpec, sameSet } from "../cpu/cpuset";
 import type { HostPlan } from "../plan/host";
 import type { CheckResult } from "./result";
 import { excerpt, fail, verdict } from "./result";

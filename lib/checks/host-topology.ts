@@ -9,11 +9,11 @@
  * `npm run discover`), results out. It runs inside the host check's dynamic provider: no
  * module-level Set or Map, no class, no `instanceof` against project code.
  */
-import { formatCpuList, parseCpuList } from "../plan/cpuset";
+import { formatCpuList, parseCpuList } from "../cpu/cpuset";
 import { messageOf } from "../errors";
 import type { HostPlan, NodePlan } from "../plan/host";
-import type { Topology } from "../plan/topology";
-import { threadSiblingGroups, topologyFromText } from "../plan/topology";
+import type { Topology } from "../cpu/topology";
+import { threadSiblingGroups, topologyFromText } from "../cpu/topology";
 import type { CheckResult } from "./result";
 import { excerpt, fail, pass } from "./result";
 

@@ -3,7 +3,7 @@
  * (Nova's RT spec measured 14 µs worst / under 10 µs mean in a KVM guest; RHEL's host guidance
  * is <= 40 µs), and hwlatdetect against a firmware-stall threshold (OpenShift uses 20 µs).
  */
-import { isCpuSpecError, formatCpuList, parseCpuList, sameSet } from "../plan/cpuset";
+import { isCpuSpecError, formatCpuList, parseCpuList, sameSet } from "../cpu/cpuset";
 import type { CyclictestParse, CyclictestRun, CyclictestThread, HwlatParse } from "./latency-parse";
 import type { CheckResult } from "./result";
 import { fail, pass, verdict } from "./result";

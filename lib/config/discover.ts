@@ -15,9 +15,9 @@ import { codedError, hasCode } from "../errors";
 import { bundleScript, remoteCommand } from "../desired/host-steps";
 import type { SshAuth, SshOptions, SshTarget } from "../transport/ssh";
 import { describeTarget, runSsh } from "../transport/ssh";
-import type { Topology } from "../plan/topology";
-import { formatCpuList } from "../plan/cpuset";
-import { threadSiblingGroups, topologyError, topologyFromConfig, topologyFromText } from "../plan/topology";
+import type { Topology } from "../cpu/topology";
+import { formatCpuList } from "../cpu/cpuset";
+import { threadSiblingGroups, topologyError, topologyFromConfig, topologyFromText } from "../cpu/topology";
 
 /** The topology as the config declares it; `threadSiblings` only where SMT is on. */
 export interface DeclaredNode {

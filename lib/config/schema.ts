@@ -4,7 +4,7 @@
  * unvalidated ever reaches a shell command or an API call.
  */
 import { z } from "zod";
-import { isCpuSpecError, MAX_CPU_LIST_CHARS, parseCpuList, parseNovaCpuSpec } from "../plan/cpuset";
+import { isCpuSpecError, MAX_CPU_LIST_CHARS, parseCpuList, parseNovaCpuSpec } from "../cpu/cpuset";
 import { CPU_POWER_MANAGEMENT, LATENCY_MODES } from "../plan/latency-mode";
 import { isIpAddress, looksNumeric, parseCidr } from "./ip";
 import type { Problem } from "./problems";
@@ -371,7 +371,7 @@ export const DURATION_LIMITS = {
   hwlatdetectSeconds: 99_999,
   /** host-facts.sh --hwlatdetect-threshold-us: ^[0-9]{1,5}$. */
   hwlatdetectThresholdUs: 99_999,
-  /** guest-latency.sh --seconds: ^[0-9]{1,6}$; the timer: s * 1000 + 120000 ms. */
+  /** guest-latency.sh --seconds, each guest latency stage's: ^[0-9]{1,6}$; the timer: s * 1000 + 120000 ms. */
   guestSeconds: 999_999,
   /** The wait for a new guest, and for a rebooted host: 2 hours. */
   waitSeconds: 7200,
@@ -390,8 +390,36 @@ function waitSeconds(fallback: number) {
 }
 
 const HWLATDETECT_DEFAULTS = { enabled: true, thresholdUs: 20, durationSeconds: 60 };
-/** readyTimeoutSeconds: a new guest installs its RT kernel from a mirror and reboots into it first. */
-const GUEST_LATENCY_DEFAULTS = { enabled: true, durationSeconds: 60, maxUs: 20, meanUs: 10, readyTimeoutSeconds: 1800 };
+/**
+ * The guest's latency proof runs in stages, in this order, stopping at the first that fails
+ * (lib/checks/latency-stages.ts); each has its own duration and budget. readyTimeoutSeconds: a
+ * new guest installs its RT kernel from a mirror and reboots into it first.
+ */
+const GUEST_LATENCY_DEFAULTS = {
+  enabled: true,
+  readyTimeoutSeconds: 1800,
+  hwlatdetect: { enabled: true, durationSeconds: 60, thresholdUs: 20 },
+  cyclictest: { enabled: true, durationSeconds: 60, maxUs: 20, meanUs: 10 },
+  oslat: { enabled: true, durationSeconds: 60, maxUs: 20 },
+};
+
+/** One guest latency stage's duration: a 12-hour soak is 43200. */
+function guestStageSeconds(fallback: number) {
+  return z
+    .number()
+    .int()
+    .min(1)
+    .max(DURATION_LIMITS.guestSeconds, {
+      error: `must be at most ${DURATION_LIMITS.guestSeconds} s (11.5 days), what guest-latency.sh takes; a 12-hour soak is 43200`,
+    })
+    .default(fallback);
+}
+
+const latencyBound = (fallback: number) => z.number().int().min(1).max(CONFIG_LIMITS.latencyUs).default(fallback);
+
+/** A key of latency.guest from before the stages: refused with where it went. */
+const movedToCyclictest = (key: string) =>
+  z.never({ error: `moved: set latency.guest.cyclictest.${key} (each latency stage has its own settings)` }).optional();
 
 const latencySchema = z.strictObject({
   hwlatdetect: z
@@ -419,17 +447,35 @@ const latencySchema = z.strictObject({
     .strictObject({
       /** Off when the deployer cannot reach the guests over SSH. */
       enabled: z.boolean().default(GUEST_LATENCY_DEFAULTS.enabled),
-      durationSeconds: z
-        .number()
-        .int()
-        .min(1)
-        .max(DURATION_LIMITS.guestSeconds, {
-          error: `must be at most ${DURATION_LIMITS.guestSeconds} s, what guest-latency.sh takes; minutes to hours are what cyclictest needs`,
-        })
-        .default(GUEST_LATENCY_DEFAULTS.durationSeconds),
-      maxUs: z.number().int().min(1).max(CONFIG_LIMITS.latencyUs).default(GUEST_LATENCY_DEFAULTS.maxUs),
-      meanUs: z.number().int().min(1).max(CONFIG_LIMITS.latencyUs).default(GUEST_LATENCY_DEFAULTS.meanUs),
       readyTimeoutSeconds: waitSeconds(GUEST_LATENCY_DEFAULTS.readyTimeoutSeconds),
+      /** Firmware and hypervisor stalls the guest's CPUs see; skipped, with the reason, where the guest kernel has no hwlat tracer. */
+      hwlatdetect: z
+        .strictObject({
+          enabled: z.boolean().default(GUEST_LATENCY_DEFAULTS.hwlatdetect.enabled),
+          durationSeconds: guestStageSeconds(GUEST_LATENCY_DEFAULTS.hwlatdetect.durationSeconds),
+          thresholdUs: latencyBound(GUEST_LATENCY_DEFAULTS.hwlatdetect.thresholdUs),
+        })
+        .default(GUEST_LATENCY_DEFAULTS.hwlatdetect),
+      /** Timer wake-up latency on the RT vCPUs under load on the housekeeping vCPUs. */
+      cyclictest: z
+        .strictObject({
+          enabled: z.boolean().default(GUEST_LATENCY_DEFAULTS.cyclictest.enabled),
+          durationSeconds: guestStageSeconds(GUEST_LATENCY_DEFAULTS.cyclictest.durationSeconds),
+          maxUs: latencyBound(GUEST_LATENCY_DEFAULTS.cyclictest.maxUs),
+          meanUs: latencyBound(GUEST_LATENCY_DEFAULTS.cyclictest.meanUs),
+        })
+        .default(GUEST_LATENCY_DEFAULTS.cyclictest),
+      /** Interruptions of a busy loop on the RT vCPUs: what a polling (DPDK-style) workload sees. */
+      oslat: z
+        .strictObject({
+          enabled: z.boolean().default(GUEST_LATENCY_DEFAULTS.oslat.enabled),
+          durationSeconds: guestStageSeconds(GUEST_LATENCY_DEFAULTS.oslat.durationSeconds),
+          maxUs: latencyBound(GUEST_LATENCY_DEFAULTS.oslat.maxUs),
+        })
+        .default(GUEST_LATENCY_DEFAULTS.oslat),
+      durationSeconds: movedToCyclictest("durationSeconds"),
+      maxUs: movedToCyclictest("maxUs"),
+      meanUs: movedToCyclictest("meanUs"),
     })
     .default(GUEST_LATENCY_DEFAULTS),
 });

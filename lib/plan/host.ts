@@ -7,10 +7,10 @@ import { kernelParamName } from "./kernel-param";
 import type { PowerPlan } from "./latency-mode";
 import { latencyModeKernelArgs, powerPlan, powerProblems, REALTIME_PROFILE_PSTATE_ARG } from "./latency-mode";
 import type { HostConfig, NovaOwnerConfig } from "../config/schema";
-import { difference, formatCpuList, union } from "./cpuset";
+import { difference, formatCpuList, union } from "../cpu/cpuset";
 import type { Problem } from "../config/problems";
-import type { Topology } from "./topology";
-import { threadSiblingGroups } from "./topology";
+import type { Topology } from "../cpu/topology";
+import { threadSiblingGroups } from "../cpu/topology";
 import { explicitHousekeeping, pickHousekeeping } from "./housekeeping";
 import type { HugepagePlan } from "./hugepages";
 import {

@@ -4,9 +4,9 @@
  */
 import type { HostConfig } from "../config/schema";
 import type { Problem } from "../config/problems";
-import type { CpuSet } from "./cpuset";
-import { difference, formatCpuList, intersection, parseCpuList, union } from "./cpuset";
-import type { Topology } from "./topology";
+import type { CpuSet } from "../cpu/cpuset";
+import { difference, formatCpuList, intersection, parseCpuList, union } from "../cpu/cpuset";
+import type { Topology } from "../cpu/topology";
 
 /** Takes whole cores, lowest CPU ids first, until `want` CPUs are housekeeping (SMT siblings stay together). */
 export function pickHousekeeping(cores: readonly CpuSet[], want: number): CpuSet {

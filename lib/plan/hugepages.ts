@@ -4,7 +4,7 @@
  */
 import type { HostConfig } from "../config/schema";
 import type { Problem } from "../config/problems";
-import type { Topology } from "./topology";
+import type { Topology } from "../cpu/topology";
 
 export type HugepageMethod = "cmdline" | "boot-unit";
 export type HugepageSizeName = "1G" | "2M";

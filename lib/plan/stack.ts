@@ -4,7 +4,7 @@
  */
 import type { StackConfig } from "../config/schema";
 import { discoverCommand, parseStackConfig, settingPath } from "../config/schema";
-import { formatCpuList, parseCpuList } from "./cpuset";
+import { formatCpuList, parseCpuList } from "../cpu/cpuset";
 import type { NovaFlavor, NovaHost, Verdict } from "./nova/model";
 import { NOVA_DEFAULTS, PAGE_1G, PAGE_2M, capacity, consume, emptyUsage, novaVerdict } from "./nova/model";
 import type { ExtraSpecs } from "./flavor";
@@ -12,8 +12,8 @@ import { flavorExtraSpecs } from "./flavor";
 import type { HostPlan } from "./host";
 import { mergedNovaOwner, planHost } from "./host";
 import type { Problem } from "../config/problems";
-import type { Topology } from "./topology";
-import { isTopologyError, topologyFromConfig } from "./topology";
+import type { Topology } from "../cpu/topology";
+import { isTopologyError, topologyFromConfig } from "../cpu/topology";
 import { ANYWHERE_RULE, sshFromAnywhere } from "../config/warnings";
 
 export interface GuestPlan {

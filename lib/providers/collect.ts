@@ -14,7 +14,7 @@ import type { CheckResult } from "../checks/result";
 import { excerpt, fail, verdict } from "../checks/result";
 import type { GuestBudget, HostVerifyOptions, Verification, VerifyScript } from "../checks/verification";
 import { hostFactsArgs, hostFactsTimeoutSeconds, parseSections, VERIFY_SCRIPTS } from "../checks/verification";
-import { parseCpuList, sameSet } from "../plan/cpuset";
+import { parseCpuList, sameSet } from "../cpu/cpuset";
 import type { GuestPlan } from "../plan/stack";
 import type { HostPlan } from "../plan/host";
 import { bashStdinCommand } from "../transport/shell";

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import type { DomainExpectation } from "../../lib/checks/domain-expectation";
 import { expectationFromRequest, pmuOffIn } from "../../lib/checks/domain-expectation";
-import { formatCpuList } from "../../lib/plan/cpuset";
+import { formatCpuList } from "../../lib/cpu/cpuset";
 import { guestRequest } from "../../lib/plan/nova/model";
 import type { FlavorPlan, StackPlan } from "../../lib/plan/stack";
 import { planStack } from "../../lib/plan/stack";

@@ -30,7 +30,7 @@ import {
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterEach } from "node:test";
-import { cpuSet, formatCpuList, parseCpuList } from "../../lib/plan/cpuset";
+import { cpuSet, formatCpuList, parseCpuList } from "../../lib/cpu/cpuset";
 import type { ScriptName } from "../../lib/desired/host-steps";
 import { bundleScript, remoteCommand } from "../../lib/desired/host-steps";
 import type { StackPlan } from "../../lib/plan/stack";

@@ -1,7 +1,7 @@
 /** Reads a committed Nova-oracle fixture (test/fixtures/nova/cases) into this project's Nova model types. */
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { parseNovaCpuSpec } from "../../lib/plan/cpuset";
+import { parseNovaCpuSpec } from "../../lib/cpu/cpuset";
 import type { NovaFlavor, NovaHost, Verdict } from "../../lib/plan/nova/model";
 import { NOVA_DEFAULTS, PAGE_1G, PAGE_2M, PAGE_4K } from "../../lib/plan/nova/model";
 

@@ -1,6 +1,6 @@
 /** The host as Nova sees it: its cells' CPUs, cores and pages, and what guests already use. */
-import type { CpuSet } from "../cpuset";
-import { cpuSet, intersection, union } from "../cpuset";
+import type { CpuSet } from "../../cpu/cpuset";
+import { cpuSet, intersection, union } from "../../cpu/cpuset";
 import type { NovaHost } from "./types";
 import { PAGE_1G, PAGE_2M, PAGE_4K } from "./types";
 

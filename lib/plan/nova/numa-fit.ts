@@ -2,8 +2,8 @@
  * NUMATopologyFilter's cell fitting (numa_fit_instance_to_host): page sizes, CPU pinning onto
  * cores by thread policy, and the emulator threads' pCPUs the libvirt driver writes.
  */
-import type { CpuSet } from "../cpuset";
-import { cpuSet, intersection, union } from "../cpuset";
+import type { CpuSet } from "../../cpu/cpuset";
+import { cpuSet, intersection, union } from "../../cpu/cpuset";
 import type { CellState, HostUsage } from "./host-cells";
 import { hostCells, onlineCpus } from "./host-cells";
 import type { GuestCell, GuestRequest, NovaHost, PageRequest, PlacedCell, ThreadPolicy } from "./types";

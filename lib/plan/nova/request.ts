@@ -2,8 +2,8 @@
  * The API's flavor and image constraints (nova.virt.hardware numa_get_constraints and friends):
  * a flavor and image properties turned into the guest Nova would ask for, or a rejection.
  */
-import type { CpuSet } from "../cpuset";
-import { cpuSet, difference, intersection, parseNovaCpuSpec } from "../cpuset";
+import type { CpuSet } from "../../cpu/cpuset";
+import { cpuSet, difference, intersection, parseNovaCpuSpec } from "../../cpu/cpuset";
 import type { CpuPolicy, GuestCell, GuestRequest, NovaFlavor, PageRequest, ThreadPolicy } from "./types";
 
 /** The API refuses the flavor or image (a 400 from nova-api). */

@@ -1,5 +1,5 @@
 /** The Nova model's vocabulary: flavors, hosts and their cells, guest requests, verdicts, placements. */
-import type { CpuSet } from "../cpuset";
+import type { CpuSet } from "../../cpu/cpuset";
 
 export const PAGE_4K = 4;
 export const PAGE_2M = 2048;

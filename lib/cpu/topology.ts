@@ -5,7 +5,6 @@
  * check (hostprep/verify/host-facts.sh). The host check runs this code inside a dynamic
  * provider: no module-level Set or Map, no class.
  */
-import type { NumaNodeConfig } from "../config/schema";
 import type { CpuSet } from "./cpuset";
 import { cpuSet, formatCpuList, parseCpuList } from "./cpuset";
 import type { CodedError } from "../errors";
@@ -108,8 +107,18 @@ export function topologyFromFacts(rows: LscpuRow[], memoryMbByNode: Map<number, 
   return { nodes, smt: nodes.some((n) => n.cores.some((c) => c.length > 1)) };
 }
 
+/** A NUMA node as config declares it (and discover writes it); the config schema's output is one. */
+export interface DeclaredNumaNode {
+  id: number;
+  /** cpulist, e.g. "0-23,48-71" */
+  cpus: string;
+  memoryMb: number;
+  /** SMT thread groups, each a cpulist of sibling threads ("0,24"); empty means SMT off. */
+  threadSiblings: readonly string[];
+}
+
 /** Builds the topology from the config's declared nodes, checking that it is consistent. */
-export function topologyFromConfig(nodes: readonly NumaNodeConfig[]): Topology {
+export function topologyFromConfig(nodes: readonly DeclaredNumaNode[]): Topology {
   const owner = new Map<number, number>();
   const ids = new Set<number>();
   const out = nodes.map((n) => {

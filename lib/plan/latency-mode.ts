@@ -110,17 +110,13 @@ export function powerProblems(
   return problems;
 }
 
-/** How the plan text and --diff show a host's power settings, one line. */
-export function describePower(power: PowerPlan): string {
+/** How the plan text and --diff show a host's latency mode: the mode and what it does to idle CPUs. */
+export function describeLatencyMode(power: PowerPlan): string {
   const idle =
     power.deepestIdleState === null
-      ? "C-states limited by TuneD at run time"
+      ? "C-states limited by TuneD's PM QoS request while TuneD runs"
       : power.deepestIdleState === 0
-        ? "idle=poll, no cpuidle"
+        ? "idle=poll: idle CPUs spin, no cpuidle driver"
         : "C1 at most from boot";
-  const nova =
-    power.novaCpuPowerManagement === null
-      ? "Nova power management not written (must be off)"
-      : "Nova cpu_power_management=false";
-  return `${power.latencyMode} (${idle}); ${nova}`;
+  return `${power.latencyMode} (${idle})`;
 }

@@ -1,6 +1,7 @@
 /** Human-readable rendering of a stack plan, as `npm run plan` prints it. */
 import type { StackPlan } from "../plan/stack";
 import { SIZE_LABEL } from "../plan/hugepages";
+import { describeLatencyMode } from "../plan/latency-mode";
 import { OTHER_FLAVORS_LAND_THERE, smallPageMemoryMb } from "../plan/rt-warnings";
 
 function table(rows: string[][]): string[] {
@@ -50,6 +51,7 @@ export function renderPlan(stack: string, plan: StackPlan): string {
     out.push(`  TuneD ${host.tuned.profile}: isolated_cores=${host.tuned.isolatedCores}`);
     out.push(`  kernel arguments: ${host.kernel.args.join(" ") || "(none)"}`);
     out.push(`  TuneD adds: ${host.kernel.tunedArgs.join(" ")}`);
+    out.push(`  latency mode: ${describeLatencyMode(host.power)}`);
     out.push(
       `  hugepages: ${host.hugepages.sizes.map((s) => `${s.perNode.map((p) => `node${p.node}=${p.count}`).join(" ")} x ${SIZE_LABEL[s.name]}`).join(", ")}, ` +
         (host.hugepages.method === "cmdline"
@@ -64,7 +66,8 @@ export function renderPlan(stack: string, plan: StackPlan): string {
       `  nova-compute: [compute] cpu_dedicated_set=${host.nova.cpuDedicatedSet}` +
         (host.nova.cpuSharedSet ? ` cpu_shared_set=${host.nova.cpuSharedSet}` : "") +
         `; [DEFAULT] reserved_host_memory_mb=${host.nova.reservedHostMemoryMb}` +
-        (host.nova.reservedHugePages.length ? ` reserved_huge_pages=${host.nova.reservedHugePages.join(" ")}` : ""),
+        (host.nova.reservedHugePages.length ? ` reserved_huge_pages=${host.nova.reservedHugePages.join(" ")}` : "") +
+        (host.power.novaCpuPowerManagement === "off" ? "; [libvirt] cpu_power_management=false" : ""),
       "",
     );
   }

@@ -5,7 +5,6 @@
  */
 import { z } from "zod";
 import { isCpuSpecError, MAX_CPU_LIST_CHARS, parseCpuList, parseNovaCpuSpec } from "../cpu/cpuset";
-import { CPU_POWER_MANAGEMENT, LATENCY_MODES } from "../plan/latency-mode";
 import { isIpAddress, looksNumeric, parseCidr } from "./ip";
 import type { Problem } from "./problems";
 import { closestName, show } from "./problems";
@@ -162,6 +161,13 @@ function refuseDiscover(host: { name?: unknown; topology?: unknown }, ctx: z.Ref
       "which reads them and the host's SSH key over SSH and writes both into the stack file",
   });
 }
+
+/** How awake a host keeps its CPUs: what each mode does is lib/plan/latency-mode.ts. */
+export const LATENCY_MODES = ["default", "low-latency", "ultra-low-latency"] as const;
+export type LatencyMode = (typeof LATENCY_MODES)[number];
+/** Nova's `[libvirt] cpu_power_management` as one setting: off, or on with its strategy. */
+export const CPU_POWER_MANAGEMENT = ["off", "governor", "cpu_state"] as const;
+export type CpuPowerManagement = (typeof CPU_POWER_MANAGEMENT)[number];
 
 export const OS_FAMILIES = ["debian-12", "ubuntu-22.04", "ubuntu-24.04", "rhel-8", "rhel-9"] as const;
 

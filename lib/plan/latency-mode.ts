@@ -16,14 +16,8 @@
  *   CPUs spin instead of halting; no wake-up latency, full power draw on every idle CPU.
  */
 import type { Problem } from "../config/problems";
+import type { CpuPowerManagement, LatencyMode } from "../config/schema";
 import { kernelParamName } from "./kernel-param";
-
-export const LATENCY_MODES = ["default", "low-latency", "ultra-low-latency"] as const;
-export type LatencyMode = (typeof LATENCY_MODES)[number];
-
-/** Nova's `[libvirt] cpu_power_management` as one setting: off, or on with its strategy. */
-export const CPU_POWER_MANAGEMENT = ["off", "governor", "cpu_state"] as const;
-export type CpuPowerManagement = (typeof CPU_POWER_MANAGEMENT)[number];
 
 const CSTATE_LIMIT_ARGS = ["processor.max_cstate=1", "intel_idle.max_cstate=0"] as const;
 

@@ -5,18 +5,73 @@
  * (`lscpu -p=CPU,CORE,SOCKET,NODE`, the node MemTotal lines). host/rt-host is crafted to be what
  * the dev plan's compute-rt-01 (Debian 12, RT kernel, TuneD realtime-virtual-host with
  * isolated_cores=4-11; 2 NUMA nodes of 6 CPUs, MemTotal a little under the declared 16 GiB)
- * prints when it is set up right.
+ * prints when it is set up right; its grub.cfg is Debian 12's grub-mkconfig output for it
+ * (host/boot/make-grub-cfg.sh).
  */
 import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import type { HostFacts } from "../lib/checks/host";
-import { checkHost } from "../lib/checks/host";
+import { checkHostFacts } from "../lib/checks/host";
+import type { HostCheckOptions } from "../lib/checks/host-check";
 import type { CheckResult } from "../lib/checks/result";
 import { formatReport } from "../lib/checks/result";
 import type { HostPlan } from "../lib/plan/host";
 import { devHost } from "./support/checks-plan";
+
+/** The facts by meaning, as these tests vary them; toSections gives host-facts.sh's sections. */
+interface HostFacts {
+  unameV: string;
+  tunedActive: string;
+  tunedVerify: { exitCode: number; output: string };
+  cmdline: string;
+  isolated: string;
+  nohzFull: string | null;
+  hugepages: string;
+  hugetlbfs: string;
+  novaConf: string;
+  applied: string;
+  tunedVariables: string;
+  interrupts: string;
+  hwlatdetect?: string;
+  lscpu: string;
+  nodeMeminfo: string;
+  bootGrubby: string;
+  bootGrubCfg: string;
+  bootGrubenv: string;
+}
+
+function toSections(f: HostFacts): Record<string, string> {
+  return {
+    "uname-v": f.unameV,
+    "tuned-active": f.tunedActive,
+    "tuned-verify": `exit=${f.tunedVerify.exitCode}\n${f.tunedVerify.output}`,
+    cmdline: f.cmdline,
+    isolated: f.isolated,
+    "nohz-full": f.nohzFull ?? "<absent>",
+    hugepages: f.hugepages,
+    hugetlbfs: f.hugetlbfs,
+    "nova-conf": f.novaConf,
+    applied: f.applied,
+    "tuned-variables": f.tunedVariables,
+    interrupts: f.interrupts,
+    ...(f.hwlatdetect !== undefined ? { hwlatdetect: f.hwlatdetect } : {}),
+    lscpu: f.lscpu,
+    "node-meminfo": f.nodeMeminfo,
+    "boot-grubby": f.bootGrubby,
+    "boot-grub-cfg": f.bootGrubCfg,
+    "boot-grubenv": f.bootGrubenv,
+  };
+}
+
+/** Every host check, as a deployment runs them: hwlatdetect's when its output is there. */
+function checkHost(f: HostFacts, p: HostPlan, o: { hwlatThresholdUs?: number } = {}): CheckResult[] {
+  const sections = toSections(f);
+  const opts: HostCheckOptions = {
+    hwlatdetect: { enabled: f.hwlatdetect !== undefined, thresholdUs: o.hwlatThresholdUs ?? 20 },
+  };
+  return [...checkHostFacts(sections, p, "observed", opts), ...checkHostFacts(sections, p, "measured", opts)];
+}
 
 function loadFacts(dir: string): HostFacts {
   const file = (name: string) => join(__dirname, "fixtures", "host", dir, name);
@@ -36,6 +91,9 @@ function loadFacts(dir: string): HostFacts {
     interrupts: read("interrupts.txt"),
     lscpu: read("lscpu.txt"),
     nodeMeminfo: read("node-meminfo.txt"),
+    bootGrubby: existsSync(file("boot-grubby.txt")) ? read("boot-grubby.txt") : "<absent>",
+    bootGrubCfg: existsSync(file("grub.cfg")) ? read("grub.cfg") : "<absent>",
+    bootGrubenv: read("grubenv.txt"),
   };
 }
 
@@ -93,6 +151,8 @@ describe("checkHost on a correctly set up RT host of the dev plan", () => {
       "nova cpu_shared_set",
       "nova vcpu_pin_set",
       "device IRQs on isolated CPUs",
+      "boot entry arguments",
+      "boot entry kernel",
     ];
     for (const c of checks) assert.equal(result(results, c).ok, true, c);
   });
@@ -409,6 +469,9 @@ describe("checkHost: each check fails on its own fault, with a hint that fixes i
       hwlatdetect: "",
       lscpu: "",
       nodeMeminfo: "",
+      bootGrubby: "",
+      bootGrubCfg: "",
+      bootGrubenv: "",
     };
     const results = checkHost(empty, plan);
     const passing = results.filter((r) => r.ok).map((r) => r.check);
@@ -427,6 +490,8 @@ describe("checkHost: each check fails on its own fault, with a hint that fixes i
         novaConf: garbage,
         lscpu: garbage,
         nodeMeminfo: garbage,
+        bootGrubby: garbage,
+        bootGrubCfg: garbage,
       },
       plan,
     );

@@ -5,8 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { afterEach, beforeEach, describe, it } from "node:test";
-import { checkHostState } from "../lib/checks/host";
-import type { HostFacts } from "../lib/checks/host";
+import { checkHostFacts, HOST_CHECKS } from "../lib/checks/host";
+import { hostSectionsRead } from "../lib/checks/host-check";
 import { stackWarnings } from "../lib/config/warnings";
 import { hostSteps } from "../lib/desired/host-steps";
 import { planStack } from "../lib/plan/stack";
@@ -80,23 +80,11 @@ describe("tunedProfile: cpu-partitioning", () => {
 
   it("the host check does not ask for PREEMPT_RT or isolcpus there, and checks the rest", () => {
     const { plan, other } = planned();
-    const empty: HostFacts = {
-      unameV: "#1 SMP PREEMPT_DYNAMIC Debian 6.1.0",
-      tunedActive: "",
-      tunedVerify: { exitCode: 127, output: "" },
-      cmdline: "",
-      isolated: "",
-      nohzFull: "",
-      hugepages: "",
-      hugetlbfs: "",
-      novaConf: "",
-      applied: "",
-      tunedVariables: "",
-      interrupts: "",
-      lscpu: "",
-      nodeMeminfo: "",
+    const empty = {
+      ...Object.fromEntries(hostSectionsRead(HOST_CHECKS).map((name) => [name, ""])),
+      "uname-v": "#1 SMP PREEMPT_DYNAMIC Debian 6.1.0",
     };
-    const names = (p: typeof plan) => checkHostState(empty, p).map((r) => r.check);
+    const names = (p: typeof plan) => checkHostFacts(empty, p, "observed").map((r) => r.check);
     const rt = names(other);
     const pinned = names(plan);
     const dropped = rt.filter((n) => !pinned.includes(n));

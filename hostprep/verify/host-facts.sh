@@ -80,6 +80,20 @@ if [[ -r $tuned_log ]]; then
   done < <(grep -oE "verify: failed: '[A-Za-z0-9_.-]+' = 'None'" <<<"$verify_log" | cut -d"'" -f2 || true)
 fi
 section cmdline; show /proc/cmdline
+# The default boot entry, which the next boot starts: a kernel update or an edit since the last
+# boot may have left the planned arguments or the RT kernel out of it. RHEL-family hosts answer
+# with grubby (BLS entries); elsewhere the check reads grub.cfg as GRUB does, with grubenv's
+# next_entry, saved_entry and TuneD's tuned_params.
+section boot-grubby
+if command -v grubby >/dev/null; then grubby --info=DEFAULT 2>&1 || true; else echo '<absent>'; fi
+section boot-grub-cfg
+grub_cfg=''
+for f in /boot/grub/grub.cfg /boot/grub2/grub.cfg; do if [[ -r $f ]]; then grub_cfg=$f && break; fi; done
+if [[ -n $grub_cfg ]]; then cat -- "$grub_cfg"; else echo '<absent>'; fi
+section boot-grubenv
+for f in /boot/grub/grubenv /boot/grub2/grubenv; do
+  if [[ -r $f ]]; then grep -aE '^[A-Za-z_][A-Za-z0-9_]*=' -- "$f" || true; break; fi
+done
 section isolated; show /sys/devices/system/cpu/isolated
 section nohz-full
 if [[ -r /sys/devices/system/cpu/nohz_full ]]; then cat /sys/devices/system/cpu/nohz_full; else echo '<absent>'; fi

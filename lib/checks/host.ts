@@ -1,7 +1,8 @@
 /**
- * Verifies an RT compute host from the raw output of a few commands, collected over SSH by the
- * caller: the kernel, TuneD, the command line, sysfs CPU isolation, huge pages, nova.conf,
- * interrupts and (optionally) hwlatdetect. Pure: text in, results out.
+ * The checks of an RT compute host, judged on host-facts.sh's sections (collected over SSH by the
+ * caller): topology, kernel, TuneD, the command line and the default boot entry's, sysfs CPU
+ * isolation, huge pages, nova.conf, interrupts and (optionally) hwlatdetect. Pure: text in,
+ * results out.
  */
 import type { HostPlan } from "../plan/host";
 import { checkCmdline, checkSysfsCpus } from "./host-cmdline";
@@ -10,49 +11,12 @@ import { checkHugepages, checkHugetlbfsMounts } from "./host-hugepages";
 import { checkInterrupts } from "./host-irq";
 import { checkNovaConf } from "./host-nova";
 import { checkTopology } from "./host-topology";
+import { bootEntryCheck } from "./host-boot-entry";
 import { checkHwlatdetect, parseHwlatdetect } from "./latency";
 import type { CheckResult } from "./result";
 import { excerpt, verdict } from "./result";
-
-export interface HostFacts {
-  /** `uname -v` */
-  unameV: string;
-  /** `tuned-adm active`, stdout and stderr */
-  tunedActive: string;
-  /** `tuned-adm verify`: its exit code and output */
-  tunedVerify: { exitCode: number; output: string };
-  /** /proc/cmdline */
-  cmdline: string;
-  /** /sys/devices/system/cpu/isolated */
-  isolated: string;
-  /** /sys/devices/system/cpu/nohz_full; null when the file does not exist */
-  nohzFull: string | null;
-  /** `grep -H . /sys/devices/system/node/node*\/hugepages/hugepages-*\/nr_hugepages` */
-  hugepages: string;
-  /** The hugetlbfs lines of /proc/mounts */
-  hugetlbfs: string;
-  /** nova-compute's nova.conf, whole or its [compute] section */
-  novaConf: string;
-  /** host-facts.sh's `applied` section: when nova-compute started and TuneD applied, when their files changed */
-  applied: string;
-  /** /etc/tuned/<profile>-variables.conf */
-  tunedVariables: string;
-  /** /proc/interrupts */
-  interrupts: string;
-  /** hwlatdetect's output, when it was run */
-  hwlatdetect?: string;
-  /** `lscpu -p=CPU,CORE,SOCKET,NODE` */
-  lscpu: string;
-  /** the `Node <N> MemTotal: <kB> kB` lines of /sys/devices/system/node/node*\/meminfo */
-  nodeMeminfo: string;
-}
-
-export interface HostCheckOptions {
-  /** Worst firmware stall hwlatdetect may report; OpenShift's default limit is 20 µs. */
-  hwlatThresholdUs: number;
-}
-
-export const DEFAULT_HOST_CHECK_OPTIONS: HostCheckOptions = { hwlatThresholdUs: 20 };
+import type { HostCheck, HostCheckOptions, HostSections } from "./host-check";
+import { DEFAULT_HOST_CHECK_OPTIONS, hostCheck, runHostChecks } from "./host-check";
 
 /** One non-empty line of plain text, safe to show as is. */
 function printable(text: string): boolean {
@@ -111,7 +75,11 @@ export function tunedVerifyLog(output: string): { failed: string[]; missing: str
   return { failed: failed.filter((f) => !excused.includes(f)).map((f) => f.text), missing, excused: excused.length };
 }
 
-export function checkTuned(active: string, verify: HostFacts["tunedVerify"], profile: string): CheckResult[] {
+export function checkTuned(
+  active: string,
+  verify: { exitCode: number; output: string },
+  profile: string,
+): CheckResult[] {
   const current = /^Current active profile:\s*(.+)$/m.exec(active)?.[1].trim() ?? null;
   const profiles = current?.split(/\s+/) ?? [];
   const { failed: failures, missing, excused } = tunedVerifyLog(verify.output);
@@ -147,43 +115,77 @@ export function checkTuned(active: string, verify: HostFacts["tunedVerify"], pro
   ];
 }
 
-/** What the host is and is set up to be: its declared topology, kernel, TuneD, command line, isolation, huge pages, nova.conf, and whether TuneD and nova-compute run with their files as they are. */
-export function checkHostState(facts: HostFacts, plan: HostPlan): CheckResult[] {
-  const rt = plan.tuned.profile !== "cpu-partitioning";
-  const sysfsHint = `the kernel isolates other CPUs than the plan's ${plan.isolated}: it uses what /proc/cmdline said at boot, so fix the command line and reboot`;
-  return [
-    ...checkTopology(facts.lscpu, facts.nodeMeminfo, plan),
-    // A cpu-partitioning host keeps its distribution kernel and has no isolcpus (systemd's
-    // CPUAffinity keeps tasks off the isolated CPUs): neither is checked there.
-    ...(rt ? [checkKernel(facts.unameV)] : []),
-    ...checkTuned(facts.tunedActive, facts.tunedVerify, plan.tuned.profile),
-    ...checkTunedApplied(facts.applied, facts.tunedVariables, plan),
-    ...checkCmdline(facts.cmdline, plan),
-    ...(rt ? [checkSysfsCpus("isolated", facts.isolated, plan.isolated, sysfsHint)] : []),
-    checkSysfsCpus("nohz_full", facts.nohzFull, plan.isolated, sysfsHint),
-    ...checkHugepages(facts.hugepages, plan),
-    ...checkHugetlbfsMounts(facts.hugetlbfs, plan),
-    ...checkNovaConf(facts.novaConf, plan),
-    checkNovaApplied(facts.applied, plan),
-  ];
-}
+/** An RT host runs the RT kernel and has isolcpus; a cpu-partitioning host keeps its distribution kernel and relies on systemd's CPUAffinity. */
+const isRt = (plan: HostPlan) => plan.tuned.profile !== "cpu-partitioning";
 
-/** How the host behaves at this moment: device interrupts on isolated CPUs, and hwlatdetect when it ran. */
-export function checkHostRuntime(
-  facts: HostFacts,
+const sysfsHint = (plan: HostPlan) =>
+  `the kernel isolates other CPUs than the plan's ${plan.isolated}: it uses what /proc/cmdline said at boot, so fix the command line and reboot`;
+
+/** Every host check, in report order. */
+export const HOST_CHECKS: readonly HostCheck[] = [
+  hostCheck({
+    sections: ["lscpu", "node-meminfo"],
+    kind: "observed",
+    check: (f, plan) => checkTopology(f.lscpu, f["node-meminfo"], plan),
+  }),
+  hostCheck({ sections: ["uname-v"], kind: "observed", applies: isRt, check: (f) => [checkKernel(f["uname-v"])] }),
+  hostCheck({
+    sections: ["tuned-active", "tuned-verify"],
+    kind: "observed",
+    check: (f, plan) => {
+      const exit = /^exit=(\d+)/.exec(f["tuned-verify"]);
+      const output = f["tuned-verify"].replace(/^exit=\d+\n?/, "");
+      return checkTuned(f["tuned-active"], { exitCode: exit ? Number(exit[1]) : -1, output }, plan.tuned.profile);
+    },
+  }),
+  hostCheck({
+    sections: ["applied", "tuned-variables"],
+    kind: "observed",
+    check: (f, plan) => checkTunedApplied(f.applied, f["tuned-variables"], plan),
+  }),
+  hostCheck({ sections: ["cmdline"], kind: "observed", check: (f, plan) => checkCmdline(f.cmdline, plan) }),
+  bootEntryCheck,
+  hostCheck({
+    sections: ["isolated"],
+    kind: "observed",
+    applies: isRt,
+    check: (f, plan) => [checkSysfsCpus("isolated", f.isolated, plan.isolated, sysfsHint(plan))],
+  }),
+  hostCheck({
+    sections: ["nohz-full"],
+    kind: "observed",
+    check: (f, plan) => {
+      const text = f["nohz-full"] === "<absent>" ? null : f["nohz-full"];
+      return [checkSysfsCpus("nohz_full", text, plan.isolated, sysfsHint(plan))];
+    },
+  }),
+  hostCheck({ sections: ["hugepages"], kind: "observed", check: (f, plan) => checkHugepages(f.hugepages, plan) }),
+  hostCheck({
+    sections: ["hugetlbfs"],
+    kind: "observed",
+    check: (f, plan) => checkHugetlbfsMounts(f.hugetlbfs, plan),
+  }),
+  hostCheck({ sections: ["nova-conf"], kind: "observed", check: (f, plan) => checkNovaConf(f["nova-conf"], plan) }),
+  hostCheck({ sections: ["applied"], kind: "observed", check: (f, plan) => [checkNovaApplied(f.applied, plan)] }),
+  hostCheck({
+    sections: ["interrupts"],
+    kind: "measured",
+    check: (f, plan) => [checkInterrupts(f.interrupts, plan.isolated, plan.housekeeping)],
+  }),
+  hostCheck({
+    sections: ["hwlatdetect"],
+    kind: "measured",
+    applies: (_plan, opts) => opts.hwlatdetect.enabled,
+    check: (f, _plan, opts) => [checkHwlatdetect(parseHwlatdetect(f.hwlatdetect), opts.hwlatdetect.thresholdUs)],
+  }),
+];
+
+/** Runs the host checks of one kind on host-facts.sh's sections. */
+export function checkHostFacts(
+  sections: HostSections,
   plan: HostPlan,
+  kind: HostCheck["kind"],
   opts: HostCheckOptions = DEFAULT_HOST_CHECK_OPTIONS,
 ): CheckResult[] {
-  const results = [checkInterrupts(facts.interrupts, plan.isolated, plan.housekeeping)];
-  if (facts.hwlatdetect !== undefined)
-    results.push(checkHwlatdetect(parseHwlatdetect(facts.hwlatdetect), opts.hwlatThresholdUs));
-  return results;
-}
-
-export function checkHost(
-  facts: HostFacts,
-  plan: HostPlan,
-  opts: HostCheckOptions = DEFAULT_HOST_CHECK_OPTIONS,
-): CheckResult[] {
-  return [...checkHostState(facts, plan), ...checkHostRuntime(facts, plan, opts)];
+  return runHostChecks(sections, plan, kind, opts, HOST_CHECKS);
 }

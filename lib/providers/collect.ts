@@ -7,8 +7,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { DomainExpectation } from "../checks/domain";
 import { checkDomain } from "../checks/domain";
-import type { HostFacts } from "../checks/host";
-import { checkHostRuntime, checkHostState, checkKernel } from "../checks/host";
+import { checkHostFacts, checkKernel } from "../checks/host";
 import { checkCyclictest, parseCyclictest } from "../checks/latency";
 import type { CheckResult } from "../checks/result";
 import { excerpt, fail, verdict } from "../checks/result";
@@ -96,30 +95,12 @@ export async function verifyHost(run: RunScript, plan: HostPlan, opts: HostVerif
   const timeoutMs = (opts.timeoutSeconds ?? hostFactsTimeoutSeconds(opts.hwlatdetect)) * 1000;
   const got = await collect(run, "host-facts.sh", args, "host facts", timeoutMs);
   if (!got.sections) return { observed: [got.failure], measured: [] };
-  const s = got.sections;
-  const verifyText = s.get("tuned-verify") ?? "";
-  const exit = /^exit=(\d+)/.exec(verifyText);
-  const nohz = s.get("nohz-full") ?? "";
-  const facts: HostFacts = {
-    unameV: s.get("uname-v") ?? "",
-    tunedActive: s.get("tuned-active") ?? "",
-    tunedVerify: { exitCode: exit ? Number(exit[1]) : -1, output: verifyText.replace(/^exit=\d+\n?/, "") },
-    cmdline: s.get("cmdline") ?? "",
-    isolated: s.get("isolated") ?? "",
-    nohzFull: nohz === "<absent>" ? null : nohz,
-    hugepages: s.get("hugepages") ?? "",
-    hugetlbfs: s.get("hugetlbfs") ?? "",
-    novaConf: s.get("nova-conf") ?? "",
-    applied: s.get("applied") ?? "",
-    tunedVariables: s.get("tuned-variables") ?? "",
-    interrupts: s.get("interrupts") ?? "",
-    ...(s.has("hwlatdetect") ? { hwlatdetect: s.get("hwlatdetect") } : {}),
-    lscpu: s.get("lscpu") ?? "",
-    nodeMeminfo: s.get("node-meminfo") ?? "",
-  };
-  const observed = checkHostState(facts, plan);
+  const sections = Object.fromEntries(got.sections);
+  const { enabled, thresholdUs } = opts.hwlatdetect;
+  const checkOpts = { hwlatdetect: { enabled, thresholdUs } };
+  const observed = checkHostFacts(sections, plan, "observed", checkOpts);
   if (opts.observeOnly) return { observed, measured: [] };
-  return { observed, measured: checkHostRuntime(facts, plan, { hwlatThresholdUs: opts.hwlatdetect.thresholdUs }) };
+  return { observed, measured: checkHostFacts(sections, plan, "measured", checkOpts) };
 }
 
 /**

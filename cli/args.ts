@@ -8,7 +8,7 @@ import { basename, join } from "node:path";
 import type { ParseArgsConfig } from "node:util";
 import { parseArgs } from "node:util";
 import { closestName } from "../lib/config/problems";
-import { terminalText } from "../lib/render/terminal-text";
+import { terminalText } from "../lib/terminal-text";
 
 /** A command line the CLI cannot take: its message says what and how to fix it; exit 2. */
 export class CommandLineError extends Error {}

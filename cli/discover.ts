@@ -31,7 +31,7 @@ import { formatProblems } from "../lib/config/problems";
 import type { SshAuth, SshTarget } from "../lib/transport/ssh";
 import { isSshError } from "../lib/transport/ssh";
 import { readStackConfig } from "../lib/config/stack-files";
-import { terminalText } from "../lib/render/terminal-text";
+import { terminalText } from "../lib/terminal-text";
 import { CommandLineError, parseCommandLine, stackFile, stackOfFile } from "./args";
 
 const USAGE =

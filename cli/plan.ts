@@ -25,7 +25,7 @@ import { bundleScript } from "../lib/desired/host-steps";
 import { renderPlanMarkdown, renderProblemsMarkdown } from "../lib/render/plan-markdown";
 import type { Problem } from "../lib/config/problems";
 import { closestName, formatProblems, formatWarnings } from "../lib/config/problems";
-import { terminalText } from "../lib/render/terminal-text";
+import { terminalText } from "../lib/terminal-text";
 import { CommandLineError, parseCommandLine, stackFile, stackOfFile } from "./args";
 
 export { stackOfFile };

@@ -30,7 +30,7 @@ import { allScriptTexts, sshRunner, verifyDomain, verifyGuest, verifyHost } from
 import { latencyBudget } from "../lib/desired/check-targets";
 import type { ServerOutput } from "../lib/render/outputs";
 import { closestName } from "../lib/config/problems";
-import { terminalText } from "../lib/render/terminal-text";
+import { terminalText } from "../lib/terminal-text";
 import { CommandLineError, parseCommandLine, stackFile, stackOfFile } from "./args";
 
 class UsageError extends Error {}

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { formatProblems, formatWarnings, show } from "../lib/config/problems";
 import { excerpt, fail, formatReport } from "../lib/checks/result";
-import { terminalText } from "../lib/render/terminal-text";
+import { terminalText } from "../lib/terminal-text";
 import { PROJECT_DIR } from "./support/dev-config";
 
 // eslint-disable-next-line no-control-regex -- what a terminal acts on

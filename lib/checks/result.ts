@@ -2,7 +2,7 @@
  * The outcome of one verification check, and the report an operator reads. Results are plain
  * JSON values so the same list can be printed as a table or written out for CI.
  */
-import { terminalText } from "../render/terminal-text";
+import { terminalText } from "../terminal-text";
 
 export interface CheckResult {
   /** What was checked, short: "vcpupin vCPU 2", "kernel isolcpus". */

@@ -1,4 +1,4 @@
-import { terminalText } from "../render/terminal-text";
+import { terminalText } from "../terminal-text";
 
 /** A validation problem: the setting's path and a message that says what was found and what is allowed. */
 export interface Problem {

@@ -6,7 +6,7 @@
  */
 import type * as pulumi from "@pulumi/pulumi";
 import { messageOf } from "../errors";
-import { terminalText } from "../render/terminal-text";
+import { terminalText } from "../terminal-text";
 import { parseBootId, waitForNewBootId } from "../transport/boot-id";
 import type { SshAuth, SshTarget } from "../transport/ssh";
 import { describeTarget, isSshError, runSsh } from "../transport/ssh";

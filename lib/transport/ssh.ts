@@ -7,7 +7,7 @@ import type { ClientChannel, ConnectConfig } from "ssh2";
 import { Client } from "ssh2";
 import type { CodedError } from "../errors";
 import { codedError, hasCode } from "../errors";
-import { terminalText } from "../render/terminal-text";
+import { terminalText } from "../terminal-text";
 
 export interface SshTarget {
   host: string;

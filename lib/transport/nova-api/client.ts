@@ -6,7 +6,7 @@
  * the password.
  */
 import { codedError } from "../../errors";
-import { terminalText } from "../../render/terminal-text";
+import { terminalText } from "../../terminal-text";
 import type { OpenStackCredentials } from "./credentials";
 
 /** The compute microversions used: each is the lowest that has what the call needs. */

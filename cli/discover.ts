@@ -25,8 +25,8 @@ import {
 import { basename, dirname, join, relative, resolve } from "node:path";
 import { settingPath, stackConfigSchema } from "../lib/config/schema";
 import { decideStack } from "../lib/desired/decide";
-import type { Discovery } from "../lib/config/discover";
-import { discoverHost, editStackFile, isDiscoverError, keyFingerprint, unifiedDiff } from "../lib/config/discover";
+import type { Discovery } from "../lib/discover/discover";
+import { discoverHost, editStackFile, isDiscoverError, keyFingerprint, unifiedDiff } from "../lib/discover/discover";
 import { formatProblems } from "../lib/config/problems";
 import type { SshAuth, SshTarget } from "../lib/transport/ssh";
 import { isSshError } from "../lib/transport/ssh";

@@ -12,7 +12,7 @@ import { describe, it } from "node:test";
 import { checkTopology, memoryToleranceMb } from "../lib/checks/host-topology";
 import type { CheckResult } from "../lib/checks/result";
 import { formatReport } from "../lib/checks/result";
-import { declaredTopology } from "../lib/config/discover";
+import { declaredTopology } from "../lib/discover/discover";
 import { planStack } from "../lib/plan/stack";
 import type { HostPlan } from "../lib/plan/host";
 import { readStackConfig } from "../lib/config/stack-files";

@@ -29,7 +29,7 @@ import {
   parseFacts,
   sameTopology,
   unifiedDiff,
-} from "../lib/config/discover";
+} from "../lib/discover/discover";
 import { topologyFromText } from "../lib/cpu/topology";
 import { discoveryReport, fingerprintLines, writeStackFile } from "../cli/discover";
 import type { TestSshd } from "./support/sshd";

@@ -8,8 +8,8 @@
 import { createHash } from "node:crypto";
 import type { Document, Node as YamlNode, ToStringOptions, YAMLMap } from "yaml";
 import { isAlias, isMap, isScalar, isSeq, parseDocument, visit } from "yaml";
-import type { NumaNodeConfig } from "./schema";
-import { CONFIG_NAMESPACE } from "./schema";
+import type { NumaNodeConfig } from "../config/schema";
+import { CONFIG_NAMESPACE } from "../config/schema";
 import type { CodedError } from "../errors";
 import { codedError, hasCode } from "../errors";
 import { bundleScript, remoteCommand } from "../desired/host-steps";

@@ -4,8 +4,7 @@
  * 1 GiB locked pages, strict numatune, PMU off).
  */
 import * as pulumi from "@pulumi/pulumi";
-import type { DomainCheckTargets } from "../../lib/desired/check-targets";
-import type { DomainCandidate } from "../../lib/providers/domain-check";
+import type { DomainCandidate, DomainCheckTargets } from "../../lib/desired/check-targets";
 import { bundledProvider } from "../../lib/providers/bundle";
 import { domainCheckProvider } from "../../lib/providers/domain-check";
 import { scriptText } from "../../lib/providers/collect";

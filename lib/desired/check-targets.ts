@@ -2,8 +2,16 @@
 import { expectationFromPlan } from "../checks/domain-expectation";
 import type { StackConfig } from "../config/schema";
 import type { FlavorPlan, ServerPlan, StackPlan } from "../plan/stack";
-import type { DomainCandidate } from "../providers/domain-check";
+import type { DomainExpectation } from "../checks/domain-expectation";
+import type { SshTarget } from "../transport/ssh";
 import type { GuestBudget } from "../checks/verification";
+
+/** A host a server may run on, how to reach it, and the domain expected there. */
+export interface DomainCandidate {
+  host: string;
+  target: SshTarget;
+  expectation: DomainExpectation;
+}
 
 /**
  * Where a server's domain check looks. The program checks only the host that runs the server, so

@@ -4,19 +4,12 @@
  * ServerHost), with what the domain must look like there, so its inputs do not grow with the
  * number of hosts; a host outside the plan comes with no candidate and fails the check.
  */
-import type { DomainExpectation } from "../checks/domain";
-import type { SshTarget } from "../transport/ssh";
+import type { DomainCandidate } from "../desired/check-targets";
 import { sshRunner, verifyDomain } from "./collect";
 import { fail } from "../checks/result";
 import { checkProvider } from "./check";
 import type { Failure } from "./inputs";
 import { known, nonEmptyString, targetProblems } from "./inputs";
-
-export interface DomainCandidate {
-  host: string;
-  target: SshTarget;
-  expectation: DomainExpectation;
-}
 
 export interface DomainCheckInputs {
   serverName: string;

@@ -215,7 +215,7 @@ describe("the steps, the plan text, --diff and the tool formats", () => {
     const kolla = renderForTool("kolla", "dev", p);
     const fragment = kolla.split("# --- /etc/kolla/config/nova/compute-rt-01/nova.conf\n")[1].split("\n\n#")[0];
     assert.equal(parseIni(fragment).get("libvirt")?.get("cpu_power_management"), "false");
-    assert.match(renderForTool("osa", "dev", p), /  libvirt:\n {4}cpu_power_management: false/);
+    assert.match(renderForTool("osa", "dev", p), / {2}libvirt:\n {4}cpu_power_management: false/);
     assert.match(renderForTool("tripleo", "dev", p), /#\s+cpu_power_management = false/);
     assert.match(renderForTool("juju", "dev", p), /this tool has no option for it/);
     assert.doesNotMatch(renderForTool("kolla", "dev", ok().plan), /cpu_power_management/);

@@ -6,7 +6,7 @@
  * lines of /sys/devices/system/cpu (path:value).
  */
 import type { CpuSet } from "../cpu/cpuset";
-import { formatCpuList, parseCpuList } from "../cpu/cpuset";
+import { cpuSet, formatCpuList, parseCpuList } from "../cpu/cpuset";
 import type { HostPlan } from "../plan/host";
 import { hostCheck } from "./host-check";
 import { parseIni } from "./host-nova";
@@ -61,7 +61,7 @@ function shown(value: string): string {
 function byValue(values: Map<number, string>): string {
   const groups = new Map<string, number[]>();
   for (const [cpu, v] of values) groups.set(v, [...(groups.get(v) ?? []), cpu]);
-  return [...groups].map(([v, cpus]) => `${v} on ${formatCpuList(cpus)}`).join("; ");
+  return [...groups].map(([v, cpus]) => `${v} on ${formatCpuList(cpuSet(cpus))}`).join("; ");
 }
 
 function checkGovernor(facts: CpuPowerFacts, isolated: CpuSet, profile: string): CheckResult {

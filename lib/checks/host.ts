@@ -12,6 +12,7 @@ import { checkInterrupts } from "./host-irq";
 import { checkNovaConf } from "./host-nova";
 import { checkTopology } from "./host-topology";
 import { bootEntryCheck } from "./host-boot-entry";
+import { cpuPowerCheck } from "./host-power";
 import { checkHwlatdetect, parseHwlatdetect } from "./latency";
 import type { CheckResult } from "./result";
 import { excerpt, verdict } from "./result";
@@ -145,6 +146,7 @@ export const HOST_CHECKS: readonly HostCheck[] = [
   }),
   hostCheck({ sections: ["cmdline"], kind: "observed", check: (f, plan) => checkCmdline(f.cmdline, plan) }),
   bootEntryCheck,
+  cpuPowerCheck,
   hostCheck({
     sections: ["isolated"],
     kind: "observed",

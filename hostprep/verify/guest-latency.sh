@@ -1,15 +1,21 @@
 #!/usr/bin/env bash
-# Runs inside an RT guest: reports its kernel and TuneD settings, then measures latency with
-# cyclictest on the RT vCPUs while stress-ng loads the housekeeping vCPUs (the RHEL for Real
-# Time stress guidance), and prints cyclictest's JSON result. With --observe-only it reports
-# the kernel, TuneD and cloud-init's state and measures nothing: what a refresh and the wait
-# for a ready guest read.
+# Runs inside an RT guest: reports its kernel, TuneD settings and cloud-init's state, then runs
+# one stage of the latency proof (lib/checks/latency-stages.ts decides which, and whether to go
+# on) and prints that tool's result in a section named after the stage:
+#   hwlatdetect  the longest stall of the vCPUs that no guest code caused (firmware, hypervisor)
+#   cyclictest   timer wake-up latency on the RT vCPUs, its JSON result
+#   oslat        interruptions of a busy loop on the RT vCPUs, its JSON result
+# cyclictest and oslat run while stress-ng loads the housekeeping vCPUs (the RHEL for Real Time
+# stress guidance). With --observe-only it measures nothing: what a refresh and the wait for a
+# ready guest read. Every tool runs for a bounded time (--seconds), so a run whose SSH session
+# is cut ends on its own.
 #
-#   guest-latency.sh --rt-cpus <cpulist> --housekeeping-cpus <cpulist> [--seconds N | --observe-only]
+#   guest-latency.sh --rt-cpus <cpulist> --housekeeping-cpus <cpulist>
+#                    (--observe-only | --stage <hwlatdetect|cyclictest|oslat> --seconds N [--threshold-us N])
 #
 # It runs as the image's login user (debian, cloud-user, ...): the tools live in sbin, which
-# that user's PATH lacks, and cyclictest needs root for SCHED_FIFO (the user's RLIMIT_RTPRIO is
-# 0). Cloud images give that user passwordless sudo.
+# that user's PATH lacks, and they need root (SCHED_FIFO: the user's RLIMIT_RTPRIO is 0;
+# hwlatdetect: the tracing files). Cloud images give that user passwordless sudo.
 set -euo pipefail
 PATH=$PATH:/usr/local/sbin:/usr/sbin:/sbin
 as_root() { if ((EUID == 0)); then "$@"; else sudo -n "$@"; fi; }
@@ -17,12 +23,16 @@ as_root() { if ((EUID == 0)); then "$@"; else sudo -n "$@"; fi; }
 rt=''
 hk=''
 seconds=60
+threshold_us=20
+stage=''
 observe_only=false
 while [[ $# -gt 0 ]]; do
   case $1 in
     --rt-cpus) rt=${2:-}; shift 2 ;;
     --housekeeping-cpus) hk=${2:-}; shift 2 ;;
     --seconds) seconds=${2:-}; shift 2 ;;
+    --threshold-us) threshold_us=${2:-}; shift 2 ;;
+    --stage) stage=${2:-}; shift 2 ;;
     --observe-only) observe_only=true; shift ;;
     *) printf 'guest-latency.sh: unknown argument %q\n' "$1" >&2; exit 2 ;;
   esac
@@ -31,6 +41,12 @@ for list in "$rt" "$hk"; do
   [[ $list =~ ^[0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*$ ]] || { printf 'guest-latency.sh: %q is not a CPU list\n' "$list" >&2; exit 2; }
 done
 [[ $seconds =~ ^[0-9]{1,6}$ && $seconds -gt 0 ]] || { echo "guest-latency.sh: --seconds must be a positive number" >&2; exit 2; }
+[[ $threshold_us =~ ^[0-9]{1,7}$ && $threshold_us -gt 0 ]] || { echo "guest-latency.sh: --threshold-us must be a positive number" >&2; exit 2; }
+case $stage in
+  hwlatdetect | cyclictest | oslat) ;;
+  '') [[ $observe_only == true ]] || { echo "guest-latency.sh: give --observe-only or --stage" >&2; exit 2; } ;;
+  *) printf 'guest-latency.sh: --stage must be hwlatdetect, cyclictest or oslat, not %q\n' "$stage" >&2; exit 2 ;;
+esac
 
 section() { printf '=== %s ===\n' "$1"; }
 # Counts the CPUs of a cpulist: cyclictest needs one thread per RT CPU.
@@ -52,17 +68,40 @@ if [[ $observe_only == true ]]; then
   section end
   exit 0
 fi
-for tool in cyclictest stress-ng; do
-  command -v "$tool" >/dev/null || { echo "guest-latency.sh: $tool is not installed (rt-tests, stress-ng)" >&2; exit 1; }
-done
-# cyclictest runs as root: it writes into a directory of ours, not a file of ours in /tmp, where
+need() {
+  local tool
+  for tool in "$@"; do
+    command -v "$tool" >/dev/null || { echo "guest-latency.sh: $tool is not installed (rt-tests, stress-ng)" >&2; exit 1; }
+  done
+}
+# The tools run as root: they write into a directory of ours, not a file of ours in /tmp, where
 # fs.protected_regular keeps root from opening another user's file.
 result_dir=$(mktemp -d)
-result=$result_dir/cyclictest.json
 trap 'rm -rf -- "$result_dir"; kill "${stress_pid:-}" 2>/dev/null || true' EXIT
-as_root stress-ng --cpu "$(count_cpus "$hk")" --taskset "$hk" --timeout "$((seconds + 5))s" >/dev/null 2>&1 &
-stress_pid=$!
-as_root cyclictest -m -q -p95 --policy=fifo -D "$seconds" -h60 -i 200 \
-  -t "$(count_cpus "$rt")" -a "$rt" --mainaffinity "$hk" --json="$result" >/dev/null
-section cyclictest-json; cat -- "$result"
+load_housekeeping() {
+  as_root stress-ng --cpu "$(count_cpus "$hk")" --taskset "$hk" --timeout "$((seconds + 5))s" >/dev/null 2>&1 &
+  stress_pid=$!
+}
+case $stage in
+  hwlatdetect)
+    need hwlatdetect
+    section hwlatdetect
+    # Its report says why when it cannot run (no hwlat tracer, no debugfs): the check reads that.
+    as_root hwlatdetect --duration="$seconds" --threshold="$threshold_us" 2>&1 || true
+    ;;
+  cyclictest)
+    need cyclictest stress-ng
+    load_housekeeping
+    as_root cyclictest -m -q -p95 --policy=fifo -D "$seconds" -h60 -i 200 \
+      -t "$(count_cpus "$rt")" -a "$rt" --mainaffinity "$hk" --json="$result_dir/cyclictest.json" >/dev/null
+    section cyclictest; cat -- "$result_dir/cyclictest.json"
+    ;;
+  oslat)
+    need oslat stress-ng
+    load_housekeeping
+    # SCHED_FIFO 1 for the busy loops, as cnf-tests run it; the main thread on a housekeeping vCPU.
+    as_root oslat -q -D "$seconds" -f 1 -c "$rt" -C "${hk%%[,-]*}" --json="$result_dir/oslat.json" >/dev/null
+    section oslat; cat -- "$result_dir/oslat.json"
+    ;;
+esac
 section end

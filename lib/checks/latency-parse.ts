@@ -1,6 +1,6 @@
 /**
- * Parsers for rt-tests output as the tools print it: cyclictest's `--json=<file>` (rt-tests 2.x),
- * cyclictest's `-q -h<N>` histogram on stdout, and hwlatdetect's report. A run that was cut short
+ * Parsers for rt-tests output as the tools print it: cyclictest's and oslat's `--json=<file>`
+ * (rt-tests 2.x, one format), cyclictest's `-q -h<N>` histogram on stdout, and hwlatdetect's report. A run that was cut short
  * (no summary lines) or a tool that could not run is an error, never a run with made-up numbers.
  */
 import { codedError, hasCode } from "../errors";
@@ -37,7 +37,8 @@ export interface HwlatRun {
   samplesExceeding: number | null;
 }
 
-export type HwlatParse = { ok: true; run: HwlatRun } | { ok: false; error: string };
+/** `unavailable`: the tool could not run on this kernel or without root, as opposed to a run cut short. */
+export type HwlatParse = { ok: true; run: HwlatRun } | { ok: false; error: string; unavailable: boolean };
 
 const parseError = (message: string) => codedError("LATENCY_PARSE", message);
 
@@ -46,18 +47,18 @@ function num(value: unknown, what: string): number {
   return value;
 }
 
-function parseJson(text: string): CyclictestRun {
+function parseJson(text: string, tool: "cyclictest" | "oslat"): CyclictestRun {
   let doc: unknown;
   try {
     doc = JSON.parse(text);
   } catch (e) {
     throw parseError(
-      `not valid JSON (${(e as Error).message}): the file was cut short or cyclictest was killed before writing it`,
+      `not valid JSON (${(e as Error).message}): the file was cut short or ${tool} was killed before writing it`,
     );
   }
   const root = doc as { thread?: unknown; sysinfo?: { realtime?: unknown }; "cmdline:"?: unknown; cmdline?: unknown };
   if (typeof root !== "object" || root === null || typeof root.thread !== "object" || root.thread === null) {
-    throw parseError('JSON without a "thread" object: not cyclictest --json output');
+    throw parseError(`JSON without a "thread" object: not ${tool} --json output`);
   }
   const entries = Object.entries(root.thread as Record<string, Record<string, unknown>>);
   if (entries.length === 0) throw parseError("no thread measured anything");
@@ -136,8 +137,22 @@ function parseHistogram(text: string): CyclictestRun {
 export function parseCyclictest(text: string): CyclictestParse {
   try {
     if (text.trim() === "") throw parseError("the output is empty");
-    const run = text.trimStart().startsWith("{") ? parseJson(text) : parseHistogram(text);
+    const run = text.trimStart().startsWith("{") ? parseJson(text, "cyclictest") : parseHistogram(text);
     return { ok: true, run };
+  } catch (e) {
+    if (hasCode(e, "LATENCY_PARSE")) return { ok: false, error: e.message };
+    throw e;
+  }
+}
+
+/**
+ * Parses oslat's `--json` file: cyclictest's format, one thread per CPU. oslat's last bucket
+ * holds every longer sample too ("including overflows"), so the max is the figure to judge.
+ */
+export function parseOslat(text: string): CyclictestParse {
+  try {
+    if (text.trim() === "") throw parseError("the output is empty");
+    return { ok: true, run: { ...parseJson(text, "oslat"), buckets: null } };
   } catch (e) {
     if (hasCode(e, "LATENCY_PARSE")) return { ok: false, error: e.message };
     throw e;
@@ -146,18 +161,20 @@ export function parseCyclictest(text: string): CyclictestParse {
 
 /** Parses hwlatdetect's report ("Max Latency: 33us" or "Max Latency: Below threshold"). */
 export function parseHwlatdetect(text: string): HwlatParse {
-  if (text.trim() === "") return { ok: false, error: "the output is empty" };
+  if (text.trim() === "") return { ok: false, error: "the output is empty", unavailable: false };
   if (/hwlat tracer not available/.test(text)) {
     return {
       ok: false,
       error:
         "hwlatdetect could not run: the kernel has no hwlat tracer (CONFIG_HWLAT_TRACER; 'hwlat' missing from /sys/kernel/tracing/available_tracers)",
+      unavailable: true,
     };
   }
   if (/Failed to mount debugfs/.test(text))
     return {
       ok: false,
       error: "hwlatdetect could not mount debugfs: run it as root, or mount debugfs at /sys/kernel/debug first",
+      unavailable: true,
     };
   const max = /^Max Latency:\s*(?:(\d+)\s*us|(Below threshold))\s*$/m.exec(text);
   if (!max) {
@@ -165,6 +182,7 @@ export function parseHwlatdetect(text: string): HwlatParse {
     return {
       ok: false,
       error: `no "Max Latency:" line, so hwlatdetect did not finish (last line: ${JSON.stringify(last.slice(0, 100))})`,
+      unavailable: false,
     };
   }
   const threshold = /Latency threshold:\s*(\d+)\s*us/.exec(text);

@@ -1,7 +1,8 @@
 /**
  * Latency verdicts from rt-tests runs: cyclictest per CPU against a worst-case and mean budget
  * (Nova's RT spec measured 14 µs worst / under 10 µs mean in a KVM guest; RHEL's host guidance
- * is <= 40 µs), and hwlatdetect against a firmware-stall threshold (OpenShift uses 20 µs).
+ * is <= 40 µs), oslat per CPU against a worst case (cnf-tests use 20 µs), and hwlatdetect
+ * against a firmware-stall threshold (OpenShift uses 20 µs).
  */
 import { isCpuSpecError, formatCpuList, parseCpuList, sameSet } from "../cpu/cpuset";
 import type { CyclictestParse, CyclictestRun, CyclictestThread, HwlatParse } from "./latency-parse";
@@ -9,7 +10,7 @@ import type { CheckResult } from "./result";
 import { fail, pass, verdict } from "./result";
 
 export type { CyclictestParse, CyclictestRun, CyclictestThread, HwlatParse, HwlatRun } from "./latency-parse";
-export { parseCyclictest, parseHwlatdetect } from "./latency-parse";
+export { parseCyclictest, parseHwlatdetect, parseOslat } from "./latency-parse";
 
 export interface LatencyBudget {
   maxUs: number;
@@ -30,27 +31,25 @@ function withCpus(run: CyclictestRun, rtCpus: readonly number[] | null): Cyclict
 }
 
 function checkCoverage(
+  tool: "cyclictest" | "oslat",
   run: CyclictestRun,
   threads: CyclictestThread[],
   rtCpus: readonly number[],
   rtText: string,
 ): CheckResult {
   const expected = `one thread on each RT CPU ${rtText}`;
-  const hint = `measure every RT CPU and nothing else: cyclictest -t ${rtCpus.length} -a ${rtText} (and --mainaffinity <housekeeping CPUs>)`;
+  const hint =
+    tool === "cyclictest"
+      ? `measure every RT CPU and nothing else: cyclictest -t ${rtCpus.length} -a ${rtText} (and --mainaffinity <housekeeping CPUs>)`
+      : `measure every RT CPU and nothing else: oslat -c ${rtText} -C <a housekeeping CPU>`;
   if (run.format === "histogram" && threads.some((t) => t.cpu === null)) {
-    return fail("cyclictest CPUs", expected, `${run.threads.length} threads for ${rtCpus.length} RT CPUs`, hint);
+    return fail(`${tool} CPUs`, expected, `${run.threads.length} threads for ${rtCpus.length} RT CPUs`, hint);
   }
   if (threads.some((t) => t.cpu === null))
-    return fail("cyclictest CPUs", expected, "threads not pinned to CPUs (no -a)", hint);
+    return fail(`${tool} CPUs`, expected, "threads not pinned to CPUs (no -a)", hint);
   const measured = threads.map((t) => t.cpu as number).sort((a, b) => a - b);
   const distinct = new Set(measured).size === measured.length;
-  return verdict(
-    "cyclictest CPUs",
-    distinct && sameSet(measured, rtCpus),
-    expected,
-    `CPUs ${measured.join(",")}`,
-    hint,
-  );
+  return verdict(`${tool} CPUs`, distinct && sameSet(measured, rtCpus), expected, `CPUs ${measured.join(",")}`, hint);
 }
 
 function tail(t: CyclictestThread, buckets: number | null, budget: LatencyBudget): CheckResult {
@@ -119,26 +118,60 @@ export function checkCyclictest(parsed: CyclictestParse, budget: LatencyBudget, 
       ),
     ];
   }
-  let cpus: number[] | null = null;
-  if (rtCpus !== undefined) {
-    try {
-      cpus = [...parseCpuList(rtCpus)];
-    } catch (e) {
-      if (!isCpuSpecError(e)) throw e;
-      return [
-        fail(
-          "cyclictest CPUs",
-          "a cpulist of RT CPUs",
-          e.message,
-          "the RT CPU list handed to checkCyclictest is malformed: a bug in the caller",
-        ),
-      ];
-    }
-  }
+  const cpus = rtCpus === undefined ? null : cpusOf("cyclictest", rtCpus);
+  if (cpus !== null && !Array.isArray(cpus)) return [cpus];
   const run = parsed.run;
   const threads = withCpus(run, cpus);
-  const coverage = cpus === null ? [] : [checkCoverage(run, threads, cpus, formatCpuList(cpus))];
+  const coverage = cpus === null ? [] : [checkCoverage("cyclictest", run, threads, cpus, formatCpuList(cpus))];
   return [...coverage, ...threads.flatMap((t) => perThread(t, run, budget))];
+}
+
+/** The RT CPUs a run is checked against, or the failure a malformed list is. */
+function cpusOf(tool: "cyclictest" | "oslat", rtCpus: string): number[] | CheckResult {
+  try {
+    return [...parseCpuList(rtCpus)];
+  } catch (e) {
+    if (!isCpuSpecError(e)) throw e;
+    return fail(
+      `${tool} CPUs`,
+      "a cpulist of RT CPUs",
+      e.message,
+      `the RT CPU list handed to the ${tool} check is malformed: a bug in the caller`,
+    );
+  }
+}
+
+/**
+ * Per-CPU verdicts for an oslat run: the longest time the busy loop on each RT CPU was kept from
+ * running, against `maxUs`. oslat's mean is the loop's own period (about 1 µs), so no budget.
+ */
+export function checkOslat(parsed: CyclictestParse, maxUs: number, rtCpus: string): CheckResult[] {
+  if (!parsed.ok) {
+    return [
+      fail(
+        "oslat output",
+        "a finished oslat run (--json file)",
+        parsed.error,
+        "rerun oslat to completion, e.g. oslat -D 60 -f 1 -c <RT CPUs> -C <a housekeeping CPU> --json=<file>, and collect the whole file",
+      ),
+    ];
+  }
+  const cpus = cpusOf("oslat", rtCpus);
+  if (!Array.isArray(cpus)) return [cpus];
+  const run = parsed.run;
+  const kernel = run.realtimeKernel === false ? " The kernel that ran it is not PREEMPT_RT (sysinfo.realtime=0)." : "";
+  return [
+    checkCoverage("oslat", run, run.threads, cpus, formatCpuList(cpus)),
+    ...run.threads.map((t) =>
+      verdict(
+        `oslat max ${label(t)}`,
+        t.maxUs <= maxUs,
+        `<= ${maxUs} µs`,
+        `${t.maxUs} µs (min ${t.minUs}, avg ${Math.round(t.avgUs * 1000) / 1000})`,
+        `the busy loop on ${label(t)} was kept from running for ${t.maxUs} µs, over the ${maxUs} µs budget: something else ran there (a kernel thread, a timer tick, an IRQ: check nohz_full and rcu_nocbs on /proc/cmdline and /proc/interrupts) or, in a guest, the host preempted the vCPU (emulator threads or host work on its pCPU).${kernel}`,
+      ),
+    ),
+  ];
 }
 
 /** hwlatdetect's worst hardware/firmware stall against a threshold. */

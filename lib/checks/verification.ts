@@ -6,6 +6,7 @@
  * run only when the checks are created or updated). Pure; lib/providers/collect.ts runs them.
  */
 import type { HostPlan } from "../plan/host";
+import type { LatencyStageSettings } from "./latency-stages";
 import type { CheckResult } from "./result";
 
 export type VerifyScript = "host-facts.sh" | "domain-xml.sh" | "guest-latency.sh";
@@ -68,8 +69,5 @@ export function hostFactsArgs(plan: HostPlan, opts: HostVerifyOptions): string[]
   ];
 }
 
-export interface GuestBudget {
-  durationSeconds: number;
-  maxUs: number;
-  meanUs: number;
-}
+/** A guest's latency proof: each stage's duration and budget. */
+export type GuestBudget = LatencyStageSettings;

@@ -59,7 +59,7 @@ export function wantsGuestCheck(config: StackConfig, flavor: FlavorPlan): boolea
   return config.latency.guest.enabled && flavor.guest.realtimeVcpus !== "";
 }
 
-/** The guest's latency budget: what a guest check holds cyclictest's figures to. */
+/** The guest's latency proof: each stage's duration and the budget its figures are held to. */
 export function latencyBudget(guest: StackConfig["latency"]["guest"]): GuestBudget {
-  return { durationSeconds: guest.durationSeconds, maxUs: guest.maxUs, meanUs: guest.meanUs };
+  return { hwlatdetect: guest.hwlatdetect, cyclictest: guest.cyclictest, oslat: guest.oslat };
 }

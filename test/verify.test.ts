@@ -158,7 +158,10 @@ describe("guest checks over SSH (this machine standing in for the guest)", () =>
     assert.equal(byName(results, "guest isolated_cores")?.ok, false);
     const hwlat = byName(v.measured, "hwlatdetect");
     assert.equal(hwlat?.ok, true, formatReport(v.measured));
-    assert.match(hwlat.observed, /^skipped, nothing measured: hwlatdetect could not run: the kernel has no hwlat tracer/);
+    assert.match(
+      hwlat.observed,
+      /^skipped, nothing measured: hwlatdetect could not run: the kernel has no hwlat tracer/,
+    );
     assert.equal(byName(v.measured, "max latency CPU 1")?.ok, false, formatReport(v.measured));
     assert.deepEqual(
       v.measured.filter((x) => /^oslat/.test(x.check)).map((x) => [x.check, x.ok, x.observed]),
@@ -180,9 +183,7 @@ describe("guest checks over SSH (this machine standing in for the guest)", () =>
   });
 
   it("report a run that fails mid-way with the script's stderr", async () => {
-    const results = allResults(
-      await verifyGuest(run, { ...guest, housekeepingVcpus: "0-" }, stages(20, 20)),
-    );
+    const results = allResults(await verifyGuest(run, { ...guest, housekeepingVcpus: "0-" }, stages(20, 20)));
     assert.equal(results.length, 1);
     assert.match(results[0].observed, /exit 2: "guest-latency.sh: 0- is not a CPU list"/);
   });

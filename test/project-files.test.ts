@@ -49,25 +49,75 @@ function tsFiles(dir: string): string[] {
     .map((f) => join(dir, f));
 }
 
-/** The project-relative files a module imports by relative path. */
+/** The project-relative modules a file imports, re-exports or requires by relative path. */
 function relativeImports(file: string): string[] {
   const text = readFileSync(join(PROJECT_DIR, file), "utf8");
-  return [...text.matchAll(/\bfrom\s+"(\.{1,2}\/[^"]+)"/g)].map((m) => join(dirname(file), m[1]));
+  const specifiers = /(?:\bfrom\s+|^import\s+|\bimport\s*\(\s*|\brequire\s*\(\s*)"(\.{1,2}\/[^"]+)"/gm;
+  return [...text.matchAll(specifiers)].map((m) => join(dirname(file), m[1]));
 }
 
-describe("the layout", () => {
-  it("points one way: lib/ imports neither components/ nor cli/, components/ never cli/", () => {
-    const wrong: string[] = [];
-    for (const [dir, forbidden] of [
-      ["lib", /^(components|cli)\//],
-      ["components", /^cli\//],
-    ] as const) {
-      for (const f of tsFiles(dir))
-        for (const i of relativeImports(f)) if (forbidden.test(i)) wrong.push(`${f} -> ${i}`);
-    }
-    assert.deepEqual(wrong, []);
+/**
+ * The layers, bottom first. A layer may import itself and any layer below it except those in
+ * `not`; so an import that runs upward, and with it a cycle between layers, is always a violation.
+ */
+const LAYERS: readonly { layer: string; not?: readonly string[] }[] = [
+  { layer: "lib/errors" },
+  { layer: "lib/terminal-text" },
+  { layer: "lib/cpu" },
+  { layer: "lib/transport" },
+  { layer: "lib/hostprep", not: ["lib/transport"] },
+  // Config, plan and checks are pure: they reach no host.
+  { layer: "lib/config", not: ["lib/transport"] },
+  { layer: "lib/plan", not: ["lib/transport"] },
+  { layer: "lib/checks", not: ["lib/transport"] },
+  { layer: "lib/desired" },
+  { layer: "lib/render", not: ["lib/transport"] },
+  { layer: "lib/discover" },
+  { layer: "lib/providers", not: ["lib/discover"] },
+  { layer: "components", not: ["lib/discover"] },
+  // The npm run scripts build no Pulumi resources.
+  { layer: "cli", not: ["components"] },
+  { layer: "index.ts", not: ["lib/discover", "cli"] },
+  { layer: "test/support" },
+  { layer: "bench" },
+];
+
+/** The layer of a project file: `lib/<dir>` (or `lib/<file>` for a file at lib/'s top), test/support, else its top directory. */
+function layerOf(file: string): string {
+  const [top, second] = file.split("/");
+  if (top === "lib") return `lib/${second.replace(/\.ts$/, "")}`;
+  return top === "test" && second === "support" ? "test/support" : top;
+}
+
+/** What `file` imports against the layer table: one line per import that breaks it. */
+function layerViolations(file: string): string[] {
+  const from = layerOf(file);
+  const at = LAYERS.findIndex((l) => l.layer === from);
+  if (at < 0) return [`${file}: its layer ${from} is not in the layer table`];
+  const allowed = new Set(LAYERS.slice(0, at + 1).map((l) => l.layer));
+  for (const n of LAYERS[at].not ?? []) allowed.delete(n);
+  return relativeImports(file)
+    .filter((i) => !allowed.has(layerOf(i)))
+    .map((i) => `${file} -> ${i}: ${from} may not import ${layerOf(i)}`);
+}
+
+describe("the layers", () => {
+  const files = [...["lib", "components", "cli", "test/support", "bench"].flatMap(tsFiles), "index.ts"];
+
+  it("name in `not` only layers below them", () => {
+    LAYERS.forEach(({ layer, not = [] }, at) => {
+      const below = LAYERS.slice(0, at).map((l) => l.layer);
+      for (const n of not) assert.ok(below.includes(n), `${layer} excludes ${n}, which is not below it`);
+    });
   });
 
+  it("are kept: every import goes to the file's own layer or one it may use below it", () => {
+    assert.ok(files.length > 100, `only ${files.length} files found`);
+    assert.deepEqual(files.flatMap(layerViolations), []);
+  });
+});
+
+describe("the layout", () => {
   it("is the one docs/development.md's Layout section describes", () => {
     const doc = readFileSync(join(PROJECT_DIR, "docs", "development.md"), "utf8");
     const start = doc.indexOf("## Layout");

@@ -16,7 +16,7 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import { parse, stringify } from "yaml";
-import { CONFIG_NAMESPACE, DURATION_LIMITS } from "../lib/config/schema";
+import { CONFIG_LIMITS, CONFIG_NAMESPACE, DURATION_LIMITS } from "../lib/config/schema";
 import { code } from "../lib/render/plan-markdown";
 import { PULUMI_CONFIG_MAX_BYTES, readStackConfig } from "../lib/config/stack-files";
 import { hostFactsTimeoutSeconds } from "../lib/checks/verification";
@@ -332,10 +332,10 @@ describe(
         (d) =>
           (d.config["openstack-rt:latency"] = {
             hwlatdetect: { durationSeconds: 100_000 },
-            guest: { durationSeconds: 3_000_000 },
+            guest: { cyclictest: { durationSeconds: 3_000_000 } },
           }),
         "openstack-rt:latency.hwlatdetect.durationSeconds",
-        /openstack-rt:latency\.hwlatdetect\.durationSeconds: got 100000; must be at most 99999 s, what host-facts\.sh takes[^]*openstack-rt:latency\.guest\.durationSeconds: got 3000000; must be at most 999999 s/,
+        /openstack-rt:latency\.hwlatdetect\.durationSeconds: got 100000; must be at most 99999 s, what host-facts\.sh takes[^]*openstack-rt:latency\.guest\.cyclictest\.durationSeconds: got 3000000; must be at most 999999 s/,
       );
       await refusedByBoth(
         (d) => (d.config["openstack-rt:deployment"] = { rebootTimeoutSeconds: 2 ** 31 }),
@@ -624,6 +624,7 @@ describe("the duration bounds are what their consumers take", () => {
 
   it("guest-latency.sh and the guest run's timer (its duration plus 120 s)", () => {
     assert.equal(DURATION_LIMITS.guestSeconds, 10 ** digits(script("guest-latency.sh"), "seconds") - 1);
+    assert.ok(CONFIG_LIMITS.latencyUs <= 10 ** digits(script("guest-latency.sh"), "threshold_us") - 1);
     assert.ok(DURATION_LIMITS.guestSeconds * 1000 + 120_000 <= TIMER_MAX_MS);
     assert.ok(DURATION_LIMITS.waitSeconds * 1000 <= TIMER_MAX_MS);
   });

@@ -16,7 +16,7 @@ describe("stack config schema", () => {
     if (!r.ok) return;
     assert.equal(r.config.hosts[0].ssh.port, 22);
     assert.equal(r.config.hosts[0].reservedHostMemoryMb, 4096);
-    assert.equal(r.config.latency.guest.maxUs, 20);
+    assert.equal(r.config.latency.guest.cyclictest.maxUs, 20);
     assert.deepEqual(r.config.aggregate.metadata, { realtime: "true" });
   });
 

@@ -97,6 +97,7 @@ function parseGrubCfg(cfg: string): { menu: MenuItem[]; sets: Map<string, string
   const menu: MenuItem[] = [];
   const sets = new Map<string, string>();
   const defaults: string[] = [];
+  let conditional = 0;
   // Open blocks: a submenu's items, an entry, or another braced block (a function).
   const stack: (Submenu | MenuEntry | null)[] = [];
   const items = () => {
@@ -132,11 +133,16 @@ function parseGrubCfg(cfg: string): { menu: MenuItem[]; sets: Map<string, string
       continue;
     }
     if (stack.length > 0) continue;
+    if (/^if\s/.test(line)) conditional++;
+    else if (line === "fi") conditional--;
     const set = /^set\s+([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(line);
     if (!set) continue;
     const value = words(set[2]).join(" ");
+    // 00_header sets default in both branches of an if: each is a candidate. Other variables
+    // count where they are set unconditionally (00_tuned's tuned_params), not in a branch that
+    // depends on the boot (prev_saved_entry, a failed boot's recordfail).
     if (set[1] === "default") defaults.push(value);
-    else sets.set(set[1], value);
+    else if (conditional === 0) sets.set(set[1], value);
   }
   return { menu, sets, defaults };
 }

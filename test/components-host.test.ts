@@ -322,9 +322,9 @@ describe("ComputeHost", () => {
   });
 });
 
-describe("computeHosts", () => {
+describe("prepareHosts", () => {
   it("builds one ComputeHost per planned host, in batches of maxUnavailable (rollingReboots: true is 1)", async () => {
-    const { computeHosts } = await import("../components/host/compute-host");
+    const { prepareHosts } = await import("../components/host/compute-host");
     const deployment = {
       maxUnavailable: 2,
       rebootTimeoutSeconds: 600,
@@ -332,11 +332,11 @@ describe("computeHosts", () => {
       guests: "refuse" as const,
       migrationTimeoutSeconds: 600,
     };
-    const parallel = computeHosts({ hosts: planned(), deployment }, {});
-    const rolling = computeHosts(
+    const parallel = prepareHosts({ hosts: planned(), deployment }, {}).map((p) => p.host);
+    const rolling = prepareHosts(
       { hosts: planned(), deployment: { ...deployment, rollingReboots: true } },
       { parent: new pulumi.ComponentResource("test:index:Rolling", "rolling") },
-    );
+    ).map((p) => p.host);
     await settled(pulumi.all([...parallel, ...rolling].map((h) => h.aggregateHost)));
     assert.deepEqual(
       parallel.map((h) => h.hostName),

@@ -213,8 +213,3 @@ export function prepareHosts(args: ComputeHostsArgs, opts?: pulumi.ComponentReso
   }
   return out;
 }
-
-/** The ComputeHosts of `prepareHosts`, for callers that build no checks. */
-export function computeHosts(args: ComputeHostsArgs, opts?: pulumi.ComponentResourceOptions): ComputeHost[] {
-  return prepareHosts(args, opts).map((p) => p.host);
-}

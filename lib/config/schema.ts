@@ -4,7 +4,7 @@
  * unvalidated ever reaches a shell command or an API call.
  */
 import { z } from "zod";
-import { isCpuSpecError, MAX_CPU_LIST_CHARS, parseCpuList, parseNovaCpuSpec } from "../cpu/cpuset";
+import { isCpuSpecError, MAX_CPU_LIST_CHARS, parseCpuList } from "../cpu/cpuset";
 import { isIpAddress, looksNumeric, parseCidr } from "./ip";
 import type { Problem } from "./problems";
 import { closestName, show } from "./problems";
@@ -650,15 +650,4 @@ function unwrap(schema: z.ZodType): z.ZodType {
   let s = schema;
   while (s instanceof z.ZodDefault || s instanceof z.ZodOptional) s = s.unwrap() as z.ZodType;
   return s;
-}
-
-/** Checks a Nova CPU mask's syntax; returns a message or null. Range checks need the flavor. */
-export function novaMaskSyntaxError(mask: string): string | null {
-  try {
-    parseNovaCpuSpec(mask);
-    return null;
-  } catch (e) {
-    if (isCpuSpecError(e)) return e.message;
-    throw e;
-  }
 }

@@ -9,7 +9,6 @@ import * as openstack from "@pulumi/openstack";
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../../lib/config/schema";
 import type { SecurityGroupOutput } from "../../lib/render/outputs";
-import { sshFromAnywhere } from "../../lib/config/warnings";
 
 type SecurityGroupConfig = StackConfig["securityGroup"];
 
@@ -46,10 +45,6 @@ export function ingressRules(sg: SecurityGroupConfig): IngressRule[] {
       description: "openstack-rt: SSH to the RT servers",
     },
   ];
-}
-
-export function sshOpenToEveryone(sg: SecurityGroupConfig): boolean {
-  return sshFromAnywhere(sg);
 }
 
 export class RtSecurityGroup extends pulumi.ComponentResource {

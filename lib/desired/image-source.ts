@@ -42,11 +42,6 @@ export function hashFile(path: string): { sha256: string; md5: string } {
   return { sha256: sha256.digest("hex"), md5: md5.digest("hex") };
 }
 
-/** sha256 of a file. */
-export function sha256File(path: string): string {
-  return hashFile(path).sha256;
-}
-
 /** Kernel and device file systems: reading them is not reading an image (and may never end). */
 const SPECIAL_TREES = ["/proc", "/sys", "/dev"];
 

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { checkCmdline } from "../lib/checks/host-cmdline";
 import { runHostChecks } from "../lib/checks/host-check";
-import { cpuPowerCheck, parseCpuPower } from "../lib/checks/host-power";
+import { checkCpuPower, cpuPowerCheck, parseCpuPower } from "../lib/checks/host-power";
 import type { CheckResult } from "../lib/checks/result";
 import { hostFactsArgs, parseSections } from "../lib/checks/verification";
 import type { HostPlan } from "../lib/plan/host";
@@ -57,6 +57,7 @@ function collect(tree: CpuTree, cmdline: string, novaConf = "[compute]\ncpu_dedi
     mkdirSync(join(cpu, path, ".."), { recursive: true });
     writeFileSync(join(cpu, path), `${text}\n`);
   };
+  put("online", "0-11");
   if (tree.driver !== undefined) put("cpuidle/current_driver", tree.driver);
   if (tree.pstate !== undefined) put("intel_pstate/status", tree.pstate);
   for (let c = 0; c < 12; c++) {
@@ -181,6 +182,19 @@ describe("host-facts.sh's cpu-power section and the power check, on a sysfs-like
     assert.equal(missing.get("Nova cpu_power_management")?.observed, "unset");
     const written = power(collect(tree, RT_CMDLINE, "[libvirt]\ncpu_power_management = false\n"), novaOff);
     assert.equal(written.get("Nova cpu_power_management")?.ok, true);
+  });
+
+  it("an empty or foreign section fails instead of passing on no evidence; so does an empty nova.conf", () => {
+    for (const text of ["", "<html>502 Bad Gateway</html>"]) {
+      const r = checkCpuPower(text, "", low);
+      assert.deepEqual(
+        r.map((c) => [c.check, c.ok]),
+        [
+          ["CPU power state", false],
+          ["Nova cpu_power_management", false],
+        ],
+      );
+    }
   });
 
   it("parses only /sys/devices/system/cpu lines, the last state attribute per CPU winning", () => {

@@ -39,7 +39,22 @@ interface HostFacts {
   bootGrubby: string;
   bootGrubCfg: string;
   bootGrubenv: string;
+  /** host-facts.sh's cpu-power section; by default GOOD_CPU_POWER. */
+  cpuPower?: string;
 }
+
+/** The dev host's 12 CPUs under TuneD's realtime profile: acpi-cpufreq at performance, no intel_pstate, haltpoll idle. */
+const GOOD_CPU_POWER = [
+  "/sys/devices/system/cpu/online:0-11",
+  "/sys/devices/system/cpu/cpuidle/current_driver:haltpoll",
+  ...Array.from({ length: 12 }, (_, c) => [
+    `/sys/devices/system/cpu/cpu${c}/cpuidle/state0/name:POLL`,
+    `/sys/devices/system/cpu/cpu${c}/cpuidle/state0/disable:0`,
+    `/sys/devices/system/cpu/cpu${c}/cpuidle/state1/name:haltpoll idle`,
+    `/sys/devices/system/cpu/cpu${c}/cpuidle/state1/disable:0`,
+    `/sys/devices/system/cpu/cpu${c}/cpufreq/scaling_governor:performance`,
+  ]).flat(),
+].join("\n");
 
 function toSections(f: HostFacts): Record<string, string> {
   return {
@@ -61,6 +76,7 @@ function toSections(f: HostFacts): Record<string, string> {
     "boot-grubby": f.bootGrubby,
     "boot-grub-cfg": f.bootGrubCfg,
     "boot-grubenv": f.bootGrubenv,
+    "cpu-power": f.cpuPower ?? GOOD_CPU_POWER,
   };
 }
 
@@ -472,6 +488,7 @@ describe("checkHost: each check fails on its own fault, with a hint that fixes i
       bootGrubby: "",
       bootGrubCfg: "",
       bootGrubenv: "",
+      cpuPower: "",
     };
     const results = checkHost(empty, plan);
     const passing = results.filter((r) => r.ok).map((r) => r.check);

@@ -98,11 +98,11 @@ section isolated; show /sys/devices/system/cpu/isolated
 section nohz-full
 if [[ -r /sys/devices/system/cpu/nohz_full ]]; then cat /sys/devices/system/cpu/nohz_full; else echo '<absent>'; fi
 # The CPU power state the latency mode sets (lib/checks/host-power.ts), as path:value lines: the
-# cpuidle driver (absent under idle=poll), intel_pstate's mode (absent when disabled), each CPU's
+# online CPUs (always there: proof the section was read), the cpuidle driver (absent under idle=poll), intel_pstate's mode (absent when disabled), each CPU's
 # idle states and cpufreq governor (absent without cpufreq). A missing file prints nothing.
 section cpu-power
 cpu_dir=/sys/devices/system/cpu
-grep -H . "$cpu_dir"/cpuidle/current_driver "$cpu_dir"/intel_pstate/status "$cpu_dir"/cpu[0-9]*/cpuidle/state[0-9]*/name \
+grep -H . "$cpu_dir"/online "$cpu_dir"/cpuidle/current_driver "$cpu_dir"/intel_pstate/status "$cpu_dir"/cpu[0-9]*/cpuidle/state[0-9]*/name \
   "$cpu_dir"/cpu[0-9]*/cpuidle/state[0-9]*/disable "$cpu_dir"/cpu[0-9]*/cpufreq/scaling_governor 2>/dev/null || true
 # Every page size's count per node (1 GiB, and 2 MiB beside them), named by its file.
 section hugepages

@@ -11,11 +11,13 @@ import type { HostPlan } from "../plan/host";
 import { hostCheck } from "./host-check";
 import { parseIni } from "./host-nova";
 import type { CheckResult } from "./result";
-import { excerpt, pass, verdict } from "./result";
+import { excerpt, fail, pass, verdict } from "./result";
 
 const CPU_DIR = "/sys/devices/system/cpu";
 
 export interface CpuPowerFacts {
+  /** The `online` CPU list: present on every Linux host, so its absence means nothing was collected. */
+  online: string | null;
   /** cpuidle/current_driver; null when the file is absent (idle=poll registers no driver). */
   cpuidleDriver: string | null;
   /** intel_pstate/status (active, passive, off); null when intel_pstate is not loaded. */
@@ -28,13 +30,20 @@ export interface CpuPowerFacts {
 
 /** host-facts.sh's cpu-power section; lines it does not know are skipped. */
 export function parseCpuPower(text: string): CpuPowerFacts {
-  const facts: CpuPowerFacts = { cpuidleDriver: null, intelPstate: null, idleStates: new Map(), governors: new Map() };
+  const facts: CpuPowerFacts = {
+    online: null,
+    cpuidleDriver: null,
+    intelPstate: null,
+    idleStates: new Map(),
+    governors: new Map(),
+  };
   for (const line of text.split("\n")) {
     const at = line.indexOf(":");
     if (!line.startsWith(`${CPU_DIR}/`) || at < 0) continue;
     const path = line.slice(CPU_DIR.length + 1, at);
     const value = line.slice(at + 1).trim();
-    if (path === "cpuidle/current_driver") facts.cpuidleDriver = value;
+    if (path === "online") facts.online = value;
+    else if (path === "cpuidle/current_driver") facts.cpuidleDriver = value;
     else if (path === "intel_pstate/status") facts.intelPstate = value;
     let m = /^cpu(\d+)\/cpufreq\/scaling_governor$/.exec(path);
     if (m) facts.governors.set(Number(m[1]), value);
@@ -124,7 +133,16 @@ function checkCpuidle(facts: CpuPowerFacts, isolated: CpuSet, deepest: 0 | 1): C
 const OSLO_TRUE = new Set(["true", "1", "yes", "on"]);
 
 function checkNovaPower(novaConf: string, plan: HostPlan): CheckResult {
-  const value = parseIni(novaConf).get("libvirt")?.get("cpu_power_management")?.trim();
+  const ini = parseIni(novaConf);
+  // Every nova.conf has sections; a file without one is not nova.conf (empty, unreadable, an error page).
+  if ([...ini.keys()].every((section) => section === ""))
+    return fail(
+      "Nova cpu_power_management",
+      "[libvirt] cpu_power_management off",
+      `no section in nova.conf: ${excerpt(novaConf)}`,
+      "check that nova-compute's nova.conf exists and is readable (nova.configPath)",
+    );
+  const value = ini.get("libvirt")?.get("cpu_power_management")?.trim();
   const on = value !== undefined && OSLO_TRUE.has(value.toLowerCase());
   const planned = plan.power.novaCpuPowerManagement === "off";
   const ok = planned ? value !== undefined && !on : !on;
@@ -146,6 +164,16 @@ function checkNovaPower(novaConf: string, plan: HostPlan): CheckResult {
 
 export function checkCpuPower(section: string, novaConf: string, plan: HostPlan): CheckResult[] {
   const facts = parseCpuPower(section);
+  if (facts.online === null)
+    return [
+      fail(
+        "CPU power state",
+        `${CPU_DIR}/online and the power files, as path:value lines`,
+        excerpt(section),
+        "run hostprep/verify/host-facts.sh on the host by hand and read its cpu-power section",
+      ),
+      checkNovaPower(novaConf, plan),
+    ];
   const isolated = parseCpuList(plan.isolated);
   return [
     checkGovernor(facts, isolated, plan.tuned.profile),

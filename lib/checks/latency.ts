@@ -207,6 +207,6 @@ export function checkHwlatdetect(parsed: HwlatParse, thresholdUs: number): Check
     run.maxUs <= thresholdUs,
     expected,
     `${run.maxUs} µs${exceeding}`,
-    `the hardware or firmware stalled the CPU for ${run.maxUs} µs (SMIs, power management), which no kernel setting fixes: disable C-states, turbo and power saving in the BIOS, check the SMI count, and update the firmware`,
+    `the hardware or firmware stalled the CPU for ${run.maxUs} µs (SMIs, power management), which no kernel setting fixes: disable C-states, turbo and power saving in the BIOS, check the SMI count, and update the firmware. Measured in a guest, the host preempting the vCPU counts too: run hwlatdetect on the host first, then check the vCPU pinning and where the emulator threads run`,
   );
 }

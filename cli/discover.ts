@@ -59,7 +59,7 @@ Examples:
 Exit status: 0 done (or nothing to change), 1 a problem with SSH, the host or the stack file, 2 bad usage.
 `;
 
-/** A problem with a setting or the host: exit 1, named and with its fix. (This CLI runs in no dynamic provider: classes are fine.) */
+/** A problem with a setting or the host: exit 1, named and with its fix. */
 class SettingProblem extends Error {
   constructor(
     readonly path: string,

@@ -1,8 +1,7 @@
 /**
- * Errors that keep their meaning inside a dynamic provider. Pulumi serializes a provider's code
- * into state and rebuilds it in another process, where a project's `Error` subclass comes back
- * without its message and `instanceof` against a project class is false. So errors here are
- * plain `Error`s tagged with a `code`, and callers test the code.
+ * Errors as plain `Error`s tagged with a `code`, which callers test instead of a class: a
+ * provider's bundle carries its own copy of every module it uses, so a class test would fail
+ * across the bundle's copy and the program's, while a code means the same in both.
  */
 export type CodedError<C extends string> = Error & { code: C };
 

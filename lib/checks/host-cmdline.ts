@@ -10,8 +10,6 @@ import { HUGEPAGE_PAIR_KEYS } from "../plan/hugepages";
 import type { CheckResult } from "./result";
 import { excerpt, fail, verdict } from "./result";
 
-// An array, not a Set: Pulumi serializes a module-level Set into a dynamic provider as a plain
-// object whose `has` throws ("called on incompatible receiver").
 const CPU_LIST_PARAMS: readonly string[] = ["isolcpus", "nohz_full", "rcu_nocbs", "irqaffinity"];
 
 /**

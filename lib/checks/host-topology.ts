@@ -6,8 +6,7 @@
  * other SMT thread groups, memory apart by more than a small tolerance.
  *
  * Pure: host-facts.sh's `lscpu` and `node-meminfo` sections in (the commands facts.sh runs for
- * `npm run discover`), results out. It runs inside the host check's dynamic provider: no
- * module-level Set or Map, no class, no `instanceof` against project code.
+ * `npm run discover`), results out.
  */
 import { formatCpuList, parseCpuList } from "../cpu/cpuset";
 import { messageOf } from "../errors";

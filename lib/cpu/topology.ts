@@ -2,8 +2,7 @@
  * Host CPU/NUMA topology: declared in config (as `npm run discover` writes it), and read from the
  * host with `lscpu -p=CPU,CORE,SOCKET,NODE` and the per-node `MemTotal` lines of
  * /sys/devices/system/node/node<N>/meminfo, by discover (hostprep/facts.sh) and by the host
- * check (hostprep/verify/host-facts.sh). The host check runs this code inside a dynamic
- * provider: no module-level Set or Map, no class.
+ * check (hostprep/verify/host-facts.sh).
  */
 import type { CpuSet } from "./cpuset";
 import { cpuSet, formatCpuList, parseCpuList } from "./cpuset";
@@ -24,10 +23,7 @@ export interface Topology {
   smt: boolean;
 }
 
-/**
- * A topology that cannot be read or is inconsistent: a plain tagged Error (lib/errors.ts), since
- * the host check parses topology inside a dynamic provider, where a class loses its identity.
- */
+/** A topology that cannot be read or is inconsistent (a coded Error, lib/errors.ts). */
 export type TopologyError = CodedError<"TOPOLOGY">;
 
 export function topologyError(message: string): TopologyError {

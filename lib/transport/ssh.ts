@@ -50,7 +50,7 @@ export interface CommandResult {
 /** "output": the command sent more than maxOutputBytes and was stopped. */
 export type SshErrorKind = "host-key" | "unreachable" | "timeout" | "auth" | "protocol" | "output";
 
-/** An SSH failure, worded for the operator; a plain tagged Error so it survives a dynamic provider. */
+/** An SSH failure, worded for the operator, with a kind the caller can act on. */
 export type SshError = CodedError<"SSH"> & { kind: SshErrorKind; target: string };
 
 export function sshError(kind: SshErrorKind, target: string, detail: string): SshError {
@@ -226,7 +226,6 @@ function exec(
   maxOutputBytes: number,
 ): Promise<CommandResult> {
   return new Promise((resolve, reject) => {
-    // No name is used before its declaration: Pulumi's closure serializer cannot follow that.
     const state: {
       stream?: ClientChannel;
       timer?: ReturnType<typeof setTimeout>;

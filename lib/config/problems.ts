@@ -1,3 +1,7 @@
+/**
+ * How a stack config's problems are told: a problem names the setting and says what was found and
+ * what is allowed; values quoted in messages are short and escaped for the terminal.
+ */
 import { terminalText } from "../terminal-text";
 
 /** A validation problem: the setting's path and a message that says what was found and what is allowed. */

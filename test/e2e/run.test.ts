@@ -19,7 +19,10 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { formatReport, summarize } from "../../lib/checks/result";
 import type { CheckResult } from "../../lib/checks/result";
+import { bashStdinCommand } from "../../lib/transport/shell";
 import { runSsh } from "../../lib/transport/ssh";
+import { argToDrop, dropBootArgScript, restoreBootEntryScript } from "../support/boot-entry-fault";
+import type { Props } from "../support/provider-host";
 import type { Env, NovaComputeState, PrepResult, StepOutcome } from "./harness";
 import { RT_KERNEL_IMAGE_DEB } from "./mirror-proxy";
 import {
@@ -44,6 +47,8 @@ const phases = new Phases();
 let env: Env | undefined;
 const runs: { name: string; outcomes: StepOutcome[] }[] = [];
 let checks: CheckResult[] = [];
+/** The passing host check's inputs and state, for the refreshes of later steps. */
+let passedCheck: { inputs: Props; state: Props } | undefined;
 let shutdown = "";
 /** The nova-compute cut's figures, for the summary. */
 const cutRows: string[] = [];
@@ -183,6 +188,7 @@ describe("e2e: a Debian 12 VM prepared by the project's host-prep steps", () => 
         (r) => `${summarize(r.results).passed}/${r.results.length} passed`,
       );
       checks = done.results;
+      passedCheck = done;
       process.stdout.write(`${formatReport(checks)}\n`);
       const names = checks.map((c) => c.check);
       const wanted = [
@@ -203,6 +209,8 @@ describe("e2e: a Debian 12 VM prepared by the project's host-prep steps", () => 
         "2M pages node 1",
         "hugetlbfs 2M",
         "nova cpu_dedicated_set",
+        "boot entry arguments",
+        "boot entry kernel",
       ];
       for (const want of wanted) assert.ok(names.includes(want), `a "${want}" check among ${names.join(", ")}`);
       assert.ok(summarize(checks).ok, `every host check passes:\n${formatReport(checks)}`);
@@ -213,6 +221,59 @@ describe("e2e: a Debian 12 VM prepared by the project's host-prep steps", () => 
       assert.deepEqual(second, first, "two refreshes of an unchanged host give identical state");
       assert.deepEqual(first.observed, done.state.observed, "the refresh re-read what the deployment saw");
       assert.deepEqual(first.measured, done.state.measured, "what was measured is kept, not measured again");
+    },
+  );
+
+  it(
+    "fault: an argument dropped from the default boot entry (as a kernel update can leave it) fails the boot entry check naming it, before any reboot; restored, it passes",
+    { timeout: 20 * MIN },
+    async () => {
+      const e = need();
+      const arg = argToDrop(e.plan.kernel.args);
+      const key = arg.split("=")[0];
+      const run = async (script: string) => {
+        const r = await runSsh(e.target, e.auth, bashStdinCommand([]), { stdin: script });
+        assert.equal(r.code, 0, r.stderr);
+      };
+      await run(dropBootArgScript(arg));
+      let failed = "";
+      let refreshed: Props | undefined;
+      try {
+        // `pulumi refresh` re-reads observed facts only: it sees the edited entry too.
+        assert.ok(passedCheck, "the host checks passed before");
+        refreshed = await phases.time("refresh, boot entry edited", () =>
+          refreshHostCheck(e, passedCheck!.inputs, passedCheck!.state),
+        );
+        await phases.time("host checks, boot entry edited (fail)", () =>
+          assert.rejects(checkHost(e), (err: Error) => {
+            failed = err.message;
+            return true;
+          }),
+        );
+      } finally {
+        await run(restoreBootEntryScript());
+      }
+      say(`as expected, the host check fails:\n${failed}`);
+      const quoted = arg.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+      assert.match(
+        failed,
+        new RegExp(`^FAIL +boot entry arguments +.*grub\\.cfg's default entry lacks ${quoted} \\(absent\\)$`, "m"),
+      );
+      assert.match(
+        failed,
+        new RegExp(`^PASS +cmdline ${key.replace(/\./g, "\\.")} `, "m"),
+        "the running kernel still has it: only the next boot would lose it",
+      );
+      assert.match(failed, /, 1 failed - NOT OK$/m, "that check alone fails");
+      const seen = (refreshed?.observed as CheckResult[]).find((c) => c.check === "boot entry arguments");
+      assert.equal(seen?.ok, false, "the refresh saw the lost argument");
+      const passed = await phases.time(
+        "host checks, boot entry restored",
+        () => checkHost(e),
+        (r) => `${summarize(r.results).passed}/${r.results.length} passed`,
+      );
+      assert.ok(summarize(passed.results).ok, formatReport(passed.results));
+      assert.equal(await currentBootId(e), e.bootIds[1], "no reboot");
     },
   );
 

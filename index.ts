@@ -18,9 +18,9 @@ import { controllerName, controllersOf } from "./lib/desired/host-steps";
 import { planFromPulumiConfig } from "./lib/desired/from-pulumi";
 
 const cfg = new pulumi.Config();
-const { config, plan, cloud: decisions, desired } = planFromPulumiConfig(cfg);
+const desired = planFromPulumiConfig(cfg);
+const { config, plan } = desired;
 const privateKey = cfg.getSecret("sshPrivateKey");
-const planned = plan.hosts;
 
 // In batches of deployment.maxUnavailable: each batch's steps wait for the previous batch's
 // host checks (and, with maintenance, for its nova-compute to be enabled again).
@@ -43,9 +43,7 @@ const controllers = controllersOf(config).map(
 );
 
 const cloud = new RtCloud("openstack-rt", {
-  config,
-  plan,
-  decisions,
+  desired,
   schedulers: controllers,
   hostReadiness: Object.fromEntries(
     hosts.map((h, i) => [
@@ -98,7 +96,7 @@ function verdicts(checks: readonly (readonly [string, Check])[]): pulumi.Output<
 }
 
 const outputs: Outputs<StackOutputs> = {
-  hostPlans: pulumi.output(planned),
+  hostPlans: pulumi.output(plan.hosts),
   flavorPlans: pulumi.output(plan.flavors),
   serverPlans: pulumi.output(plan.servers),
   ...cloud.outputs,

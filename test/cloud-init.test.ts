@@ -1,5 +1,5 @@
 /**
- * lib/render/cloud-init.ts: the user data of the dev stack's flavors, read back as YAML and checked
+ * lib/desired/cloud-init.ts and guest-setup.ts: the user data of the dev stack's flavors, read back as YAML and checked
  * against cloud-init's own JSON schema (Debian 12's cloud-init, the guest image's); the setup
  * script linted (bash -n, shellcheck) and run against Debian's real TuneD files with the package
  * manager, bootloader and service commands stubbed.
@@ -11,18 +11,17 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, afterEach, beforeEach, describe, it } from "node:test";
 import { parse } from "yaml";
-import type { GuestSetup } from "../lib/render/cloud-init";
+import type { GuestSetup } from "../lib/desired/guest-setup";
+import { guestFamily, guestSetup } from "../lib/desired/guest-setup";
 import {
   cloudInitUserData,
   GUEST_PLAN_PATH,
-  guestFamily,
-  guestSetup,
   REBOOT_FLAG,
   SETUP_SCRIPT_PATH,
   setupCommand,
   setupScript,
   withSshHostKey,
-} from "../lib/render/cloud-init";
+} from "../lib/desired/cloud-init";
 import type { StackConfig } from "../lib/config/schema";
 import { parseStackConfig } from "../lib/config/schema";
 import type { FlavorPlan } from "../lib/plan/stack";

@@ -1,7 +1,7 @@
 /** Limits the cloud enforces at create time, checked by the plan: the user data size Nova takes. */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { NOVA_MAX_USER_DATA_BYTES, userDataSize, withSshHostKey } from "../lib/render/cloud-init";
+import { NOVA_MAX_USER_DATA_BYTES, userDataSize, withSshHostKey } from "../lib/desired/cloud-init";
 import { sshHostKeyProvider } from "../lib/providers/ssh-host-key";
 import { decideStack } from "../lib/desired/decide";
 import { parseStackConfig } from "../lib/config/schema";

@@ -15,7 +15,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { specialSecretSig, specialSigKey } from "@pulumi/pulumi/runtime/rpc";
 import type { HostReadiness } from "../components/cloud/rt-cloud";
 import { RtCloud } from "../components/cloud/rt-cloud";
-import { cloudInitUserData, guestSetup, withSshHostKey } from "../lib/render/cloud-init";
+import { cloudInitUserData, withSshHostKey } from "../lib/desired/cloud-init";
+import { guestSetup } from "../lib/desired/guest-setup";
 import { CONFIG_NAMESPACE, parseStackConfig } from "../lib/config/schema";
 import { decideStack } from "../lib/desired/decide";
 import type { CloudOutputs } from "../lib/render/outputs";
@@ -122,17 +123,17 @@ async function evaluate(
   const warn = mock.method(pulumi.log, "warn", () => Promise.resolve());
   const result: Evaluation = { resources, warnings: [] };
   try {
-    const { config, plan, cloud: decisions } = planFromPulumiConfig(new pulumi.Config(), opts.projectDir);
+    const desired = planFromPulumiConfig(new pulumi.Config(), opts.projectDir);
     let hostReadiness: Record<string, HostReadiness> | undefined;
     if (opts.readiness) {
       hostReadiness = Object.fromEntries(
-        config.hosts.map((h) => {
+        desired.config.hosts.map((h) => {
           const ready = new HostReady(`ready-${h.name}`);
           return [h.name, { resources: [ready], aggregateHost: ready.id.apply(() => h.name) }];
         }),
       );
     }
-    const cloud = new RtCloud("openstack-rt", { config, plan, decisions, hostReadiness });
+    const cloud = new RtCloud("openstack-rt", { desired, hostReadiness });
     result.outputs = await new Promise<CloudOutputs>((resolve) => pulumi.output(cloud.outputs).apply(resolve));
   } catch (e) {
     result.error = e;

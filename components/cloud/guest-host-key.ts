@@ -1,5 +1,5 @@
 /**
- * GuestHostKey: the SSH host key an RT guest gets through its user data (lib/render/cloud-init.ts
+ * GuestHostKey: the SSH host key an RT guest gets through its user data (lib/desired/cloud-init.ts
  * withSshHostKey), so the guest checks pin it like the hosts' keys. The private half is a secret
  * in state and in the user data; the public half is the server's `hostKey` output.
  */

@@ -1,15 +1,13 @@
 /**
- * The cloud objects of an RT stack, from its config, plan and cloud decisions (decideStack,
- * lib/desired/decide.ts): the aggregate of the RT hosts, the flavors, the guest image, the
- * security group, the keypair and the servers. Everything that can be wrong with the input was
+ * The cloud objects of an RT stack, from its desired state (decideStack, lib/desired/decide.ts):
+ * the aggregate of the RT hosts, the flavors, the guest image, the security group, the keypair
+ * and the servers. Everything that can be wrong with the input was
  * found and reported before the first resource was registered; this only carries it out.
  */
 import * as openstack from "@pulumi/openstack";
 import * as pulumi from "@pulumi/pulumi";
-import type { StackConfig } from "../../lib/config/schema";
-import type { CloudDecisions } from "../../lib/desired/cloud";
+import type { DesiredState } from "../../lib/desired/state";
 import type { CloudOutputs, Outputs } from "../../lib/render/outputs";
-import type { StackPlan } from "../../lib/plan/stack";
 import { RtAggregate } from "./aggregate";
 import { RtFlavor } from "./flavor";
 import { RtImage } from "./image";
@@ -29,10 +27,8 @@ export interface HostReadiness {
 }
 
 export interface RtCloudArgs {
-  config: StackConfig;
-  plan: StackPlan;
-  /** decideStack's cloud decisions for this config and plan: the image source and every server. */
-  decisions: CloudDecisions;
+  /** decideStack's desired state: the config, its plan, the image source and every server's decisions. */
+  desired: DesiredState;
   /** Per RT host, by nova service host name. A server waits for every host Nova may place it on. */
   hostReadiness?: Record<string, HostReadiness>;
   /**
@@ -55,7 +51,7 @@ export class RtCloud extends pulumi.ComponentResource {
   readonly outputs: Outputs<CloudOutputs>;
 
   constructor(name: string, args: RtCloudArgs, opts?: pulumi.ComponentResourceOptions) {
-    const { config, plan, decisions } = args;
+    const { config, plan } = args.desired;
     super("openstack-rt:cloud:RtCloud", name, {}, opts);
     const parent = { parent: this };
 
@@ -90,7 +86,7 @@ export class RtCloud extends pulumi.ComponentResource {
       name,
       {
         name: img.name,
-        source: decisions.image,
+        source: args.desired.image,
         diskFormat: img.diskFormat,
         containerFormat: img.containerFormat,
         properties: img.properties,
@@ -108,7 +104,7 @@ export class RtCloud extends pulumi.ComponentResource {
     // host's readiness is named once, not by every server (hosts x servers in the state).
     const awaited = new Set<string>();
     this.servers = new Map(
-      decisions.servers.map((s) => {
+      args.desired.servers.map(({ decision: s }) => {
         const server = new RtServer(
           `${name}-${s.name}`,
           {

@@ -8,7 +8,7 @@
  */
 import * as openstack from "@pulumi/openstack";
 import * as pulumi from "@pulumi/pulumi";
-import { withSshHostKey } from "../../lib/render/cloud-init";
+import { withSshHostKey } from "../../lib/desired/cloud-init";
 import type { ServerOutput } from "../../lib/render/outputs";
 import { GuestHostKey } from "./guest-host-key";
 

@@ -1,27 +1,21 @@
 /**
  * The decisions the cloud components (components/cloud/rt-cloud.ts) only carry out: where the image
- * comes from and its checksum, the RT guest setup (lib/render/cloud-init.ts) and so the user data of
+ * comes from and its checksum, the RT guest setup (./guest-setup.ts) and so the user data of
  * each server, its availability zone, and the RT hosts it waits for. decideStack makes them
  * before the first resource is registered; with them made, the components cannot fail on the
  * input.
  *
  * Its only I/O is reading (hashing) a local image file.
  */
-import type { GuestFamily } from "../render/cloud-init";
-import {
-  cloudInitUserData,
-  guestFamily,
-  guestSetup,
-  needsRtSetup,
-  NOVA_MAX_USER_DATA_BYTES,
-  userDataSize,
-} from "../render/cloud-init";
+import type { GuestFamily } from "./guest-setup";
+import { guestFamily, guestSetup, needsRtSetup } from "./guest-setup";
+import { cloudInitUserData, NOVA_MAX_USER_DATA_BYTES, userDataSize } from "./cloud-init";
+import { hasOneImageSource } from "../config/rules";
 import { settingPath } from "../config/schema";
 import type { StackConfig } from "../config/schema";
 import type { ImageSource } from "./image-source";
 import { imageSource } from "./image-source";
 import type { StackPlan } from "../plan/stack";
-import { imageChoiceProblem, unknownFlavorProblem } from "../plan/stack";
 import type { Problem } from "../config/problems";
 
 /** Nova's `[DEFAULT] default_availability_zone`: the zone of hosts outside any zoned aggregate. */
@@ -56,26 +50,21 @@ export interface CloudDecisions {
 export type CloudResult = { ok: true; cloud: CloudDecisions } | { ok: false; problems: Problem[] };
 
 /**
- * Every cloud decision, or every problem in the way of one. `plan` may be partial (planConfig
- * with problems): what the planner already reports is reported here in the same words, so that
- * decideStack can list each problem once.
+ * Every cloud decision, or every problem in the way of one. `plan` may be partial (planStack
+ * with problems). A config that breaks a config rule (lib/config/rules.ts: the image's file or
+ * url, a server's flavor) gets no decisions; that rule's problem is the config's, not listed
+ * here again, while the cloud's own problems still are.
  */
 export function decideCloud(config: StackConfig, plan: StackPlan, projectDir: string): CloudResult {
   const problems: Problem[] = [];
   let image: ImageSource | undefined;
-  const choice = imageChoiceProblem(config.image);
-  if (choice) {
-    problems.push(choice);
-  } else {
+  if (hasOneImageSource(config.image)) {
     const source = imageSource(config.image, projectDir);
     if (source.ok) image = source.source;
     else problems.push(source.problem);
   }
 
   const flavors = new Map(plan.flavors.map((f) => [f.name, f]));
-  config.servers.forEach((s, i) => {
-    if (!flavors.has(s.flavor)) problems.push(unknownFlavorProblem(config, i));
-  });
   const rtFlavors = [...new Set(config.servers.map((s) => s.flavor))].filter((name) => {
     const flavor = flavors.get(name);
     return flavor !== undefined && needsRtSetup(flavor, config.image);
@@ -86,7 +75,8 @@ export function decideCloud(config: StackConfig, plan: StackPlan, projectDir: st
     if (g.ok) family = g.family;
     else problems.push(g.problem);
   }
-  if (image === undefined || problems.length > 0) return { ok: false, problems };
+  if (image === undefined || problems.length > 0 || config.servers.some((s) => !flavors.has(s.flavor)))
+    return { ok: false, problems };
 
   // Nova may put an unpinned server on any host it fits.
   const userData = new Map<string, string>();

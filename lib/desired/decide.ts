@@ -1,14 +1,15 @@
 /**
- * The whole stack, decided before the first resource is registered: the config (lib/config/schema.ts),
- * its plan (lib/plan/stack.ts), each planned host's prep steps (lib/desired/host-steps.ts) and the cloud
- * objects' decisions (lib/desired/cloud.ts), with every problem found listed once. The program
+ * The whole stack, decided before the first resource is registered: the config, its rules and
+ * its plan (planStack, lib/plan/stack.ts), each planned host's prep steps
+ * (lib/desired/host-steps.ts) and the cloud objects' decisions (lib/desired/cloud.ts), with every
+ * problem found listed once. The program
  * (lib/desired/from-pulumi.ts) and `npm run plan` (cli/plan.ts) both run it, so a config that
  * plans clean does not fail at preview, and a preview fails before touching anything.
  *
  * Its only I/O is reading (hashing) a local image file, relative to `projectDir`.
  */
 import type { StackConfig } from "../config/schema";
-import { parseStackConfig, settingPath } from "../config/schema";
+import { settingPath } from "../config/schema";
 import type { CloudDecisions } from "./cloud";
 import { decideCloud } from "./cloud";
 import type { HostStep } from "./host-steps";
@@ -16,10 +17,9 @@ import { HostStepError, hostSteps } from "./host-steps";
 import type { DesiredState } from "./state";
 import { desiredState } from "./state";
 import type { StackPlan } from "../plan/stack";
-import { planConfig } from "../plan/stack";
+import { planStack } from "../plan/stack";
 import { rolloutProblems } from "./rollout";
 import type { Problem } from "../config/problems";
-import { uniqueProblems } from "../config/problems";
 import type { StackWarnings } from "../config/warnings";
 import { stackWarnings } from "../config/warnings";
 import { planWarnings } from "../plan/rt-warnings";
@@ -39,18 +39,19 @@ export type StackDecision = (
  * is; `stack`: the stack's name, for the commands the warnings give.
  */
 export function decideStack(raw: Record<string, unknown>, projectDir: string, stack?: string): StackDecision {
-  const parsed = parseStackConfig(raw);
-  if (!parsed.ok) return { ok: false, problems: uniqueProblems(parsed.problems), warnings: [], notes: [] };
-  const config = parsed.config;
-  const { warnings, notes } = stackWarnings(config, stack);
+  const planned = planStack(raw);
+  if (!planned.ok && planned.partial === undefined)
+    return { ok: false, problems: planned.problems, warnings: [], notes: [] };
   // The plan is partial when it has problems; the later checks still run on it, to list theirs too.
-  const { plan, problems } = planConfig(config);
+  const { config, plan } = planned.ok ? planned : planned.partial!;
+  const problems = planned.ok ? [] : [...planned.problems];
+  const { warnings, notes } = stackWarnings(config, stack);
   const hostPrep = decideHostSteps(config, plan);
   problems.push(...hostPrep.problems);
   problems.push(...rolloutProblems(config));
   const cloud = decideCloud(config, plan, projectDir);
   if (!cloud.ok) problems.push(...cloud.problems);
-  if (problems.length > 0 || !cloud.ok) return { ok: false, problems: uniqueProblems(problems), warnings, notes };
+  if (problems.length > 0 || !cloud.ok) return { ok: false, problems, warnings, notes };
   // The plan's own warnings need a whole plan.
   const rt = planWarnings(config, plan, stack);
   warnings.push(...rt.warnings);

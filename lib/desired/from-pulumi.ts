@@ -1,17 +1,14 @@
 /**
  * Reads the stack config through Pulumi's runtime and decides the whole stack (decideStack)
- * before the program registers anything. A bad config fails the preview with one RunError
+ * before the program registers anything: the desired state, which is all the program uses. A bad config fails the preview with one RunError
  * listing every problem: Pulumi prints a RunError's message without a stack trace. The keys
  * are sorted as `npm run plan` sorts a stack file's (sortConfigKeys): a key in an unknown
  * namespace and a secret in clear text are problems here too. Warnings are logged once each.
  */
 import * as pulumi from "@pulumi/pulumi";
 import { CONFIG_NAMESPACE } from "../config/schema";
-import type { StackConfig } from "../config/schema";
-import type { CloudDecisions } from "./cloud";
 import { decideStack } from "./decide";
 import type { DesiredState } from "./state";
-import type { StackPlan } from "../plan/stack";
 import type { Problem } from "../config/problems";
 import { formatProblems } from "../config/problems";
 import { sortConfigKeys } from "../config/stack-files";
@@ -41,10 +38,7 @@ export function isSecretConfigKey(fullKey: string): boolean {
  * relative image.file is read from: the project directory, which is where Pulumi runs the
  * program (and the provider, which uploads the file).
  */
-export function planFromPulumiConfig(
-  cfg: pulumi.Config,
-  projectDir = process.cwd(),
-): { config: StackConfig; plan: StackPlan; cloud: CloudDecisions; desired: DesiredState } {
+export function planFromPulumiConfig(cfg: pulumi.Config, projectDir = process.cwd()): DesiredState {
   const problems: Problem[] = [];
   if (cfg.name !== CONFIG_NAMESPACE) {
     problems.push({
@@ -63,7 +57,7 @@ export function planFromPulumiConfig(
   for (const n of decided.notes) void pulumi.log.info(`${n.path}: ${n.message}`);
   if (!decided.ok) problems.push(...decided.problems);
   if (problems.length > 0 || !decided.ok) throw new pulumi.RunError(formatProblems(problems));
-  return { config: decided.config, plan: decided.plan, cloud: decided.cloud, desired: decided.desired };
+  return decided.desired;
 }
 
 /**

@@ -48,8 +48,8 @@ const SPECIAL_TREES = ["/proc", "/sys", "/dev"];
 const within = (dir: string, path: string) => path === dir || path.startsWith(dir.endsWith(sep) ? dir : dir + sep);
 
 /**
- * The image's source, or why it has none: `image` has exactly one of file and url (planStack
- * checks that). A file is a regular, non-empty file; a relative path must stay inside the
+ * The image's source, or why it has none: `image` has exactly one of file and url
+ * (hasOneImageSource, a config rule). A file is a regular, non-empty file; a relative path must stay inside the
  * project directory once symlinks are followed (an absolute path is the operator's explicit
  * choice), and nothing under /proc, /sys or /dev is read.
  */

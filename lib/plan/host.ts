@@ -180,12 +180,6 @@ export function planHost(
   problems.push(...hostMemoryProblems(host, topology, counts, path));
   problems.push(...extraKernelArgProblems(host, path));
   problems.push(...powerProblems(host, path));
-  if (host.nova?.configMode === "verify" && host.nova.restartCommand !== undefined) {
-    problems.push({
-      path: `${path}.nova.restartCommand`,
-      message: `got "${host.nova.restartCommand}", but nova.configMode is verify: nothing is written, so nothing is restarted; remove restartCommand, or set configMode: edit`,
-    });
-  }
   if (problems.length > 0) return { plan: null, problems };
 
   const iso = formatCpuList(isolated);

@@ -14,7 +14,7 @@ import { mergedNovaOwner, planHost } from "./host";
 import type { Problem } from "../config/problems";
 import type { Topology } from "../cpu/topology";
 import { isTopologyError, topologyFromConfig } from "../cpu/topology";
-import { ANYWHERE_RULE, sshFromAnywhere } from "../config/warnings";
+import { configProblems } from "../config/rules";
 
 export interface GuestPlan {
   realtimeVcpus: string;
@@ -50,7 +50,9 @@ export interface StackPlan {
   servers: ServerPlan[];
 }
 
-export type PlanResult = { ok: true; plan: StackPlan; config: StackConfig } | { ok: false; problems: Problem[] };
+export type PlanResult =
+  | { ok: true; plan: StackPlan; config: StackConfig }
+  | { ok: false; problems: Problem[]; partial?: { config: StackConfig; plan: StackPlan } };
 
 /** Nova's view of a planned host: what nova-compute will report with these settings. */
 export function novaHostOf(plan: HostPlan, topology: Topology): NovaHost {
@@ -74,10 +76,6 @@ export function novaHostOf(plan: HostPlan, topology: Topology): NovaHost {
     ramAllocationRatio: NOVA_DEFAULTS.ramAllocationRatio,
     packCells: NOVA_DEFAULTS.packCells,
   };
-}
-
-function duplicates(names: string[]): string[] {
-  return [...new Set(names.filter((n, i) => names.indexOf(n) !== i))];
 }
 
 function whyNot(v: Verdict): string {
@@ -105,73 +103,30 @@ function guestPlan(v: Verdict, flavor: StackConfig["flavors"][number]): GuestPla
   };
 }
 
-/** The image needs exactly one of file and url; shared with the image source's own check. */
-export function imageChoiceProblem(img: StackConfig["image"]): Problem | null {
-  if ((img.file === undefined) !== (img.url === undefined)) return null;
-  return {
-    path: settingPath(["image"]),
-    message: `got ${img.file === undefined ? "neither file nor url" : "both file and url"}; give exactly one of them`,
-  };
-}
-
-function stackProblems(config: StackConfig): Problem[] {
-  const problems: Problem[] = [];
-  for (const [key, names] of [
-    ["hosts", config.hosts.map((h) => h.name)],
-    ["flavors", config.flavors.map((f) => f.name)],
-    ["servers", config.servers.map((s) => s.name)],
-  ] as const) {
-    for (const d of duplicates([...names]))
-      problems.push({ path: settingPath([key]), message: `the name "${d}" is used twice; names must be unique` });
-  }
-  if (config.controller !== false && config.controllers.length > 0)
-    problems.push({
-      path: settingPath(["controllers"]),
-      message: `got ${config.controllers.length} controllers and controller as well; give every nova-scheduler host in controllers: [...] (move controller's entry there) and remove controller`,
-    });
-  for (const [i, c] of (config.controller === false ? config.controllers : [config.controller]).entries()) {
-    const nova = { ...config.nova, ...c.nova };
-    if (nova.configMode === "verify" && nova.restartCommand !== undefined)
-      problems.push({
-        path: `${settingPath(config.controller === false ? ["controllers", i] : ["controller"])}.nova.restartCommand`,
-        message: `got "${nova.restartCommand}", but nova.configMode is verify: nothing is written, so nothing is restarted; remove restartCommand, or set configMode: edit`,
-      });
-  }
-  const image = imageChoiceProblem(config.image);
-  if (image) problems.push(image);
-  const sg = config.securityGroup;
-  if (sshFromAnywhere(sg) && !sg.allowSshFromAnywhere) {
-    problems.push({
-      path: settingPath(["securityGroup", "sshCidr"]),
-      message: `got "${sg.sshCidr}", which opens SSH to the whole internet (${ANYWHERE_RULE}); narrow it to your operators' network, or set securityGroup.allowSshFromAnywhere: true if you mean it`,
-    });
-  }
-  return problems;
-}
-
+/**
+ * The stack's plan from the raw values of its config keys: the config parsed and its rules
+ * checked (lib/config), then planned. The one way in to the planner: decideStack (the program,
+ * `npm run plan`, `npm run verify`) runs it, and so do the tests and the bench. With problems,
+ * `partial` is what could be planned once the config parsed (see planConfig), for the checks
+ * that come after to list theirs too.
+ */
 export function planStack(raw: Record<string, unknown>): PlanResult {
   const parsed = parseStackConfig(raw);
   if (!parsed.ok) return parsed;
   const { plan, problems } = planConfig(parsed.config);
-  if (problems.length > 0) return { ok: false, problems };
+  const all = [...configProblems(parsed.config), ...problems];
+  if (all.length > 0) return { ok: false, problems: all, partial: { config: parsed.config, plan } };
   return { ok: true, config: parsed.config, plan };
 }
 
-/** A server's flavor that is not one of the stack's: the planner's problem, shared with whoever else looks the flavor up. */
-export function unknownFlavorProblem(config: StackConfig, server: number): Problem {
-  return {
-    path: `${settingPath(["servers", server])}.flavor`,
-    message: `got "${config.servers[server].flavor}", which is not a flavor of this stack; use one of ${config.flavors.map((f) => f.name).join(", ")}`,
-  };
-}
-
 /**
- * The plan of a valid config, and every problem with it. With problems the plan is partial (a
- * host that cannot be planned is left out, a server of an unknown flavor has no candidates),
- * but it still lets later checks run, so that one pass lists every problem.
+ * The plan of a parsed config, and every problem planning finds. With problems the plan is
+ * partial (a host that cannot be planned is left out); a server that breaks a config rule
+ * (configProblems reports it) gets no candidates. Either way the later checks can run on it, so
+ * that one pass lists every problem.
  */
-export function planConfig(config: StackConfig): { plan: StackPlan; problems: Problem[] } {
-  const problems = stackProblems(config);
+function planConfig(config: StackConfig): { plan: StackPlan; problems: Problem[] } {
+  const problems: Problem[] = [];
   const hostPlans: HostPlan[] = [];
   const novaHosts: { name: string; nova: NovaHost; key: string }[] = [];
   // Fleets are built from a few host models: hosts that look the same to Nova get the same
@@ -271,33 +226,16 @@ export function planConfig(config: StackConfig): { plan: StackPlan; problems: Pr
       candidates: [],
       pinnedHost: server.host ?? null,
     };
-    if (!nova) {
-      problems.push(unknownFlavorProblem(config, i));
-      return plan;
-    }
-    if (server.host !== undefined && !config.hosts.some((h) => h.name === server.host)) {
-      problems.push({
-        path: `${path}.host`,
-        message: `got "${server.host}", which is not an RT host of this stack; use one of ${config.hosts.map((h) => h.name).join(", ")}`,
-      });
-      return plan;
-    }
+    // A server of another stack's flavor, on a host not in the stack, or of a realtime flavor on a
+    // host without an RT kernel breaks a config rule: it is placed nowhere.
     const pinnedTo = config.hosts.find((h) => h.name === server.host);
     const flavorConfig = config.flavors.find((f) => f.name === server.flavor);
-    if (pinnedTo?.tunedProfile === "cpu-partitioning" && flavorConfig && flavorConfig.realtime !== false) {
-      const rtHosts = config.hosts.filter((h) => h.tunedProfile !== "cpu-partitioning").map((h) => h.name);
-      problems.push({
-        path: `${path}.host`,
-        message:
-          `got "${server.host}", which runs TuneD cpu-partitioning without an RT kernel, but flavor "${server.flavor}" is realtime: ` +
-          "its RT vCPUs would run SCHED_FIFO on a kernel that does not bound their latency; " +
-          (rtHosts.length
-            ? `pin it to ${rtHosts.join(" or ")}`
-            : "give the stack a realtime-virtual-host host for it") +
-          `, or use a flavor with realtime: false`,
-      });
+    if (
+      !nova ||
+      (server.host !== undefined && pinnedTo === undefined) ||
+      (pinnedTo?.tunedProfile === "cpu-partitioning" && flavorConfig?.realtime !== false)
+    )
       return plan;
-    }
     const eligible = novaHosts.filter((h) => server.host === undefined || h.name === server.host);
     plan.candidates = eligible
       .filter((h) => novaVerdict(nova, h.nova, imageProps).outcome === "fits")

@@ -133,6 +133,16 @@ describe("grub.cfg's default entry, read as GRUB reads it (Debian 12's grub-mkco
     assert.match(a.observed, /^grub\.cfg's default entry lacks isolcpus=4-11 \(absent\), nohz=on \(absent\)/);
   });
 
+  it("variables set in a boot-dependent branch do not count; a one-line if closes itself", () => {
+    const branch =
+      'if [ "${recordfail}" = 1 ]; then set tuned_params=""; fi\nif [ -n "$x" ] ; then\n  set tuned_params=""\nfi\n';
+    const cfg = cfg0.replace("### BEGIN /etc/grub.d/00_tuned ###\n", `${branch}### BEGIN /etc/grub.d/00_tuned ###\n`);
+    assert.notEqual(cfg, cfg0);
+    assert.ok(entryOf(grubCfgDefaultEntry(cfg, new Map())).args.endsWith(TUNED_PARAMS));
+    const after00 = cfg0.replace("### END /etc/grub.d/00_tuned ###\n", `### END /etc/grub.d/00_tuned ###\n${branch}`);
+    assert.ok(entryOf(grubCfgDefaultEntry(after00, new Map())).args.endsWith(TUNED_PARAMS));
+  });
+
   it("a default that names no entry, or a submenu, is reported as unreadable, not guessed", () => {
     const none = grubCfgDefaultEntry(cfgSaved, env("saved_entry=gnulinux-gone"));
     assert.deepEqual(none, {

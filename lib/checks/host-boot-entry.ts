@@ -133,7 +133,8 @@ function parseGrubCfg(cfg: string): { menu: MenuItem[]; sets: Map<string, string
       continue;
     }
     if (stack.length > 0) continue;
-    if (/^if\s/.test(line)) conditional++;
+    // A one-line `if ...; then ...; fi` opens and closes on the same line.
+    if (/^if\s/.test(line) && !/;\s*fi$/.test(line)) conditional++;
     else if (line === "fi") conditional--;
     const set = /^set\s+([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(line);
     if (!set) continue;

@@ -58,7 +58,7 @@ export function runHostChecks(
             `host facts ${missing.join(", ")}`,
             `the section${missing.length > 1 ? "s" : ""} ${missing.map((m) => `=== ${m} ===`).join(", ")} in host-facts.sh's output`,
             "absent",
-            "the host check and hostprep/verify/host-facts.sh disagree: run this checkout's host-facts.sh (verifyRevision re-runs the check)",
+            "the script printed no such section: a host check and hostprep/verify/host-facts.sh disagree; print the section in the script",
           ),
         ];
       return c.check(Object.fromEntries(c.sections.map((name) => [name, sections[name]])), plan, opts);

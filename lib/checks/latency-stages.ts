@@ -33,11 +33,6 @@ export function enabledStages(settings: LatencyStageSettings): LatencyStage[] {
   return LATENCY_STAGES.filter((stage) => settings[stage].enabled);
 }
 
-/** The longest a whole proof runs: every enabled stage's duration. */
-export function stagesSeconds(settings: LatencyStageSettings): number {
-  return enabledStages(settings).reduce((sum, stage) => sum + settings[stage].durationSeconds, 0);
-}
-
 /**
  * One stage's verdicts from its tool's output. hwlatdetect that cannot run (no hwlat tracer, no
  * debugfs) is a skip that says why, not a pass: it proves nothing, and the next stages still run.

@@ -1,7 +1,8 @@
 /**
  * The provider of GuestVerification. Before it measures, it waits (bounded, reporting each new
  * state) for the guest to answer on SSH, cloud-init to finish and the RT kernel to run; then it
- * runs cyclictest under load. A refresh re-reads the guest's RT setup and measures nothing.
+ * runs the latency stages (hwlatdetect, cyclictest, oslat; lib/checks/latency-stages.ts), each
+ * bounded by its own duration. A refresh re-reads the guest's RT setup and measures nothing.
  */
 import type { GuestPlan } from "../plan/stack";
 import type { SshTarget } from "../transport/ssh";

@@ -10,17 +10,6 @@ export interface Problem {
   message: string;
 }
 
-/** The problems without repeats: two checks may find the same one (same path, same message). */
-export function uniqueProblems(problems: readonly Problem[]): Problem[] {
-  const seen = new Set<string>();
-  return problems.filter((p) => {
-    const key = JSON.stringify([p.path, p.message]);
-    if (seen.has(key)) return false;
-    seen.add(key);
-    return true;
-  });
-}
-
 /** The most problems printed; a file with thousands of bad keys would otherwise bury the first. */
 export const MAX_PROBLEMS_SHOWN = 50;
 

@@ -77,8 +77,8 @@ describe("diffPlans", () => {
       host.find((f) => f.path === "kernel.tunedArgs"),
       {
         path: "kernel.tunedArgs",
-        before: "isolcpus=4-11 nohz=on nohz_full=4-11 rcu_nocbs=4-11 irqaffinity=0-3",
-        after: "isolcpus=8-11 nohz=on nohz_full=8-11 rcu_nocbs=8-11 irqaffinity=0-7",
+        before: "isolcpus=4-11 nohz=on nohz_full=4-11 rcu_nocbs=4-11 irqaffinity=0-3 intel_pstate=disable",
+        after: "isolcpus=8-11 nohz=on nohz_full=8-11 rcu_nocbs=8-11 irqaffinity=0-7 intel_pstate=disable",
       },
     );
     // Two dedicated CPUs per node on compute-rt-01 are too few for rt1.small's four.

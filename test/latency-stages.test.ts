@@ -6,7 +6,9 @@
  * The hwlatdetect fixtures are described in checks-latency.test.ts.
  */
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { checkOslat, parseOslat } from "../lib/checks/latency";
@@ -223,5 +225,73 @@ describe("latency.guest settings", () => {
         ],
       ],
     );
+  });
+});
+
+describe("guest-latency.sh's hwlatdetect stage", () => {
+  const script = join(__dirname, "..", "hostprep", "verify", "guest-latency.sh");
+  /**
+   * Runs the stage with a stand-in hwlatdetect first on PATH that says which tracer it found,
+   * turns the hwlat tracer on as the real one does, and, with `cut`, kills the script mid-run.
+   */
+  function runStage(leftover: string, cut: boolean) {
+    const dir = mkdtempSync(join(tmpdir(), "hwlat-stage-"));
+    try {
+      const tracing = join(dir, "tracing");
+      mkdirSync(tracing);
+      writeFileSync(join(tracing, "current_tracer"), `${leftover}\n`);
+      mkdirSync(join(dir, "bin"));
+      const fake = join(dir, "bin", "hwlatdetect");
+      writeFileSync(
+        fake,
+        [
+          "#!/bin/bash",
+          `echo "tracer at start: $(cat ${tracing}/current_tracer)"`,
+          `echo hwlat > ${tracing}/current_tracer`,
+          ...(cut ? ["kill -TERM $PPID", "sleep 1"] : []),
+          'echo "Latency threshold: 20us"',
+          'echo "Max Latency: Below threshold"',
+        ].join("\n"),
+      );
+      chmodSync(fake, 0o755);
+      const r = spawnSync(
+        "bash",
+        [script, "--rt-cpus", "1", "--housekeeping-cpus", "0", "--stage", "hwlatdetect", "--seconds", "1"],
+        {
+          encoding: "utf8",
+          env: { ...process.env, PATH: `${dir}/bin:${process.env.PATH}`, OPENSTACK_RT_TRACING_DIRS: tracing },
+        },
+      );
+      return { ...r, tracerAfter: readFileSync(join(tracing, "current_tracer"), "utf8").trim() };
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  it("turns off a hwlat tracer a killed run left on before it measures, and prints the report", () => {
+    const r = runStage("hwlat", false);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /=== hwlatdetect ===\ntracer at start: nop\n/);
+    assert.match(r.stdout, /Max Latency: Below threshold\n=== end ===\n$/);
+    assert.equal(r.tracerAfter, "nop");
+  });
+
+  it("turns the tracer off when it is killed mid-run", () => {
+    const r = runStage("nop", true);
+    assert.ok(r.signal === "SIGTERM" || r.status === 143, `killed, not ${r.signal ?? r.status}`);
+    assert.doesNotMatch(r.stdout, /=== end ===/);
+    assert.equal(r.tracerAfter, "nop");
+  });
+
+  it("refuses a stage it does not know and a threshold that is not a number, naming the value", () => {
+    const run = (...args: string[]) =>
+      spawnSync("bash", [script, "--rt-cpus", "1", "--housekeeping-cpus", "0", ...args], { encoding: "utf8" });
+    const stage = run("--stage", "stress");
+    assert.equal(stage.status, 2);
+    assert.match(stage.stderr, /--stage must be hwlatdetect, cyclictest or oslat, not stress/);
+    const threshold = run("--stage", "hwlatdetect", "--threshold-us", "20;reboot");
+    assert.equal(threshold.status, 2);
+    assert.match(threshold.stderr, /--threshold-us must be a positive number/);
+    assert.equal(run().status, 2);
   });
 });

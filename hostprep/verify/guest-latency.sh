@@ -78,6 +78,16 @@ need() {
 # fs.protected_regular keeps root from opening another user's file.
 result_dir=$(mktemp -d)
 trap 'rm -rf -- "$result_dir"; kill "${stress_pid:-}" 2>/dev/null || true' EXIT
+# tracefs is at /sys/kernel/tracing, and under debugfs where hwlatdetect looks for it.
+# OPENSTACK_RT_TRACING_DIRS points the tests at a directory tree of their own.
+stop_hwlat_tracer() {
+  local dir
+  for dir in ${OPENSTACK_RT_TRACING_DIRS:-/sys/kernel/tracing /sys/kernel/debug/tracing}; do
+    if [[ $(as_root cat "$dir/current_tracer" 2>/dev/null) == hwlat ]]; then
+      echo nop | as_root tee "$dir/current_tracer" >/dev/null
+    fi
+  done
+}
 load_housekeeping() {
   as_root stress-ng --cpu "$(count_cpus "$hk")" --taskset "$hk" --timeout "$((seconds + 5))s" >/dev/null 2>&1 &
   stress_pid=$!
@@ -85,6 +95,11 @@ load_housekeeping() {
 case $stage in
   hwlatdetect)
     need hwlatdetect
+    # A hwlatdetect killed mid-run (its session cut, a timeout) leaves the hwlat tracer spinning
+    # with interrupts off on a CPU: switched off before a run (a leftover) and after it, however
+    # this script ends.
+    trap 'stop_hwlat_tracer; rm -rf -- "$result_dir"' EXIT
+    stop_hwlat_tracer
     section hwlatdetect
     # Its report says why when it cannot run (no hwlat tracer, no debugfs): the check reads that.
     as_root hwlatdetect --duration="$seconds" --threshold="$threshold_us" 2>&1 || true

@@ -63,7 +63,8 @@ Runs the deployment's checks on demand, without Pulumi. Options go after \`--\` 
 
   host     the RT host as planned: kernel, TuneD, isolated CPUs, huge pages, nova.conf, IRQs
   domain   a server's libvirt domain on the host Nova placed it on (or a saved dumpxml)
-  guest    inside a server: its RT setup and cyclictest latency under load
+  guest    inside a server: its RT setup, then the latency stages hwlatdetect, cyclictest under
+           load and oslat, each for its latency.guest duration, stopping at the first that fails
 
   --stack <name>       the stack whose plan is checked against: Pulumi.<name>.yaml (default: dev)
   --config <file>      read this stack file instead of Pulumi.<stack>.yaml

@@ -247,6 +247,8 @@ describe("the e2e VM and its plan", () => {
       "hugepages=0:1,1:1",
       "hugepagesz=2M",
       "hugepages=0:64,1:64",
+      "processor.max_cstate=1",
+      "intel_idle.max_cstate=0",
     ]);
     assert.deepEqual(plan.hugepages.extraMounts, ["2M"]);
     assert.equal(host.ssh.port, 2222);

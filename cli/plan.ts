@@ -11,15 +11,9 @@ import { readFileSync } from "node:fs";
 import { basename, resolve } from "node:path";
 import { decideStack } from "../lib/desired/decide";
 import type { StackPlan } from "../lib/plan/stack";
-import type { ImpactSide, RolloutSettings } from "../lib/render/plan-diff";
-import {
-  NOTHING_DEPLOYED,
-  diffPlans,
-  formatImpact,
-  formatPlanDiff,
-  planFromDocument,
-  planImpact,
-} from "../lib/render/plan-diff";
+import type { ImpactSide, RolloutSettings } from "../lib/desired/impact";
+import { NOTHING_DEPLOYED, planImpact } from "../lib/desired/impact";
+import { diffPlans, formatImpact, formatPlanDiff, planFromDocument } from "../lib/render/plan-diff";
 import type { DesiredState } from "../lib/desired/state";
 import { bundleScript } from "../lib/desired/host-steps";
 import { renderPlanMarkdown, renderProblemsMarkdown } from "../lib/render/plan-markdown";

@@ -11,8 +11,9 @@ import { after, describe, it } from "node:test";
 import { parse, stringify } from "yaml";
 import { impactSide } from "../cli/plan";
 import { decideStack } from "../lib/desired/decide";
-import type { ImpactSide, PlanImpact, RolloutSettings } from "../lib/render/plan-diff";
-import { diffPlans, formatImpact, planImpact } from "../lib/render/plan-diff";
+import type { ImpactSide, PlanImpact, RolloutSettings } from "../lib/desired/impact";
+import { planImpact } from "../lib/desired/impact";
+import { diffPlans, formatImpact } from "../lib/render/plan-diff";
 import { renderPlanMarkdown } from "../lib/render/plan-markdown";
 import { PROJECT_DIR, devRaw } from "./support/dev-config";
 

@@ -59,7 +59,7 @@ async function cloud(prefix: string, deployment: Record<string, unknown>) {
   ];
   const d = decideStack(raw, PROJECT_DIR);
   if (!d.ok) throw new Error(JSON.stringify(d.problems));
-  const c = new RtCloud(prefix, { config: d.config, plan: d.plan, decisions: d.cloud });
+  const c = new RtCloud(prefix, { desired: d.desired });
   await new Promise((resolve) => pulumi.all([...c.servers.values()].map((s) => s.output)).apply(resolve));
   await new Promise((resolve) => setTimeout(resolve, 50));
   return seen.filter((s) => s.name.startsWith(prefix));

@@ -4,7 +4,8 @@
  * Pure.
  */
 import type { StackPlan } from "../plan/stack";
-import type { EntityChange, PlanImpact } from "./plan-diff";
+import type { EntityChange } from "./plan-diff";
+import type { PlanImpact } from "../desired/impact";
 import { describeFlavorImpact, describeHostImpact, describeServerImpact } from "./plan-diff";
 import type { Problem } from "../config/problems";
 import { OTHER_FLAVORS_LAND_THERE } from "../plan/rt-warnings";

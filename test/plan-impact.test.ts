@@ -1,5 +1,5 @@
 /**
- * What applying a plan does, before it happens (`npm run plan -- --diff`, lib/render/plan-diff.ts
+ * What applying a plan does, before it happens (`npm run plan -- --diff`, lib/desired/impact.ts
  * planImpact): derived from the hosts' steps of both sides, as the engine compares them.
  */
 import assert from "node:assert/strict";

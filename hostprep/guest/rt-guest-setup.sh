@@ -1,5 +1,5 @@
 #!/bin/bash
-# openstack-rt guest setup, written by cloud-init (lib/render/cloud-init.ts) and run once by runcmd:
+# openstack-rt guest setup, written by cloud-init (lib/desired/cloud-init.ts) and run once by runcmd:
 #   rt-guest-setup.sh <debian|rhel> <isolated cores> [kernel argument ...]
 # installs the RT kernel and TuneD's realtime-virtual-guest profile, sets isolated_cores to the
 # flavor's RT vCPUs and adds the guest kernel arguments. When all of that worked it creates

@@ -68,7 +68,7 @@ function describeReach(reach: Reach, cidr: string): string {
     : `"${cidr}" reaches public addresses`;
 }
 
-/** "Anywhere" for the SSH guard (planConfig's problem unless allowSshFromAnywhere): see lib/config/ip.ts. */
+/** "Anywhere" for the SSH guard (a config rule, lib/config/rules.ts, unless allowSshFromAnywhere): see lib/config/ip.ts. */
 export function sshFromAnywhere(sg: StackConfig["securityGroup"]): boolean {
   return cidrReach(sg.sshCidr) === "anywhere";
 }
@@ -149,7 +149,7 @@ export function stackWarnings(config: StackConfig, stack = "<stack>"): StackWarn
 
   const sg = config.securityGroup;
   const ssh = cidrReach(sg.sshCidr);
-  // Without allowSshFromAnywhere, SSH from anywhere is the planner's problem, not a warning.
+  // Without allowSshFromAnywhere, SSH from anywhere breaks a config rule (rules.ts), not a warning.
   if (ssh === "public" || (ssh === "anywhere" && sg.allowSshFromAnywhere)) {
     out.warnings.push({
       path: settingPath(["securityGroup", "sshCidr"]),

@@ -154,6 +154,8 @@ export function hostSteps(plan: HostPlan, host: HostConfig): HostStep[] {
           'expected entries like "node:0,size:1GB,count:1"',
         );
   const memory = count(name, "nova.reservedHostMemoryMb", nova.reservedHostMemoryMb);
+  // [libvirt] cpu_power_management: only when planned, so other hosts' steps stay as they were.
+  const novaPower = plan.power.novaCpuPowerManagement;
   // Who owns nova.conf: without `nova:` the step is as it always was (same args, same triggers).
   const owner = nova.owner;
   const ownerArgs: string[] = [];
@@ -224,7 +226,7 @@ export function hostSteps(plan: HostPlan, host: HostConfig): HostStep[] {
         "--reserved-host-memory-mb",
         memory,
         ...(pages === null ? [] : ["--reserved-huge-pages", pages]),
-        ...(plan.power.novaCpuPowerManagement === null ? [] : ["--cpu-power-management", "off"]),
+        ...(novaPower === null ? [] : ["--cpu-power-management", novaPower]),
         ...ownerArgs,
       ],
       triggers: {
@@ -232,7 +234,7 @@ export function hostSteps(plan: HostPlan, host: HostConfig): HostStep[] {
         cpuSharedSet: shared,
         reservedHostMemoryMb: nova.reservedHostMemoryMb,
         reservedHugePages: [...nova.reservedHugePages],
-        ...(plan.power.novaCpuPowerManagement === null ? {} : { cpuPowerManagement: "off" }),
+        ...(novaPower === null ? {} : { cpuPowerManagement: novaPower }),
         ...ownerTriggers,
       },
       sudo,

@@ -11,7 +11,7 @@ describe("user data size", () => {
   it("is the size Nova checks: base64 of the text with the host key the server's provider makes", async () => {
     const decided = decideStack(devRaw(), PROJECT_DIR);
     assert.ok(decided.ok);
-    for (const server of decided.cloud.servers) {
+    for (const { decision: server } of decided.desired.servers) {
       const made = await sshHostKeyProvider.create({ comment: `openstack-rt ${server.name}` });
       const outs = made.outs as { publicKey: string; privateKey: string };
       const deployed = withSshHostKey(server.userData, outs);

@@ -25,21 +25,22 @@ function problems(edit: (raw: Raw) => void): Problem[] {
 }
 
 describe("decideStack", () => {
-  it("decides the dev stack: the planner's config and plan, and the cloud decisions", () => {
+  it("decides the dev stack: the planner's config and plan, and the cloud decisions, in the desired state", () => {
     const d = decideStack(devRaw(), dir);
     assert.ok(d.ok, JSON.stringify(d));
     const p = planStack(devRaw());
     assert.ok(p.ok);
     assert.deepEqual([d.config, d.plan], [p.config, p.plan]);
-    assert.deepEqual(d.cloud.image, {
+    assert.deepEqual([d.desired.config, d.desired.plan], [p.config, p.plan]);
+    assert.deepEqual(d.desired.image, {
       kind: "url",
       url: "https://cloud.debian.org/images/cloud/bookworm/latest/debian-12-genericcloud-amd64.qcow2",
     });
     assert.deepEqual(
-      d.cloud.servers.map((s) => [s.name, s.flavor, s.host, s.availabilityZone, s.waitsFor]),
+      d.desired.servers.map(({ decision: s }) => [s.name, s.flavor, s.host, s.availabilityZone, s.waitsFor]),
       [["rt-server", "rt1.small", null, undefined, ["compute-rt-01", "compute-rt-02"]]],
     );
-    assert.match(d.cloud.servers[0].userData, /^#cloud-config\n/);
+    assert.match(d.desired.servers[0].decision.userData, /^#cloud-config\n/);
   });
 
   it("hashes a local image file relative to the project directory", () => {
@@ -47,7 +48,7 @@ describe("decideStack", () => {
     const raw = { ...devRaw(), image: { name: "img", file: "guest.qcow2", loginUser: "debian" } };
     const d = decideStack(raw, dir);
     assert.ok(d.ok, JSON.stringify(d));
-    assert.deepEqual(d.cloud.image, {
+    assert.deepEqual(d.desired.image, {
       kind: "file",
       path: "guest.qcow2",
       sha256: "6105d6cc76af400325e94d588ce511be5bfdbb73b437dc51eca43917d7a43e3d",

@@ -10,7 +10,6 @@
  */
 import type { StackConfig } from "../config/schema";
 import { settingPath } from "../config/schema";
-import type { CloudDecisions } from "./cloud";
 import { decideCloud } from "./cloud";
 import type { HostStep } from "./host-steps";
 import { HostStepError, hostSteps } from "./host-steps";
@@ -29,8 +28,7 @@ import { planWarnings } from "../plan/rt-warnings";
  * config with problems still shows what else is wrong with it.
  */
 export type StackDecision = (
-  | { ok: true; config: StackConfig; plan: StackPlan; cloud: CloudDecisions; desired: DesiredState }
-  | { ok: false; problems: Problem[] }
+  { ok: true; config: StackConfig; plan: StackPlan; desired: DesiredState } | { ok: false; problems: Problem[] }
 ) &
   StackWarnings;
 
@@ -57,7 +55,7 @@ export function decideStack(raw: Record<string, unknown>, projectDir: string, st
   warnings.push(...rt.warnings);
   notes.push(...rt.notes);
   const desired = desiredState(config, plan, cloud.cloud, hostPrep.steps);
-  return { ok: true, config, plan, cloud: cloud.cloud, desired, warnings, notes };
+  return { ok: true, config, plan, desired, warnings, notes };
 }
 
 /**

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { checkDomain } from "../lib/checks/domain";
 import { expectationFromPlan } from "../lib/checks/domain-expectation";
-import { devFlavor, devHost, expectationFromCase } from "./support/checks-plan";
+import { expectationFromCase } from "./support/checks-plan";
 import {
   assertAllPass,
   loadCase,
@@ -12,6 +12,7 @@ import {
   seedExpect,
   seedXml,
 } from "./support/domain-fixtures";
+import { devFlavor, devHost } from "./support/dev-config";
 
 describe("checkDomain on mutated Nova XML (seed case: vCPUs 0-3 -> 6,8,4,10, RT 2-3, emulator on 6,8)", () => {
   it("passes unmutated, so each mutation below is what fails", () => {

@@ -11,7 +11,6 @@ import { describe, it } from "node:test";
 import type { DomainExpectation } from "../lib/checks/domain";
 import { checkDomain } from "../lib/checks/domain";
 import { expectationFromPlan } from "../lib/checks/domain-expectation";
-import { devFlavor, devHost } from "./support/checks-plan";
 import {
   NOVA_DOMAIN_DIR,
   assertAllPass,
@@ -21,6 +20,7 @@ import {
   readDomainFixture,
   seedXml,
 } from "./support/domain-fixtures";
+import { devFlavor, devHost } from "./support/dev-config";
 
 describe("checkDomain on Nova's own domain XML", () => {
   const domains = novaDomains();

@@ -11,8 +11,8 @@ import { after, describe, it } from "node:test";
 import { checkNovaApplied, checkTunedApplied } from "../lib/checks/host-applied";
 import { hostFactsArgs, parseSections } from "../lib/checks/verification";
 import { scriptText } from "../lib/providers/collect";
-import { devHost } from "./support/checks-plan";
 import { SCRATCH } from "./support/debian-root";
+import { devHost } from "./support/dev-config";
 
 const plan = devHost("compute-rt-01");
 

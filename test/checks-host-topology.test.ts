@@ -19,7 +19,7 @@ import { readStackConfig } from "../lib/config/stack-files";
 import { topologyFromText } from "../lib/cpu/topology";
 import { parseSections } from "../lib/checks/verification";
 import { scriptText } from "../lib/providers/collect";
-import { devHost, PROJECT_DIR } from "./support/checks-plan";
+import { devHost, PROJECT_DIR } from "./support/dev-config";
 
 const fixture = (name: string) => readFileSync(join(__dirname, "fixtures", "host", "rt-host", name), "utf8");
 const LSCPU = fixture("lscpu.txt");

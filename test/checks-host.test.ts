@@ -17,7 +17,7 @@ import type { HostCheckOptions } from "../lib/checks/host-check";
 import type { CheckResult } from "../lib/checks/result";
 import { formatReport } from "../lib/checks/result";
 import type { HostPlan } from "../lib/plan/host";
-import { devHost } from "./support/checks-plan";
+import { devHost } from "./support/dev-config";
 
 /** The facts by meaning, as these tests vary them; toSections gives host-facts.sh's sections. */
 interface HostFacts {

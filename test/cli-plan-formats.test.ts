@@ -8,7 +8,7 @@ import { after, describe, it } from "node:test";
 import { npmSwallowedOptions, stackOfFile } from "../cli/plan";
 import { planStack } from "../lib/plan/stack";
 import { ENABLED_FILTERS, renderForTool } from "../lib/render/tool-formats";
-import { PROJECT_DIR, devRaw } from "./support/dev-config";
+import { PROJECT_DIR, devRaw, devStackPlan } from "./support/dev-config";
 
 const tsx = join(PROJECT_DIR, "node_modules", ".bin", "tsx");
 /** Runs a CLI with a clean npm environment (the test runner may itself run under npm). */
@@ -22,12 +22,6 @@ const cli = (name: string, args: string[], env: Record<string, string> = {}) => 
 };
 const dir = mkdtempSync(join(tmpdir(), "plan-formats-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
-
-function devPlan() {
-  const r = planStack(devRaw());
-  assert.ok(r.ok, JSON.stringify(!r.ok && r.problems));
-  return r.plan;
-}
 
 describe("plan and verify --help", () => {
   it("plan --help prints the usage and every option, exit 0", () => {
@@ -105,7 +99,7 @@ describe("options npm takes for itself (npm run plan --json, without --)", () =>
 });
 
 describe("--format for the tool that owns nova.conf (dev stack)", () => {
-  const plan = devPlan();
+  const plan = devStackPlan();
   const filters = ENABLED_FILTERS.join(",");
   it("tripleo: the documented heat parameters and EDPM variables", () => {
     const out = renderForTool("tripleo", "dev", plan);

@@ -25,10 +25,9 @@ import {
 import type { StackConfig } from "../lib/config/schema";
 import { parseStackConfig } from "../lib/config/schema";
 import type { FlavorPlan } from "../lib/plan/stack";
-import { devFlavor } from "./support/checks-plan";
 import type { TestRoot } from "./support/debian-root";
 import { buildDebianRoot, buildRhelRoot, cachedDeb, systemPython } from "./support/debian-root";
-import { devRaw } from "./support/dev-config";
+import { devFlavor, devRaw } from "./support/dev-config";
 
 const scratch = mkdtempSync(join(tmpdir(), "cloud-init-test-"));
 after(() => rmSync(scratch, { recursive: true, force: true }));

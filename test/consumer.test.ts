@@ -10,8 +10,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { CONFIG_NAMESPACE } from "../lib/config/schema";
 import type { StackOutputs } from "../lib/render/outputs";
 import { readStackOutputs, STACK_OUTPUT_NAMES } from "../lib/render/outputs";
-import { devFlavor } from "./support/checks-plan";
-import { devRaw } from "./support/dev-config";
+import { devFlavor, devRaw } from "./support/dev-config";
 import { computedState } from "./support/mock-state";
 
 const REF = "acme/openstack-rt/dev";

@@ -17,7 +17,6 @@ import type { TestSshd } from "./support/sshd";
 import { startSshd } from "./support/sshd";
 import {
   buildDebianRoot,
-  devHostPlans,
   HOSTPREP_DIR,
   removedAfterEach,
   runScript,
@@ -25,6 +24,7 @@ import {
   show,
   systemPython,
 } from "./support/debian-root";
+import { devHostPlans } from "./support/dev-config";
 
 const track = removedAfterEach();
 const { debian } = devHostPlans();

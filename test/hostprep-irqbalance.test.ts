@@ -5,7 +5,8 @@
 import assert from "node:assert/strict";
 import { afterEach, beforeEach, describe, it } from "node:test";
 import type { TestRoot } from "./support/debian-root";
-import { buildDebianRoot, devHostPlans, runScript, show } from "./support/debian-root";
+import { buildDebianRoot, runScript, show } from "./support/debian-root";
+import { devHostPlans } from "./support/dev-config";
 
 const CONF = "/etc/default/irqbalance";
 // Debian 12's irqbalance 1.9.2 ships these lines (commented settings and one active option).

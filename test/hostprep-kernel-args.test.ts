@@ -11,7 +11,6 @@ import { describe, it } from "node:test";
 import { verifyUnit } from "./support/systemd-verify";
 import { hostSteps } from "../lib/desired/host-steps";
 import type { HostPlan } from "../lib/plan/host";
-import { planStack } from "../lib/plan/stack";
 import type { TestRoot } from "./support/debian-root";
 import {
   buildDebianRoot,
@@ -22,21 +21,20 @@ import {
   snapshotDiff,
   sourcedCmdline,
 } from "./support/debian-root";
-import { devRaw } from "./support/dev-config";
+import { devStack } from "./support/dev-config";
 
 const GRUB = "/etc/default/grub";
 const UNIT = "/etc/systemd/system/hugetlb-gigantic-pages.service";
 const LINK = "/etc/systemd/system/sysinit.target.wants/hugetlb-gigantic-pages.service";
 const RESERVE = "/usr/local/lib/openstack-rt/hugetlb-reserve-pages";
 
-const dev = planStack(devRaw());
-if (!dev.ok) throw new Error(dev.problems.map((p) => `${p.path}: ${p.message}`).join("\n"));
+const dev = devStack();
 const debian = dev.plan.hosts.find((h) => h.os === "debian-12")!;
 const rhel = dev.plan.hosts.find((h) => h.os === "rhel-9")!;
 
 /** The arguments the kernel-args step of a host plan passes (lib/desired/host-steps.ts), without --root. */
 function stepArgs(plan: HostPlan): string[] {
-  const host = dev.ok ? dev.config.hosts.find((h) => h.name === plan.name) : undefined;
+  const host = dev.config.hosts.find((h) => h.name === plan.name);
   if (!host) throw new Error(`no host config for ${plan.name}`);
   return hostSteps(plan, host).find((s) => s.id === "kernel-args")!.args;
 }

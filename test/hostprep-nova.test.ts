@@ -8,16 +8,8 @@ import { afterEach, beforeEach, describe, it } from "node:test";
 import type { HostPlan } from "../lib/plan/host";
 import { planStack } from "../lib/plan/stack";
 import type { TestRoot } from "./support/debian-root";
-import {
-  buildDebianRoot,
-  buildRhelRoot,
-  devHostPlans,
-  runScript,
-  show,
-  snapshotDiff,
-  systemPython,
-} from "./support/debian-root";
-import { devRaw } from "./support/dev-config";
+import { buildDebianRoot, buildRhelRoot, runScript, show, snapshotDiff, systemPython } from "./support/debian-root";
+import { devHostPlans, devRaw } from "./support/dev-config";
 
 const CONF = "/etc/nova/nova.conf";
 

@@ -16,11 +16,11 @@ import {
   STOCK_KERNEL,
   STOCK_VERSION,
   buildDebianRoot,
-  devHostPlans,
   runScript,
   show,
   snapshotDiff,
 } from "./support/debian-root";
+import { devHostPlans } from "./support/dev-config";
 
 const GRUB_CFG = readFileSync(join(FIXTURES_DIR, "debian-12-rt", "grub.cfg"), "utf8");
 const { debian } = devHostPlans();

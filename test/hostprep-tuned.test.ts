@@ -6,7 +6,8 @@ import assert from "node:assert/strict";
 import { rmSync } from "node:fs";
 import { afterEach, beforeEach, describe, it } from "node:test";
 import type { TestRoot } from "./support/debian-root";
-import { buildDebianRoot, devHostPlans, runScript, show, snapshotDiff, systemPython } from "./support/debian-root";
+import { buildDebianRoot, runScript, show, snapshotDiff, systemPython } from "./support/debian-root";
+import { devHostPlans } from "./support/dev-config";
 
 const VARS = "/etc/tuned/realtime-virtual-host-variables.conf";
 

@@ -24,8 +24,7 @@ import type { Problem } from "../lib/config/problems";
 import { formatProblems } from "../lib/config/problems";
 import { planFromPulumiConfig } from "../lib/desired/from-pulumi";
 import { readStackConfig } from "../lib/config/stack-files";
-import { devFlavor } from "./support/checks-plan";
-import { devRaw, PROJECT_DIR } from "./support/dev-config";
+import { devFlavor, devRaw, PROJECT_DIR } from "./support/dev-config";
 import { computedState, mockedGuestHostKey } from "./support/mock-state";
 import { onRegister } from "./support/mock-monitor";
 

@@ -13,10 +13,11 @@ import { rebootWaiterProvider } from "../lib/providers/reboot-wait";
 import type { WaitForBootOptions } from "../lib/transport/boot-id";
 import { parseBootId, parseRebootReport, waitForNewBootId } from "../lib/transport/boot-id";
 import { isSshError, sshError } from "../lib/transport/ssh";
-import { FIXTURES_DIR, RT_KERNEL, RT_VERSION, buildDebianRoot, devHostPlans, runScript } from "./support/debian-root";
+import { FIXTURES_DIR, RT_KERNEL, RT_VERSION, buildDebianRoot, runScript } from "./support/debian-root";
 import type { TestSshd } from "./support/sshd";
 import { configureKey } from "./support/provider-config";
 import { freePort, startSshd } from "./support/sshd";
+import { devHostPlans } from "./support/dev-config";
 
 const OLD = "5b0d3f0e-3c55-4a4c-8f47-3d1d0f9b2a61";
 const NEW = "0c9e4a52-1b7e-4f0d-a1a3-7e0c1f1b9d27";

@@ -3,21 +3,18 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import { pass } from "../lib/checks/result";
-import { planStack } from "../lib/plan/stack";
 import { checkProvider } from "../lib/providers/check";
 import { domainCheckProvider } from "../lib/providers/domain-check";
 import { guestCheckProvider } from "../lib/providers/guest-check";
 import type { HostCheckInputs } from "../lib/providers/host-check";
 import { hostCheckProvider } from "../lib/providers/host-check";
 import { scriptText } from "../lib/providers/collect";
-import { devRaw } from "./support/dev-config";
+import { devStackPlan } from "./support/dev-config";
 import { configureKey } from "./support/provider-config";
 import type { TestSshd } from "./support/sshd";
 import { startSshd } from "./support/sshd";
 
-const r = planStack(devRaw());
-if (!r.ok) throw new Error("dev plan");
-const hostPlan = r.plan.hosts[0];
+const hostPlan = devStackPlan().hosts[0];
 const BOOT = "5b0d3f0e-3c55-4a4c-8f47-3d1d0f9b2a61";
 const p = hostCheckProvider as Required<pulumi.dynamic.ResourceProvider>;
 

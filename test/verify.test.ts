@@ -11,7 +11,6 @@ import type { CheckResult } from "../lib/checks/result";
 import { formatReport } from "../lib/checks/result";
 import { CONFIG_LIMITS } from "../lib/config/schema";
 import type { StackPlan } from "../lib/plan/stack";
-import { planStack } from "../lib/plan/stack";
 import type { SshTarget } from "../lib/transport/ssh";
 import type { Verification } from "../lib/checks/verification";
 import { allResults, hostFactsArgs, parseSections } from "../lib/checks/verification";
@@ -27,16 +26,14 @@ import {
   waitForGuest,
 } from "../lib/providers/collect";
 import { expectationFromPlan } from "../lib/checks/domain-expectation";
-import { devRaw } from "./support/dev-config";
+import { devStackPlan } from "./support/dev-config";
 import type { TestSshd } from "./support/sshd";
 import { freePort, startSshd } from "./support/sshd";
 
 let sshd: TestSshd;
 let run: RunScript;
 let target: SshTarget;
-const r = planStack(devRaw());
-if (!r.ok) throw new Error("dev plan");
-const plan: StackPlan = r.plan;
+const plan: StackPlan = devStackPlan();
 const host = plan.hosts[0];
 const rt1 = plan.flavors.find((f) => f.name === "rt1.small")!;
 

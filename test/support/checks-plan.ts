@@ -1,41 +1,10 @@
-/**
- * Plans and expectations for the verification-check tests: the dev stack's plan (Pulumi.dev.yaml
- * through planStack), and a domain expectation built from a Nova-oracle case's input.
- */
-import assert from "node:assert/strict";
-import { join } from "node:path";
+/** The domain expectation of a Nova-oracle case, for the domain-check tests. */
 import type { DomainExpectation } from "../../lib/checks/domain-expectation";
 import { expectationFromRequest, pmuOffIn } from "../../lib/checks/domain-expectation";
 import { formatCpuList } from "../../lib/cpu/cpuset";
 import { guestRequest } from "../../lib/plan/nova/model";
-import type { FlavorPlan, StackPlan } from "../../lib/plan/stack";
-import { planStack } from "../../lib/plan/stack";
-import type { HostPlan } from "../../lib/plan/host";
-import { readStackConfig } from "../../lib/config/stack-files";
 import type { OracleCase } from "./oracle-case";
 import { toNovaFlavor } from "./oracle-case";
-
-export const PROJECT_DIR = join(__dirname, "..", "..");
-
-export function devStackPlan(): StackPlan {
-  const raw = readStackConfig(PROJECT_DIR, join(PROJECT_DIR, "Pulumi.dev.yaml"));
-  assert.deepEqual(raw.problems, [], "Pulumi.dev.yaml should read cleanly");
-  const result = planStack(raw.values);
-  if (!result.ok) assert.fail(result.problems.map((p) => `${p.path}: ${p.message}`).join("\n"));
-  return result.plan;
-}
-
-export function devHost(name = "compute-rt-01"): HostPlan {
-  const host = devStackPlan().hosts.find((h) => h.name === name);
-  assert.ok(host, `dev stack has no planned host ${name}`);
-  return host;
-}
-
-export function devFlavor(name: string): FlavorPlan {
-  const flavor = devStackPlan().flavors.find((f) => f.name === name);
-  assert.ok(flavor, `dev stack has no flavor ${name}`);
-  return flavor;
-}
 
 /**
  * What the domain XML of an oracle case should show, from the case's input (flavor, image and

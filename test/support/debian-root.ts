@@ -33,9 +33,6 @@ import { afterEach } from "node:test";
 import { cpuSet, formatCpuList, parseCpuList } from "../../lib/cpu/cpuset";
 import type { ScriptName } from "../../lib/desired/host-steps";
 import { bundleScript, remoteCommand } from "../../lib/desired/host-steps";
-import type { StackPlan } from "../../lib/plan/stack";
-import { planStack } from "../../lib/plan/stack";
-import type { HostPlan } from "../../lib/plan/host";
 import { devRaw, PROJECT_DIR } from "./dev-config";
 
 export const HOSTPREP_DIR = join(PROJECT_DIR, "hostprep");
@@ -227,17 +224,6 @@ export const STOCK_VERSION = "#1 SMP PREEMPT_DYNAMIC Debian 6.1.119-1 (2024-11-2
 export const RT_KERNEL = "6.1.0-28-rt-amd64";
 export const RT_VERSION = "#1 SMP PREEMPT_RT Debian 6.1.119-1 (2024-11-22)";
 export const STOCK_CMDLINE = `BOOT_IMAGE=/boot/vmlinuz-${STOCK_KERNEL} root=UUID=2f6c3c1e-8d1a-4c55-9a7e-51a0c3f0d7b4 ro quiet`;
-
-/** The dev stack's host plans: compute-rt-01 (debian-12) and compute-rt-02 (rhel-9). */
-export function devHostPlans(): { debian: HostPlan; rhel: HostPlan; plan: StackPlan } {
-  const r = planStack(devRaw());
-  if (!r.ok) throw new Error(r.problems.map((p) => `${p.path}: ${p.message}`).join("\n"));
-  const hosts = r.plan.hosts;
-  const debian = hosts.find((h) => h.os === "debian-12");
-  const rhel = hosts.find((h) => h.os === "rhel-9");
-  if (!debian || !rhel) throw new Error("the dev stack no longer has a debian-12 and a rhel-9 host");
-  return { debian, rhel, plan: r.plan };
-}
 
 /** The dev stack's first host's NUMA nodes, as declared in Pulumi.dev.yaml. */
 export function devNodes(): NodeLayout[] {

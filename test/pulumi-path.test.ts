@@ -106,8 +106,8 @@ describe("what the program registers", () => {
     const foreign: Record<string, RegExp> = {
       "compute-rt-01-reboot-wait": /checkHost|checkDomain|checkCyclictest/,
       "compute-rt-01-verification": /checkDomain|checkCyclictest|verifyGuest/,
-      "rt-server-domain-verification": /checkHostState|checkCyclictest|checkTuned/,
-      "rt-server-guest-verification": /checkDomain|checkHostState|checkNovaConf/,
+      "rt-server-domain-verification": /checkHostFacts|HOST_CHECKS|checkCyclictest|checkTuned/,
+      "rt-server-guest-verification": /checkDomain|checkHostFacts|HOST_CHECKS|checkNovaConf/,
       "compute-rt-01-maintenance": /checkHost|checkDomain|checkCyclictest|runSsh/,
       "compute-rt-01-maintenance-end": /checkHost|checkDomain|checkCyclictest|runSsh/,
       "rt-server-server-host": /checkHost|checkDomain|checkCyclictest|runSsh|setServiceStatus|migrateOff/,

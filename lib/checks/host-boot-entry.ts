@@ -244,7 +244,7 @@ export function checkBootEntry(read: BootEntryRead, plan: HostPlan): CheckResult
   return results;
 }
 
-export const bootEntryCheck = hostCheck({
+export const bootEntryCheck = /* @__PURE__ */ hostCheck({
   sections: ["boot-grubby", "boot-grub-cfg", "boot-grubenv"],
   kind: "observed",
   check: (f, plan) => checkBootEntry(defaultBootEntry(f["boot-grubby"], f["boot-grub-cfg"], f["boot-grubenv"]), plan),

@@ -184,7 +184,7 @@ export function checkCpuPower(section: string, novaConf: string, plan: HostPlan)
 }
 
 /** The power state is a fact of the host: `pulumi refresh` re-reads it. */
-export const cpuPowerCheck = hostCheck({
+export const cpuPowerCheck = /* @__PURE__ */ hostCheck({
   sections: ["cpu-power", "nova-conf"],
   kind: "observed",
   check: (f, plan) => checkCpuPower(f["cpu-power"], f["nova-conf"], plan),

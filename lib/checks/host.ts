@@ -122,8 +122,11 @@ const isRt = (plan: HostPlan) => plan.tuned.profile !== "cpu-partitioning";
 const sysfsHint = (plan: HostPlan) =>
   `the kernel isolates other CPUs than the plan's ${plan.isolated}: it uses what /proc/cmdline said at boot, so fix the command line and reboot`;
 
-/** Every host check, in report order. */
-export const HOST_CHECKS: readonly HostCheck[] = [
+/**
+ * Every host check, in report order. Built in a pure call so that bundles which import this module
+ * for one helper (the guest check's checkKernel) leave the list and its checks out.
+ */
+export const HOST_CHECKS: readonly HostCheck[] = /* @__PURE__ */ (() => [
   hostCheck({
     sections: ["lscpu", "node-meminfo"],
     kind: "observed",
@@ -180,7 +183,7 @@ export const HOST_CHECKS: readonly HostCheck[] = [
     applies: (_plan, opts) => opts.hwlatdetect.enabled,
     check: (f, _plan, opts) => [checkHwlatdetect(parseHwlatdetect(f.hwlatdetect), opts.hwlatdetect.thresholdUs)],
   }),
-];
+])();
 
 /** Runs the host checks of one kind on host-facts.sh's sections. */
 export function checkHostFacts(

@@ -102,3 +102,48 @@ describe("capacity of one dedicated guest cell in one step", () => {
     assert.equal(placedCapacity(guestRequest(flavor), host, 2), 2);
   });
 });
+
+describe("capacity of a guest of several dedicated cells, counted", () => {
+  // Small guest cells, so that hosts take several and the cells' order matters.
+  const spreadFlavorArb: fc.Arbitrary<NovaFlavor> = fc
+    .record({
+      flavor: flavorArb,
+      nodes: fc.integer({ min: 2, max: 3 }),
+      vcpusPerNode: fc.integer({ min: 1, max: 3 }),
+      ramMbPerNode: fc.constantFrom(512, 1024, 2048),
+    })
+    .map(({ flavor, nodes, vcpusPerNode, ramMbPerNode }) => ({
+      vcpus: vcpusPerNode * nodes,
+      ramMb: ramMbPerNode * nodes,
+      extraSpecs: { ...flavor.extraSpecs, "hw:numa_nodes": String(nodes) },
+    }));
+
+  it("equals placing the instances one by one, on every generated host and flavor", () => {
+    let counted = 0;
+    fc.assert(
+      fc.property(hostArb, spreadFlavorArb, (host, flavor) => {
+        const request = guestRequest(flavor);
+        assert.ok(request.cells!.length >= 2);
+        const placed = placedCapacity(request, host);
+        if (placed > 1) counted++;
+        assert.equal(capacity(flavor, host), placed);
+      }),
+      { numRuns: 600, seed: 24 },
+    );
+    assert.ok(counted > 100, `${counted} cases with room for more than one instance`);
+  });
+
+  it("stops at `limit`", () => {
+    const host = fc.sample(
+      hostArb.filter((h) => h.cells.length >= 2),
+      { numRuns: 1, seed: 5 },
+    )[0];
+    const flavor: NovaFlavor = {
+      vcpus: 2,
+      ramMb: 1024,
+      extraSpecs: { "hw:cpu_policy": "dedicated", "hw:numa_nodes": "2" },
+    };
+    assert.ok(capacity(flavor, host) > 2, `the sample host takes ${capacity(flavor, host)}`);
+    assert.equal(capacity(flavor, host, {}, 2), 2);
+  });
+});

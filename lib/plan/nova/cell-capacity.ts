@@ -9,11 +9,11 @@
  * Anything else (several guest cells, floating vCPUs) is counted by placing instances in turn.
  */
 import type { CellState, HostUsage } from "./host-cells";
-import { emptyUsage, hostCells } from "./host-cells";
-import { packOntoCores } from "./numa-fit";
+import { cpusTaken, emptyUsage, hostCells } from "./host-cells";
+import { cellOrder, firstFit, packOntoCores, pickPageSize } from "./numa-fit";
 import { placementProblems } from "./placement";
-import type { GuestCell, GuestRequest, NovaHost } from "./types";
-import { ALL_PAGE_SIZES, PAGE_1G, PAGE_2M, PAGE_4K } from "./types";
+import type { GuestCell, GuestRequest, NovaHost, ThreadPolicy } from "./types";
+import { PAGE_4K } from "./types";
 
 const cpuCounts = new Map<string, number>();
 
@@ -29,15 +29,16 @@ export function singleCellCapacity(request: GuestRequest, host: NovaHost, limit:
     cells += cellCapacity(cell, guest, request, reserve, dedicatedHost, limit);
     if (cells >= limit) break;
   }
-  return Math.min(cells, placementLimit(request, host, guest, reserve, Math.min(cells, limit)));
+  return Math.min(cells, placementLimit(request, host, Math.min(cells, limit)));
 }
 
 /** How many instances the placement query accepts, at most `upTo`: its usage grows by the same amount each time. */
-function placementLimit(request: GuestRequest, host: NovaHost, guest: GuestCell, reserve: number, upTo: number) {
+function placementLimit(request: GuestRequest, host: NovaHost, upTo: number) {
+  const dedicated = request.cells!.reduce((s, c) => s + c.pcpuset.length, 0);
   const after = (n: number): HostUsage => ({
     ...emptyUsage(),
-    pcpuUsed: n * (guest.pcpuset.length + reserve),
-    vcpuUsed: n * (request.vcpus - guest.pcpuset.length),
+    pcpuUsed: n * (dedicated + (request.emulatorPolicy === "isolate" ? 1 : 0)),
+    vcpuUsed: n * (request.vcpus - dedicated),
     memoryMbUsed: n * request.ramMb,
   });
   // The first n at which the query fails; it keeps failing as usage grows.
@@ -68,29 +69,30 @@ function cellCapacity(
 
 /** Instances whose pages the cell serves, at most `upTo`, taking sizes as pickPageSize does. */
 function pageCount(cell: CellState, guest: GuestCell, request: GuestRequest, upTo: number): number {
-  const req = request.pageSize!;
-  const sizes =
-    req === "small" ? [PAGE_4K] : req === "large" ? [PAGE_1G, PAGE_2M] : req === "any" ? ALL_PAGE_SIZES : [req];
-  const memKb = guest.memoryMb * 1024;
-  const free = new Map(
-    sizes.map((s) => [s, cell.pages.has(s) ? cell.pages.get(s)!.total - cell.pages.get(s)!.reserved : -1]),
-  );
+  const free = freePageCounts(cell);
   let n = 0;
   while (n < upTo) {
-    let used = false;
-    for (const size of sizes) {
-      const f = free.get(size)!;
-      if (f < 0) return n; // a size the cell does not have: Nova stops at it
-      if (memKb <= f * size && memKb % size === 0) {
-        free.set(size, f - memKb / size);
-        used = true;
-        break;
-      }
-    }
-    if (!used) return n;
+    const size = pickPageSize(guest.memoryMb, request.pageSize!, (s) => free.get(s) ?? -1);
+    if (size === null || size === "unsupported") return n; // at a size the cell lacks, Nova stops too
+    free.set(size, free.get(size)! - (guest.memoryMb * 1024) / size);
     n++;
   }
   return n;
+}
+
+/** The pages of each size guests may use on an empty cell. */
+function freePageCounts(cell: CellState): Map<number, number> {
+  return new Map([...cell.pages].map(([size, p]) => [size, p.total - p.reserved]));
+}
+
+/**
+ * Thread policy prefer (or none) takes any free dedicated CPUs once no core has enough free
+ * siblings (_pack_instance_onto_cores' last resort), so a cell takes a guest cell exactly when
+ * it has as many free dedicated CPUs as the guest cell pins plus the emulator's reserve, and
+ * each guest cell there takes exactly that many: its CPUs can be counted, not placed.
+ */
+function pinsByCount(policy: ThreadPolicy | null): boolean {
+  return policy === null || policy === "prefer";
 }
 
 /** Instances the cell's dedicated CPUs take, by placing them in turn as numaFit and consume do. */
@@ -102,6 +104,8 @@ function cpuCount(
   dedicatedHost: boolean,
   limit: number,
 ): number {
+  if (pinsByCount(request.threadPolicy))
+    return Math.min(limit, Math.floor(cell.pcpuset.length / (guest.pcpuset.length + reserve)));
   const key = cellShape(cell, guest, request, reserve, dedicatedHost, limit);
   const known = cpuCounts.get(key);
   if (known !== undefined) return known;
@@ -143,4 +147,68 @@ function cellShape(
     shapes.set(cell, shape);
   }
   return `${shape}|${guest.pcpuset.length}|${request.threadPolicy}|${reserve}|${dedicatedHost}|${limit}`;
+}
+
+/**
+ * The count for a guest of several cells of dedicated vCPUs: the instances are placed in turn
+ * as numaFit and consume do, on counts (each cell's free memory, pages and dedicated CPUs)
+ * instead of the host's CPU sets; only thread policies isolate and require, which pin onto
+ * particular cores, still pin CPUs. Null when the request is not of that kind.
+ */
+export function multiCellCapacity(request: GuestRequest, host: NovaHost, limit: number): number | null {
+  const guests = request.cells;
+  if (!guests || guests.length < 2 || request.cpuPolicy !== "dedicated") return null;
+  if (request.threadPolicy === "require" && !host.cells.some((c) => c.siblings.some((s) => s.length > 1))) return 0;
+  const cells = hostCells(host);
+  if (cells.length < guests.length) return 0;
+  const dedicatedHost = host.cpuDedicatedSet !== null && host.cpuDedicatedSet.length > 0;
+  const byCount = pinsByCount(request.threadPolicy);
+  const pinned = emptyUsage(); // the CPUs pinned, when they are placed rather than counted
+  const taken = cpusTaken(host, request.threadPolicy);
+  const state = new Map(
+    cells.map((cell) => [cell, { memoryUsedMb: 0, freePcpus: cell.pcpuset.length, freePages: freePageCounts(cell) }]),
+  );
+  const fit = (cell: CellState, i: number) => {
+    const guest = guests[i];
+    const at = state.get(cell)!;
+    const reserve = request.emulatorPolicy === "isolate" && i === 0 ? 1 : 0;
+    let pageSizeKb = PAGE_4K;
+    if (request.pageSize !== null) {
+      const size = pickPageSize(guest.memoryMb, request.pageSize, (s) => at.freePages.get(s) ?? -1);
+      if (size === null || size === "unsupported") return null;
+      pageSizeKb = size;
+    } else if (guest.memoryMb * 1024 > cell.pages.get(PAGE_4K)!.total * PAGE_4K) return null;
+    const cpus = guest.pcpuset.length + reserve;
+    if (cpus > at.freePcpus || guest.memoryMb > cell.memoryMb - at.memoryUsedMb) return null;
+    const packed = byCount ? null : packOntoCores(cell, guest, request.threadPolicy, reserve, dedicatedHost, pinned);
+    if (!byCount && !packed) return null;
+    return { cell, guest, cpus, pageSizeKb, packed };
+  };
+  const upTo = placementLimit(request, host, limit);
+  let n = 0;
+  for (; n < upTo; n++) {
+    const order = cellOrder(
+      cells,
+      guests.length,
+      request,
+      host,
+      (c) => c.memoryMb - state.get(c)!.memoryUsedMb,
+      (c) => state.get(c)!.freePcpus,
+    );
+    const placed = firstFit(order, guests.length, fit);
+    if (!placed) break;
+    for (const { cell, guest, cpus, pageSizeKb, packed } of placed) {
+      const at = state.get(cell)!;
+      at.memoryUsedMb += guest.memoryMb;
+      at.freePages.set(pageSizeKb, at.freePages.get(pageSizeKb)! - (guest.memoryMb * 1024) / pageSizeKb);
+      if (!packed) {
+        at.freePcpus -= cpus;
+        continue;
+      }
+      for (const p of [...packed.pinning.map(([, cpu]) => cpu), ...packed.reserved])
+        for (const q of taken(p)) pinned.pinned.add(q);
+      at.freePcpus = cell.pcpuset.filter((c) => !pinned.pinned.has(c)).length;
+    }
+  }
+  return n;
 }

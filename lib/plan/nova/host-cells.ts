@@ -1,7 +1,7 @@
 /** The host as Nova sees it: its cells' CPUs, cores and pages, and what guests already use. */
 import type { CpuSet } from "../../cpu/cpuset";
 import { cpuSet, intersection, union } from "../../cpu/cpuset";
-import type { NovaHost } from "./types";
+import type { NovaHost, ThreadPolicy } from "./types";
 import { PAGE_1G, PAGE_2M, PAGE_4K } from "./types";
 
 export interface CellState {
@@ -65,15 +65,17 @@ export function hostCells(host: NovaHost): CellState[] {
 }
 
 function deriveCells(host: NovaHost): CellState[] {
-  const shared = vcpuAvailable(host);
-  let dedicated = pcpuAvailable(host);
+  const shared = new Set(vcpuAvailable(host));
+  let dedicated = new Set(pcpuAvailable(host));
   // Legacy hosts (no cpu_dedicated_set, no cpu_shared_set) offer every CPU to both.
-  if (dedicated.length === 0 && !host.cpuSharedSet) dedicated = shared;
+  if (dedicated.size === 0 && !host.cpuSharedSet) dedicated = shared;
   return host.cells.map((c) => {
-    const usable = union(intersection(c.cpus, shared), intersection(c.cpus, dedicated));
+    const cpuset = c.cpus.filter((x) => shared.has(x));
+    const pcpuset = c.cpus.filter((x) => dedicated.has(x));
+    const usable = new Set([...cpuset, ...pcpuset]);
     const grouped = new Set(c.siblings.flat());
     const cores = [...c.siblings, ...c.cpus.filter((x) => !grouped.has(x)).map((x) => [x])]
-      .map((s) => intersection(cpuSet(s), usable))
+      .map((s) => cpuSet(s).filter((x) => usable.has(x)))
       .filter((s) => s.length > 0)
       .sort((a, b) => a[0] - b[0]);
     const huge = c.hugepages1g * PAGE_1G + c.hugepages2m * PAGE_2M;
@@ -81,9 +83,9 @@ function deriveCells(host: NovaHost): CellState[] {
       host.reservedHugePages.filter((r) => r.node === c.id && r.sizeKb === size).reduce((s, r) => s + r.count, 0);
     return {
       id: c.id,
-      cpuset: intersection(c.cpus, shared),
-      pcpuset: intersection(c.cpus, dedicated),
-      pcpuMembers: new Set(intersection(c.cpus, dedicated)),
+      cpuset,
+      pcpuset,
+      pcpuMembers: new Set(pcpuset),
       siblings: cores,
       threadsPerCore: Math.max(1, ...cores.map((s) => s.length)),
       memoryMb: c.memoryMb,
@@ -94,4 +96,16 @@ function deriveCells(host: NovaHost): CellState[] {
       ]),
     };
   });
+}
+
+/**
+ * What pinning a guest's CPU takes from the host, as the resource tracker books it
+ * (numa_usage_from_instance_numa): with thread policy `isolate`, the CPU's whole core
+ * (`pin_cpus_with_siblings`), else the CPU alone.
+ */
+export function cpusTaken(host: NovaHost, threadPolicy: ThreadPolicy | null): (cpu: number) => readonly number[] {
+  if (threadPolicy !== "isolate") return (cpu) => [cpu];
+  const coreOf = new Map<number, readonly number[]>();
+  for (const c of host.cells) for (const group of c.siblings) for (const cpu of group) coreOf.set(cpu, group);
+  return (cpu) => coreOf.get(cpu) ?? [cpu];
 }

@@ -8,8 +8,8 @@
  */
 
 import type { HostUsage } from "./host-cells";
-import { emptyUsage } from "./host-cells";
-import { singleCellCapacity } from "./cell-capacity";
+import { cpusTaken, emptyUsage } from "./host-cells";
+import { multiCellCapacity, singleCellCapacity } from "./cell-capacity";
 import { emulatorPcpus, numaFit } from "./numa-fit";
 import { placementProblems } from "./placement";
 import { Rejected, guestRequest } from "./request";
@@ -120,12 +120,9 @@ export function consume(usage: HostUsage, req: GuestRequest, placement: Placemen
   usage.pcpuUsed += pinnedPolicy ? dedicatedCount + (req.emulatorPolicy === "isolate" ? 1 : 0) : 0;
   usage.vcpuUsed += req.vcpus - (pinnedPolicy ? dedicatedCount : 0);
   usage.memoryMbUsed += req.ramMb;
-  const coreOf = new Map<number, readonly number[]>();
-  if (host && req.threadPolicy === "isolate")
-    for (const c of host.cells) for (const group of c.siblings) for (const cpu of group) coreOf.set(cpu, group);
+  const taken = host ? cpusTaken(host, req.threadPolicy) : (cpu: number) => [cpu];
   for (const cell of placement?.cells ?? []) {
-    for (const p of [...Object.values(cell.pinning), ...cell.reserved])
-      for (const q of coreOf.get(p) ?? [p]) usage.pinned.add(q);
+    for (const p of [...Object.values(cell.pinning), ...cell.reserved]) for (const q of taken(p)) usage.pinned.add(q);
     const guest = req.cells![cell.guestCell];
     usage.sharedCpusUsed.set(cell.hostCell, (usage.sharedCpusUsed.get(cell.hostCell) ?? 0) + guest.cpuset.length);
     const key = `${cell.hostCell}:${cell.pageSizeKb}`;
@@ -143,10 +140,14 @@ export function capacity(
 ): number {
   const request = requestOrRejection(flavor, imageProps);
   if ("outcome" in request) return 0;
-  return singleCellCapacity(request, host, limit) ?? placedCapacity(request, host, limit);
+  return (
+    singleCellCapacity(request, host, limit) ??
+    multiCellCapacity(request, host, limit) ??
+    placedCapacity(request, host, limit)
+  );
 }
 
-/** capacity() by placing instances in turn: what singleCellCapacity reaches in one step for its requests. */
+/** capacity() by placing instances in turn: what cell-capacity.ts counts faster for the requests it knows. */
 export function placedCapacity(request: GuestRequest, host: NovaHost, limit = 4096): number {
   const usage = emptyUsage();
   let n = 0;

@@ -15,25 +15,33 @@ function freePages(cell: CellState, size: number, usage: HostUsage): number {
   return p.total - p.reserved - (usage.pagesUsed.get(`${cell.id}:${size}`) ?? 0);
 }
 
-/** _numa_cell_supports_pagesize_request: the page size this cell serves the guest cell with. */
-function pickPageSize(
-  cell: CellState,
-  guest: GuestCell,
+/**
+ * _numa_cell_supports_pagesize_request: the page size a cell serves `memoryMb` of a guest cell
+ * with, given its free pages of a size (negative: the cell has no such size).
+ */
+export function pickPageSize(
+  memoryMb: number,
   req: PageRequest,
-  usage: HostUsage,
+  freeOfSize: (sizeKb: number) => number,
 ): number | null | "unsupported" {
-  const memKb = guest.memoryMb * 1024;
+  const memKb = memoryMb * 1024;
   const candidates =
     req === "small" ? [PAGE_4K] : req === "large" ? [PAGE_1G, PAGE_2M] : req === "any" ? ALL_PAGE_SIZES : [req];
   for (const size of candidates) {
-    const free = freePages(cell, size, usage);
+    const free = freeOfSize(size);
     if (free < 0) return "unsupported";
     if (memKb <= free * size && memKb % size === 0) return size;
   }
   return null;
 }
 
-/** _pack_instance_onto_cores: pins the guest cell's dedicated vCPUs, or null when the thread policy forbids it. */
+type Pinning = (readonly [number, number])[];
+
+/**
+ * _pack_instance_onto_cores: pins the guest cell's dedicated vCPUs, or null when the thread
+ * policy forbids it. Each attempt walks the cell's free cores in order and stops as soon as it
+ * has the CPUs it needs: on a large cell most cores are never looked at.
+ */
 export function packOntoCores(
   cell: CellState,
   guest: GuestCell,
@@ -41,49 +49,60 @@ export function packOntoCores(
   reserve: number,
   dedicatedHost: boolean,
   usage: HostUsage,
-) {
+): { pinning: Pinning; reserved: number[] } | null {
   // Nova treats an empty pinning as a failure: a mixed guest cell with no dedicated vCPU never fits.
   if (guest.pcpuset.length === 0) return null;
-  const freeSiblings = cell.siblings
-    .map((s) => s.filter((c) => cell.pcpuMembers.has(c) && !usage.pinned.has(c)))
-    .filter((s) => s.length > 0);
-  const setsOf = (threads: number) => freeSiblings.filter((s) => s.length >= threads);
-  const pin = (threads: number, cores: CpuSet[]) => {
-    if (threads * cores.length < guest.pcpuset.length) return null;
-    const usable = cores.flatMap((s) => s.slice(0, threads));
-    return guest.pcpuset.map((v, i) => [v, usable[i]] as const);
-  };
-  const reserveFrom = (cores: CpuSet[], pinning: (readonly [number, number])[] | null, wholeCores: boolean) => {
+  // The free dedicated CPUs of each core that has any, cores in order.
+  const freeCores: number[][] = [];
+  let mostFree = 0;
+  for (const core of cell.siblings) {
+    const free = core.filter((c) => cell.pcpuMembers.has(c) && !usage.pinned.has(c));
+    if (free.length === 0) continue;
+    freeCores.push(free);
+    mostFree = Math.max(mostFree, free.length);
+  }
+  /** `reserve` free CPUs the pinning left, in core order; with wholeCores, only from cores it did not touch. */
+  const withReserve = (pinning: Pinning | null, wholeCores: boolean) => {
     if (!pinning) return null;
-    if (reserve === 0) return [];
+    const reserved: number[] = [];
     const used = new Set(pinning.map(([, p]) => p));
-    const left = cores
-      .filter((s) => !(wholeCores && s.some((c) => used.has(c))))
-      .flatMap((s) => s.filter((c) => !used.has(c)));
-    return left.length >= reserve ? left.slice(0, reserve) : null;
+    for (const core of freeCores) {
+      if (reserved.length === reserve) break;
+      if (wholeCores && core.some((c) => used.has(c))) continue;
+      for (const c of core) if (!used.has(c) && reserved.length < reserve) reserved.push(c);
+    }
+    return reserved.length === reserve ? { pinning, reserved } : null;
   };
+  const vcpus = guest.pcpuset;
   const tpc = cell.threadsPerCore;
   if (policy === "isolate") {
-    if (!freeSiblings.some((s) => s.length >= tpc)) return null;
+    if (mostFree < tpc) return null;
     if (tpc !== 1 && dedicatedHost) return null; // SMT host with a dedicated set: never (bug #1889633)
-    const pinning = pin(1, setsOf(tpc));
-    const reserved = reserveFrom(setsOf(1), pinning, true);
-    return pinning && reserved ? { pinning, reserved } : null;
+    return withReserve(pinOnto(freeCores, vcpus, tpc, 1), true); // one vCPU on each wholly free core
   }
   if (policy === "require" && tpc <= 1) return null;
-  for (let threads = Math.max(0, ...freeSiblings.map((s) => s.length)); threads >= 1; threads--) {
+  for (let threads = mostFree; threads >= 1; threads--) {
     if (policy === "require" && threads <= 1) continue;
-    const pinning = pin(threads, setsOf(threads));
-    const reserved = reserveFrom(setsOf(1), pinning, false);
-    if (pinning && reserved) return { pinning, reserved };
+    const fit = withReserve(pinOnto(freeCores, vcpus, threads, threads), false);
+    if (fit) return fit;
   }
   if (policy === "require") return null;
-  const singles = setsOf(1)
-    .flat()
-    .map((c) => [c]);
-  const pinning = pin(1, singles);
-  const reserved = reserveFrom(singles, pinning, false);
-  return pinning && reserved ? { pinning, reserved } : null;
+  return withReserve(pinOnto(freeCores, vcpus, 1, Infinity), false); // any free CPUs, core by core
+}
+
+/**
+ * The vCPUs on the first `perCore` free CPUs of each core with at least `minFree` free, cores in
+ * order, or null when those are too few.
+ */
+function pinOnto(freeCores: number[][], vcpus: CpuSet, minFree: number, perCore: number): Pinning | null {
+  const pinning: Pinning = [];
+  for (const core of freeCores) {
+    if (core.length < minFree) continue;
+    for (let t = 0; t < core.length && t < perCore && pinning.length < vcpus.length; t++)
+      pinning.push([vcpus[pinning.length], core[t]]);
+    if (pinning.length === vcpus.length) return pinning;
+  }
+  return null;
 }
 
 function fitCell(
@@ -98,7 +117,7 @@ function fitCell(
   const where = `guest cell ${guest.id} -> host cell ${cell.id}`;
   let pageSizeKb = PAGE_4K;
   if (req.pageSize !== null) {
-    const size = pickPageSize(cell, guest, req.pageSize, usage);
+    const size = pickPageSize(guest.memoryMb, req.pageSize, (sizeKb) => freePages(cell, sizeKb, usage));
     if (size === "unsupported") return { stop: true as const };
     if (size === null) {
       log.push(`${where}: no free pages of the requested size for ${guest.memoryMb} MiB`);
@@ -143,8 +162,7 @@ function fitCell(
     }
   }
   if (!pinnedPolicy) return { pinning: [] as (readonly [number, number])[], reserved: [] as number[], pageSizeKb };
-  const free = cell.pcpuset.filter((c) => !usage.pinned.has(c)).length;
-  if (guest.pcpuset.length + reserve > free) {
+  if (guest.pcpuset.length + reserve > freePcpus(cell, usage)) {
     log.push(`${where}: not enough free pinned CPUs`);
     return null;
   }
@@ -167,68 +185,94 @@ function fitCell(
   return { ...packed, pageSizeKb };
 }
 
-function* permutations<T>(items: T[], k: number): Generator<T[]> {
-  if (k === 0) {
-    yield [];
-    return;
-  }
-  for (let i = 0; i < items.length; i++) {
-    const rest = [...items.slice(0, i), ...items.slice(i + 1)];
-    for (const p of permutations(rest, k - 1)) yield [items[i], ...p];
-  }
+/** The cell's dedicated CPUs no guest is pinned to; on an empty host (every flavor verdict) all of them. */
+function freePcpus(cell: CellState, usage: HostUsage): number {
+  return usage.pinned.size === 0 ? cell.pcpuset.length : cell.pcpuset.filter((c) => !usage.pinned.has(c)).length;
 }
 
 /** numa_fit_instance_to_host: the first permutation of host cells that takes every guest cell. */
 export function numaFit(req: GuestRequest, host: NovaHost, usage: HostUsage, log: string[]): PlacedCell[] | null {
   const guests = req.cells!;
-  let cells = hostCells(host);
+  const cells = hostCells(host);
   if (cells.length < guests.length) {
     log.push(`the host has ${cells.length} NUMA nodes, the guest asks for ${guests.length}`);
     return null;
   }
-  if (cells.length > guests.length) {
-    const spread = !host.packCells;
-    // Each cell's sort keys computed once: a comparison must not rescan the cell's CPUs.
-    const avail = new Map(cells.map((c) => [c, c.memoryMb - (usage.memoryUsedMb.get(c.id) ?? 0)]));
-    const byAvail = (a: CellState, b: CellState) => avail.get(a)! - avail.get(b)!;
-    cells = stableSort(cells, (a, b) => (spread ? byAvail(b, a) : byAvail(a, b)));
-    if (req.cpuPolicy === "dedicated" || req.cpuPolicy === "mixed") {
-      const freeP = new Map(cells.map((c) => [c, c.pcpuset.filter((x) => !usage.pinned.has(x)).length]));
-      const byFree = (a: CellState, b: CellState) => freeP.get(a)! - freeP.get(b)!;
-      cells = stableSort(cells, (a, b) => (spread ? byFree(b, a) : byFree(a, b)));
-    }
-  }
-  const failed = new Set<string>();
-  for (const perm of permutations(cells, guests.length)) {
-    const placed: PlacedCell[] = [];
-    for (let i = 0; i < guests.length; i++) {
-      const key = `${perm[i].id}:${guests[i].id}`;
-      if (failed.has(key)) break;
-      const reserve = req.emulatorPolicy === "isolate" && i === 0 ? 1 : 0;
-      const got = fitCell(perm[i], guests[i], req, reserve, host, usage, log);
-      if (!got || "stop" in got) {
-        failed.add(key);
-        break;
-      }
-      placed.push({
-        guestCell: guests[i].id,
-        hostCell: perm[i].id,
-        vcpus: union(guests[i].cpuset, guests[i].pcpuset),
-        pinning: Object.fromEntries(got.pinning),
-        reserved: cpuSet(got.reserved),
-        pageSizeKb: got.pageSizeKb,
-      });
-    }
-    if (placed.length === guests.length) return placed;
-  }
-  return null;
+  const ordered = cellOrder(
+    cells,
+    guests.length,
+    req,
+    host,
+    (c) => c.memoryMb - (usage.memoryUsedMb.get(c.id) ?? 0),
+    (c) => freePcpus(c, usage),
+  );
+  return firstFit(ordered, guests.length, (cell, i) => {
+    const reserve = req.emulatorPolicy === "isolate" && i === 0 ? 1 : 0;
+    const got = fitCell(cell, guests[i], req, reserve, host, usage, log);
+    if (!got || "stop" in got) return null;
+    return {
+      guestCell: guests[i].id,
+      hostCell: cell.id,
+      vcpus: union(guests[i].cpuset, guests[i].pcpuset),
+      pinning: Object.fromEntries(got.pinning),
+      reserved: cpuSet(got.reserved),
+      pageSizeKb: got.pageSizeKb,
+    };
+  });
 }
 
-function stableSort<T>(items: T[], cmp: (a: T, b: T) => number): T[] {
-  return items
-    .map((item, i) => ({ item, i }))
-    .sort((a, b) => cmp(a.item, b.item) || a.i - b.i)
-    .map((x) => x.item);
+/**
+ * The order numa_fit_instance_to_host tries host cells in when it has more than the guest asks
+ * for: by free memory, then (pinned guests) by free dedicated CPUs; most first to spread, least
+ * first with packing_host_numa_cells_allocation_strategy. Ties keep the host's order.
+ */
+export function cellOrder(
+  cells: CellState[],
+  guestCells: number,
+  req: GuestRequest,
+  host: NovaHost,
+  freeMemoryMb: (cell: CellState) => number,
+  freeDedicatedCpus: (cell: CellState) => number,
+): CellState[] {
+  if (cells.length === guestCells) return cells;
+  const pinned = req.cpuPolicy === "dedicated" || req.cpuPolicy === "mixed";
+  const keys = cells.map((cell, i) => ({
+    cell,
+    i,
+    memory: freeMemoryMb(cell),
+    cpus: pinned ? freeDedicatedCpus(cell) : 0,
+  }));
+  const direction = host.packCells ? 1 : -1;
+  return keys
+    .sort((a, b) => direction * (a.cpus - b.cpus) || direction * (a.memory - b.memory) || a.i - b.i)
+    .map((k) => k.cell);
+}
+
+/**
+ * The first assignment of guest cells 0..slots-1 to distinct host cells, in the order the
+ * permutations of `cells` come (itertools.permutations), whose every cell fits; `fit` is asked
+ * once per host cell and guest cell (whether a guest cell fits a host cell does not depend on
+ * where the others go), in the order the permutations first reach the pair.
+ */
+export function firstFit<C, T>(cells: C[], slots: number, fit: (cell: C, slot: number) => T | null): T[] | null {
+  const known = new Map<number, T | null>();
+  const taken = cells.map(() => false);
+  const assign = (slot: number): T[] | null => {
+    if (slot === slots) return [];
+    for (let c = 0; c < cells.length; c++) {
+      if (taken[c]) continue;
+      const key = slot * cells.length + c;
+      if (!known.has(key)) known.set(key, fit(cells[c], slot));
+      const got = known.get(key)!;
+      if (got === null) continue;
+      taken[c] = true;
+      const rest = assign(slot + 1);
+      taken[c] = false;
+      if (rest) return [got, ...rest];
+    }
+    return null;
+  };
+  return assign(0);
 }
 
 export function emulatorPcpus(req: GuestRequest, cells: PlacedCell[], host: NovaHost): CpuSet {

@@ -11,6 +11,7 @@ import { decideStack } from "../lib/desired/decide";
 import { hostSteps } from "../lib/desired/host-steps";
 import { parseIni } from "../lib/checks/host-nova";
 import type { HostPlan } from "../lib/plan/host";
+import { planWarnings } from "../lib/plan/rt-warnings";
 import { planStack } from "../lib/plan/stack";
 import { planImpact } from "../lib/desired/impact";
 import { diffPlans, formatPlanDiff } from "../lib/render/plan-diff";
@@ -101,6 +102,43 @@ describe("latencyMode: the schema and the plan", () => {
       raw.hosts[0].extraKernelArgs = ["intel_pstate=passive"];
     });
     assert.ok(first(r).kernel.args.includes("intel_pstate=passive"));
+  });
+});
+
+describe("latencyMode: the warning", () => {
+  const smt = (raw: Raw, mode: string) => {
+    // Each node's CPUs in sibling pairs: SMT on.
+    const node = (id: number, cpus: number[]) => ({
+      id,
+      cpus: cpus.join(","),
+      memoryMb: 16384,
+      threadSiblings: [0, 2, 4].map((i) => `${cpus[i]},${cpus[i + 1]}`),
+    });
+    raw.hosts[0].topology = { nodes: [node(0, [0, 1, 2, 3, 4, 5]), node(1, [6, 7, 8, 9, 10, 11])] };
+    raw.hosts[0].latencyMode = mode;
+  };
+  const warned = (mode: string) => {
+    const r = ok((raw) => smt(raw, mode));
+    return planWarnings(r.config, r.plan).warnings.filter((w) => w.path.endsWith(".latencyMode"));
+  };
+
+  it("ultra-low-latency on an SMT host: idle=poll spins beside the RT vCPU's sibling thread", () => {
+    const w = warned("ultra-low-latency");
+    assert.deepEqual(
+      w.map((x) => x.path),
+      ["openstack-rt:hosts[0].latencyMode"],
+    );
+    assert.match(w[0].message, /sibling thread/);
+    assert.match(w[0].message, /use low-latency/);
+  });
+
+  it("no warning for low-latency on that host, nor for ultra-low-latency without SMT", () => {
+    assert.deepEqual(warned("low-latency"), []);
+    const r = ok((raw) => (raw.hosts[0].latencyMode = "ultra-low-latency"));
+    assert.deepEqual(
+      planWarnings(r.config, r.plan).warnings.filter((w) => w.path.endsWith(".latencyMode")),
+      [],
+    );
   });
 });
 

@@ -16,7 +16,10 @@
  *   CPUs spin instead of halting; no wake-up latency, full power draw on every idle CPU.
  */
 import type { Problem } from "../config/problems";
-import type { CpuPowerManagement, LatencyMode } from "../config/schema";
+import type { CpuPowerManagement, LatencyMode, StackConfig } from "../config/schema";
+import { settingPath } from "../config/schema";
+import type { Warning } from "../config/warnings";
+import type { StackPlan } from "./stack";
 import { kernelParamName } from "./kernel-param";
 
 const CSTATE_LIMIT_ARGS = ["processor.max_cstate=1", "intel_idle.max_cstate=0"] as const;
@@ -113,4 +116,21 @@ export function describeLatencyMode(power: PowerPlan): string {
         ? "idle=poll: idle CPUs spin, no cpuidle driver"
         : "C1 at most from boot";
   return `${power.latencyMode} (${idle})`;
+}
+
+/**
+ * ultra-low-latency on a host with SMT on: an idle thread that polls keeps its core's execution
+ * units busy, so the RT vCPU on the sibling thread runs slower and less predictably than beside
+ * a halted thread; and every idle CPU of the host draws full power.
+ */
+export function latencyModeWarnings(config: StackConfig, plan: StackPlan): Warning[] {
+  return plan.hosts
+    .filter((h) => h.power.latencyMode === "ultra-low-latency" && h.smt)
+    .map((h) => ({
+      path: `${settingPath(["hosts", config.hosts.findIndex((c) => c.name === h.name)])}.latencyMode`,
+      message:
+        `host ${h.name} has SMT on, and ultra-low-latency's idle=poll keeps each idle thread spinning on its core: ` +
+        "the RT vCPU on the sibling thread shares the core's execution units with that loop. Turn SMT off (firmware, " +
+        "or nosmt in extraKernelArgs), or use low-latency, which halts idle threads in C1",
+    }));
 }

@@ -8,6 +8,7 @@ import type { StackConfig } from "../config/schema";
 import { settingPath } from "../config/schema";
 import type { StackWarnings, Warning } from "../config/warnings";
 import type { HostPlan } from "./host";
+import { latencyModeWarnings } from "./latency-mode";
 import type { FlavorPlan, StackPlan } from "./stack";
 
 /** What a flavor's hw:cpu_thread_policy does on a host with SMT on (Nova's CPU thread policies). */
@@ -91,5 +92,12 @@ export const OTHER_FLAVORS_LAND_THERE =
   "every flavor meant for it, and [scheduler] enable_isolated_aggregate_filtering = true; this stack sets none of these yet";
 
 export function planWarnings(config: StackConfig, plan: StackPlan, stack = "<stack>"): StackWarnings {
-  return { warnings: [...smtWarnings(config, plan, stack), ...smallPageWarnings(config, plan)], notes: [] };
+  return {
+    warnings: [
+      ...smtWarnings(config, plan, stack),
+      ...latencyModeWarnings(config, plan),
+      ...smallPageWarnings(config, plan),
+    ],
+    notes: [],
+  };
 }

@@ -300,6 +300,27 @@ describe("nova-compute.sh --cpu-power-management off on Debian's nova.conf", () 
     assert.equal(again.last, "unchanged");
   });
 
+  it("with --check (configMode verify) writes nothing and names the setting to make, then passes once it is made", () => {
+    const check = [...args(), "--check"];
+    const set = runScript("nova-compute.sh", [
+      "--dedicated",
+      "4-11",
+      "--reserved-host-memory-mb",
+      "4096",
+      "--root",
+      root.dir,
+    ]);
+    assert.equal(set.status, 0, show(set));
+    const before = root.read("/etc/nova/nova.conf");
+    const r = runScript("nova-compute.sh", check);
+    assert.notEqual(r.status, 0, show(r));
+    assert.match(r.stderr, /set \[libvirt\] cpu_power_management = false/);
+    assert.equal(root.read("/etc/nova/nova.conf"), before);
+    root.write("/etc/nova/nova.conf", `${before}\n[libvirt]\ncpu_power_management = false\n`);
+    const ok = runScript("nova-compute.sh", check);
+    assert.equal(ok.status, 0, show(ok));
+  });
+
   it("takes only off, and refuses a second file that sets the option (it would override the edit)", () => {
     const bad = runScript("nova-compute.sh", [...args().slice(0, 4), "--cpu-power-management", "governor"]);
     assert.equal(bad.status, 2, show(bad));

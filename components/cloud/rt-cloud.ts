@@ -1,8 +1,8 @@
 /**
  * The cloud objects of an RT stack, from its desired state (decideStack, lib/desired/decide.ts):
  * the aggregate of the RT hosts, the flavors, the guest image, the security group, the keypair
- * and the servers. Everything that can be wrong with the input was
- * found and reported before the first resource was registered; this only carries it out.
+ * and the servers. Everything that can be wrong with the input was found and reported before
+ * the first resource was registered; this only carries it out.
  */
 import * as openstack from "@pulumi/openstack";
 import * as pulumi from "@pulumi/pulumi";

@@ -21,8 +21,8 @@ import { code } from "../lib/render/plan-markdown";
 import { PULUMI_CONFIG_MAX_BYTES, readStackConfig } from "../lib/config/stack-files";
 import { hostFactsTimeoutSeconds } from "../lib/checks/verification";
 import { PROJECT_DIR } from "./support/dev-config";
-import { computedState } from "./support/mock-state";
 import { onRegister } from "./support/mock-monitor";
+import { setProgramMocks } from "./support/mocks";
 
 const DEV_FILE = join(PROJECT_DIR, "Pulumi.dev.yaml");
 const DEV_TEXT = readFileSync(DEV_FILE, "utf8");
@@ -106,21 +106,7 @@ async function loadProgram(
   secretKeys: string[] = [],
 ): Promise<{ error: unknown; registered: string[]; warnings: string[] }> {
   const registered: string[] = [];
-  await pulumi.runtime.setMocks(
-    {
-      newResource: (a) => ({
-        id: `${a.name}-id`,
-        state: { ...(a.inputs as Record<string, unknown>), ...computedState(a.type, a.name, registered.length) },
-      }),
-      call: (a) =>
-        a.token === "openstack:identity/getAuthScope:getAuthScope"
-          ? { projectId: "project-id" }
-          : (a.inputs as Record<string, unknown>),
-    },
-    "openstack-rt",
-    "dev",
-    true,
-  );
+  await setProgramMocks({ preview: true });
   onRegister((req) => {
     registered.push(`${req.getType()} ${req.getName()}`);
   });

@@ -12,6 +12,7 @@ import { decideStack } from "../lib/desired/decide";
 import type { DesiredHost } from "../lib/desired/state";
 import { PROJECT_DIR, devRaw } from "./support/dev-config";
 import { onRegister } from "./support/mock-monitor";
+import { setProgramMocks } from "./support/mocks";
 
 const BOOT_BEFORE = "5b0d3f0e-3c55-4a4c-8f47-3d1d0f9b2a61";
 const BOOT_AFTER = "0c9e4a52-1b7e-4f0d-a1a3-7e0c1f1b9d27";
@@ -30,24 +31,19 @@ interface Registration {
 }
 const registrations: Registration[] = [];
 
-void pulumi.runtime.setMocks(
-  {
-    newResource: (args) => {
-      const state: Record<string, unknown> = { ...(args.inputs as Record<string, unknown>) };
-      // What the steps print on a host that needed everything: reboot.sh schedules a reboot.
-      if (args.type === "command:remote:Command")
-        state.stdout = args.name.endsWith("-reboot")
-          ? `reboot_reason=/proc/cmdline lacks hugepagesz=1G\nboot_id=${BOOT_BEFORE}\nchanged\n`
-          : "changed\n";
-      if (args.type === "pulumi-nodejs:dynamic:RebootWaiter") state.bootId = BOOT_AFTER;
-      return { id: `${args.name}-id`, state };
-    },
-    call: (args) => args.inputs as Record<string, unknown>,
-  },
-  "openstack-rt",
-  "dev",
-  false,
-);
+void setProgramMocks({
+  // What the steps print on a host that needed everything: reboot.sh schedules a reboot.
+  state: (a) =>
+    a.type === "command:remote:Command"
+      ? {
+          stdout: a.name.endsWith("-reboot")
+            ? `reboot_reason=/proc/cmdline lacks hugepagesz=1G\nboot_id=${BOOT_BEFORE}\nchanged\n`
+            : "changed\n",
+        }
+      : a.type === "pulumi-nodejs:dynamic:RebootWaiter"
+        ? { bootId: BOOT_AFTER }
+        : {},
+});
 
 onRegister((req) => {
   registrations.push({

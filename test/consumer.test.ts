@@ -12,6 +12,7 @@ import type { StackOutputs } from "../lib/render/outputs";
 import { readStackOutputs, STACK_OUTPUT_NAMES } from "../lib/render/outputs";
 import { devFlavor, devRaw } from "./support/dev-config";
 import { computedState } from "./support/mock-state";
+import { setProgramMocks } from "./support/mocks";
 
 const REF = "acme/openstack-rt/dev";
 
@@ -21,25 +22,16 @@ async function mocks(
   referenced: Record<string, unknown>,
 ): Promise<Map<string, Record<string, unknown>>> {
   const inputs = new Map<string, Record<string, unknown>>();
-  await pulumi.runtime.setMocks(
-    {
-      newResource: (a) => {
-        inputs.set(a.name, a.inputs as Record<string, unknown>);
-        if (a.type === "pulumi:pulumi:StackReference") {
-          assert.equal(a.id, REF);
-          return { id: a.id, state: { name: REF, outputs: referenced, secretOutputNames: [] } };
-        }
-        return {
-          id: `${a.name}-id`,
-          state: { ...(a.inputs as Record<string, unknown>), ...computedState(a.type, a.name, 7) },
-        };
-      },
-      call: (a) => a.inputs as Record<string, unknown>,
-    },
+  await setProgramMocks({
     project,
-    "dev",
-    false,
-  );
+    state: (a) => computedState(a.type, a.name, 7),
+    onResource: (a) => inputs.set(a.name, a.inputs as Record<string, unknown>),
+    answer: (a) => {
+      if (a.type !== "pulumi:pulumi:StackReference") return undefined;
+      assert.equal(a.id, REF);
+      return { id: a.id, state: { name: REF, outputs: referenced, secretOutputNames: [] } };
+    },
+  });
   return inputs;
 }
 

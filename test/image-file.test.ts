@@ -14,6 +14,7 @@ import type { StackConfig } from "../lib/config/schema";
 import type { ImageSource } from "../lib/desired/image-source";
 import { imageSource } from "../lib/desired/image-source";
 import { verifiedImageId } from "../components/cloud/image";
+import { setProgramMocks } from "./support/mocks";
 
 const scratch = mkdtempSync(join(tmpdir(), "image-file-"));
 after(() => rmSync(scratch, { recursive: true, force: true }));
@@ -73,18 +74,7 @@ describe("image.file", () => {
 
 /** The RtImage's verified id under mocks where Glance reports `checksum`. */
 async function verifiedId(source: ImageSource, checksum: string | undefined): Promise<string> {
-  await pulumi.runtime.setMocks(
-    {
-      newResource: (a) => ({
-        id: `${a.name}-id`,
-        state: { ...(a.inputs as Record<string, unknown>), ...(checksum ? { checksum } : {}) },
-      }),
-      call: (a) => a.inputs as Record<string, unknown>,
-    },
-    "openstack-rt",
-    "test",
-    false,
-  );
+  await setProgramMocks({ stack: "test", state: () => (checksum ? { checksum } : {}) });
   const { RtImage } = await import("../components/cloud/image");
   const img = new RtImage("t", { name: "img", source, diskFormat: "qcow2", containerFormat: "bare", properties: {} });
   return (img.imageId as unknown as { promise(): Promise<string> }).promise();

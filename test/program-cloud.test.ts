@@ -25,8 +25,9 @@ import { formatProblems } from "../lib/config/problems";
 import { planFromPulumiConfig } from "../lib/desired/from-pulumi";
 import { readStackConfig } from "../lib/config/stack-files";
 import { devFlavor, devRaw, PROJECT_DIR } from "./support/dev-config";
-import { computedState, mockedGuestHostKey } from "./support/mock-state";
+import { mockedGuestHostKey } from "./support/mock-state";
 import { onRegister } from "./support/mock-monitor";
+import { setProgramMocks } from "./support/mocks";
 
 type Raw = ReturnType<typeof devRaw>;
 
@@ -85,26 +86,10 @@ async function evaluate(
 ): Promise<Evaluation> {
   const resources: Registered[] = [];
   const inputs = new Map<string, Record<string, unknown>>();
-  let n = 0;
-  await pulumi.runtime.setMocks(
-    {
-      newResource: (a) => {
-        inputs.set(`${a.type} ${a.name}`, a.inputs as Record<string, unknown>);
-        n += 1;
-        return {
-          id: `${a.name}-id`,
-          state: { ...(a.inputs as Record<string, unknown>), ...computedState(a.type, a.name, n) },
-        };
-      },
-      call: (a) =>
-        a.token === "openstack:identity/getAuthScope:getAuthScope"
-          ? { projectId: "project-of-the-credentials" }
-          : (a.inputs as Record<string, unknown>),
-    },
-    "openstack-rt",
-    "dev",
-    false,
-  );
+  await setProgramMocks({
+    projectId: "project-of-the-credentials",
+    onResource: (a) => inputs.set(`${a.type} ${a.name}`, a.inputs as Record<string, unknown>),
+  });
   onRegister((req) => {
     resources.push({
       type: req.getType(),

@@ -14,8 +14,8 @@ import { describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import { CONFIG_NAMESPACE } from "../lib/config/schema";
 import { devRaw } from "./support/dev-config";
-import { computedState } from "./support/mock-state";
 import { onRegister } from "./support/mock-monitor";
+import { setProgramMocks } from "./support/mocks";
 
 type Raw = ReturnType<typeof devRaw>;
 
@@ -28,23 +28,7 @@ async function loadProgram(
 ): Promise<{ error: unknown; registered: string[]; called: string[] }> {
   const registered: string[] = [];
   const called: string[] = [];
-  await pulumi.runtime.setMocks(
-    {
-      newResource: (a) => ({
-        id: `${a.name}-id`,
-        state: { ...(a.inputs as Record<string, unknown>), ...computedState(a.type, a.name, registered.length) },
-      }),
-      call: (a) => {
-        called.push(a.token);
-        return a.token === "openstack:identity/getAuthScope:getAuthScope"
-          ? { projectId: "project-id" }
-          : (a.inputs as Record<string, unknown>);
-      },
-    },
-    "openstack-rt",
-    "dev",
-    false,
-  );
+  await setProgramMocks({ onCall: (token) => called.push(token) });
   // Every registration, components included, goes through the monitor.
   onRegister((req) => {
     registered.push(`${req.getType()} ${req.getName()}`);

@@ -5,8 +5,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { CONFIG_NAMESPACE } from "../lib/config/schema";
 import { planFromPulumiConfig } from "../lib/desired/from-pulumi";
 import { devRaw } from "./support/dev-config";
-import { computedState } from "./support/mock-state";
 import { onRegister } from "./support/mock-monitor";
+import { setProgramMocks } from "./support/mocks";
 
 interface Registered {
   type: string;
@@ -15,21 +15,7 @@ interface Registered {
 }
 
 const registered: Registered[] = [];
-void pulumi.runtime.setMocks(
-  {
-    newResource: (args) => ({
-      id: `${args.name}-id`,
-      state: { ...(args.inputs as Record<string, unknown>), ...computedState(args.type, args.name, registered.length) },
-    }),
-    call: (args) =>
-      args.token === "openstack:identity/getAuthScope:getAuthScope"
-        ? { projectId: "project-id" }
-        : (args.inputs as Record<string, unknown>),
-  },
-  "openstack-rt",
-  "dev",
-  false,
-);
+void setProgramMocks();
 onRegister((req) => {
   registered.push({
     type: req.getType(),

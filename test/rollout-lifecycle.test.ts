@@ -11,6 +11,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { decideStack } from "../lib/desired/decide";
 import { PROJECT_DIR, devRaw } from "./support/dev-config";
 import { onRegister } from "./support/mock-monitor";
+import { setProgramMocks } from "./support/mocks";
 
 interface Seen {
   type: string;
@@ -23,18 +24,7 @@ interface Seen {
 }
 const seen: Seen[] = [];
 
-void pulumi.runtime.setMocks(
-  {
-    newResource: (args) => ({ id: `${args.name}-id`, state: { ...(args.inputs as Record<string, unknown>) } }),
-    call: (args) =>
-      args.token === "openstack:identity/getAuthScope:getAuthScope"
-        ? { projectId: "project-id" }
-        : (args.inputs as Record<string, unknown>),
-  },
-  "openstack-rt",
-  "dev",
-  false,
-);
+void setProgramMocks({ state: () => ({}) });
 onRegister((req) => {
   const raw = req as unknown as { getProtect(): boolean; getRetainondelete(): boolean };
   seen.push({

@@ -18,6 +18,7 @@ import { stackWarnings } from "../lib/config/warnings";
 import { renderPlan } from "../lib/render/plan-text";
 import { renderPlanMarkdown } from "../lib/render/plan-markdown";
 import { devRaw, PROJECT_DIR } from "./support/dev-config";
+import { setProgramMocks } from "./support/mocks";
 
 type Raw = ReturnType<typeof devRaw>;
 const ssh = (raw: Raw, i: number) => raw.hosts[i].ssh as Record<string, unknown>;
@@ -241,15 +242,7 @@ describe("warnings in npm run plan and in the program", () => {
   });
 
   it("the program logs each warning once (pulumi.log.warn) and each note as info, in a preview", async () => {
-    await pulumi.runtime.setMocks(
-      {
-        newResource: (a) => ({ id: `${a.name}-id`, state: a.inputs as Record<string, unknown> }),
-        call: (a) => a.inputs as Record<string, unknown>,
-      },
-      "openstack-rt",
-      "dev",
-      true,
-    );
+    await setProgramMocks({ preview: true, state: () => ({}) });
     const config: Record<string, string> = {};
     for (const [k, v] of Object.entries(devRaw())) config[`${CONFIG_NAMESPACE}:${k}`] = JSON.stringify(v);
     config[`${CONFIG_NAMESPACE}:hosts`] = JSON.stringify(doc.config["openstack-rt:hosts"]);

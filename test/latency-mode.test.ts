@@ -18,7 +18,7 @@ import { diffPlans, formatPlanDiff } from "../lib/render/plan-diff";
 import { renderPlan } from "../lib/render/plan-text";
 import { renderForTool } from "../lib/render/tool-formats";
 import type { TestRoot } from "./support/debian-root";
-import { buildDebianRoot, runScript, show } from "./support/debian-root";
+import { buildDebianRoot, runScript, show, sourcedCmdline } from "./support/debian-root";
 import { devRaw, PROJECT_DIR } from "./support/dev-config";
 
 type Raw = ReturnType<typeof devRaw>;
@@ -258,6 +258,29 @@ describe("the steps, the plan text, --diff and the tool formats", () => {
     assert.match(renderForTool("tripleo", "dev", p), /#\s+cpu_power_management = false/);
     assert.match(renderForTool("juju", "dev", p), /this tool has no option for it/);
     assert.doesNotMatch(renderForTool("kolla", "dev", ok().plan), /cpu_power_management/);
+  });
+});
+
+describe("the kernel step of a low-latency host on Debian's /etc/default/grub", () => {
+  it("puts the C-state limits on GRUB's command line with the huge pages, says a reboot is needed, then is unchanged", () => {
+    const root = buildDebianRoot();
+    try {
+      const cfg = parseStackConfig(devRaw());
+      assert.ok(cfg.ok);
+      const plan = first(ok((raw) => (raw.hosts[0].latencyMode = "low-latency")));
+      const step = hostSteps(plan, cfg.config.hosts[0]).find((s) => s.id === "kernel-args")!;
+      const r = runScript("kernel-args.sh", [...step.args, "--root", root.dir]);
+      assert.equal(r.status, 0, show(r));
+      assert.equal(
+        sourcedCmdline(root),
+        "default_hugepagesz=1G hugepagesz=1G hugepages=0:4,1:4 processor.max_cstate=1 intel_idle.max_cstate=0",
+      );
+      assert.equal(r.values.get("reboot_needed"), "yes");
+      const again = runScript("kernel-args.sh", [...step.args, "--root", root.dir]);
+      assert.equal(again.last, "unchanged", show(again));
+    } finally {
+      root.remove();
+    }
   });
 });
 

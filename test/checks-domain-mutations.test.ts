@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { checkDomain } from "../lib/checks/domain";
 import { expectationFromPlan } from "../lib/checks/domain-expectation";
-import { expectationFromCase } from "./support/checks-plan";
+import { expectationFromCase } from "./support/oracle-case";
 import {
   assertAllPass,
   loadCase,

@@ -5,9 +5,8 @@ import { describe, it } from "node:test";
 import { checkDomain } from "../lib/checks/domain";
 import type { CheckResult } from "../lib/checks/result";
 import { excerpt, fail, formatReport, pass, summarize } from "../lib/checks/result";
-import { expectationFromCase } from "./support/checks-plan";
 import type { OracleCase } from "./support/oracle-case";
-import { CASES_DIR } from "./support/oracle-case";
+import { CASES_DIR, expectationFromCase } from "./support/oracle-case";
 
 const results: CheckResult[] = [
   pass("RT kernel", "PREEMPT_RT in uname -v", "#1 SMP PREEMPT_RT Debian 6.1.135-1"),

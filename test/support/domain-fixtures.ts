@@ -6,9 +6,8 @@ import type { DomainExpectation } from "../../lib/checks/domain";
 import type { CheckResult } from "../../lib/checks/result";
 import { formatReport } from "../../lib/checks/result";
 import { guestRequest } from "../../lib/plan/nova/model";
-import { expectationFromCase } from "./checks-plan";
 import type { OracleCase } from "./oracle-case";
-import { CASES_DIR, toNovaFlavor } from "./oracle-case";
+import { CASES_DIR, expectationFromCase, toNovaFlavor } from "./oracle-case";
 
 export const DOMAIN_DIR = join(__dirname, "..", "fixtures", "domain");
 /** Written by the Nova-oracle fixture generator (test/fixtures/nova/generate.py --domain). */

@@ -1,9 +1,14 @@
-/** Reads a committed Nova-oracle fixture (test/fixtures/nova/cases) into this project's Nova model types. */
+/**
+ * Reads a committed Nova-oracle fixture (test/fixtures/nova/cases) into this project's Nova model
+ * types, and into the domain expectation the domain checks hold a guest to.
+ */
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { parseNovaCpuSpec } from "../../lib/cpu/cpuset";
+import type { DomainExpectation } from "../../lib/checks/domain-expectation";
+import { expectationFromRequest, pmuOffIn } from "../../lib/checks/domain-expectation";
+import { formatCpuList, parseNovaCpuSpec } from "../../lib/cpu/cpuset";
 import type { NovaFlavor, NovaHost, Verdict } from "../../lib/plan/nova/model";
-import { NOVA_DEFAULTS, PAGE_1G, PAGE_2M, PAGE_4K } from "../../lib/plan/nova/model";
+import { guestRequest, NOVA_DEFAULTS, PAGE_1G, PAGE_2M, PAGE_4K } from "../../lib/plan/nova/model";
 
 export interface OracleInput {
   flavor: { vcpus: number; ram_mb: number; disk_gb?: number; extra_specs: Record<string, string> };
@@ -112,4 +117,29 @@ export function oracleOutcome(nova: OracleOutput): Verdict["outcome"] {
   if (!nova.extra_specs_valid || !nova.constraints_ok) return "rejected";
   if (!nova.fits) return "no-fit";
   return nova.placement?.spawn_error ? "spawn-error" : "fits";
+}
+
+/**
+ * What the domain XML of an oracle case should show, from the case's input (flavor, image and
+ * host). Only a `large`/`any` page size is taken from Nova's verdict: the host decides it.
+ */
+export function expectationFromCase(c: OracleCase): DomainExpectation {
+  const input = c.input;
+  const request = guestRequest(toNovaFlavor(input), input.image_props ?? {});
+  const allCpus = input.host.cells.flatMap((cell) => cell.cpus);
+  const placed = c.nova.placement?.cells ?? [];
+  const expectation = expectationFromRequest(
+    request,
+    {
+      // Without cpu_dedicated_set (legacy mode) Nova may pin to any online CPU.
+      dedicatedSet: input.host.cpu_dedicated_set ?? formatCpuList([...allCpus].sort((a, b) => a - b)),
+      sharedSet: input.host.cpu_shared_set ?? null,
+      nodeCpus: Object.fromEntries(
+        input.host.cells.map((cell) => [cell.id, formatCpuList([...cell.cpus].sort((a, b) => a - b))]),
+      ),
+    },
+    placed[0]?.pagesize_kb ?? null,
+    pmuOffIn(input.flavor.extra_specs),
+  );
+  return { ...expectation, hostCellsPlanned: placed.map((p) => p.host_cell) };
 }

@@ -20,8 +20,6 @@ export interface BootEntry {
   kernel: string;
   /** The arguments the entry passes, with GRUB variables expanded. */
   args: string;
-  /** The entry's title, to name it in a report. */
-  title: string;
 }
 
 export type BootEntryRead = { ok: true; entry: BootEntry } | { ok: false; reason: string };
@@ -46,11 +44,11 @@ function expand(text: string, vars: ReadonlyMap<string, string>): string {
     .trim();
 }
 
-/** `grubby --info=DEFAULT`: index=, kernel="...", args="...", title="..." lines (grubby's print_info). */
+/** `grubby --info=DEFAULT`: its index=, kernel="..." and args="..." lines (grubby's print_info). */
 export function grubbyDefaultEntry(info: string, env: ReadonlyMap<string, string>): BootEntryRead {
   const fields = new Map<string, string>();
   for (const line of info.split("\n")) {
-    const m = /^(index|kernel|args|title)=(.*)$/.exec(line.trim());
+    const m = /^(index|kernel|args)=(.*)$/.exec(line.trim());
     if (!m) continue;
     // One entry only: --info=DEFAULT prints one; a second index= would be another entry.
     if (m[1] === "index" && fields.has("index")) break;
@@ -62,7 +60,7 @@ export function grubbyDefaultEntry(info: string, env: ReadonlyMap<string, string
   // TuneD's kernel-install hook appends $tuned_params to each BLS entry and keeps its value in grubenv.
   return {
     ok: true,
-    entry: { source: "grubby", kernel, args: expand(fields.get("args") ?? "", env), title: fields.get("title") ?? "" },
+    entry: { source: "grubby", kernel, args: expand(fields.get("args") ?? "", env) },
   };
 }
 
@@ -182,7 +180,7 @@ export function grubCfgDefaultEntry(cfg: string, env: ReadonlyMap<string, string
   if (found.linux === null)
     return { ok: false, reason: `grub.cfg's default entry ${JSON.stringify(found.title)} has no linux line` };
   const [, kernel = "", ...rest] = words(found.linux);
-  return { ok: true, entry: { source: "grub.cfg", kernel, args: expand(rest.join(" "), vars), title: found.title } };
+  return { ok: true, entry: { source: "grub.cfg", kernel, args: expand(rest.join(" "), vars) } };
 }
 
 // Kernel release names of RT builds: Debian 6.1.0-28-rt-amd64, RHEL 8 4.18.0-513.rt7.302.el8,
@@ -190,7 +188,7 @@ export function grubCfgDefaultEntry(cfg: string, env: ReadonlyMap<string, string
 const RT_RELEASE = /(^|[-.+_])(rt[0-9]*|realtime)([-.+_]|$)/;
 
 /** The release a kernel image path names: /boot/vmlinuz-6.1.0-28-rt-amd64 -> 6.1.0-28-rt-amd64. */
-export function kernelRelease(kernel: string): string {
+function kernelRelease(kernel: string): string {
   return kernel.replace(/^.*\/vmlinuz-/, "");
 }
 

@@ -39,6 +39,51 @@ need_value() { # <option> <number of arguments left, the option included>
   if (($2 < 2)); then usage_error "$1 needs a value"; fi
 }
 
+# The option loop every script shares. A script's main sets USAGE (its usage line after the
+# name) and calls `parse_options <handler> "$@"`; the handler gets the words left, takes the
+# script's own options and sets TAKEN to how many words it used (0: not one of its options).
+# Every script takes --root DIR. A script that restarts a service sets RESTART_EXAMPLE (the
+# command its error shows) and takes --restart-command "<words>" (into RESTART_COMMAND, run
+# without a shell) or --check (CHECK=1: write nothing), not both.
+USAGE=''
+RESTART_EXAMPLE=''
+RESTART_COMMAND=()
+CHECK=0
+# A command as words: the same rule as restartCommand in lib/hostprep/rules.ts.
+RESTART_WORDS_RE='^[A-Za-z0-9@%+=:,./_-]+( [A-Za-z0-9@%+=:,./_-]+){0,15}$'
+parse_options() { # <handler> <args...>
+  local handler=$1
+  shift
+  while (($#)); do
+    case $1 in
+    --root)
+      need_value "$1" $#
+      set_root "$2"
+      TAKEN=2
+      ;;
+    --restart-command | --check)
+      [[ -n $RESTART_EXAMPLE ]] || usage_error "unknown argument $(shown "$1"); usage: $PROG $USAGE"
+      if [[ $1 == --check ]]; then
+        CHECK=1 TAKEN=1
+      else
+        need_value "$1" $#
+        [[ $2 =~ $RESTART_WORDS_RE ]] ||
+          usage_error "$1 takes a command and its arguments separated by single spaces, without quotes or shell characters, such as \"$RESTART_EXAMPLE\" (got $(shown "$2"))"
+        read -ra RESTART_COMMAND <<<"$2"
+        TAKEN=2
+      fi
+      ;;
+    *)
+      TAKEN=0
+      "$handler" "$@"
+      ((TAKEN > 0)) || usage_error "unknown argument $(shown "$1"); usage: $PROG $USAGE"
+      ;;
+    esac
+    shift "$TAKEN"
+  done
+  ((!CHECK || ${#RESTART_COMMAND[@]} == 0)) || usage_error "--check writes nothing, so it restarts nothing: drop --restart-command"
+}
+
 # --root DIR: every file path is resolved under DIR. Limited to a plain absolute path without
 # . or .. components, so the root cannot be steered somewhere else by its spelling.
 set_root() {
@@ -55,6 +100,7 @@ under_root() { # <absolute path on the host> -> that path under --root
 # CPU lists as the kernel writes them ("0,2,4-11"): the brief's ^[0-9,-]+$ tightened to whole
 # items, ascending ranges, no leading zeros and ids below 8192 (the kernel's NR_CPUS limit),
 # which also bounds the work cpulist_expand does.
+MAX_CPU_ID=8191 # the kernel's NR_CPUS ceiling, as MAX_CPU in lib/cpu/cpuset.ts
 is_cpulist() {
   local list=$1 item lo hi items
   local re='^(0|[1-9][0-9]{0,3})(-(0|[1-9][0-9]{0,3}))?(,(0|[1-9][0-9]{0,3})(-(0|[1-9][0-9]{0,3}))?)*$'
@@ -62,7 +108,7 @@ is_cpulist() {
   IFS=, read -ra items <<<"$list"
   for item in "${items[@]}"; do
     lo=${item%-*} hi=${item#*-}
-    if ((lo > hi || hi > 8191)); then return 1; fi
+    if ((lo > hi || hi > MAX_CPU_ID)); then return 1; fi
   done
 }
 cpulist_expand() { # <valid cpulist> -> REPLY: the CPU ids, space separated
@@ -94,11 +140,15 @@ check_cpus_online() { # <option name> <valid cpulist>
   done
 }
 is_uint() { [[ $1 =~ ^(0|[1-9][0-9]{0,8})$ ]]; }
+# The OS families host prep supports: the same list as OS_FAMILIES in lib/hostprep/rules.ts.
+OS_FAMILIES=(debian-12 ubuntu-22.04 ubuntu-24.04 rhel-8 rhel-9)
 is_os_family() {
-  case $1 in
-  debian-12 | ubuntu-22.04 | ubuntu-24.04 | rhel-8 | rhel-9) return 0 ;;
-  *) return 1 ;;
-  esac
+  local f
+  for f in "${OS_FAMILIES[@]}"; do [[ $1 != "$f" ]] || return 0; done
+  return 1
+}
+os_family_option() { # <option> <value>: the value when it is a supported family, else a usage error
+  is_os_family "$2" || usage_error "$1 must be one of ${OS_FAMILIES[*]} (got $(shown "$2"))"
 }
 
 # Kernel arguments as the plan writes them: "key" or "key=value" from a small alphabet,
@@ -111,14 +161,18 @@ is_os_family() {
 # and at most one count after each size (and one before the first size: the default size's).
 # The edits drop every word with a planned key and append the planned words in order, so the
 # pairs stay as given.
+# One kernel argument, and how many and how long: the same as lib/hostprep/rules.ts.
+KERNEL_ARG_RE='^[A-Za-z][A-Za-z0-9_.-]*(=[A-Za-z0-9_.,:/+@=-]+)?$'
+MAX_KERNEL_ARGS=64
+MAX_KERNEL_ARG_CHARS=256
 parse_kernel_args() { # <string> -> ARGS array
   local s=$1 a k v seen=" " sizes=" " size='' counted=0
-  local re_all='^[A-Za-z0-9_.,:/+@= -]*$' re_one='^[A-Za-z][A-Za-z0-9_.-]*(=[A-Za-z0-9_.,:/+@=-]+)?$'
+  local re_all='^[A-Za-z0-9_.,:/+@= -]*$'
   [[ $s =~ $re_all ]] || usage_error "--args may hold only letters, digits, spaces and _.,:/+@=- (got $(shown "$s"))"
   read -ra ARGS <<<"$s"
-  ((${#ARGS[@]} <= 64)) || usage_error "--args holds ${#ARGS[@]} arguments; 64 at most"
+  ((${#ARGS[@]} <= MAX_KERNEL_ARGS)) || usage_error "--args holds ${#ARGS[@]} arguments; $MAX_KERNEL_ARGS at most"
   for a in "${ARGS[@]}"; do
-    [[ $a =~ $re_one && ${#a} -le 256 ]] || usage_error "kernel argument $(shown "$a") is not key or key=value"
+    [[ $a =~ $KERNEL_ARG_RE && ${#a} -le MAX_KERNEL_ARG_CHARS ]] || usage_error "kernel argument $(shown "$a") is not key or key=value"
     # The kernel reads - and _ in a parameter name alike: nohz-full= is nohz_full=.
     k=${a%%=*} v=${a#*=}
     k=${k//-/_}

@@ -394,41 +394,37 @@ reboot_needed() {
   return 1
 }
 
+kernel_args_option() {
+  case $1 in
+  --os)
+    need_value "$1" $#
+    os_family_option "$1" "$2"
+    FAMILY=$2 TAKEN=2
+    ;;
+  --args)
+    need_value "$1" $#
+    parse_kernel_args "$2"
+    args_given=1
+    TAKEN=2
+    ;;
+  --hugepages-unit)
+    need_value "$1" $#
+    parse_hugepages_unit "$1" "$2"
+    TAKEN=2
+    ;;
+  --hugetlbfs-mount)
+    need_value "$1" $#
+    parse_hugetlbfs_mount "$1" "$2"
+    TAKEN=2
+    ;;
+  esac
+}
+
 main() {
   local args_given=0
   FAMILY='' ARGS=() UNIT_ENTRIES=() MOUNT_SIZES=() RELOAD=0
-  while (($#)); do
-    case $1 in
-    --os)
-      need_value "$1" $#
-      is_os_family "$2" || usage_error "--os must be one of debian-12 ubuntu-22.04 ubuntu-24.04 rhel-8 rhel-9 (got $(shown "$2"))"
-      FAMILY=$2
-      shift 2
-      ;;
-    --args)
-      need_value "$1" $#
-      parse_kernel_args "$2"
-      args_given=1
-      shift 2
-      ;;
-    --hugepages-unit)
-      need_value "$1" $#
-      parse_hugepages_unit "$1" "$2"
-      shift 2
-      ;;
-    --hugetlbfs-mount)
-      need_value "$1" $#
-      parse_hugetlbfs_mount "$1" "$2"
-      shift 2
-      ;;
-    --root)
-      need_value "$1" $#
-      set_root "$2"
-      shift 2
-      ;;
-    *) usage_error "unknown argument $(shown "$1"); usage: $PROG --os <family> --args \"<args>\" [--hugepages-unit 0:4:1G,1:4:1G,0:512:2M,1:512:2M] [--hugetlbfs-mount 2M]... [--root DIR]" ;;
-    esac
-  done
+  USAGE="--os <family> --args \"<args>\" [--hugepages-unit 0:4:1G,1:4:1G,0:512:2M,1:512:2M] [--hugetlbfs-mount 2M]... [--root DIR]"
+  parse_options kernel_args_option "$@"
   [[ -n $FAMILY ]] || usage_error "--os is required"
   ((args_given)) || usage_error "--args is required (it may be \"\")"
   local p

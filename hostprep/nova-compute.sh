@@ -82,83 +82,67 @@ restart_nova_compute() { # <command words...>
 
 # Each difference: logged when editing; with --check collected for the error instead.
 NEEDED=()
-CHECK=0
 report() {
   if ((CHECK)); then NEEDED+=("$1"); else log "$1"; fi
 }
 
+nova_compute_option() {
+  case $1 in
+  --dedicated | --shared)
+    need_value "$1" $#
+    is_cpulist "$2" || usage_error "$1 must be a CPU list such as 4-11 or 2,4-7 (got $(shown "$2"))"
+    if [[ $1 == --dedicated ]]; then dedicated=$2; else shared=$2; fi
+    TAKEN=2
+    ;;
+  --reserved-host-memory-mb)
+    need_value "$1" $#
+    is_uint "$2" || usage_error "$1 must be a whole number of MiB (got $(shown "$2"))"
+    memory=$2
+    TAKEN=2
+    ;;
+  --reserved-huge-pages)
+    need_value "$1" $#
+    pages=()
+    if [[ -n $2 ]]; then
+      # The whole value is checked before splitting: `read` would stop at a newline and
+      # silently drop whatever follows it.
+      [[ $2 =~ ^${re_entry}(\;${re_entry})*$ ]] ||
+        usage_error "$1 takes entries like node:0,size:1GB,count:1 separated by ';' (got $(shown "$2"))"
+      IFS=';' read -ra pages <<<"$2"
+    fi
+    TAKEN=2
+    ;;
+  --cpu-power-management)
+    need_value "$1" $#
+    [[ $2 == off ]] || usage_error "$1 takes off (got $(shown "$2"))"
+    power=$2
+    TAKEN=2
+    ;;
+  --conf)
+    need_value "$1" $#
+    case $2 in
+    /etc/nova/nova.conf | /etc/nova/nova-compute.conf) conf=$2 std=1 ;;
+    *)
+      local re_path='^(/[A-Za-z0-9._+-]+)+$'
+      [[ $2 =~ $re_path && /$2/ != */../* && /$2/ != */./* ]] ||
+        usage_error "--conf must be an absolute path of letters, digits and ._+- without . or .. components, such as /etc/kolla/nova-compute/nova.conf (got $(shown "$2"))"
+      conf=$2 std=0
+      ;;
+    esac
+    TAKEN=2
+    ;;
+  esac
+}
+
 main() {
-  local dedicated='' shared='' memory='' conf=/etc/nova/nova.conf pages=() restart=() action=() std=1 power=''
+  local dedicated='' shared='' memory='' conf=/etc/nova/nova.conf pages=() action=() std=1 power=''
   # One entry as Nova's reserved_huge_pages takes it; entries are joined with ';' here.
   local re_entry='node:(0|[1-9][0-9]{0,2}),size:[1-9][0-9]{0,7}(KB|kB|MB|GB|K|M|G)?,count:(0|[1-9][0-9]{0,5})'
-  while (($#)); do
-    case $1 in
-    --dedicated | --shared)
-      need_value "$1" $#
-      is_cpulist "$2" || usage_error "$1 must be a CPU list such as 4-11 or 2,4-7 (got $(shown "$2"))"
-      if [[ $1 == --dedicated ]]; then dedicated=$2; else shared=$2; fi
-      shift 2
-      ;;
-    --reserved-host-memory-mb)
-      need_value "$1" $#
-      is_uint "$2" || usage_error "$1 must be a whole number of MiB (got $(shown "$2"))"
-      memory=$2
-      shift 2
-      ;;
-    --reserved-huge-pages)
-      need_value "$1" $#
-      pages=()
-      if [[ -n $2 ]]; then
-        # The whole value is checked before splitting: `read` would stop at a newline and
-        # silently drop whatever follows it.
-        [[ $2 =~ ^${re_entry}(\;${re_entry})*$ ]] ||
-          usage_error "$1 takes entries like node:0,size:1GB,count:1 separated by ';' (got $(shown "$2"))"
-        IFS=';' read -ra pages <<<"$2"
-      fi
-      shift 2
-      ;;
-    --cpu-power-management)
-      need_value "$1" $#
-      [[ $2 == off ]] || usage_error "$1 takes off (got $(shown "$2"))"
-      power=$2
-      shift 2
-      ;;
-    --conf)
-      need_value "$1" $#
-      case $2 in
-      /etc/nova/nova.conf | /etc/nova/nova-compute.conf) conf=$2 std=1 ;;
-      *)
-        local re_path='^(/[A-Za-z0-9._+-]+)+$'
-        [[ $2 =~ $re_path && /$2/ != */../* && /$2/ != */./* ]] ||
-          usage_error "--conf must be an absolute path of letters, digits and ._+- without . or .. components, such as /etc/kolla/nova-compute/nova.conf (got $(shown "$2"))"
-        conf=$2 std=0
-        ;;
-      esac
-      shift 2
-      ;;
-    --check)
-      CHECK=1
-      shift
-      ;;
-    --restart-command)
-      need_value "$1" $#
-      local re_words='^[A-Za-z0-9@%+=:,./_-]+( [A-Za-z0-9@%+=:,./_-]+){0,15}$'
-      [[ $2 =~ $re_words ]] ||
-        usage_error "$1 takes a command and its arguments separated by single spaces, without quotes or shell characters, such as \"docker restart nova_compute\" (got $(shown "$2"))"
-      read -ra restart <<<"$2"
-      shift 2
-      ;;
-    --root)
-      need_value "$1" $#
-      set_root "$2"
-      shift 2
-      ;;
-    *) usage_error "unknown argument $(shown "$1"); usage: $PROG --dedicated <cpulist> [--shared <cpulist>] --reserved-host-memory-mb <N> [--reserved-huge-pages <entries>] [--cpu-power-management off] [--conf PATH] [--restart-command WORDS | --check] [--root DIR]" ;;
-    esac
-  done
+  RESTART_EXAMPLE="docker restart nova_compute"
+  USAGE="--dedicated <cpulist> [--shared <cpulist>] --reserved-host-memory-mb <N> [--reserved-huge-pages <entries>] [--cpu-power-management off] [--conf PATH] [--restart-command WORDS | --check] [--root DIR]"
+  parse_options nova_compute_option "$@"
   [[ -n $dedicated ]] || usage_error "--dedicated is required"
   [[ -n $memory ]] || usage_error "--reserved-host-memory-mb is required"
-  ((!CHECK || ${#restart[@]} == 0)) || usage_error "--check writes nothing, so it restarts nothing: drop --restart-command"
   check_cpus_online --dedicated "$dedicated"
   if [[ -n $shared ]]; then
     check_cpus_online --shared "$shared"
@@ -178,7 +162,7 @@ main() {
   if ((!CHECK)); then
     # scheduler.sh may edit the same file (an all-in-one host); one at a time.
     lock_directory "${f%/*}"
-    action=("${restart[@]}")
+    action=("${RESTART_COMMAND[@]}")
     if ((${#action[@]} == 0)); then
       openstack_service nova-compute
       action=(systemctl restart "$SERVICE")

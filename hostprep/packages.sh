@@ -78,29 +78,22 @@ enable_rhel_repos() {
   run_system dnf config-manager --set-enabled "${repos[@]}"
 }
 
+packages_option() {
+  case $1 in
+  --no-rt-kernel) rt_kernel=0 TAKEN=1 ;;
+  --os)
+    need_value "$1" $#
+    os_family_option "$1" "$2"
+    FAMILY=$2 TAKEN=2
+    ;;
+  esac
+}
+
 main() {
   FAMILY=''
   local rt_kernel=1
-  while (($#)); do
-    case $1 in
-    --no-rt-kernel)
-      rt_kernel=0
-      shift
-      ;;
-    --os)
-      need_value "$1" $#
-      is_os_family "$2" || usage_error "--os must be one of debian-12 ubuntu-22.04 ubuntu-24.04 rhel-8 rhel-9 (got $(shown "$2"))"
-      FAMILY=$2
-      shift 2
-      ;;
-    --root)
-      need_value "$1" $#
-      set_root "$2"
-      shift 2
-      ;;
-    *) usage_error "unknown argument $(shown "$1"); usage: $PROG --os <family> [--no-rt-kernel] [--root DIR]" ;;
-    esac
-  done
+  USAGE='--os <family> [--no-rt-kernel] [--root DIR]'
+  parse_options packages_option "$@"
   [[ -n $FAMILY ]] || usage_error "--os is required"
   check_os_family "$FAMILY"
 

@@ -140,43 +140,40 @@ missing_args() { # <note> <arg...>
   for a in "${ABSENT[@]}"; do REASONS+=("/proc/cmdline lacks $a$note"); done
 }
 
+reboot_option() {
+  case $1 in
+  --args)
+    need_value "$1" $#
+    parse_kernel_args "$2"
+    args_given=1
+    TAKEN=2
+    ;;
+  --hugepages-unit)
+    need_value "$1" $#
+    parse_hugepages_unit "$1" "$2"
+    TAKEN=2
+    ;;
+  --hugetlbfs-mount)
+    need_value "$1" $#
+    parse_hugetlbfs_mount "$1" "$2"
+    TAKEN=2
+    ;;
+  --expect-rt)
+    need_value "$1" $#
+    case $2 in
+    yes | no) expect_rt=$2 ;;
+    *) usage_error "--expect-rt must be yes or no (got $(shown "$2"))" ;;
+    esac
+    TAKEN=2
+    ;;
+  esac
+}
+
 main() {
   local args_given=0 expect_rt=no
   ARGS=() UNIT_ENTRIES=() MOUNT_SIZES=()
-  while (($#)); do
-    case $1 in
-    --args)
-      need_value "$1" $#
-      parse_kernel_args "$2"
-      args_given=1
-      shift 2
-      ;;
-    --hugepages-unit)
-      need_value "$1" $#
-      parse_hugepages_unit "$1" "$2"
-      shift 2
-      ;;
-    --hugetlbfs-mount)
-      need_value "$1" $#
-      parse_hugetlbfs_mount "$1" "$2"
-      shift 2
-      ;;
-    --expect-rt)
-      need_value "$1" $#
-      case $2 in
-      yes | no) expect_rt=$2 ;;
-      *) usage_error "--expect-rt must be yes or no (got $(shown "$2"))" ;;
-      esac
-      shift 2
-      ;;
-    --root)
-      need_value "$1" $#
-      set_root "$2"
-      shift 2
-      ;;
-    *) usage_error "unknown argument $(shown "$1"); usage: $PROG --args \"<args>\" [--hugepages-unit 0:4:1G,1:4:1G,0:512:2M,1:512:2M] [--hugetlbfs-mount 2M]... [--expect-rt yes|no] [--root DIR]" ;;
-    esac
-  done
+  USAGE="--args \"<args>\" [--hugepages-unit 0:4:1G,1:4:1G,0:512:2M,1:512:2M] [--hugetlbfs-mount 2M]... [--expect-rt yes|no] [--root DIR]"
+  parse_options reboot_option "$@"
   ((args_given)) || usage_error "--args is required (it may be \"\")"
 
   REASONS=() WORDS=()

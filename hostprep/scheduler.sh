@@ -28,49 +28,34 @@ PROG=scheduler.sh
 NOVA_DEFAULT_FILTERS=(ComputeFilter ComputeCapabilitiesFilter ImagePropertiesFilter ServerGroupAntiAffinityFilter ServerGroupAffinityFilter)
 REQUIRED_FILTERS=(NUMATopologyFilter AggregateInstanceExtraSpecsFilter)
 
+scheduler_option() {
+  case $1 in
+  --conf)
+    need_value "$1" $#
+    local re_path='^(/[A-Za-z0-9._+-]+)+$'
+    [[ $2 =~ $re_path && /$2/ != */../* && /$2/ != */./* ]] ||
+      usage_error "--conf must be an absolute path of letters, digits and ._+- without . or .. components, such as /etc/nova/nova.conf (got $(shown "$2"))"
+    conf=$2
+    TAKEN=2
+    ;;
+  esac
+}
+
 main() {
-  local conf=/etc/nova/nova.conf restart=() check=0
-  while (($#)); do
-    case $1 in
-    --conf)
-      need_value "$1" $#
-      local re_path='^(/[A-Za-z0-9._+-]+)+$'
-      [[ $2 =~ $re_path && /$2/ != */../* && /$2/ != */./* ]] ||
-        usage_error "--conf must be an absolute path of letters, digits and ._+- without . or .. components, such as /etc/nova/nova.conf (got $(shown "$2"))"
-      conf=$2
-      shift 2
-      ;;
-    --restart-command)
-      need_value "$1" $#
-      local re_words='^[A-Za-z0-9@%+=:,./_-]+( [A-Za-z0-9@%+=:,./_-]+){0,15}$'
-      [[ $2 =~ $re_words ]] ||
-        usage_error "$1 takes a command and its arguments separated by single spaces, without quotes or shell characters, such as \"docker restart nova_scheduler\" (got $(shown "$2"))"
-      read -ra restart <<<"$2"
-      shift 2
-      ;;
-    --check)
-      check=1
-      shift
-      ;;
-    --root)
-      need_value "$1" $#
-      set_root "$2"
-      shift 2
-      ;;
-    *) usage_error "unknown argument $(shown "$1"); usage: $PROG [--conf PATH] [--restart-command WORDS | --check] [--root DIR]" ;;
-    esac
-  done
-  ((!check || ${#restart[@]} == 0)) || usage_error "--check writes nothing, so it restarts nothing: drop --restart-command"
+  local conf=/etc/nova/nova.conf
+  RESTART_EXAMPLE="docker restart nova_scheduler"
+  USAGE="[--conf PATH] [--restart-command WORDS | --check] [--root DIR]"
+  parse_options scheduler_option "$@"
 
   local f
   f=$(under_root "$conf")
   [[ -f $f ]] || die "$f not found: is nova-scheduler installed?"
-  if ((!check)); then
+  if ((!CHECK)); then
     # nova-compute.sh may edit the same file (an all-in-one host); one at a time.
     lock_directory "${f%/*}"
-    if ((${#restart[@]} == 0)); then
+    if ((${#RESTART_COMMAND[@]} == 0)); then
       openstack_service nova-scheduler
-      restart=(systemctl restart "$SERVICE")
+      RESTART_COMMAND=(systemctl restart "$SERVICE")
     fi
     pending_begin nova-scheduler
   fi
@@ -99,7 +84,7 @@ main() {
     if ((found == 0)); then missing+=("$want"); fi
   done
 
-  if ((check)); then
+  if ((CHECK)); then
     if ((${#missing[@]})); then
       die "[filter_scheduler] enabled_filters in $conf lacks ${missing[*]}; nova.configMode is verify, so this project writes nothing there: add them through the tool that owns $conf (npm run plan -- --format tripleo|kolla|osa|juju prints the list in its terms), then restart nova-scheduler"
     fi
@@ -117,9 +102,9 @@ main() {
     ini_set filter_scheduler enabled_filters "$joined"
     log "set [filter_scheduler] enabled_filters = $joined in $conf (added ${missing[*]})"
     ini_write "$WORK/nova.conf"
-    needs_after_change "${restart[@]}"
+    needs_after_change "${RESTART_COMMAND[@]}"
     replace_file "$f" "$WORK/nova.conf" 0640
-    run_system "${restart[@]}"
+    run_system "${RESTART_COMMAND[@]}"
     pending_done
   fi
   finish

@@ -68,32 +68,28 @@ ban_from_irqbalance() { # <cpulist>
   fi
 }
 
+tuned_option() {
+  case $1 in
+  --profile)
+    need_value "$1" $#
+    case $2 in
+    realtime-virtual-host | realtime-virtual-guest | cpu-partitioning) profile=$2 ;;
+    *) usage_error "--profile must be realtime-virtual-host, realtime-virtual-guest or cpu-partitioning (got $(shown "$2"))" ;;
+    esac
+    TAKEN=2
+    ;;
+  --isolated-cores)
+    need_value "$1" $#
+    is_cpulist "$2" || usage_error "--isolated-cores must be a CPU list such as 4-11 or 2,4-7 (got $(shown "$2"))"
+    cores=$2 TAKEN=2
+    ;;
+  esac
+}
+
 main() {
   local profile='' cores=''
-  while (($#)); do
-    case $1 in
-    --profile)
-      need_value "$1" $#
-      case $2 in
-      realtime-virtual-host | realtime-virtual-guest | cpu-partitioning) profile=$2 ;;
-      *) usage_error "--profile must be realtime-virtual-host, realtime-virtual-guest or cpu-partitioning (got $(shown "$2"))" ;;
-      esac
-      shift 2
-      ;;
-    --isolated-cores)
-      need_value "$1" $#
-      is_cpulist "$2" || usage_error "--isolated-cores must be a CPU list such as 4-11 or 2,4-7 (got $(shown "$2"))"
-      cores=$2
-      shift 2
-      ;;
-    --root)
-      need_value "$1" $#
-      set_root "$2"
-      shift 2
-      ;;
-    *) usage_error "unknown argument $(shown "$1"); usage: $PROG --profile realtime-virtual-host --isolated-cores <cpulist> [--root DIR]" ;;
-    esac
-  done
+  USAGE='--profile realtime-virtual-host --isolated-cores <cpulist> [--root DIR]'
+  parse_options tuned_option "$@"
   [[ -n $profile ]] || usage_error "--profile is required"
   [[ -n $cores ]] || usage_error "--isolated-cores is required"
   check_cpus_online --isolated-cores "$cores"

@@ -137,3 +137,28 @@ describe("bounded work: a list is never expanded before it is checked", () => {
     assert.throws(() => parseCpuList(`0-15:1/${"9".repeat(400)}`), /needs 1 <= used <= group <= 8192/);
   });
 });
+
+describe("lists in any order, and unions, against sorting the CPUs", () => {
+  const sorted = (cpus: number[]) => [...new Set(cpus)].sort((a, b) => a - b);
+  const ranges = fc.array(
+    fc.tuple(fc.integer({ min: 0, max: 400 }), fc.integer({ min: 0, max: 20 })).map(([a, n]) => [a, a + n] as const),
+    { minLength: 1, maxLength: 12 },
+  );
+
+  it("a list of ranges in any order, overlapping or not, is the sorted set of their CPUs (property)", () => {
+    fc.assert(
+      fc.property(ranges, (parts) => {
+        const text = parts.map(([a, b]) => (a === b ? `${a}` : `${a}-${b}`)).join(",");
+        const cpus = parts.flatMap(([a, b]) => Array.from({ length: b - a + 1 }, (_, i) => a + i));
+        assert.deepEqual(parseCpuList(text), sorted(cpus));
+      }),
+    );
+  });
+
+  it("a union of interleaved sets, as a host's nodes number their CPUs, is their sorted set (property)", () => {
+    fc.assert(
+      fc.property(fc.array(cpuSets, { maxLength: 8 }), (sets) => assert.deepEqual(union(...sets), sorted(sets.flat()))),
+    );
+    assert.deepEqual(union([0, 2, 4], [1, 3, 5], [5, 9000]), [0, 1, 2, 3, 4, 5, 9000]);
+  });
+});

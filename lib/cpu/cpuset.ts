@@ -19,13 +19,13 @@ export function isCpuSpecError(e: unknown): e is Error {
   return hasCode(e, "CPU_SPEC");
 }
 
-const MAX_CPU = 8191; // the kernel's NR_CPUS ceiling; bigger ids are typos, not hosts
+export const MAX_CPU = 8191; // the kernel's NR_CPUS ceiling; bigger ids are typos, not hosts
 
 /**
  * The longest CPU list or spec taken: every CPU of 0..MAX_CPU written once without ranges
- * ("0,2,4,...,8190" is 19,924 characters) fits. Checked before anything is parsed, and the
- * ranges are marked in a bitmap of MAX_CPU + 1 entries, so neither time nor memory grows with
- * repeated or overlapping ranges.
+ * ("0,2,4,...,8190" is 19,924 characters) fits. Checked before anything is parsed, and
+ * overlapping or unordered ranges are marked in a bitmap of at most MAX_CPU + 1 entries, so
+ * neither time nor memory grows with repeated or overlapping ranges.
  */
 export const MAX_CPU_LIST_CHARS = 20480;
 
@@ -63,31 +63,45 @@ function marked(bits: Uint8Array, lo: number, hi: number): number[] {
   return out;
 }
 
+/** One part of a cpulist: CPUs start..end, of each group of `group` CPUs the first `used` (all when equal). */
+interface CpuListPart {
+  start: number;
+  end: number;
+  used: number;
+  group: number;
+}
+
 /** Parses a kernel cpulist. The empty string is the empty set. */
 export function parseCpuList(text: string): CpuSet {
   checkLength(text);
   const whole = text;
   const trimmed = text.trim();
   if (trimmed === "") return [];
-  const bits = new Uint8Array(MAX_CPU + 1);
-  let [lo, hi] = [MAX_CPU, 0];
-  for (const part of trimmed.split(",")) {
+  const parts: CpuListPart[] = trimmed.split(",").map((part) => {
     const m = /^\s*(\d+)\s*(?:-\s*(\d+)\s*(?::\s*(\d+)\s*\/\s*(\d+)\s*)?)?$/.exec(part);
     if (!m)
       throw cpuSpecError(`${quoted(whole)}: ${quoted(part)} is not a CPU, a range a-b or a stride a-b:used/group`);
     const start = toCpu(m[1], whole);
     const end = m[2] === undefined ? start : toCpu(m[2], whole);
     if (start > end) throw cpuSpecError(`${quoted(whole)}: range ${start}-${end} runs backwards`);
-    [lo, hi] = [Math.min(lo, start), Math.max(hi, end)];
-    if (m[3] === undefined) {
-      bits.fill(1, start, end + 1);
-      continue;
-    }
+    if (m[3] === undefined) return { start, end, used: 1, group: 1 };
     const used = m[3].length > 5 ? Infinity : Number(m[3]);
     const group = m[4].length > 5 ? Infinity : Number(m[4]);
     if (used < 1 || group < 1 || used > group || group > MAX_CPU + 1) {
       throw cpuSpecError(`${quoted(whole)}: stride ${m[3]}/${m[4]} needs 1 <= used <= group <= ${MAX_CPU + 1}`);
     }
+    return { start, end, used, group };
+  });
+  // Lists as sysfs and lscpu print them (whole ranges in ascending order) are written out as
+  // they come; anything else is marked in a bitmap as large as the highest CPU.
+  if (parts.every((p, i) => p.used === p.group && (i === 0 || p.start > parts[i - 1].end))) {
+    const out: number[] = [];
+    for (const { start, end } of parts) for (let c = start; c <= end; c++) out.push(c);
+    return out;
+  }
+  const [lo, hi] = [Math.min(...parts.map((p) => p.start)), Math.max(...parts.map((p) => p.end))];
+  const bits = new Uint8Array(hi + 1);
+  for (const { start, end, used, group } of parts) {
     if (used === group)
       bits.fill(1, start, end + 1); // every CPU of every group: the whole range
     // Plain stores: a fill() call per group costs more than the few CPUs it marks.
@@ -147,7 +161,13 @@ export function parseNovaCpuSpec(spec: string): CpuSet {
 }
 
 export function union(...sets: CpuSet[]): CpuSet {
-  return cpuSet(sets.flat());
+  let hi = -1;
+  for (const set of sets) for (const c of set) hi = Math.max(hi, c);
+  if (hi > MAX_CPU) return [...new Set(sets.flat())].sort((a, b) => a - b); // not CPU numbers: no bitmap that large
+  // A bitmap up to the highest CPU: no sort, however the sets interleave.
+  const bits = new Uint8Array(hi + 1);
+  for (const set of sets) for (const c of set) bits[c] = 1;
+  return marked(bits, 0, hi);
 }
 
 export function difference(a: CpuSet, b: CpuSet): CpuSet {

@@ -8,8 +8,8 @@
  * siblings only, never on the CPU numbers, so it is computed once per cell shape and request.
  * Anything else (several guest cells, floating vCPUs) is counted by placing instances in turn.
  */
-import type { CellState, HostUsage } from "./host-cells";
-import { cpusTaken, emptyUsage, hostCells } from "./host-cells";
+import type { CellState } from "./host-cells";
+import { cpusTaken, emptyUsage, hostCells, hostHasSmt } from "./host-cells";
 import { cellOrder, firstFit, packOntoCores, pickPageSize } from "./numa-fit";
 import { placementProblems } from "./placement";
 import type { GuestCell, GuestRequest, NovaHost, ThreadPolicy } from "./types";
@@ -21,7 +21,7 @@ const cpuCounts = new Map<string, number>();
 export function singleCellCapacity(request: GuestRequest, host: NovaHost, limit: number): number | null {
   const guest = request.cells?.length === 1 ? request.cells[0] : null;
   if (guest === null || request.cpuPolicy !== "dedicated") return null;
-  if (request.threadPolicy === "require" && !host.cells.some((c) => c.siblings.some((s) => s.length > 1))) return 0;
+  if (request.threadPolicy === "require" && !hostHasSmt(host)) return 0;
   const reserve = request.emulatorPolicy === "isolate" ? 1 : 0;
   const dedicatedHost = host.cpuDedicatedSet !== null && host.cpuDedicatedSet.length > 0;
   let cells = 0;
@@ -35,8 +35,7 @@ export function singleCellCapacity(request: GuestRequest, host: NovaHost, limit:
 /** How many instances the placement query accepts, at most `upTo`: its usage grows by the same amount each time. */
 function placementLimit(request: GuestRequest, host: NovaHost, upTo: number) {
   const dedicated = request.cells!.reduce((s, c) => s + c.pcpuset.length, 0);
-  const after = (n: number): HostUsage => ({
-    ...emptyUsage(),
+  const after = (n: number) => ({
     pcpuUsed: n * (dedicated + (request.emulatorPolicy === "isolate" ? 1 : 0)),
     vcpuUsed: n * (request.vcpus - dedicated),
     memoryMbUsed: n * request.ramMb,
@@ -158,7 +157,7 @@ function cellShape(
 export function multiCellCapacity(request: GuestRequest, host: NovaHost, limit: number): number | null {
   const guests = request.cells;
   if (!guests || guests.length < 2 || request.cpuPolicy !== "dedicated") return null;
-  if (request.threadPolicy === "require" && !host.cells.some((c) => c.siblings.some((s) => s.length > 1))) return 0;
+  if (request.threadPolicy === "require" && !hostHasSmt(host)) return 0;
   const cells = hostCells(host);
   if (cells.length < guests.length) return 0;
   const dedicatedHost = host.cpuDedicatedSet !== null && host.cpuDedicatedSet.length > 0;

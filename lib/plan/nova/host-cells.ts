@@ -8,8 +8,9 @@ export interface CellState {
   id: number;
   cpuset: CpuSet; // CPUs for floating vCPUs
   pcpuset: CpuSet; // CPUs for pinned vCPUs
-  pcpuMembers: Set<number>;
   siblings: CpuSet[]; // every usable CPU in exactly one core
+  /** The cores' CPUs for pinned vCPUs, cores without any left out: what packing picks from. */
+  dedicatedCores: CpuSet[];
   threadsPerCore: number;
   memoryMb: number;
   /** Pages per size (KiB): total and reserved. */
@@ -40,8 +41,21 @@ export function emptyUsage(): HostUsage {
   };
 }
 
+// Derived once per host object: the placement query, the cells and the emulator's CPUs all ask.
+const onlineCache = new WeakMap<NovaHost, CpuSet>();
+
 export function onlineCpus(host: NovaHost): CpuSet {
-  return union(...host.cells.map((c) => c.cpus));
+  let online = onlineCache.get(host);
+  if (!online) {
+    online = union(...host.cells.map((c) => c.cpus));
+    onlineCache.set(host, online);
+  }
+  return online;
+}
+
+/** Whether any core has more than one thread (the HW_CPU_HYPERTHREADING trait). */
+export function hostHasSmt(host: NovaHost): boolean {
+  return host.cells.some((c) => c.siblings.some((s) => s.length > 1));
 }
 
 export function vcpuAvailable(host: NovaHost): CpuSet {
@@ -85,8 +99,8 @@ function deriveCells(host: NovaHost): CellState[] {
       id: c.id,
       cpuset,
       pcpuset,
-      pcpuMembers: new Set(pcpuset),
       siblings: cores,
+      dedicatedCores: cores.map((core) => core.filter((x) => dedicated.has(x))).filter((core) => core.length > 0),
       threadsPerCore: Math.max(1, ...cores.map((s) => s.length)),
       memoryMb: c.memoryMb,
       pages: new Map([

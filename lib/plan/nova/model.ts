@@ -8,7 +8,7 @@
  */
 
 import type { HostUsage } from "./host-cells";
-import { cpusTaken, emptyUsage } from "./host-cells";
+import { cpusTaken, emptyUsage, hostHasSmt } from "./host-cells";
 import { multiCellCapacity, singleCellCapacity } from "./cell-capacity";
 import { emulatorPcpus, numaFit } from "./numa-fit";
 import { placementProblems } from "./placement";
@@ -69,7 +69,7 @@ function placeRequest(request: GuestRequest, host: NovaHost, usage: HostUsage, w
     };
   if (!request.cells) return { outcome: "fits", placement: null, request };
   const log: string[] = [];
-  if (request.threadPolicy === "require" && !host.cells.some((c) => c.siblings.some((s) => s.length > 1))) {
+  if (request.threadPolicy === "require" && !hostHasSmt(host)) {
     return {
       outcome: "no-fit",
       stage: "numa",

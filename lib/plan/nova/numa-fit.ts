@@ -53,14 +53,12 @@ export function packOntoCores(
   // Nova treats an empty pinning as a failure: a mixed guest cell with no dedicated vCPU never fits.
   if (guest.pcpuset.length === 0) return null;
   // The free dedicated CPUs of each core that has any, cores in order.
-  const freeCores: number[][] = [];
+  const freeCores =
+    usage.pinned.size === 0
+      ? cell.dedicatedCores
+      : cell.dedicatedCores.map((core) => core.filter((c) => !usage.pinned.has(c))).filter((core) => core.length > 0);
   let mostFree = 0;
-  for (const core of cell.siblings) {
-    const free = core.filter((c) => cell.pcpuMembers.has(c) && !usage.pinned.has(c));
-    if (free.length === 0) continue;
-    freeCores.push(free);
-    mostFree = Math.max(mostFree, free.length);
-  }
+  for (const core of freeCores) mostFree = Math.max(mostFree, core.length);
   /** `reserve` free CPUs the pinning left, in core order; with wholeCores, only from cores it did not touch. */
   const withReserve = (pinning: Pinning | null, wholeCores: boolean) => {
     if (!pinning) return null;
@@ -94,7 +92,7 @@ export function packOntoCores(
  * The vCPUs on the first `perCore` free CPUs of each core with at least `minFree` free, cores in
  * order, or null when those are too few.
  */
-function pinOnto(freeCores: number[][], vcpus: CpuSet, minFree: number, perCore: number): Pinning | null {
+function pinOnto(freeCores: CpuSet[], vcpus: CpuSet, minFree: number, perCore: number): Pinning | null {
   const pinning: Pinning = [];
   for (const core of freeCores) {
     if (core.length < minFree) continue;

@@ -1,6 +1,6 @@
 /** The placement query: the host's VCPU, PCPU and MEMORY_MB inventory against a request. */
 import type { HostUsage } from "./host-cells";
-import { pcpuAvailable, vcpuAvailable } from "./host-cells";
+import { hostHasSmt, pcpuAvailable, vcpuAvailable } from "./host-cells";
 import type { GuestRequest, NovaHost } from "./types";
 
 const inventoryCache = new WeakMap<NovaHost, { vcpu: number; pcpu: number; smt: boolean }>();
@@ -11,14 +11,19 @@ function inventoryOf(host: NovaHost) {
     inv = {
       vcpu: vcpuAvailable(host).length,
       pcpu: pcpuAvailable(host).length,
-      smt: host.cells.some((c) => c.siblings.some((s) => s.length > 1)),
+      smt: hostHasSmt(host),
     };
     inventoryCache.set(host, inv);
   }
   return inv;
 }
 
-export function placementProblems(req: GuestRequest, host: NovaHost, usage: HostUsage): string[] | null {
+/** What the query finds short on the host with this much already used, or null when it returns the host. */
+export function placementProblems(
+  req: GuestRequest,
+  host: NovaHost,
+  usage: Pick<HostUsage, "vcpuUsed" | "pcpuUsed" | "memoryMbUsed">,
+): string[] | null {
   const pinned = req.cpuPolicy === "dedicated" || req.cpuPolicy === "mixed";
   const { vcpu, pcpu: pcpuTotal, smt } = inventoryOf(host);
   const inventory: Record<string, { total: number; reserved: number; ratio: number; used: number }> = {

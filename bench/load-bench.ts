@@ -4,8 +4,8 @@
  * stack under the SDK's mocks (test/support/pulumi-program.ts). Three loads; prints each and the
  * median. Target: under 5 s (the runtime's ts-node, type-checking, took 12.5-16.9 s here).
  */
-import { devRaw } from "../test/support/dev-config";
-import { loadProgram, projectInfo, PROJECT_DIR } from "../test/support/pulumi-program";
+import { devRaw, PROJECT_DIR } from "../test/support/dev-config";
+import { loadProgram, projectInfo } from "../test/support/pulumi-program";
 
 async function main(): Promise<void> {
   const { runtimeOptions } = projectInfo(PROJECT_DIR);

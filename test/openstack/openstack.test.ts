@@ -20,7 +20,7 @@ import type { ProviderHost } from "../support/provider-host";
 import { startProviderHost } from "../support/provider-host";
 import type { TestSshd } from "../support/sshd";
 import { startSshd } from "../support/sshd";
-import { PROJECT_DIR } from "../support/pulumi-program";
+import { PROJECT_DIR } from "../support/dev-config";
 import { runSsh } from "../../lib/transport/ssh";
 import { controllerSteps, remoteCommand } from "../../lib/desired/host-steps";
 import type { OpenStackCloud } from "./stack";

@@ -14,7 +14,8 @@ import { ResourceProviderClient } from "@pulumi/pulumi/proto/provider_grpc_pb";
 import * as provproto from "@pulumi/pulumi/proto/provider_pb";
 import type { JavaScriptValue } from "google-protobuf/google/protobuf/struct_pb";
 import { Struct } from "google-protobuf/google/protobuf/struct_pb";
-import { childEnv, PROJECT_DIR, projectInfo } from "./pulumi-program";
+import { PROJECT_DIR } from "./dev-config";
+import { childEnv, projectInfo } from "./pulumi-program";
 
 export type Props = Record<string, unknown>;
 export interface CheckFailure {

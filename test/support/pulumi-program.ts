@@ -15,8 +15,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stripVTControlCharacters } from "node:util";
 import { parse } from "yaml";
+import { PROJECT_DIR } from "./dev-config";
 
-export const PROJECT_DIR = join(__dirname, "..", "..");
 const CHILD = join(__dirname, "pulumi-program-child.mjs");
 
 export interface RegisteredResource {

@@ -94,41 +94,36 @@ function imageChoiceProblems(image: StackConfig["image"]): Problem[] {
 
 /** A server names a flavor of the stack, a host of the stack, and no realtime flavor on a host without an RT kernel. */
 function serverProblems(config: StackConfig): Problem[] {
-  const problems: Problem[] = [];
-  config.servers.forEach((server, i) => {
-    const path = settingPath(["servers", i]);
-    const flavor = config.flavors.find((f) => f.name === server.flavor);
-    if (flavor === undefined) {
-      problems.push({
-        path: `${path}.flavor`,
-        message: `got "${server.flavor}", which is not a flavor of this stack; use one of ${config.flavors.map((f) => f.name).join(", ")}`,
-      });
-      return;
-    }
-    if (server.host === undefined) return;
-    const host = config.hosts.find((h) => h.name === server.host);
-    if (host === undefined) {
-      problems.push({
-        path: `${path}.host`,
-        message: `got "${server.host}", which is not an RT host of this stack; use one of ${config.hosts.map((h) => h.name).join(", ")}`,
-      });
-      return;
-    }
-    if (host.tunedProfile === "cpu-partitioning" && flavor.realtime !== false) {
-      const rtHosts = config.hosts.filter((h) => h.tunedProfile !== "cpu-partitioning").map((h) => h.name);
-      problems.push({
-        path: `${path}.host`,
-        message:
-          `got "${server.host}", which runs TuneD cpu-partitioning without an RT kernel, but flavor "${server.flavor}" is realtime: ` +
-          "its RT vCPUs would run SCHED_FIFO on a kernel that does not bound their latency; " +
-          (rtHosts.length
-            ? `pin it to ${rtHosts.join(" or ")}`
-            : "give the stack a realtime-virtual-host host for it") +
-          `, or use a flavor with realtime: false`,
-      });
-    }
-  });
-  return problems;
+  return config.servers.flatMap((_, i) => serverRuleProblem(config, i) ?? []);
+}
+
+/** What is wrong with the i-th server's references, if anything; the planner places such a server nowhere. */
+export function serverRuleProblem(config: StackConfig, i: number): Problem | null {
+  const server = config.servers[i];
+  const path = settingPath(["servers", i]);
+  const flavor = config.flavors.find((f) => f.name === server.flavor);
+  if (flavor === undefined)
+    return {
+      path: `${path}.flavor`,
+      message: `got "${server.flavor}", which is not a flavor of this stack; use one of ${config.flavors.map((f) => f.name).join(", ")}`,
+    };
+  if (server.host === undefined) return null;
+  const host = config.hosts.find((h) => h.name === server.host);
+  if (host === undefined)
+    return {
+      path: `${path}.host`,
+      message: `got "${server.host}", which is not an RT host of this stack; use one of ${config.hosts.map((h) => h.name).join(", ")}`,
+    };
+  if (host.tunedProfile !== "cpu-partitioning" || flavor.realtime === false) return null;
+  const rtHosts = config.hosts.filter((h) => h.tunedProfile !== "cpu-partitioning").map((h) => h.name);
+  return {
+    path: `${path}.host`,
+    message:
+      `got "${server.host}", which runs TuneD cpu-partitioning without an RT kernel, but flavor "${server.flavor}" is realtime: ` +
+      "its RT vCPUs would run SCHED_FIFO on a kernel that does not bound their latency; " +
+      (rtHosts.length ? `pin it to ${rtHosts.join(" or ")}` : "give the stack a realtime-virtual-host host for it") +
+      `, or use a flavor with realtime: false`,
+  };
 }
 
 function sshProblems(sg: StackConfig["securityGroup"]): Problem[] {

@@ -14,7 +14,7 @@ import { mergedNovaOwner, planHost } from "./host";
 import type { Problem } from "../config/problems";
 import type { Topology } from "../cpu/topology";
 import { isTopologyError, topologyFromConfig } from "../cpu/topology";
-import { configProblems } from "../config/rules";
+import { configProblems, serverRuleProblem } from "../config/rules";
 
 export interface GuestPlan {
   realtimeVcpus: string;
@@ -165,6 +165,8 @@ function planConfig(config: StackConfig): { plan: StackPlan; problems: Problem[]
   const imageProps = config.image.properties;
   const novaFlavors = new Map<string, NovaFlavor>();
   const flavorPlans = config.flavors.map((flavor, i): FlavorPlan => {
+    // Each flavor's verdicts go once it is planned: kept for every flavor, a large fleet's piled up.
+    memo.clear();
     const path = settingPath(["flavors", i]);
     const { specs, problems: specProblems } = flavorExtraSpecs(flavor, config.aggregate, path);
     problems.push(...specProblems);
@@ -226,16 +228,9 @@ function planConfig(config: StackConfig): { plan: StackPlan; problems: Problem[]
       candidates: [],
       pinnedHost: server.host ?? null,
     };
-    // A server of another stack's flavor, on a host not in the stack, or of a realtime flavor on a
-    // host without an RT kernel breaks a config rule: it is placed nowhere.
-    const pinnedTo = config.hosts.find((h) => h.name === server.host);
-    const flavorConfig = config.flavors.find((f) => f.name === server.flavor);
-    if (
-      !nova ||
-      (server.host !== undefined && pinnedTo === undefined) ||
-      (pinnedTo?.tunedProfile === "cpu-partitioning" && flavorConfig?.realtime !== false)
-    )
-      return plan;
+    // A server that breaks a config rule (an unknown flavor or host, a realtime flavor on a host
+    // without an RT kernel) is placed nowhere; configProblems reports it.
+    if (!nova || serverRuleProblem(config, i) !== null) return plan;
     const eligible = novaHosts.filter((h) => server.host === undefined || h.name === server.host);
     plan.candidates = eligible
       .filter((h) => novaVerdict(nova, h.nova, imageProps).outcome === "fits")

@@ -34,8 +34,8 @@ import { topologyFromText } from "../lib/cpu/topology";
 import { discoveryReport, fingerprintLines, writeStackFile } from "../cli/discover";
 import type { TestSshd } from "./support/sshd";
 import { startSshd } from "./support/sshd";
+import { PROJECT_DIR } from "./support/dev-config";
 
-const PROJECT_DIR = join(__dirname, "..");
 const FIXTURE = join(__dirname, "fixtures", "stacks", "Pulumi.discover.yaml");
 
 function run(script: "discover" | "plan", args: string[]): SpawnSyncReturns<string> {

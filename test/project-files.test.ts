@@ -1,3 +1,4 @@
+/** The project's files against each other: Pulumi.yaml and the schema, the dev stack file, the import layers, the documented layout. */
 import assert from "node:assert/strict";
 import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";

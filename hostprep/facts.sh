@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Prints what the host is, for the plan and the later steps to compare against: key=value lines
 # (os_id, os_version_id, os_family, kernel, kernel_rt, boot_id, cmdline), then the CPU/NUMA
-# topology between marker lines, in the shape lib/plan/topology.ts parses. Changes nothing.
+# topology between marker lines, in the shape lib/cpu/topology.ts parses. Changes nothing.
 #
 #   facts.sh [--root DIR]
 #

@@ -112,6 +112,15 @@ describe("the layers", () => {
     });
   });
 
+  it("are each a part of the tree", () => {
+    const present = new Set(files.map(layerOf));
+    assert.deepEqual(
+      LAYERS.filter((l) => !present.has(l.layer)).map((l) => l.layer),
+      [],
+      "layers in the table without a file",
+    );
+  });
+
   it("are kept: every import goes to the file's own layer or one it may use below it", () => {
     assert.ok(files.length > 100, `only ${files.length} files found`);
     assert.deepEqual(files.flatMap(layerViolations), []);

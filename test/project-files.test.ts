@@ -4,11 +4,12 @@ import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { describe, it } from "node:test";
 import { parse } from "yaml";
-import { STACK_CONFIG_KEYS, stackConfigSchema } from "../lib/config/schema";
+import { stackConfigSchema } from "../lib/config/schema";
 import { projectDefaults } from "../lib/config/stack-files";
 import { PROJECT_DIR } from "./support/dev-config";
 
 describe("Pulumi.yaml", () => {
+  const settings = Object.keys(stackConfigSchema.shape) as (keyof typeof stackConfigSchema.shape)[];
   const project = parse(readFileSync(join(PROJECT_DIR, "Pulumi.yaml"), "utf8")) as {
     name: string;
     runtime: { name: string };
@@ -21,13 +22,13 @@ describe("Pulumi.yaml", () => {
   });
 
   it("declares every setting of the schema, each with a description, and nothing else", () => {
-    assert.deepEqual(Object.keys(project.config).sort(), [...STACK_CONFIG_KEYS].sort());
+    assert.deepEqual(Object.keys(project.config).sort(), [...settings].sort());
     for (const [key, decl] of Object.entries(project.config)) assert.ok(decl.description, `${key} has no description`);
   });
 
   it("declares the same defaults as the schema", () => {
     const defaults = projectDefaults(PROJECT_DIR);
-    for (const key of STACK_CONFIG_KEYS) {
+    for (const key of settings) {
       const field = stackConfigSchema.shape[key];
       const fromSchema = field.safeParse(undefined);
       if (fromSchema.success) assert.deepEqual(defaults[key], fromSchema.data, `default of ${key}`);

@@ -572,9 +572,7 @@ export const stackConfigSchema = z.strictObject({
 export type StackConfig = z.output<typeof stackConfigSchema>;
 export type HostConfig = StackConfig["hosts"][number];
 export type FlavorConfig = StackConfig["flavors"][number];
-export type ServerConfig = StackConfig["servers"][number];
 export type NumaNodeConfig = z.output<typeof numaNode>;
-export const STACK_CONFIG_KEYS = Object.keys(stackConfigSchema.shape) as (keyof StackConfig)[];
 
 /** Keys the program reads as secrets, outside the schema so they never land in a plan. */
 export const SECRET_KEYS = ["sshPrivateKey"] as const;

@@ -40,8 +40,10 @@ function placementLimit(request: GuestRequest, host: NovaHost, upTo: number) {
     vcpuUsed: n * (request.vcpus - dedicated),
     memoryMbUsed: n * request.ramMb,
   });
-  // The first n at which the query fails; it keeps failing as usage grows.
-  let [lo, hi] = [0, upTo];
+  // Mostly the cells fill up first: then one query says so.
+  if (upTo === 0 || placementProblems(request, host, after(upTo - 1)) === null) return upTo;
+  // Else the first n at which the query fails; it keeps failing as usage grows.
+  let [lo, hi] = [0, upTo - 1];
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
     if (placementProblems(request, host, after(mid)) === null) lo = mid + 1;

@@ -281,14 +281,12 @@ export function emulatorPcpus(req: GuestRequest, cells: PlacedCell[], host: Nova
   // Otherwise they float over the pCPUs of the non-RT vCPUs: pinned ones, and for the floating
   // vCPUs of a mixed guest, the shared CPUs of their host cell.
   const rt = new Set(req.realtimeVcpus);
-  const shared = new Map(hostCells(host).map((c) => [c.id, c.cpuset]));
-  return cpuSet(
-    cells.flatMap((c) => {
-      const pinned = Object.entries(c.pinning)
-        .filter(([v]) => !rt.has(Number(v)))
-        .map(([, p]) => p);
-      const floating = c.vcpus.some((v) => !(v in c.pinning) && !rt.has(v)) ? [...(shared.get(c.hostCell) ?? [])] : [];
-      return [...pinned, ...floating];
-    }),
-  );
+  const sets = cells.flatMap((c) => {
+    const pinned = Object.entries(c.pinning)
+      .filter(([v]) => !rt.has(Number(v)))
+      .map(([, p]) => p);
+    const floats = c.vcpus.some((v) => !(v in c.pinning) && !rt.has(v));
+    return [pinned, floats ? (hostCells(host).find((h) => h.id === c.hostCell)?.cpuset ?? []) : []];
+  });
+  return union(...sets);
 }

@@ -3,7 +3,7 @@ import type { HostUsage } from "./host-cells";
 import { hostHasSmt, pcpuAvailable, vcpuAvailable } from "./host-cells";
 import type { GuestRequest, NovaHost } from "./types";
 
-const inventoryCache = new WeakMap<NovaHost, { vcpu: number; pcpu: number; smt: boolean }>();
+const inventoryCache = new WeakMap<NovaHost, { vcpu: number; pcpu: number; memoryMb: number; smt: boolean }>();
 
 function inventoryOf(host: NovaHost) {
   let inv = inventoryCache.get(host);
@@ -11,6 +11,7 @@ function inventoryOf(host: NovaHost) {
     inv = {
       vcpu: vcpuAvailable(host).length,
       pcpu: pcpuAvailable(host).length,
+      memoryMb: host.cells.reduce((s, c) => s + c.memoryMb, 0),
       smt: hostHasSmt(host),
     };
     inventoryCache.set(host, inv);
@@ -25,12 +26,12 @@ export function placementProblems(
   usage: Pick<HostUsage, "vcpuUsed" | "pcpuUsed" | "memoryMbUsed">,
 ): string[] | null {
   const pinned = req.cpuPolicy === "dedicated" || req.cpuPolicy === "mixed";
-  const { vcpu, pcpu: pcpuTotal, smt } = inventoryOf(host);
+  const { vcpu, pcpu: pcpuTotal, memoryMb, smt } = inventoryOf(host);
   const inventory: Record<string, { total: number; reserved: number; ratio: number; used: number }> = {
     VCPU: { total: vcpu, reserved: 0, ratio: host.cpuAllocationRatio, used: usage.vcpuUsed },
     PCPU: { total: pcpuTotal, reserved: 0, ratio: 1, used: usage.pcpuUsed },
     MEMORY_MB: {
-      total: host.cells.reduce((s, c) => s + c.memoryMb, 0),
+      total: memoryMb,
       reserved: host.reservedHostMemoryMb,
       ratio: host.ramAllocationRatio,
       used: usage.memoryMbUsed,

@@ -15,7 +15,7 @@ import type { ImpactSide, RolloutSettings } from "../lib/desired/impact";
 import { NOTHING_DEPLOYED, planImpact } from "../lib/desired/impact";
 import { diffPlans, formatImpact, formatPlanDiff, planFromDocument } from "../lib/render/plan-diff";
 import type { DesiredState } from "../lib/desired/state";
-import { bundleScript } from "../lib/desired/host-steps";
+import { bundleScript } from "../lib/hostprep/scripts";
 import { renderPlanMarkdown, renderProblemsMarkdown } from "../lib/render/plan-markdown";
 import type { Problem } from "../lib/config/problems";
 import { closestName, formatProblems, formatWarnings } from "../lib/config/problems";

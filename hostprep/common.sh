@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # hostprep common: the helpers every hostprep/*.sh sources. A script run from a checkout sources
 # this file from next to itself; sent to a host over SSH it travels as one text on stdin
-# (`bash -s`), so bundleScript() in lib/desired/host-steps.ts puts this file's text in place of
+# (`bash -s`), so bundleScript() in lib/hostprep/scripts.ts puts this file's text in place of
 # the script's source line. Each script sets PROG to its own name before sourcing: under
 # `bash -s` $0 is "bash", which would say nothing in an error message.
 #

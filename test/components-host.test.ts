@@ -160,7 +160,8 @@ describe("ComputeHost", () => {
   });
 
   it("each step sends its bundled script on stdin with its arguments on the command line", async () => {
-    const { bundleScript, remoteCommand } = await import("../lib/desired/host-steps");
+    const { bundleScript } = await import("../lib/hostprep/scripts");
+    const { remoteCommand } = await import("../lib/desired/step-connection");
     const hosts = planned();
     const { regs } = await build("cmd-", hosts);
     for (const { plan, steps } of hosts) {
@@ -350,7 +351,7 @@ describe("prepareHosts", () => {
 describe("Controller", () => {
   it("runs scheduler.sh on the controller over SSH, the key kept secret", async () => {
     const { Controller } = await import("../components/host/controller");
-    const { bundleScript } = await import("../lib/desired/host-steps");
+    const { bundleScript } = await import("../lib/hostprep/scripts");
     const controller = new Controller("controller", {
       controller: {
         ssh: {

@@ -9,15 +9,12 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import type { HostConfig } from "../lib/config/schema";
-import type { HostStep, ScriptName } from "../lib/desired/host-steps";
-import {
-  HOSTPREP_DIR,
-  HostStepError,
-  bundleScript,
-  controllerSteps,
-  hostSteps,
-  remoteCommand,
-} from "../lib/desired/host-steps";
+import type { HostStep } from "../lib/desired/host-steps";
+import { controllerSteps, hostSteps } from "../lib/desired/host-steps";
+import { HostStepError } from "../lib/desired/step-args";
+import { remoteCommand } from "../lib/desired/step-connection";
+import type { ScriptName } from "../lib/hostprep/scripts";
+import { HOSTPREP_DIR, bundleScript } from "../lib/hostprep/scripts";
 import { planStack } from "../lib/plan/stack";
 import type { HostPlan } from "../lib/plan/host";
 import type { ScriptResult, TestRoot } from "./support/debian-root";
@@ -278,7 +275,7 @@ describe("bundleScript", () => {
 
   it("gives the same bytes in another process (no diff on an unchanged checkout)", () => {
     const digest = (text: string) => createHash("sha256").update(text).digest("hex");
-    const code = `const { bundleScript } = require("./lib/desired/host-steps"); for (const s of ${JSON.stringify(SCRIPTS)}) console.log(require("node:crypto").createHash("sha256").update(bundleScript(s)).digest("hex"));`;
+    const code = `const { bundleScript } = require("./lib/hostprep/scripts"); for (const s of ${JSON.stringify(SCRIPTS)}) console.log(require("node:crypto").createHash("sha256").update(bundleScript(s)).digest("hex"));`;
     const other = execFileSync(process.execPath, ["--import", "tsx", "-e", code], {
       cwd: PROJECT_DIR,
       encoding: "utf8",

@@ -11,17 +11,7 @@ import { after, before, describe, it } from "node:test";
 import fc from "fast-check";
 import type { ScriptResult, TestRoot } from "./support/debian-root";
 import { HOSTPREP_DIR, buildDebianRoot, runScript, show, snapshotDiff } from "./support/debian-root";
-
-const SCRIPTS = [
-  "facts.sh",
-  "packages.sh",
-  "tuned.sh",
-  "kernel-args.sh",
-  "nova-compute.sh",
-  "scheduler.sh",
-  "reboot.sh",
-];
-const LIBRARIES = ["common.sh", "ini.sh"];
+import { LIBRARIES, SCRIPT_NAMES as SCRIPTS } from "../lib/hostprep/scripts";
 const read = (f: string) => readFileSync(join(HOSTPREP_DIR, f), "utf8");
 const sourceLine = (lib: string) =>
   `# shellcheck source-path=SCRIPTDIR source=${lib}\n. "$(dirname "\${BASH_SOURCE[0]}")/${lib}"\n`;

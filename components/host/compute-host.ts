@@ -24,7 +24,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { remote } from "@pulumi/command";
 import type { StackConfig } from "../../lib/config/schema";
 import type { HostStepId } from "../../lib/desired/host-steps";
-import { sshConnection } from "../../lib/desired/host-steps";
+import { sshConnection } from "../../lib/desired/step-connection";
 import type { DesiredHost } from "../../lib/desired/state";
 import { parseRebootReport } from "../../lib/transport/boot-id";
 import { batches, maxUnavailable } from "../../lib/desired/rollout";

@@ -4,8 +4,10 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { remote } from "@pulumi/command";
-import type { HostStep, SshConfig } from "../../lib/desired/host-steps";
-import { bundleScript, remoteCommand, sshConnection } from "../../lib/desired/host-steps";
+import type { HostStep } from "../../lib/desired/host-steps";
+import type { SshConfig } from "../../lib/desired/step-connection";
+import { remoteCommand, sshConnection } from "../../lib/desired/step-connection";
+import { bundleScript } from "../../lib/hostprep/scripts";
 
 /** The `remote.Command` of one step: its script on stdin, its arguments on the command line. */
 export function stepCommand(

@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import { isCpuSpecError, MAX_CPU_LIST_CHARS, parseCpuList } from "../cpu/cpuset";
+import { KERNEL_ARG, MAX_KERNEL_ARG_CHARS, OS_FAMILIES, RESTART_COMMAND_WORDS } from "../hostprep/rules";
 import { isIpAddress, looksNumeric, parseCidr } from "./ip";
 import type { Problem } from "./problems";
 import { closestName, show } from "./problems";
@@ -169,8 +170,6 @@ export type LatencyMode = (typeof LATENCY_MODES)[number];
 export const CPU_POWER_MANAGEMENT = ["off", "governor", "cpu_state"] as const;
 export type CpuPowerManagement = (typeof CPU_POWER_MANAGEMENT)[number];
 
-export const OS_FAMILIES = ["debian-12", "ubuntu-22.04", "ubuntu-24.04", "rhel-8", "rhel-9"] as const;
-
 /** An absolute path of plain characters, no `.`/`..` components: it goes into a shell argument and a file edit. */
 const absolutePath = z
   .string()
@@ -182,13 +181,10 @@ const absolutePath = z
     error: "must not contain . or .. components; give the path itself",
   });
 /** A command as words (no shell: no quotes, pipes, `;` or `$`), such as `docker restart nova_compute`. */
-const commandWords = z
-  .string()
-  .max(512)
-  .regex(/^[A-Za-z0-9@%+=:,./_-]+( [A-Za-z0-9@%+=:,./_-]+){0,15}$/, {
-    error:
-      "must be a command and its arguments separated by single spaces, of letters, digits and @%+=:,./_- only (no quotes, pipes, ';' or '$'), such as \"docker restart nova_compute\"",
-  });
+const commandWords = z.string().max(512).regex(RESTART_COMMAND_WORDS, {
+  error:
+    "must be a command and its arguments separated by single spaces, of letters, digits and @%+=:,./_- only (no quotes, pipes, ';' or '$'), such as \"docker restart nova_compute\"",
+});
 
 /**
  * Who owns nova-compute's config: `edit` (host prep sets the options in `configPath` and runs
@@ -250,13 +246,10 @@ const hostSchema = z
     /** More kernel arguments, after the planned ones: key or key=value, no spaces or quotes. */
     extraKernelArgs: z
       .array(
-        z
-          .string()
-          .max(256)
-          .regex(/^[A-Za-z][A-Za-z0-9_.-]*(=[A-Za-z0-9_.,:/+@=-]+)?$/, {
-            error:
-              'must be one kernel argument, key or key=value, of letters, digits and _.,:/+@=- (no spaces or quotes), such as "intel_iommu=on"',
-          }),
+        z.string().max(MAX_KERNEL_ARG_CHARS).regex(KERNEL_ARG, {
+          error:
+            'must be one kernel argument, key or key=value, of letters, digits and _.,:/+@=- (no spaces or quotes), such as "intel_iommu=on"',
+        }),
       )
       .max(32)
       .default([]),

@@ -17,6 +17,8 @@
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { KERNEL_ARG } from "../hostprep/rules";
+import { HOSTPREP_DIR } from "../hostprep/scripts";
 import { generateEd25519HostKey } from "../transport/host-key";
 import { parse, stringify } from "yaml";
 import type { FlavorPlan } from "../plan/stack";
@@ -30,7 +32,6 @@ export const REBOOT_FLAG = "/run/openstack-rt-guest-setup.reboot";
 // Values that go into the script: checked here, although they come from the planner, because
 // they end up in shell text.
 const CPU_LIST = /^\d+(-\d+)?(,\d+(-\d+)?)*$/;
-const KERNEL_ARG = /^[A-Za-z][A-Za-z0-9_.-]*(=[A-Za-z0-9_.,:/+@=-]+)?$/;
 
 /** The guest plan a server of this flavor carries: what the verification reads inside the guest. */
 export function guestPlanDocument(flavor: FlavorPlan, setup: GuestSetup): Record<string, unknown> {
@@ -53,7 +54,7 @@ export function guestPlanDocument(flavor: FlavorPlan, setup: GuestSetup): Record
  * shellcheck covers it; the family, cores and kernel arguments are its arguments (`runcmd`).
  */
 export function setupScript(): string {
-  return readFileSync(join(__dirname, "..", "..", "hostprep", "guest", "rt-guest-setup.sh"), "utf8");
+  return readFileSync(join(HOSTPREP_DIR, "guest", "rt-guest-setup.sh"), "utf8");
 }
 
 /** runcmd's argv for the script; the values are checked here too, as they reach shell and GRUB text. */

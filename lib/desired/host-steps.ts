@@ -6,29 +6,27 @@
  * A step's `triggers` are the plan values it applies, so that a change re-runs exactly the steps
  * it affects: a flavor never appears here, and the isolated cores re-run TuneD, nova-compute
  * and the reboot (TuneD puts isolcpus/nohz_full on the bootloader's command line itself), but
- * not the packages or kernel-args.sh, whose arguments are the hugepage ones only.
- *
- * Pure, apart from reading hostprep/ for `bundleScript`.
+ * not the packages or kernel-args.sh, whose arguments are the hugepage ones only. Pure.
  */
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import type { HostConfig, NovaOwnerConfig, StackConfig } from "../config/schema";
-import { OS_FAMILIES } from "../config/schema";
+import { OS_FAMILIES } from "../hostprep/rules";
+import type { ScriptName } from "../hostprep/scripts";
 import type { HostPlan } from "../plan/host";
 import { DEFAULT_NOVA_CONF, mergedNovaOwner, novaOwner } from "../plan/host";
-import { HUGEPAGE_PAIR_KEYS } from "../plan/hugepages";
-import { kernelParamName } from "../plan/kernel-param";
-import { show } from "../config/problems";
-import { bashStdinCommand } from "../transport/shell";
-
-export const HOSTPREP_DIR = join(__dirname, "..", "..", "hostprep");
+import {
+  HostStepError,
+  PAGE_ENTRIES,
+  UNIT_ENTRIES,
+  confPath,
+  count,
+  cpuList,
+  kernelArgs,
+  matching,
+  restartCommand,
+} from "./step-args";
 
 export type HostStepId = "facts" | "packages" | "tuned" | "kernel-args" | "nova-compute" | "reboot";
 export type StepId = HostStepId | "scheduler";
-export type ScriptName =
-  "facts.sh" | "packages.sh" | "tuned.sh" | "kernel-args.sh" | "nova-compute.sh" | "reboot.sh" | "scheduler.sh";
-/** The files hostprep scripts source; `bundleScript` inlines them. */
-const LIBRARIES = ["common.sh", "ini.sh"];
 
 export type TriggerValue = string | number | boolean | null | string[];
 
@@ -43,70 +41,8 @@ export interface HostStep {
   sudo: boolean;
 }
 
-export type SshConfig = HostConfig["ssh"];
-
 /** What the controller's step needs; `controller` is not a key of the stack config yet. */
 export type ControllerConfig = Exclude<StackConfig["controller"], false>;
-
-export class HostStepError extends Error {
-  constructor(host: string, what: string, value: unknown, allowed: string) {
-    super(`host ${host}: ${what} is ${show(value)}; ${allowed}`);
-    this.name = "HostStepError";
-  }
-}
-
-// The same shapes the scripts accept (hostprep/common.sh is_cpulist, parse_kernel_args,
-// parse_hugepages_unit; nova-compute.sh's reserved_huge_pages entry), so that a value the
-// scripts would refuse fails the preview instead of a `pulumi up` halfway through.
-const CPU_ID = "(0|[1-9]\\d{0,3})";
-const CPU_LIST = new RegExp(`^${CPU_ID}(-${CPU_ID})?(,${CPU_ID}(-${CPU_ID})?)*$`);
-const KERNEL_ARG = /^[A-Za-z][A-Za-z0-9_.-]*(=[A-Za-z0-9_.,:/+@=-]+)?$/;
-const PAGE_ENTRY = "node:(0|[1-9]\\d{0,2}),size:[1-9]\\d{0,7}(KB|kB|MB|GB|K|M|G)?,count:(0|[1-9]\\d{0,5})";
-const PAGE_ENTRIES = new RegExp(`^${PAGE_ENTRY}(;${PAGE_ENTRY})*$`);
-const UNIT_ENTRY = "(0|[1-9]\\d{0,2}):(0|[1-9]\\d{0,6}):(1G|2M)";
-const UNIT_ENTRIES = new RegExp(`^${UNIT_ENTRY}(,${UNIT_ENTRY})*$`);
-// nova-compute.sh's --conf and --restart-command, as lib/config/schema.ts validates them (no `.`/`..` components, no shell characters).
-const CONF_PATH = /^(?!.*\/\.\.?(\/|$))\/[A-Za-z0-9._+-]+(\/[A-Za-z0-9._+-]+)*$/;
-const COMMAND_WORDS = /^[A-Za-z0-9@%+=:,./_-]+( [A-Za-z0-9@%+=:,./_-]+){0,15}$/;
-
-function cpuList(host: string, what: string, value: string): string {
-  const ok =
-    CPU_LIST.test(value) &&
-    value.split(",").every((item) => {
-      const [lo, hi = lo] = item.split("-").map(Number);
-      return lo <= hi && hi <= 8191;
-    });
-  if (!ok) throw new HostStepError(host, what, value, 'expected a kernel CPU list such as "4-11" or "2,4-7"');
-  return value;
-}
-
-function kernelArgs(host: string, args: string[]): string {
-  const keys = new Set<string>();
-  for (const a of args) {
-    if (!KERNEL_ARG.test(a))
-      throw new HostStepError(host, "kernel argument", a, "expected key or key=value of letters, digits and _.,:/+@=-");
-    if (a.length > 256)
-      throw new HostStepError(host, "kernel argument", a, `expected 256 characters at most, not ${a.length}`);
-    // hugepagesz/hugepages come in pairs, one pair per page size; every other key once.
-    const name = kernelParamName(a);
-    const key = HUGEPAGE_PAIR_KEYS.includes(name) ? `${name}=${a.split("=").slice(1).join("=")}` : name;
-    if (keys.has(key)) throw new HostStepError(host, "kernel arguments", args, `${key} appears twice`);
-    keys.add(key);
-  }
-  if (args.length > 64) throw new HostStepError(host, "the number of kernel arguments", args.length, "64 at most");
-  return args.join(" ");
-}
-
-function matching(host: string, what: string, value: string, re: RegExp, allowed: string): string {
-  if (!re.test(value)) throw new HostStepError(host, what, value, allowed);
-  return value;
-}
-
-function count(host: string, what: string, value: number): string {
-  if (!Number.isSafeInteger(value) || value < 0 || value > 999_999_999)
-    throw new HostStepError(host, what, value, "expected a whole number");
-  return String(value);
-}
 
 /**
  * The per-node counts the boot-time unit reserves, `<node>:<count>:<size>` (1 GiB first: they
@@ -161,10 +97,7 @@ export function hostSteps(plan: HostPlan, host: HostConfig): HostStep[] {
   const ownerArgs: string[] = [];
   const ownerTriggers: Record<string, string> = {};
   if (owner && owner.configPath !== DEFAULT_NOVA_CONF) {
-    ownerArgs.push(
-      "--conf",
-      matching(name, "nova.configPath", owner.configPath, CONF_PATH, "expected an absolute path"),
-    );
+    ownerArgs.push("--conf", confPath(name, owner.configPath));
     ownerTriggers.configPath = owner.configPath;
   }
   if (owner?.mode === "verify") {
@@ -172,10 +105,7 @@ export function hostSteps(plan: HostPlan, host: HostConfig): HostStep[] {
     ownerTriggers.configMode = "verify";
   }
   if (owner?.restartCommand !== undefined) {
-    ownerArgs.push(
-      "--restart-command",
-      matching(name, "nova.restartCommand", owner.restartCommand, COMMAND_WORDS, "expected words separated by spaces"),
-    );
+    ownerArgs.push("--restart-command", restartCommand(name, owner.restartCommand));
     ownerTriggers.restartCommand = owner.restartCommand;
   }
   // Triggers: a key appears only when it has a value, so hosts planned before it existed keep theirs.
@@ -274,72 +204,15 @@ export function controllerSteps(controller: ControllerConfig): HostStep[] {
   const triggers: Record<string, string> = {};
   const where = "the controller";
   if (owner && owner.configPath !== DEFAULT_NOVA_CONF) {
-    args.push("--conf", matching(where, "nova.configPath", owner.configPath, CONF_PATH, "expected an absolute path"));
+    args.push("--conf", confPath(where, owner.configPath));
     triggers.configPath = owner.configPath;
   }
   if (owner?.mode === "verify") {
     args.push("--check");
     triggers.configMode = "verify";
   } else if (owner?.restartCommand !== undefined) {
-    args.push(
-      "--restart-command",
-      matching(where, "nova.restartCommand", owner.restartCommand, COMMAND_WORDS, "expected words separated by spaces"),
-    );
+    args.push("--restart-command", restartCommand(where, owner.restartCommand));
     triggers.restartCommand = owner.restartCommand;
   }
   return [{ id: "scheduler", script: "scheduler.sh", args, triggers, sudo: controller.ssh.user !== "root" }];
-}
-
-/** The command line SSH runs for a step; the script itself comes on stdin (`bundleScript`). */
-export function remoteCommand(step: Pick<HostStep, "args" | "sudo">): string {
-  const command = bashStdinCommand(step.args);
-  // -n: fail at once when sudo would ask for a password (there is no terminal to ask on).
-  return step.sudo ? `sudo -n ${command}` : command;
-}
-
-const SOURCE_LINE =
-  /^# shellcheck source-path=SCRIPTDIR source=([a-z-]+\.sh)\n\. "\$\(dirname "\$\{BASH_SOURCE\[0\]\}"\)\/([a-z-]+\.sh)"\n/gm;
-const bundles = new Map<ScriptName, string>();
-
-/**
- * The script as one self-contained text for `bash -s`: each line that sources a hostprep
- * library (common.sh, ini.sh) is replaced by that library's text. The same files give the same
- * bytes, so an unchanged checkout shows no diff.
- */
-export function bundleScript(name: ScriptName): string {
-  const cached = bundles.get(name);
-  if (cached !== undefined) return cached;
-  const text = readFileSync(join(HOSTPREP_DIR, name), "utf8");
-  const bundle = text.replace(SOURCE_LINE, (_line, directive: string, lib: string) => {
-    if (directive !== lib || !LIBRARIES.includes(lib))
-      throw new Error(`hostprep/${name} sources ${lib}, which is not a hostprep library (${LIBRARIES.join(", ")})`);
-    const body = readFileSync(join(HOSTPREP_DIR, lib), "utf8").replace(/^# shellcheck shell=bash\n/, "");
-    return `# >>> hostprep/${lib}, inlined for bash -s\n${body}# <<< hostprep/${lib}\n`;
-  });
-  // A source line in another spelling would look for a file next to a script that has none.
-  if (/BASH_SOURCE|^\s*(\.|source)\s/m.test(bundle))
-    throw new Error(
-      `hostprep/${name} still sources a file after bundling; use the line: . "$(dirname "\${BASH_SOURCE[0]}")/<library>"`,
-    );
-  bundles.set(name, bundle);
-  return bundle;
-}
-
-/**
- * The SSH connection for this config, as `remote.Command` and lib/transport/ssh.ts take it: the host key
- * pinned and the bastion used when configured, the private key when given. Without a key the
- * SSH agent is used, and its socket is deliberately not named here: both the command provider
- * and the reboot waiter read SSH_AUTH_SOCK themselves, and a socket path (new with every login)
- * among the inputs would make every `pulumi up` a diff that re-runs every step.
- */
-export function sshConnection<K>(ssh: SshConfig, privateKey?: K) {
-  const key = privateKey === undefined ? {} : { privateKey };
-  const target = (t: Omit<SshConfig, "proxy">) => ({
-    host: t.host,
-    port: t.port,
-    user: t.user,
-    ...(t.hostKey === undefined ? {} : { hostKey: t.hostKey }),
-    ...key,
-  });
-  return { ...target(ssh), ...(ssh.proxy === undefined ? {} : { proxy: target(ssh.proxy) }) };
 }

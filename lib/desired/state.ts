@@ -12,7 +12,7 @@ import type { DomainCheckTargets } from "./check-targets";
 import { domainCheckTargets, latencyBudget, wantsGuestCheck } from "./check-targets";
 import type { CloudDecisions, ServerDecision } from "./cloud";
 import type { HostStep } from "./host-steps";
-import { bundleScript } from "./host-steps";
+import { bundleScript } from "../hostprep/scripts";
 import { changeDigest } from "./rollout";
 import type { ImageSource } from "./image-source";
 

@@ -14,6 +14,7 @@ import { excerpt, fail, verdict } from "../checks/result";
 import type { GuestBudget, HostVerifyOptions, Verification, VerifyScript } from "../checks/verification";
 import { hostFactsArgs, hostFactsTimeoutSeconds, parseSections, VERIFY_SCRIPTS } from "../checks/verification";
 import { parseCpuList, sameSet } from "../cpu/cpuset";
+import { HOSTPREP_DIR } from "../hostprep/scripts";
 import type { GuestPlan } from "../plan/stack";
 import type { HostPlan } from "../plan/host";
 import { bashStdinCommand } from "../transport/shell";
@@ -25,7 +26,7 @@ import { isSshError, runSsh } from "../transport/ssh";
 export type RunScript = (script: VerifyScript, args: string[], timeoutMs?: number) => Promise<CommandResult>;
 
 export function scriptText(script: VerifyScript): string {
-  return readFileSync(join(__dirname, "..", "..", "hostprep", "verify", script), "utf8");
+  return readFileSync(join(HOSTPREP_DIR, "verify", script), "utf8");
 }
 
 export type ScriptTexts = Partial<Record<VerifyScript, string>>;

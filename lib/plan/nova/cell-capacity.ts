@@ -10,7 +10,7 @@
  */
 import type { CellState } from "./host-cells";
 import { cpusTaken, emptyUsage, hostCells, hostHasSmt } from "./host-cells";
-import { cellOrder, firstFit, packOntoCores, pickPageSize } from "./numa-fit";
+import { cellOrder, firstFit, packOntoCores, pageSizeCandidates, pickPageSize } from "./numa-fit";
 import { placementProblems } from "./placement";
 import type { GuestCell, GuestRequest, NovaHost, ThreadPolicy } from "./types";
 import { PAGE_4K } from "./types";
@@ -68,15 +68,19 @@ function cellCapacity(
   return request.pageSize === null ? Math.min(cpus, memory) : pageCount(cell, guest, request, Math.min(cpus, memory));
 }
 
-/** Instances whose pages the cell serves, at most `upTo`, taking sizes as pickPageSize does. */
+/**
+ * Instances whose pages the cell serves, at most `upTo`: pickPageSize takes the first size with
+ * room until none is left, then the next, so the counts of the sizes add up.
+ */
 function pageCount(cell: CellState, guest: GuestCell, request: GuestRequest, upTo: number): number {
-  const free = freePageCounts(cell);
+  const memKb = guest.memoryMb * 1024;
   let n = 0;
-  while (n < upTo) {
-    const size = pickPageSize(guest.memoryMb, request.pageSize!, (s) => free.get(s) ?? -1);
-    if (size === null || size === "unsupported") return n; // at a size the cell lacks, Nova stops too
-    free.set(size, free.get(size)! - (guest.memoryMb * 1024) / size);
-    n++;
+  for (const size of pageSizeCandidates(request.pageSize!)) {
+    const p = cell.pages.get(size);
+    const free = p ? p.total - p.reserved : -1;
+    if (free < 0) break; // a size the cell lacks: Nova stops there
+    if (memKb % size === 0) n += Math.floor(free / (memKb / size));
+    if (n >= upTo) return upTo;
   }
   return n;
 }

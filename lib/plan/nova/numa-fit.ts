@@ -15,6 +15,11 @@ function freePages(cell: CellState, size: number, usage: HostUsage): number {
   return p.total - p.reserved - (usage.pagesUsed.get(`${cell.id}:${size}`) ?? 0);
 }
 
+/** The page sizes a request may be served with, in the order Nova tries them. */
+export function pageSizeCandidates(req: PageRequest): number[] {
+  return req === "small" ? [PAGE_4K] : req === "large" ? [PAGE_1G, PAGE_2M] : req === "any" ? ALL_PAGE_SIZES : [req];
+}
+
 /**
  * _numa_cell_supports_pagesize_request: the page size a cell serves `memoryMb` of a guest cell
  * with, given its free pages of a size (negative: the cell has no such size).
@@ -25,9 +30,7 @@ export function pickPageSize(
   freeOfSize: (sizeKb: number) => number,
 ): number | null | "unsupported" {
   const memKb = memoryMb * 1024;
-  const candidates =
-    req === "small" ? [PAGE_4K] : req === "large" ? [PAGE_1G, PAGE_2M] : req === "any" ? ALL_PAGE_SIZES : [req];
-  for (const size of candidates) {
+  for (const size of pageSizeCandidates(req)) {
     const free = freeOfSize(size);
     if (free < 0) return "unsupported";
     if (memKb <= free * size && memKb % size === 0) return size;
@@ -212,11 +215,18 @@ export function numaFit(req: GuestRequest, host: NovaHost, usage: HostUsage, log
       guestCell: guests[i].id,
       hostCell: cell.id,
       vcpus: union(guests[i].cpuset, guests[i].pcpuset),
-      pinning: Object.fromEntries(got.pinning),
+      pinning: pinningRecord(got.pinning),
       reserved: cpuSet(got.reserved),
       pageSizeKb: got.pageSizeKb,
     };
   });
+}
+
+/** vCPU -> pCPU as a record, written in a loop: Object.fromEntries is slow on integer keys. */
+function pinningRecord(pinning: Pinning): Record<number, number> {
+  const record: Record<number, number> = {};
+  for (const [vcpu, pcpu] of pinning) record[vcpu] = pcpu;
+  return record;
 }
 
 /**

@@ -20,7 +20,7 @@ import {
   RESTART_COMMAND_WORDS,
   RT_SCHEDULER_FILTERS,
 } from "../lib/hostprep/rules";
-import { HOSTPREP_DIR } from "../lib/hostprep/scripts";
+import { HOSTPREP_DIR } from "./support/debian-root";
 
 const read = (file: string) => readFileSync(join(HOSTPREP_DIR, file), "utf8");
 const common = read("common.sh");

@@ -16,9 +16,8 @@
  * No Pulumi; the only I/O is reading the setup script, hostprep/guest/rt-guest-setup.sh.
  */
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { KERNEL_ARG } from "../hostprep/rules";
-import { HOSTPREP_DIR } from "../hostprep/scripts";
+import { hostprepPath } from "../hostprep/scripts";
 import { generateEd25519HostKey } from "../transport/host-key";
 import { parse, stringify } from "yaml";
 import type { FlavorPlan } from "../plan/stack";
@@ -54,7 +53,7 @@ export function guestPlanDocument(flavor: FlavorPlan, setup: GuestSetup): Record
  * shellcheck covers it; the family, cores and kernel arguments are its arguments (`runcmd`).
  */
 export function setupScript(): string {
-  return readFileSync(join(HOSTPREP_DIR, "guest", "rt-guest-setup.sh"), "utf8");
+  return readFileSync(hostprepPath("guest", "rt-guest-setup.sh"), "utf8");
 }
 
 /** runcmd's argv for the script; the values are checked here too, as they reach shell and GRUB text. */

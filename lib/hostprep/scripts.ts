@@ -6,8 +6,14 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 
-/** hostprep/ in the checkout: the step scripts and their libraries; verify/ and guest/ below it. */
-export const HOSTPREP_DIR = join(__dirname, "..", "..", "hostprep");
+/**
+ * A path under hostprep/ in the checkout (the step scripts and their libraries; verify/ and
+ * guest/ below it). A function, not a constant: provider bundles import this module, and the
+ * provider host has no __dirname, so nothing may ask for it when the module loads.
+ */
+export function hostprepPath(...parts: string[]): string {
+  return join(__dirname, "..", "..", "hostprep", ...parts);
+}
 
 /** The scripts host prep runs, one a step (facts.sh also for discover), in hostprep/. */
 export const SCRIPT_NAMES = [
@@ -35,11 +41,11 @@ const bundles = new Map<ScriptName, string>();
 export function bundleScript(name: ScriptName): string {
   const cached = bundles.get(name);
   if (cached !== undefined) return cached;
-  const text = readFileSync(join(HOSTPREP_DIR, name), "utf8");
+  const text = readFileSync(hostprepPath(name), "utf8");
   const bundle = text.replace(SOURCE_LINE, (_line, directive: string, lib: string) => {
     if (directive !== lib || !LIBRARIES.includes(lib))
       throw new Error(`hostprep/${name} sources ${lib}, which is not a hostprep library (${LIBRARIES.join(", ")})`);
-    const body = readFileSync(join(HOSTPREP_DIR, lib), "utf8").replace(/^# shellcheck shell=bash\n/, "");
+    const body = readFileSync(hostprepPath(lib), "utf8").replace(/^# shellcheck shell=bash\n/, "");
     return `# >>> hostprep/${lib}, inlined for bash -s\n${body}# <<< hostprep/${lib}\n`;
   });
   // A source line in another spelling would look for a file next to a script that has none.

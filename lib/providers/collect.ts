@@ -4,7 +4,6 @@
  * the dynamic providers and by `npm run verify`.
  */
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import type { DomainExpectation } from "../checks/domain";
 import { checkDomain } from "../checks/domain";
 import { checkHostFacts, checkKernel } from "../checks/host";
@@ -14,7 +13,7 @@ import { excerpt, fail, verdict } from "../checks/result";
 import type { GuestBudget, HostVerifyOptions, Verification, VerifyScript } from "../checks/verification";
 import { hostFactsArgs, hostFactsTimeoutSeconds, parseSections, VERIFY_SCRIPTS } from "../checks/verification";
 import { parseCpuList, sameSet } from "../cpu/cpuset";
-import { HOSTPREP_DIR } from "../hostprep/scripts";
+import { hostprepPath } from "../hostprep/scripts";
 import type { GuestPlan } from "../plan/stack";
 import type { HostPlan } from "../plan/host";
 import { bashStdinCommand } from "../transport/shell";
@@ -26,7 +25,7 @@ import { isSshError, runSsh } from "../transport/ssh";
 export type RunScript = (script: VerifyScript, args: string[], timeoutMs?: number) => Promise<CommandResult>;
 
 export function scriptText(script: VerifyScript): string {
-  return readFileSync(join(HOSTPREP_DIR, "verify", script), "utf8");
+  return readFileSync(hostprepPath("verify", script), "utf8");
 }
 
 export type ScriptTexts = Partial<Record<VerifyScript, string>>;

@@ -33,10 +33,11 @@ import { afterEach } from "node:test";
 import { cpuSet, formatCpuList, parseCpuList } from "../../lib/cpu/cpuset";
 import { remoteCommand } from "../../lib/desired/step-connection";
 import type { ScriptName } from "../../lib/hostprep/scripts";
-import { HOSTPREP_DIR, bundleScript } from "../../lib/hostprep/scripts";
+import { bundleScript, hostprepPath } from "../../lib/hostprep/scripts";
 import { devRaw, PROJECT_DIR } from "./dev-config";
 
-export { HOSTPREP_DIR };
+/** hostprep/ in the checkout. */
+export const HOSTPREP_DIR = hostprepPath();
 export const FIXTURES_DIR = join(PROJECT_DIR, "test", "fixtures", "hostprep");
 export const DEB_CACHE = join(PROJECT_DIR, ".cache", "debs");
 /** Debian's python3, which has python3-nova and TuneD's modules (a pyenv python3 on PATH does not). */

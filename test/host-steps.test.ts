@@ -14,7 +14,7 @@ import { controllerSteps, hostSteps } from "../lib/desired/host-steps";
 import { HostStepError } from "../lib/desired/step-args";
 import { remoteCommand } from "../lib/desired/step-connection";
 import type { ScriptName } from "../lib/hostprep/scripts";
-import { bundleScript } from "../lib/hostprep/scripts";
+import { SCRIPT_NAMES, bundleScript } from "../lib/hostprep/scripts";
 import { HOSTPREP_DIR } from "./support/debian-root";
 import { planStack } from "../lib/plan/stack";
 import type { HostPlan } from "../lib/plan/host";
@@ -242,15 +242,7 @@ describe("remoteCommand", () => {
   });
 });
 
-const SCRIPTS: ScriptName[] = [
-  "facts.sh",
-  "packages.sh",
-  "tuned.sh",
-  "kernel-args.sh",
-  "nova-compute.sh",
-  "scheduler.sh",
-  "reboot.sh",
-];
+const SCRIPTS: readonly ScriptName[] = SCRIPT_NAMES;
 const GRUB_CFG = readFileSync(join(FIXTURES_DIR, "debian-12-rt", "grub.cfg"), "utf8");
 
 describe("bundleScript", () => {

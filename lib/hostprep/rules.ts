@@ -1,7 +1,7 @@
 /**
  * The rules hostprep/common.sh and the step scripts apply to their arguments, for the config
  * schema and the steps to check the same things before a script runs. Each has its bash twin,
- * named beside it; test/hostprep-agreement.test.ts reads the scripts and fails when the two differ.
+ * named beside it; test/unit/hostprep/hostprep-agreement.test.ts reads the scripts and fails when the two differ.
  */
 import { MAX_CPU } from "../cpu/cpuset";
 

@@ -37,7 +37,7 @@ interface Validator {
 /**
  * Nova value patterns that backtrack exponentially on a value they do not match (in Python as
  * well): "0,1-2,1-2,...,1-2 " with 20 groups takes a minute. Each is matched through a pattern
- * that takes exactly the same strings in linear time; test/nova-extra-specs.test.ts checks
+ * that takes exactly the same strings in linear time; test/unit/plan/nova-extra-specs.test.ts checks
  * that they agree.
  */
 export const LINEAR_EQUIVALENTS: Readonly<Record<string, string>> = {

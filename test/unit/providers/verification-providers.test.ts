@@ -1,0 +1,153 @@
+/** The verification providers called directly: life cycle, real SSH runs, refresh, and what lands in state. */
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import * as pulumi from "@pulumi/pulumi";
+import { pass } from "../../../lib/checks/result";
+import { checkProvider } from "../../../lib/providers/check";
+import { domainCheckProvider } from "../../../lib/providers/domain-check";
+import { guestCheckProvider } from "../../../lib/providers/guest-check";
+import type { HostCheckInputs } from "../../../lib/providers/host-check";
+import { hostCheckProvider } from "../../../lib/providers/host-check";
+import { scriptText } from "../../../lib/providers/collect";
+import { devStackPlan } from "../../support/dev-config";
+import { configureKey } from "../../support/provider-config";
+import type { TestSshd } from "../../support/sshd";
+import { startSshd } from "../../support/sshd";
+
+const hostPlan = devStackPlan().hosts[0];
+const BOOT = "5b0d3f0e-3c55-4a4c-8f47-3d1d0f9b2a61";
+const p = hostCheckProvider as Required<pulumi.dynamic.ResourceProvider>;
+
+let sshd: TestSshd;
+/** The providers as the program serializes them: before the engine configured any key. */
+const serialized = new Map<string, string>();
+before(async () => {
+  for (const [name, provider] of [
+    ["host", hostCheckProvider],
+    ["domain", domainCheckProvider],
+    ["guest", guestCheckProvider],
+  ] as const) {
+    serialized.set(name, (await pulumi.runtime.serializeFunction(() => provider, { allowSecrets: true })).text);
+  }
+  sshd = await startSshd();
+  await configureKey(hostCheckProvider, sshd.userKey);
+});
+after(() => sshd.stop());
+
+const hostInputs = (): HostCheckInputs => ({
+  hostName: "compute-rt-01",
+  target: { host: "127.0.0.1", port: sshd.port, user: sshd.user, hostKey: sshd.hostKeyPub },
+  plan: hostPlan,
+  hwlatdetect: { enabled: false, thresholdUs: 20, durationSeconds: 1 },
+  bootId: BOOT,
+  timeoutSeconds: 420,
+  script: scriptText("host-facts.sh"),
+  verifyRevision: "",
+});
+
+describe("check/diff do no I/O and re-run only for real changes", () => {
+  it("sees no change for the same inputs", async () => {
+    const olds = { ...hostInputs(), observed: [], measured: [], passed: true };
+    assert.equal((await p.diff("id", olds, hostInputs())).changes, false);
+  });
+
+  it("re-runs when the plan, the boot id or verifyRevision changes, or the last refresh failed", async () => {
+    const olds = { ...hostInputs(), observed: [], measured: [], passed: true };
+    assert.equal((await p.diff("id", olds, { ...hostInputs(), verifyRevision: "2" })).changes, true);
+    assert.equal(
+      (await p.diff("id", olds, { ...hostInputs(), bootId: "0c9e4a52-1b7e-4f0d-a1a3-7e0c1f1b9d27" })).changes,
+      true,
+    );
+    assert.equal(
+      (await p.diff("id", olds, { ...hostInputs(), plan: { ...hostPlan, isolated: "5-11" } })).changes,
+      true,
+    );
+    assert.equal((await p.diff("id", { ...olds, passed: false }, hostInputs())).changes, true);
+  });
+
+  it("check passes good and not-yet-known inputs through without touching the network, and names bad ones", async () => {
+    const bogus = { ...hostInputs(), target: { host: "192.0.2.1", port: 22, user: "root" } };
+    assert.deepEqual(await p.check({}, bogus), { inputs: bogus });
+    const preview = { ...hostInputs(), bootId: pulumi.runtime.unknownValue, target: pulumi.runtime.unknownValue };
+    assert.deepEqual(await p.check({}, preview), { inputs: preview });
+    const bad = { ...hostInputs(), hostName: "", target: { host: "h", port: "22", user: "" } };
+    assert.deepEqual(
+      (await p.check({}, bad)).failures?.map((f) => f.property),
+      ["hostName", "target.user", "target.port"],
+    );
+  });
+});
+
+describe("create, update and read run the checks over SSH", () => {
+  it("fail the deployment with the report as a plain Error, without the key", async () => {
+    await assert.rejects(p.create(hostInputs()), (e: unknown) => {
+      assert.equal(
+        Object.getPrototypeOf(e),
+        Error.prototype,
+        "a plain Error: a subclass loses its message in the engine",
+      );
+      const message = (e as Error).message;
+      assert.match(message, /^host verification of compute-rt-01 failed:\n/);
+      assert.match(message, /FAIL\s+RT kernel/);
+      assert.doesNotMatch(message, /PRIVATE KEY/);
+      return true;
+    });
+  });
+
+  it("read re-reads the observed facts, keeps what was measured, reports drift, and is the same twice", async () => {
+    const measured = [pass("device IRQs on isolated CPUs", "none on CPUs 4-11", "none")];
+    const state = {
+      ...hostInputs(),
+      observed: [],
+      measured,
+      passed: true,
+      privateKey: "an old key from an earlier version's state",
+    };
+    const first = await p.read("host-verification-compute-rt-01", state);
+    const second = await p.read("host-verification-compute-rt-01", { ...state, ...first.props });
+    const props = first.props as Record<string, unknown>;
+    assert.equal(props.passed, false, "this machine is no RT host");
+    assert.deepEqual(props.measured, measured);
+    assert.ok((props.observed as unknown[]).length > 5);
+    assert.equal("privateKey" in props, false);
+    assert.deepEqual(second.props, first.props);
+  });
+
+  it("a passing run creates the resource with its results; outputs are exactly the inputs and the results", async () => {
+    const q = checkProvider<{ name: string }>({
+      inputs: ["name"],
+      what: (i) => i.name,
+      id: (i) => `id-${i.name}`,
+      problems: () => [],
+      run: () => Promise.resolve({ observed: [pass("x", "1", "1")], measured: [] }),
+    }) as Required<pulumi.dynamic.ResourceProvider>;
+    const created = await q.create({ name: "a", privateKey: "must not stay" });
+    assert.equal(created.id, "id-a");
+    assert.deepEqual(created.outs, { name: "a", observed: [pass("x", "1", "1")], measured: [], passed: true });
+    const updated = await q.update("id-a", { name: "a" }, { name: "a" });
+    assert.equal((updated.outs as { passed: boolean }).passed, true);
+  });
+
+  it("a run with no results is not a pass", async () => {
+    const q = checkProvider<{ name: string }>({
+      inputs: ["name"],
+      what: (i) => i.name,
+      id: () => "id",
+      problems: () => [],
+      run: () => Promise.resolve({ observed: [], measured: [] }),
+    });
+    await assert.rejects(q.create({ name: "empty" }), /no checks ran/);
+  });
+});
+
+describe("what Pulumi serializes into state", () => {
+  for (const name of ["host", "domain", "guest"]) {
+    it(`${name} provider: no key material, no machine path`, () => {
+      const text = serialized.get(name) ?? "";
+      assert.ok(text.length > 0);
+      assert.doesNotMatch(text, /PRIVATE KEY|BEGIN OPENSSH/);
+      assert.ok(!text.includes(sshd.userKey.split("\n")[1]), "a line of the test key");
+      assert.ok(!text.includes(process.cwd()), "the project's path");
+    });
+  }
+});

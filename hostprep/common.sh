@@ -279,6 +279,30 @@ parse_hugetlbfs_mount() { # <option> <value>
   [[ " ${MOUNT_SIZES[*]} " != *" $2 "* ]] || usage_error "$1 $2 is given twice"
   MOUNT_SIZES+=("$2")
 }
+
+# The options kernel-args.sh and reboot.sh share, what the next boot must carry (an option
+# handler for parse_options): --args -> ARGS (ARGS_GIVEN=1), --hugepages-unit -> UNIT_ENTRIES,
+# --hugetlbfs-mount -> MOUNT_SIZES.
+boot_option() {
+  case $1 in
+  --args)
+    need_value "$1" $#
+    parse_kernel_args "$2"
+    # shellcheck disable=SC2034 # ARGS_GIVEN is read by kernel-args.sh and reboot.sh
+    ARGS_GIVEN=1 TAKEN=2
+    ;;
+  --hugepages-unit)
+    need_value "$1" $#
+    parse_hugepages_unit "$1" "$2"
+    TAKEN=2
+    ;;
+  --hugetlbfs-mount)
+    need_value "$1" $#
+    parse_hugetlbfs_mount "$1" "$2"
+    TAKEN=2
+    ;;
+  esac
+}
 # REPLY: the mount unit of a size (systemd names a mount unit after its path), which
 # kernel-args.sh installs in /etc/systemd/system.
 mount_unit_name() { REPLY=dev-hugepages$1.mount; }

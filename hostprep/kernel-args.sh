@@ -401,32 +401,16 @@ kernel_args_option() {
     os_family_option "$1" "$2"
     FAMILY=$2 TAKEN=2
     ;;
-  --args)
-    need_value "$1" $#
-    parse_kernel_args "$2"
-    args_given=1
-    TAKEN=2
-    ;;
-  --hugepages-unit)
-    need_value "$1" $#
-    parse_hugepages_unit "$1" "$2"
-    TAKEN=2
-    ;;
-  --hugetlbfs-mount)
-    need_value "$1" $#
-    parse_hugetlbfs_mount "$1" "$2"
-    TAKEN=2
-    ;;
+  *) boot_option "$@" ;;
   esac
 }
 
 main() {
-  local args_given=0
-  FAMILY='' ARGS=() UNIT_ENTRIES=() MOUNT_SIZES=() RELOAD=0
+  FAMILY='' ARGS=() ARGS_GIVEN=0 UNIT_ENTRIES=() MOUNT_SIZES=() RELOAD=0
   USAGE="--os <family> --args \"<args>\" [--hugepages-unit 0:4:1G,1:4:1G,0:512:2M,1:512:2M] [--hugetlbfs-mount 2M]... [--root DIR]"
   parse_options kernel_args_option "$@"
   [[ -n $FAMILY ]] || usage_error "--os is required"
-  ((args_given)) || usage_error "--args is required (it may be \"\")"
+  ((ARGS_GIVEN)) || usage_error "--args is required (it may be \"\")"
   local p
   OWN_KEYS=()
   for p in "${ARGS[@]}"; do OWN_KEYS+=("${p%%=*}"); done

@@ -142,22 +142,6 @@ missing_args() { # <note> <arg...>
 
 reboot_option() {
   case $1 in
-  --args)
-    need_value "$1" $#
-    parse_kernel_args "$2"
-    args_given=1
-    TAKEN=2
-    ;;
-  --hugepages-unit)
-    need_value "$1" $#
-    parse_hugepages_unit "$1" "$2"
-    TAKEN=2
-    ;;
-  --hugetlbfs-mount)
-    need_value "$1" $#
-    parse_hugetlbfs_mount "$1" "$2"
-    TAKEN=2
-    ;;
   --expect-rt)
     need_value "$1" $#
     case $2 in
@@ -166,15 +150,16 @@ reboot_option() {
     esac
     TAKEN=2
     ;;
+  *) boot_option "$@" ;;
   esac
 }
 
 main() {
-  local args_given=0 expect_rt=no
-  ARGS=() UNIT_ENTRIES=() MOUNT_SIZES=()
+  local expect_rt=no
+  ARGS=() ARGS_GIVEN=0 UNIT_ENTRIES=() MOUNT_SIZES=()
   USAGE="--args \"<args>\" [--hugepages-unit 0:4:1G,1:4:1G,0:512:2M,1:512:2M] [--hugetlbfs-mount 2M]... [--expect-rt yes|no] [--root DIR]"
   parse_options reboot_option "$@"
-  ((args_given)) || usage_error "--args is required (it may be \"\")"
+  ((ARGS_GIVEN)) || usage_error "--args is required (it may be \"\")"
 
   REASONS=() WORDS=()
   first_line /proc/cmdline

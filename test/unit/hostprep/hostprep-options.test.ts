@@ -111,4 +111,32 @@ describe("hostprep: the shared option loop", () => {
     for (const script of ["packages.sh", "kernel-args.sh"])
       refused(script, ["--os", "debian-11"], `--os must be one of ${OS_FAMILIES.join(" ")} (got debian-11)`);
   });
+
+  it("kernel-args.sh and reboot.sh read the boot options alike (common.sh boot_option)", () => {
+    const scripts = { "kernel-args.sh": ["--os", "debian-12"], "reboot.sh": [] as string[] };
+    for (const [script, before] of Object.entries(scripts)) {
+      refused(script, before, '--args is required (it may be "")');
+      refused(script, [...before, "--args"], "--args needs a value");
+      refused(
+        script,
+        [...before, "--args", "", "--hugepages-unit", "0:4"],
+        "--hugepages-unit takes <node>:<count>:<size> entries with size 1G or 2M, such as 0:4:1G; 0:4 is the old <node>:<count> form",
+      );
+      refused(
+        script,
+        [...before, "--args", "", "--hugepages-unit", "0:4:1G,0:8:1G"],
+        "--hugepages-unit names node 0 with 1G pages twice",
+      );
+      refused(
+        script,
+        [...before, "--args", "", "--hugetlbfs-mount", "4M"],
+        "--hugetlbfs-mount must be 1G or 2M (got 4M)",
+      );
+      refused(
+        script,
+        [...before, "--args", "", "--hugetlbfs-mount", "2M", "--hugetlbfs-mount", "2M"],
+        "--hugetlbfs-mount 2M is given twice",
+      );
+    }
+  });
 });

@@ -1,5 +1,5 @@
 /**
- * End to end, the guest half (issue 14): an RT guest booted from the program's own cloud-init.
+ * End to end, the guest half: an RT guest booted from the program's own cloud-init.
  * The guest image (guest-image.ts) boots with the dev stack's rt1.small (4 vCPUs, 4096 MB),
  * seeded through NoCloud with the user data the program registers for `rt-server`. cloud-init
  * installs the RT kernel and TuneD realtime-virtual-guest, sets the planned kernel arguments

@@ -1,5 +1,5 @@
 /**
- * The e2e RT guest (issue 14): the guest image (guest-image.ts, built like the host image),
+ * The e2e RT guest: the guest image (guest-image.ts, built like the host image),
  * booted with qemu in the shape of the dev stack's rt1.small and seeded through NoCloud with
  * the user data the program registers for `rt-server`; its GuestVerification driven through
  * @pulumi/pulumi's dynamic-provider host over gRPC, as `pulumi up` drives it.

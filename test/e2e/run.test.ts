@@ -1,12 +1,12 @@
 /**
- * End to end (issue 6): a Debian 12 VM with 2 NUMA nodes, prepared by the project's own host-prep
+ * End to end: a Debian 12 VM with 2 NUMA nodes, prepared by the project's own host-prep
  * steps over SSH, rebooted by its reboot step into the RT kernel, checked with the host checks,
  * prepared again (nothing changes, no reboot), shut down. The faults ride on the same VM, since
  * every boot and every RT kernel install costs minutes under emulation:
  *   - a step that fails mid-way: the mirror (the harness's proxy) lacks the RT kernel's package,
  *     so the packages step fails after `apt-get update`, with a clear error; the re-run of the
  *     whole step list (what `pulumi up` does next) finishes the job;
- *   - the nova-compute step's SSH connection cut right after nova.conf is replaced (issue 21): a cut
+ *   - the nova-compute step's SSH connection cut right after nova.conf is replaced: a cut
  *     connection alone does not stop the run, it restarts nova-compute itself; a cut that kills the
  *     run too leaves the restart pending, the host check fails naming it, and the next run of the
  *     steps restarts nova-compute first, after which the check passes;

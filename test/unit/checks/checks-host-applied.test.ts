@@ -1,5 +1,5 @@
 /**
- * The host check compares what nova-compute and TuneD run with, not only their files (issue 21):
+ * The host check compares what nova-compute and TuneD run with, not only their files:
  * host-facts.sh's `applied` section on this machine, with a real process named nova-compute and
  * a nova.conf changed before or after it started; TuneD's side from the section's text.
  */

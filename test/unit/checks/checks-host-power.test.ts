@@ -1,5 +1,5 @@
 /**
- * The host check of the CPU power state (latencyMode, issue 25): host-facts.sh runs for real in a
+ * The host check of the CPU power state (latencyMode): host-facts.sh runs for real in a
  * mount namespace of its own, with a sysfs-like tree bound over /sys/devices/system/cpu and a
  * command line over /proc/cmdline; its sections go through the declared host checks.
  */

@@ -1,5 +1,5 @@
 /**
- * Host prep's crash consistency (issue 21) on real Debian 12 roots: a run cut between a file
+ * Host prep's crash consistency on real Debian 12 roots: a run cut between a file
  * change and the action the change needs (SSH dropped: the output pipe closes; or the process
  * killed) leaves that action recorded, and the next run completes it; a failed action's rollback
  * never truncates a file, even on a full disk; two scripts editing one nova.conf at once lose

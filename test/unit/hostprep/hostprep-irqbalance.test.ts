@@ -1,5 +1,5 @@
 /**
- * irqbalance kept off the isolated CPUs (issue 15). TuneD's [irqbalance] banned_cpus needs the
+ * irqbalance kept off the isolated CPUs. TuneD's [irqbalance] banned_cpus needs the
  * perf Python module, which Debian does not package, so tuned.sh bans the CPUs itself there.
  */
 import assert from "node:assert/strict";

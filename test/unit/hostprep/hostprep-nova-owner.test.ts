@@ -1,5 +1,5 @@
 /**
- * nova.conf owned by someone else (issue 15): `nova.configMode: edit` with a kolla-style config
+ * nova.conf owned by someone else: `nova.configMode: edit` with a kolla-style config
  * path and restart command, on a real Debian 12 root; `verify`, which writes nothing.
  */
 import assert from "node:assert/strict";

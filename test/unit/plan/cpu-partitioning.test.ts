@@ -1,5 +1,5 @@
 /**
- * Pinned-only hosts without an RT kernel (issue 15, seed 002's case): `tunedProfile:
+ * Pinned-only hosts without an RT kernel (seed 002's case): `tunedProfile:
  * cpu-partitioning` plans TuneD's cpu-partitioning profile, installs no RT kernel and expects
  * none at reboot; its scripts run on a real Debian 12 root.
  */

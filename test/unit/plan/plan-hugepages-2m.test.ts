@@ -1,5 +1,5 @@
 /**
- * 2 MiB host pages beside the 1 GiB ones (issue 15): the planner's counts, checks and kernel
+ * 2 MiB host pages beside the 1 GiB ones: the planner's counts, checks and kernel
  * arguments, Nova's reserved pages, the host check, the domain expectation and the renderings.
  */
 import assert from "node:assert/strict";

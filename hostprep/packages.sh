@@ -3,11 +3,14 @@
 # hwlatdetect) from the distribution's own repositories. Checks what is installed first and
 # installs only what is missing.
 #
-#   packages.sh --os debian-12|ubuntu-22.04|ubuntu-24.04|rhel-8|rhel-9 [--no-rt-kernel] [--root DIR]
+#   packages.sh --os debian-12|ubuntu-22.04|ubuntu-24.04|rhel-8|rhel-9 [--no-rt-kernel] [--stalld] [--root DIR]
 #
 # --no-rt-kernel: for pinned-only hosts (TuneD cpu-partitioning, no RT kernel): TuneD, tuna and
 # rt-tests only (RHEL: tuned-profiles-cpu-partitioning and rt-tests from the base repositories;
 # no RT/NFV repository is enabled).
+# --stalld: also stalld, which tuned.sh --stalld on configures. Only RHEL 8 and 9 ship it (AppStream);
+# Debian 12 and Ubuntu 22.04/24.04 have no stalld package, so there it is bad input (exit 2), as
+# the plan refuses `stalld: true` for those families (lib/plan/stalld.ts STALLD_OS_FAMILIES).
 #
 # Output: "installed: <pkg>..." and "missing: <pkg>..." lines, the commands run (or skipped
 # under --root), then "changed" or "unchanged". Exit 1 when a package cannot be installed
@@ -81,6 +84,7 @@ enable_rhel_repos() {
 packages_option() {
   case $1 in
   --no-rt-kernel) rt_kernel=0 TAKEN=1 ;;
+  --stalld) stalld=1 TAKEN=1 ;;
   --os)
     need_value "$1" $#
     os_family_option "$1" "$2"
@@ -91,10 +95,13 @@ packages_option() {
 
 main() {
   FAMILY=''
-  local rt_kernel=1
-  USAGE='--os <family> [--no-rt-kernel] [--root DIR]'
+  local rt_kernel=1 stalld=0
+  USAGE='--os <family> [--no-rt-kernel] [--stalld] [--root DIR]'
   parse_options packages_option "$@"
   [[ -n $FAMILY ]] || usage_error "--os is required"
+  if ((stalld)) && [[ $FAMILY != rhel-* ]]; then
+    usage_error "--stalld: $FAMILY does not package stalld (only rhel-8 and rhel-9 do); leave stalld out, RT throttling then stays on"
+  fi
   check_os_family "$FAMILY"
 
   local wanted=() missing=() present=() p arch
@@ -114,6 +121,7 @@ main() {
     *) wanted=(tuned tuna rt-tests) ;;
     esac
   fi
+  if ((stalld)); then wanted+=(stalld); fi
   for p in "${wanted[@]}"; do
     if installed "$p"; then present+=("$p"); else missing+=("$p"); fi
   done

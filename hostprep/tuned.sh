@@ -4,8 +4,12 @@
 # command line and moves kernel threads and IRQs off those CPUs. On Debian and Ubuntu it also
 # bans those CPUs from irqbalance, which TuneD cannot do there (see ban_from_irqbalance).
 #
-#   tuned.sh --profile realtime-virtual-host --isolated-cores <cpulist> [--root DIR]
+#   tuned.sh --profile realtime-virtual-host --isolated-cores <cpulist> [--stalld on|off] [--root DIR]
 #
+# --stalld on: stalld watches the isolated CPUs (CLIST in /etc/sysconfig/stalld), enabled and
+# running, and kernel.sched_rt_runtime_us stays at the realtime profile's -1. --stalld off: no
+# stalld, and RT throttling on (950000) through /etc/sysctl.d; see set_rt_throttling. The plan's
+# step always gives it; without it both are left as they are.
 # (--profile also takes realtime-virtual-guest and cpu-partitioning, the profile of pinned-only
 # hosts without an RT kernel, whose variables files work the same way.)
 # Output: the line written to /etc/tuned/<profile>-variables.conf, the activation command run
@@ -68,8 +72,101 @@ ban_from_irqbalance() { # <cpulist>
   fi
 }
 
+# stalld's settings, read by its unit (EnvironmentFile=/etc/sysconfig/stalld) as the words of
+# its command line; the RHEL package ships this file with CLIST= (every CPU) and the defaults
+# BP/BR/BD (a 20 us slice per 1 s for 3 s) and THRESH (60 s) that stay as they are.
+STALLD_CONF=/etc/sysconfig/stalld
+STALLD_UNIT=stalld.service
+# Keeps RT throttling on where stalld does not run: TuneD's realtime profile sets
+# kernel.sched_rt_runtime_us = -1, then (reapply_sysctl = 1, its default in tuned-main.conf)
+# applies /etc/sysctl.d again over its own values, so this file wins at every profile activation,
+# and systemd-sysctl applies it at boot.
+THROTTLING_CONF=/etc/sysctl.d/90-openstack-rt-rt-throttling.conf
+THROTTLED_RUNTIME=950000
+
+# Is stalld enabled? On the host systemd says; under --root, the symlink `systemctl enable`
+# makes for its WantedBy=multi-user.target.
+stalld_enabled() {
+  if [[ $ROOT == / ]]; then
+    systemctl is-enabled --quiet "$STALLD_UNIT" 2>/dev/null
+  else
+    [[ -L $(under_root "/etc/systemd/system/multi-user.target.wants/$STALLD_UNIT") ]]
+  fi
+}
+stalld_active() {
+  if [[ $ROOT == / ]]; then systemctl is-active --quiet "$STALLD_UNIT" 2>/dev/null; else stalld_enabled; fi
+}
+
+# CLIST="-c <cpulist>" set where it is in stalld's file, every other line kept; stalld enabled
+# and (re)started when the file changed or it is not running.
+configure_stalld() { # <cpulist>
+  local f line done_key=0 re='^[[:space:]]*CLIST='
+  f=$(under_root "$STALLD_CONF")
+  [[ -f $f ]] || die "stalld is not installed ($f missing); run packages.sh --stalld first"
+  : >"$WORK/stalld"
+  while IFS= read -r line || [[ -n $line ]]; do
+    if [[ $line =~ $re ]]; then
+      if ((done_key == 0)); then printf 'CLIST="-c %s"\n' "$1" >>"$WORK/stalld"; fi
+      done_key=1
+    else
+      printf '%s\n' "$line" >>"$WORK/stalld"
+    fi
+  done <"$f"
+  if ((done_key == 0)); then printf 'CLIST="-c %s"\n' "$1" >>"$WORK/stalld"; fi
+  needs_after_change systemctl enable "$STALLD_UNIT"
+  needs_after_change systemctl restart "$STALLD_UNIT"
+  replace_file "$f" "$WORK/stalld" 0644
+  if ((WROTE)); then
+    log "set CLIST=\"-c $1\" in $STALLD_CONF"
+    run_system systemctl enable "$STALLD_UNIT"
+    run_system systemctl restart "$STALLD_UNIT"
+  elif ! stalld_enabled || ! stalld_active; then
+    run_system systemctl enable --now "$STALLD_UNIT"
+  fi
+}
+
+# -1 only with stalld as the safety net: --stalld on removes this project's throttling file (the
+# profile's -1 stands; stalld's unit also sets -1 before it starts); --stalld off stops a stalld
+# left running (its unit then puts back the value it saved) and writes the file. The live value
+# is set when it differs, so the host need not wait for TuneD or a reboot.
+set_rt_throttling() { # on|off <cpulist>
+  local want f live=''
+  f=$(under_root "$THROTTLING_CONF")
+  if [[ $1 == on ]]; then
+    want=-1
+    needs_after_change sysctl -w "kernel.sched_rt_runtime_us=$want"
+    remove_file "$f"
+    if ((WROTE)); then log "removed $THROTTLING_CONF: RT throttling off, stalld watches $2"; fi
+    configure_stalld "$2"
+  else
+    want=$THROTTLED_RUNTIME
+    if [[ -e $(under_root "/usr/lib/systemd/system/$STALLD_UNIT") ]] && { stalld_enabled || stalld_active; }; then
+      run_system systemctl disable --now "$STALLD_UNIT"
+    fi
+    printf '# openstack-rt: RT throttling on, since no stalld runs here (hostprep/tuned.sh)\nkernel.sched_rt_runtime_us = %s\n' "$want" >"$WORK/throttling"
+    needs_after_change sysctl -w "kernel.sched_rt_runtime_us=$want"
+    replace_file "$f" "$WORK/throttling" 0644
+    if ((WROTE)); then log "set kernel.sched_rt_runtime_us=$want in $THROTTLING_CONF"; fi
+  fi
+  # Under --root without a captured /proc there is no live value to compare.
+  f=$(under_root /proc/sys/kernel/sched_rt_runtime_us)
+  if [[ -r $f ]]; then IFS= read -r live <"$f" || true; else return 0; fi
+  if [[ $live != "$want" ]]; then
+    log "kernel.sched_rt_runtime_us is $live, planned $want"
+    run_system sysctl -w "kernel.sched_rt_runtime_us=$want"
+  fi
+}
+
 tuned_option() {
   case $1 in
+  --stalld)
+    need_value "$1" $#
+    case $2 in
+    on | off) stalld=$2 ;;
+    *) usage_error "--stalld must be on or off (got $(shown "$2"))" ;;
+    esac
+    TAKEN=2
+    ;;
   --profile)
     need_value "$1" $#
     case $2 in
@@ -87,8 +184,8 @@ tuned_option() {
 }
 
 main() {
-  local profile='' cores=''
-  USAGE='--profile realtime-virtual-host --isolated-cores <cpulist> [--root DIR]'
+  local profile='' cores='' stalld=''
+  USAGE='--profile realtime-virtual-host --isolated-cores <cpulist> [--stalld on|off] [--root DIR]'
   parse_options tuned_option "$@"
   [[ -n $profile ]] || usage_error "--profile is required"
   [[ -n $cores ]] || usage_error "--isolated-cores is required"
@@ -141,6 +238,8 @@ main() {
     run_system systemctl enable --now tuned.service
     run_system tuned-adm profile "$profile"
   fi
+  # After the profile: its activation sets -1, which an "off" host's sysctl.d file then overrides.
+  if [[ -n $stalld ]]; then set_rt_throttling "$stalld" "$cores"; fi
   pending_done
   finish
 }

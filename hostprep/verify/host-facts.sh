@@ -110,6 +110,20 @@ grep -H . /sys/devices/system/node/node*/hugepages/hugepages-*/nr_hugepages 2>/d
 # The hugetlbfs mounts: libvirt backs guests only with the page sizes mounted when it started.
 section hugetlbfs
 awk '$3 == "hugetlbfs"' /proc/mounts 2>/dev/null || true
+# stalld and RT throttling (lib/checks/host-stalld.ts): whether systemd runs stalld and the
+# command line of the running daemon (its -c is the CPU list it watches; NUL-separated words
+# joined by spaces), "<absent>" without the unit; and kernel.sched_rt_runtime_us.
+section stalld
+if command -v systemctl >/dev/null && systemctl cat stalld.service >/dev/null 2>&1; then
+  printf 'active=%s\n' "$(systemctl is-active stalld.service 2>/dev/null || true)"
+  stalld_pid=$(systemctl show -p MainPID --value stalld.service 2>/dev/null || true)
+  if [[ $stalld_pid =~ ^[1-9][0-9]*$ && -r /proc/$stalld_pid/cmdline ]]; then
+    printf 'cmdline=%s\n' "$(tr '\0' ' ' <"/proc/$stalld_pid/cmdline")"
+  fi
+else
+  echo '<absent>'
+fi
+section rt-throttling; show /proc/sys/kernel/sched_rt_runtime_us
 section nova-conf; show "$nova_conf"
 # What the services run with, beside what the files say: a service reads its files when it
 # starts, so one started before the file's last change runs the settings from before it (a

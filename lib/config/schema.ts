@@ -240,6 +240,11 @@ const hostSchema = z
         error: `must be one of ${LATENCY_MODES.join(", ")}: default (TuneD's own C-state limit), low-latency (C1 at most from boot), ultra-low-latency (also idle=poll)`,
       })
       .default("default"),
+    /**
+     * stalld on the isolated CPUs, with RT throttling off (lib/plan/stalld.ts); unset: on for
+     * realtime-virtual-host hosts of a family that packages it (RHEL 8/9), off elsewhere.
+     */
+    stalld: z.boolean().optional(),
     /** Explicit CPU lists instead of housekeepingCpusPerNode; give one of them, the other is the rest. */
     housekeepingCpus: cpuList.optional(),
     isolatedCpus: cpuList.optional(),

@@ -68,6 +68,7 @@ export function hostSteps(plan: HostPlan, host: HostConfig): HostStep[] {
   const isolatedCores = cpuList(name, "tuned.isolatedCores", plan.tuned.isolatedCores);
   const profile = plan.tuned.profile;
   const rtKernel = profile !== "cpu-partitioning";
+  const stalld = plan.stalld;
   const args = kernelArgs(name, plan.kernel.args);
   const unit = hugepagesUnit(plan);
   if (unit !== null)
@@ -121,20 +122,20 @@ export function hostSteps(plan: HostPlan, host: HostConfig): HostStep[] {
     // the checks; re-read when the OS the plan targets changes.
     { id: "facts", script: "facts.sh", args: [], triggers: { os }, sudo },
     // cpu-partitioning: no RT kernel; the args and triggers of RT hosts stay as they were.
-    rtKernel
-      ? { id: "packages", script: "packages.sh", args: ["--os", os], triggers: { os }, sudo }
-      : {
-          id: "packages",
-          script: "packages.sh",
-          args: ["--os", os, "--no-rt-kernel"],
-          triggers: { os, rtKernel },
-          sudo,
-        },
+    // stalld only where planned, so the other hosts' packages step stays as it was.
+    {
+      id: "packages",
+      script: "packages.sh",
+      args: ["--os", os, ...(rtKernel ? [] : ["--no-rt-kernel"]), ...(stalld.enabled ? ["--stalld"] : [])],
+      triggers: { os, ...(rtKernel ? {} : { rtKernel }), ...(stalld.enabled ? { stalld: true } : {}) },
+      sudo,
+    },
+    // stalld and kernel.sched_rt_runtime_us follow the profile: TuneD's realtime one sets -1.
     {
       id: "tuned",
       script: "tuned.sh",
-      args: ["--profile", profile, "--isolated-cores", isolatedCores],
-      triggers: { profile, isolatedCores },
+      args: ["--profile", profile, "--isolated-cores", isolatedCores, "--stalld", stalld.enabled ? "on" : "off"],
+      triggers: { profile, isolatedCores, stalld: stalld.enabled, schedRtRuntimeUs: stalld.schedRtRuntimeUs },
       sudo,
     },
     {

@@ -12,6 +12,8 @@ import type { Problem } from "../config/problems";
 import type { Topology } from "../cpu/topology";
 import { threadSiblingGroups } from "../cpu/topology";
 import { explicitHousekeeping, pickHousekeeping } from "./housekeeping";
+import type { StalldPlan } from "./stalld";
+import { stalldPlan, stalldProblems } from "./stalld";
 import type { HugepagePlan } from "./hugepages";
 import {
   hostMemoryProblems,
@@ -60,6 +62,8 @@ export interface HostPlan {
   hugepages: HugepagePlan;
   /** latencyMode and Nova's CPU power management (latency-mode.ts). */
   power: PowerPlan;
+  /** stalld and kernel.sched_rt_runtime_us (stalld.ts). */
+  stalld: StalldPlan;
   nova: {
     cpuDedicatedSet: string;
     cpuSharedSet: string | null;
@@ -180,6 +184,7 @@ export function planHost(
   problems.push(...hostMemoryProblems(host, topology, counts, path));
   problems.push(...extraKernelArgProblems(host, path));
   problems.push(...powerProblems(host, path));
+  problems.push(...stalldProblems(host, path));
   if (problems.length > 0) return { plan: null, problems };
 
   const iso = formatCpuList(isolated);
@@ -214,6 +219,7 @@ export function planHost(
       },
       hugepages,
       power: powerPlan(host.latencyMode, host.nova?.cpuPowerManagement),
+      stalld: stalldPlan(host, iso),
       nova: {
         cpuDedicatedSet: iso,
         cpuSharedSet: host.cpuSharedSet === "housekeeping" ? hk : null,

@@ -2,6 +2,7 @@
 import type { StackPlan } from "../plan/stack";
 import { SIZE_LABEL } from "../plan/hugepages";
 import { describeLatencyMode } from "../plan/latency-mode";
+import { describeStalld } from "../plan/stalld";
 import { OTHER_FLAVORS_LAND_THERE, smallPageMemoryMb } from "../plan/rt-warnings";
 
 function table(rows: string[][]): string[] {
@@ -52,6 +53,7 @@ export function renderPlan(stack: string, plan: StackPlan): string {
     out.push(`  kernel arguments: ${host.kernel.args.join(" ") || "(none)"}`);
     out.push(`  TuneD adds: ${host.kernel.tunedArgs.join(" ")}`);
     out.push(`  latency mode: ${describeLatencyMode(host.power)}`);
+    out.push(`  ${describeStalld(host.stalld)}`);
     out.push(
       `  hugepages: ${host.hugepages.sizes.map((s) => `${s.perNode.map((p) => `node${p.node}=${p.count}`).join(" ")} x ${SIZE_LABEL[s.name]}`).join(", ")}, ` +
         (host.hugepages.method === "cmdline"

@@ -36,6 +36,9 @@ export function rtHostSections(): Record<string, string> {
     hugetlbfs: existsSync(join(DIR, "hugetlbfs.txt")) ? file("hugetlbfs.txt") : "",
     "boot-grubby": "<absent>",
     "boot-grubenv": "",
+    // Debian packages no stalld (no unit), so host prep keeps RT throttling at the kernel's default.
+    stalld: "<absent>",
+    "rt-throttling": "950000",
   };
 }
 

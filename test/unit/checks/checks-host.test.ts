@@ -41,6 +41,9 @@ interface HostFacts {
   bootGrubenv: string;
   /** host-facts.sh's cpu-power section; by default GOOD_CPU_POWER. */
   cpuPower?: string;
+  /** host-facts.sh's stalld and rt-throttling sections; by default a Debian host's: no stalld, throttling kept. */
+  stalld?: string;
+  rtThrottling?: string;
 }
 
 /** The dev host's 12 CPUs under TuneD's realtime profile: acpi-cpufreq at performance, no intel_pstate, haltpoll idle. */
@@ -77,6 +80,8 @@ function toSections(f: HostFacts): Record<string, string> {
     "boot-grub-cfg": f.bootGrubCfg,
     "boot-grubenv": f.bootGrubenv,
     "cpu-power": f.cpuPower ?? GOOD_CPU_POWER,
+    stalld: f.stalld ?? "<absent>",
+    "rt-throttling": f.rtThrottling ?? "950000",
   };
 }
 
@@ -263,10 +268,10 @@ describe("checkHost: each check fails on its own fault, with a hint that fixes i
     const r = result(check({ tunedVerify: { exitCode: 0, output } }), "TuneD verify");
     assert.equal(r.ok, true);
     assert.equal(r.observed, "exit 0; not in this kernel, skipped: net.core.busy_read, net.core.busy_poll");
-    const failedToo = `${output.replace("succeeded, current system settings match", "failed, current system settings differ from")}\n2026-11-21 20:31:02,313 ERROR    tuned.plugins.base: verify: failed: 'kernel.sched_rt_runtime_us' = '950000', expected '-1'`;
+    const failedToo = `${output.replace("succeeded, current system settings match", "failed, current system settings differ from")}\n2026-11-21 20:31:02,313 ERROR    tuned.plugins.base: verify: failed: 'kernel.timer_migration' = '1', expected '0'`;
     assert.equal(
       failing(check({ tunedVerify: { exitCode: 1, output: failedToo } }), "TuneD verify").observed,
-      `exit 1: "'kernel.sched_rt_runtime_us' = '950000', expected '-1'"`,
+      `exit 1: "'kernel.timer_migration' = '1', expected '0'"`,
     );
   });
 
@@ -489,6 +494,8 @@ describe("checkHost: each check fails on its own fault, with a hint that fixes i
       bootGrubCfg: "",
       bootGrubenv: "",
       cpuPower: "",
+      stalld: "",
+      rtThrottling: "",
     };
     const results = checkHost(empty, plan);
     const passing = results.filter((r) => r.ok).map((r) => r.check);

@@ -13,10 +13,14 @@ import { runScript } from "../../support/debian-root";
 
 /** Each step script with its usage line after the name, and arguments it takes. */
 const SCRIPTS: { script: string; usage: string; valid: string[] }[] = [
-  { script: "packages.sh", usage: "--os <family> [--no-rt-kernel] [--root DIR]", valid: ["--os", "debian-12"] },
+  {
+    script: "packages.sh",
+    usage: "--os <family> [--no-rt-kernel] [--stalld] [--root DIR]",
+    valid: ["--os", "debian-12"],
+  },
   {
     script: "tuned.sh",
-    usage: "--profile realtime-virtual-host --isolated-cores <cpulist> [--root DIR]",
+    usage: "--profile realtime-virtual-host --isolated-cores <cpulist> [--stalld on|off] [--root DIR]",
     valid: ["--profile", "realtime-virtual-host", "--isolated-cores", "2-3"],
   },
   {

@@ -36,7 +36,14 @@ describe("tunedProfile: cpu-partitioning", () => {
     const steps = hostSteps(plan, config);
     const by = (id: string) => steps.find((s) => s.id === id)!;
     assert.deepEqual(by("packages").args, ["--os", "debian-12", "--no-rt-kernel"]);
-    assert.deepEqual(by("tuned").args, ["--profile", "cpu-partitioning", "--isolated-cores", "4-11"]);
+    assert.deepEqual(by("tuned").args, [
+      "--profile",
+      "cpu-partitioning",
+      "--isolated-cores",
+      "4-11",
+      "--stalld",
+      "off",
+    ]);
     assert.deepEqual(by("reboot").args.slice(-2), ["--expect-rt", "no"]);
     assert.equal(other.tuned.profile, "realtime-virtual-host");
   });

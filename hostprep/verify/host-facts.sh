@@ -2,28 +2,22 @@
 # Collects, read-only, what the host checks compare with the plan. Each fact is printed as a
 # section "=== name ===" followed by the command's output, so one SSH session gathers all.
 #
-#   host-facts.sh [--hwlatdetect-seconds N --hwlatdetect-threshold-us N] [--nova-conf PATH]
-#                 [--tuned-profile NAME]
+#   host-facts.sh [--nova-conf PATH] [--tuned-profile NAME]
 #
+# The latency stages (hwlatdetect, cyclictest, oslat) run apart, through guest-latency.sh --stage.
 # A missing command or file gives an empty section (the check then says what is missing);
 # the script itself fails only on bad arguments.
 set -euo pipefail
 
-hwlat_seconds=0
-hwlat_threshold=20
 nova_conf=/etc/nova/nova.conf
 tuned_profile=realtime-virtual-host
 while [[ $# -gt 0 ]]; do
   case $1 in
-    --hwlatdetect-seconds) hwlat_seconds=${2:-}; shift 2 ;;
-    --hwlatdetect-threshold-us) hwlat_threshold=${2:-}; shift 2 ;;
     --nova-conf) nova_conf=${2:-}; shift 2 ;;
     --tuned-profile) tuned_profile=${2:-}; shift 2 ;;
     *) printf 'host-facts.sh: unknown argument %q\n' "$1" >&2; exit 2 ;;
   esac
 done
-[[ $hwlat_seconds =~ ^[0-9]{1,5}$ ]] || { echo "host-facts.sh: --hwlatdetect-seconds must be a number" >&2; exit 2; }
-[[ $hwlat_threshold =~ ^[0-9]{1,5}$ ]] || { echo "host-facts.sh: --hwlatdetect-threshold-us must be a number" >&2; exit 2; }
 # The file nova-compute reads: /etc/nova/nova.conf, or the deployment tool's (nova.configPath,
 # such as kolla's /etc/kolla/nova-compute/nova.conf). The same shape nova-compute.sh --conf takes.
 re_path='^(/[A-Za-z0-9._+-]+)+$'
@@ -172,9 +166,5 @@ if ((${#node_meminfo[@]})); then
 else
   # A kernel built without NUMA has no node directory: all of it is node 0, as facts.sh says.
   awk '$1 == "MemTotal:" { print "Node 0 MemTotal: " $2 " kB" }' /proc/meminfo 2>/dev/null || true
-fi
-if [[ $hwlat_seconds -gt 0 ]]; then
-  section hwlatdetect
-  hwlatdetect --duration="$hwlat_seconds" --threshold="$hwlat_threshold" 2>&1 || true
 fi
 section end

@@ -1,8 +1,8 @@
 /**
  * The checks of an RT compute host, judged on host-facts.sh's sections (collected over SSH by the
  * caller): topology, kernel, TuneD, the command line and the default boot entry's, sysfs CPU
- * isolation, huge pages, nova.conf, interrupts and (optionally) hwlatdetect. Pure: text in,
- * results out.
+ * isolation, huge pages, nova.conf and interrupts. Pure: text in, results out. The latency
+ * stages run apart (lib/checks/latency-stages.ts).
  */
 import type { HostPlan } from "../plan/host";
 import { checkCmdline, checkSysfsCpus } from "./host-cmdline";
@@ -14,11 +14,10 @@ import { checkTopology } from "./host-topology";
 import { bootEntryCheck } from "./host-boot-entry";
 import { cpuPowerCheck } from "./host-power";
 import { stalldCheck } from "./host-stalld";
-import { checkHwlatdetect, parseHwlatdetect } from "./latency";
 import type { CheckResult } from "./result";
 import { excerpt, verdict } from "./result";
-import type { HostCheck, HostCheckOptions, HostSections } from "./host-check";
-import { DEFAULT_HOST_CHECK_OPTIONS, hostCheck, runHostChecks } from "./host-check";
+import type { HostCheck, HostSections } from "./host-check";
+import { hostCheck, runHostChecks } from "./host-check";
 
 /** One non-empty line of plain text, safe to show as is. */
 function printable(text: string): boolean {
@@ -198,20 +197,9 @@ export const HOST_CHECKS: readonly HostCheck[] = /* @__PURE__ */ (() => [
     kind: "measured",
     check: (f, plan) => [checkInterrupts(f.interrupts, plan.isolated, plan.housekeeping)],
   }),
-  hostCheck({
-    sections: ["hwlatdetect"],
-    kind: "measured",
-    applies: (_plan, opts) => opts.hwlatdetect.enabled,
-    check: (f, _plan, opts) => [checkHwlatdetect(parseHwlatdetect(f.hwlatdetect), opts.hwlatdetect.thresholdUs)],
-  }),
 ])();
 
 /** Runs the host checks of one kind on host-facts.sh's sections. */
-export function checkHostFacts(
-  sections: HostSections,
-  plan: HostPlan,
-  kind: HostCheck["kind"],
-  opts: HostCheckOptions = DEFAULT_HOST_CHECK_OPTIONS,
-): CheckResult[] {
-  return runHostChecks(sections, plan, kind, opts, HOST_CHECKS);
+export function checkHostFacts(sections: HostSections, plan: HostPlan, kind: HostCheck["kind"]): CheckResult[] {
+  return runHostChecks(sections, plan, kind, HOST_CHECKS);
 }

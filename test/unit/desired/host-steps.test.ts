@@ -269,7 +269,7 @@ describe("bundleScript", () => {
 
   it("gives the same bytes in another process (no diff on an unchanged checkout)", () => {
     const digest = (text: string) => createHash("sha256").update(text).digest("hex");
-    const code = `const { bundleScript } = require("../../lib/hostprep/scripts"); for (const s of ${JSON.stringify(SCRIPTS)}) console.log(require("node:crypto").createHash("sha256").update(bundleScript(s)).digest("hex"));`;
+    const code = `const { bundleScript } = require("./lib/hostprep/scripts"); for (const s of ${JSON.stringify(SCRIPTS)}) console.log(require("node:crypto").createHash("sha256").update(bundleScript(s)).digest("hex"));`;
     const other = execFileSync(process.execPath, ["--import", "tsx", "-e", code], {
       cwd: PROJECT_DIR,
       encoding: "utf8",

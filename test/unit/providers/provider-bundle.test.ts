@@ -16,7 +16,7 @@ const MODULES = Object.keys(PROVIDER_EXPORTS) as (keyof typeof PROVIDER_EXPORTS)
 
 describe("provider bundles", () => {
   it("are the same bytes in another process and hold no path of this checkout", () => {
-    const script = `const b = require("../../lib/providers/bundle"); process.stdout.write(JSON.stringify(${JSON.stringify(MODULES)}.map((m) => b.providerBundle(m))));`;
+    const script = `const b = require("./lib/providers/bundle"); process.stdout.write(JSON.stringify(${JSON.stringify(MODULES)}.map((m) => b.providerBundle(m))));`;
     const other = JSON.parse(
       execFileSync(process.execPath, ["--import", "tsx", "-e", script], { encoding: "utf8" }),
     ) as string[];

@@ -153,6 +153,72 @@ printf 'nova_compute=%s\nnova_compute_started=%s\n' "$nova_seen" "$nova_started"
 printf 'tuned_variables_changed=%s\n' "$(mtime "/etc/tuned/$tuned_profile-variables.conf")"
 printf 'tuned_applied=%s\n' "$(mtime /etc/tuned/active_profile)"
 section tuned-variables; show "/etc/tuned/$tuned_profile-variables.conf"
+# Kernel-thread priorities (lib/checks/host-kthreads.ts). kthreads: the per-CPU kernel threads
+# TuneD's realtime profiles give an RT priority, as "pid class rtprio allowed-cpus name" (ps's
+# CLS and RTPRIO columns; the CPU list from /proc/<pid>/status), children of kthreadd only, at
+# most 8192 lines (then "<truncated>"); "<absent>" without ps.
+section kthreads
+if command -v ps >/dev/null; then
+  ps -eo pid=,ppid=,cls=,rtprio=,comm= 2>/dev/null | awk '
+    ($2 == 2) && $5 ~ /^(ksoftirqd|ktimers|ktimersoftd|rcuc|rcub)\/[0-9]+$/ {
+      if (++n > 8192) { print "<truncated>"; exit }
+      cpus = "?"; f = "/proc/" $1 "/status"
+      while ((getline line < f) > 0) if (line ~ /^Cpus_allowed_list:/) { split(line, w, /[ \t]+/); cpus = w[2] }
+      close(f)
+      print $1, $3, $4, cpus, $5
+    }' || true
+else
+  echo '<absent>'
+fi
+# tuned-scheduler: what TuneD's scheduler plugin would apply. "active=" the names in
+# /etc/tuned/active_profile; "perf=" whether python3 imports the perf module, without which the
+# plugin does not load (Debian); then each profile file in the order TuneD's loader merges them
+# (includes first, /etc/tuned before /usr/lib/tuned, each file once) as "file=<path>" followed by
+# its [scheduler] lines that set group rules, replace or drop. At most 32 files of 2000 lines.
+section tuned-scheduler
+tuned_files=()
+scheduler_of() { # <profile name>
+  local name=${1#-} dir file='' skipped=0 line part='' includes=() inc
+  [[ $name =~ ^[A-Za-z0-9._-]+$ && $name != . && $name != .. ]] || { printf 'bad-name=%s\n' "$1"; return 0; }
+  for dir in /etc/tuned /usr/lib/tuned; do
+    [[ -f $dir/$name/tuned.conf ]] || continue
+    if [[ " ${tuned_files[*]} " == *" $dir/$name/tuned.conf "* ]]; then skipped=1; continue; fi
+    file=$dir/$name/tuned.conf && break
+  done
+  if [[ -z $file ]]; then
+    if ((skipped == 0)) && [[ $1 != -* ]]; then printf 'missing=%s\n' "$name"; fi
+    return 0
+  fi
+  ((${#tuned_files[@]} < 32)) || { echo '<truncated>'; return 0; }
+  tuned_files+=("$file")
+  while IFS= read -r line; do
+    line=${line#"${line%%[![:space:]]*}"}
+    if [[ $line =~ ^\[(.*)\] ]]; then part=${BASH_REMATCH[1]}; fi
+    if [[ $part == main && $line =~ ^include[[:space:]]*=[[:space:]]*(.*)$ ]]; then
+      IFS=',;' read -ra includes <<<"${BASH_REMATCH[1]}"
+    fi
+  done < <(head -n 2000 -- "$file")
+  for inc in "${includes[@]}"; do
+    inc=${inc#"${inc%%[![:space:]]*}"} && inc=${inc%"${inc##*[![:space:]]}"}
+    if [[ -n $inc ]]; then scheduler_of "$inc"; fi
+  done
+  printf 'file=%s\n' "$file"
+  part=''
+  while IFS= read -r line; do
+    line=${line#"${line%%[![:space:]]*}"}
+    if [[ $line =~ ^\[(.*)\] ]]; then part=${BASH_REMATCH[1]}; fi
+    if [[ $part == scheduler && $line =~ ^(group\.|replace|drop) ]]; then printf '%s\n' "$line"; fi
+  done < <(head -n 2000 -- "$file")
+}
+if [[ -r /etc/tuned/active_profile ]]; then
+  IFS= read -r tuned_active </etc/tuned/active_profile || true
+  printf 'active=%s\n' "${tuned_active:-}"
+  if python3 -c 'import perf' >/dev/null 2>&1; then echo perf=yes; else echo perf=no; fi
+  read -ra tuned_names <<<"${tuned_active:-}"
+  for name in "${tuned_names[@]}"; do scheduler_of "$name"; done
+else
+  echo '<absent>'
+fi
 section interrupts; show /proc/interrupts
 # The topology, read with the commands facts.sh runs for `npm run discover`: the check compares
 # it with the one the stack declares.

@@ -14,6 +14,7 @@ import { checkTopology } from "./host-topology";
 import { bootEntryCheck } from "./host-boot-entry";
 import { cpuPowerCheck } from "./host-power";
 import { stalldCheck } from "./host-stalld";
+import { kthreadsCheck } from "./host-kthreads";
 import type { CheckResult } from "./result";
 import { excerpt, verdict } from "./result";
 import type { HostCheck, HostSections } from "./host-check";
@@ -166,6 +167,7 @@ export const HOST_CHECKS: readonly HostCheck[] = /* @__PURE__ */ (() => [
     kind: "observed",
     check: (f, plan) => checkTunedApplied(f.applied, f["tuned-variables"], plan),
   }),
+  kthreadsCheck,
   hostCheck({ sections: ["cmdline"], kind: "observed", check: (f, plan) => checkCmdline(f.cmdline, plan) }),
   bootEntryCheck,
   cpuPowerCheck,

@@ -39,6 +39,14 @@ export function rtHostSections(): Record<string, string> {
     // Debian packages no stalld (no unit), so host prep keeps RT throttling at the kernel's default.
     stalld: "<absent>",
     "rt-throttling": "950000",
+    // Not recorded with the host: TuneD 2.20's realtime-virtual-host as host-facts.sh prints it on
+    // Debian 12 (no perf module, so TuneD's scheduler plugin applies none of its rules), and the
+    // threads at the 6.1 RT kernel's own priorities (ksoftirqd SCHED_OTHER, ktimers and rcuc FIFO 1).
+    kthreads: readFileSync(join(DIR, "..", "kthreads", "rt-kernel-defaults.txt"), "utf8").replace(/\n$/, ""),
+    "tuned-scheduler": readFileSync(join(DIR, "..", "kthreads", "debian12-rvh-scheduler.txt"), "utf8").replace(
+      /\n$/,
+      "",
+    ),
   };
 }
 

@@ -18,6 +18,9 @@ import type { CheckResult } from "../../../lib/checks/result";
 import { formatReport } from "../../../lib/checks/result";
 import type { HostPlan } from "../../../lib/plan/host";
 import { devHost } from "../../support/dev-config";
+import { rtHostSections } from "../../support/rt-host-facts";
+
+const RT_HOST = rtHostSections();
 
 /** The facts by meaning, as these tests vary them; toSections gives host-facts.sh's sections. */
 interface HostFacts {
@@ -44,6 +47,9 @@ interface HostFacts {
   /** host-facts.sh's stalld and rt-throttling sections; by default a Debian host's: no stalld, throttling kept. */
   stalld?: string;
   rtThrottling?: string;
+  /** host-facts.sh's kthreads and tuned-scheduler sections; by default the recorded RT host's (rt-host-facts.ts). */
+  kthreads?: string;
+  tunedScheduler?: string;
 }
 
 /** The dev host's 12 CPUs under TuneD's realtime profile: acpi-cpufreq at performance, no intel_pstate, haltpoll idle. */
@@ -82,6 +88,8 @@ function toSections(f: HostFacts): Record<string, string> {
     "cpu-power": f.cpuPower ?? GOOD_CPU_POWER,
     stalld: f.stalld ?? "<absent>",
     "rt-throttling": f.rtThrottling ?? "950000",
+    kthreads: f.kthreads ?? RT_HOST.kthreads,
+    "tuned-scheduler": f.tunedScheduler ?? RT_HOST["tuned-scheduler"],
   };
 }
 
@@ -496,6 +504,8 @@ describe("checkHost: each check fails on its own fault, with a hint that fixes i
       cpuPower: "",
       stalld: "",
       rtThrottling: "",
+      kthreads: "",
+      tunedScheduler: "",
     };
     const results = checkHost(empty, plan);
     const passing = results.filter((r) => r.ok).map((r) => r.check);

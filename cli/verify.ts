@@ -61,7 +61,8 @@ const HELP = `${USAGE}
 
 Runs the deployment's checks on demand, without Pulumi. Options go after \`--\` (npm run verify -- host ...).
 
-  host     the RT host as planned: kernel, TuneD, isolated CPUs, huge pages, nova.conf, IRQs
+  host     the RT host as planned: kernel, TuneD, isolated CPUs, huge pages, nova.conf, IRQs,
+           then the latency stages latency.host turns on, stopping at the first that fails
   domain   a server's libvirt domain on the host Nova placed it on (or a saved dumpxml)
   guest    inside a server: its RT setup, then the latency stages hwlatdetect, cyclictest under
            load and oslat, each for its latency.guest duration, stopping at the first that fails
@@ -212,7 +213,7 @@ async function run(mode: (typeof MODES)[number], args: Args): Promise<{ target: 
   if (mode === "host") {
     const host = desiredHost(desired, need(args, "target", "(the host's name)"));
     const v = await verifyHost(sshRunner(host.check.target, auth(args), allScriptTexts()), host.plan, {
-      hwlatdetect: host.check.hwlatdetect,
+      latency: host.check.latency,
     });
     return { target: host.name, results: allResults(v) };
   }

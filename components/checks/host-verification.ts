@@ -1,15 +1,15 @@
 /**
  * HostVerification: proves an RT host matches its plan (RT kernel, TuneD, command line,
- * isolation, 1 GiB pages, nova.conf, IRQs, hwlatdetect) and fails `pulumi up` with the report
+ * isolation, 1 GiB pages, nova.conf, IRQs, the latency stages) and fails `pulumi up` with the report
  * when it does not. It runs again after each reboot of the host. Servers depend on it.
  */
-import * as pulumi from "@pulumi/pulumi";
+import type * as pulumi from "@pulumi/pulumi";
 import type { HostPlan } from "../../lib/plan/host";
 import { bundledProvider } from "../../lib/providers/bundle";
 import { hostCheckProvider } from "../../lib/providers/host-check";
 import type { SshTarget } from "../../lib/transport/ssh";
 import type { HostVerifyOptions } from "../../lib/checks/verification";
-import { hostFactsTimeoutSeconds } from "../../lib/checks/verification";
+import { HOST_FACTS_TIMEOUT_SECONDS } from "../../lib/checks/verification";
 import { scriptText } from "../../lib/providers/collect";
 import { VerificationResource } from "./verification-resource";
 
@@ -17,7 +17,7 @@ export interface HostVerificationArgs {
   hostName: string;
   target: pulumi.Input<SshTarget>;
   plan: pulumi.Input<HostPlan>;
-  hwlatdetect: pulumi.Input<HostVerifyOptions["hwlatdetect"]>;
+  latency: pulumi.Input<HostVerifyOptions["latency"]>;
   /** The boot id the host runs after its prep: a new boot checks it again. */
   bootId: pulumi.Input<string>;
   /** Change it to re-run the checks with nothing else changed. */
@@ -26,11 +26,11 @@ export interface HostVerificationArgs {
 
 export class HostVerification extends VerificationResource {
   constructor(name: string, args: HostVerificationArgs, opts?: pulumi.CustomResourceOptions) {
-    const timeoutSeconds = pulumi.output(args.hwlatdetect).apply(hostFactsTimeoutSeconds);
     const inputs = {
       ...args,
-      timeoutSeconds,
+      timeoutSeconds: HOST_FACTS_TIMEOUT_SECONDS,
       script: scriptText("host-facts.sh"),
+      latencyScript: scriptText("guest-latency.sh"),
       verifyRevision: args.verifyRevision ?? "",
     };
     super(bundledProvider("host-check", hostCheckProvider), name, inputs, opts, "HostVerification");

@@ -1,21 +1,23 @@
 #!/usr/bin/env bash
-# Runs inside an RT guest: reports its kernel, TuneD settings and cloud-init's state, then runs
-# one stage of the latency proof (lib/checks/latency-stages.ts decides which, and whether to go
-# on) and prints that tool's result in a section named after the stage:
-#   hwlatdetect  the longest stall of the vCPUs that no guest code caused (firmware, hypervisor)
-#   cyclictest   timer wake-up latency on the RT vCPUs, its JSON result
-#   oslat        interruptions of a busy loop on the RT vCPUs, its JSON result
-# cyclictest and oslat run while stress-ng loads the housekeeping vCPUs (the RHEL for Real Time
-# stress guidance). With --observe-only it measures nothing: what a refresh and the wait for a
-# ready guest read. Every tool runs for a bounded time (--seconds), so a run whose SSH session
-# is cut ends on its own.
+# Runs one stage of the latency proof (lib/checks/latency-stages.ts decides which, and whether
+# to go on), inside an RT guest or on an RT host, and prints that tool's result in a section
+# named after the stage:
+#   hwlatdetect  the longest stall of the CPUs that no code of theirs caused (firmware; in a
+#                guest, the hypervisor too)
+#   cyclictest   timer wake-up latency on the RT CPUs, its JSON result
+#   oslat        interruptions of a busy loop on the RT CPUs, its JSON result
+# cyclictest and oslat run while stress-ng loads the housekeeping CPUs (the RHEL for Real Time
+# stress guidance), except with --no-load: a host's housekeeping CPUs run the cloud's services.
+# With --observe-only it measures nothing and reports the guest's kernel, TuneD settings and
+# cloud-init's state: what a refresh and the wait for a ready guest read. Every tool runs for a
+# bounded time (--seconds), so a run whose SSH session is cut ends on its own.
 #
 #   guest-latency.sh --rt-cpus <cpulist> --housekeeping-cpus <cpulist>
-#                    (--observe-only | --stage <hwlatdetect|cyclictest|oslat> --seconds N [--threshold-us N])
+#                    (--observe-only | --stage <hwlatdetect|cyclictest|oslat> --seconds N [--threshold-us N] [--no-load])
 #
-# It runs as the image's login user (debian, cloud-user, ...): the tools live in sbin, which
-# that user's PATH lacks, and they need root (SCHED_FIFO: the user's RLIMIT_RTPRIO is 0;
-# hwlatdetect: the tracing files). Cloud images give that user passwordless sudo.
+# It runs as the image's login user (debian, cloud-user, ...), or the host's SSH user: the tools
+# live in sbin, which that user's PATH lacks, and they need root (SCHED_FIFO: the user's
+# RLIMIT_RTPRIO is 0; hwlatdetect: the tracing files). Cloud images give that user passwordless sudo.
 set -euo pipefail
 PATH=$PATH:/usr/local/sbin:/usr/sbin:/sbin
 as_root() { if ((EUID == 0)); then "$@"; else sudo -n "$@"; fi; }
@@ -26,6 +28,7 @@ seconds=60
 threshold_us=20
 stage=''
 observe_only=false
+load=true
 while [[ $# -gt 0 ]]; do
   case $1 in
     --rt-cpus) rt=${2:-}; shift 2 ;;
@@ -34,6 +37,7 @@ while [[ $# -gt 0 ]]; do
     --threshold-us) threshold_us=${2:-}; shift 2 ;;
     --stage) stage=${2:-}; shift 2 ;;
     --observe-only) observe_only=true; shift ;;
+    --no-load) load=false; shift ;;
     *) printf 'guest-latency.sh: unknown argument %q\n' "$1" >&2; exit 2 ;;
   esac
 done
@@ -59,12 +63,12 @@ count_cpus() {
   echo "$n"
 }
 
-section uname-v; uname -v
-section tuned-active; as_root tuned-adm active 2>&1 || true
-section tuned-variables; cat /etc/tuned/realtime-virtual-guest-variables.conf 2>/dev/null || true
-section cloud-init
-if command -v cloud-init >/dev/null; then cloud-init status 2>&1 || true; else echo 'status: absent'; fi
 if [[ $observe_only == true ]]; then
+  section uname-v; uname -v
+  section tuned-active; as_root tuned-adm active 2>&1 || true
+  section tuned-variables; cat /etc/tuned/realtime-virtual-guest-variables.conf 2>/dev/null || true
+  section cloud-init
+  if command -v cloud-init >/dev/null; then cloud-init status 2>&1 || true; else echo 'status: absent'; fi
   section end
   exit 0
 fi
@@ -89,6 +93,7 @@ stop_hwlat_tracer() {
   done
 }
 load_housekeeping() {
+  [[ $load == true ]] || return 0
   as_root stress-ng --cpu "$(count_cpus "$hk")" --taskset "$hk" --timeout "$((seconds + 5))s" >/dev/null 2>&1 &
   stress_pid=$!
 }
@@ -105,16 +110,18 @@ case $stage in
     as_root hwlatdetect --duration="$seconds" --threshold="$threshold_us" 2>&1 || true
     ;;
   cyclictest)
-    need cyclictest stress-ng
+    need cyclictest
+    if [[ $load == true ]]; then need stress-ng; fi
     load_housekeeping
     as_root cyclictest -m -q -p95 --policy=fifo -D "$seconds" -h60 -i 200 \
       -t "$(count_cpus "$rt")" -a "$rt" --mainaffinity "$hk" --json="$result_dir/cyclictest.json" >/dev/null
     section cyclictest; cat -- "$result_dir/cyclictest.json"
     ;;
   oslat)
-    need oslat stress-ng
+    need oslat
+    if [[ $load == true ]]; then need stress-ng; fi
     load_housekeeping
-    # SCHED_FIFO 1 for the busy loops, as cnf-tests run it; the main thread on a housekeeping vCPU.
+    # SCHED_FIFO 1 for the busy loops, as cnf-tests run it; the main thread on a housekeeping CPU.
     as_root oslat -q -D "$seconds" -f 1 -c "$rt" -C "${hk%%[,-]*}" --json="$result_dir/oslat.json" >/dev/null
     section oslat; cat -- "$result_dir/oslat.json"
     ;;

@@ -10,13 +10,6 @@ import { fail } from "./result";
 /** host-facts.sh's output: each `=== name ===` section's text by its name. */
 export type HostSections = Readonly<Record<string, string>>;
 
-export interface HostCheckOptions {
-  /** Whether host-facts.sh ran hwlatdetect, and the worst firmware stall it may report (OpenShift's default limit is 20 µs). */
-  hwlatdetect: { enabled: boolean; thresholdUs: number };
-}
-
-export const DEFAULT_HOST_CHECK_OPTIONS: HostCheckOptions = { hwlatdetect: { enabled: false, thresholdUs: 20 } };
-
 /**
  * One host check: the host-facts.sh sections it reads and how it judges them. Adding a check is
  * its section in hostprep/verify/host-facts.sh and a `hostCheck` listed in HOST_CHECKS; the
@@ -25,11 +18,11 @@ export const DEFAULT_HOST_CHECK_OPTIONS: HostCheckOptions = { hwlatdetect: { ena
 export interface HostCheck<S extends string = string> {
   /** The `=== name ===` sections of host-facts.sh it reads; the script prints each of them. */
   readonly sections: readonly S[];
-  /** `observed`: a fact `pulumi refresh` re-reads. `measured`: a snapshot or a tool run, only on create and update. */
+  /** `observed`: a fact `pulumi refresh` re-reads. `measured`: a snapshot, only on create and update (the latency stages run apart: lib/checks/latency-stages.ts). */
   readonly kind: "observed" | "measured";
   /** Whether it applies to this host and run; by default it always does. */
-  readonly applies?: (plan: HostPlan, opts: HostCheckOptions) => boolean;
-  readonly check: (facts: { readonly [K in S]: string }, plan: HostPlan, opts: HostCheckOptions) => CheckResult[];
+  readonly applies?: (plan: HostPlan) => boolean;
+  readonly check: (facts: { readonly [K in S]: string }, plan: HostPlan) => CheckResult[];
 }
 
 /** Declares a host check; the sections it names are the only facts it is handed. */
@@ -45,11 +38,10 @@ export function runHostChecks(
   sections: HostSections,
   plan: HostPlan,
   kind: HostCheck["kind"],
-  opts: HostCheckOptions,
   checks: readonly HostCheck[],
 ): CheckResult[] {
   return checks
-    .filter((c) => c.kind === kind && (c.applies?.(plan, opts) ?? true))
+    .filter((c) => c.kind === kind && (c.applies?.(plan) ?? true))
     .flatMap((c) => {
       const missing = c.sections.filter((name) => !Object.hasOwn(sections, name));
       if (missing.length > 0)
@@ -61,7 +53,7 @@ export function runHostChecks(
             "the script printed no such section: a host check and hostprep/verify/host-facts.sh disagree; print the section in the script",
           ),
         ];
-      return c.check(Object.fromEntries(c.sections.map((name) => [name, sections[name]])), plan, opts);
+      return c.check(Object.fromEntries(c.sections.map((name) => [name, sections[name]])), plan);
     });
 }
 

@@ -1,9 +1,10 @@
 /**
  * The staged latency proof, in the order OpenShift's cnf-tests run it: hwlatdetect (stalls of
- * the firmware or, in a guest, the hypervisor), then cyclictest (timer wake-ups under load), then
- * oslat (interruptions of a busy loop). Each stage has its own duration and budget, and the proof
+ * the firmware or, in a guest, the hypervisor), then cyclictest (timer wake-ups), then oslat
+ * (interruptions of a busy loop). Each stage has its own duration and budget, and the proof
  * stops at the first stage that fails: a later stage's figures say nothing while an earlier one
- * fails, and a soak stage can take hours. Pure: the caller runs each stage's tool.
+ * fails, and a soak stage can take hours. The host check and the guest check both run it, with
+ * latency.host and latency.guest. Pure: the caller runs each stage's tool.
  */
 import {
   checkCyclictest,
@@ -25,6 +26,9 @@ export interface LatencyStageSettings {
   oslat: { enabled: boolean; durationSeconds: number; maxUs: number };
 }
 
+/** Whose proof it is: its settings are latency.<where>. */
+export type LatencyWhere = "host" | "guest";
+
 /** What running one stage gave: the tool's output, or a result saying why it did not run. */
 export type StageRun = { output: string } | { failure: CheckResult };
 
@@ -42,6 +46,7 @@ export function judgeStage(
   output: string,
   settings: LatencyStageSettings,
   rtCpus: string,
+  where: LatencyWhere,
 ): CheckResult[] {
   switch (stage) {
     case "hwlatdetect": {
@@ -51,7 +56,7 @@ export function judgeStage(
           pass(
             "hwlatdetect",
             `<= ${settings.hwlatdetect.thresholdUs} µs`,
-            `skipped, nothing measured: ${parsed.error}; set latency.guest.hwlatdetect.enabled: false where that is expected`,
+            `skipped, nothing measured: ${parsed.error}; set latency.${where}.hwlatdetect.enabled: false where that is expected`,
           ),
         ];
       }
@@ -72,6 +77,7 @@ export function judgeStage(
 export async function runLatencyStages(
   settings: LatencyStageSettings,
   rtCpus: string,
+  where: LatencyWhere,
   run: (stage: LatencyStage) => Promise<StageRun>,
 ): Promise<CheckResult[]> {
   const results: CheckResult[] = [];
@@ -89,7 +95,7 @@ export async function runLatencyStages(
       continue;
     }
     const got = await run(stage);
-    const stageResults = "failure" in got ? [got.failure] : judgeStage(stage, got.output, settings, rtCpus);
+    const stageResults = "failure" in got ? [got.failure] : judgeStage(stage, got.output, settings, rtCpus, where);
     results.push(...stageResults);
     if (stageResults.some((r) => !r.ok)) failed = stage;
   }

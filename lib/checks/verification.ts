@@ -32,16 +32,20 @@ export function parseSections(text: string): { sections: Map<string, string>; co
 }
 
 export interface HostVerifyOptions {
-  hwlatdetect: { enabled: boolean; thresholdUs: number; durationSeconds: number };
-  /** Only what `pulumi refresh` may re-read: no hwlatdetect, no interrupt counters. */
+  /** The host's latency proof (latency.host): each stage's duration and budget. */
+  latency: LatencyStageSettings;
+  /** Only what `pulumi refresh` may re-read: no latency stage, no interrupt counters. */
   observeOnly?: boolean;
-  /** How long host-facts.sh may take; by default hostFactsTimeoutSeconds of these options. */
+  /** How long host-facts.sh may take; HOST_FACTS_TIMEOUT_SECONDS by default. */
   timeoutSeconds?: number;
 }
 
-/** host-facts.sh may first wait up to 5 minutes for a fresh boot to finish, then runs hwlatdetect. */
-export function hostFactsTimeoutSeconds(hwlatdetect: HostVerifyOptions["hwlatdetect"]): number {
-  return 300 + 120 + (hwlatdetect.enabled ? hwlatdetect.durationSeconds : 0);
+/** host-facts.sh may first wait up to 5 minutes for a fresh boot to finish, then reads for 2. */
+export const HOST_FACTS_TIMEOUT_SECONDS = 300 + 120;
+
+/** A latency stage's run may take its duration and 2 minutes more (starting, SSH, the report). */
+export function stageTimeoutMs(durationSeconds: number): number {
+  return durationSeconds * 1000 + 120_000;
 }
 
 export interface Verification {
@@ -55,13 +59,9 @@ export function allResults(v: Verification): CheckResult[] {
   return [...v.observed, ...v.measured];
 }
 
-export function hostFactsArgs(plan: HostPlan, opts: HostVerifyOptions): string[] {
-  const h = opts.hwlatdetect;
+export function hostFactsArgs(plan: HostPlan): string[] {
   const conf = plan.nova.owner?.configPath;
   return [
-    ...(h.enabled && !opts.observeOnly
-      ? ["--hwlatdetect-seconds", String(h.durationSeconds), "--hwlatdetect-threshold-us", String(h.thresholdUs)]
-      : []),
     // The file nova-compute reads, where a deployment tool owns it (nova.configPath).
     ...(conf !== undefined ? ["--nova-conf", conf] : []),
     "--tuned-profile",

@@ -365,18 +365,14 @@ const serverSchema = z.strictObject({
 });
 
 /**
- * Upper bounds of the durations, each what its consumer takes: host-facts.sh and
- * guest-latency.sh accept at most 5 and 6 digits, and the checks' timers (setTimeout, at most
- * 2^31-1 ms, about 24.8 days) add their margins to these (lib/providers/collect.ts). The waits are bounded
- * by what an operator would wait for, well inside the timers.
+ * Upper bounds of the durations, each what its consumer takes: guest-latency.sh accepts at most
+ * 6 digits, and the checks' timers (setTimeout, at most 2^31-1 ms, about 24.8 days) add their
+ * margins to these (lib/providers/collect.ts). The waits are bounded by what an operator would
+ * wait for, well inside the timers.
  */
 export const DURATION_LIMITS = {
-  /** host-facts.sh --hwlatdetect-seconds: ^[0-9]{1,5}$; the timer: (420 + s) * 1000 ms. */
-  hwlatdetectSeconds: 99_999,
-  /** host-facts.sh --hwlatdetect-threshold-us: ^[0-9]{1,5}$. */
-  hwlatdetectThresholdUs: 99_999,
-  /** guest-latency.sh --seconds, each guest latency stage's: ^[0-9]{1,6}$; the timer: s * 1000 + 120000 ms. */
-  guestSeconds: 999_999,
+  /** guest-latency.sh --seconds, each latency stage's (host and guest): ^[0-9]{1,6}$; the timer: s * 1000 + 120000 ms. */
+  stageSeconds: 999_999,
   /** The wait for a new guest, and for a rebooted host: 2 hours. */
   waitSeconds: 7200,
 } as const;
@@ -393,12 +389,18 @@ function waitSeconds(fallback: number) {
     .default(fallback);
 }
 
-const HWLATDETECT_DEFAULTS = { enabled: true, thresholdUs: 20, durationSeconds: 60 };
 /**
- * The guest's latency proof runs in stages, in this order, stopping at the first that fails
- * (lib/checks/latency-stages.ts); each has its own duration and budget. readyTimeoutSeconds: a
- * new guest installs its RT kernel from a mirror and reboots into it first.
+ * The latency proofs run in stages, in this order, stopping at the first that fails
+ * (lib/checks/latency-stages.ts); each has its own duration and budget. On the host, cyclictest
+ * and oslat are off by default: they load the isolated CPUs, where RT guests may be pinned, so
+ * they belong on a drained host. readyTimeoutSeconds: a new guest installs its RT kernel from a
+ * mirror and reboots into it first.
  */
+const HOST_LATENCY_DEFAULTS = {
+  hwlatdetect: { enabled: true, durationSeconds: 60, thresholdUs: 20 },
+  cyclictest: { enabled: false, durationSeconds: 60, maxUs: 20, meanUs: 10 },
+  oslat: { enabled: false, durationSeconds: 60, maxUs: 20 },
+};
 const GUEST_LATENCY_DEFAULTS = {
   enabled: true,
   readyTimeoutSeconds: 1800,
@@ -407,81 +409,76 @@ const GUEST_LATENCY_DEFAULTS = {
   oslat: { enabled: true, durationSeconds: 60, maxUs: 20 },
 };
 
-/** One guest latency stage's duration: a 12-hour soak is 43200. */
-function guestStageSeconds(fallback: number) {
+/** One latency stage's duration: a 12-hour soak is 43200. */
+function stageSeconds(fallback: number) {
   return z
     .number()
     .int()
     .min(1)
-    .max(DURATION_LIMITS.guestSeconds, {
-      error: `must be at most ${DURATION_LIMITS.guestSeconds} s (11.5 days), what guest-latency.sh takes; a 12-hour soak is 43200`,
+    .max(DURATION_LIMITS.stageSeconds, {
+      error: `must be at most ${DURATION_LIMITS.stageSeconds} s (11.5 days), what guest-latency.sh takes; a 12-hour soak is 43200`,
     })
     .default(fallback);
 }
 
 const latencyBound = (fallback: number) => z.number().int().min(1).max(CONFIG_LIMITS.latencyUs).default(fallback);
 
+/** The three stages' settings, the same for hosts and guests; `defaults` gives each its fallbacks. */
+function latencyStagesSchema(defaults: typeof HOST_LATENCY_DEFAULTS) {
+  return {
+    /** Firmware stalls (in a guest: the hypervisor's too); skipped, with the reason, where the kernel has no hwlat tracer. */
+    hwlatdetect: z
+      .strictObject({
+        enabled: z.boolean().default(defaults.hwlatdetect.enabled),
+        durationSeconds: stageSeconds(defaults.hwlatdetect.durationSeconds),
+        thresholdUs: latencyBound(defaults.hwlatdetect.thresholdUs),
+      })
+      .default(defaults.hwlatdetect),
+    /** Timer wake-up latency on the RT CPUs. */
+    cyclictest: z
+      .strictObject({
+        enabled: z.boolean().default(defaults.cyclictest.enabled),
+        durationSeconds: stageSeconds(defaults.cyclictest.durationSeconds),
+        maxUs: latencyBound(defaults.cyclictest.maxUs),
+        meanUs: latencyBound(defaults.cyclictest.meanUs),
+      })
+      .default(defaults.cyclictest),
+    /** Interruptions of a busy loop on the RT CPUs: what a polling (DPDK-style) workload sees. */
+    oslat: z
+      .strictObject({
+        enabled: z.boolean().default(defaults.oslat.enabled),
+        durationSeconds: stageSeconds(defaults.oslat.durationSeconds),
+        maxUs: latencyBound(defaults.oslat.maxUs),
+      })
+      .default(defaults.oslat),
+  };
+}
+
 /** A key of latency.guest from before the stages: refused with where it went. */
 const movedToCyclictest = (key: string) =>
   z.never({ error: `moved: set latency.guest.cyclictest.${key} (each latency stage has its own settings)` }).optional();
 
 const latencySchema = z.strictObject({
-  hwlatdetect: z
-    .strictObject({
-      enabled: z.boolean().default(HWLATDETECT_DEFAULTS.enabled),
-      thresholdUs: z
-        .number()
-        .int()
-        .min(1)
-        .max(DURATION_LIMITS.hwlatdetectThresholdUs, {
-          error: `must be at most ${DURATION_LIMITS.hwlatdetectThresholdUs} µs, what host-facts.sh takes`,
-        })
-        .default(HWLATDETECT_DEFAULTS.thresholdUs),
-      durationSeconds: z
-        .number()
-        .int()
-        .min(1)
-        .max(DURATION_LIMITS.hwlatdetectSeconds, {
-          error: `must be at most ${DURATION_LIMITS.hwlatdetectSeconds} s, what host-facts.sh takes; minutes are what hwlatdetect needs`,
-        })
-        .default(HWLATDETECT_DEFAULTS.durationSeconds),
-    })
-    .default(HWLATDETECT_DEFAULTS),
+  /** The host check's proof; hwlatdetect alone by default. */
+  host: z.strictObject(latencyStagesSchema(HOST_LATENCY_DEFAULTS)).default(HOST_LATENCY_DEFAULTS),
   guest: z
     .strictObject({
       /** Off when the deployer cannot reach the guests over SSH. */
       enabled: z.boolean().default(GUEST_LATENCY_DEFAULTS.enabled),
       readyTimeoutSeconds: waitSeconds(GUEST_LATENCY_DEFAULTS.readyTimeoutSeconds),
-      /** Firmware and hypervisor stalls the guest's CPUs see; skipped, with the reason, where the guest kernel has no hwlat tracer. */
-      hwlatdetect: z
-        .strictObject({
-          enabled: z.boolean().default(GUEST_LATENCY_DEFAULTS.hwlatdetect.enabled),
-          durationSeconds: guestStageSeconds(GUEST_LATENCY_DEFAULTS.hwlatdetect.durationSeconds),
-          thresholdUs: latencyBound(GUEST_LATENCY_DEFAULTS.hwlatdetect.thresholdUs),
-        })
-        .default(GUEST_LATENCY_DEFAULTS.hwlatdetect),
-      /** Timer wake-up latency on the RT vCPUs under load on the housekeeping vCPUs. */
-      cyclictest: z
-        .strictObject({
-          enabled: z.boolean().default(GUEST_LATENCY_DEFAULTS.cyclictest.enabled),
-          durationSeconds: guestStageSeconds(GUEST_LATENCY_DEFAULTS.cyclictest.durationSeconds),
-          maxUs: latencyBound(GUEST_LATENCY_DEFAULTS.cyclictest.maxUs),
-          meanUs: latencyBound(GUEST_LATENCY_DEFAULTS.cyclictest.meanUs),
-        })
-        .default(GUEST_LATENCY_DEFAULTS.cyclictest),
-      /** Interruptions of a busy loop on the RT vCPUs: what a polling (DPDK-style) workload sees. */
-      oslat: z
-        .strictObject({
-          enabled: z.boolean().default(GUEST_LATENCY_DEFAULTS.oslat.enabled),
-          durationSeconds: guestStageSeconds(GUEST_LATENCY_DEFAULTS.oslat.durationSeconds),
-          maxUs: latencyBound(GUEST_LATENCY_DEFAULTS.oslat.maxUs),
-        })
-        .default(GUEST_LATENCY_DEFAULTS.oslat),
+      ...latencyStagesSchema(GUEST_LATENCY_DEFAULTS),
       durationSeconds: movedToCyclictest("durationSeconds"),
       maxUs: movedToCyclictest("maxUs"),
       meanUs: movedToCyclictest("meanUs"),
     })
     .default(GUEST_LATENCY_DEFAULTS),
+  /** The host's hwlatdetect from before the stages: refused with where it went. */
+  hwlatdetect: z
+    .never({
+      error:
+        "moved: set latency.host.hwlatdetect (enabled, durationSeconds, thresholdUs); the host's latency proof runs in stages like the guest's: latency.host.{hwlatdetect,cyclictest,oslat}",
+    })
+    .optional(),
 });
 
 /** What host maintenance does with the guests on a host it disables (lib/desired/rollout.ts). */
@@ -555,7 +552,7 @@ export const stackConfigSchema = z.strictObject({
   securityGroup: securityGroupSchema,
   keypair: z.strictObject({ name: resourceName, publicKey }),
   servers: z.array(serverSchema).max(CONFIG_LIMITS.servers).default([]),
-  latency: latencySchema.default({ hwlatdetect: HWLATDETECT_DEFAULTS, guest: GUEST_LATENCY_DEFAULTS }),
+  latency: latencySchema.default({ host: HOST_LATENCY_DEFAULTS, guest: GUEST_LATENCY_DEFAULTS }),
   deployment: deploymentSchema.default({
     maxUnavailable: 1,
     maintenance: true,

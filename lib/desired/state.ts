@@ -25,7 +25,7 @@ export interface DesiredHost {
   /** What those steps would do (lib/desired/rollout.ts changeDigest): unchanged, no maintenance. */
   changeDigest: string;
   /** What the host check holds the host to; the boot id it checks comes from the reboot. */
-  check: { target: SshTarget; plan: HostPlan; hwlatdetect: HostVerifyOptions["hwlatdetect"] };
+  check: { target: SshTarget; plan: HostPlan; latency: HostVerifyOptions["latency"] };
 }
 
 export interface DesiredServer {
@@ -64,7 +64,7 @@ export function desiredState(
       plan: p,
       steps: hostSteps,
       changeDigest: changeDigest(hostSteps.map((s) => ({ ...s, script: bundleScript(s.script) }))),
-      check: { target: host.ssh, plan: p, hwlatdetect: config.latency.hwlatdetect },
+      check: { target: host.ssh, plan: p, latency: config.latency.host },
     };
   });
   const domainTargets = domainCheckTargets(config, plan);

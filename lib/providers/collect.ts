@@ -7,11 +7,18 @@ import { readFileSync } from "node:fs";
 import type { DomainExpectation } from "../checks/domain";
 import { checkDomain } from "../checks/domain";
 import { checkHostFacts, checkKernel } from "../checks/host";
+import type { LatencyStageSettings, LatencyWhere } from "../checks/latency-stages";
 import { runLatencyStages } from "../checks/latency-stages";
 import type { CheckResult } from "../checks/result";
 import { excerpt, fail, verdict } from "../checks/result";
 import type { GuestBudget, HostVerifyOptions, Verification, VerifyScript } from "../checks/verification";
-import { hostFactsArgs, hostFactsTimeoutSeconds, parseSections, VERIFY_SCRIPTS } from "../checks/verification";
+import {
+  HOST_FACTS_TIMEOUT_SECONDS,
+  hostFactsArgs,
+  parseSections,
+  stageTimeoutMs,
+  VERIFY_SCRIPTS,
+} from "../checks/verification";
 import { parseCpuList, sameSet } from "../cpu/cpuset";
 import { hostprepPath } from "../hostprep/scripts";
 import type { GuestPlan } from "../plan/stack";
@@ -90,17 +97,48 @@ async function collect(run: RunScript, script: VerifyScript, args: string[], wha
   return { sections };
 }
 
+/**
+ * The latency proof in stages (lib/checks/latency-stages.ts), host or guest: one guest-latency.sh
+ * --stage run per enabled stage on the RT CPUs, each bounded by stageTimeoutMs, none after a
+ * failed stage. `cpuArgs` name the RT and housekeeping CPUs (and, on a host, --no-load).
+ */
+function latencyStages(
+  run: RunScript,
+  settings: LatencyStageSettings,
+  rtCpus: string,
+  cpuArgs: string[],
+  where: LatencyWhere,
+): Promise<CheckResult[]> {
+  return runLatencyStages(settings, rtCpus, where, async (stage) => {
+    const s = settings[stage];
+    const args = [...cpuArgs, "--stage", stage, "--seconds", String(s.durationSeconds)];
+    if (stage === "hwlatdetect") args.push("--threshold-us", String(settings.hwlatdetect.thresholdUs));
+    // guest-latency.sh prints the tool's result in a section named after the stage.
+    const ran = await collect(run, "guest-latency.sh", args, `${stage} stage`, stageTimeoutMs(s.durationSeconds));
+    return ran.sections ? { output: ran.sections.get(stage) ?? "" } : { failure: ran.failure };
+  });
+}
+
+/**
+ * host-facts.sh's facts judged by the host checks, then (not on a refresh) the host's latency
+ * stages on its isolated CPUs, the main threads on its housekeeping CPUs. Nothing loads the
+ * housekeeping CPUs (--no-load): on a host they run the cloud's own services.
+ */
 export async function verifyHost(run: RunScript, plan: HostPlan, opts: HostVerifyOptions): Promise<Verification> {
-  const args = hostFactsArgs(plan, opts);
-  const timeoutMs = (opts.timeoutSeconds ?? hostFactsTimeoutSeconds(opts.hwlatdetect)) * 1000;
-  const got = await collect(run, "host-facts.sh", args, "host facts", timeoutMs);
+  const timeoutMs = (opts.timeoutSeconds ?? HOST_FACTS_TIMEOUT_SECONDS) * 1000;
+  const got = await collect(run, "host-facts.sh", hostFactsArgs(plan), "host facts", timeoutMs);
   if (!got.sections) return { observed: [got.failure], measured: [] };
   const sections = Object.fromEntries(got.sections);
-  const { enabled, thresholdUs } = opts.hwlatdetect;
-  const checkOpts = { hwlatdetect: { enabled, thresholdUs } };
-  const observed = checkHostFacts(sections, plan, "observed", checkOpts);
+  const observed = checkHostFacts(sections, plan, "observed");
   if (opts.observeOnly) return { observed, measured: [] };
-  return { observed, measured: checkHostFacts(sections, plan, "measured", checkOpts) };
+  const cpuArgs = ["--rt-cpus", plan.isolated, "--housekeeping-cpus", plan.housekeeping, "--no-load"];
+  return {
+    observed,
+    measured: [
+      ...checkHostFacts(sections, plan, "measured"),
+      ...(await latencyStages(run, opts.latency, plan.isolated, cpuArgs, "host")),
+    ],
+  };
 }
 
 /**
@@ -187,23 +225,15 @@ export async function observeGuest(run: RunScript, guest: GuestPlan): Promise<Ve
 }
 
 /**
- * The guest's RT setup, then its latency proof in stages (lib/checks/latency-stages.ts): one
- * guest-latency.sh run per stage, each bounded by its duration plus 120 s, none after a failed
- * stage. A setup that is wrong is measured all the same: the figures say how far off it is.
+ * The guest's RT setup, then its latency proof in stages, while stress-ng loads the housekeeping
+ * vCPUs. A setup that is wrong is measured all the same: the figures say how far off it is.
  */
 export async function verifyGuest(run: RunScript, guest: GuestPlan, budget: GuestBudget): Promise<Verification> {
   if (guest.realtimeVcpus === "") return { observed: [NOT_REALTIME], measured: [] };
   const got = await collect(run, "guest-latency.sh", [...guestArgs(guest), "--observe-only"], "guest facts");
   // The same script with the same CPU lists would fail the same way in every stage.
   if (!got.sections) return { observed: [got.failure], measured: [] };
-  const measured = await runLatencyStages(budget, guest.realtimeVcpus, async (stage) => {
-    const s = budget[stage];
-    const args = [...guestArgs(guest), "--stage", stage, "--seconds", String(s.durationSeconds)];
-    if (stage === "hwlatdetect") args.push("--threshold-us", String(budget.hwlatdetect.thresholdUs));
-    // guest-latency.sh prints the tool's result in a section named after the stage.
-    const ran = await collect(run, "guest-latency.sh", args, `${stage} stage`, s.durationSeconds * 1000 + 120_000);
-    return ran.sections ? { output: ran.sections.get(stage) ?? "" } : { failure: ran.failure };
-  });
+  const measured = await latencyStages(run, budget, guest.realtimeVcpus, guestArgs(guest), "guest");
   return { observed: guestSetupChecks(got.sections, guest), measured };
 }
 

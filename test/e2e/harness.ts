@@ -315,7 +315,8 @@ export async function currentBootId(env: Env): Promise<string> {
 }
 
 /**
- * The HostVerification the program registers (hwlatdetect off: a VM's timing says nothing),
+ * The HostVerification the program registers (latency.host of Pulumi.e2e.yaml: hwlatdetect off,
+ * cyclictest and oslat 10 s each with TCG-sized budgets),
  * created through Pulumi's provider host for the boot the host runs now. A failed check rejects
  * with the report, as `pulumi up` shows it.
  */

@@ -84,7 +84,7 @@ function stackConfig(cloud: OpenStackCloud, sshd: TestSshd, imageFile: string) {
     securityGroup: { name: "rt-local", sshCidr: "192.0.2.0/24", icmpCidr: "192.0.2.0/24" },
     keypair: { name: "rt-local", publicKey: sshd.userKeyPub },
     servers: [{ name: SERVER, flavor: FLAVOR }],
-    latency: { hwlatdetect: { enabled: false } },
+    latency: { host: { hwlatdetect: { enabled: false } } },
     deployment: { protect: false, guests: "refuse" },
   };
 }

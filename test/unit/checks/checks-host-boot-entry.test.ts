@@ -230,9 +230,7 @@ describe("host-facts.sh and the host checks agree", () => {
 
   it("a declared section the output lacks fails that check, naming the section", () => {
     const extra = hostCheck({ sections: ["cmdline", "not-printed"], kind: "observed", check: () => [] });
-    const r = runHostChecks({ cmdline: "" }, plan, "observed", { hwlatdetect: { enabled: false, thresholdUs: 20 } }, [
-      extra,
-    ]);
+    const r = runHostChecks({ cmdline: "" }, plan, "observed", [extra]);
     assert.equal(r.length, 1);
     assert.equal(r[0].ok, false);
     assert.equal(r[0].check, "host facts not-printed");
@@ -259,7 +257,7 @@ describe("host-facts.sh and the host checks agree", () => {
           'mount -t tmpfs none /boot && mkdir /boot/grub && cp "$1"/grub.cfg "$1"/grubenv /boot/grub/ && shift && exec bash -s -- "$@"',
           "_",
           dir,
-          ...hostFactsArgs(plan, { hwlatdetect: { enabled: false, thresholdUs: 20, durationSeconds: 0 } }),
+          ...hostFactsArgs(plan),
         ],
         { input: script, encoding: "utf8", maxBuffer: 64 << 20 },
       );
@@ -272,8 +270,7 @@ describe("host-facts.sh and the host checks agree", () => {
 
     it("prints every declared section, and the boot entry passes", () => {
       const s = sections();
-      for (const name of hostSectionsRead(HOST_CHECKS).filter((n) => n !== "hwlatdetect"))
-        assert.ok(Object.hasOwn(s, name), `section ${name}`);
+      for (const name of hostSectionsRead(HOST_CHECKS)) assert.ok(Object.hasOwn(s, name), `section ${name}`);
       assert.equal(s["boot-grubby"], "<absent>");
       const results = bootResults();
       assert.deepEqual(

@@ -80,7 +80,7 @@ function collect(tree: CpuTree, cmdline: string, novaConf = "[compute]\ncpu_dedi
       'mount --bind "$1/cpu" /sys/devices/system/cpu && mount --bind "$1/cmdline" /proc/cmdline && shift && exec bash -s -- "$@"',
       "_",
       root,
-      ...hostFactsArgs(byDefault, { hwlatdetect: { enabled: false, thresholdUs: 20, durationSeconds: 0 } }),
+      ...hostFactsArgs(byDefault),
       "--nova-conf",
       join(root, "nova.conf"),
     ],
@@ -92,11 +92,7 @@ function collect(tree: CpuTree, cmdline: string, novaConf = "[compute]\ncpu_dedi
 }
 
 function power(sections: Record<string, string>, plan: HostPlan): Map<string, CheckResult> {
-  return new Map(
-    runHostChecks(sections, plan, "observed", { hwlatdetect: { enabled: false, thresholdUs: 20 } }, [
-      cpuPowerCheck,
-    ]).map((r) => [r.check, r]),
-  );
+  return new Map(runHostChecks(sections, plan, "observed", [cpuPowerCheck]).map((r) => [r.check, r]));
 }
 
 const all = (g: string) => Object.fromEntries(Array.from({ length: 12 }, (_, c) => [c, g]));

@@ -13,7 +13,6 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { checkHostFacts } from "../../../lib/checks/host";
-import type { HostCheckOptions } from "../../../lib/checks/host-check";
 import type { CheckResult } from "../../../lib/checks/result";
 import { formatReport } from "../../../lib/checks/result";
 import type { HostPlan } from "../../../lib/plan/host";
@@ -36,7 +35,6 @@ interface HostFacts {
   applied: string;
   tunedVariables: string;
   interrupts: string;
-  hwlatdetect?: string;
   lscpu: string;
   nodeMeminfo: string;
   bootGrubby: string;
@@ -79,7 +77,6 @@ function toSections(f: HostFacts): Record<string, string> {
     applied: f.applied,
     "tuned-variables": f.tunedVariables,
     interrupts: f.interrupts,
-    ...(f.hwlatdetect !== undefined ? { hwlatdetect: f.hwlatdetect } : {}),
     lscpu: f.lscpu,
     "node-meminfo": f.nodeMeminfo,
     "boot-grubby": f.bootGrubby,
@@ -93,13 +90,10 @@ function toSections(f: HostFacts): Record<string, string> {
   };
 }
 
-/** Every host check, as a deployment runs them: hwlatdetect's when its output is there. */
-function checkHost(f: HostFacts, p: HostPlan, o: { hwlatThresholdUs?: number } = {}): CheckResult[] {
+/** Every host check on host-facts.sh's sections, as a deployment runs them (the latency stages run apart). */
+function checkHost(f: HostFacts, p: HostPlan): CheckResult[] {
   const sections = toSections(f);
-  const opts: HostCheckOptions = {
-    hwlatdetect: { enabled: f.hwlatdetect !== undefined, thresholdUs: o.hwlatThresholdUs ?? 20 },
-  };
-  return [...checkHostFacts(sections, p, "observed", opts), ...checkHostFacts(sections, p, "measured", opts)];
+  return [...checkHostFacts(sections, p, "observed"), ...checkHostFacts(sections, p, "measured")];
 }
 
 function loadFacts(dir: string): HostFacts {
@@ -455,32 +449,6 @@ describe("checkHost: each check fails on its own fault, with a hint that fixes i
     assert.match(r.hint, /IRQBALANCE_BANNED_CPULIST=4-11/);
   });
 
-  it("hwlatdetect: judged only when given, and a failure when it could not run", () => {
-    const latency = (name: string) => readFileSync(join(__dirname, "..", "..", "fixtures", "latency", name), "utf8");
-    assert.equal(
-      checkHost(rtHost, plan).some((r) => r.check === "hwlatdetect"),
-      false,
-    );
-    assert.equal(
-      result(check({ hwlatdetect: latency("hwlatdetect-crafted-below-threshold.txt") }), "hwlatdetect").ok,
-      true,
-    );
-    assert.equal(
-      failing(check({ hwlatdetect: latency("hwlatdetect-crafted-exceeding.txt") }), "hwlatdetect").observed,
-      "47 µs, 3 samples over the run's 20 µs threshold",
-    );
-    assert.match(
-      failing(check({ hwlatdetect: latency("hwlatdetect-no-hwlat-tracer.txt") }), "hwlatdetect").observed,
-      /no hwlat tracer/,
-    );
-    assert.equal(
-      checkHost({ ...rtHost, hwlatdetect: latency("hwlatdetect-crafted-exceeding.txt") }, plan, {
-        hwlatThresholdUs: 50,
-      }).every((r) => r.ok),
-      true,
-    );
-  });
-
   it("turns empty and garbage outputs into failed results, never an exception", () => {
     const empty: HostFacts = {
       unameV: "",
@@ -495,7 +463,6 @@ describe("checkHost: each check fails on its own fault, with a hint that fixes i
       applied: "",
       tunedVariables: "",
       interrupts: "",
-      hwlatdetect: "",
       lscpu: "",
       nodeMeminfo: "",
       bootGrubby: "",

@@ -81,30 +81,34 @@ describe("oslat", () => {
 
 describe("judging one stage", () => {
   it("hwlatdetect that cannot run is a skip that says why, not a silent pass", () => {
-    const [r] = judgeStage("hwlatdetect", noTracer, loose, "1");
+    const [r] = judgeStage("hwlatdetect", noTracer, loose, "1", "guest");
     assert.equal(r.ok, true);
     assert.match(r.observed, /^skipped, nothing measured: hwlatdetect could not run: the kernel has no hwlat tracer/);
     assert.match(r.observed, /latency\.guest\.hwlatdetect\.enabled: false/);
+    assert.match(
+      judgeStage("hwlatdetect", noTracer, loose, "1", "host")[0].observed,
+      /set latency\.host\.hwlatdetect\.enabled: false/,
+    );
   });
 
   it("hwlatdetect cut short or over its threshold fails; under it passes", () => {
-    assert.equal(judgeStage("hwlatdetect", hwlatExceeding.split("Max Latency")[0], loose, "1")[0].ok, false);
-    assert.equal(judgeStage("hwlatdetect", hwlatExceeding, loose, "1")[0].ok, false);
-    assert.equal(judgeStage("hwlatdetect", hwlatBelow, loose, "1")[0].ok, true);
+    assert.equal(judgeStage("hwlatdetect", hwlatExceeding.split("Max Latency")[0], loose, "1", "guest")[0].ok, false);
+    assert.equal(judgeStage("hwlatdetect", hwlatExceeding, loose, "1", "guest")[0].ok, false);
+    assert.equal(judgeStage("hwlatdetect", hwlatBelow, loose, "1", "guest")[0].ok, true);
   });
 
   it("cyclictest and oslat hold their own budgets", () => {
     const tight = { ...loose, oslat: { ...loose.oslat, maxUs: oslatMax - 1 } };
-    assert.ok(judgeStage("cyclictest", cyclictestText, tight, "1").every((r) => r.ok));
-    assert.ok(judgeStage("oslat", oslatText, loose, "1").every((r) => r.ok));
-    assert.equal(judgeStage("oslat", oslatText, tight, "1")[1].ok, false);
+    assert.ok(judgeStage("cyclictest", cyclictestText, tight, "1", "guest").every((r) => r.ok));
+    assert.ok(judgeStage("oslat", oslatText, loose, "1", "guest").every((r) => r.ok));
+    assert.equal(judgeStage("oslat", oslatText, tight, "1", "guest")[1].ok, false);
   });
 });
 
 /** Runs the stages on recorded output, noting which were run. */
 async function staged(settings: LatencyStageSettings, outputs: Partial<Record<LatencyStage, StageRun>>) {
   const ran: LatencyStage[] = [];
-  const results = await runLatencyStages(settings, "1", (stage) => {
+  const results = await runLatencyStages(settings, "1", "guest", (stage) => {
     ran.push(stage);
     const got = outputs[stage];
     if (got === undefined) throw new Error(`no output for ${stage}`);
@@ -225,6 +229,53 @@ describe("latency.guest settings", () => {
         ],
       ],
     );
+  });
+});
+
+describe("latency.host settings", () => {
+  const withLatency = (latency: Record<string, unknown>) => {
+    const raw = devRaw();
+    raw.latency = latency;
+    return parseStackConfig(raw);
+  };
+
+  it("defaults to hwlatdetect alone: cyclictest and oslat load the isolated CPUs guests may be pinned to", () => {
+    const r = withLatency({});
+    assert.ok(r.ok);
+    const h = r.config.latency.host;
+    assert.deepEqual(
+      [h.hwlatdetect, h.cyclictest, h.oslat],
+      [
+        { enabled: true, durationSeconds: 60, thresholdUs: 20 },
+        { enabled: false, durationSeconds: 60, maxUs: 20, meanUs: 10 },
+        { enabled: false, durationSeconds: 60, maxUs: 20 },
+      ],
+    );
+    const on = withLatency({ host: { oslat: { enabled: true, durationSeconds: 10, maxUs: 1000 } } });
+    assert.ok(on.ok);
+    assert.deepEqual(enabledStages(on.config.latency.host), ["hwlatdetect", "oslat"]);
+  });
+
+  it("refuses latency.hwlatdetect, saying it moved to latency.host.hwlatdetect", () => {
+    const r = withLatency({ hwlatdetect: { enabled: false } });
+    assert.ok(!r.ok);
+    assert.deepEqual(
+      r.problems.map((p) => [p.path, p.message]),
+      [
+        [
+          "openstack-rt:latency.hwlatdetect",
+          "got {\"enabled\":false}; moved: set latency.host.hwlatdetect (enabled, durationSeconds, thresholdUs); the host's latency proof runs in stages like the guest's: latency.host.{hwlatdetect,cyclictest,oslat}",
+        ],
+      ],
+    );
+  });
+
+  it("refuses a host stage beyond what guest-latency.sh takes, and a budget that is no whole number", () => {
+    const r = withLatency({ host: { cyclictest: { durationSeconds: 1_000_000, maxUs: 2.5 } } });
+    assert.ok(!r.ok);
+    const text = r.problems.map((p) => `${p.path}: ${p.message}`).join("\n");
+    assert.match(text, /latency\.host\.cyclictest\.durationSeconds: got 1000000; must be at most 999999 s/);
+    assert.match(text, /latency\.host\.cyclictest\.maxUs: got 2\.5/);
   });
 });
 

@@ -53,9 +53,16 @@ describe("section parsing", () => {
   });
 });
 
+/** The host's latency stages, all off: these tests look at host-facts.sh's checks. */
+const noStages = {
+  hwlatdetect: { enabled: false, thresholdUs: 20, durationSeconds: 1 },
+  cyclictest: { enabled: false, durationSeconds: 1, maxUs: 20, meanUs: 10 },
+  oslat: { enabled: false, durationSeconds: 1, maxUs: 20 },
+};
+
 describe("host checks over SSH", () => {
   it("collect this machine's facts and fail it as an RT host, with hints", async () => {
-    const v = await verifyHost(run, host, { hwlatdetect: { enabled: false, thresholdUs: 20, durationSeconds: 1 } });
+    const v = await verifyHost(run, host, { latency: noStages });
     const results = allResults(v);
     assert.ok(results.length > 8, formatReport(results));
     assert.deepEqual(
@@ -74,14 +81,14 @@ describe("host checks over SSH", () => {
       const conf = join(dir, "nova-compute", "nova.conf");
       mkdirSync(join(dir, "nova-compute"));
       copyFileSync(join(__dirname, "..", "..", "fixtures", "host", "rt-host", "nova.conf"), conf);
-      const opts = { hwlatdetect: { enabled: false, thresholdUs: 20, durationSeconds: 1 } };
+      const opts = { latency: noStages };
       const owned = { ...host, nova: { ...host.nova, owner: { mode: "verify" as const, configPath: conf } } };
-      assert.deepEqual(hostFactsArgs(owned, opts), ["--nova-conf", conf, "--tuned-profile", "realtime-virtual-host"]);
+      assert.deepEqual(hostFactsArgs(owned), ["--nova-conf", conf, "--tuned-profile", "realtime-virtual-host"]);
       const nova = (v: Verification) => allResults(v).find((x) => x.check === "nova cpu_dedicated_set");
       assert.equal(nova(await verifyHost(run, owned, opts))?.ok, true);
       // Without nova.configPath the script reads its default (/etc/nova/nova.conf); this machine's own
       // file, if any, is no part of the test: a path that does not exist stands for a host without one.
-      assert.deepEqual(hostFactsArgs(host, opts), ["--tuned-profile", "realtime-virtual-host"]);
+      assert.deepEqual(hostFactsArgs(host), ["--tuned-profile", "realtime-virtual-host"]);
       const absent = {
         ...host,
         nova: { ...host.nova, owner: { mode: "verify" as const, configPath: join(dir, "none") } },
@@ -97,9 +104,7 @@ describe("host checks over SSH", () => {
     const { observed: results } = await verifyHost(
       sshRunner({ ...target, port: closed }, { privateKey: sshd.userKey }, allScriptTexts(), { retries: 0 }),
       host,
-      {
-        hwlatdetect: { enabled: false, thresholdUs: 20, durationSeconds: 1 },
-      },
+      { latency: noStages },
     );
     assert.equal(results.length, 1);
     assert.equal(results[0].ok, false);
@@ -112,9 +117,7 @@ describe("host checks over SSH", () => {
     const { observed: results } = await verifyHost(
       sshRunner({ ...target, hostKey: other }, { privateKey: sshd.userKey }, allScriptTexts()),
       host,
-      {
-        hwlatdetect: { enabled: false, thresholdUs: 20, durationSeconds: 1 },
-      },
+      { latency: noStages },
     );
     assert.match(results[0].observed, /does not match the pinned hostKey/);
   });
@@ -187,12 +190,20 @@ describe("guest checks over SSH (this machine standing in for the guest)", () =>
 });
 
 describe("refresh reads only what stays the same", () => {
-  it("host: no interrupt snapshot, no hwlatdetect, and the same results twice", async () => {
-    const opts = { hwlatdetect: { enabled: true, thresholdUs: 20, durationSeconds: 1 }, observeOnly: true };
+  it("host: no interrupt snapshot, no latency stage, and the same results twice", async () => {
+    const allStages = {
+      hwlatdetect: { ...noStages.hwlatdetect, enabled: true },
+      cyclictest: { ...noStages.cyclictest, enabled: true },
+      oslat: { ...noStages.oslat, enabled: true },
+    };
+    const opts = { latency: allStages, observeOnly: true };
     const first = await verifyHost(run, host, opts);
     const second = await verifyHost(run, host, opts);
     assert.deepEqual(first.measured, []);
-    assert.ok(!first.observed.some((x) => /hwlatdetect|IRQ/.test(x.check)), formatReport(first.observed));
+    assert.ok(
+      !first.observed.some((x) => /hwlatdetect|cyclictest|oslat|stage|IRQ/.test(x.check)),
+      formatReport(first.observed),
+    );
     assert.deepEqual(second, first);
   });
 

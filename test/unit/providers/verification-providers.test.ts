@@ -38,10 +38,15 @@ const hostInputs = (): HostCheckInputs => ({
   hostName: "compute-rt-01",
   target: { host: "127.0.0.1", port: sshd.port, user: sshd.user, hostKey: sshd.hostKeyPub },
   plan: hostPlan,
-  hwlatdetect: { enabled: false, thresholdUs: 20, durationSeconds: 1 },
+  latency: {
+    hwlatdetect: { enabled: false, thresholdUs: 20, durationSeconds: 1 },
+    cyclictest: { enabled: false, durationSeconds: 1, maxUs: 20, meanUs: 10 },
+    oslat: { enabled: false, durationSeconds: 1, maxUs: 20 },
+  },
   bootId: BOOT,
   timeoutSeconds: 420,
   script: scriptText("host-facts.sh"),
+  latencyScript: scriptText("guest-latency.sh"),
   verifyRevision: "",
 });
 

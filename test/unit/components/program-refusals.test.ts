@@ -20,7 +20,7 @@ import { setProgramMocks } from "../../support/mocks";
 type Raw = ReturnType<typeof devRaw>;
 
 const load = createRequire(__filename);
-const PROGRAM = load.resolve("../index");
+const PROGRAM = load.resolve("../../../index");
 
 /** Loads index.ts with this config; returns what it threw and everything it asked of the engine. */
 async function loadProgram(

@@ -24,6 +24,7 @@ import { CommandLineError, parseCommandLine, stackFile, stackOfFile } from "./ar
 
 export { stackOfFile };
 import { renderPlan } from "../lib/render/plan-text";
+import type { LatencyStageSettings } from "../lib/checks/latency-stages";
 import { readStackConfig } from "../lib/config/stack-files";
 import type { ToolFormat } from "../lib/render/tool-formats";
 import { TOOL_FORMATS, renderForTool } from "../lib/render/tool-formats";
@@ -98,6 +99,8 @@ interface PlannedFile {
   plan: StackPlan;
   side: ImpactSide;
   settings: RolloutSettings;
+  /** The host check's latency stages, for the plan text. */
+  hostLatency: LatencyStageSettings;
 }
 
 const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
@@ -135,7 +138,12 @@ function planFile(
   if (problems.length > 0 || !result.ok) return { planned: null, problems, warnings, notes };
   const { maintenance, guests } = result.config.deployment;
   return {
-    planned: { plan: result.plan, side: impactSide(result.desired), settings: { maintenance, guests } },
+    planned: {
+      plan: result.plan,
+      side: impactSide(result.desired),
+      settings: { maintenance, guests },
+      hostLatency: result.config.latency.host,
+    },
     problems: [],
     warnings,
     notes,
@@ -280,7 +288,7 @@ export function main(argv: string[], env: NodeJS.ProcessEnv = process.env): numb
     // Without a base, what a first `pulumi up` does; --diff tells what re-runs on a deployed stack.
     const first = planImpact(NOTHING_DEPLOYED, planned.side, planned.settings);
     process.stdout.write(
-      renderPlan(stack, plan) +
+      renderPlan(stack, plan, planned.hostLatency) +
         formatImpact(first, "A first `pulumi up` (npm run plan -- --diff <deployed plan.json> tells what re-runs):"),
     );
   }

@@ -32,6 +32,19 @@ export type LatencyWhere = "host" | "guest";
 /** What running one stage gave: the tool's output, or a result saying why it did not run. */
 export type StageRun = { output: string } | { failure: CheckResult };
 
+/** The proof in one line, for the plan text: each stage with its duration and budget, or off. */
+export function describeLatencyStages(settings: LatencyStageSettings): string {
+  const { hwlatdetect: h, cyclictest: c, oslat: o } = settings;
+  const stages = [
+    h.enabled ? `hwlatdetect ${h.durationSeconds} s (stalls <= ${h.thresholdUs} µs)` : "hwlatdetect off",
+    c.enabled ? `cyclictest ${c.durationSeconds} s (max <= ${c.maxUs} µs, mean <= ${c.meanUs} µs)` : "cyclictest off",
+    o.enabled ? `oslat ${o.durationSeconds} s (max <= ${o.maxUs} µs)` : "oslat off",
+  ];
+  return enabledStages(settings).length === 0
+    ? "off"
+    : `${stages.join(", then ")}; stopping at the first stage that fails`;
+}
+
 /** The stages that run, in order: the enabled ones. */
 export function enabledStages(settings: LatencyStageSettings): LatencyStage[] {
   return LATENCY_STAGES.filter((stage) => settings[stage].enabled);

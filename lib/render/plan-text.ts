@@ -3,6 +3,8 @@ import type { StackPlan } from "../plan/stack";
 import { SIZE_LABEL } from "../plan/hugepages";
 import { describeLatencyMode } from "../plan/latency-mode";
 import { describeStalld } from "../plan/stalld";
+import type { LatencyStageSettings } from "../checks/latency-stages";
+import { describeLatencyStages } from "../checks/latency-stages";
 import { OTHER_FLAVORS_LAND_THERE, smallPageMemoryMb } from "../plan/rt-warnings";
 
 function table(rows: string[][]): string[] {
@@ -15,7 +17,8 @@ function table(rows: string[][]): string[] {
   );
 }
 
-export function renderPlan(stack: string, plan: StackPlan): string {
+/** `hostLatency`: the host check's latency stages (latency.host), shown with each host. */
+export function renderPlan(stack: string, plan: StackPlan, hostLatency?: LatencyStageSettings): string {
   const out: string[] = [`Plan of stack "${stack}"`, ""];
   for (const host of plan.hosts) {
     out.push(`Host ${host.name} (${host.os}, SMT ${host.smt ? "on" : "off"})`);
@@ -54,6 +57,7 @@ export function renderPlan(stack: string, plan: StackPlan): string {
     out.push(`  TuneD adds: ${host.kernel.tunedArgs.join(" ")}`);
     out.push(`  latency mode: ${describeLatencyMode(host.power)}`);
     out.push(`  ${describeStalld(host.stalld)}`);
+    if (hostLatency) out.push(`  latency proof on the isolated CPUs: ${describeLatencyStages(hostLatency)}`);
     out.push(
       `  hugepages: ${host.hugepages.sizes.map((s) => `${s.perNode.map((p) => `node${p.node}=${p.count}`).join(" ")} x ${SIZE_LABEL[s.name]}`).join(", ")}, ` +
         (host.hugepages.method === "cmdline"

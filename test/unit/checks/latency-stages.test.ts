@@ -13,10 +13,11 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { checkOslat, parseOslat } from "../../../lib/checks/latency";
 import type { LatencyStage, LatencyStageSettings, StageRun } from "../../../lib/checks/latency-stages";
-import { enabledStages, judgeStage, runLatencyStages } from "../../../lib/checks/latency-stages";
+import { describeLatencyStages, enabledStages, judgeStage, runLatencyStages } from "../../../lib/checks/latency-stages";
 import { fail, formatReport } from "../../../lib/checks/result";
 import { parseStackConfig } from "../../../lib/config/schema";
-import { devRaw } from "../../support/dev-config";
+import { renderPlan } from "../../../lib/render/plan-text";
+import { devRaw, devStack } from "../../support/dev-config";
 
 const fixture = (name: string) => readFileSync(join(__dirname, "..", "..", "fixtures", "latency", name), "utf8");
 const oslatText = fixture("oslat.json");
@@ -254,6 +255,18 @@ describe("latency.host settings", () => {
     const on = withLatency({ host: { oslat: { enabled: true, durationSeconds: 10, maxUs: 1000 } } });
     assert.ok(on.ok);
     assert.deepEqual(enabledStages(on.config.latency.host), ["hwlatdetect", "oslat"]);
+  });
+
+  it("shows in the plan text with each host: the stages that run, their durations and budgets", () => {
+    const { config, plan } = devStack();
+    const text = renderPlan("dev", plan, config.latency.host);
+    const line =
+      "  latency proof on the isolated CPUs: hwlatdetect 60 s (stalls <= 20 µs), then cyclictest off, then oslat off; stopping at the first stage that fails";
+    assert.equal(text.split("\n").filter((l) => l === line).length, plan.hosts.length, text);
+    const on = { ...config.latency.host, oslat: { enabled: true, durationSeconds: 10, maxUs: 1000 } };
+    assert.match(describeLatencyStages(on), /then oslat 10 s \(max <= 1000 µs\);/);
+    const off = { ...config.latency.host, hwlatdetect: { ...config.latency.host.hwlatdetect, enabled: false } };
+    assert.equal(describeLatencyStages(off), "off");
   });
 
   it("refuses latency.hwlatdetect, saying it moved to latency.host.hwlatdetect", () => {

@@ -100,7 +100,7 @@ main() {
   parse_options packages_option "$@"
   [[ -n $FAMILY ]] || usage_error "--os is required"
   if ((stalld)) && [[ $FAMILY != rhel-* ]]; then
-    usage_error "--stalld: $FAMILY does not package stalld (only rhel-8 and rhel-9 do); leave stalld out, RT throttling then stays on"
+    usage_error "--stalld: $FAMILY does not package stalld (only rhel-8 and rhel-9 do); leave --stalld out"
   fi
   check_os_family "$FAMILY"
 

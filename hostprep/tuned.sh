@@ -7,9 +7,10 @@
 #   tuned.sh --profile realtime-virtual-host --isolated-cores <cpulist> [--stalld on|off] [--root DIR]
 #
 # --stalld on: stalld watches the isolated CPUs (CLIST in /etc/sysconfig/stalld), enabled and
-# running, and kernel.sched_rt_runtime_us stays at the realtime profile's -1. --stalld off: no
-# stalld, and RT throttling on (950000) through /etc/sysctl.d; see set_rt_throttling. The plan's
-# step always gives it; without it both are left as they are.
+# running, and kernel.sched_rt_runtime_us is -1 (RT throttling off; the realtime profile's value,
+# and stalld's unit sets it too). --stalld off: no stalld (one installed and running is stopped
+# and disabled) and the profile's own value stands: -1 under the realtime profiles, the kernel's
+# 950000 under cpu-partitioning. The plan's step always gives it; without it stalld is left as it is.
 # (--profile also takes realtime-virtual-guest and cpu-partitioning, the profile of pinned-only
 # hosts without an RT kernel, whose variables files work the same way.)
 # Output: the line written to /etc/tuned/<profile>-variables.conf, the activation command run
@@ -77,13 +78,6 @@ ban_from_irqbalance() { # <cpulist>
 # BP/BR/BD (a 20 us slice per 1 s for 3 s) and THRESH (60 s) that stay as they are.
 STALLD_CONF=/etc/sysconfig/stalld
 STALLD_UNIT=stalld.service
-# Keeps RT throttling on where stalld does not run: TuneD's realtime profile sets
-# kernel.sched_rt_runtime_us = -1, then (reapply_sysctl = 1, its default in tuned-main.conf)
-# applies /etc/sysctl.d again over its own values, so this file wins at every profile activation,
-# and systemd-sysctl applies it at boot.
-THROTTLING_CONF=/etc/sysctl.d/90-openstack-rt-rt-throttling.conf
-THROTTLED_RUNTIME=950000
-
 # Is stalld enabled? On the host systemd says; under --root, the symlink `systemctl enable`
 # makes for its WantedBy=multi-user.target.
 stalld_enabled() {
@@ -125,35 +119,32 @@ configure_stalld() { # <cpulist>
   fi
 }
 
-# -1 only with stalld as the safety net: --stalld on removes this project's throttling file (the
-# profile's -1 stands; stalld's unit also sets -1 before it starts); --stalld off stops a stalld
-# left running (its unit then puts back the value it saved) and writes the file. The live value
-# is set when it differs, so the host need not wait for TuneD or a reboot.
-set_rt_throttling() { # on|off <cpulist>
-  local want f live=''
-  f=$(under_root "$THROTTLING_CONF")
-  if [[ $1 == on ]]; then
-    want=-1
-    needs_after_change sysctl -w "kernel.sched_rt_runtime_us=$want"
-    remove_file "$f"
-    if ((WROTE)); then log "removed $THROTTLING_CONF: RT throttling off, stalld watches $2"; fi
-    configure_stalld "$2"
-  else
-    want=$THROTTLED_RUNTIME
-    if [[ -e $(under_root "/usr/lib/systemd/system/$STALLD_UNIT") ]] && { stalld_enabled || stalld_active; }; then
-      run_system systemctl disable --now "$STALLD_UNIT"
-    fi
-    printf '# openstack-rt: RT throttling on, since no stalld runs here (hostprep/tuned.sh)\nkernel.sched_rt_runtime_us = %s\n' "$want" >"$WORK/throttling"
-    needs_after_change sysctl -w "kernel.sched_rt_runtime_us=$want"
-    replace_file "$f" "$WORK/throttling" 0644
-    if ((WROTE)); then log "set kernel.sched_rt_runtime_us=$want in $THROTTLING_CONF"; fi
-  fi
+# --stalld on: stalld configured and running, and RT throttling off at once (-1, which stalld's
+# unit also sets before it starts), so the host need not wait for a reboot.
+start_stalld() { # <cpulist>
+  local f live=''
+  needs_after_change sysctl -w kernel.sched_rt_runtime_us=-1
+  configure_stalld "$1"
   # Under --root without a captured /proc there is no live value to compare.
   f=$(under_root /proc/sys/kernel/sched_rt_runtime_us)
   if [[ -r $f ]]; then IFS= read -r live <"$f" || true; else return 0; fi
-  if [[ $live != "$want" ]]; then
-    log "kernel.sched_rt_runtime_us is $live, planned $want"
-    run_system sysctl -w "kernel.sched_rt_runtime_us=$want"
+  if [[ $live != -1 ]]; then
+    log "kernel.sched_rt_runtime_us is $live, planned -1"
+    run_system sysctl -w kernel.sched_rt_runtime_us=-1
+  fi
+}
+
+# --stalld off: a stalld left running or enabled is stopped and disabled. Its unit's stop puts
+# back the throttling value it saved at start (throttlectl on), which need not be the profile's:
+# REPLY=1 tells main to activate the profile again, which sets its own value. The activation is
+# recorded as pending first (pending_save), so a run cut right after the stop still does it.
+stop_stalld() {
+  REPLY=0
+  [[ -e $(under_root "/usr/lib/systemd/system/$STALLD_UNIT") ]] || return 0
+  if stalld_enabled || stalld_active; then
+    pending_save
+    run_system systemctl disable --now "$STALLD_UNIT"
+    REPLY=1
   fi
 }
 
@@ -230,16 +221,22 @@ main() {
 
   ban_from_irqbalance "$cores"
 
+  local reapply=0
+  if [[ $stalld == off ]]; then
+    stop_stalld
+    reapply=$REPLY
+  fi
+
   # Activate when the profile is not the running one, or when it is but its variables just
-  # changed (switching to the same profile makes TuneD re-read them).
+  # changed (switching to the same profile makes TuneD re-read them), or a stopped stalld may
+  # have left another RT throttling value than the profile's.
   active_profile
-  if [[ $REPLY != "$profile" || $file_changed == 1 ]]; then
+  if [[ $REPLY != "$profile" || $file_changed == 1 || $reapply == 1 ]]; then
     log "active profile: ${REPLY:-none}"
     run_system systemctl enable --now tuned.service
     run_system tuned-adm profile "$profile"
   fi
-  # After the profile: its activation sets -1, which an "off" host's sysctl.d file then overrides.
-  if [[ -n $stalld ]]; then set_rt_throttling "$stalld" "$cores"; fi
+  if [[ $stalld == on ]]; then start_stalld "$cores"; fi
   pending_done
   finish
 }

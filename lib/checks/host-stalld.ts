@@ -1,13 +1,13 @@
 /**
  * stalld and RT throttling against the plan (lib/plan/stalld.ts): with stalld planned, the unit
- * active and the running daemon watching the isolated CPUs (its `-c`), and
- * kernel.sched_rt_runtime_us -1; without it, no stalld running and throttling at 950000. Read
- * from host-facts.sh's `stalld` (`active=`, `cmdline=` lines, or `<absent>` without the unit)
- * and `rt-throttling` (the sysctl's value) sections.
+ * active and the running daemon watching the isolated CPUs (its `-c`); without it, no stalld
+ * running. kernel.sched_rt_runtime_us must be the plan's value: -1 with stalld and under the
+ * realtime profile, the kernel's 950000 under cpu-partitioning. Read from host-facts.sh's
+ * `stalld` (`active=`, `cmdline=` lines, or `<absent>` without the unit) and `rt-throttling`
+ * (the sysctl's value) sections.
  */
 import { isCpuSpecError, parseCpuList, sameSet } from "../cpu/cpuset";
 import type { HostPlan } from "../plan/host";
-import { THROTTLED_RT_RUNTIME_US } from "../plan/stalld";
 import { hostCheck } from "./host-check";
 import type { CheckResult } from "./result";
 import { excerpt, fail, verdict } from "./result";
@@ -105,8 +105,8 @@ export function checkStalld(stalldText: string, throttlingText: string, plan: Ho
       `kernel.sched_rt_runtime_us=${want}`,
       value === "" ? "(not read)" : shown(value),
       planned.enabled
-        ? `TuneD's realtime profile and stalld's unit both set -1: check that no file in /etc/sysctl.d sets it, then run \`systemctl restart stalld\``
-        : `without stalld a SCHED_FIFO vCPU that never sleeps starves the kernel threads of its CPU: host prep's tuned step writes kernel.sched_rt_runtime_us = ${THROTTLED_RT_RUNTIME_US} to /etc/sysctl.d/90-openstack-rt-rt-throttling.conf; run \`sysctl -w kernel.sched_rt_runtime_us=${THROTTLED_RT_RUNTIME_US}\` or re-run that step`,
+        ? `stalld's unit sets -1 when it starts${plan.tuned.profile === "realtime-virtual-host" ? ", as TuneD's realtime profile does" : ""}: check that no file in /etc/sysctl.d sets it, then run \`systemctl restart stalld\``
+        : `TuneD's ${plan.tuned.profile} profile ${want === "-1" ? "sets -1" : `leaves the kernel's ${want}`}: check that no file in /etc/sysctl.d sets it, then run \`tuned-adm profile ${plan.tuned.profile}\`, which applies the profile's value again`,
     ),
   );
   return results;

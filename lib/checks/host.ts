@@ -54,12 +54,8 @@ function keyLine(text: string): string {
  * the settings that differ ("verify: failed: ...") and those the running kernel lacks, skipped
  * with --ignore-missing ("verify: skipped, missing: ...").
  */
-export function tunedVerifyLog(
-  output: string,
-  overridden: ReadonlyMap<string, string> = new Map(),
-): { failed: string[]; missing: string[]; excused: number } {
+export function tunedVerifyLog(output: string): { failed: string[]; missing: string[]; excused: number } {
   const failed: { text: string; sysctl: string | null }[] = [];
-  const overrides: string[] = [];
   const missing: string[] = [];
   const absent = new Set<string>();
   for (const line of output.split("\n")) {
@@ -67,12 +63,6 @@ export function tunedVerifyLog(
     if (gone) absent.add(gone[1]);
     const m = /(?:tuned\.plugins\.(?:plugin_)?(\w+):\s+)?verify: (failed|skipped, missing): (.*)$/.exec(line.trim());
     if (!m) continue;
-    // A sysctl the plan sets against the profile (RT throttling kept without stalld), at the plan's value.
-    const own = /^'([\w.-]+)' = '([^']*)', expected /.exec(m[3]);
-    if (m[2] === "failed" && own && overridden.get(own[1]) === own[2]) {
-      overrides.push(own[1]);
-      continue;
-    }
     if (m[2] === "failed")
       failed.push({
         text: `${m[1] && m[1] !== "base" ? `${m[1]} ` : ""}${m[3]}`,
@@ -84,22 +74,17 @@ export function tunedVerifyLog(
   // kernel lacks (TuneD 2.20 fails those even with --ignore-missing): skipped, not failed.
   const excused = failed.filter((f) => f.sysctl !== null && absent.has(f.sysctl));
   missing.push(...excused.map((f) => f.sysctl as string));
-  return {
-    failed: failed.filter((f) => !excused.includes(f)).map((f) => f.text),
-    missing,
-    excused: excused.length + overrides.length,
-  };
+  return { failed: failed.filter((f) => !excused.includes(f)).map((f) => f.text), missing, excused: excused.length };
 }
 
 export function checkTuned(
   active: string,
   verify: { exitCode: number; output: string },
   profile: string,
-  overridden: ReadonlyMap<string, string> = new Map(),
 ): CheckResult[] {
   const current = /^Current active profile:\s*(.+)$/m.exec(active)?.[1].trim() ?? null;
   const profiles = current?.split(/\s+/) ?? [];
-  const { failed: failures, missing, excused } = tunedVerifyLog(verify.output, overridden);
+  const { failed: failures, missing, excused } = tunedVerifyLog(verify.output);
   const shown =
     failures
       .slice(0, 3)
@@ -155,11 +140,7 @@ export const HOST_CHECKS: readonly HostCheck[] = /* @__PURE__ */ (() => [
     check: (f, plan) => {
       const exit = /^exit=(\d+)/.exec(f["tuned-verify"]);
       const output = f["tuned-verify"].replace(/^exit=\d+\n?/, "");
-      // Without stalld host prep keeps RT throttling on against the realtime profile's -1.
-      const own = plan.stalld.enabled
-        ? new Map<string, string>()
-        : new Map([["kernel.sched_rt_runtime_us", String(plan.stalld.schedRtRuntimeUs)]]);
-      return checkTuned(f["tuned-active"], { exitCode: exit ? Number(exit[1]) : -1, output }, plan.tuned.profile, own);
+      return checkTuned(f["tuned-active"], { exitCode: exit ? Number(exit[1]) : -1, output }, plan.tuned.profile);
     },
   }),
   hostCheck({

@@ -130,12 +130,12 @@ export function hostSteps(plan: HostPlan, host: HostConfig): HostStep[] {
       triggers: { os, ...(rtKernel ? {} : { rtKernel }), ...(stalld.enabled ? { stalld: true } : {}) },
       sudo,
     },
-    // stalld and kernel.sched_rt_runtime_us follow the profile: TuneD's realtime one sets -1.
+    // kernel.sched_rt_runtime_us follows from the profile and stalld: no trigger of its own.
     {
       id: "tuned",
       script: "tuned.sh",
       args: ["--profile", profile, "--isolated-cores", isolatedCores, "--stalld", stalld.enabled ? "on" : "off"],
-      triggers: { profile, isolatedCores, stalld: stalld.enabled, schedRtRuntimeUs: stalld.schedRtRuntimeUs },
+      triggers: { profile, isolatedCores, stalld: stalld.enabled },
       sudo,
     },
     {

@@ -9,6 +9,7 @@ import type { PlanImpact } from "../desired/impact";
 import { describeFlavorImpact, describeHostImpact, describeServerImpact } from "./plan-diff";
 import type { Problem } from "../config/problems";
 import { OTHER_FLAVORS_LAND_THERE } from "../plan/rt-warnings";
+import { withoutStalldLine } from "../plan/stalld";
 
 /** C0 and C1 controls and Unicode's line and paragraph separators: none may reach a line of the comment. */
 // eslint-disable-next-line no-control-regex -- finding control characters is the point
@@ -114,6 +115,7 @@ function changesSection(changes: EntityChange[], before: StackPlan, after: Stack
 }
 
 function fullPlan(plan: StackPlan): string[] {
+  const bare = withoutStalldLine(plan.hosts);
   const hosts = table(
     [
       "host",
@@ -179,6 +181,7 @@ function fullPlan(plan: StackPlan): string[] {
     "",
     `_RT hosts:_ ${text(OTHER_FLAVORS_LAND_THERE)}`,
     "",
+    ...(bare === null ? [] : [`_RT hosts without stalld:_ ${text(bare)}`, ""]),
     "#### Flavors",
     "",
     ...flavors,

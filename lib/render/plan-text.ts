@@ -2,7 +2,7 @@
 import type { StackPlan } from "../plan/stack";
 import { SIZE_LABEL } from "../plan/hugepages";
 import { describeLatencyMode } from "../plan/latency-mode";
-import { describeStalld } from "../plan/stalld";
+import { describeStalld, withoutStalldLine } from "../plan/stalld";
 import type { LatencyStageSettings } from "../checks/latency-stages";
 import { describeLatencyStages } from "../checks/latency-stages";
 import { OTHER_FLAVORS_LAND_THERE, smallPageMemoryMb } from "../plan/rt-warnings";
@@ -78,6 +78,8 @@ export function renderPlan(stack: string, plan: StackPlan, hostLatency?: Latency
     );
   }
   out.push(`RT hosts: ${OTHER_FLAVORS_LAND_THERE}`, "");
+  const bare = withoutStalldLine(plan.hosts);
+  if (bare !== null) out.push(`RT hosts without stalld: ${bare}`, "");
   for (const f of plan.flavors) {
     out.push(`Flavor ${f.name}: ${f.vcpus} vCPU, ${f.ramMb} MiB, ${f.diskGb} GB${f.isPublic ? "" : ", private"}`);
     for (const [k, v] of Object.entries(f.extraSpecs)) out.push(`  ${k}=${v}`);

@@ -36,9 +36,9 @@ export function rtHostSections(): Record<string, string> {
     hugetlbfs: existsSync(join(DIR, "hugetlbfs.txt")) ? file("hugetlbfs.txt") : "",
     "boot-grubby": "<absent>",
     "boot-grubenv": "",
-    // Debian packages no stalld (no unit), so host prep keeps RT throttling at the kernel's default.
+    // Debian packages no stalld (no unit); RT throttling is TuneD's realtime profile's -1.
     stalld: "<absent>",
-    "rt-throttling": "950000",
+    "rt-throttling": "-1",
     // Not recorded with the host: TuneD 2.20's realtime-virtual-host as host-facts.sh prints it on
     // Debian 12 (no perf module, so TuneD's scheduler plugin applies none of its rules), and the
     // threads at the 6.1 RT kernel's own priorities (ksoftirqd SCHED_OTHER, ktimers and rcuc FIFO 1).

@@ -1,11 +1,13 @@
 /**
  * The stalld and RT throttling check (lib/checks/host-stalld.ts) on host-facts.sh's stalld and
- * rt-throttling sections, and TuneD verify's excuse of the throttling host prep keeps on purpose.
+ * rt-throttling sections: throttling at the plan's value, which without stalld is the profile's;
+ * and TuneD verify, which excuses no throttling value.
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { checkHostFacts, checkTuned } from "../../../lib/checks/host";
+import { checkHostFacts } from "../../../lib/checks/host";
 import { checkStalld, parseStalld } from "../../../lib/checks/host-stalld";
+import { stalldPlan } from "../../../lib/plan/stalld";
 import type { CheckResult } from "../../../lib/checks/result";
 import { devHostPlans } from "../../support/dev-config";
 import { rtHostSections } from "../../support/rt-host-facts";
@@ -70,15 +72,40 @@ describe("stalld check", () => {
     assert.match(missing.hint, /packages\.sh --stalld/);
   });
 
-  it("on Debian: passes with no stalld and throttling at 950000, fails at the profile's -1 with the fix", () => {
-    assert.ok(checkStalld("<absent>", "950000", debian).every((r) => r.ok));
-    const throttling = byName(checkStalld("<absent>", "-1", debian), "RT throttling");
+  it("on Debian: passes with no stalld and the realtime profile's -1, fails throttling on with the profile to re-apply", () => {
+    assert.ok(checkStalld("<absent>", "-1", debian).every((r) => r.ok));
+    const throttling = byName(checkStalld("<absent>", "950000", debian), "RT throttling");
     assert.equal(throttling.ok, false);
-    assert.equal(throttling.expected, "kernel.sched_rt_runtime_us=950000");
-    assert.match(throttling.hint, /90-openstack-rt-rt-throttling\.conf/);
-    const running = byName(checkStalld(RUNNING, "950000", debian), "stalld");
+    assert.equal(throttling.expected, "kernel.sched_rt_runtime_us=-1");
+    assert.equal(
+      throttling.hint,
+      "TuneD's realtime-virtual-host profile sets -1: check that no file in /etc/sysctl.d sets it, then run `tuned-adm profile realtime-virtual-host`, which applies the profile's value again",
+    );
+    const running = byName(checkStalld(RUNNING, "-1", debian), "stalld");
     assert.equal(running.ok, false);
     assert.match(running.hint, /systemctl disable --now stalld/);
+  });
+
+  it("on cpu-partitioning: the kernel's 950000 without stalld, -1 with stalld: true, each with its own fix", () => {
+    const pinned = { ...debian, tuned: { ...debian.tuned, profile: "cpu-partitioning" as const } };
+    const plain = { ...pinned, stalld: stalldPlan({ os: "debian-12", tunedProfile: "cpu-partitioning" }, "4-11") };
+    assert.ok(checkStalld("<absent>", "950000", plain).every((r) => r.ok));
+    const off = byName(checkStalld("<absent>", "-1", plain), "RT throttling");
+    assert.equal(off.expected, "kernel.sched_rt_runtime_us=950000");
+    assert.match(
+      off.hint,
+      /^TuneD's cpu-partitioning profile leaves the kernel's 950000: .*`tuned-adm profile cpu-partitioning`/,
+    );
+    const withStalld = {
+      ...pinned,
+      stalld: stalldPlan({ os: "rhel-9", tunedProfile: "cpu-partitioning", stalld: true }, "4-11"),
+    };
+    const on = byName(checkStalld(RUNNING, "950000", withStalld), "RT throttling");
+    assert.equal(on.ok, false);
+    assert.equal(
+      on.hint,
+      "stalld's unit sets -1 when it starts: check that no file in /etc/sysctl.d sets it, then run `systemctl restart stalld`",
+    );
   });
 
   it("an empty or garbage section fails, never passes", () => {
@@ -91,37 +118,32 @@ describe("stalld check", () => {
     assert.ok(garbage.every((r) => !r.ok && !r.observed.includes("\u001b")));
   });
 
-  it("is one of the host checks, and passes on the recorded RT host", () => {
+  it("is one of the host checks, and passes on the recorded RT host (TuneD's -1, no stalld)", () => {
     const results = checkHostFacts(rtHostSections(), debian, "observed");
     assert.deepEqual(
-      results.filter((r) => r.check === "stalld" || r.check === "RT throttling").map((r) => r.ok),
-      [true, true],
+      results.filter((r) => r.check === "stalld" || r.check === "RT throttling").map((r) => [r.check, r.ok]),
+      [
+        ["stalld", true],
+        ["RT throttling", true],
+      ],
     );
   });
 });
 
-describe("TuneD verify and the kept throttling", () => {
+describe("TuneD verify and RT throttling", () => {
   const log = [
     "Verification failed, current system settings differ from the preset profile.",
     "2026-12-05 07:00:00,001 ERROR    tuned.plugins.base: verify: failed: 'kernel.sched_rt_runtime_us' = '950000', expected '-1'",
   ].join("\n");
-  const active = "Current active profile: realtime-virtual-host";
-  const verify = (own: Map<string, string>) =>
-    checkTuned(active, { exitCode: 1, output: log }, "realtime-virtual-host", own).find(
-      (r) => r.check === "TuneD verify",
-    )!;
 
-  it("excuses exactly the planned value, not another one or a plan without the override", () => {
-    assert.equal(verify(new Map([["kernel.sched_rt_runtime_us", "950000"]])).ok, true);
-    assert.equal(verify(new Map([["kernel.sched_rt_runtime_us", "900000"]])).ok, false);
-    assert.equal(verify(new Map()).ok, false);
-  });
-
-  it("the host check gives the override only to hosts without stalld", () => {
+  it("fails throttling switched on under the realtime profile, on a host with stalld or without", () => {
     const sections = { ...rtHostSections(), "tuned-verify": `exit=1\n${log}` };
     const tuned = (plan: typeof debian) =>
-      checkHostFacts(sections, plan, "observed").find((r) => r.check === "TuneD verify")!.ok;
-    assert.equal(tuned(debian), true);
-    assert.equal(tuned({ ...debian, stalld: rhel.stalld }), false);
+      checkHostFacts(sections, plan, "observed").find((r) => r.check === "TuneD verify")!;
+    for (const plan of [debian, { ...debian, stalld: rhel.stalld }]) {
+      const r = tuned(plan);
+      assert.equal(r.ok, false);
+      assert.equal(r.observed, `exit 1: "'kernel.sched_rt_runtime_us' = '950000', expected '-1'"`);
+    }
   });
 });

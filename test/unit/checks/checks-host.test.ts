@@ -42,7 +42,7 @@ interface HostFacts {
   bootGrubenv: string;
   /** host-facts.sh's cpu-power section; by default GOOD_CPU_POWER. */
   cpuPower?: string;
-  /** host-facts.sh's stalld and rt-throttling sections; by default a Debian host's: no stalld, throttling kept. */
+  /** host-facts.sh's stalld and rt-throttling sections; by default a Debian host's: no stalld, the realtime profile's -1. */
   stalld?: string;
   rtThrottling?: string;
   /** host-facts.sh's kthreads and tuned-scheduler sections; by default the recorded RT host's (rt-host-facts.ts). */
@@ -84,7 +84,7 @@ function toSections(f: HostFacts): Record<string, string> {
     "boot-grubenv": f.bootGrubenv,
     "cpu-power": f.cpuPower ?? GOOD_CPU_POWER,
     stalld: f.stalld ?? "<absent>",
-    "rt-throttling": f.rtThrottling ?? "950000",
+    "rt-throttling": f.rtThrottling ?? "-1",
     kthreads: f.kthreads ?? RT_HOST.kthreads,
     "tuned-scheduler": f.tunedScheduler ?? RT_HOST["tuned-scheduler"],
   };

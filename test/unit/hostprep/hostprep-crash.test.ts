@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import type { ChildProcess } from "node:child_process";
 import { execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { remoteCommand } from "../../../lib/desired/step-connection";
@@ -18,6 +18,7 @@ import type { TestSshd } from "../../support/sshd";
 import { startSshd } from "../../support/sshd";
 import {
   buildDebianRoot,
+  buildRhelRoot,
   HOSTPREP_DIR,
   removedAfterEach,
   runScript,
@@ -190,6 +191,38 @@ describe("an interrupted step resumes", () => {
     assert.equal(again.status, 0, show(again));
     assert.match(again.stdout, /^skipped \(--root [^)]*\): tuned-adm profile realtime-virtual-host$/m, show(again));
     assert.equal(again.last, "changed");
+    const third = runScript("tuned.sh", args);
+    assert.equal(third.last, "unchanged", show(third));
+  });
+
+  it("tuned.sh --stalld off cut around stopping stalld: the next run applies the profile again first", async () => {
+    const root = track(buildRhelRoot());
+    root.write("/etc/tuned/active_profile", "realtime-virtual-host\n");
+    root.write("/etc/tuned/realtime-virtual-host-variables.conf", `isolated_cores=${debian.tuned.isolatedCores}\n`);
+    root.write("/etc/sysconfig/stalld", "CLIST=\n");
+    root.write("/usr/lib/systemd/system/stalld.service", "[Unit]\nDescription=Stall Monitor\n");
+    const wants = "/etc/systemd/system/multi-user.target.wants/stalld.service";
+    mkdirSync(root.path("/etc/systemd/system/multi-user.target.wants"), { recursive: true });
+    symlinkSync("/usr/lib/systemd/system/stalld.service", root.path(wants));
+    const args = [
+      "--profile",
+      "realtime-virtual-host",
+      "--isolated-cores",
+      debian.tuned.isolatedCores,
+      "--stalld",
+      "off",
+      "--root",
+      root.dir,
+    ];
+    // Nothing else changes, so the first marker written is the one recorded before the stop.
+    const cut = await cutAfterReplace(h, "tuned.sh", args, `${STATE}/tuned`, "kill");
+    assert.equal(cut.signal, "SIGKILL");
+    // As if the stop had run before the cut: stalld disabled, its unit's throttling value left.
+    rmSync(root.path(wants));
+    const again = runScript("tuned.sh", args);
+    assert.equal(again.status, 0, show(again));
+    assert.match(again.stdout, /^skipped \(--root [^)]*\): tuned-adm profile realtime-virtual-host$/m, show(again));
+    assert.ok(!root.exists(`${STATE}/tuned`));
     const third = runScript("tuned.sh", args);
     assert.equal(third.last, "unchanged", show(third));
   });

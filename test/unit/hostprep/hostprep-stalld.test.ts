@@ -1,25 +1,17 @@
 /**
  * hostprep/tuned.sh --stalld on|off: stalld's CLIST set in RHEL's /etc/sysconfig/stalld and the
- * service enabled, or RT throttling kept on through /etc/sysctl.d, read back with TuneD's own
- * sysctl re-apply; and packages.sh --stalld refused where the family ships no stalld.
+ * service enabled with RT throttling off; or no stalld, a running one stopped, and the profile's
+ * own RT throttling value left to TuneD (no sysctl.d file); and packages.sh --stalld refused where
+ * the family ships no stalld.
  */
 import assert from "node:assert/strict";
 import { mkdirSync, readFileSync, symlinkSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { afterEach, describe, it } from "node:test";
 import type { TestRoot } from "../../support/debian-root";
-import {
-  FIXTURES_DIR,
-  buildDebianRoot,
-  buildRhelRoot,
-  runScript,
-  show,
-  snapshotDiff,
-  systemPython,
-} from "../../support/debian-root";
+import { FIXTURES_DIR, buildDebianRoot, buildRhelRoot, runScript, show, snapshotDiff } from "../../support/debian-root";
 
 const STALLD_CONF = "/etc/sysconfig/stalld";
-const THROTTLING = "/etc/sysctl.d/90-openstack-rt-rt-throttling.conf";
 const RUNTIME = "/proc/sys/kernel/sched_rt_runtime_us";
 const WANTS = "/etc/systemd/system/multi-user.target.wants/stalld.service";
 const SHIPPED_STALLD = readFileSync(join(FIXTURES_DIR, "rhel-9", "sysconfig-stalld"), "utf8");
@@ -28,19 +20,6 @@ const SHIPPED_STALLD = readFileSync(join(FIXTURES_DIR, "rhel-9", "sysconfig-stal
 function enable(root: TestRoot): void {
   mkdirSync(dirname(root.path(WANTS)), { recursive: true });
   symlinkSync("/usr/lib/systemd/system/stalld.service", root.path(WANTS));
-}
-
-/** What TuneD 2.20 writes when it re-applies this sysctl.d file after its profile (reapply_sysctl). */
-function tunedReapplies(path: string): string {
-  return systemPython(
-    [
-      "import sys",
-      "import tuned.plugins.plugin_sysctl as p",
-      "p._write_sysctl = lambda option, value, ignore_missing=False: print(f'{option}={value}')",
-      "p._apply_sysctl_config_file(sys.argv[1], {'kernel.sched_rt_runtime_us': '-1'})",
-    ].join("\n"),
-    [path],
-  ).trim();
 }
 
 describe("tuned.sh --stalld", () => {
@@ -57,36 +36,35 @@ describe("tuned.sh --stalld", () => {
   ];
   afterEach(() => root.remove());
 
-  it("off (Debian, no stalld): RT throttling kept at 950000 over the profile's -1, then unchanged", () => {
+  it("off (Debian, no stalld): the realtime profile's -1 stands, no sysctl.d file, nothing of stalld; then unchanged", () => {
     root = buildDebianRoot();
     root.write("/etc/tuned/active_profile", "realtime-virtual-host\n");
     root.write(RUNTIME, "-1\n");
+    const before = root.snapshot();
     const first = runScript("tuned.sh", args("off"));
     assert.equal(first.status, 0, show(first));
     assert.deepEqual(first.tripped, []);
-    assert.ok(first.lines.includes(`set kernel.sched_rt_runtime_us=950000 in ${THROTTLING}`), show(first));
-    assert.ok(first.lines.includes("kernel.sched_rt_runtime_us is -1, planned 950000"), show(first));
-    assert.ok(
-      first.lines.includes(`skipped (--root ${root.dir}): sysctl -w kernel.sched_rt_runtime_us=950000`),
-      show(first),
+    const written = snapshotDiff(before, root.snapshot());
+    assert.deepEqual(
+      written.filter((p) => p.includes("sysctl")),
+      [],
+      `no sysctl file over the profile's value: ${written.join(", ")}`,
     );
-    assert.ok(!first.stdout.includes("stalld.service"), "no stalld to stop on Debian");
-    assert.equal(tunedReapplies(root.path(THROTTLING)), "kernel.sched_rt_runtime_us=950000");
+    assert.equal(root.read(RUNTIME), "-1\n");
+    assert.ok(!first.stdout.includes("sched_rt_runtime_us"), show(first));
+    assert.ok(!first.stdout.includes("stalld"), show(first));
 
-    // What `sysctl -w` (skipped under --root) would have done.
-    root.write(RUNTIME, "950000\n");
     const snap = root.snapshot();
     const second = runScript("tuned.sh", args("off"));
     assert.equal(second.last, "unchanged", show(second));
     assert.deepEqual(snapshotDiff(snap, root.snapshot()), []);
   });
 
-  it("on (RHEL): CLIST set in stalld's file, other lines kept, throttling file gone, stalld enabled and restarted", () => {
+  it("on (RHEL): CLIST set in stalld's file, other lines kept, stalld enabled and restarted, throttling off", () => {
     root = buildRhelRoot();
     root.write("/etc/tuned/active_profile", "realtime-virtual-host\n");
     root.write(STALLD_CONF, SHIPPED_STALLD);
-    // A host switched from stalld: false.
-    root.write(THROTTLING, "kernel.sched_rt_runtime_us = 950000\n");
+    // Throttling on, as the kernel boots.
     root.write(RUNTIME, "950000\n");
     const first = runScript("tuned.sh", args("on"));
     assert.equal(first.status, 0, show(first));
@@ -95,9 +73,7 @@ describe("tuned.sh --stalld", () => {
       root.read(STALLD_CONF).split("\n"),
       SHIPPED_STALLD.split("\n").map((l) => (l === "CLIST=" ? 'CLIST="-c 4-11"' : l)),
     );
-    assert.equal(root.exists(THROTTLING), false);
     for (const line of [
-      `removed ${THROTTLING}: RT throttling off, stalld watches 4-11`,
       `set CLIST="-c 4-11" in ${STALLD_CONF}`,
       `skipped (--root ${root.dir}): systemctl enable stalld.service`,
       `skipped (--root ${root.dir}): systemctl restart stalld.service`,
@@ -130,16 +106,35 @@ describe("tuned.sh --stalld", () => {
     );
   });
 
-  it("off where stalld is installed and enabled: disabled and stopped, then throttling on", () => {
+  it("off where stalld is installed and enabled: disabled and stopped, then the profile applied again for its own value", () => {
     root = buildRhelRoot();
     root.write(STALLD_CONF, SHIPPED_STALLD);
     root.write("/usr/lib/systemd/system/stalld.service", "[Unit]\nDescription=Stall Monitor\n");
+    // The profile already active with these cores: only the stopped stalld calls for activation.
+    root.write("/etc/tuned/active_profile", "realtime-virtual-host\n");
+    root.write("/etc/tuned/realtime-virtual-host-variables.conf", "isolated_cores=4-11\n");
     enable(root);
+    // stalld's unit puts back the value it saved when it stops (throttlectl on).
+    root.write(RUNTIME, "950000\n");
     const r = runScript("tuned.sh", args("off"));
     assert.equal(r.status, 0, show(r));
+    assert.deepEqual(r.tripped, []);
     const stop = r.lines.indexOf(`skipped (--root ${root.dir}): systemctl disable --now stalld.service`);
-    assert.ok(stop >= 0, show(r));
-    assert.ok(stop < r.lines.indexOf(`set kernel.sched_rt_runtime_us=950000 in ${THROTTLING}`), show(r));
+    const activate = r.lines.indexOf(`skipped (--root ${root.dir}): tuned-adm profile realtime-virtual-host`);
+    assert.ok(stop >= 0 && activate > stop, show(r));
+    assert.ok(!r.stdout.includes("sysctl"), "the profile sets the value, not tuned.sh");
+  });
+
+  it("off on a host whose stalld is installed but neither enabled nor running: nothing to stop, nothing re-applied", () => {
+    root = buildRhelRoot();
+    root.write(STALLD_CONF, SHIPPED_STALLD);
+    root.write("/usr/lib/systemd/system/stalld.service", "[Unit]\nDescription=Stall Monitor\n");
+    root.write("/etc/tuned/active_profile", "realtime-virtual-host\n");
+    root.write("/etc/tuned/realtime-virtual-host-variables.conf", "isolated_cores=4-11\n");
+    const r = runScript("tuned.sh", args("off"));
+    assert.equal(r.status, 0, show(r));
+    assert.ok(!r.stdout.includes("stalld"), show(r));
+    assert.ok(!r.stdout.includes("tuned-adm profile"), show(r));
   });
 
   it("refuses another value, naming the two it takes", () => {

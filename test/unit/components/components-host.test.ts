@@ -5,6 +5,8 @@
  * order, parallel hosts, rolling reboots, what a plan change touches, and where secrets go.
  */
 import assert from "node:assert/strict";
+import { statSync } from "node:fs";
+import { isAbsolute, join } from "node:path";
 import { describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import type { ComputeHost } from "../../../components/host/compute-host";
@@ -375,6 +377,47 @@ describe("prepareHosts", () => {
     );
     const copy2 = registrations.filter((r) => r.name === "compute-rt-02-hostprep").map((r) => r.dependsOn);
     assert.deepEqual(copy2, [[], []], "the copy waits for no batch: it changes nothing the host runs");
+  });
+});
+
+/**
+ * What the copy relies on, restated from the sources (pulumi/pulumi-command v1.2.1, commit
+ * 7f3eb6f3b77cd0fa3895ba437a695dd393f7dd25, provider/pkg/provider/remote/copy.go and
+ * copyController.go; pulumi/pulumi v3.248.0, commit a88168d865b7fd428e5a929cc54aeceaf72d203f,
+ * sdk/go/common/resource/archive/archive.go, pkg/resource/deploy/source_eval.go,
+ * sdk/go/common/resource/plugin/plugin.go):
+ * - `Check` takes an archive only when it is path-based (a FileArchive), not an AssetArchive;
+ *   an archive file (.tar, .tgz, .zip) is copied as the file, never unpacked.
+ * - A source directory without a trailing slash lands in `<remotePath>/<its base name>`, parent
+ *   directories created (MkdirAll, then Mkdir), existing files overwritten in place.
+ * - `Update` copies again only when the archive's hash or `remotePath` changed; `triggers`
+ *   replace the resource (replaceOnChanges), so it copies again on create.
+ * - The state holds the archive as `{sig, hash, path}` (Archive.Serialize), never its files.
+ *   The hash is the SHA-256 of a tar of each file's relative name and bytes (mode 0600, no
+ *   mtime), so an unchanged checkout has the same hash.
+ * - A relative path is resolved against the program's working directory by the engine
+ *   (runinfo.Pwd) and by the provider, which runs there too (cmd.Dir = ctx.Pwd): the project
+ *   directory, where Pulumi.yaml is.
+ * - SFTP starts in the SSH user's home, so a relative `remotePath` is under it.
+ */
+describe("the copy of hostprep/ as @pulumi/command 1.2.1 makes it", () => {
+  it("copies the project's hostprep/ directory, by a relative path, into the directory the steps run from", async () => {
+    const { HOSTPREP_COPY_PATH, HOSTPREP_REMOTE_DIR } = await import("../../../lib/hostprep/scripts");
+    const { remoteCommand } = await import("../../../lib/desired/step-connection");
+    const { regs } = await build("copy-", planned());
+    const source = (regs.get("compute-rt-01-hostprep")!.inputs.source as { path: string }).path;
+    assert.ok(
+      !isAbsolute(source) && !source.endsWith("/"),
+      "relative, no trailing slash: lands as <remotePath>/hostprep",
+    );
+    assert.ok(statSync(join(PROJECT_DIR, source)).isDirectory(), "a directory of the project, not an archive file");
+    assert.ok(!isAbsolute(HOSTPREP_COPY_PATH), "relative: under the SSH user's home, writable without sudo");
+    assert.equal(HOSTPREP_REMOTE_DIR, `"$HOME"/${HOSTPREP_COPY_PATH}/${source}`);
+    const step = regs.get("compute-rt-01-facts")!;
+    assert.equal(
+      step.inputs.create,
+      remoteCommand({ script: "facts.sh", args: [], sudo: false }, "compute-rt-01-hostprep", HOSTPREP_REMOTE_DIR),
+    );
   });
 });
 

@@ -100,9 +100,9 @@ export function keyFingerprint(key: string | Buffer): string {
 
 /**
  * Runs facts.sh on the target (the bundled script on stdin, `bash -s --`, through `sudo -n` for
- * a user other than root: nothing is copied to a host before it is in the stack), and records the host key the
- * target presents. A pinned `target.hostKey` is checked as for every other connection. Throws
- * SshError (lib/transport/ssh.ts) when SSH fails, DiscoverError when facts.sh does.
+ * a user other than root: nothing is copied to a host before it is in the stack), and records
+ * the host key the target presents. A pinned `target.hostKey` is checked as for every other
+ * connection. Throws SshError (lib/transport/ssh.ts) when SSH fails, DiscoverError when facts.sh does.
  */
 export async function discoverHost(
   target: SshTarget,

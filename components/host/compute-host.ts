@@ -1,7 +1,8 @@
 /**
  * ComputeHost: turns one planned compute host into an RT host over SSH. Each step of
  * `hostSteps` (facts, packages, TuneD, kernel arguments, nova-compute, reboot) is a
- * `remote.Command` that sends its hostprep script on stdin, chained in plan order; the reboot
+ * `remote.Command` that runs its hostprep script from the host's copy of hostprep/ (one
+ * `remote.CopyToRemote`, `<name>-hostprep`), chained in plan order; the reboot
  * step is followed by a RebootWaiter. The scripts are idempotent and report "unchanged" when
  * the host already matches, and a step runs again only when the plan values it applies (its
  * triggers), its arguments or its script change.
@@ -31,7 +32,7 @@ import { batches, maxUnavailable } from "../../lib/desired/rollout";
 import type { MaintenanceSettings } from "./host-maintenance";
 import { HostMaintenance, HostMaintenanceEnd } from "./host-maintenance";
 import { RebootWaiter } from "./reboot-waiter";
-import { stepCommand, stepConnection } from "./step-command";
+import { hostprepCopy, stepCommand, stepConnection } from "./step-command";
 
 export interface ComputeHostArgs {
   /** The host as the desired state has it (lib/desired/state.ts): plan, config, steps and their digest. */
@@ -55,6 +56,8 @@ export interface ComputeHostArgs {
 export class ComputeHost extends pulumi.ComponentResource {
   /** The nova-compute service host name (the plan's host name). */
   public readonly hostName: string;
+  /** hostprep/ copied to the host; every step runs its script from there. */
+  public readonly hostprep: remote.CopyToRemote;
   public readonly steps: Readonly<Record<HostStepId, remote.Command>>;
   public readonly rebootWaiter: RebootWaiter;
   /**
@@ -80,6 +83,8 @@ export class ComputeHost extends pulumi.ComponentResource {
     this.hostName = plan.name;
     this.maintenanceSettings = args.maintenance;
     const connection = stepConnection(host.ssh, args.privateKey);
+    // Not held back by the batches: copying the scripts changes nothing the host runs.
+    this.hostprep = hostprepCopy(name, host.ssh, connection, { parent: this });
     const steps = {} as Record<HostStepId, remote.Command>;
     this.changeDigest = args.desired.changeDigest;
     let previous: pulumi.Resource | undefined;
@@ -101,7 +106,7 @@ export class ComputeHost extends pulumi.ComponentResource {
         step.id === "reboot" ? args.rebootAfter : undefined,
         ...(changes && args.maintenance === undefined ? (args.after ?? []) : []),
       ].filter((r) => r !== undefined);
-      const command = stepCommand(name, step, connection, { parent: this, dependsOn });
+      const command = stepCommand(name, step, connection, this.hostprep, { parent: this, dependsOn });
       steps[step.id as HostStepId] = command;
       previous = command;
     }

@@ -15,7 +15,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { remote } from "@pulumi/command";
 import type { ControllerConfig } from "../../lib/desired/host-steps";
 import { controllerSteps } from "../../lib/desired/host-steps";
-import { stepCommand, stepConnection } from "./step-command";
+import { hostprepCopy, stepCommand, stepConnection } from "./step-command";
 
 export interface ControllerArgs {
   /** How to reach the controller (the host running nova-scheduler). */
@@ -25,6 +25,8 @@ export interface ControllerArgs {
 }
 
 export class Controller extends pulumi.ComponentResource {
+  /** hostprep/ copied to the controller; scheduler.sh runs from there. */
+  public readonly hostprep: remote.CopyToRemote;
   public readonly scheduler: remote.Command;
   /** scheduler.sh's report: the new filter list when it changed, then "changed" or "unchanged". */
   public readonly schedulerReport: pulumi.Output<string>;
@@ -33,7 +35,8 @@ export class Controller extends pulumi.ComponentResource {
     super("openstack-rt:host:Controller", name, {}, opts);
     const connection = stepConnection(args.controller.ssh, args.privateKey);
     const [step] = controllerSteps(args.controller);
-    this.scheduler = stepCommand(name, step, connection, { parent: this });
+    this.hostprep = hostprepCopy(name, args.controller.ssh, connection, { parent: this });
+    this.scheduler = stepCommand(name, step, connection, this.hostprep, { parent: this });
     this.schedulerReport = this.scheduler.stdout;
     this.registerOutputs({ schedulerReport: this.schedulerReport });
   }

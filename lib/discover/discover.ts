@@ -12,7 +12,7 @@ import type { NumaNodeConfig } from "../config/schema";
 import { CONFIG_NAMESPACE } from "../config/schema";
 import type { CodedError } from "../errors";
 import { codedError, hasCode } from "../errors";
-import { remoteCommand } from "../desired/step-connection";
+import { stdinCommand } from "../desired/step-connection";
 import { bundleScript } from "../hostprep/scripts";
 import type { SshAuth, SshOptions, SshTarget } from "../transport/ssh";
 import { describeTarget, runSsh } from "../transport/ssh";
@@ -99,10 +99,10 @@ export function keyFingerprint(key: string | Buffer): string {
 }
 
 /**
- * Runs facts.sh on the target, as the host-prep facts step does (the bundled script on stdin,
- * `bash -s --`, through `sudo -n` for a user other than root), and records the host key the
- * target presents. A pinned `target.hostKey` is checked as for every other connection. Throws
- * SshError (lib/transport/ssh.ts) when SSH fails, DiscoverError when facts.sh does.
+ * Runs facts.sh on the target (the bundled script on stdin, `bash -s --`, through `sudo -n` for
+ * a user other than root: nothing is copied to a host before it is in the stack), and records
+ * the host key the target presents. A pinned `target.hostKey` is checked as for every other
+ * connection. Throws SshError (lib/transport/ssh.ts) when SSH fails, DiscoverError when facts.sh does.
  */
 export async function discoverHost(
   target: SshTarget,
@@ -110,7 +110,7 @@ export async function discoverHost(
   opts: { sudo: boolean } & Pick<SshOptions, "connectTimeoutMs" | "retries">,
 ): Promise<Discovery> {
   let presented: Buffer | undefined;
-  const r = await runSsh(target, auth, remoteCommand({ args: [], sudo: opts.sudo }), {
+  const r = await runSsh(target, auth, stdinCommand({ args: [], sudo: opts.sudo }), {
     stdin: bundleScript("facts.sh"),
     commandTimeoutMs: 60_000,
     ...(opts.connectTimeoutMs === undefined ? {} : { connectTimeoutMs: opts.connectTimeoutMs }),

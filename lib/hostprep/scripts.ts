@@ -1,8 +1,11 @@
 /**
  * The hostprep scripts as the project ships them: their names, where they live in the checkout,
- * and each step script as one self-contained text for `bash -s` (the libraries it sources
- * inlined), which is what travels to a host over SSH.
+ * where the copy of hostprep/ lands on a host (one `remote.CopyToRemote` per host, which the steps
+ * run from), the files each step runs and their digests, and a step script as one
+ * self-contained text for `bash -s` (the libraries it sources inlined), which `npm run discover`
+ * sends before anything is copied.
  */
+import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 
@@ -26,12 +29,50 @@ export const SCRIPT_NAMES = [
   "reboot.sh",
 ] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
-/** The files hostprep scripts source; `bundleScript` inlines them. */
+/** The files hostprep scripts source: shipped beside them, inlined by `bundleScript`. */
 export const LIBRARIES: readonly string[] = ["common.sh", "ini.sh"];
+
+/**
+ * Where the copy of hostprep/ goes: `remotePath` of the CopyToRemote, relative to the SSH user's
+ * home (where SFTP starts), so that a user who is not root can write it without sudo. The
+ * provider copies the directory `hostprep` into it, so the files land in `HOSTPREP_REMOTE_DIR`.
+ */
+export const HOSTPREP_COPY_PATH = ".openstack-rt";
+/** The copy's directory as the remote login shell names it (`$HOME` expanded there, before any sudo). */
+export const HOSTPREP_REMOTE_DIR = `"$HOME"/${HOSTPREP_COPY_PATH}/hostprep`;
 
 const SOURCE_LINE =
   /^# shellcheck source-path=SCRIPTDIR source=([a-z-]+\.sh)\n\. "\$\(dirname "\$\{BASH_SOURCE\[0\]\}"\)\/([a-z-]+\.sh)"\n/gm;
 const bundles = new Map<ScriptName, string>();
+const digests = new Map<string, string>();
+
+/** The libraries a step script sources, in the order it sources them; anything else is refused. */
+function sourcedLibraries(name: ScriptName, text: string): string[] {
+  return [...text.matchAll(SOURCE_LINE)].map(([, directive, lib]) => {
+    if (directive !== lib || !LIBRARIES.includes(lib))
+      throw new Error(`hostprep/${name} sources ${lib}, which is not a hostprep library (${LIBRARIES.join(", ")})`);
+    return lib;
+  });
+}
+
+/**
+ * Exactly what a step runs, as `<file>=<sha256 of its bytes>`: the script first, then the
+ * libraries it sources, read from `dir` (the checkout's hostprep/). A step's command carries
+ * these, so it re-runs when one of them changes and only then, and checks the copy on the host
+ * against them before it runs.
+ */
+export function stepFiles(name: ScriptName, dir: string = hostprepPath()): string[] {
+  const text = readFileSync(join(dir, name), "utf8");
+  return [name, ...sourcedLibraries(name, text)].map((file) => {
+    const path = join(dir, file);
+    let digest = digests.get(path);
+    if (digest === undefined) {
+      digest = createHash("sha256").update(readFileSync(path)).digest("hex");
+      digests.set(path, digest);
+    }
+    return `${file}=${digest}`;
+  });
+}
 
 /**
  * The script as one self-contained text for `bash -s`: each line that sources a hostprep
@@ -42,9 +83,8 @@ export function bundleScript(name: ScriptName): string {
   const cached = bundles.get(name);
   if (cached !== undefined) return cached;
   const text = readFileSync(hostprepPath(name), "utf8");
-  const bundle = text.replace(SOURCE_LINE, (_line, directive: string, lib: string) => {
-    if (directive !== lib || !LIBRARIES.includes(lib))
-      throw new Error(`hostprep/${name} sources ${lib}, which is not a hostprep library (${LIBRARIES.join(", ")})`);
+  sourcedLibraries(name, text);
+  const bundle = text.replace(SOURCE_LINE, (_line, _directive: string, lib: string) => {
     const body = readFileSync(hostprepPath(lib), "utf8").replace(/^# shellcheck shell=bash\n/, "");
     return `# >>> hostprep/${lib}, inlined for bash -s\n${body}# <<< hostprep/${lib}\n`;
   });

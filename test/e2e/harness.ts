@@ -2,8 +2,8 @@
  * The e2e harness: a Debian 12 VM, the plan of test/e2e/Pulumi.e2e.yaml for it, and the
  * project's own host-prep steps run against it over SSH. Nothing here decides what a step
  * does: the step list is the desired state's (the list the ComputeHost component turns into
- * remote.Commands), each step sends `bundleScript(step.script)` on stdin with
- * `remoteCommand(step)` as the command. The reboot wait and the host checks run on the engine's
+ * remote.Commands); hostprep/ is copied where the host's CopyToRemote puts it
+ * (test/support/ship-hostprep.ts) and each step runs `remoteCommand(step, ...)`, its `create` text. The reboot wait and the host checks run on the engine's
  * path: the program is loaded by Pulumi's own runner with this stack, and the `__provider` text
  * and inputs it registers for the host's RebootWaiter and HostVerification are driven through
  * @pulumi/pulumi's dynamic-provider host over gRPC, configured with the VM's key.
@@ -14,8 +14,7 @@ import { join } from "node:path";
 import type { CheckResult } from "../../lib/checks/result";
 import type { HostConfig, StackConfig } from "../../lib/config/schema";
 import type { HostStep } from "../../lib/desired/host-steps";
-import { remoteCommand } from "../../lib/desired/step-connection";
-import { bundleScript } from "../../lib/hostprep/scripts";
+import { hostprepCopyName, remoteCommand } from "../../lib/desired/step-connection";
 import { decideStack } from "../../lib/desired/decide";
 import type { DesiredHost } from "../../lib/desired/state";
 import type { DeclaredTopology } from "../../lib/discover/discover";
@@ -30,6 +29,7 @@ import type { RegisteredResource } from "../support/pulumi-program";
 import { isDynamic, loadProgram } from "../support/pulumi-program";
 import type { Props, ProviderHost } from "../support/provider-host";
 import { startProviderHost } from "../support/provider-host";
+import { shipHostprep } from "../support/ship-hostprep";
 import type { Image } from "./image";
 import { CACHE_DIR, PROJECT_DIR, ensureImage } from "./image";
 import type { MirrorProxy } from "./mirror-proxy";
@@ -212,11 +212,15 @@ export interface StepOutcome {
   ms: number;
 }
 
-/** Runs one step the way the component's remote.Command does: the bundled script on stdin, its command line over SSH. */
+/** The `create` text of the host's step, as its remote.Command has it (`<host>-hostprep` the copy). */
+function stepCreate(env: Env, step: HostStep): string {
+  return remoteCommand(step, hostprepCopyName(env.host.name));
+}
+
+/** Runs one step the way the component's remote.Command does: its command line over SSH, the script from the copy. */
 export async function runStep(env: Env, step: HostStep): Promise<StepOutcome> {
   const t0 = Date.now();
-  const r = await runSsh(env.target, env.auth, remoteCommand(step), {
-    stdin: bundleScript(step.script),
+  const r = await runSsh(env.target, env.auth, stepCreate(env, step), {
     commandTimeoutMs: env.accel.kind === "kvm" ? 20 * 60_000 : 60 * 60_000,
     retries: 3,
   });
@@ -232,7 +236,7 @@ export async function runStep(env: Env, step: HostStep): Promise<StepOutcome> {
   };
   writeFileSync(
     join(env.runDir, "steps.log"),
-    `=== ${step.id}: ${remoteCommand(step)} -> exit ${r.code} ${status} in ${seconds(outcome.ms)}\n--- stdout\n${r.stdout}--- stderr\n${r.stderr}\n`,
+    `=== ${step.id}: ${step.script} ${step.args.join(" ")} -> exit ${r.code} ${status} in ${seconds(outcome.ms)}\n--- stdout\n${r.stdout}--- stderr\n${r.stderr}\n`,
     { flag: "a" },
   );
   say(`step ${step.id}: ${status} (exit ${r.code}) in ${seconds(outcome.ms)}`);
@@ -268,6 +272,8 @@ export async function prepareHost(
   rebootTimeoutSeconds = env.config.deployment.rebootTimeoutSeconds,
 ): Promise<PrepResult> {
   const outcomes: StepOutcome[] = [];
+  // The copy comes first, as the steps depend on it (it copies again when a file changed).
+  await shipHostprep(env.target, env.auth, { retries: 3 });
   for (const step of env.steps) {
     const o = await runStep(env, step);
     outcomes.push(o);
@@ -391,7 +397,7 @@ export interface CutStep {
 }
 
 /**
- * Runs the nova-compute step (its bundled script on stdin, `remoteCommand(step)`) over a
+ * Runs the nova-compute step (its `create` text, the script from the copy of hostprep/) over a
  * connection of its own, the OpenSSH client's, with an `mv` first on PATH that holds the script
  * right after it replaced /etc/nova/nova.conf, before the restart; there the connection is cut:
  * the client is killed, and sshd closes the session's pipes. With `killRun` the remote run is
@@ -426,7 +432,8 @@ esac
   writeFileSync(key, env.auth.privateKey ?? "", { mode: 0o600 });
   const knownHosts = join(env.runDir, "known_hosts");
   writeFileSync(knownHosts, `[${env.target.host}]:${env.target.port} ${env.target.hostKey}\n`);
-  const remote = `env PATH=${CUT_DIR}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin ${remoteCommand(step)}`;
+  await shipHostprep(env.target, env.auth);
+  const remote = `env PATH=${CUT_DIR}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin ${stepCreate(env, step)}`;
   const t0 = Date.now();
   const client = spawn(
     "ssh",
@@ -437,7 +444,7 @@ esac
     ],
     { stdio: ["pipe", "pipe", "pipe"] },
   );
-  client.stdin.end(bundleScript(step.script));
+  client.stdin.end();
   let output = "";
   client.stdout.on("data", (d: Buffer) => (output += d.toString()));
   client.stderr.on("data", (d: Buffer) => (output += d.toString()));

@@ -23,7 +23,7 @@ import { startSshd } from "../support/sshd";
 import { PROJECT_DIR } from "../support/dev-config";
 import { runSsh } from "../../lib/transport/ssh";
 import { controllerSteps } from "../../lib/desired/host-steps";
-import { remoteCommand } from "../../lib/desired/step-connection";
+import { hostprepCopyName, remoteCommand } from "../../lib/desired/step-connection";
 import type { OpenStackCloud } from "./stack";
 import { missingPackages, startOpenStack } from "./stack";
 import type { ProgramRun } from "./program";
@@ -162,7 +162,7 @@ function dynamicResource(name: string) {
   assert.ok(r, `the program registered ${name}: ${[...run.dynamic.keys()].join(", ")}`);
   return { urn: `urn:pulumi:openstack::openstack-rt::${r.type}::${name}`, inputs: r.inputs };
 }
-/** A host step the program registered, run again over SSH as @pulumi/command runs it: `create` with the script on stdin. */
+/** A host step the program registered, run again over SSH as @pulumi/command runs it: its `create` text (the copy of hostprep/ is on the host). */
 async function runStepAgain(name: string, create?: string) {
   const step = run.inputs.get(`command:remote:Command ${name}`)!;
   const c = step.connection as { host: string; port: number; user: string; hostKey: string; privateKey: string };
@@ -170,7 +170,7 @@ async function runStepAgain(name: string, create?: string) {
     { host: c.host, port: c.port, user: c.user, hostKey: c.hostKey },
     { privateKey: c.privateKey },
     create ?? String(step.create),
-    { stdin: String(step.stdin), commandTimeoutMs: 300_000 },
+    { commandTimeoutMs: 300_000 },
   );
 }
 
@@ -497,7 +497,7 @@ describe("the program on a real OpenStack", () => {
         ssh: { host: "127.0.0.1", port: sshd!.port, user: sshd!.user, hostKey: sshd!.hostKeyPub },
         nova: { configMode: "verify", configPath: cloud!.schedulerConf },
       });
-      const checked = await runStepAgain("controller-scheduler", remoteCommand(verify));
+      const checked = await runStepAgain("controller-scheduler", remoteCommand(verify, hostprepCopyName("controller")));
       const said = (checked.stdout + checked.stderr).trim();
       say(`scheduler step, verify mode: exit ${checked.code}: ${said}`);
       assert.notEqual(checked.code, 0);

@@ -2,8 +2,9 @@
  * Runs the program (index.ts) under the SDK's mocks in this process, with the stand-in provider
  * (provider-standin.ts) behind the `openstack:*` resources, so the cloud objects are applied to
  * the real test cloud in the order the program's dependencies give, and the two host steps this
- * machine can take for real run over SSH exactly as the program built them: the `remote.Command`'s
- * `create` text, with the bundled script on stdin (what @pulumi/command does). The other host
+ * machine can take for real run over SSH exactly as the program built them: each host's copy of
+ * hostprep/ (`<host>-hostprep`, emulated by test/support/ship-hostprep.ts, as the copy changes
+ * nothing the host runs), then the `remote.Command`'s `create` text (what @pulumi/command does). The other host
  * steps (facts, packages, TuneD, kernel arguments, reboot) and the dynamic resources get the
  * mocked outputs the other program tests use (test/support/mock-state.ts): a kernel, TuneD or
  * reboot step must not run on the machine running the tests. The dynamic resources' registered
@@ -15,6 +16,7 @@ import { specialSecretSig, specialSigKey } from "@pulumi/pulumi/runtime/rpc";
 import { runSsh } from "../../lib/transport/ssh";
 import { CONFIG_NAMESPACE } from "../../lib/config/schema";
 import { computedState } from "../support/mock-state";
+import { shipHostprep } from "../support/ship-hostprep";
 import type { ProviderStandIn } from "./provider-standin";
 
 const say = (line: string) => process.stdout.write(`# [program] ${line}\n`);
@@ -80,6 +82,15 @@ export async function runProgram(
         }
         if (a.type.startsWith("pulumi-nodejs:dynamic")) result.dynamic.set(a.name, { type: a.type, inputs });
         if (/:HostVerification$/.test(a.type)) await beforeHostCheck(a.name);
+        if (a.type === "command:remote:CopyToRemote") {
+          const c = inputs.connection as Connection;
+          await shipHostprep(
+            { host: c.host, port: c.port, user: c.user, ...(c.hostKey ? { hostKey: c.hostKey } : {}) },
+            { privateKey: c.privateKey },
+          );
+          say(`copied hostprep/ for ${a.name} over SSH`);
+          return { id: `${a.name}-id`, state: inputs };
+        }
         if (a.type === "command:remote:Command" && REAL_STEPS.test(a.name)) {
           const c = inputs.connection as Connection;
           const command = String(inputs.create);
@@ -87,7 +98,7 @@ export async function runProgram(
             { host: c.host, port: c.port, user: c.user, ...(c.hostKey ? { hostKey: c.hostKey } : {}) },
             { privateKey: c.privateKey },
             command,
-            { stdin: String(inputs.stdin), commandTimeoutMs: 300_000 },
+            { commandTimeoutMs: 300_000 },
           );
           result.steps.push({ name: a.name, command, ...r });
           say(`ran ${a.name} over SSH: exit ${r.code}`);

@@ -16,6 +16,7 @@ import {
   chmodSync,
   constants,
   copyFileSync,
+  cpSync,
   existsSync,
   lstatSync,
   mkdirSync,
@@ -33,7 +34,7 @@ import { afterEach } from "node:test";
 import { cpuSet, formatCpuList, parseCpuList } from "../../lib/cpu/cpuset";
 import { remoteCommand } from "../../lib/desired/step-connection";
 import type { ScriptName } from "../../lib/hostprep/scripts";
-import { bundleScript, hostprepPath } from "../../lib/hostprep/scripts";
+import { HOSTPREP_COPY_PATH, hostprepPath } from "../../lib/hostprep/scripts";
 import { devRaw, PROJECT_DIR } from "./dev-config";
 
 /** hostprep/ in the checkout. */
@@ -347,23 +348,25 @@ export function runScript(script: string, args: string[], env: Record<string, st
   );
 }
 
-let emptyHome: string | undefined;
+let shippedHome: string | undefined;
 /**
- * Runs a step the way SSH does on a host: the login shell runs `remoteCommand(step)` (here
- * `bash -c`), with the bundled script on stdin, from a directory without hostprep/ next to it.
- * HOME is an empty directory: stdin is a socket here, for which bash reads ~/.bashrc.
+ * Runs a step the way a host does: hostprep/ is copied where the `<host>-hostprep` CopyToRemote
+ * puts it, `~/.openstack-rt/hostprep` (here under a scratch HOME, copied once per process), and
+ * the login shell runs `remoteCommand(step)` (here `bash -c`), which checks the copy and runs the
+ * script from it. The HOME is otherwise empty: stdin is a socket here, for which bash reads ~/.bashrc.
  */
-export function runBundle(script: ScriptName, args: string[]): ScriptResult {
-  if (!emptyHome) {
+export function runShipped(script: ScriptName, args: string[]): ScriptResult {
+  if (!shippedHome) {
     const home = mkdtempSync(join(tmpdir(), "hostprep-home-"));
     process.on("exit", () => rmSync(home, { recursive: true, force: true }));
-    emptyHome = home;
+    cpSync(HOSTPREP_DIR, join(home, HOSTPREP_COPY_PATH, "hostprep"), { recursive: true });
+    shippedHome = home;
   }
-  const home = emptyHome;
+  const home = shippedHome;
   return traced((fullEnv) =>
-    spawnSync("bash", ["-c", remoteCommand({ args, sudo: false })], {
+    spawnSync("bash", ["-c", remoteCommand({ script, args, sudo: false }, "test-hostprep")], {
       encoding: "utf8",
-      input: bundleScript(script),
+      stdio: ["ignore", "pipe", "pipe"],
       cwd: home,
       env: { ...fullEnv, HOME: home },
     }),

@@ -5,6 +5,8 @@
  * order, parallel hosts, rolling reboots, what a plan change touches, and where secrets go.
  */
 import assert from "node:assert/strict";
+import { statSync } from "node:fs";
+import { isAbsolute, join } from "node:path";
 import { describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import type { ComputeHost } from "../../../components/host/compute-host";
@@ -20,6 +22,7 @@ const KEY =
   "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ\n-----END OPENSSH PRIVATE KEY-----\n";
 const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
 const SIG_KEY = "4dabf18193072939515e22adb298388d";
+const ARCHIVE_SIG = "0def7320c3a5731c473e5ecbe6d01bc7";
 
 interface Registration {
   type: string;
@@ -93,7 +96,16 @@ async function build(
     pulumi.all(made.flatMap((h) => [h.aggregateHost, h.facts, ...Object.values(h.steps).map((c) => c.urn), h.urn])),
   );
   const regs = new Map<string, Registration>();
-  for (const r of registrations) if (r.name.startsWith(prefix)) regs.set(r.name.slice(prefix.length), r);
+  // The steps' commands name the host's copy, so the prefix is taken out of the inputs as well.
+  const unprefixed = (inputs: Registration["inputs"]): Registration["inputs"] =>
+    JSON.parse(
+      hosts.reduce(
+        (text, h) => text.replaceAll(`${prefix}${h.name}-hostprep`, `${h.name}-hostprep`),
+        JSON.stringify(inputs),
+      ),
+    ) as Registration["inputs"];
+  for (const r of registrations)
+    if (r.name.startsWith(prefix)) regs.set(r.name.slice(prefix.length), { ...r, inputs: unprefixed(r.inputs) });
   return { made, regs };
 }
 
@@ -132,13 +144,20 @@ describe("ComputeHost", () => {
     for (const host of ["compute-rt-01", "compute-rt-02"]) {
       assert.deepEqual(regs.get(host)?.type, "openstack-rt:host:ComputeHost");
       const kids = children(regs, host);
-      assert.deepEqual(kids.map(([name]) => name.slice(host.length + 1)).sort(), [...STEPS, "reboot-wait"].sort());
+      assert.deepEqual(
+        kids.map(([name]) => name.slice(host.length + 1)).sort(),
+        ["hostprep", ...STEPS, "reboot-wait"].sort(),
+      );
+      // hostprep/ is copied first, waiting for nothing; every step waits for the copy.
+      const copy = regs.get(`${host}-hostprep`)!;
+      assert.equal(copy.type, "command:remote:CopyToRemote");
+      assert.deepEqual(copy.dependsOn, []);
       STEPS.forEach((step, i) => {
         const r = regs.get(`${host}-${step}`)!;
         assert.equal(r.type, "command:remote:Command");
         assert.deepEqual(
-          unprefixed(r.dependsOn, "order-"),
-          i === 0 ? [] : [`${host}-${STEPS[i - 1]}`],
+          unprefixed(r.dependsOn, "order-").sort(),
+          [`${host}-hostprep`, ...(i === 0 ? [] : [`${host}-${STEPS[i - 1]}`])].sort(),
           `${host} ${step}`,
         );
       });
@@ -159,16 +178,21 @@ describe("ComputeHost", () => {
     assert.deepEqual(await settled(made[0].bootId), BOOT_AFTER);
   });
 
-  it("each step sends its bundled script on stdin with its arguments on the command line", async () => {
-    const { bundleScript } = await import("../../../lib/hostprep/scripts");
+  it("copies hostprep/ once per host by its relative path; each step names its files' digests and its arguments", async () => {
     const { remoteCommand } = await import("../../../lib/desired/step-connection");
     const hosts = planned();
     const { regs } = await build("cmd-", hosts);
-    for (const { plan, steps } of hosts) {
+    for (const { plan, steps, config } of hosts) {
+      const copy = regs.get(`${plan.name}-hostprep`)!;
+      // The engine gets the archive's path, never its files (it stores their hash); no machine path.
+      assert.deepEqual(copy.inputs.source, { [SIG_KEY]: ARCHIVE_SIG, __pulumiArchive: true, path: "hostprep" });
+      assert.equal(copy.inputs.remotePath, ".openstack-rt");
+      assert.deepEqual(copy.inputs.triggers, [config.ssh.host, config.ssh.port, config.ssh.user]);
+      assert.deepEqual(connectionOf(copy), connectionOf(regs.get(`${plan.name}-facts`)!));
       for (const step of steps) {
         const r = regs.get(`${plan.name}-${step.id}`)!;
-        assert.equal(r.inputs.create, remoteCommand(step));
-        assert.equal(r.inputs.stdin, bundleScript(step.script));
+        assert.equal(r.inputs.create, remoteCommand(step, `${plan.name}-hostprep`));
+        assert.equal(r.inputs.stdin, undefined, "no script text in the inputs");
         assert.deepEqual(r.inputs.triggers, [step.triggers]);
         assert.equal(r.inputs.logging, "stdoutAndStderr");
         assert.equal(r.inputs.delete, undefined, "a deleted host keeps its settings: no delete command");
@@ -191,6 +215,7 @@ describe("ComputeHost", () => {
     const { regs } = await build("roll-", planned(), { rollingReboots: true });
     assert.deepEqual(unprefixed(regs.get("compute-rt-02-reboot")!.dependsOn, "roll-").sort(), [
       "compute-rt-01-reboot-wait",
+      "compute-rt-02-hostprep",
       "compute-rt-02-nova-compute",
     ]);
     for (const [name, r] of children(regs, "compute-rt-02").filter(([name]) => !name.endsWith("-reboot"))) {
@@ -242,7 +267,7 @@ describe("ComputeHost", () => {
     for (const [name, r] of regs) {
       const { plain, secret } = strings(r.inputs);
       assert.ok(!plain.some((s) => s.includes("PRIVATE KEY")), `${name}: the key in plain inputs`);
-      if (r.type === "command:remote:Command") {
+      if (r.type.startsWith("command:remote:")) {
         assert.equal(connectionOf(r).privateKey, KEY, `${name}: the connection carries the key`);
         assert.ok(secret.includes(KEY), `${name}: inside a secret`);
       }
@@ -314,8 +339,8 @@ describe("ComputeHost", () => {
       "sudo-",
       planned((raw) => withSsh(raw.hosts[0], { user: "stack" })),
     );
-    assert.match(String(regs.get("compute-rt-01-tuned")!.inputs.create), /^sudo -n bash -s -- /);
-    assert.match(String(regs.get("compute-rt-02-tuned")!.inputs.create), /^bash -s -- /);
+    assert.match(String(regs.get("compute-rt-01-tuned")!.inputs.create), /^sudo -n bash -c 'set -euo pipefail\n/);
+    assert.match(String(regs.get("compute-rt-02-tuned")!.inputs.create), /^bash -c 'set -euo pipefail\n/);
   });
 });
 
@@ -341,17 +366,66 @@ describe("prepareHosts", () => {
     );
     const packages2 = registrations.filter((r) => r.name === "compute-rt-02-packages").map((r) => r.dependsOn.sort());
     // The previous batch's host (its component, which the SDK expands into its resources).
-    const host1 = [...STEPS, "reboot-wait"].map((s) => `compute-rt-01-${s}`);
-    assert.deepEqual(packages2, [["compute-rt-02-facts"], [...host1, "compute-rt-02-facts"].sort()]);
+    const host1 = ["hostprep", ...STEPS, "reboot-wait"].map((s) => `compute-rt-01-${s}`);
+    const own = ["compute-rt-02-facts", "compute-rt-02-hostprep"];
+    assert.deepEqual(packages2, [own, [...host1, ...own].sort()]);
     const facts2 = registrations.filter((r) => r.name === "compute-rt-02-facts").map((r) => r.dependsOn);
-    assert.deepEqual(facts2, [[], []], "the read-only facts step waits for nothing");
+    assert.deepEqual(
+      facts2,
+      [["compute-rt-02-hostprep"], ["compute-rt-02-hostprep"]],
+      "the read-only facts step waits only for the copy",
+    );
+    const copy2 = registrations.filter((r) => r.name === "compute-rt-02-hostprep").map((r) => r.dependsOn);
+    assert.deepEqual(copy2, [[], []], "the copy waits for no batch: it changes nothing the host runs");
+  });
+});
+
+/**
+ * What the copy relies on, restated from the sources (pulumi/pulumi-command v1.2.1, commit
+ * 7f3eb6f3b77cd0fa3895ba437a695dd393f7dd25, provider/pkg/provider/remote/copy.go and
+ * copyController.go; pulumi/pulumi v3.248.0, commit a88168d865b7fd428e5a929cc54aeceaf72d203f,
+ * sdk/go/common/resource/archive/archive.go, pkg/resource/deploy/source_eval.go,
+ * sdk/go/common/resource/plugin/plugin.go):
+ * - `Check` takes an archive only when it is path-based (a FileArchive), not an AssetArchive;
+ *   an archive file (.tar, .tgz, .zip) is copied as the file, never unpacked.
+ * - A source directory without a trailing slash lands in `<remotePath>/<its base name>`, parent
+ *   directories created (MkdirAll, then Mkdir), existing files overwritten in place.
+ * - `Update` copies again only when the archive's hash or `remotePath` changed; `triggers`
+ *   replace the resource (replaceOnChanges), so it copies again on create.
+ * - The state holds the archive as `{sig, hash, path}` (Archive.Serialize), never its files.
+ *   The hash is the SHA-256 of a tar of each file's relative name and bytes (mode 0600, no
+ *   mtime), so an unchanged checkout has the same hash.
+ * - A relative path is resolved against the program's working directory by the engine
+ *   (runinfo.Pwd) and by the provider, which runs there too (cmd.Dir = ctx.Pwd): the project
+ *   directory, where Pulumi.yaml is.
+ * - SFTP starts in the SSH user's home, so a relative `remotePath` is under it.
+ */
+describe("the copy of hostprep/ as @pulumi/command 1.2.1 makes it", () => {
+  it("copies the project's hostprep/ directory, by a relative path, into the directory the steps run from", async () => {
+    const { HOSTPREP_COPY_PATH, HOSTPREP_REMOTE_DIR } = await import("../../../lib/hostprep/scripts");
+    const { remoteCommand } = await import("../../../lib/desired/step-connection");
+    const { regs } = await build("copy-", planned());
+    const source = (regs.get("compute-rt-01-hostprep")!.inputs.source as { path: string }).path;
+    assert.ok(
+      !isAbsolute(source) && !source.endsWith("/"),
+      "relative, no trailing slash: lands as <remotePath>/hostprep",
+    );
+    assert.ok(statSync(join(PROJECT_DIR, source)).isDirectory(), "a directory of the project, not an archive file");
+    assert.ok(!isAbsolute(HOSTPREP_COPY_PATH), "relative: under the SSH user's home, writable without sudo");
+    assert.equal(HOSTPREP_REMOTE_DIR, `"$HOME"/${HOSTPREP_COPY_PATH}/${source}`);
+    const step = regs.get("compute-rt-01-facts")!;
+    assert.equal(
+      step.inputs.create,
+      remoteCommand({ script: "facts.sh", args: [], sudo: false }, "compute-rt-01-hostprep", HOSTPREP_REMOTE_DIR),
+    );
   });
 });
 
 describe("Controller", () => {
   it("runs scheduler.sh on the controller over SSH, the key kept secret", async () => {
     const { Controller } = await import("../../../components/host/controller");
-    const { bundleScript } = await import("../../../lib/hostprep/scripts");
+    const { remoteCommand } = await import("../../../lib/desired/step-connection");
+    const { controllerSteps } = await import("../../../lib/desired/host-steps");
     const controller = new Controller("controller", {
       controller: {
         ssh: {
@@ -368,8 +442,12 @@ describe("Controller", () => {
     assert.equal(component.type, "openstack-rt:host:Controller");
     const step = registrations.find((r) => r.name === "controller-scheduler")!;
     assert.equal(step.parent, "controller");
-    assert.equal(step.inputs.create, "bash -s --");
-    assert.equal(step.inputs.stdin, bundleScript("scheduler.sh"));
+    const ssh = { host: "192.0.2.5", port: 22, user: "root" };
+    assert.equal(step.inputs.create, remoteCommand(controllerSteps({ ssh })[0], "controller-hostprep"));
+    assert.equal(step.inputs.stdin, undefined);
+    assert.deepEqual(step.dependsOn, ["controller-hostprep"]);
+    const copy = registrations.find((r) => r.name === "controller-hostprep")!;
+    assert.deepEqual([copy.type, copy.parent], ["command:remote:CopyToRemote", "controller"]);
     const c = connectionOf(step);
     assert.deepEqual(
       [c.host, c.hostKey],

@@ -1,20 +1,24 @@
 /**
  * lib/desired/host-steps.ts: the ordered steps derived from the plan, what re-runs them, the command
- * line SSH runs, and the bundled scripts, run for real with bash against the Debian test root.
+ * line SSH runs (checking the host's copy of hostprep/, then running the script from it), and the
+ * steps run for real with bash from such a copy against the Debian test root; the bundled scripts
+ * `npm run discover` sends.
  */
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, it } from "node:test";
+import { after, describe, it } from "node:test";
 import type { HostConfig } from "../../../lib/config/schema";
 import type { HostStep } from "../../../lib/desired/host-steps";
 import { controllerSteps, hostSteps } from "../../../lib/desired/host-steps";
 import { HostStepError } from "../../../lib/desired/step-args";
-import { remoteCommand } from "../../../lib/desired/step-connection";
+import { STEP_LAUNCHER, remoteCommand } from "../../../lib/desired/step-connection";
 import type { ScriptName } from "../../../lib/hostprep/scripts";
-import { SCRIPT_NAMES, bundleScript } from "../../../lib/hostprep/scripts";
+import { SCRIPT_NAMES, bundleScript, stepFiles } from "../../../lib/hostprep/scripts";
+import { shellQuote } from "../../../lib/transport/shell";
 import { HOSTPREP_DIR } from "../../support/debian-root";
 import { planStack } from "../../../lib/plan/stack";
 import type { HostPlan } from "../../../lib/plan/host";
@@ -24,7 +28,7 @@ import {
   RT_KERNEL,
   RT_VERSION,
   buildDebianRoot,
-  runBundle,
+  runShipped,
   runScript,
   show,
   snapshotDiff,
@@ -216,30 +220,128 @@ describe("hostSteps", () => {
 });
 
 describe("remoteCommand", () => {
-  it("is bash reading the script from stdin, each argument one shell word", () => {
-    const steps = new Map(hostSteps(DEBIAN.plan, DEBIAN.host).map((s) => [s.id, s]));
-    assert.equal(
-      remoteCommand(steps.get("tuned")!),
-      "bash -s -- --profile realtime-virtual-host --isolated-cores 4-11 --stalld off",
+  const sha = (path: string) => createHash("sha256").update(readFileSync(path)).digest("hex");
+  const scratch: string[] = [];
+  after(() => scratch.forEach((d) => rmSync(d, { recursive: true, force: true })));
+  const tmp = (prefix: string) => {
+    const d = mkdtempSync(join(tmpdir(), prefix));
+    scratch.push(d);
+    return d;
+  };
+  /** A scratch copy of hostprep/, as the CopyToRemote leaves it on a host. */
+  function scratchCopy(): string {
+    const dir = join(tmp("hostprep-copy-"), "hostprep");
+    cpSync(HOSTPREP_DIR, dir, { recursive: true });
+    return dir;
+  }
+  /** PATH with a `bash` first that runs `bash -c` (the launcher) for real and prints any other call's words. */
+  function fakeBashPath(): string {
+    const bin = tmp("hostprep-bin-");
+    const real = execFileSync("bash", ["-c", "type -P bash"], { encoding: "utf8" }).trim();
+    writeFileSync(
+      join(bin, "bash"),
+      `#!/bin/sh\nif [ "$1" = -c ]; then exec ${real} "$@"; fi\nfor a in "$@"; do printf '%s\\0' "$a"; done\n`,
+      { mode: 0o755 },
     );
-    assert.equal(remoteCommand(steps.get("reboot")!), `bash -s -- --args '${ARGS}' --expect-rt yes`);
-    assert.equal(remoteCommand({ ...steps.get("facts")!, sudo: true }), "sudo -n bash -s --");
+    return `${bin}:${process.env.PATH ?? "/usr/bin:/bin"}`;
+  }
+  const run = (command: string, env: NodeJS.ProcessEnv = {}) =>
+    spawnSync("bash", ["-c", command], { encoding: "utf8", env: { ...process.env, ...env } });
+
+  it("names the copy, each file the step runs with its sha256, and the arguments, one shell word each", () => {
+    const steps = new Map(hostSteps(DEBIAN.plan, DEBIAN.host).map((s) => [s.id, s]));
+    const files = (...names: string[]) => names.map((n) => `${n}=${sha(join(HOSTPREP_DIR, n))}`).join(" ");
+    const launcher = `bash -c '${STEP_LAUNCHER}' hostprep-step h1-hostprep "$HOME"/.openstack-rt/hostprep`;
+    assert.equal(
+      remoteCommand(steps.get("tuned")!, "h1-hostprep"),
+      `${launcher} ${files("tuned.sh", "common.sh")} -- --profile realtime-virtual-host --isolated-cores 4-11 --stalld off`,
+    );
+    const nova = steps.get("nova-compute")!;
+    assert.equal(
+      remoteCommand(nova, "h1-hostprep"),
+      `${launcher} ${files("nova-compute.sh", "common.sh", "ini.sh")} -- ${nova.args.map(shellQuote).join(" ")}`,
+    );
+    assert.equal(
+      remoteCommand(steps.get("reboot")!, "h1-hostprep"),
+      `${launcher} ${files("reboot.sh", "common.sh")} -- --args '${ARGS}' --expect-rt yes`,
+    );
+    assert.equal(
+      remoteCommand({ ...steps.get("facts")!, sudo: true }, "h1-hostprep"),
+      `sudo -n ${launcher} ${files("facts.sh", "common.sh")} --`,
+    );
   });
 
-  it("hands bash every step's arguments exactly, through a login shell as sshd runs it", () => {
-    const echo = 'for a in "$@"; do printf "%s\\0" "$a"; done';
+  it("changes exactly when the step's script or a library it sources changes, not with another file", () => {
+    const all = (dir: string) => new Map(SCRIPT_NAMES.map((s) => [s, stepFiles(s, dir).join(" ")]));
+    const base = all(scratchCopy());
+    const changed = (file: string) => {
+      const dir = scratchCopy();
+      writeFileSync(join(dir, file), `${readFileSync(join(dir, file), "utf8")}# edited\n`);
+      const now = all(dir);
+      return SCRIPT_NAMES.filter((s) => now.get(s) !== base.get(s));
+    };
+    assert.deepEqual(changed("tuned.sh"), ["tuned.sh"]);
+    assert.deepEqual(changed("ini.sh"), ["nova-compute.sh", "scheduler.sh"]);
+    assert.deepEqual(changed("common.sh"), [...SCRIPT_NAMES]);
+    assert.deepEqual(changed("verify/host-facts.sh"), []);
+  });
+
+  it("hands the script from the copy every step's arguments exactly, through a login shell as sshd runs it", () => {
+    const dir = scratchCopy();
+    const PATH = fakeBashPath();
     for (const { plan, host } of [DEBIAN, RHEL]) {
       for (const step of hostSteps(plan, host)) {
-        const out = execFileSync("bash", ["-c", remoteCommand(step)], { input: echo, encoding: "utf8" });
-        assert.deepEqual(out === "" ? [] : out.slice(0, -1).split("\0"), step.args, `${plan.name} ${step.id}`);
+        const r = run(remoteCommand(step, "h-hostprep", shellQuote(dir)), { PATH });
+        assert.equal(r.status, 0, `${plan.name} ${step.id}: ${r.stderr}`);
+        assert.deepEqual(
+          r.stdout.slice(0, -1).split("\0"),
+          [`${dir}/${step.script}`, ...step.args],
+          `${plan.name} ${step.id}`,
+        );
       }
     }
   });
 
+  it("runs nothing from a copy that differs or lacks a file, and says which file, both digests and the fix", () => {
+    const PATH = fakeBashPath();
+    const step = hostSteps(DEBIAN.plan, DEBIAN.host).find((s) => s.id === "nova-compute")!;
+    const edited = scratchCopy();
+    writeFileSync(join(edited, "common.sh"), "# cut short\n");
+    const r = run(remoteCommand(step, "compute-rt-01-hostprep", shellQuote(edited)), { PATH });
+    assert.equal(r.status, 3);
+    assert.equal(r.stdout, "", "the script did not run");
+    assert.equal(
+      r.stderr,
+      `openstack-rt: ${edited}/common.sh is not the file this step runs (expected sha256 ${sha(join(HOSTPREP_DIR, "common.sh"))}, ` +
+        `found sha256 ${sha(join(edited, "common.sh"))}): the copy of hostprep/ to this host (resource compute-rt-01-hostprep) ` +
+        "did not complete. Run pulumi up again; if it stays so, pulumi up --replace the URN of compute-rt-01-hostprep (pulumi stack --show-urns).\n",
+    );
+    const lacking = scratchCopy();
+    rmSync(join(lacking, "ini.sh"));
+    const missing = run(remoteCommand(step, "compute-rt-01-hostprep", shellQuote(lacking)), { PATH });
+    assert.equal(missing.status, 3);
+    assert.equal(missing.stdout, "");
+    assert.match(
+      missing.stderr,
+      /\/ini\.sh is not the file this step runs \(expected sha256 [0-9a-f]{64}, found no such file\)/,
+    );
+    const none = run(remoteCommand(step, "compute-rt-01-hostprep", shellQuote("/nonexistent/hostprep")), { PATH });
+    assert.equal(none.status, 3);
+    assert.match(
+      none.stderr,
+      /^openstack-rt: \/nonexistent\/hostprep\/nova-compute\.sh is not the file .* found no such file\)/,
+    );
+  });
+
+  it("the launcher is shellcheck-clean", () => {
+    const r = spawnSync("shellcheck", ["--shell=bash", "-"], { input: STEP_LAUNCHER, encoding: "utf8" });
+    assert.equal(r.status, 0, `${r.stdout}${r.stderr}`);
+  });
+
   it("refuses arguments with a newline or NUL", () => {
     const step = hostSteps(DEBIAN.plan, DEBIAN.host)[0];
-    assert.throws(() => remoteCommand({ ...step, args: ["--root", "/tmp\nreboot"] }), /newline/);
-    assert.throws(() => remoteCommand({ ...step, args: ["a\0b"] }), /NUL/);
+    assert.throws(() => remoteCommand({ ...step, args: ["--root", "/tmp\nreboot"] }, "h-hostprep"), /newline/);
+    assert.throws(() => remoteCommand({ ...step, args: ["a\0b"] }, "h-hostprep"), /NUL/);
   });
 });
 
@@ -302,7 +404,7 @@ describe("bundleScript", () => {
       try {
         for (const root of twin) root.write("/boot/grub/grub.cfg", GRUB_CFG);
         const asFile = runScript(script, [...args, "--root", twin[0].dir]);
-        const asBundle = runBundle(script, [...args, "--root", twin[1].dir]);
+        const asShipped = runShipped(script, [...args, "--root", twin[1].dir]);
         const what = `${script} ${args.join(" ")}`;
         const norm = (r: ScriptResult, root: TestRoot) => ({
           status: r.status,
@@ -310,7 +412,7 @@ describe("bundleScript", () => {
           stderr: r.stderr.replaceAll(root.dir, "<root>"),
           tripped: r.tripped,
         });
-        assert.deepEqual(norm(asBundle, twin[1]), norm(asFile, twin[0]), what);
+        assert.deepEqual(norm(asShipped, twin[1]), norm(asFile, twin[0]), what);
         assert.deepEqual(snapshotDiff(twin[0].snapshot(), twin[1].snapshot()), [], `${what}: the two roots differ`);
         assert.ok(asFile.status === 0 || asFile.stderr.startsWith(`${script}: `), `${what}\n${show(asFile)}`);
       } finally {
@@ -324,7 +426,7 @@ describe("bundleScript", () => {
     try {
       root.write("/boot/grub/grub.cfg", GRUB_CFG);
       const steps = hostSteps(DEBIAN.plan, DEBIAN.host);
-      const run = () => steps.map((s) => ({ id: s.id, r: runBundle(s.script, [...s.args, "--root", root.dir]) }));
+      const run = () => steps.map((s) => ({ id: s.id, r: runShipped(s.script, [...s.args, "--root", root.dir]) }));
       for (const { id, r } of run()) {
         assert.equal(r.status, 0, `${id}\n${show(r)}`);
         assert.deepEqual(r.tripped, [], id);

@@ -12,7 +12,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, 
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { remoteCommand } from "../../../lib/desired/step-connection";
-import { bundleScript } from "../../../lib/hostprep/scripts";
+import { shellQuote } from "../../../lib/transport/shell";
 import type { TestRoot } from "../../support/debian-root";
 import type { TestSshd } from "../../support/sshd";
 import { startSshd } from "../../support/sshd";
@@ -306,13 +306,14 @@ describe("over SSH: the connection drops right after nova.conf is replaced", () 
     const args = novaArgs(root, h.restartCommand.replace("nova_compute", "over_ssh"));
     const key = join(h.dir, "id");
     writeFileSync(key, sshd.userKey, { mode: 0o600 });
-    // The step's own command line and bundled script; the environment puts the pausing mv
-    // first on PATH and lets the test's restart command run under --root.
+    // The step's own command line, its script run from the checkout's hostprep/ (as from the
+    // host's copy); the environment puts the pausing mv first on PATH and lets the test's
+    // restart command run under --root.
     const env = h.env("/etc/nova/nova.conf");
-    const remote = `env PATH=${h.dir}:/usr/bin:/bin PAUSE_AFTER=/etc/nova/nova.conf TMPDIR=${h.dir} NOVA_COMPUTE_SH_RESTART_UNDER_ROOT=1 ${remoteCommand({ args, sudo: false })}`;
+    const remote = `env PATH=${h.dir}:/usr/bin:/bin PAUSE_AFTER=/etc/nova/nova.conf TMPDIR=${h.dir} NOVA_COMPUTE_SH_RESTART_UNDER_ROOT=1 ${remoteCommand({ script: "nova-compute.sh", args, sudo: false }, "test-hostprep", shellQuote(HOSTPREP_DIR))}`;
     const knownHosts = join(h.dir, "known_hosts");
     writeFileSync(knownHosts, `[127.0.0.1]:${sshd.port} ${sshd.hostKeyPub}\n`);
-    const ssh = (input: string) => {
+    const ssh = () => {
       const child = spawn(
         "ssh",
         [
@@ -321,13 +322,13 @@ describe("over SSH: the connection drops right after nova.conf is replaced", () 
         ],
         { stdio: ["pipe", "pipe", "pipe"], env },
       );
-      child.stdin.end(input);
+      child.stdin.end();
       return child;
     };
     const restarts = () => h.restarts().filter((l) => l.includes("over_ssh"));
     rmSync(join(h.dir, "moved"), { force: true });
     rmSync(join(h.dir, "go"), { force: true });
-    const first = ssh(bundleScript("nova-compute.sh"));
+    const first = ssh();
     await until("the remote run to replace nova.conf", () => existsSync(join(h.dir, "moved")));
     // The connection drops: the client dies, sshd closes the session's pipes.
     first.kill("SIGKILL");
@@ -336,7 +337,7 @@ describe("over SSH: the connection drops right after nova.conf is replaced", () 
     await until("the remote run to restart nova-compute", () => restarts().length > 0, 20_000);
     assert.deepEqual(restarts(), ["restart over_ssh"]);
 
-    const again = ssh(bundleScript("nova-compute.sh"));
+    const again = ssh();
     let out = "";
     again.stdout.on("data", (d: Buffer) => (out += d.toString()));
     again.stderr.on("data", (d: Buffer) => (out += d.toString()));

@@ -153,9 +153,10 @@ describe("the program with five hosts and maxUnavailable 2", () => {
 
   it("each host's change runs inside its maintenance: facts, maintenance, steps, checks, maintenance end", () => {
     for (const h of HOSTS) {
-      assert.deepEqual(deps(`${h}-facts`), [], `${h}: facts waits for nothing`);
+      assert.deepEqual(deps(`${h}-hostprep`), [], `${h}: the copy of hostprep/ waits for nothing`);
+      assert.deepEqual(deps(`${h}-facts`), [`${h}-hostprep`], `${h}: facts waits only for the copy`);
       assert.ok(deps(`${h}-maintenance`).includes(`${h}-facts`));
-      assert.deepEqual(deps(`${h}-packages`), [`${h}-maintenance`]);
+      assert.deepEqual(deps(`${h}-packages`), [`${h}-hostprep`, `${h}-maintenance`]);
       assert.deepEqual(deps(`${h}-maintenance-end`), [`${h}-verification`]);
       const m = byName.get(`${h}-maintenance`)!;
       assert.equal(m.type, "pulumi-nodejs:dynamic:HostMaintenance");
@@ -224,17 +225,19 @@ describe("the program with five hosts, maxUnavailable 2 and maintenance: false",
   it("registers no maintenance, and each batch's packages wait for the previous batch's host checks", () => {
     assert.ok(loaded.ok, loaded.ok ? "" : loaded.error);
     assert.ok(!loaded.resources.some((r) => r.name.includes("-maintenance")));
-    assert.deepEqual(deps("compute-rt-01-packages"), ["compute-rt-01-facts"]);
+    assert.deepEqual(deps("compute-rt-01-packages"), ["compute-rt-01-facts", "compute-rt-01-hostprep"]);
     for (const h of ["compute-rt-03", "compute-rt-04"])
       assert.deepEqual(deps(`${h}-packages`), [
         "compute-rt-01-verification",
         "compute-rt-02-verification",
         `${h}-facts`,
+        `${h}-hostprep`,
       ]);
     assert.deepEqual(deps("compute-rt-05-packages"), [
       "compute-rt-03-verification",
       "compute-rt-04-verification",
       "compute-rt-05-facts",
+      "compute-rt-05-hostprep",
     ]);
   });
 });

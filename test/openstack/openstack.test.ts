@@ -10,6 +10,7 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { homedir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { planStack } from "../../lib/plan/stack";
@@ -24,6 +25,7 @@ import { PROJECT_DIR } from "../support/dev-config";
 import { runSsh } from "../../lib/transport/ssh";
 import { controllerSteps } from "../../lib/desired/host-steps";
 import { hostprepCopyName, remoteCommand } from "../../lib/desired/step-connection";
+import { HOSTPREP_COPY_PATH } from "../../lib/hostprep/scripts";
 import type { OpenStackCloud } from "./stack";
 import { missingPackages, startOpenStack } from "./stack";
 import type { ProgramRun } from "./program";
@@ -116,6 +118,9 @@ let failed = false;
 /** Where the steps, run on this machine's own root, keep their records (pending actions, the settings stamp). */
 const HOST_PREP_RECORDS = "/var/lib/openstack-rt";
 const hadHostPrepRecords = existsSync(HOST_PREP_RECORDS);
+/** Where the hostprep/ copy lands: the test sshd's user is this process's user, so this home. */
+const HOSTPREP_COPY = join(homedir(), HOSTPREP_COPY_PATH);
+const hadHostprepCopy = existsSync(HOSTPREP_COPY);
 
 interface HostPlanOut {
   name: string;
@@ -321,6 +326,7 @@ after(async () => {
   await cloud?.stop(failed);
   await sshd?.stop();
   if (!hadHostPrepRecords) rmSync(HOST_PREP_RECORDS, { recursive: true, force: true });
+  if (!hadHostprepCopy) rmSync(HOSTPREP_COPY, { recursive: true, force: true });
 });
 
 describe("the program on a real OpenStack", () => {

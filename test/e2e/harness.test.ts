@@ -9,9 +9,10 @@ import { existsSync, mkdtempSync, mkdirSync, readFileSync, readdirSync, rmSync, 
 import type { IncomingMessage } from "node:http";
 import { createServer, request } from "node:http";
 import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
+import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { HOSTPREP_COPY_PATH } from "../../lib/hostprep/scripts";
 import { buildDebianRoot, removedAfterEach } from "../support/debian-root";
 import type { TestSshd } from "../support/sshd";
 import { startSshd } from "../support/sshd";
@@ -267,6 +268,9 @@ describe("the nova-compute step's cut (sshd on 127.0.0.1, a scratch root)", () =
   const track = removedAfterEach();
   let sshd: TestSshd;
   let runDir: string;
+  // The cut copies hostprep/ as the step's CopyToRemote does: into the sshd user's (this user's) home.
+  const copy = join(homedir(), HOSTPREP_COPY_PATH);
+  const hadCopy = existsSync(copy);
   before(async () => {
     sshd = await startSshd();
     runDir = mkdtempSync(join(tmpdir(), "e2e-cut-"));
@@ -274,11 +278,13 @@ describe("the nova-compute step's cut (sshd on 127.0.0.1, a scratch root)", () =
   after(async () => {
     await sshd.stop();
     rmSync(runDir, { recursive: true, force: true });
+    if (!hadCopy) rmSync(copy, { recursive: true, force: true });
   });
 
   /** The harness's Env as far as the cut reads it: the sshd as the VM, the step under --root. */
   function envFor(rootDir: string): Env {
     return {
+      host: { name: "cut-test" },
       target: {
         host: "127.0.0.1",
         port: sshd.port,

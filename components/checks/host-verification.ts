@@ -10,7 +10,8 @@ import { hostCheckProvider } from "../../lib/providers/host-check";
 import type { SshTarget } from "../../lib/transport/ssh";
 import type { HostVerifyOptions } from "../../lib/checks/verification";
 import { HOST_FACTS_TIMEOUT_SECONDS } from "../../lib/checks/verification";
-import { scriptText } from "../../lib/providers/collect";
+import { hostprepCopyName } from "../../lib/desired/step-connection";
+import { stepFiles } from "../../lib/hostprep/scripts";
 import { VerificationResource } from "./verification-resource";
 
 export interface HostVerificationArgs {
@@ -29,8 +30,11 @@ export class HostVerification extends VerificationResource {
     const inputs = {
       ...args,
       timeoutSeconds: HOST_FACTS_TIMEOUT_SECONDS,
-      script: scriptText("host-facts.sh"),
-      latencyScript: scriptText("guest-latency.sh"),
+      hostprepCopy: hostprepCopyName(args.hostName),
+      scripts: {
+        "host-facts.sh": stepFiles("verify/host-facts.sh"),
+        "guest-latency.sh": stepFiles("verify/guest-latency.sh"),
+      },
       verifyRevision: args.verifyRevision ?? "",
     };
     super(bundledProvider("host-check", hostCheckProvider), name, inputs, opts, "HostVerification");

@@ -45,21 +45,33 @@ function asRoot(command: string, sudo: boolean): string {
 }
 
 /**
- * The command line SSH runs for a step: the launcher, then its script from the copy of hostprep/
- * made by the resource `copy` (the host's `<name>-hostprep`). It names each file the step runs
- * with its digest, so it changes (and the step runs again) exactly when the step's script, a
- * library it sources or an argument changes. `dir` is a shell word for the copy's directory: the
- * one under the SSH user's home, or a quoted path where a test runs the checkout's hostprep/.
+ * The launcher running the first of `files` (stepFiles: `<file>=<sha256>`, the script first) from
+ * the copy of hostprep/ made by the resource `copy` (the host's `<name>-hostprep`) with `args`.
+ * `dir` is a shell word for the copy's directory: the one under the SSH user's home, or a quoted
+ * path where a test runs the checkout's hostprep/.
+ */
+export function launchCommand(
+  files: readonly string[],
+  args: readonly string[],
+  copy: string,
+  dir: string = HOSTPREP_REMOTE_DIR,
+): string {
+  const words = [copy, ...files, "--", ...args].map(shellQuote);
+  // `hostprep-step` is the launcher's $0, the name bash gives its own errors.
+  return ["bash", "-c", `'${STEP_LAUNCHER}'`, "hostprep-step", words[0], dir, ...words.slice(1)].join(" ");
+}
+
+/**
+ * The command line SSH runs for a step: the launcher and its script from the copy of hostprep/.
+ * It names each file the step runs with its digest, so it changes (and the step runs again)
+ * exactly when the step's script, a library it sources or an argument changes.
  */
 export function remoteCommand(
   step: { script: ScriptName; args: string[]; sudo: boolean },
   copy: string,
   dir: string = HOSTPREP_REMOTE_DIR,
 ): string {
-  const words = [copy, ...stepFiles(step.script), "--", ...step.args].map(shellQuote);
-  // `hostprep-step` is the launcher's $0, the name bash gives its own errors.
-  const command = ["bash", "-c", `'${STEP_LAUNCHER}'`, "hostprep-step", words[0], dir, ...words.slice(1)];
-  return asRoot(command.join(" "), step.sudo);
+  return asRoot(launchCommand(stepFiles(step.script), step.args, copy, dir), step.sudo);
 }
 
 /** The command line that runs a script given on stdin (`npm run discover`'s facts.sh, before any copy). */

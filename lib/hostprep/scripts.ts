@@ -7,7 +7,7 @@
  */
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 
 /**
  * A path under hostprep/ in the checkout (the step scripts and their libraries; verify/ and
@@ -29,6 +29,8 @@ export const SCRIPT_NAMES = [
   "reboot.sh",
 ] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
+/** The read-only scripts the host check runs from the copy, in hostprep/verify/. */
+export type HostCheckScript = "verify/host-facts.sh" | "verify/guest-latency.sh";
 /** The files hostprep scripts source: shipped beside them, inlined by `bundleScript`. */
 export const LIBRARIES: readonly string[] = ["common.sh", "ini.sh"];
 
@@ -47,7 +49,7 @@ const bundles = new Map<ScriptName, string>();
 const digests = new Map<string, string>();
 
 /** The libraries a step script sources, in the order it sources them; anything else is refused. */
-function sourcedLibraries(name: ScriptName, text: string): string[] {
+function sourcedLibraries(name: ScriptName | HostCheckScript, text: string): string[] {
   return [...text.matchAll(SOURCE_LINE)].map(([, directive, lib]) => {
     if (directive !== lib || !LIBRARIES.includes(lib))
       throw new Error(`hostprep/${name} sources ${lib}, which is not a hostprep library (${LIBRARIES.join(", ")})`);
@@ -56,14 +58,15 @@ function sourcedLibraries(name: ScriptName, text: string): string[] {
 }
 
 /**
- * Exactly what a step runs, as `<file>=<sha256 of its bytes>`: the script first, then the
- * libraries it sources, read from `dir` (the checkout's hostprep/). A step's command carries
- * these, so it re-runs when one of them changes and only then, and checks the copy on the host
- * against them before it runs.
+ * Exactly what a step (or the host check) runs, as `<file>=<sha256 of its bytes>`: the script
+ * first, then the libraries it sources beside it, read from `dir` (the checkout's hostprep/). A
+ * step's command carries these, so it re-runs when one of them changes and only then, and checks
+ * the copy on the host against them before it runs.
  */
-export function stepFiles(name: ScriptName, dir: string = hostprepPath()): string[] {
+export function stepFiles(name: ScriptName | HostCheckScript, dir: string = hostprepPath()): string[] {
   const text = readFileSync(join(dir, name), "utf8");
-  return [name, ...sourcedLibraries(name, text)].map((file) => {
+  const libraries = sourcedLibraries(name, text).map((lib) => join(dirname(name), lib));
+  return [name, ...libraries].map((file) => {
     const path = join(dir, file);
     let digest = digests.get(path);
     if (digest === undefined) {

@@ -1,15 +1,14 @@
 /**
- * The `__provider` of each dynamic resource, built when the program runs: the provider's module
- * bundled by esbuild (tree-shaken, so only the code it runs, and compacted), gzipped and wrapped in
- * the loader of lib/providers/loader.ts. The bytes depend only on the sources and the esbuild
- * version, never on the checkout's path or the time, so an unchanged checkout previews no diff.
+ * The `__provider` of each dynamic resource: the loader of lib/providers/loader.ts with the
+ * provider module's name and the sha256 of its bundle, computed when the program runs. The
+ * provider host bundles the same module again from the project directory and runs it only if
+ * the sha256 matches, so the code is stored nowhere in the state and every resource of a kind
+ * carries the same small text.
  */
 import type * as pulumi from "@pulumi/pulumi";
-import { buildSync } from "esbuild";
 import { join } from "node:path";
-import { gzipSync } from "node:zlib";
 import type { ProviderMethod } from "./loader";
-import { providerFromBundle } from "./loader";
+import { bundleDigest, bundleSource, providerFromSources } from "./loader";
 
 /** The provider modules under lib/providers/ and the export that is each one's ResourceProvider. */
 export const PROVIDER_EXPORTS = {
@@ -23,34 +22,17 @@ export const PROVIDER_EXPORTS = {
 } as const;
 export type ProviderModule = keyof typeof PROVIDER_EXPORTS;
 
+/** The project directory: the provider host's working directory, where the engine starts it. */
+export const PROJECT_ROOT = join(__dirname, "..", "..");
+
 const METHODS: readonly ProviderMethod[] = ["configure", "check", "diff", "create", "read", "update", "delete"];
 
-/** The module's code as the provider host gets it: compact CommonJS, ssh2 and yaml left to the host's require. */
-export function bundleSource(module: ProviderModule): string {
-  const result = buildSync({
-    entryPoints: [join(__dirname, `${module}.ts`)],
-    bundle: true,
-    platform: "node",
-    target: "node20",
-    format: "cjs",
-    // Whitespace and syntax only: names stay, so stack traces and the state read as the source does.
-    minifyWhitespace: true,
-    minifySyntax: true,
-    legalComments: "none",
-    // Packages of this project's node_modules, which the provider host's require finds.
-    external: ["ssh2", "yaml"],
-    write: false,
-    logLevel: "silent",
-  });
-  return result.outputFiles[0].text;
-}
+const digests: Partial<Record<ProviderModule, string>> = {};
 
-const built: Partial<Record<ProviderModule, string>> = {};
-
-/** gzip + base64 of bundleSource: what `__provider` carries. Built once per program run. */
-export function providerBundle(module: ProviderModule): string {
-  built[module] ??= gzipSync(bundleSource(module), { level: 9 }).toString("base64");
-  return built[module];
+/** sha256 of the module's bundle, as the provider host will build it. Built once per program run. */
+export function providerDigest(module: ProviderModule): string {
+  digests[module] ??= bundleDigest(bundleSource(PROJECT_ROOT, module));
+  return digests[module];
 }
 
 const providers: Partial<Record<ProviderModule, pulumi.dynamic.ResourceProvider>> = {};
@@ -65,6 +47,6 @@ export function bundledProvider<I, O>(
   provider: pulumi.dynamic.ResourceProvider<I, O>,
 ): pulumi.dynamic.ResourceProvider<I, O> {
   const methods = METHODS.filter((m) => typeof provider[m] === "function");
-  providers[module] ??= providerFromBundle(providerBundle(module), PROVIDER_EXPORTS[module], methods);
+  providers[module] ??= providerFromSources(module, PROVIDER_EXPORTS[module], providerDigest(module), methods);
   return providers[module] as pulumi.dynamic.ResourceProvider<I, O>;
 }

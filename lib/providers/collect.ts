@@ -21,6 +21,7 @@ import {
 } from "../checks/verification";
 import { parseCpuList, sameSet } from "../cpu/cpuset";
 import { hostprepPath } from "../hostprep/scripts";
+import { launchCommand } from "../desired/step-connection";
 import type { GuestPlan } from "../plan/stack";
 import type { HostPlan } from "../plan/host";
 import { bashStdinCommand } from "../transport/shell";
@@ -58,8 +59,44 @@ export function sshRunner(target: SshTarget, auth: SshAuth, texts: ScriptTexts, 
   };
 }
 
+/** Each verify script's files as stepFiles gives them (`verify/<script>=<sha256>`, the script first). */
+export type ScriptFiles = Partial<Record<VerifyScript, readonly string[]>>;
+
+/**
+ * Runs the script from the host's copy of hostprep/ (made by the resource `copy`) through the
+ * steps' launcher, which first checks that the copy holds exactly `files`. The inputs carry
+ * digests, not the scripts.
+ */
+export function copyRunner(
+  target: SshTarget,
+  auth: SshAuth,
+  copy: string,
+  files: ScriptFiles,
+  opts: SshOptions = {},
+): RunScript {
+  return (script, args, timeoutMs) => {
+    const scriptFiles = files[script];
+    if (scriptFiles === undefined) return Promise.reject(new Error(`no files for the verify script ${script}`));
+    return runSsh(target, auth, launchCommand(scriptFiles, args, copy), {
+      ...opts,
+      ...(timeoutMs ? { commandTimeoutMs: timeoutMs } : {}),
+    });
+  };
+}
+
+/** The launcher's refusal of a copy that is not as planned (exit 3): its one line names the file and the fix. */
+const COPY_MISMATCH = /^openstack-rt: \S+ is not the file this step runs/;
+
 /** A failure of the collection itself, as a check result an operator can act on. */
 function collectionFailure(what: string, r: CommandResult): CheckResult {
+  const stderr = r.stderr.trim();
+  if (r.code === 3 && COPY_MISMATCH.test(stderr))
+    return fail(
+      what,
+      "the copy of hostprep/ as planned",
+      excerpt(stderr.split("\n")[0], 600),
+      "run pulumi up again: it copies hostprep/ first",
+    );
   return fail(
     what,
     "the script to exit 0",

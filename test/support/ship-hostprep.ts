@@ -18,10 +18,16 @@ export async function shipHostprep(
 ): Promise<void> {
   const tar = execFileSync("tar", ["-c", "-C", hostprepPath(), "--owner=0", "--group=0", "."]);
   const dir = shellQuote(`${HOSTPREP_COPY_PATH}/hostprep`);
-  const r = await runSsh(target, auth, `mkdir -p ${dir} && base64 -d | tar -x --no-same-owner -C ${dir}`, {
-    stdin: tar.toString("base64"),
-    commandTimeoutMs: 120_000,
-    ...opts,
-  });
+  // From $HOME, as the steps' launcher finds it: the login directory, or a test sshd's SetEnv HOME.
+  const r = await runSsh(
+    target,
+    auth,
+    `cd "$HOME" && mkdir -p ${dir} && base64 -d | tar -x --no-same-owner -C ${dir}`,
+    {
+      stdin: tar.toString("base64"),
+      commandTimeoutMs: 120_000,
+      ...opts,
+    },
+  );
   if (r.code !== 0) throw new Error(`copying hostprep/ to ${target.host} failed (exit ${r.code}): ${r.stderr.trim()}`);
 }

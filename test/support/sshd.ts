@@ -18,6 +18,8 @@ export interface TestSshd {
   userKey: string;
   userKeyPub: string;
   dir: string;
+  /** The sessions' $HOME with `ownHome` (a directory under `dir`), where hostprep/ is copied. */
+  home?: string;
   /** Stops the server as a rebooting host would, keeping its keys and port for `up`. */
   down: () => Promise<void>;
   up: () => Promise<void>;
@@ -57,9 +59,15 @@ async function waitForPort(port: number, child: ChildProcess, deadlineMs: number
 /**
  * A throwaway sshd on 127.0.0.1. `forceCommand` makes it run that command for every session,
  * whatever the client asked (sshd_config's ForceCommand): a host that answers in its own way.
+ * `ownHome` gives the sessions a $HOME of their own (sshd_config's SetEnv), so what a test copies
+ * there, as the hostprep/ copy, never touches this user's home and goes with `stop()`.
  */
-export async function startSshd(opts: { hostKey?: string; forceCommand?: string } = {}): Promise<TestSshd> {
+export async function startSshd(
+  opts: { hostKey?: string; forceCommand?: string; ownHome?: boolean } = {},
+): Promise<TestSshd> {
   const dir = mkdtempSync(join(tmpdir(), "openstack-rt-sshd-"));
+  const home = opts.ownHome ? join(dir, "home") : undefined;
+  if (home !== undefined) mkdirSync(home);
   if (opts.hostKey === undefined) keygen(join(dir, "host"), "test-host");
   else {
     writeFileSync(join(dir, "host"), opts.hostKey, { mode: 0o600 });
@@ -89,6 +97,7 @@ export async function startSshd(opts: { hostKey?: string; forceCommand?: string 
       `PidFile ${join(dir, "sshd.pid")}`,
       "LogLevel ERROR",
       ...(opts.forceCommand === undefined ? [] : [`ForceCommand ${opts.forceCommand}`]),
+      ...(home === undefined ? [] : [`SetEnv HOME=${home}`]),
       "",
     ].join("\n"),
   );
@@ -119,6 +128,7 @@ export async function startSshd(opts: { hostKey?: string; forceCommand?: string 
     userKey: readFileSync(join(dir, "user"), "utf8"),
     userKeyPub: readFileSync(join(dir, "user.pub"), "utf8").trim(),
     dir,
+    ...(home === undefined ? {} : { home }),
     down: () => kill(child),
     up: async () => {
       child = await spawnSshd();

@@ -8,16 +8,20 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { gunzipSync } from "node:zlib";
 import { after, before, describe, it } from "node:test";
 import { unknownValue } from "@pulumi/pulumi/runtime/rpc";
 import { HOST_CHECKS } from "../../../lib/checks/host";
 import { hostSectionsRead } from "../../../lib/checks/host-check";
+import { HOSTPREP_COPY_PATH } from "../../../lib/hostprep/scripts";
+import { bundleDigest, bundleSource } from "../../../lib/providers/loader";
+import type { SshTarget } from "../../../lib/transport/ssh";
 import { runSsh } from "../../../lib/transport/ssh";
-import { devRaw } from "../../support/dev-config";
+import { devRaw, PROJECT_DIR } from "../../support/dev-config";
 import { recordedHostScript, rtHostSections } from "../../support/rt-host-facts";
+import { shipHostprep } from "../../support/ship-hostprep";
 import type { RegisteredResource } from "../../support/pulumi-program";
 import { isDynamic, loadProgram } from "../../support/pulumi-program";
 import type { Props, ProviderHost } from "../../support/provider-host";
@@ -30,16 +34,30 @@ const MY_BOOT_ID = readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim(
 const OLD_BOOT_ID = "5b0d3f0e-3c55-4a4c-8f47-3d1d0f9b2a61";
 /**
  * The most a `__provider` may hold: it is stored twice per resource, in its inputs and its outputs.
- * The host check's is the largest: it carries every host check and the latency stages' parsers and
- * verdicts (about 39 KB with the boot entry, CPU power, stalld and kernel-thread checks).
+ * It is the loader's few functions, the module's name and its bundle's sha256, never the code.
  */
-const SIZE_LIMIT = 48 * 1024;
+const SIZE_LIMIT = 3 * 1024;
 
-/** The provider's code inside a `__provider`: the loader's gzipped, base64 bundle, decoded. */
+/**
+ * The provider's code a `__provider` names: the module's bundle as the provider host builds it
+ * from the project directory, which must have the sha256 the text carries.
+ */
 function bundledCode(providerText: string): string {
-  const bundles = [...providerText.matchAll(/"(H4sI[A-Za-z0-9+/=]+)"/g)].map((m) => m[1]);
-  assert.equal(bundles.length, 1, "one bundle in the serialized provider");
-  return gunzipSync(Buffer.from(bundles[0], "base64")).toString("utf8");
+  const module = /\bmodule2?: "([a-z-]+)"/.exec(providerText)?.[1];
+  const digest = /\bdigest: "([0-9a-f]{64})"/.exec(providerText)?.[1];
+  assert.ok(module && digest, `a module and a digest in the serialized provider:\n${providerText}`);
+  const code = bundleSource(PROJECT_DIR, module);
+  assert.equal(bundleDigest(code), digest, `${module}: the bundle of this checkout is the one the program planned`);
+  return code;
+}
+
+/**
+ * A script put into the host's copy of hostprep/ beside the real ones, as `scripts` names it
+ * (`verify/<name>=<sha256>`): the host check runs it through the launcher as it runs host-facts.sh.
+ */
+function placeInCopy(name: string, text: string): string[] {
+  writeFileSync(join(sshd.home!, HOSTPREP_COPY_PATH, "hostprep", "verify", name), text);
+  return [`verify/${name}=${createHash("sha256").update(text).digest("hex")}`];
 }
 
 /** A host-facts.sh stand-in that prints a recorded RT host's facts (test/fixtures/host/rt-host): every section a host check reads. */
@@ -62,8 +80,11 @@ const byName = (name: string) => {
 let target: Props;
 
 before(async () => {
-  sshd = await startSshd();
-  target = { host: "127.0.0.1", port: sshd.port, user: sshd.user, hostKey: sshd.hostKeyPub };
+  sshd = await startSshd({ ownHome: true });
+  const sshTarget: SshTarget = { host: "127.0.0.1", port: sshd.port, user: sshd.user, hostKey: sshd.hostKeyPub };
+  target = { ...sshTarget };
+  // What the host's `<name>-hostprep` CopyToRemote does before the check runs.
+  await shipHostprep(sshTarget, { privateKey: sshd.userKey });
   const raw = devRaw();
   for (const h of raw.hosts) h.ssh = { ...target };
   raw.latency = { host: { hwlatdetect: { enabled: false } }, guest: { cyclictest: { durationSeconds: 2 } } };
@@ -85,7 +106,7 @@ after(async () => {
 });
 
 describe("what the program registers", () => {
-  it("every dynamic resource carries only the code it runs: no Nova model, no other check, no key, no path", () => {
+  it("every dynamic resource names only the code it runs: no Nova model, no other check, no key, no path", () => {
     const names = [
       "compute-rt-01-reboot-wait",
       "compute-rt-01-verification",
@@ -109,8 +130,9 @@ describe("what the program registers", () => {
       const serialized = String(byName(name).inputs.__provider);
       const text = bundledCode(serialized);
       const size = Buffer.byteLength(serialized);
-      console.log(`  ${name}: __provider ${size} bytes, ${Buffer.byteLength(text)} bytes of code unpacked`);
+      console.log(`  ${name}: __provider ${size} bytes, naming ${Buffer.byteLength(text)} bytes of bundled code`);
       assert.ok(size < SIZE_LIMIT, `${name}: __provider is ${size} bytes, over ${SIZE_LIMIT}`);
+      assert.doesNotMatch(serialized, /checkHost|checkDomain|runSsh|verifyGuest/, `${name}: code in __provider`);
       assert.doesNotMatch(
         text,
         /novaVerdict|numaFit|placementProblems|guestRequest|extraSpecError/,
@@ -170,7 +192,7 @@ describe("Check and Diff, as in a preview", () => {
 });
 
 describe("host verification through the provider host", () => {
-  const inputs = () => ({ ...byName("compute-rt-01-verification").inputs, target });
+  const inputs = (): Props => ({ ...byName("compute-rt-01-verification").inputs, target });
 
   it("a host that is not RT: the report reaches the caller as the error", async () => {
     const r = byName("compute-rt-01-verification");
@@ -185,7 +207,11 @@ describe("host verification through the provider host", () => {
 
   it("an RT host passes; read twice gives the same state and keeps what was measured; update and delete work", async () => {
     const r = byName("compute-rt-01-verification");
-    const news = { ...inputs(), script: recordedRtHostScript() };
+    const scripts = {
+      ...(inputs().scripts as Props),
+      "host-facts.sh": placeInCopy("rt-host.sh", recordedRtHostScript()),
+    };
+    const news = { ...inputs(), scripts };
     const created = await host.create(r.urn, news);
     assert.equal(created.id, "host-verification-compute-rt-01");
     assert.equal(created.properties.passed, true);
@@ -213,7 +239,11 @@ describe("host verification through the provider host", () => {
       /cannot connect \(ECONNREFUSED\)/,
     );
     await assert.rejects(
-      host.create(r.urn, { ...inputs(), script: "sleep 30\n", timeoutSeconds: 2 }),
+      host.create(r.urn, {
+        ...inputs(),
+        scripts: { ...(inputs().scripts as Props), "host-facts.sh": placeInCopy("sleep.sh", "sleep 30\n") },
+        timeoutSeconds: 2,
+      }),
       /the command did not finish within 2000 ms/,
     );
   });

@@ -8,9 +8,10 @@ import { domainCheckProvider } from "../../../lib/providers/domain-check";
 import { guestCheckProvider } from "../../../lib/providers/guest-check";
 import type { HostCheckInputs } from "../../../lib/providers/host-check";
 import { hostCheckProvider } from "../../../lib/providers/host-check";
-import { scriptText } from "../../../lib/providers/collect";
+import { stepFiles } from "../../../lib/hostprep/scripts";
 import { devStackPlan } from "../../support/dev-config";
 import { configureKey } from "../../support/provider-config";
+import { shipHostprep } from "../../support/ship-hostprep";
 import type { TestSshd } from "../../support/sshd";
 import { startSshd } from "../../support/sshd";
 
@@ -29,8 +30,13 @@ before(async () => {
   ] as const) {
     serialized.set(name, (await pulumi.runtime.serializeFunction(() => provider, { allowSecrets: true })).text);
   }
-  sshd = await startSshd();
+  // The host check runs its scripts from the copy of hostprep/ in the session's home.
+  sshd = await startSshd({ ownHome: true });
   await configureKey(hostCheckProvider, sshd.userKey);
+  await shipHostprep(
+    { host: "127.0.0.1", port: sshd.port, user: sshd.user, hostKey: sshd.hostKeyPub },
+    { privateKey: sshd.userKey },
+  );
 });
 after(() => sshd.stop());
 
@@ -45,8 +51,11 @@ const hostInputs = (): HostCheckInputs => ({
   },
   bootId: BOOT,
   timeoutSeconds: 420,
-  script: scriptText("host-facts.sh"),
-  latencyScript: scriptText("guest-latency.sh"),
+  hostprepCopy: "compute-rt-01-hostprep",
+  scripts: {
+    "host-facts.sh": stepFiles("verify/host-facts.sh"),
+    "guest-latency.sh": stepFiles("verify/guest-latency.sh"),
+  },
   verifyRevision: "",
 });
 
@@ -116,6 +125,22 @@ describe("create, update and read run the checks over SSH", () => {
     assert.ok((props.observed as unknown[]).length > 5);
     assert.equal("privateKey" in props, false);
     assert.deepEqual(second.props, first.props);
+  });
+
+  it("a copy of hostprep/ that is not as planned fails the check, naming the file, the copy and the fix", async () => {
+    const stale = ["verify/host-facts.sh=" + "0".repeat(64)];
+    const inputs = { ...hostInputs(), scripts: { ...hostInputs().scripts, "host-facts.sh": stale } };
+    await assert.rejects(p.create(inputs), (e: unknown) => {
+      const message = (e as Error).message;
+      assert.match(message, /the copy of hostprep\/ as planned/);
+      assert.match(
+        message,
+        /verify\/host-facts\.sh is not the file this step runs \(expected sha256 0{64}, found sha256 [0-9a-f]{64}\)/,
+      );
+      assert.match(message, /resource compute-rt-01-hostprep/);
+      assert.match(message, /run pulumi up again/);
+      return true;
+    });
   });
 
   it("a passing run creates the resource with its results; outputs are exactly the inputs and the results", async () => {

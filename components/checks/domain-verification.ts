@@ -5,8 +5,6 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import type { DomainCandidate, DomainCheckTargets } from "../../lib/desired/check-targets";
-import { bundledProvider } from "../../lib/providers/bundle";
-import { domainCheckProvider } from "../../lib/providers/domain-check";
 import { scriptText } from "../../lib/providers/collect";
 import { ServerHost } from "./server-host";
 import { VerificationResource } from "./verification-resource";
@@ -24,7 +22,7 @@ export interface DomainVerificationArgs {
 export class DomainVerification extends VerificationResource {
   constructor(name: string, args: DomainVerificationArgs, opts?: pulumi.CustomResourceOptions) {
     const inputs = { ...args, script: scriptText("domain-xml.sh"), verifyRevision: args.verifyRevision ?? "" };
-    super(bundledProvider("domain-check", domainCheckProvider), name, inputs, opts, "DomainVerification");
+    super("domain-check", name, inputs, opts, "DomainVerification");
   }
 }
 

@@ -6,8 +6,6 @@
  */
 import type * as pulumi from "@pulumi/pulumi";
 import type { GuestPlan } from "../../lib/plan/stack";
-import { bundledProvider } from "../../lib/providers/bundle";
-import { guestCheckProvider } from "../../lib/providers/guest-check";
 import type { SshTarget } from "../../lib/transport/ssh";
 import type { GuestBudget } from "../../lib/checks/verification";
 import { scriptText } from "../../lib/providers/collect";
@@ -28,6 +26,6 @@ export interface GuestVerificationArgs {
 export class GuestVerification extends VerificationResource {
   constructor(name: string, args: GuestVerificationArgs, opts?: pulumi.CustomResourceOptions) {
     const inputs = { ...args, script: scriptText("guest-latency.sh"), verifyRevision: args.verifyRevision ?? "" };
-    super(bundledProvider("guest-check", guestCheckProvider), name, inputs, opts, "GuestVerification");
+    super("guest-check", name, inputs, opts, "GuestVerification");
   }
 }

@@ -5,8 +5,6 @@
  */
 import type * as pulumi from "@pulumi/pulumi";
 import type { HostPlan } from "../../lib/plan/host";
-import { bundledProvider } from "../../lib/providers/bundle";
-import { hostCheckProvider } from "../../lib/providers/host-check";
 import type { SshTarget } from "../../lib/transport/ssh";
 import type { HostVerifyOptions } from "../../lib/checks/verification";
 import { HOST_FACTS_TIMEOUT_SECONDS } from "../../lib/checks/verification";
@@ -37,6 +35,6 @@ export class HostVerification extends VerificationResource {
       },
       verifyRevision: args.verifyRevision ?? "",
     };
-    super(bundledProvider("host-check", hostCheckProvider), name, inputs, opts, "HostVerification");
+    super("host-check", name, inputs, opts, "HostVerification");
   }
 }

@@ -2,11 +2,10 @@
  * ServerHost: the compute host that runs a server, as Nova names it (lib/providers/server-host.ts).
  * `pulumi refresh` reads it again, so the domain check follows a migrated server.
  */
-import * as pulumi from "@pulumi/pulumi";
-import { bundledProvider } from "../../lib/providers/bundle";
-import { serverHostProvider } from "../../lib/providers/server-host";
+import type * as pulumi from "@pulumi/pulumi";
+import { BundledResource } from "../bundled-resource";
 
-export class ServerHost extends pulumi.dynamic.Resource {
+export class ServerHost extends BundledResource {
   declare readonly host: pulumi.Output<string>;
 
   constructor(
@@ -14,13 +13,6 @@ export class ServerHost extends pulumi.dynamic.Resource {
     args: { serverName: string; serverId: pulumi.Input<string> },
     opts?: pulumi.CustomResourceOptions,
   ) {
-    super(
-      bundledProvider("server-host", serverHostProvider),
-      name,
-      { ...args, host: undefined },
-      opts,
-      "cloud",
-      "ServerHost",
-    );
+    super("server-host", name, { ...args, host: undefined }, opts, "cloud", "ServerHost");
   }
 }

@@ -4,8 +4,10 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import type { CheckResult } from "../../lib/checks/result";
+import type { ProviderModule } from "../../lib/providers/loader";
+import { BundledResource } from "../bundled-resource";
 
-export class VerificationResource extends pulumi.dynamic.Resource {
+export class VerificationResource extends BundledResource {
   /** What the last deployment or refresh read from the machine. */
   declare readonly observed: pulumi.Output<CheckResult[]>;
   /** What the latency tools and counter snapshots found at the last deployment. */
@@ -14,7 +16,7 @@ export class VerificationResource extends pulumi.dynamic.Resource {
   readonly results: pulumi.Output<CheckResult[]>;
 
   constructor(
-    provider: pulumi.dynamic.ResourceProvider,
+    provider: ProviderModule,
     name: string,
     inputs: Record<string, pulumi.Input<unknown>>,
     opts: pulumi.CustomResourceOptions | undefined,

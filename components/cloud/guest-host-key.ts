@@ -3,17 +3,16 @@
  * withSshHostKey), so the guest checks pin it like the hosts' keys. The private half is a secret
  * in state and in the user data; the public half is the server's `hostKey` output.
  */
-import * as pulumi from "@pulumi/pulumi";
-import { bundledProvider } from "../../lib/providers/bundle";
-import { sshHostKeyProvider } from "../../lib/providers/ssh-host-key";
+import type * as pulumi from "@pulumi/pulumi";
+import { BundledResource } from "../bundled-resource";
 
-export class GuestHostKey extends pulumi.dynamic.Resource {
+export class GuestHostKey extends BundledResource {
   declare readonly publicKey: pulumi.Output<string>;
   declare readonly privateKey: pulumi.Output<string>;
 
   constructor(name: string, args: { comment: string }, opts?: pulumi.CustomResourceOptions) {
     super(
-      bundledProvider("ssh-host-key", sshHostKeyProvider),
+      "ssh-host-key",
       name,
       { ...args, publicKey: undefined, privateKey: undefined },
       { ...opts, additionalSecretOutputs: ["privateKey"] },

@@ -13,13 +13,9 @@
  * it. Deleting either resource changes nothing in Nova.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { bundledProvider } from "../../lib/providers/bundle";
-import { hostMaintenanceProvider } from "../../lib/providers/host-maintenance";
 import type { GuestPolicy } from "../../lib/desired/maintenance";
 import { maintenanceNotice } from "../../lib/desired/maintenance";
-
-/** One provider for every maintenance resource: the same serialized text each run, so no diff. */
-const provider = bundledProvider("host-maintenance", hostMaintenanceProvider);
+import { BundledResource } from "../bundled-resource";
 
 /** The stack-wide maintenance settings (deployment.guests, deployment.migrationTimeoutSeconds). */
 export interface MaintenanceSettings {
@@ -36,7 +32,7 @@ export interface HostMaintenanceArgs extends MaintenanceSettings {
   changeDigest: string;
 }
 
-export class HostMaintenance extends pulumi.dynamic.Resource {
+export class HostMaintenance extends BundledResource {
   /** This stack disabled the host's nova-compute (now, or in a run that failed). */
   declare public readonly disabledByStack: pulumi.Output<boolean>;
   /** What was found and done, one line each. */
@@ -45,7 +41,7 @@ export class HostMaintenance extends pulumi.dynamic.Resource {
 
   constructor(name: string, args: HostMaintenanceArgs, opts?: pulumi.CustomResourceOptions) {
     super(
-      provider,
+      "host-maintenance",
       name,
       { phase: "start", ...args, disabledByStack: undefined, report: undefined, warning: undefined },
       opts,
@@ -70,10 +66,17 @@ export interface HostMaintenanceEndArgs {
   disabledByStack: pulumi.Input<boolean>;
 }
 
-export class HostMaintenanceEnd extends pulumi.dynamic.Resource {
+export class HostMaintenanceEnd extends BundledResource {
   declare public readonly report: pulumi.Output<string[]>;
 
   constructor(name: string, args: HostMaintenanceEndArgs, opts?: pulumi.CustomResourceOptions) {
-    super(provider, name, { phase: "end", ...args, report: undefined }, opts, undefined, "HostMaintenanceEnd");
+    super(
+      "host-maintenance",
+      name,
+      { phase: "end", ...args, report: undefined },
+      opts,
+      undefined,
+      "HostMaintenanceEnd",
+    );
   }
 }

@@ -4,14 +4,12 @@
  * /proc/sys/kernel/random/boot_id differs, within deployment.rebootTimeoutSeconds, and fails
  * with the host's name and the timeout when it does not come back.
  *
- * The provider (lib/providers/reboot-wait.ts) is serialized into the stack's state and holds no
- * key: it takes the stack's secret sshPrivateKey from the engine's `configure`, or uses the SSH
+ * The provider (lib/providers/reboot-wait.ts) holds no key: it takes the stack's secret sshPrivateKey from the engine's `configure`, or uses the SSH
  * agent. The host is asked only by `create` and `update`, which run when an input changes (the
  * reboot step ran again) and not on an unchanged `up`.
  */
-import * as pulumi from "@pulumi/pulumi";
-import { bundledProvider } from "../../lib/providers/bundle";
-import { rebootWaiterProvider } from "../../lib/providers/reboot-wait";
+import type * as pulumi from "@pulumi/pulumi";
+import { BundledResource } from "../bundled-resource";
 import type { SshTarget } from "../../lib/transport/ssh";
 
 export interface RebootWaiterArgs {
@@ -22,14 +20,11 @@ export interface RebootWaiterArgs {
   timeoutSeconds: pulumi.Input<number>;
 }
 
-/** One provider object for every waiter: its serialized text is the same each run, so it causes no diff. */
-const provider = bundledProvider("reboot-wait", rebootWaiterProvider);
-
-export class RebootWaiter extends pulumi.dynamic.Resource {
+export class RebootWaiter extends BundledResource {
   /** The boot id the host came back with (the previous one when no reboot was scheduled). */
   declare public readonly bootId: pulumi.Output<string>;
 
   constructor(name: string, args: RebootWaiterArgs, opts?: pulumi.CustomResourceOptions) {
-    super(provider, name, { ...args, bootId: undefined }, opts, undefined, "RebootWaiter");
+    super("reboot-wait", name, { ...args, bootId: undefined }, opts, undefined, "RebootWaiter");
   }
 }

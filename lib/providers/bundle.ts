@@ -1,31 +1,19 @@
 /**
- * The `__provider` of each dynamic resource: the loader of lib/providers/loader.ts with the
- * provider module's name and the sha256 of its bundle, computed when the program runs. The
- * provider host bundles the same module again from the project directory and runs it only if
- * the sha256 matches, so the code is stored nowhere in the state and every resource of a kind
- * carries the same small text.
+ * The `__provider` of each dynamic resource: a few lines for @pulumi/pulumi's dynamic-provider
+ * host, which evaluates the text as a module and calls its `handler()` for the provider
+ * (cmd/dynamic-provider/index.ts, getProvider: `requireFromString(providerString).handler()`).
+ * The text names the provider module and the sha256 of its bundle; the handler loads
+ * lib/providers/loader.ts with tsx from the project directory, which builds the bundle again and
+ * runs it (hostedProvider). Every resource of a kind carries the same text, under 1 KB, and the
+ * state holds no provider code. The SDK's own closure serialization would load TypeScript and an
+ * inspector session on each run (about 0.8 s) and store about 2.5 KB per resource.
  */
-import type * as pulumi from "@pulumi/pulumi";
 import { join } from "node:path";
-import type { ProviderMethod } from "./loader";
-import { bundleDigest, bundleSource, providerFromSources } from "./loader";
-
-/** The provider modules under lib/providers/ and the export that is each one's ResourceProvider. */
-export const PROVIDER_EXPORTS = {
-  "host-check": "hostCheckProvider",
-  "domain-check": "domainCheckProvider",
-  "guest-check": "guestCheckProvider",
-  "reboot-wait": "rebootWaiterProvider",
-  "ssh-host-key": "sshHostKeyProvider",
-  "host-maintenance": "hostMaintenanceProvider",
-  "server-host": "serverHostProvider",
-} as const;
-export type ProviderModule = keyof typeof PROVIDER_EXPORTS;
+import type { ProviderModule } from "./loader";
+import { bundleDigest, bundleSource } from "./loader";
 
 /** The project directory: the provider host's working directory, where the engine starts it. */
 export const PROJECT_ROOT = join(__dirname, "..", "..");
-
-const METHODS: readonly ProviderMethod[] = ["configure", "check", "diff", "create", "read", "update", "delete"];
 
 const digests: Partial<Record<ProviderModule, string>> = {};
 
@@ -35,18 +23,17 @@ export function providerDigest(module: ProviderModule): string {
   return digests[module];
 }
 
-const providers: Partial<Record<ProviderModule, pulumi.dynamic.ResourceProvider>> = {};
-
-/**
- * The serializable provider for a module. `provider` is the same module's export, imported as
- * usual: it says which methods the loader must offer. One object per module and program run:
- * the SDK serializes a provider once per object, so every resource of a kind reuses that text.
- */
-export function bundledProvider<I, O>(
-  module: ProviderModule,
-  provider: pulumi.dynamic.ResourceProvider<I, O>,
-): pulumi.dynamic.ResourceProvider<I, O> {
-  const methods = METHODS.filter((m) => typeof provider[m] === "function");
-  providers[module] ??= providerFromSources(module, PROVIDER_EXPORTS[module], providerDigest(module), methods);
-  return providers[module] as pulumi.dynamic.ResourceProvider<I, O>;
+/** The `__provider` text of `module`'s resources: the same in every run of an unchanged checkout. */
+export function providerText(module: ProviderModule): string {
+  return `exports.handler = () => {
+  const path = require("path").join(process.cwd(), "lib", "providers", "loader.ts");
+  let loader;
+  try {
+    loader = require("tsx/cjs/api").require(path, path);
+  } catch (e) {
+    throw new Error("openstack-rt: the dynamic provider host cannot load " + path + ": run pulumi from the openstack-rt project directory, with its node_modules installed (npm ci). " + e.message);
+  }
+  return loader.hostedProvider(${JSON.stringify(module)}, ${JSON.stringify(providerDigest(module))});
+};
+`;
 }

@@ -16,6 +16,7 @@ import { unknownValue } from "@pulumi/pulumi/runtime/rpc";
 import { HOST_CHECKS } from "../../../lib/checks/host";
 import { hostSectionsRead } from "../../../lib/checks/host-check";
 import { HOSTPREP_COPY_PATH } from "../../../lib/hostprep/scripts";
+import type { ProviderModule } from "../../../lib/providers/loader";
 import { bundleDigest, bundleSource } from "../../../lib/providers/loader";
 import type { SshTarget } from "../../../lib/transport/ssh";
 import { runSsh } from "../../../lib/transport/ssh";
@@ -34,19 +35,18 @@ const MY_BOOT_ID = readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim(
 const OLD_BOOT_ID = "5b0d3f0e-3c55-4a4c-8f47-3d1d0f9b2a61";
 /**
  * The most a `__provider` may hold: it is stored twice per resource, in its inputs and its outputs.
- * It is the loader's few functions, the module's name and its bundle's sha256, never the code.
+ * It is a few lines naming the module and its bundle's sha256, never the code.
  */
-const SIZE_LIMIT = 3 * 1024;
+const SIZE_LIMIT = 1024;
 
 /**
  * The provider's code a `__provider` names: the module's bundle as the provider host builds it
  * from the project directory, which must have the sha256 the text carries.
  */
 function bundledCode(providerText: string): string {
-  const module = /\bmodule2?: "([a-z-]+)"/.exec(providerText)?.[1];
-  const digest = /\bdigest: "([0-9a-f]{64})"/.exec(providerText)?.[1];
-  assert.ok(module && digest, `a module and a digest in the serialized provider:\n${providerText}`);
-  const code = bundleSource(PROJECT_DIR, module);
+  const [, module, digest] = /hostedProvider\("([a-z-]+)", "([0-9a-f]{64})"\)/.exec(providerText) ?? [];
+  assert.ok(module && digest, `a module and a digest in the provider text:\n${providerText}`);
+  const code = bundleSource(PROJECT_DIR, module as ProviderModule);
   assert.equal(bundleDigest(code), digest, `${module}: the bundle of this checkout is the one the program planned`);
   return code;
 }

@@ -20,6 +20,12 @@ import { planFromPulumiConfig } from "./lib/desired/from-pulumi";
 const cfg = new pulumi.Config();
 const desired = planFromPulumiConfig(cfg);
 const { config, plan } = desired;
+
+// The SDK takes a stack trace for each of its internal promises (runtime/debuggable.ts, about 50
+// per resource), source-mapped through tsx: over half the CPU of a 100-host program. Pulumi
+// records where each resource is declared with a limit of its own (resource.ts, sourcePosition);
+// from here on an error carries its message, which this program's errors are written to be read by.
+Error.stackTraceLimit = 0;
 const privateKey = cfg.getSecret("sshPrivateKey");
 
 // In batches of deployment.maxUnavailable: each batch's steps wait for the previous batch's

@@ -4,7 +4,7 @@
  * unvalidated ever reaches a shell command or an API call.
  */
 import { z } from "zod";
-import { isCpuSpecError, MAX_CPU_LIST_CHARS, parseCpuList } from "../cpu/cpuset";
+import { cpuListSize, isCpuSpecError, MAX_CPU_LIST_CHARS } from "../cpu/cpuset";
 import { KERNEL_ARG, MAX_KERNEL_ARG_CHARS, OS_FAMILIES, RESTART_COMMAND_WORDS } from "../hostprep/rules";
 import { isIpAddress, looksNumeric, parseCidr } from "./ip";
 import type { Problem } from "./problems";
@@ -101,7 +101,7 @@ const cpuList = z
   })
   .check((ctx) => {
     try {
-      if (parseCpuList(ctx.value).length === 0) {
+      if (cpuListSize(ctx.value) === 0) {
         ctx.issues.push({ code: "custom", input: ctx.value, message: "must name at least one CPU" });
       }
     } catch (e) {

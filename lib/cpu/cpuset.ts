@@ -71,9 +71,58 @@ interface CpuListPart {
   group: number;
 }
 
+const DIGIT_0 = 48;
+const DIGIT_9 = 57;
+const COMMA = 44;
+const DASH = 45;
+
+/**
+ * The cpulists configs and plans are full of ("0-3,8,10-11", thread groups "4,52"): CPUs and
+ * ranges in ascending order, no blanks or strides, each CPU number at most 5 digits and at most
+ * MAX_CPU. Read character by character, as a config's thousands of them are: the number of CPUs
+ * it names, each pushed to `out` when given; -1 for any other text, which parseCpuList then
+ * reads (or refuses) in full.
+ */
+function scanPlainList(text: string, out: number[] | null): number {
+  let count = 0;
+  let last = -1;
+  let i = 0;
+  while (i < text.length) {
+    let start = 0;
+    const from = i;
+    for (; i < text.length && text.charCodeAt(i) >= DIGIT_0 && text.charCodeAt(i) <= DIGIT_9; i++)
+      start = start * 10 + text.charCodeAt(i) - DIGIT_0;
+    if (i === from || i - from > 5 || start > MAX_CPU || start <= last) return -1;
+    let end = start;
+    if (text.charCodeAt(i) === DASH) {
+      const to = ++i;
+      end = 0;
+      for (; i < text.length && text.charCodeAt(i) >= DIGIT_0 && text.charCodeAt(i) <= DIGIT_9; i++)
+        end = end * 10 + text.charCodeAt(i) - DIGIT_0;
+      if (i === to || i - to > 5 || end > MAX_CPU || end < start) return -1;
+    }
+    if (out) for (let c = start; c <= end; c++) out.push(c);
+    count += end - start + 1;
+    last = end;
+    if (i === text.length) return count;
+    if (text.charCodeAt(i) !== COMMA) return -1;
+    i++;
+  }
+  return -1; // empty, or a trailing comma
+}
+
+/** How many CPUs a kernel cpulist names, without building the set when it is plain; throws as parseCpuList does. */
+export function cpuListSize(text: string): number {
+  checkLength(text);
+  const count = scanPlainList(text, null);
+  return count >= 0 ? count : parseCpuList(text).length;
+}
+
 /** Parses a kernel cpulist. The empty string is the empty set. */
 export function parseCpuList(text: string): CpuSet {
   checkLength(text);
+  const plain: number[] = [];
+  if (scanPlainList(text, plain) >= 0) return plain;
   const whole = text;
   const trimmed = text.trim();
   if (trimmed === "") return [];
@@ -114,15 +163,15 @@ export function parseCpuList(text: string): CpuSet {
 
 /** Formats a set as the kernel prints cpulists (sysfs `isolated`, `thread_siblings_list`): `0-3,8,10-11`. */
 export function formatCpuList(set: CpuSet): string {
-  const parts: string[] = [];
+  let text = ""; // built as it goes: plans format every thread group of every host
   let i = 0;
   while (i < set.length) {
     let j = i;
     while (j + 1 < set.length && set[j + 1] === set[j] + 1) j++;
-    parts.push(j === i ? `${set[i]}` : `${set[i]}-${set[j]}`);
+    text += `${i === 0 ? "" : ","}${j === i ? `${set[i]}` : `${set[i]}-${set[j]}`}`;
     i = j + 1;
   }
-  return parts.join(",");
+  return text;
 }
 
 /**
@@ -161,6 +210,9 @@ export function parseNovaCpuSpec(spec: string): CpuSet {
 }
 
 export function union(...sets: CpuSet[]): CpuSet {
+  // One set with CPUs, already a set (guests' pinned vCPUs beside no floating ones): itself, copied.
+  const nonEmpty = sets.filter((set) => set.length > 0);
+  if (nonEmpty.length === 1 && isCpuSet(nonEmpty[0])) return nonEmpty[0].slice();
   let hi = -1;
   for (const set of sets) for (const c of set) hi = Math.max(hi, c);
   if (hi > MAX_CPU) return [...new Set(sets.flat())].sort((a, b) => a - b); // not CPU numbers: no bitmap that large
@@ -170,14 +222,35 @@ export function union(...sets: CpuSet[]): CpuSet {
   return marked(bits, 0, hi);
 }
 
+/** Sorted distinct CPU numbers: what the bitmap would give back unchanged. */
+export function isCpuSet(list: readonly number[]): boolean {
+  for (let i = 0; i < list.length; i++)
+    if (!Number.isInteger(list[i]) || list[i] < 0 || list[i] > MAX_CPU || (i > 0 && list[i] <= list[i - 1]))
+      return false;
+  return true;
+}
+
 export function difference(a: CpuSet, b: CpuSet): CpuSet {
+  if (isCpuSet(a) && isCpuSet(b)) return mergeWalk(a, b, false);
   const drop = new Set(b);
   return a.filter((c) => !drop.has(c));
 }
 
 export function intersection(a: CpuSet, b: CpuSet): CpuSet {
+  if (isCpuSet(a) && isCpuSet(b)) return mergeWalk(a, b, true);
   const keep = new Set(b);
   return a.filter((c) => keep.has(c));
+}
+
+/** The CPUs of sorted `a` that are (or are not) in sorted `b`: one walk through both, no Set to build. */
+function mergeWalk(a: CpuSet, b: CpuSet, inB: boolean): number[] {
+  const out: number[] = [];
+  let j = 0;
+  for (const c of a) {
+    while (j < b.length && b[j] < c) j++;
+    if ((j < b.length && b[j] === c) === inB) out.push(c);
+  }
+  return out;
 }
 
 export function isSubset(a: CpuSet, b: CpuSet): boolean {

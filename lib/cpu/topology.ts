@@ -115,32 +115,33 @@ export interface DeclaredNumaNode {
 
 /** Builds the topology from the config's declared nodes, checking that it is consistent. */
 export function topologyFromConfig(nodes: readonly DeclaredNumaNode[]): Topology {
-  const owner = new Map<number, number>();
+  // By CPU number, the node that has it and the node whose thread group has it: arrays, not
+  // Maps or Sets, as a config declares every CPU of every host.
+  const owner: number[] = [];
+  const groupedIn: number[] = [];
   const ids = new Set<number>();
   const out = nodes.map((n) => {
     if (ids.has(n.id)) throw topologyError(`NUMA node ${n.id} is declared twice`);
     ids.add(n.id);
     const cpus = parseCpuList(n.cpus);
-    const inNode = new Set(cpus);
     for (const c of cpus) {
-      const other = owner.get(c);
+      const other = owner[c];
       if (other !== undefined) throw topologyError(`CPU ${c} is in node ${other} and node ${n.id}`);
-      owner.set(c, n.id);
+      owner[c] = n.id;
     }
-    const grouped = new Set<number>();
     const cores: CpuSet[] = n.threadSiblings.map((g) => {
       const group = parseCpuList(g);
       for (const c of group) {
-        if (!inNode.has(c))
+        if (owner[c] !== n.id)
           throw topologyError(
             `thread group ${quoted(g)} names CPU ${c}, which is not in node ${n.id} (${formatCpuList(cpus)})`,
           );
-        if (grouped.has(c)) throw topologyError(`CPU ${c} is in two thread groups of node ${n.id}`);
-        grouped.add(c);
+        if (groupedIn[c] === n.id) throw topologyError(`CPU ${c} is in two thread groups of node ${n.id}`);
+        groupedIn[c] = n.id;
       }
       return group;
     });
-    for (const c of cpus) if (!grouped.has(c)) cores.push([c]);
+    for (const c of cpus) if (groupedIn[c] !== n.id) cores.push([c]);
     return { id: n.id, cpus, memoryMb: n.memoryMb, cores: sortCores(cores) };
   });
   out.sort((a, b) => a.id - b.id);

@@ -154,25 +154,26 @@ export function planHost(
   if (problems.length > 0) return { plan: null, problems };
   const explicit = explicitHousekeeping(host, topology, path);
   problems.push(...explicit.problems);
-  const housekeepingOf = (i: number) =>
-    explicit.perNode ? explicit.perNode[i] : pickHousekeeping(topology.nodes[i].cores, host.housekeepingCpusPerNode);
+  const housekeepingByNode = topology.nodes.map((node, i) =>
+    explicit.perNode ? explicit.perNode[i] : pickHousekeeping(node.cores, host.housekeepingCpusPerNode),
+  );
   const nodes = topology.nodes.map((node, i): NodePlan => {
-    const housekeeping = housekeepingOf(i);
-    const isolated = difference(node.cpus, housekeeping);
+    const housekeeping = formatCpuList(housekeepingByNode[i]);
+    const isolated = formatCpuList(difference(node.cpus, housekeepingByNode[i]));
     return {
       id: node.id,
       cpus: formatCpuList(node.cpus),
       threadSiblings: threadSiblingGroups(node.cores),
       memoryMb: node.memoryMb,
-      housekeeping: formatCpuList(housekeeping),
-      isolated: formatCpuList(isolated),
-      dedicated: formatCpuList(isolated),
-      shared: host.cpuSharedSet === "housekeeping" ? formatCpuList(housekeeping) : "",
+      housekeeping,
+      isolated,
+      dedicated: isolated,
+      shared: host.cpuSharedSet === "housekeeping" ? housekeeping : "",
       ...nodePages(host, counts, i),
     };
   });
   problems.push(...pageFitProblems(host, topology, counts, path));
-  const housekeeping = union(...topology.nodes.map((_, i) => housekeepingOf(i)));
+  const housekeeping = union(...housekeepingByNode);
   const isolated = difference(union(...topology.nodes.map((n) => n.cpus)), housekeeping);
   if (isolated.length === 0 && explicit.problems.length === 0) {
     problems.push({

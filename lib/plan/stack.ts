@@ -78,6 +78,29 @@ export function novaHostOf(plan: HostPlan, topology: Topology): NovaHost {
   };
 }
 
+/**
+ * What novaHostOf makes its host of, as one string: hosts with the same key are the same to
+ * Nova. Built from the plan's own CPU lists, not the host's CPU sets, as every host needs one.
+ */
+function novaHostKey(plan: HostPlan): string {
+  const { cpuDedicatedSet, cpuSharedSet, reservedHostMemoryMb } = plan.nova;
+  return JSON.stringify([
+    cpuDedicatedSet,
+    cpuSharedSet,
+    reservedHostMemoryMb,
+    plan.nodes.map((n) => [
+      n.id,
+      n.cpus,
+      n.threadSiblings,
+      n.memoryMb,
+      n.hugepages1g,
+      n.hugepages2m,
+      n.reservedHugepages1g,
+      n.reservedHugepages2m,
+    ]),
+  ]);
+}
+
 function whyNot(v: Verdict): string {
   switch (v.outcome) {
     case "fits":
@@ -128,15 +151,10 @@ export function planStack(raw: Record<string, unknown>): PlanResult {
 function planConfig(config: StackConfig): { plan: StackPlan; problems: Problem[] } {
   const problems: Problem[] = [];
   const hostPlans: HostPlan[] = [];
-  const novaHosts: { name: string; nova: NovaHost; key: string }[] = [];
+  const novaHosts: { name: string; nova: NovaHost; model: number }[] = [];
   // Fleets are built from a few host models: hosts that look the same to Nova get the same
   // verdict and take the same number of instances, so each is worked out once per model.
-  const hostModels = new Map<string, string>();
-  const memo = new Map<string, unknown>();
-  const cached = <T>(key: string, compute: () => T): T => {
-    if (!memo.has(key)) memo.set(key, compute());
-    return memo.get(key) as T;
-  };
+  const hostModels = new Map<string, number>();
   config.hosts.forEach((host, i) => {
     const path = settingPath(["hosts", i]);
     let topology: Topology;
@@ -155,27 +173,27 @@ function planConfig(config: StackConfig): { plan: StackPlan; problems: Problem[]
     problems.push(...hostProblems);
     if (plan) {
       hostPlans.push(plan);
-      const nova = novaHostOf(plan, topology);
-      const shape = JSON.stringify(nova);
-      if (!hostModels.has(shape)) hostModels.set(shape, `model${hostModels.size}`);
-      novaHosts.push({ name: host.name, nova, key: hostModels.get(shape)! });
+      const key = novaHostKey(plan);
+      if (!hostModels.has(key)) hostModels.set(key, hostModels.size);
+      novaHosts.push({ name: host.name, nova: novaHostOf(plan, topology), model: hostModels.get(key)! });
     }
   });
 
   const imageProps = config.image.properties;
   const novaFlavors = new Map<string, NovaFlavor>();
   const flavorPlans = config.flavors.map((flavor, i): FlavorPlan => {
-    // Each flavor's verdicts go once it is planned: kept for every flavor, a large fleet's piled up.
-    memo.clear();
     const path = settingPath(["flavors", i]);
     const { specs, problems: specProblems } = flavorExtraSpecs(flavor, config.aggregate, path);
     problems.push(...specProblems);
     const nova: NovaFlavor = { vcpus: flavor.vcpus, ramMb: flavor.ramMb, extraSpecs: specs };
     novaFlavors.set(flavor.name, nova);
-    const flavorKey = `flavor${i}`;
+    // By host model, for this flavor only: kept for every flavor, a large fleet's would pile up.
+    // The placements' emulator threads are not planned from: no emulatorpin.
+    const verdictOf: Verdict[] = [];
+    const capacityOf: number[] = [];
     const verdicts = novaHosts.map((h) => ({
       host: h,
-      verdict: cached(`${h.key}|${flavorKey}|verdict`, () => novaVerdict(nova, h.nova, imageProps)),
+      verdict: (verdictOf[h.model] ??= novaVerdict(nova, h.nova, imageProps, undefined, false)),
     }));
     const rejected = verdicts.find((v) => v.verdict.outcome === "rejected");
     if (rejected) {
@@ -211,7 +229,7 @@ function planConfig(config: StackConfig): { plan: StackPlan; problems: Problem[]
         verdict.outcome === "fits"
           ? {
               host: host.name,
-              capacity: cached(`${host.key}|${flavorKey}|capacity`, () => capacity(nova, host.nova, imageProps)),
+              capacity: (capacityOf[host.model] ??= capacity(nova, host.nova, imageProps)),
             }
           : { host: host.name, capacity: 0, reason: whyNot(verdict) },
       ),

@@ -8,10 +8,10 @@
  * siblings only, never on the CPU numbers, so it is computed once per cell shape and request.
  * Anything else (several guest cells, floating vCPUs) is counted by placing instances in turn.
  */
-import type { CellState } from "./host-cells";
+import type { CellState, HostUsage } from "./host-cells";
 import { cpusTaken, emptyUsage, hostCells, hostHasSmt } from "./host-cells";
 import { cellOrder, firstFit, packOntoCores, pageSizeCandidates, pickPageSize } from "./numa-fit";
-import { placementProblems } from "./placement";
+import { placementAccepts } from "./placement";
 import type { GuestCell, GuestRequest, NovaHost, ThreadPolicy } from "./types";
 import { PAGE_4K } from "./types";
 
@@ -34,22 +34,26 @@ export function singleCellCapacity(request: GuestRequest, host: NovaHost, limit:
 
 /** How many instances the placement query accepts, at most `upTo`: its usage grows by the same amount each time. */
 function placementLimit(request: GuestRequest, host: NovaHost, upTo: number) {
-  const dedicated = request.cells!.reduce((s, c) => s + c.pcpuset.length, 0);
-  const after = (n: number) => ({
-    pcpuUsed: n * (dedicated + (request.emulatorPolicy === "isolate" ? 1 : 0)),
-    vcpuUsed: n * (request.vcpus - dedicated),
-    memoryMbUsed: n * request.ramMb,
-  });
   // Mostly the cells fill up first: then one query says so.
-  if (upTo === 0 || placementProblems(request, host, after(upTo - 1)) === null) return upTo;
+  if (upTo === 0 || placementAccepts(request, host, usageAfter(request, upTo - 1))) return upTo;
   // Else the first n at which the query fails; it keeps failing as usage grows.
   let [lo, hi] = [0, upTo - 1];
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
-    if (placementProblems(request, host, after(mid)) === null) lo = mid + 1;
+    if (placementAccepts(request, host, usageAfter(request, mid))) lo = mid + 1;
     else hi = mid;
   }
   return lo;
+}
+
+/** What the placement query counts as used once `n` instances of the request are placed. */
+function usageAfter(request: GuestRequest, n: number): Pick<HostUsage, "vcpuUsed" | "pcpuUsed" | "memoryMbUsed"> {
+  const dedicated = request.cells!.reduce((s, c) => s + c.pcpuset.length, 0);
+  return {
+    pcpuUsed: n * (dedicated + (request.emulatorPolicy === "isolate" ? 1 : 0)),
+    vcpuUsed: n * (request.vcpus - dedicated),
+    memoryMbUsed: n * request.ramMb,
+  };
 }
 
 function cellCapacity(
@@ -87,7 +91,9 @@ function pageCount(cell: CellState, guest: GuestCell, request: GuestRequest, upT
 
 /** The pages of each size guests may use on an empty cell. */
 function freePageCounts(cell: CellState): Map<number, number> {
-  return new Map([...cell.pages].map(([size, p]) => [size, p.total - p.reserved]));
+  const free = new Map<number, number>();
+  for (const [size, p] of cell.pages) free.set(size, p.total - p.reserved);
+  return free;
 }
 
 /**
@@ -124,7 +130,7 @@ function cpuCount(
     const packed = packOntoCores(cell, guest, request.threadPolicy, reserve, dedicatedHost, usage);
     if (!packed) break;
     // As consume books it: with thread policy isolate, the whole core of each CPU used.
-    for (const p of [...packed.pinning.map(([, cpu]) => cpu), ...packed.reserved])
+    for (const p of [...packed.pinning, ...packed.reserved])
       for (const q of request.threadPolicy === "isolate" ? (coreOf.get(p) ?? [p]) : [p]) usage.pinned.add(q);
     n++;
   }
@@ -167,8 +173,8 @@ export function multiCellCapacity(request: GuestRequest, host: NovaHost, limit: 
   const cells = hostCells(host);
   if (cells.length < guests.length) return 0;
   const dedicatedHost = host.cpuDedicatedSet !== null && host.cpuDedicatedSet.length > 0;
-  const byCount = pinsByCount(request.threadPolicy);
-  const pinned = emptyUsage(); // the CPUs pinned, when they are placed rather than counted
+  // The CPUs pinned, when they are placed rather than counted.
+  const pinned = pinsByCount(request.threadPolicy) ? null : emptyUsage();
   const taken = cpusTaken(host, request.threadPolicy);
   const state = new Map(
     cells.map((cell) => [cell, { memoryUsedMb: 0, freePcpus: cell.pcpuset.length, freePages: freePageCounts(cell) }]),
@@ -185,33 +191,27 @@ export function multiCellCapacity(request: GuestRequest, host: NovaHost, limit: 
     } else if (guest.memoryMb * 1024 > cell.pages.get(PAGE_4K)!.total * PAGE_4K) return null;
     const cpus = guest.pcpuset.length + reserve;
     if (cpus > at.freePcpus || guest.memoryMb > cell.memoryMb - at.memoryUsedMb) return null;
-    const packed = byCount ? null : packOntoCores(cell, guest, request.threadPolicy, reserve, dedicatedHost, pinned);
-    if (!byCount && !packed) return null;
+    const packed = pinned && packOntoCores(cell, guest, request.threadPolicy, reserve, dedicatedHost, pinned);
+    if (pinned && !packed) return null;
     return { cell, guest, cpus, pageSizeKb, packed };
   };
+  const freeMemoryMb = (c: CellState) => c.memoryMb - state.get(c)!.memoryUsedMb;
+  const freePcpus = (c: CellState) => state.get(c)!.freePcpus;
   const upTo = placementLimit(request, host, limit);
   let n = 0;
   for (; n < upTo; n++) {
-    const order = cellOrder(
-      cells,
-      guests.length,
-      request,
-      host,
-      (c) => c.memoryMb - state.get(c)!.memoryUsedMb,
-      (c) => state.get(c)!.freePcpus,
-    );
+    const order = cellOrder(cells, guests.length, request, host, freeMemoryMb, freePcpus);
     const placed = firstFit(order, guests.length, fit);
     if (!placed) break;
     for (const { cell, guest, cpus, pageSizeKb, packed } of placed) {
       const at = state.get(cell)!;
       at.memoryUsedMb += guest.memoryMb;
       at.freePages.set(pageSizeKb, at.freePages.get(pageSizeKb)! - (guest.memoryMb * 1024) / pageSizeKb);
-      if (!packed) {
+      if (!packed || !pinned) {
         at.freePcpus -= cpus;
         continue;
       }
-      for (const p of [...packed.pinning.map(([, cpu]) => cpu), ...packed.reserved])
-        for (const q of taken(p)) pinned.pinned.add(q);
+      for (const p of [...packed.pinning, ...packed.reserved]) for (const q of taken(p)) pinned.pinned.add(q);
       at.freePcpus = cell.pcpuset.filter((c) => !pinned.pinned.has(c)).length;
     }
   }

@@ -1,6 +1,6 @@
 /** The host as Nova sees it: its cells' CPUs, cores and pages, and what guests already use. */
 import type { CpuSet } from "../../cpu/cpuset";
-import { cpuSet, intersection, union } from "../../cpu/cpuset";
+import { cpuSet, intersection, isCpuSet, union } from "../../cpu/cpuset";
 import type { NovaHost, ThreadPolicy } from "./types";
 import { PAGE_1G, PAGE_2M, PAGE_4K } from "./types";
 
@@ -78,36 +78,62 @@ export function hostCells(host: NovaHost): CellState[] {
   return cells;
 }
 
+// A CPU's marks in deriveCells' bitmap: guests' floating vCPUs may use it, pinned ones may, it
+// is in the cell at hand, it is in one of that cell's thread groups.
+const SHARED = 1;
+const DEDICATED = 2;
+const IN_CELL = 4;
+const GROUPED = 8;
+
+/** The CPUs of a set that `keep` takes: the (read-only) set itself when it takes all, as it mostly does. */
+function kept(set: CpuSet, keep: (cpu: number) => boolean): CpuSet {
+  return set.every(keep) ? set : set.filter(keep);
+}
+
 function deriveCells(host: NovaHost): CellState[] {
-  const shared = new Set(vcpuAvailable(host));
-  let dedicated = new Set(pcpuAvailable(host));
+  // A bitmap over the online CPUs, not Sets: every host is derived once, and large hosts have thousands of CPUs.
+  const online = onlineCpus(host);
+  const marks = new Uint8Array(online.length > 0 ? online[online.length - 1] + 1 : 0);
+  for (const c of vcpuAvailable(host)) marks[c] |= SHARED;
+  const dedicated = pcpuAvailable(host);
   // Legacy hosts (no cpu_dedicated_set, no cpu_shared_set) offer every CPU to both.
-  if (dedicated.size === 0 && !host.cpuSharedSet) dedicated = shared;
+  const legacy = dedicated.length === 0 && !host.cpuSharedSet;
+  for (const c of legacy ? vcpuAvailable(host) : dedicated) marks[c] |= DEDICATED;
+  const isShared = (x: number) => (marks[x] & SHARED) !== 0;
+  const isDedicated = (x: number) => (marks[x] & DEDICATED) !== 0;
+  const isUsable = (x: number) => (marks[x] & IN_CELL) !== 0 && (marks[x] & (SHARED | DEDICATED)) !== 0;
   return host.cells.map((c) => {
-    const cpuset = c.cpus.filter((x) => shared.has(x));
-    const pcpuset = c.cpus.filter((x) => dedicated.has(x));
-    const usable = new Set([...cpuset, ...pcpuset]);
-    const grouped = new Set(c.siblings.flat());
-    const cores = [...c.siblings, ...c.cpus.filter((x) => !grouped.has(x)).map((x) => [x])]
-      .map((s) => cpuSet(s).filter((x) => usable.has(x)))
-      .filter((s) => s.length > 0)
-      .sort((a, b) => a[0] - b[0]);
+    for (const x of c.cpus) marks[x] |= IN_CELL;
+    for (const s of c.siblings) for (const x of s) marks[x] |= GROUPED;
+    const cores: CpuSet[] = [];
+    for (const s of c.siblings) {
+      const core = isCpuSet(s) ? kept(s, isUsable) : cpuSet(s).filter(isUsable);
+      if (core.length > 0) cores.push(core);
+    }
+    for (const x of c.cpus) if ((marks[x] & GROUPED) === 0 && isUsable(x)) cores.push([x]);
+    cores.sort((a, b) => a[0] - b[0]);
+    for (const x of c.cpus) marks[x] &= ~IN_CELL;
+    for (const s of c.siblings) for (const x of s) marks[x] &= ~GROUPED;
+    let threadsPerCore = 1;
+    for (const core of cores) threadsPerCore = Math.max(threadsPerCore, core.length);
     const huge = c.hugepages1g * PAGE_1G + c.hugepages2m * PAGE_2M;
-    const reserved = (size: number) =>
-      host.reservedHugePages.filter((r) => r.node === c.id && r.sizeKb === size).reduce((s, r) => s + r.count, 0);
+    const reserved = (size: number) => {
+      let count = 0;
+      for (const r of host.reservedHugePages) if (r.node === c.id && r.sizeKb === size) count += r.count;
+      return count;
+    };
     return {
       id: c.id,
-      cpuset,
-      pcpuset,
+      cpuset: c.cpus.filter(isShared),
+      pcpuset: c.cpus.filter(isDedicated),
       siblings: cores,
-      dedicatedCores: cores.map((core) => core.filter((x) => dedicated.has(x))).filter((core) => core.length > 0),
-      threadsPerCore: Math.max(1, ...cores.map((s) => s.length)),
+      dedicatedCores: cores.map((core) => kept(core, isDedicated)).filter((core) => core.length > 0),
+      threadsPerCore,
       memoryMb: c.memoryMb,
-      pages: new Map([
-        [PAGE_4K, { total: Math.floor((c.memoryMb * 1024 - huge) / PAGE_4K), reserved: reserved(PAGE_4K) }],
-        [PAGE_2M, { total: c.hugepages2m, reserved: reserved(PAGE_2M) }],
-        [PAGE_1G, { total: c.hugepages1g, reserved: reserved(PAGE_1G) }],
-      ]),
+      pages: new Map()
+        .set(PAGE_4K, { total: Math.floor((c.memoryMb * 1024 - huge) / PAGE_4K), reserved: reserved(PAGE_4K) })
+        .set(PAGE_2M, { total: c.hugepages2m, reserved: reserved(PAGE_2M) })
+        .set(PAGE_1G, { total: c.hugepages1g, reserved: reserved(PAGE_1G) }),
     };
   });
 }

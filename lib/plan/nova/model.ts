@@ -21,16 +21,24 @@ export type { HostUsage } from "./host-cells";
 export { emptyUsage } from "./host-cells";
 export { guestRequest } from "./request";
 
-/** Nova's whole answer for one flavor (and image) on one host, given what is already used there. */
+/**
+ * Nova's whole answer for one flavor (and image) on one host, given what is already used there.
+ * Without withEmulatorPin the placement's emulatorPcpus is left empty: for callers that want the
+ * outcome only (the planner's verdict per host and flavor).
+ */
 export function novaVerdict(
   flavor: NovaFlavor,
   host: NovaHost,
   imageProps: Record<string, string> = {},
-  usage: HostUsage = emptyUsage(),
+  usage: HostUsage = NO_USAGE,
+  withEmulatorPin = true,
 ): Verdict {
   const request = requestOrRejection(flavor, imageProps);
-  return "outcome" in request ? request : placeRequest(request, host, usage);
+  return "outcome" in request ? request : placeRequest(request, host, usage, withEmulatorPin);
 }
+
+// An empty host's usage, shared: placing only reads it (consume books into the caller's own).
+const NO_USAGE = emptyUsage();
 
 // The request depends on the flavor and image only: the planner asks for it on every host.
 const requests = new WeakMap<NovaFlavor, WeakMap<Record<string, string>, GuestRequest | Verdict>>();

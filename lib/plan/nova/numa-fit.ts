@@ -12,12 +12,16 @@ import { ALL_PAGE_SIZES, PAGE_1G, PAGE_2M, PAGE_4K } from "./types";
 function freePages(cell: CellState, size: number, usage: HostUsage): number {
   const p = cell.pages.get(size);
   if (!p) return -1;
-  return p.total - p.reserved - (usage.pagesUsed.get(`${cell.id}:${size}`) ?? 0);
+  // An empty host (every flavor verdict) has used none: no key to build.
+  return p.total - p.reserved - (usage.pagesUsed.size === 0 ? 0 : (usage.pagesUsed.get(`${cell.id}:${size}`) ?? 0));
 }
 
+const SMALL_PAGES: readonly number[] = [PAGE_4K];
+const LARGE_PAGES: readonly number[] = [PAGE_1G, PAGE_2M];
+
 /** The page sizes a request may be served with, in the order Nova tries them. */
-export function pageSizeCandidates(req: PageRequest): number[] {
-  return req === "small" ? [PAGE_4K] : req === "large" ? [PAGE_1G, PAGE_2M] : req === "any" ? ALL_PAGE_SIZES : [req];
+export function pageSizeCandidates(req: PageRequest): readonly number[] {
+  return req === "small" ? SMALL_PAGES : req === "large" ? LARGE_PAGES : req === "any" ? ALL_PAGE_SIZES : [req];
 }
 
 /**
@@ -38,7 +42,8 @@ export function pickPageSize(
   return null;
 }
 
-type Pinning = (readonly [number, number])[];
+/** The pCPU of each pinned vCPU of a guest cell, in the order of its pcpuset: no pair per vCPU to allocate. */
+type Pinning = number[];
 
 /**
  * _pack_instance_onto_cores: pins the guest cell's dedicated vCPUs, or null when the thread
@@ -62,48 +67,59 @@ export function packOntoCores(
       : cell.dedicatedCores.map((core) => core.filter((c) => !usage.pinned.has(c))).filter((core) => core.length > 0);
   let mostFree = 0;
   for (const core of freeCores) mostFree = Math.max(mostFree, core.length);
-  /** `reserve` free CPUs the pinning left, in core order; with wholeCores, only from cores it did not touch. */
-  const withReserve = (pinning: Pinning | null, wholeCores: boolean) => {
-    if (!pinning) return null;
-    const reserved: number[] = [];
-    const used = new Set(pinning.map(([, p]) => p));
-    for (const core of freeCores) {
-      if (reserved.length === reserve) break;
-      if (wholeCores && core.some((c) => used.has(c))) continue;
-      for (const c of core) if (!used.has(c) && reserved.length < reserve) reserved.push(c);
-    }
-    return reserved.length === reserve ? { pinning, reserved } : null;
-  };
   const vcpus = guest.pcpuset;
   const tpc = cell.threadsPerCore;
   if (policy === "isolate") {
     if (mostFree < tpc) return null;
     if (tpc !== 1 && dedicatedHost) return null; // SMT host with a dedicated set: never (bug #1889633)
-    return withReserve(pinOnto(freeCores, vcpus, tpc, 1), true); // one vCPU on each wholly free core
+    return withReserve(pinOnto(freeCores, vcpus, tpc, 1), freeCores, reserve, true); // one vCPU on each wholly free core
   }
   if (policy === "require" && tpc <= 1) return null;
   for (let threads = mostFree; threads >= 1; threads--) {
     if (policy === "require" && threads <= 1) continue;
-    const fit = withReserve(pinOnto(freeCores, vcpus, threads, threads), false);
+    const fit = withReserve(pinOnto(freeCores, vcpus, threads, threads), freeCores, reserve, false);
     if (fit) return fit;
   }
   if (policy === "require") return null;
-  return withReserve(pinOnto(freeCores, vcpus, 1, Infinity), false); // any free CPUs, core by core
+  return withReserve(pinOnto(freeCores, vcpus, 1, Infinity), freeCores, reserve, false); // any free CPUs, core by core
+}
+
+/** The pinning and `reserve` free CPUs it left, in core order; with wholeCores, only from cores it did not touch. */
+function withReserve(
+  pinning: Pinning | null,
+  freeCores: readonly CpuSet[],
+  reserve: number,
+  wholeCores: boolean,
+): { pinning: Pinning; reserved: number[] } | null {
+  if (!pinning) return null;
+  if (reserve === 0) return { pinning, reserved: [] };
+  const reserved: number[] = [];
+  const used = new Set(pinning);
+  for (const core of freeCores) {
+    if (reserved.length === reserve) break;
+    if (wholeCores && core.some((c) => used.has(c))) continue;
+    for (const c of core) if (!used.has(c) && reserved.length < reserve) reserved.push(c);
+  }
+  return reserved.length === reserve ? { pinning, reserved } : null;
 }
 
 /**
- * The vCPUs on the first `perCore` free CPUs of each core with at least `minFree` free, cores in
- * order, or null when those are too few.
+ * The pCPUs for the vCPUs: the first `perCore` free CPUs of each core with at least `minFree`
+ * free, cores in order, or null when those are too few.
  */
-function pinOnto(freeCores: CpuSet[], vcpus: CpuSet, minFree: number, perCore: number): Pinning | null {
+function pinOnto(freeCores: readonly CpuSet[], vcpus: CpuSet, minFree: number, perCore: number): Pinning | null {
   const pinning: Pinning = [];
   for (const core of freeCores) {
     if (core.length < minFree) continue;
-    for (let t = 0; t < core.length && t < perCore && pinning.length < vcpus.length; t++)
-      pinning.push([vcpus[pinning.length], core[t]]);
+    for (let t = 0; t < core.length && t < perCore && pinning.length < vcpus.length; t++) pinning.push(core[t]);
     if (pinning.length === vcpus.length) return pinning;
   }
   return null;
+}
+
+/** The pair a misfit is logged for; built only when one is logged, as most cells fit. */
+function cellPair(guest: GuestCell, cell: CellState): string {
+  return `guest cell ${guest.id} -> host cell ${cell.id}`;
 }
 
 function fitCell(
@@ -115,33 +131,32 @@ function fitCell(
   usage: HostUsage,
   log: string[],
 ) {
-  const where = `guest cell ${guest.id} -> host cell ${cell.id}`;
   let pageSizeKb = PAGE_4K;
   if (req.pageSize !== null) {
     const size = pickPageSize(guest.memoryMb, req.pageSize, (sizeKb) => freePages(cell, sizeKb, usage));
     if (size === "unsupported") return { stop: true as const };
     if (size === null) {
-      log.push(`${where}: no free pages of the requested size for ${guest.memoryMb} MiB`);
+      log.push(`${cellPair(guest, cell)}: no free pages of the requested size for ${guest.memoryMb} MiB`);
       return null;
     }
     pageSizeKb = size;
   } else {
     const small = cell.pages.get(PAGE_4K)!;
     if (guest.memoryMb * 1024 > small.total * PAGE_4K) {
-      log.push(`${where}: ${guest.memoryMb} MiB exceed the cell's small-page memory`);
+      log.push(`${cellPair(guest, cell)}: ${guest.memoryMb} MiB exceed the cell's small-page memory`);
       return null;
     }
   }
   const pinnedPolicy = req.cpuPolicy === "dedicated" || req.cpuPolicy === "mixed";
   if (pinnedPolicy && guest.pcpuset.length + reserve > cell.pcpuset.length) {
     log.push(
-      `${where}: Not enough host cell CPUs to fit instance cell; required: ${guest.pcpuset.length} + ${reserve} as overhead, actual: ${cell.pcpuset.length}`,
+      `${cellPair(guest, cell)}: Not enough host cell CPUs to fit instance cell; required: ${guest.pcpuset.length} + ${reserve} as overhead, actual: ${cell.pcpuset.length}`,
     );
     return null;
   }
   if (req.cpuPolicy !== "dedicated" && guest.cpuset.length > cell.cpuset.length) {
     log.push(
-      `${where}: Not enough host cell CPUs to fit instance cell; required: ${guest.cpuset.length}, actual: ${cell.cpuset.length}`,
+      `${cellPair(guest, cell)}: Not enough host cell CPUs to fit instance cell; required: ${guest.cpuset.length}, actual: ${cell.cpuset.length}`,
     );
     return null;
   }
@@ -152,23 +167,27 @@ function fitCell(
     const cpuUsage = (usage.sharedCpusUsed.get(cell.id) ?? 0) + guest.cpuset.length;
     const cpuLimit = cell.cpuset.length * host.cpuAllocationRatio;
     if (cpuUsage > cpuLimit) {
-      log.push(`${where}: Host cell has limitations on usable CPUs; usage: ${cpuUsage}, limit: ${cpuLimit}`);
+      log.push(
+        `${cellPair(guest, cell)}: Host cell has limitations on usable CPUs; usage: ${cpuUsage}, limit: ${cpuLimit}`,
+      );
       return null;
     }
     const ramUsage = (usage.memoryUsedMb.get(cell.id) ?? 0) + guest.memoryMb;
     const ramLimit = cell.memoryMb * host.ramAllocationRatio;
     if (ramUsage > ramLimit) {
-      log.push(`${where}: Host cell has limitations on usable memory; usage: ${ramUsage}, limit: ${ramLimit}`);
+      log.push(
+        `${cellPair(guest, cell)}: Host cell has limitations on usable memory; usage: ${ramUsage}, limit: ${ramLimit}`,
+      );
       return null;
     }
   }
-  if (!pinnedPolicy) return { pinning: [] as (readonly [number, number])[], reserved: [] as number[], pageSizeKb };
+  if (!pinnedPolicy) return { pinning: [] as Pinning, reserved: [] as number[], pageSizeKb };
   if (guest.pcpuset.length + reserve > freePcpus(cell, usage)) {
-    log.push(`${where}: not enough free pinned CPUs`);
+    log.push(`${cellPair(guest, cell)}: not enough free pinned CPUs`);
     return null;
   }
   if (guest.memoryMb > cell.memoryMb - (usage.memoryUsedMb.get(cell.id) ?? 0)) {
-    log.push(`${where}: not enough free memory`);
+    log.push(`${cellPair(guest, cell)}: not enough free memory`);
     return null;
   }
   const packed = packOntoCores(
@@ -180,10 +199,12 @@ function fitCell(
     usage,
   );
   if (!packed) {
-    log.push(`${where}: the thread policy "${req.threadPolicy ?? "prefer"}" cannot be met on this cell's cores`);
+    log.push(
+      `${cellPair(guest, cell)}: the thread policy "${req.threadPolicy ?? "prefer"}" cannot be met on this cell's cores`,
+    );
     return null;
   }
-  return { ...packed, pageSizeKb };
+  return { pinning: packed.pinning, reserved: packed.reserved, pageSizeKb };
 }
 
 /** The cell's dedicated CPUs no guest is pinned to; on an empty host (every flavor verdict) all of them. */
@@ -215,7 +236,7 @@ export function numaFit(req: GuestRequest, host: NovaHost, usage: HostUsage, log
       guestCell: guests[i].id,
       hostCell: cell.id,
       vcpus: union(guests[i].cpuset, guests[i].pcpuset),
-      pinning: pinningRecord(got.pinning),
+      pinning: pinningRecord(guests[i].pcpuset, got.pinning),
       reserved: cpuSet(got.reserved),
       pageSizeKb: got.pageSizeKb,
     };
@@ -223,9 +244,9 @@ export function numaFit(req: GuestRequest, host: NovaHost, usage: HostUsage, log
 }
 
 /** vCPU -> pCPU as a record, written in a loop: Object.fromEntries is slow on integer keys. */
-function pinningRecord(pinning: Pinning): Record<number, number> {
+function pinningRecord(vcpus: CpuSet, pinning: Pinning): Record<number, number> {
   const record: Record<number, number> = {};
-  for (const [vcpu, pcpu] of pinning) record[vcpu] = pcpu;
+  for (let k = 0; k < pinning.length; k++) record[vcpus[k]] = pinning[k];
   return record;
 }
 
@@ -244,16 +265,34 @@ export function cellOrder(
 ): CellState[] {
   if (cells.length === guestCells) return cells;
   const pinned = req.cpuPolicy === "dedicated" || req.cpuPolicy === "mixed";
-  const keys = cells.map((cell, i) => ({
-    cell,
-    i,
-    memory: freeMemoryMb(cell),
-    cpus: pinned ? freeDedicatedCpus(cell) : 0,
-  }));
-  const direction = host.packCells ? 1 : -1;
-  return keys
-    .sort((a, b) => direction * (a.cpus - b.cpus) || direction * (a.memory - b.memory) || a.i - b.i)
-    .map((k) => k.cell);
+  const key: CellKey = { direction: host.packCells ? 1 : -1, pinned, freeMemoryMb, freeDedicatedCpus };
+  // Capacity counting asks once per instance placed, often with the cells in order already.
+  let sorted = true;
+  for (let i = 1; i < cells.length && sorted; i++) sorted = cellRank(cells, i - 1, i, key) < 0;
+  if (sorted) return cells;
+  // Insertion sort of the indices: a few cells, and no work array for Array.prototype.sort to allocate.
+  const order = cells.map((_, i) => i);
+  for (let i = 1; i < order.length; i++) {
+    const at = order[i];
+    let j = i - 1;
+    for (; j >= 0 && cellRank(cells, order[j], at, key) > 0; j--) order[j + 1] = order[j];
+    order[j + 1] = at;
+  }
+  return order.map((i) => cells[i]);
+}
+
+/** What cellOrder orders cells by. */
+interface CellKey {
+  direction: number;
+  pinned: boolean;
+  freeMemoryMb: (cell: CellState) => number;
+  freeDedicatedCpus: (cell: CellState) => number;
+}
+
+/** cellOrder's comparison of cells `a` and `b` (by index): free CPUs, then free memory, then the host's order. */
+function cellRank(cells: CellState[], a: number, b: number, key: CellKey): number {
+  const cpus = key.pinned ? key.freeDedicatedCpus(cells[a]) - key.freeDedicatedCpus(cells[b]) : 0;
+  return key.direction * cpus || key.direction * (key.freeMemoryMb(cells[a]) - key.freeMemoryMb(cells[b])) || a - b;
 }
 
 /**
@@ -263,24 +302,37 @@ export function cellOrder(
  * where the others go), in the order the permutations first reach the pair.
  */
 export function firstFit<C, T>(cells: C[], slots: number, fit: (cell: C, slot: number) => T | null): T[] | null {
-  const known = new Map<number, T | null>();
-  const taken = cells.map(() => false);
-  const assign = (slot: number): T[] | null => {
-    if (slot === slots) return [];
-    for (let c = 0; c < cells.length; c++) {
-      if (taken[c]) continue;
-      const key = slot * cells.length + c;
-      if (!known.has(key)) known.set(key, fit(cells[c], slot));
-      const got = known.get(key)!;
-      if (got === null) continue;
-      taken[c] = true;
-      const rest = assign(slot + 1);
-      taken[c] = false;
-      if (rest) return [got, ...rest];
-    }
-    return null;
-  };
-  return assign(0);
+  const search: FitSearch<C, T> = { cells, slots, fit, known: new Map(), taken: cells.map(() => false), chosen: [] };
+  return assign(search, 0) ? search.chosen : null;
+}
+
+/** firstFit's state: the pairs asked (by slot * cells + cell), the cells taken and the fits chosen so far. */
+interface FitSearch<C, T> {
+  cells: C[];
+  slots: number;
+  fit: (cell: C, slot: number) => T | null;
+  known: Map<number, T | null>;
+  taken: boolean[];
+  chosen: T[];
+}
+
+/** Fills slots `slot`.. of the search: false when no cell left takes one of them. */
+function assign<C, T>(search: FitSearch<C, T>, slot: number): boolean {
+  const { cells, known, taken, chosen } = search;
+  if (slot === search.slots) return true;
+  for (let c = 0; c < cells.length; c++) {
+    if (taken[c]) continue;
+    const key = slot * cells.length + c;
+    if (!known.has(key)) known.set(key, search.fit(cells[c], slot));
+    const got = known.get(key)!;
+    if (got === null) continue;
+    taken[c] = true;
+    chosen[slot] = got;
+    const rest = assign(search, slot + 1);
+    taken[c] = false;
+    if (rest) return true;
+  }
+  return false;
 }
 
 export function emulatorPcpus(req: GuestRequest, cells: PlacedCell[], host: NovaHost): CpuSet {

@@ -19,49 +19,76 @@ function inventoryOf(host: NovaHost) {
   return inv;
 }
 
+/** Whether the query finds too little of one resource class: `n` wanted, with this much used. */
+function isShort(n: number, total: number, reserved: number, ratio: number, used: number): boolean {
+  return n > 0 && (n > total || n > (total - reserved) * ratio - used);
+}
+
+/** What the query and Nova's fallback query (pinned guests only) each find short. */
+function shortages(
+  req: GuestRequest,
+  host: NovaHost,
+  usage: Pick<HostUsage, "vcpuUsed" | "pcpuUsed" | "memoryMbUsed">,
+) {
+  const pinned = req.cpuPolicy === "dedicated" || req.cpuPolicy === "mixed";
+  const { vcpu, pcpu, memoryMb, smt } = inventoryOf(host);
+  let dedicatedCount = 0;
+  if (req.cells) for (const c of req.cells) dedicatedCount += c.pcpuset.length;
+  const wantVcpus = req.vcpus - (pinned ? dedicatedCount : 0);
+  const wantPcpus = pinned ? dedicatedCount + (req.emulatorPolicy === "isolate" ? 1 : 0) : 0;
+  // Nova's fallback query for hosts still on vcpu_pin_set: everything as VCPU, no traits.
+  const wantFallbackVcpus = req.vcpus + (req.emulatorPolicy === "isolate" ? 1 : 0);
+  // One flat object: capacity counting asks many times per host.
+  return {
+    pinned,
+    vcpu,
+    pcpu,
+    memoryMb,
+    wantVcpus,
+    wantPcpus,
+    wantFallbackVcpus,
+    vcpuShort: isShort(wantVcpus, vcpu, 0, host.cpuAllocationRatio, usage.vcpuUsed),
+    pcpuShort: isShort(wantPcpus, pcpu, 0, 1, usage.pcpuUsed),
+    memoryShort: isShort(req.ramMb, memoryMb, host.reservedHostMemoryMb, host.ramAllocationRatio, usage.memoryMbUsed),
+    traitMissing: req.threadPolicy === "require" && !smt,
+    traitForbidden: req.threadPolicy === "isolate" && smt,
+    fallbackVcpuShort: pinned && isShort(wantFallbackVcpus, vcpu, 0, host.cpuAllocationRatio, usage.vcpuUsed),
+  };
+}
+
+/** Whether the query, or for a pinned guest the fallback query, returns the host: placementProblems is null. */
+export function placementAccepts(
+  req: GuestRequest,
+  host: NovaHost,
+  usage: Pick<HostUsage, "vcpuUsed" | "pcpuUsed" | "memoryMbUsed">,
+): boolean {
+  return accepted(shortages(req, host, usage));
+}
+
+function accepted(s: ReturnType<typeof shortages>): boolean {
+  const firstShort = s.vcpuShort || s.pcpuShort || s.memoryShort || s.traitMissing || s.traitForbidden;
+  return !firstShort || (s.pinned && !s.fallbackVcpuShort && !s.memoryShort);
+}
+
 /** What the query finds short on the host with this much already used, or null when it returns the host. */
 export function placementProblems(
   req: GuestRequest,
   host: NovaHost,
   usage: Pick<HostUsage, "vcpuUsed" | "pcpuUsed" | "memoryMbUsed">,
 ): string[] | null {
-  const pinned = req.cpuPolicy === "dedicated" || req.cpuPolicy === "mixed";
-  const { vcpu, pcpu: pcpuTotal, memoryMb, smt } = inventoryOf(host);
-  const inventory: Record<string, { total: number; reserved: number; ratio: number; used: number }> = {
-    VCPU: { total: vcpu, reserved: 0, ratio: host.cpuAllocationRatio, used: usage.vcpuUsed },
-    PCPU: { total: pcpuTotal, reserved: 0, ratio: 1, used: usage.pcpuUsed },
-    MEMORY_MB: {
-      total: memoryMb,
-      reserved: host.reservedHostMemoryMb,
-      ratio: host.ramAllocationRatio,
-      used: usage.memoryMbUsed,
-    },
-  };
-  const attempt = (want: Record<string, number>, required: string[], forbidden: string[]): string[] => {
-    const short: string[] = [];
-    for (const [rc, n] of Object.entries(want)) {
-      const inv = inventory[rc];
-      if (n > 0 && (n > inv.total || n > (inv.total - inv.reserved) * inv.ratio - inv.used))
-        short.push(`${rc}=${n} (inventory ${inv.total})`);
-    }
-    for (const t of required) if (!smt) short.push(`required trait ${t} missing`);
-    for (const t of forbidden) if (smt) short.push(`forbidden trait ${t} present`);
-    return short;
-  };
-  const dedicatedCount = req.cells ? req.cells.reduce((s, c) => s + c.pcpuset.length, 0) : 0;
-  const pcpu = pinned ? dedicatedCount + (req.emulatorPolicy === "isolate" ? 1 : 0) : 0;
-  const first = attempt(
-    { VCPU: req.vcpus - (pinned ? dedicatedCount : 0), PCPU: pcpu, MEMORY_MB: req.ramMb },
-    req.threadPolicy === "require" ? ["HW_CPU_HYPERTHREADING"] : [],
-    req.threadPolicy === "isolate" ? ["HW_CPU_HYPERTHREADING"] : [],
-  );
-  if (first.length === 0) return null;
-  if (!pinned) return [first.join(", ")];
-  // Nova's fallback query for hosts still on vcpu_pin_set: everything as VCPU, no traits.
-  const fallback = attempt(
-    { VCPU: req.vcpus + (req.emulatorPolicy === "isolate" ? 1 : 0), MEMORY_MB: req.ramMb },
-    [],
-    [],
-  );
-  return fallback.length === 0 ? null : [first.join(", "), fallback.join(", ")];
+  const s = shortages(req, host, usage);
+  if (accepted(s)) return null;
+  const first = [
+    s.vcpuShort ? `VCPU=${s.wantVcpus} (inventory ${s.vcpu})` : null,
+    s.pcpuShort ? `PCPU=${s.wantPcpus} (inventory ${s.pcpu})` : null,
+    s.memoryShort ? `MEMORY_MB=${req.ramMb} (inventory ${s.memoryMb})` : null,
+    s.traitMissing ? "required trait HW_CPU_HYPERTHREADING missing" : null,
+    s.traitForbidden ? "forbidden trait HW_CPU_HYPERTHREADING present" : null,
+  ].filter((line) => line !== null);
+  if (!s.pinned) return [first.join(", ")];
+  const fallback = [
+    s.fallbackVcpuShort ? `VCPU=${s.wantFallbackVcpus} (inventory ${s.vcpu})` : null,
+    s.memoryShort ? `MEMORY_MB=${req.ramMb} (inventory ${s.memoryMb})` : null,
+  ].filter((line) => line !== null);
+  return [first.join(", "), fallback.join(", ")];
 }

@@ -181,6 +181,8 @@ function planConfig(config: StackConfig): { plan: StackPlan; problems: Problem[]
 
   const imageProps = config.image.properties;
   const novaFlavors = new Map<string, NovaFlavor>();
+  // Whether each flavor fits each host model with nothing on it: a server's candidates.
+  const fitsModel = new Map<string, boolean[]>();
   const flavorPlans = config.flavors.map((flavor, i): FlavorPlan => {
     const path = settingPath(["flavors", i]);
     const { specs, problems: specProblems } = flavorExtraSpecs(flavor, config.aggregate, path);
@@ -195,6 +197,10 @@ function planConfig(config: StackConfig): { plan: StackPlan; problems: Problem[]
       host: h,
       verdict: (verdictOf[h.model] ??= novaVerdict(nova, h.nova, imageProps, undefined, false)),
     }));
+    fitsModel.set(
+      flavor.name,
+      verdictOf.map((v) => v.outcome === "fits"),
+    );
     const rejected = verdicts.find((v) => v.verdict.outcome === "rejected");
     if (rejected) {
       // A key Nova's extra-spec API refuses is already a problem of the setting it came from (flavorExtraSpecs).
@@ -237,6 +243,9 @@ function planConfig(config: StackConfig): { plan: StackPlan; problems: Problem[]
   });
 
   const usage = new Map(novaHosts.map((h) => [h.name, emptyUsage()]));
+  // Each host's verdicts by flavor on its usage so far, dropped when a server is booked there: a
+  // full host is asked once per flavor, not again for every server after it.
+  const verdictsOnUsage = new Map<string, Map<string, Verdict>>();
   const serverPlans = config.servers.map((server, i): ServerPlan => {
     const path = settingPath(["servers", i]);
     const nova = novaFlavors.get(server.flavor);
@@ -250,14 +259,17 @@ function planConfig(config: StackConfig): { plan: StackPlan; problems: Problem[]
     // without an RT kernel) is placed nowhere; configProblems reports it.
     if (!nova || serverRuleProblem(config, i) !== null) return plan;
     const eligible = novaHosts.filter((h) => server.host === undefined || h.name === server.host);
-    plan.candidates = eligible
-      .filter((h) => novaVerdict(nova, h.nova, imageProps).outcome === "fits")
-      .map((h) => h.name);
+    const fits = fitsModel.get(server.flavor)!;
+    plan.candidates = eligible.filter((h) => fits[h.model]).map((h) => h.name);
     // Book the server where Nova would still take it, so that servers together cannot overbook.
     const booked = eligible.find((h) => {
-      const v = novaVerdict(nova, h.nova, imageProps, usage.get(h.name));
+      const known = verdictsOnUsage.get(h.name) ?? new Map<string, Verdict>();
+      verdictsOnUsage.set(h.name, known);
+      const v = known.get(server.flavor) ?? novaVerdict(nova, h.nova, imageProps, usage.get(h.name));
+      known.set(server.flavor, v);
       if (v.outcome !== "fits") return false;
       consume(usage.get(h.name)!, v.request, v.placement, h.nova);
+      verdictsOnUsage.delete(h.name);
       return true;
     });
     if (!booked && eligible.length > 0 && problems.every((p) => !p.path.startsWith(settingPath(["flavors"])))) {

@@ -92,6 +92,9 @@ export function cloudInitUserData(flavor: FlavorPlan, setup: GuestSetup): string
  */
 export const NOVA_MAX_USER_DATA_BYTES = 65535;
 
+/** userDataSize's answers, by comment length and user data. */
+const userDataSizes = new Map<string, number>();
+
 /**
  * The size Nova checks for a server's user data: base64 of the text as the server sends it,
  * with its SSH host key planted. The key is a fresh ed25519 pair with the comment the server's
@@ -99,9 +102,18 @@ export const NOVA_MAX_USER_DATA_BYTES = 65535;
  * comment, so this is the deployed size exactly.
  */
 export function userDataSize(userData: string, serverName: string): number {
-  const text = withSshHostKey(userData, generateEd25519HostKey(`openstack-rt ${serverName}`));
-  return 4 * Math.ceil(Buffer.byteLength(text) / 3);
+  const comment = `openstack-rt ${serverName}`;
+  // Servers of a flavor share the user data, and the size depends on the comment's length only.
+  const key = `${Buffer.byteLength(comment)}\n${userData}`;
+  let size = userDataSizes.get(key);
+  if (size === undefined) {
+    const text = withSshHostKey(userData, generateEd25519HostKey(comment));
+    size = 4 * Math.ceil(Buffer.byteLength(text) / 3);
+    userDataSizes.set(key, size);
+  }
+  return size;
 }
+
 
 /**
  * The user data with the guest's SSH host key planted: cloud-init writes it instead of making

@@ -94,11 +94,11 @@ const guestChecks = desired.servers.flatMap((s) => {
   ];
 });
 
-type Check = { passed: pulumi.Output<boolean>; results: pulumi.Output<VerificationOutput["results"]> };
+type Check = { verdict: pulumi.Output<VerificationOutput> };
 function verdicts(checks: readonly (readonly [string, Check])[]): pulumi.Output<Record<string, VerificationOutput>> {
   return pulumi
-    .all(checks.map(([, c]) => pulumi.all([c.passed, c.results])))
-    .apply((vs) => Object.fromEntries(vs.map(([passed, results], i) => [checks[i][0], { passed, results }])));
+    .all(checks.map(([, c]) => c.verdict))
+    .apply((vs) => Object.fromEntries(vs.map((v, i) => [checks[i][0], v])));
 }
 
 const outputs: Outputs<StackOutputs> = {

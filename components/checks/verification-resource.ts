@@ -4,6 +4,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import type { CheckResult } from "../../lib/checks/result";
+import type { VerificationOutput } from "../../lib/render/outputs";
 import type { ProviderModule } from "../../lib/providers/loader";
 import { BundledResource } from "../bundled-resource";
 
@@ -13,7 +14,8 @@ export class VerificationResource extends BundledResource {
   /** What the latency tools and counter snapshots found at the last deployment. */
   declare readonly measured: pulumi.Output<CheckResult[]>;
   declare readonly passed: pulumi.Output<boolean>;
-  readonly results: pulumi.Output<CheckResult[]>;
+  /** passed and every result, as the stack's `verification` output lists each check. */
+  readonly verdict: pulumi.Output<VerificationOutput>;
 
   constructor(
     provider: ProviderModule,
@@ -30,6 +32,10 @@ export class VerificationResource extends BundledResource {
       "verify",
       type,
     );
-    this.results = pulumi.all([this.observed, this.measured]).apply(([o, m]) => [...(o ?? []), ...(m ?? [])]);
+    // Nested applies, not pulumi.all: an all() of n outputs holds 2n + 1 more Outputs while they are
+    // pending, and a fleet has hundreds of checks.
+    this.verdict = this.passed.apply((passed) =>
+      this.observed.apply((o) => this.measured.apply((m) => ({ passed, results: [...(o ?? []), ...(m ?? [])] }))),
+    );
   }
 }

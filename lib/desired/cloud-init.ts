@@ -114,7 +114,6 @@ export function userDataSize(userData: string, serverName: string): number {
   return size;
 }
 
-
 /**
  * The user data with the guest's SSH host key planted: cloud-init writes it instead of making
  * keys of its own, so the first connection can already be pinned. The text is secret from here

@@ -2,7 +2,7 @@
  * What the three verification resources share: their results as outputs, split the way their
  * provider keeps them (lib/providers/check.ts), and joined again for the stack outputs.
  */
-import * as pulumi from "@pulumi/pulumi";
+import type * as pulumi from "@pulumi/pulumi";
 import type { CheckResult } from "../../lib/checks/result";
 import type { VerificationOutput } from "../../lib/render/outputs";
 import type { ProviderModule } from "../../lib/providers/loader";

@@ -2,19 +2,21 @@
  * `npm run bench` (program part): the whole program, index.ts with the real ComputeHost, host,
  * domain and guest checks and cloud objects, evaluated under the SDK's mocks for a generated stack:
  * the dev stack's two hosts repeated to 25, 100 and 400 hosts, one server per host (unpinned, so
- * every RT host is a candidate of every server). Each size runs in a fresh process, after the
- * program's modules are loaded (the cold load is load-bench.ts's). Prints wall, CPU, peak RSS, the
- * resources, the bytes of their inputs (about half the state: the outputs repeat them) by type,
- * the bytes of the serialized `__provider` texts, the ratios 100/25 and 400/100, and the goals.
+ * every RT host is a candidate of every server). Each size runs in a fresh node started with
+ * Pulumi.yaml's nodeargs, as the language host starts the program, after the program's modules
+ * are loaded (the cold load is load-bench.ts's). Prints wall, CPU, peak RSS, the resources, the
+ * bytes of their inputs (about half the state: the outputs repeat them) by type, the bytes of the
+ * serialized `__provider` texts, the ratios 100/25 and 400/100, and the goals.
  */
 import { spawnSync } from "node:child_process";
 import { createRequire } from "node:module";
 import { performance } from "node:perf_hooks";
 import * as pulumi from "@pulumi/pulumi";
 import { CONFIG_NAMESPACE } from "../lib/config/schema";
-import { devRaw } from "../test/support/dev-config";
+import { devRaw, PROJECT_DIR } from "../test/support/dev-config";
 import { onRegister } from "../test/support/mock-monitor";
 import { computedState } from "../test/support/mock-state";
+import { childEnv, nodeArgsOf, projectInfo } from "../test/support/pulumi-program";
 
 const SIZES = [25, 100, 400] as const;
 const GOALS = { cpuMs100: 5000, rssMb100: 400, linearRatio: 4.5, inputsMb100: 5 };
@@ -149,9 +151,12 @@ function ratio(a: number, b: number): string {
 }
 
 function main(): void {
+  // Each size in a node started with Pulumi.yaml's nodeargs, as the language host starts the program.
+  const nodeArgs = nodeArgsOf(projectInfo(PROJECT_DIR).runtimeOptions);
   const results = SIZES.map((hosts) => {
-    const child = spawnSync(process.execPath, [...process.execArgv, __filename, "--hosts", String(hosts)], {
+    const child = spawnSync(process.execPath, [...nodeArgs, __filename, "--hosts", String(hosts)], {
       encoding: "utf8",
+      env: childEnv(),
       maxBuffer: 64 * 2 ** 20,
     });
     if (child.status !== 0) throw new Error(`program bench at ${hosts} hosts failed:\n${child.stderr}`);

@@ -2,7 +2,7 @@
  * Loads the Pulumi program as `pulumi up` / `pulumi preview` would, under the SDK's mocks, in a
  * child `node` process (pulumi-program-child.mjs) started as the nodejs language host starts
  * it: `node <runtime.options.nodeargs> <runner>` (pulumi/pulumi v3.248.0
- * sdk/nodejs/cmd/pulumi-language-nodejs/main.go), so Pulumi.yaml's `--import tsx` loads index.ts,
+ * sdk/nodejs/cmd/pulumi-language-nodejs/main.go), so Pulumi.yaml's `--require tsx/cjs` loads index.ts,
  * and @pulumi/pulumi's own runner runs it inside the root stack (with its ts-node instead, should
  * `typescript: true` come back). Returns every resource registration the mock monitor saw.
  *

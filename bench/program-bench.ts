@@ -156,6 +156,7 @@ function main(): void {
   const results = SIZES.map((hosts) => {
     const child = spawnSync(process.execPath, [...nodeArgs, __filename, "--hosts", String(hosts)], {
       encoding: "utf8",
+      cwd: PROJECT_DIR,
       env: childEnv(),
       maxBuffer: 64 * 2 ** 20,
     });

@@ -51,7 +51,11 @@ setup_debian() {
   arch=$(dpkg --print-architecture)
   export DEBIAN_FRONTEND=noninteractive
   apt-get update
-  apt-get install -y "linux-image-rt-$arch" tuned tuna rt-tests stress-ng
+  # The kernel without its Recommends (firmware-linux-free, apparmor): a guest has no hardware
+  # that needs the firmware, and whether AppArmor runs is the image's choice. The firmware's
+  # initramfs trigger would also build the RT kernel's initramfs a second time.
+  apt-get install -y --no-install-recommends "linux-image-rt-$arch"
+  apt-get install -y tuned tuna rt-tests stress-ng
   set_isolated_cores
   # Read after /etc/default/grub and the image's own snippets: appends, never replaces.
   # TuneD's arguments (isolcpus, nohz_full, ...) reach GRUB as $tuned_params, which TuneD

@@ -49,6 +49,9 @@ const HOST_PACKAGES = [
   "systemd-sysv",
   "udev",
   "linux-image-amd64",
+  // A Debian installer installs the kernel's Recommends: an installed host has the firmware
+  // already, so the RT kernel's install in the packages step builds its initramfs once.
+  "firmware-linux-free",
   "initramfs-tools",
   "grub-pc",
   "openssh-server",

@@ -329,7 +329,8 @@ describe("the setup script, run against Debian's TuneD files", () => {
       assert.deepEqual(r.calls, [
         "dpkg --print-architecture",
         "apt-get update",
-        "apt-get install -y linux-image-rt-amd64 tuned tuna rt-tests stress-ng",
+        "apt-get install -y --no-install-recommends linux-image-rt-amd64",
+        "apt-get install -y tuned tuna rt-tests stress-ng",
         "systemctl enable --now tuned.service",
         "tuned-adm profile realtime-virtual-guest",
         "update-grub",

@@ -17,7 +17,7 @@ import { buildDebianRoot, removedAfterEach } from "../support/debian-root";
 import type { TestSshd } from "../support/sshd";
 import { startSshd } from "../support/sshd";
 import type { Env } from "./harness";
-import { cutNovaComputeStep, planForVm } from "./harness";
+import { cutNovaComputeStep, planForVm, seconds } from "./harness";
 import { startMirrorProxy } from "./mirror-proxy";
 import type { MirrorProxy } from "./mirror-proxy";
 import { mirrorSources, parseDeb822, parseOneLine } from "./sources";
@@ -193,6 +193,16 @@ describe("mirror proxy", () => {
     } finally {
       proxy.missing = null;
     }
+  });
+});
+
+describe("the summary's durations", () => {
+  it("reads seconds below a minute, minutes and whole seconds above, and never 60 s", () => {
+    assert.equal(seconds(1_540), "1.5 s");
+    assert.equal(seconds(59_400), "59.4 s");
+    assert.equal(seconds(59_600), "1 min 0 s");
+    assert.equal(seconds(899_600), "15 min 0 s");
+    assert.equal(seconds(806_000), "13 min 26 s");
   });
 });
 

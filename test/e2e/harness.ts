@@ -63,9 +63,9 @@ export class Phases {
 }
 
 export function seconds(ms: number): string {
-  return ms >= 60_000
-    ? `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`
-    : `${(ms / 1000).toFixed(1)} s`;
+  // Whole seconds first, so that 14 min 59.6 s reads 15 min 0 s, not 14 min 60 s.
+  const whole = Math.round(ms / 1000);
+  return whole >= 60 ? `${Math.floor(whole / 60)} min ${whole % 60} s` : `${(ms / 1000).toFixed(1)} s`;
 }
 
 /**

@@ -1,8 +1,8 @@
 /**
  * The harness's own pieces that need no VM: reading the mirror from apt's sources, the mirror
  * proxy (only the mirror, the .deb cache, the injected fault), the qemu command line, the
- * e2e stack's plan and steps, and the nova-compute step's cut (a throwaway sshd and a scratch
- * root). Seconds, so a broken harness shows before the VM run starts.
+ * e2e stack's plan and steps, the nova-compute step's cut (a throwaway sshd and a scratch root)
+ * and the summary's durations. Seconds, so a broken harness shows before the VM run starts.
  */
 import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";

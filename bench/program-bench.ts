@@ -13,6 +13,7 @@ import { createRequire } from "node:module";
 import { performance } from "node:perf_hooks";
 import * as pulumi from "@pulumi/pulumi";
 import { CONFIG_NAMESPACE } from "../lib/config/schema";
+import { unfoldPlainInputs } from "../lib/providers/plain-inputs";
 import { devRaw, PROJECT_DIR } from "../test/support/dev-config";
 import { onRegister } from "../test/support/mock-monitor";
 import { computedState } from "../test/support/mock-state";
@@ -74,7 +75,7 @@ async function evaluate(raw: Record<string, unknown>): Promise<ProgramFigures> {
         const placed = a.type.endsWith(":ServerHost")
           ? { host: a.name.replace(/^rt-server-(\d+)-.*/, "compute-rt-$1") }
           : {};
-        const state = { ...inputs, ...computedState(a.type, a.name, figures.resources), ...placed };
+        const state = { ...unfoldPlainInputs(inputs), ...computedState(a.type, a.name, figures.resources), ...placed };
         return { id: `${a.name}-id`, state };
       },
       call: (a) =>

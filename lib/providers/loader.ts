@@ -18,6 +18,7 @@ import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { runInThisContext } from "node:vm";
 import { buildSync } from "esbuild";
+import { unfoldPlainInputs } from "./plain-inputs";
 
 /** The provider modules under lib/providers/ and the export that is each one's ResourceProvider. */
 export const PROVIDER_EXPORTS = {
@@ -95,8 +96,17 @@ export function hostedProvider(module: ProviderModule, digest: string): pulumi.d
     `openstack-rt: the ${module} provider of this checkout (bundle sha256 ${built}) is not the one the ` +
       `program planned with (${digest}): lib/providers/ or what it imports changed while pulumi ran. Run pulumi again.`,
   );
-  // Only the methods the provider has: the engine treats a missing one (diff, read, ...) as "use the default".
-  const methods = Object.entries(provider).filter((e): e is [ProviderMethod, AnyMethod] => typeof e[1] === "function");
+  // check spreads the program's folded plain inputs (plain-inputs.ts) before the provider sees
+  // them; what it returns is what the engine stores, so every other method gets them flat.
+  const check = provider.check;
+  const unfoldingCheck: AnyMethod = async (olds, news) => {
+    const flat = unfoldPlainInputs(news as Record<string, unknown>);
+    return check ? check.call(provider, olds, flat) : { inputs: flat };
+  };
+  // Only the methods the provider has, and check: the engine treats a missing one (diff, read, ...) as "use the default".
+  const methods = Object.entries({ ...provider, check: unfoldingCheck }).filter(
+    (e): e is [ProviderMethod, AnyMethod] => typeof e[1] === "function",
+  );
   return Object.fromEntries(
     methods.map(([name, method]) => [
       name,

@@ -318,14 +318,15 @@ describe("e2e: an RT guest booted from the program's own cloud-init", () => {
     async () => {
       const d = need(defaultBudget, "default-budget program");
       const g = need(guest, "guest");
-      const budget = d.check.inputs.budget as GuestBudget;
+      const inputs = checkInputs(d, g);
+      const budget = inputs.budget as GuestBudget;
       assert.deepEqual(
         [budget.hwlatdetect.thresholdUs, budget.cyclictest.maxUs, budget.cyclictest.meanUs, budget.oslat.maxUs],
         [20, 20, 10, 20],
         "the defaults",
       );
       await phases.time("guest check (default 20 µs budget)", () =>
-        assert.rejects(need(host, "provider host").create(d.check.urn, checkInputs(d, g)), (err: Error) => {
+        assert.rejects(need(host, "provider host").create(d.check.urn, inputs), (err: Error) => {
           failedReport = err.message;
           process.stdout.write(`the engine reports:\n${err.message}\n`);
           assert.match(err.message, new RegExp(`^guest verification of ${GUEST_SERVER} failed:\n`));

@@ -16,6 +16,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "yaml";
 import { withSshHostKey } from "../../lib/desired/cloud-init";
+import { unfoldPlainInputs } from "../../lib/providers/plain-inputs";
 import type { SshAuth, SshTarget } from "../../lib/transport/ssh";
 import { runSsh } from "../../lib/transport/ssh";
 import { readStackConfig } from "../../lib/config/stack-files";
@@ -129,9 +130,8 @@ export async function loadGuestProgram(privateKey: string, budget: "e2e" | "defa
  * provider host, with the inputs the program registered.
  */
 export async function makeHostKey(host: ProviderHost, program: GuestProgram): Promise<HostKey> {
-  const { failures } = await host.check(program.hostKey.urn, {}, program.hostKey.inputs);
-  if (failures.length) throw new Error(`the GuestHostKey's inputs fail its check: ${JSON.stringify(failures)}`);
-  const { properties } = await host.create(program.hostKey.urn, program.hostKey.inputs);
+  const inputs = await host.checked(program.hostKey.urn, program.hostKey.inputs);
+  const { properties } = await host.create(program.hostKey.urn, inputs);
   return { publicKey: String(properties.publicKey), privateKey: String(properties.privateKey) };
 }
 
@@ -290,10 +290,14 @@ export async function guestState(g: GuestVm): Promise<GuestState> {
   return { kernel, cmdline, tunedActive, isolatedCores, cloudInit, hugepageSize, files };
 }
 
-/** The GuestVerification's inputs as registered, aimed at this VM (address, port, pinned key), with `overrides`. */
+/**
+ * The GuestVerification's inputs as the engine creates it (the registered ones, plain inputs
+ * spread back as its provider's check does), aimed at this VM (address, port, pinned key), with `overrides`.
+ */
 export function checkInputs(program: GuestProgram, g: GuestVm, overrides: Props = {}): Props {
-  const registered = program.check.inputs.target as SshTarget;
-  return { ...program.check.inputs, target: { ...registered, ...g.target, user: registered.user }, ...overrides };
+  const inputs = unfoldPlainInputs(program.check.inputs);
+  const registered = inputs.target as SshTarget;
+  return { ...inputs, target: { ...registered, ...g.target, user: registered.user }, ...overrides };
 }
 
 /** Lines the provider host wrote to its stderr since `from`: the readiness wait's progress, as the engine shows it. */

@@ -304,9 +304,9 @@ export async function waitForReboot(
   timeoutSeconds: number,
 ): Promise<string> {
   const { host, waiter } = env.engine;
-  const inputs = { ...waiter.inputs, target: env.target, previousBootId, rebootScheduled: scheduled, timeoutSeconds };
-  const { failures } = await host.check(waiter.urn, {}, inputs);
-  if (failures.length) throw new Error(`the RebootWaiter's inputs fail its check: ${JSON.stringify(failures)}`);
+  const registered = await host.checked(waiter.urn, waiter.inputs);
+  const overrides = { target: env.target, previousBootId, rebootScheduled: scheduled, timeoutSeconds };
+  const inputs = await host.checked(waiter.urn, { ...registered, ...overrides });
   const { properties } = await host.create(waiter.urn, inputs);
   return String(properties.bootId);
 }
@@ -328,7 +328,8 @@ export async function currentBootId(env: Env): Promise<string> {
  */
 export async function checkHost(env: Env): Promise<{ results: CheckResult[]; inputs: Props; state: Props }> {
   const { host, check } = env.engine;
-  const inputs = { ...check.inputs, target: env.target, bootId: await currentBootId(env) };
+  const registered = await host.checked(check.urn, check.inputs);
+  const inputs = { ...registered, target: env.target, bootId: await currentBootId(env) };
   const { properties } = await host.create(check.urn, inputs);
   return {
     results: [...(properties.observed as CheckResult[]), ...(properties.measured as CheckResult[])],

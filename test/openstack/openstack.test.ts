@@ -162,10 +162,12 @@ function cpuCount(list: string): number {
   }, 0);
 }
 const serverId = () => String((run.outputs!.servers as Record<string, { id: string }>)[SERVER].id);
-function dynamicResource(name: string) {
+/** A dynamic resource the program registered, with the inputs the provider host's check returns: what the engine stores and creates with. */
+async function dynamicResource(name: string) {
   const r = run.dynamic.get(name);
   assert.ok(r, `the program registered ${name}: ${[...run.dynamic.keys()].join(", ")}`);
-  return { urn: `urn:pulumi:openstack::openstack-rt::${r.type}::${name}`, inputs: r.inputs };
+  const urn = `urn:pulumi:openstack::openstack-rt::${r.type}::${name}`;
+  return { urn, inputs: await providerHost!.checked(urn, r.inputs) };
 }
 /** A host step the program registered, run again over SSH as @pulumi/command runs it: its `create` text (the copy of hostprep/ is on the host). */
 async function runStepAgain(name: string, create?: string) {
@@ -423,7 +425,7 @@ describe("the program on a real OpenStack", () => {
     async () => {
       providerHost = await startProviderHost({ env: { SSH_AUTH_SOCK: "" } });
       await providerHost.configure({ ...engineConfig(), "openstack-rt:sshPrivateKey": sshd!.userKey });
-      const check = dynamicResource(`${SERVER}-domain-verification`);
+      const check = await dynamicResource(`${SERVER}-domain-verification`);
       assert.equal(check.inputs.serverId, serverId());
       const { properties } = await providerHost.create(check.urn, check.inputs);
       say(`domain check: passed=${String(properties.passed)} ${summary(properties.observed)}`);
@@ -434,13 +436,13 @@ describe("the program on a real OpenStack", () => {
   step(
     "host maintenance disables the real nova-compute, `refuse` stops on the running server, and the end enables it again",
     async () => {
-      const start = dynamicResource(`${HOST}-maintenance`);
+      const start = await dynamicResource(`${HOST}-maintenance`);
       await assert.rejects(providerHost!.create(start.urn, start.inputs), (e: Error) => {
         say(`maintenance start (refuse): ${e.message}`);
         return e.message.includes(serverId()) || e.message.includes(SERVER);
       });
       assert.equal((await computeService()).status, "disabled");
-      const end = dynamicResource(`${HOST}-maintenance-end`);
+      const end = await dynamicResource(`${HOST}-maintenance-end`);
       const { properties } = await providerHost!.create(end.urn, { ...end.inputs, disabledByStack: true });
       say(`maintenance end: ${JSON.stringify(properties.report)}`);
       assert.equal((await computeService()).status, "enabled");
@@ -470,7 +472,7 @@ describe("the program on a real OpenStack", () => {
         moved = await standIn.create("openstack:compute/instance:Instance", { ...instance, name: "rt-moved" });
         const xml = virsh("dumpxml", moved.id);
         say(`domain booted under the changed set: ${element(xml, "cputune").replace(/\s+/g, " ")}`);
-        const check = dynamicResource(`${SERVER}-domain-verification`);
+        const check = await dynamicResource(`${SERVER}-domain-verification`);
         // A failed check fails the resource: the engine shows the operator this table and hints.
         await assert.rejects(providerHost!.create(check.urn, { ...check.inputs, serverId: moved.id }), (e: Error) => {
           say(`domain check through the provider host:\n${e.message.replace(/^/gm, "#   ")}`);
@@ -519,7 +521,7 @@ describe("the program on a real OpenStack", () => {
   step(
     "nova-compute not restarted after its settings changed: the host check, through the provider host, says so",
     async () => {
-      const check = dynamicResource(`${HOST}-verification`);
+      const check = await dynamicResource(`${HOST}-verification`);
       // On this machine other rows fail (no RT kernel, no TuneD profile): only this row is read.
       const row = async () => {
         const text = await providerHost!.create(check.urn, check.inputs).then(

@@ -15,6 +15,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { specialSecretSig, specialSigKey } from "@pulumi/pulumi/runtime/rpc";
 import { runSsh } from "../../lib/transport/ssh";
 import { CONFIG_NAMESPACE } from "../../lib/config/schema";
+import { unfoldPlainInputs } from "../../lib/providers/plain-inputs";
 import { computedState } from "../support/mock-state";
 import { shipHostprep } from "../support/ship-hostprep";
 import type { ProviderStandIn } from "./provider-standin";
@@ -109,7 +110,10 @@ export async function runProgram(
             );
           return { id: `${a.name}-id`, state: { ...inputs, stdout: r.stdout, stderr: r.stderr } };
         }
-        return { id: a.custom ? `${a.name}-id` : "", state: { ...inputs, ...computedState(a.type, a.name, n++) } };
+        return {
+          id: a.custom ? `${a.name}-id` : "",
+          state: { ...unfoldPlainInputs(inputs), ...computedState(a.type, a.name, n++) },
+        };
       },
       call: async (a) =>
         a.token === "openstack:identity/getAuthScope:getAuthScope"

@@ -5,6 +5,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { computedState } from "./mock-state";
+import { unfoldPlainInputs } from "../../lib/providers/plain-inputs";
 
 type ResourceArgs = pulumi.runtime.MockResourceArgs;
 type ResourceResult = pulumi.runtime.MockResourceResult;
@@ -43,7 +44,10 @@ export function setProgramMocks(m: ProgramMocks = {}): Promise<void> {
         m.onResource?.(a);
         n += 1;
         return (
-          m.answer?.(a) ?? { id: `${a.name}-id`, state: { ...(a.inputs as Record<string, unknown>), ...state(a, n) } }
+          m.answer?.(a) ?? {
+            id: `${a.name}-id`,
+            state: { ...unfoldPlainInputs(a.inputs as Record<string, unknown>), ...state(a, n) },
+          }
         );
       },
       call: (a) => {

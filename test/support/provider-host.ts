@@ -25,6 +25,12 @@ export interface CheckFailure {
 export interface ProviderHost {
   configure(config: Record<string, string>): Promise<void>;
   check(urn: string, olds: Props, news: Props): Promise<{ inputs: Props; failures: CheckFailure[] }>;
+  /**
+   * The inputs the engine stores and hands to diff, create and update: what check returns for the
+   * registered `news` (the program's plain inputs spread back, lib/providers/plain-inputs.ts).
+   * Rejects with the failures when check has any.
+   */
+  checked(urn: string, news: Props): Promise<Props>;
   diff(
     id: string,
     urn: string,
@@ -128,7 +134,7 @@ export async function startProviderHost(
   }
   const longMs = (timeoutSec?: number) => (timeoutSec ? timeoutSec * 1000 + 60_000 : LONG_MS);
 
-  return {
+  const host: ProviderHost = {
     async configure(config) {
       const req = new provproto.ConfigureRequest();
       for (const [k, v] of Object.entries(config)) req.getVariablesMap().set(k, v);
@@ -147,6 +153,11 @@ export async function startProviderHost(
         inputs: plain(res.getInputs()),
         failures: res.getFailuresList().map((f) => ({ property: f.getProperty(), reason: f.getReason() })),
       };
+    },
+    async checked(urn, news) {
+      const { inputs, failures } = await host.check(urn, {}, news);
+      if (failures.length > 0) throw new Error(`${urn}: check failed: ${JSON.stringify(failures)}`);
+      return inputs;
     },
     async diff(id, urn, olds, news) {
       const req = new provproto.DiffRequest();
@@ -209,4 +220,5 @@ export async function startProviderHost(
       await exited;
     },
   };
+  return host;
 }

@@ -12,6 +12,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { ComputeHost } from "../../../components/host/compute-host";
 import { decideStack } from "../../../lib/desired/decide";
 import type { DesiredHost } from "../../../lib/desired/state";
+import { unfoldPlainInputs } from "../../../lib/providers/plain-inputs";
 import { PROJECT_DIR, devRaw } from "../../support/dev-config";
 import { onRegister } from "../../support/mock-monitor";
 import { setProgramMocks } from "../../support/mocks";
@@ -29,7 +30,10 @@ interface Registration {
   name: string;
   parent: string;
   dependsOn: string[];
-  /** The inputs as serialized for the engine; secrets are `{[SIG_KEY]: SECRET_SIG, value}`. */
+  /**
+   * The inputs as serialized for the engine, secrets as `{[SIG_KEY]: SECRET_SIG, value}`; a dynamic
+   * resource's plain inputs spread back, as its provider's check does.
+   */
   inputs: Record<string, unknown>;
 }
 const registrations: Registration[] = [];
@@ -54,7 +58,7 @@ onRegister((req) => {
     name: req.getName(),
     parent: req.getParent().split("::").at(-1) ?? "",
     dependsOn: req.getDependenciesList().map((urn) => urn.split("::").at(-1)!),
-    inputs: req.getObject()?.toJavaScript() ?? {},
+    inputs: unfoldPlainInputs(req.getObject()?.toJavaScript() ?? {}),
   });
 });
 

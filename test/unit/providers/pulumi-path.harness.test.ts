@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { unknownValue } from "@pulumi/pulumi/runtime/rpc";
+import { PLAIN_INPUTS_KEY } from "../../../lib/providers/plain-inputs";
 import { devRaw } from "../../support/dev-config";
 import type { LoadedProgram, RegisteredResource } from "../../support/pulumi-program";
 import { isDynamic, loadProgram } from "../../support/pulumi-program";
@@ -123,7 +124,8 @@ describe("the program as Pulumi loads it", () => {
     it("passes unknown values through check, as during a preview", async () => {
       const r = dynamic.find((d) => d.name.endsWith("-reboot-wait"));
       assert.ok(r);
-      const news = { ...r.inputs, previousBootId: unknownValue, target: unknownValue };
+      // The inputs that come from other resources: the reboot step's report.
+      const news = { ...r.inputs, previousBootId: unknownValue, rebootScheduled: unknownValue };
       const checked = await host.check(r.urn, {}, news);
       assert.deepEqual(checked.failures, []);
       assert.equal(checked.inputs.previousBootId, unknownValue);
@@ -132,7 +134,8 @@ describe("the program as Pulumi loads it", () => {
     it("reports a provider's check failures and errors as the engine sees them", async () => {
       const r = dynamic.find((d) => d.name.endsWith("-reboot-wait"));
       assert.ok(r);
-      const checked = await host.check(r.urn, {}, { ...r.inputs, timeoutSeconds: -1 });
+      const plain = { ...(r.inputs[PLAIN_INPUTS_KEY] as Record<string, unknown>), timeoutSeconds: -1 };
+      const checked = await host.check(r.urn, {}, { ...r.inputs, [PLAIN_INPUTS_KEY]: plain });
       assert.deepEqual(checked.failures, [
         { property: "timeoutSeconds", reason: "must be a positive whole number of seconds" },
       ]);

@@ -3,8 +3,10 @@
  * runner (started with Pulumi.yaml's nodeargs, as the language host starts it) under mocks, and each dynamic
  * resource it registers driven through @pulumi/pulumi's dynamic-provider host over gRPC, with the
  * `__provider` text and the inputs the program registered, against a throwaway sshd.
- * Where a test changes an input (the mock server's address, a script), it changes data the
- * engine passes, never the provider's code.
+ * Each resource's inputs pass through the provider's check first, as the engine passes them:
+ * what check returns is what the engine stores and hands to diff, create and update. Where a
+ * test changes an input (the mock server's address, a script), it changes data the engine
+ * passes, never the provider's code.
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
@@ -18,6 +20,7 @@ import { hostSectionsRead } from "../../../lib/checks/host-check";
 import { HOSTPREP_COPY_PATH } from "../../../lib/hostprep/scripts";
 import type { ProviderModule } from "../../../lib/providers/loader";
 import { bundleDigest, bundleSource } from "../../../lib/providers/loader";
+import { PLAIN_INPUTS_KEY } from "../../../lib/providers/plain-inputs";
 import type { SshTarget } from "../../../lib/transport/ssh";
 import { runSsh } from "../../../lib/transport/ssh";
 import { devRaw, PROJECT_DIR } from "../../support/dev-config";
@@ -77,6 +80,13 @@ const byName = (name: string) => {
   assert.ok(r, `the program registered ${name}: ${dynamic.map((x) => x.name).join(", ")}`);
   return r;
 };
+/** What check returned for each dynamic resource's registered inputs, by name. */
+const checkedInputs = new Map<string, Props>();
+const inputsOf = (name: string): Props => {
+  const inputs = checkedInputs.get(name);
+  assert.ok(inputs, `the checked inputs of ${name}`);
+  return inputs;
+};
 let target: Props;
 
 before(async () => {
@@ -99,6 +109,7 @@ before(async () => {
   host = await startProviderHost({ env: { SSH_AUTH_SOCK: "" } });
   // The engine hands a dynamic provider the whole stack config, secrets decrypted.
   await host.configure({ [KEY_CONFIG]: sshd.userKey });
+  for (const r of dynamic) checkedInputs.set(r.name, await host.checked(r.urn, r.inputs));
 });
 after(async () => {
   await host?.stop();
@@ -157,6 +168,19 @@ describe("what the program registers", () => {
     }
   });
 
+  it("plain inputs travel as one property, and check gives them back flat, as the state keeps them", () => {
+    for (const r of dynamic) {
+      const { [PLAIN_INPUTS_KEY]: plain, ...top } = r.inputs as Props & { [PLAIN_INPUTS_KEY]?: Props };
+      assert.ok(plain && Object.keys(plain).length > 0, `${r.name} registers its plain inputs as ${PLAIN_INPUTS_KEY}`);
+      assert.deepEqual(inputsOf(r.name), { ...top, ...plain }, `${r.name}: check spreads ${PLAIN_INPUTS_KEY}`);
+    }
+    // Inputs from other resources stay top-level, where the engine records their dependencies.
+    const check = byName("compute-rt-01-verification");
+    assert.ok("bootId" in check.inputs && !("bootId" in (check.inputs[PLAIN_INPUTS_KEY] as Props)));
+    assert.ok("hostName" in (check.inputs[PLAIN_INPUTS_KEY] as Props));
+    assert.ok("serverId" in byName("rt-server-domain-verification").inputs);
+  });
+
   it("the key is in no input: the providers get it from the engine's configure", () => {
     for (const r of dynamic)
       assert.ok(!JSON.stringify(r.inputs).includes(sshd.userKey.split("\n")[1]), `${r.name}'s inputs hold the key`);
@@ -166,9 +190,13 @@ describe("what the program registers", () => {
 
 describe("Check and Diff, as in a preview", () => {
   it("take inputs not known yet, and name each bad input", async () => {
+    const unknownValues = (o: object) => Object.fromEntries(Object.keys(o).map((k) => [k, unknownValue]));
     for (const r of dynamic) {
       const preview = Object.fromEntries(
-        Object.entries(r.inputs).map(([k, v]) => [k, k === "__provider" ? v : unknownValue]),
+        Object.entries(r.inputs).map(([k, v]) => [
+          k,
+          k === "__provider" ? v : k === PLAIN_INPUTS_KEY ? unknownValues(v as object) : unknownValue,
+        ]),
       );
       const { failures } = await host.check(r.urn, {}, preview);
       assert.deepEqual(failures, [], `${r.name}: ${JSON.stringify(failures)}`);
@@ -177,22 +205,23 @@ describe("Check and Diff, as in a preview", () => {
     const { failures } = await host.check(
       waiter.urn,
       {},
-      { ...waiter.inputs, previousBootId: "yesterday", target: { host: "", port: 22, user: "root" } },
+      { ...inputsOf(waiter.name), previousBootId: "yesterday", target: { host: "", port: 22, user: "root" } },
     );
     assert.deepEqual(failures.map((f) => f.property).sort(), ["previousBootId", "target.host"]);
   });
 
   it("diff: nothing for the same inputs; a new verifyRevision or boot id re-runs a check", async () => {
     const check = byName("compute-rt-01-verification");
-    const olds = { ...check.inputs, observed: [], measured: [], passed: true };
-    assert.equal((await host.diff("id", check.urn, olds, check.inputs)).changes, "none");
-    assert.equal((await host.diff("id", check.urn, olds, { ...check.inputs, verifyRevision: "2" })).changes, "some");
-    assert.equal((await host.diff("id", check.urn, olds, { ...check.inputs, bootId: MY_BOOT_ID })).changes, "some");
+    const news = inputsOf(check.name);
+    const olds = { ...news, observed: [], measured: [], passed: true };
+    assert.equal((await host.diff("id", check.urn, olds, news)).changes, "none");
+    assert.equal((await host.diff("id", check.urn, olds, { ...news, verifyRevision: "2" })).changes, "some");
+    assert.equal((await host.diff("id", check.urn, olds, { ...news, bootId: MY_BOOT_ID })).changes, "some");
   });
 });
 
 describe("host verification through the provider host", () => {
-  const inputs = (): Props => ({ ...byName("compute-rt-01-verification").inputs, target });
+  const inputs = (): Props => ({ ...inputsOf("compute-rt-01-verification"), target });
 
   it("a host that is not RT: the report reaches the caller as the error", async () => {
     const r = byName("compute-rt-01-verification");
@@ -267,7 +296,7 @@ describe("host verification through the provider host", () => {
 describe("the reboot waiter through the provider host", () => {
   const waiter = () => byName("compute-rt-01-reboot-wait");
   const inputs = (timeoutSeconds: number) => ({
-    ...waiter().inputs,
+    ...inputsOf(waiter().name),
     target,
     previousBootId: OLD_BOOT_ID,
     rebootScheduled: true,
@@ -300,7 +329,7 @@ describe("the reboot waiter through the provider host", () => {
 describe("domain and guest verification through the provider host", () => {
   it("domain: a server no candidate host runs fails with where it looked", async () => {
     const r = byName("rt-server-domain-verification");
-    const news = { ...r.inputs, serverId: "0b7f6c1e-2a3d-4e5f-8a9b-0c1d2e3f4a5b" };
+    const news = { ...inputsOf(r.name), serverId: "0b7f6c1e-2a3d-4e5f-8a9b-0c1d2e3f4a5b" };
     await assert.rejects(
       host.create(r.urn, news),
       /domain verification of rt-server \(0b7f6c1e-[^)]*\) on compute-rt-01 failed:\n.*instance found/s,
@@ -309,7 +338,7 @@ describe("domain and guest verification through the provider host", () => {
 
   it("guest: waits for readiness within its bound and says what it saw; a refresh measures nothing", async () => {
     const r = byName("rt-server-guest-verification");
-    const news = { ...r.inputs, target, readyTimeoutSeconds: 1 };
+    const news = { ...inputsOf(r.name), target, readyTimeoutSeconds: 1 };
     await assert.rejects(
       host.create(r.urn, news),
       /rt-server \(.*\) was not ready within 1 s \(latency\.guest\.readyTimeoutSeconds\): .*non-RT kernel/,
@@ -339,21 +368,20 @@ describe("the guest's SSH host key, made by the stack and planted through cloud-
     const userData = String(instance.inputs.userData);
     assert.match(userData, /^#cloud-config\n/);
     assert.match(userData, /ssh_keys:\n {2}ed25519_private: \|/);
-    const guestTarget = byName("rt-server-guest-verification").inputs.target as { hostKey?: string };
+    const guestTarget = inputsOf("rt-server-guest-verification").target as { hostKey?: string };
     assert.match(String(guestTarget.hostKey), /^ssh-ed25519 AAAA/);
     assert.ok(userData.includes(String(guestTarget.hostKey)), "the pinned key is the planted one");
   });
 
   it("through the provider host: a real ed25519 key pair, kept as it is by diff, that sshd serves and the pin accepts", async () => {
     const r = byName("openstack-rt-rt-server-host-key");
-    const { failures } = await host.check(r.urn, {}, r.inputs);
-    assert.deepEqual(failures, []);
-    const created = await host.create(r.urn, r.inputs);
+    const inputs = inputsOf(r.name);
+    const created = await host.create(r.urn, inputs);
     const { publicKey, privateKey } = created.properties as { publicKey: string; privateKey: string };
     assert.match(publicKey, /^ssh-ed25519 AAAAC3NzaC1lZDI1NTE5\S+ openstack-rt rt-server$/);
-    assert.equal((await host.diff(created.id, r.urn, created.properties, r.inputs)).changes, "none");
+    assert.equal((await host.diff(created.id, r.urn, created.properties, inputs)).changes, "none");
     const renamed = await host.diff(created.id, r.urn, created.properties, {
-      ...r.inputs,
+      ...inputs,
       comment: "openstack-rt other",
     });
     assert.deepEqual([renamed.changes, renamed.replaces], ["some", ["comment"]]);

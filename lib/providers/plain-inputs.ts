@@ -2,8 +2,8 @@
  * The inputs of this project's dynamic resources that are plain data (config-derived: no Output,
  * promise or resource inside) travel from the program as one property, `__plain`, and the
  * provider's `check` spreads them back. The SDK keeps about 6 KB for each property of a resource
- * while it is pending (an Output, four debuggable promises and their labels), so a fleet of 100
- * hosts registers 2,500 fewer properties and peaks about 20 MB lower (docs/development.md).
+ * while it is pending (an Output, four debuggable promises and their labels): a fleet's program
+ * peaks lower by that much for each input folded (figures in docs/development.md).
  *
  * Nothing else sees the fold. The engine stores the inputs `check` returns as the resource's
  * inputs (pulumi/pulumi pkg/resource/deploy/step_generator.go: `inputs = resp.Properties`,
@@ -39,7 +39,7 @@ export function foldPlainInputs(props: Record<string, unknown>): Record<string, 
 
 /**
  * The inputs as the provider takes them: `__plain` spread into the top level. Inputs without it
- * (the state's own, which the engine checks again for a dependent's replacement) pass as they are.
+ * are flat already, as the state keeps them, and pass as they are.
  */
 export function unfoldPlainInputs(news: Record<string, unknown>): Record<string, unknown> {
   const plain = news[PLAIN_INPUTS_KEY];

@@ -184,24 +184,22 @@ describe("e2e: an RT guest booted from the program's own cloud-init", () => {
       });
       vms.push(g);
       const h = need(host, "provider host");
+      const faultInputs = await checkInputs(h, p, g, { readyTimeoutSeconds: FAULT_READY_SECONDS });
       const from = h.stderr().length;
       const started = Date.now();
       try {
         await phases.time("fault: readiness wait (mirror lacks the RT kernel)", () =>
-          assert.rejects(
-            h.create(p.check.urn, checkInputs(p, g, { readyTimeoutSeconds: FAULT_READY_SECONDS })),
-            (err: Error) => {
-              faultMessage = err.message;
-              say(`as expected: ${err.message}`);
-              assert.match(
-                err.message,
-                new RegExp(
-                  `^${GUEST_SERVER} \\(debian@127\\.0\\.0\\.1:${g.vm.port}\\) is not ready: cloud-init failed \\(status: error\\); the guest runs .*Read /var/log/cloud-init-output\\.log`,
-                ),
-              );
-              return true;
-            },
-          ),
+          assert.rejects(h.create(p.check.urn, faultInputs), (err: Error) => {
+            faultMessage = err.message;
+            say(`as expected: ${err.message}`);
+            assert.match(
+              err.message,
+              new RegExp(
+                `^${GUEST_SERVER} \\(debian@127\\.0\\.0\\.1:${g.vm.port}\\) is not ready: cloud-init failed \\(status: error\\); the guest runs .*Read /var/log/cloud-init-output\\.log`,
+              ),
+            );
+            return true;
+          }),
         );
       } finally {
         px.missing = null;
@@ -246,7 +244,7 @@ describe("e2e: an RT guest booted from the program's own cloud-init", () => {
       vms.push(g);
       say(`VM: qemu pid ${g.vm.process.pid}, SSH on 127.0.0.1:${g.vm.port}, serial ${g.vm.serialLog}; ${g.hugeNote}`);
       const from = h.stderr().length;
-      const inputs = checkInputs(p, g);
+      const inputs = await checkInputs(h, p, g);
       const { failures } = await h.check(p.check.urn, {}, inputs);
       assert.deepEqual(failures, []);
       // The check's readiness wait (then the latency stages, judged in the next test).
@@ -318,7 +316,7 @@ describe("e2e: an RT guest booted from the program's own cloud-init", () => {
     async () => {
       const d = need(defaultBudget, "default-budget program");
       const g = need(guest, "guest");
-      const inputs = checkInputs(d, g);
+      const inputs = await checkInputs(need(host, "provider host"), d, g);
       const budget = inputs.budget as GuestBudget;
       assert.deepEqual(
         [budget.hwlatdetect.thresholdUs, budget.cyclictest.maxUs, budget.cyclictest.meanUs, budget.oslat.maxUs],
@@ -364,9 +362,10 @@ describe("e2e: an RT guest booted from the program's own cloud-init", () => {
       assert.equal(kernelBoots(g.vm), 3);
       // pulumi refresh: the engine's Read re-reads the setup and measures nothing.
       const h = need(host, "provider host");
-      const state = { ...checkInputs(p, g), observed, measured, passed: true };
+      const inputs = await checkInputs(h, p, g);
+      const state = { ...inputs, observed, measured, passed: true };
       const read = await phases.time("refresh", () =>
-        h.read(`guest-verification-${GUEST_SERVER}`, p.check.urn, state, checkInputs(p, g)),
+        h.read(`guest-verification-${GUEST_SERVER}`, p.check.urn, state, inputs),
       );
       const reread = read.properties.observed as CheckResult[];
       assert.deepEqual(

@@ -16,7 +16,6 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "yaml";
 import { withSshHostKey } from "../../lib/desired/cloud-init";
-import { unfoldPlainInputs } from "../../lib/providers/plain-inputs";
 import type { SshAuth, SshTarget } from "../../lib/transport/ssh";
 import { runSsh } from "../../lib/transport/ssh";
 import { readStackConfig } from "../../lib/config/stack-files";
@@ -291,13 +290,19 @@ export async function guestState(g: GuestVm): Promise<GuestState> {
 }
 
 /**
- * The GuestVerification's inputs as the engine creates it (the registered ones, plain inputs
- * spread back as its provider's check does), aimed at this VM (address, port, pinned key), with `overrides`.
+ * The GuestVerification's inputs as the engine creates it: what the provider host's check returns
+ * for the registered ones, aimed at this VM (address, port, pinned key), with `overrides`.
  */
-export function checkInputs(program: GuestProgram, g: GuestVm, overrides: Props = {}): Props {
-  const inputs = unfoldPlainInputs(program.check.inputs);
+export async function checkInputs(
+  host: ProviderHost,
+  program: GuestProgram,
+  g: GuestVm,
+  overrides: Props = {},
+): Promise<Props> {
+  const inputs = await host.checked(program.check.urn, program.check.inputs);
   const registered = inputs.target as SshTarget;
-  return { ...inputs, target: { ...registered, ...g.target, user: registered.user }, ...overrides };
+  const target = { ...registered, ...g.target, user: registered.user };
+  return host.checked(program.check.urn, { ...inputs, target, ...overrides });
 }
 
 /** Lines the provider host wrote to its stderr since `from`: the readiness wait's progress, as the engine shows it. */
